@@ -1,0 +1,99 @@
+// Loader and types for tsnet's node-addon-api addon (native/src/addon.cc).
+// The addon is loaded on first use, so commands that never touch the kernel (VERSION, --help) never pay for it.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface NativeAddon {
+  netlinkOpen(nsPath: string | null, protocol: number): number;
+  netlinkPortId(fd: number): number;
+  netlinkSend(fd: number, data: Buffer): number;
+  netlinkRecv(fd: number): Promise<Buffer>;
+  netlinkRecvSync(fd: number): Buffer;
+  nsType(path: string): number;
+  netnsCreate(dir: string, name: string): string;
+  netnsDelete(path: string): void;
+  socketAt(nsPath: string | null, domain: number, type: number, protocol: number): number;
+  packetSend(fd: number, ifindex: number, ethertype: number, dstMac: Buffer, frame: Buffer): number;
+  writeFileAt(nsPath: string | null, path: string, data: string): void;
+  readFileAt(nsPath: string | null, path: string): string;
+  setns(path: string, nstype: number): void;
+  unshare(flags: number): void;
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  umount(target: string, flags: number): void;
+  pivotRoot(newRoot: string, putOld: string): void;
+  sethostname(name: string): void;
+  flock(fd: number, operation: number): boolean;
+  strerror(errno: number): { code: string; message: string };
+  gettid(): number;
+}
+
+/** An error from a syscall in the addon: `code` is the errno name ('EEXIST'), `syscall` the call. */
+export interface SysError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+  path?: string;
+}
+
+export function isSysError(e: unknown, code?: string): e is SysError {
+  return e instanceof Error && typeof (e as SysError).errno === 'number' && (code === undefined || (e as SysError).code === code);
+}
+
+export const CLONE_NEWNS = 0x00020000;
+export const CLONE_NEWUTS = 0x04000000;
+export const CLONE_NEWIPC = 0x08000000;
+export const CLONE_NEWPID = 0x20000000;
+export const CLONE_NEWNET = 0x40000000;
+export const LOCK_SH = 1;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const LOCK_UN = 8;
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_REMOUNT = 32;
+export const MS_BIND = 4096;
+export const MS_REC = 16384;
+export const MS_PRIVATE = 1 << 18;
+export const MS_SLAVE = 1 << 19;
+export const MS_SHARED = 1 << 20;
+export const MNT_DETACH = 2;
+
+let loaded: NativeAddon | undefined;
+
+/** Where the addon may be: $TSNET_NATIVE, then native/build/Release relative to this file or the bundle. */
+export function addonCandidates(): string[] {
+  const here = dirname(fileURLToPath(import.meta.url));
+  const out: string[] = [];
+  if (process.env.TSNET_NATIVE) out.push(resolve(process.env.TSNET_NATIVE));
+  for (const up of ['.', '..', '../..', '../../..']) {
+    for (const kind of ['Release', 'Debug']) out.push(join(here, up, 'native', 'build', kind, 'tsnet_native.node'));
+    out.push(join(here, up, 'build', 'Release', 'tsnet_native.node'));
+  }
+  return [...new Set(out)];
+}
+
+export function native(): NativeAddon {
+  if (loaded) return loaded;
+  const require = createRequire(import.meta.url);
+  const tried: string[] = [];
+  for (const p of addonCandidates()) {
+    if (!existsSync(p)) {
+      tried.push(`${p} (missing)`);
+      continue;
+    }
+    try {
+      loaded = require(p) as NativeAddon;
+      return loaded;
+    } catch (e) {
+      tried.push(`${p} (${(e as Error).message})`);
+    }
+  }
+  throw new Error(
+    `tsnet native addon not found or not loadable; tried:\n  ${tried.join('\n  ')}\n` +
+      `Build it with 'npm run build:native' (needs g++, make, python3), or point TSNET_NATIVE at tsnet_native.node.`,
+  );
+}

@@ -1,0 +1,141 @@
+// A NETLINK_ROUTE socket, opened inside a chosen network namespace by the addon. One request at a time per
+// socket (replies are matched by sequence number); dumps retry when the kernel flags them interrupted.
+import { closeSync } from 'node:fs';
+import { native } from '../addon.js';
+import { Attr, NetlinkDecodeError } from './attrs.js';
+import { NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from './constants.js';
+import { NetlinkError } from './errors.js';
+import { decodeError, encodeMessage, NlMsg, splitMessages } from './message.js';
+
+export interface SocketOptions {
+  /**
+   * Receive on a libuv worker (default) so the event loop keeps running, or block the calling thread —
+   * cheaper for one-shot processes such as an exec'd CNI plugin.
+   */
+  blocking?: boolean;
+  /** How many times a dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is retried. */
+  dumpRetries?: number;
+}
+
+export class NetlinkSocket {
+  private fd: number;
+  private seq = Math.floor(Math.random() * 0x7fffffff);
+  private queue: Promise<unknown> = Promise.resolve();
+  private readonly blocking: boolean;
+  private readonly dumpRetries: number;
+
+  /** Opens a socket in the netns at nsPath (null: the netns this process runs in). */
+  constructor(nsPath: string | null, opts: SocketOptions = {}) {
+    this.fd = native().netlinkOpen(nsPath, NETLINK_ROUTE);
+    this.blocking = opts.blocking ?? false;
+    this.dumpRetries = opts.dumpRetries ?? 10;
+  }
+
+  get closed(): boolean {
+    return this.fd < 0;
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  /** Sends a request with NLM_F_ACK and resolves on the kernel's ACK; rejects with NetlinkError. */
+  request(type: number, flags: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<void> {
+    return this.serialize(async () => {
+      const seq = this.nextSeq();
+      this.send(encodeMessage(type, flags | NLM_F_REQUEST | NLM_F_ACK, seq, fixed, attrs));
+      for (;;) {
+        for (const m of await this.recvMessages()) {
+          if (m.seq !== seq) continue; // a late reply to an abandoned request
+          if (m.type === NLMSG_ERROR) {
+            const e = decodeError(m);
+            if (e.errno === 0) return;
+            throw new NetlinkError(e.errno, operation, e.extack);
+          }
+        }
+      }
+    });
+  }
+
+  /** Sends a GET request (no dump) and returns the one reply message; rejects with NetlinkError. */
+  get(type: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<NlMsg> {
+    return this.serialize(async () => {
+      const seq = this.nextSeq();
+      this.send(encodeMessage(type, NLM_F_REQUEST, seq, fixed, attrs));
+      for (;;) {
+        for (const m of await this.recvMessages()) {
+          if (m.seq !== seq) continue;
+          if (m.type === NLMSG_ERROR) {
+            const e = decodeError(m);
+            throw new NetlinkError(e.errno || 61 /* ENODATA */, operation, e.extack);
+          }
+          return m;
+        }
+      }
+    });
+  }
+
+  /** Runs a dump (NLM_F_DUMP) and returns every message of it; retried whole when interrupted. */
+  dump(type: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<NlMsg[]> {
+    return this.serialize(async () => {
+      for (let attempt = 0; ; attempt++) {
+        const { msgs, interrupted } = await this.dumpOnce(type, fixed, attrs, operation);
+        if (!interrupted) return msgs;
+        if (attempt >= this.dumpRetries) throw new NetlinkError(4 /* EINTR */, `${operation}: dump interrupted ${attempt + 1} times by concurrent changes`);
+      }
+    });
+  }
+
+  private async dumpOnce(type: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<{ msgs: NlMsg[]; interrupted: boolean }> {
+    const seq = this.nextSeq();
+    this.send(encodeMessage(type, NLM_F_REQUEST | NLM_F_DUMP, seq, fixed, attrs));
+    const msgs: NlMsg[] = [];
+    let interrupted = false;
+    for (;;) {
+      for (const m of await this.recvMessages()) {
+        if (m.seq !== seq) continue;
+        if (m.flags & NLM_F_DUMP_INTR) interrupted = true;
+        if (m.type === NLMSG_DONE) {
+          if (m.payload.length >= 4) {
+            const err = -m.payload.readInt32LE(0);
+            if (err > 0) throw new NetlinkError(err, operation);
+          }
+          return { msgs, interrupted };
+        }
+        if (m.type === NLMSG_ERROR) {
+          const e = decodeError(m);
+          if (e.errno !== 0) throw new NetlinkError(e.errno, operation, e.extack);
+          return { msgs, interrupted };
+        }
+        if (m.type === NLMSG_NOOP) continue;
+        if (m.type === NLMSG_OVERRUN) throw new NetlinkDecodeError('receive buffer overrun during a dump');
+        msgs.push(m);
+      }
+    }
+  }
+
+  private nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0 || 1;
+    return this.seq;
+  }
+
+  private send(buf: Buffer): void {
+    if (this.fd < 0) throw new Error('netlink socket is closed');
+    native().netlinkSend(this.fd, buf);
+  }
+
+  private async recvMessages(): Promise<NlMsg[]> {
+    if (this.fd < 0) throw new Error('netlink socket is closed');
+    const data = this.blocking ? native().netlinkRecvSync(this.fd) : await native().netlinkRecv(this.fd);
+    return splitMessages(data);
+  }
+
+  private serialize<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+}

@@ -1,0 +1,158 @@
+// A handle on one network namespace: where it is, an rtnetlink socket bound inside it (opened lazily, owned
+// by the handle), an fd of it for moving links there, and its per-namespace sysctls.
+import { closeSync, existsSync, openSync, readlinkSync } from 'node:fs';
+import { CLONE_NEWNET, isSysError, native } from './addon.js';
+import { Rtnl } from './rtnl.js';
+import type { SocketOptions } from './netlink/socket.js';
+
+export const NETNS_RUN_DIR = '/run/netns';
+
+const NS_TYPES: Record<number, string> = {
+  0x00020000: 'mount',
+  0x02000000: 'cgroup',
+  0x04000000: 'uts',
+  0x08000000: 'ipc',
+  0x10000000: 'user',
+  0x20000000: 'pid',
+  0x40000000: 'network',
+  0x00000080: 'time',
+};
+
+/** Thrown for a namespace reference that is missing, unreadable, or not a network namespace. */
+export class NetnsError extends Error {
+  constructor(
+    readonly ref: string,
+    reason: string,
+  ) {
+    super(`network namespace ${ref}: ${reason}`);
+    this.name = 'NetnsError';
+  }
+}
+
+function validName(name: string): boolean {
+  return name.length > 0 && name.length < 256 && !name.includes('/') && name !== '.' && name !== '..' && !name.includes('\0');
+}
+
+/**
+ * Resolves what users write for a namespace — a pid, a /proc/PID/ns/net or /run/netns/NAME path, or a
+ * netns name — to the path of its nsfs file, checking that it is a network namespace.
+ */
+export function resolveNetnsPath(ref: string | number): string {
+  let path: string;
+  if (typeof ref === 'number' || /^\d+$/.test(ref)) path = `/proc/${ref}/ns/net`;
+  else if (ref.startsWith('/')) path = ref;
+  else if (validName(ref)) path = `${NETNS_RUN_DIR}/${ref}`;
+  else throw new NetnsError(JSON.stringify(ref), 'not a pid, a path, or a valid netns name');
+  assertNetnsPath(path, String(ref));
+  return path;
+}
+
+export function assertNetnsPath(path: string, ref = path): void {
+  let type: number;
+  try {
+    type = native().nsType(path);
+  } catch (e) {
+    if (isSysError(e, 'ENOENT')) throw new NetnsError(ref, /^\d+$/.test(ref) ? `no process ${ref}` : `${path} does not exist`);
+    if (isSysError(e, 'ENOTTY') || isSysError(e, 'EINVAL')) throw new NetnsError(ref, `${path} is not a namespace file (expected /proc/PID/ns/net or a file under ${NETNS_RUN_DIR})`);
+    if (isSysError(e)) throw new NetnsError(ref, `${path}: ${e.message}`);
+    throw e;
+  }
+  if (type !== CLONE_NEWNET) throw new NetnsError(ref, `${path} is a ${NS_TYPES[type] ?? 'different'} namespace, not a network namespace`);
+}
+
+/** Identity of a namespace file ("net:[4026531840]") for comparisons. */
+export function netnsId(path = '/proc/self/ns/net'): string {
+  return readlinkSync(path);
+}
+
+export interface NetnsOptions extends SocketOptions {}
+
+export class Netns {
+  private rtnlHandle?: Rtnl;
+  private nsFd = -1;
+
+  private constructor(
+    /** nsfs path; null = the namespace this process runs in. */
+    readonly path: string | null,
+    /** For messages: the name or path the user gave. */
+    readonly label: string,
+    private readonly opts: NetnsOptions,
+  ) {}
+
+  /** The namespace this process runs in (the "host" from the process's point of view). */
+  static current(opts: NetnsOptions = {}): Netns {
+    return new Netns(null, 'the current network namespace', opts);
+  }
+
+  /** Opens a namespace by pid, path or name; throws NetnsError with the reason when it is not one. */
+  static open(ref: string | number, opts: NetnsOptions = {}): Netns {
+    const path = resolveNetnsPath(ref);
+    return new Netns(path, `netns ${typeof ref === 'number' || /^\d+$/.test(ref) ? `of pid ${ref}` : ref}`, opts);
+  }
+
+  /** Creates a persistent namespace NAME under dir (like `ip netns add NAME`). */
+  static create(name: string, opts: NetnsOptions & { dir?: string } = {}): Netns {
+    if (!validName(name)) throw new NetnsError(JSON.stringify(name), 'a netns name may not be empty or contain "/"');
+    const dir = opts.dir ?? NETNS_RUN_DIR;
+    try {
+      const path = native().netnsCreate(dir, name);
+      return new Netns(path, `netns ${name}`, opts);
+    } catch (e) {
+      if (isSysError(e, 'EEXIST')) throw new NetnsError(name, `${dir}/${name} already exists (remove it with 'ip netns del ${name}' or pick another name)`);
+      throw e;
+    }
+  }
+
+  /** Removes a persistent namespace (like `ip netns del`); processes still in it keep it alive. */
+  static remove(nameOrPath: string): void {
+    native().netnsDelete(nameOrPath.startsWith('/') ? nameOrPath : `${NETNS_RUN_DIR}/${nameOrPath}`);
+  }
+
+  static exists(ref: string | number): boolean {
+    try {
+      resolveNetnsPath(ref);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** rtnetlink in this namespace; the socket is opened on first use and closed by close(). */
+  get rtnl(): Rtnl {
+    this.rtnlHandle ??= new Rtnl(this.path, this.label, this.opts);
+    return this.rtnlHandle;
+  }
+
+  /** An fd of the namespace file, e.g. for IFLA_NET_NS_FD; owned by this handle. */
+  fd(): number {
+    if (this.nsFd < 0) {
+      if (this.path === null && !existsSync('/proc/self/ns/net')) throw new NetnsError('current', '/proc is not mounted');
+      this.nsFd = openSync(this.path ?? '/proc/self/ns/net', 'r');
+    }
+    return this.nsFd;
+  }
+
+  /** "net:[inode]" of this namespace. */
+  id(): string {
+    return netnsId(this.path ?? '/proc/self/ns/net');
+  }
+
+  /** Reads a sysctl of this namespace, e.g. "net/ipv4/ip_forward" (keys with '/', so interface names with '.' survive). */
+  sysctl(key: string): string {
+    return native().readFileAt(this.path, `/proc/sys/${key}`).trim();
+  }
+
+  /** Writes a sysctl of this namespace. */
+  setSysctl(key: string, value: string | number): void {
+    native().writeFileAt(this.path, `/proc/sys/${key}`, String(value));
+  }
+
+  close(): void {
+    this.rtnlHandle?.close();
+    this.rtnlHandle = undefined;
+    if (this.nsFd >= 0) {
+      closeSync(this.nsFd);
+      this.nsFd = -1;
+    }
+  }
+}

@@ -1,0 +1,516 @@
+// tsnet native layer: only what Node.js cannot do itself.
+//
+// Every call here is a thin wrapper over one or a few syscalls. Anything that has to run inside another
+// network namespace runs on a short-lived dedicated std::thread that setns()es and then exits, so the
+// main thread (and libuv's worker threads) never leave the namespace the process started in.
+// Errors are JS Errors carrying errno, code ('EEXIST'…), syscall and, where relevant, path.
+
+#include <napi.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/netlink.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <arpa/inet.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#ifndef NSIO
+#define NSIO 0xb7
+#endif
+#ifndef NS_GET_NSTYPE
+#define NS_GET_NSTYPE _IO(NSIO, 0x3)
+#endif
+#ifndef NETLINK_EXT_ACK
+#define NETLINK_EXT_ACK 11
+#endif
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+
+namespace {
+
+struct SysFailure {
+  int err = 0;
+  std::string syscall;
+  std::string path;
+};
+
+Napi::Error MakeError(Napi::Env env, const SysFailure& f) {
+  const char* name = strerrorname_np(f.err);
+  std::string code = name ? name : ("E" + std::to_string(f.err));
+  std::string msg = code + ": " + strerror(f.err) + ", " + f.syscall;
+  if (!f.path.empty()) msg += " '" + f.path + "'";
+  Napi::Error e = Napi::Error::New(env, msg);
+  e.Set("errno", Napi::Number::New(env, f.err));
+  e.Set("code", Napi::String::New(env, code));
+  e.Set("syscall", Napi::String::New(env, f.syscall));
+  if (!f.path.empty()) e.Set("path", Napi::String::New(env, f.path));
+  return e;
+}
+
+[[noreturn]] void Throw(Napi::Env env, const SysFailure& f) { throw MakeError(env, f); }
+
+std::string OptString(const Napi::Value& v) {
+  if (v.IsUndefined() || v.IsNull()) return std::string();
+  return v.As<Napi::String>().Utf8Value();
+}
+
+void RequireArgs(const Napi::CallbackInfo& info, size_t n, const char* usage) {
+  if (info.Length() < n) throw Napi::TypeError::New(info.Env(), std::string("usage: ") + usage);
+}
+
+// Runs fn on a fresh thread that first joins the network namespace at nsPath (when not empty).
+// fn returns 0 or fills failure. The thread exits afterwards, taking its namespace membership with it.
+bool RunInNetns(const std::string& nsPath, SysFailure& failure, const std::function<bool(SysFailure&)>& fn) {
+  bool ok = false;
+  std::thread t([&]() {
+    if (!nsPath.empty()) {
+      int nsfd = open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
+      if (nsfd < 0) {
+        failure = {errno, "open", nsPath};
+        return;
+      }
+      if (setns(nsfd, CLONE_NEWNET) != 0) {
+        failure = {errno, "setns", nsPath};
+        close(nsfd);
+        return;
+      }
+      close(nsfd);
+    }
+    ok = fn(failure);
+  });
+  t.join();
+  return ok;
+}
+
+int OpenNetlinkHere(int protocol, SysFailure& f) {
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+  if (fd < 0) {
+    f = {errno, "socket", ""};
+    return -1;
+  }
+  int one = 1;
+  int bufsize = 1 << 20;
+  // Larger buffers keep big dumps from overrunning; FORCE needs CAP_NET_ADMIN, fall back silently.
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bufsize, sizeof bufsize) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bufsize, sizeof bufsize);
+  setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize);
+  setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
+  setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  struct timeval tv = {30, 0};  // the kernel always answers a request; 30 s means something is badly wrong
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  struct sockaddr_nl sa;
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) {
+    f = {errno, "bind", ""};
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// netlinkOpen(nsPath: string | null, protocol: number): number
+Napi::Value NetlinkOpen(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "netlinkOpen(nsPath|null, protocol)");
+  std::string nsPath = OptString(info[0]);
+  int protocol = info[1].As<Napi::Number>().Int32Value();
+  SysFailure f;
+  int fd = -1;
+  if (!RunInNetns(nsPath, f, [&](SysFailure& ff) {
+        fd = OpenNetlinkHere(protocol, ff);
+        return fd >= 0;
+      }))
+    Throw(info.Env(), f);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// netlinkPortId(fd): number — the port id the kernel assigned at bind.
+Napi::Value NetlinkPortId(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "netlinkPortId(fd)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  struct sockaddr_nl sa;
+  socklen_t len = sizeof sa;
+  if (getsockname(fd, reinterpret_cast<struct sockaddr*>(&sa), &len) != 0) Throw(info.Env(), {errno, "getsockname", ""});
+  return Napi::Number::New(info.Env(), sa.nl_pid);
+}
+
+// netlinkSend(fd, buffer): number of bytes sent
+Napi::Value NetlinkSend(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "netlinkSend(fd, buffer)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<uint8_t> buf = info[1].As<Napi::Buffer<uint8_t>>();
+  struct sockaddr_nl sa;
+  memset(&sa, 0, sizeof sa);
+  sa.nl_family = AF_NETLINK;
+  ssize_t n;
+  do {
+    n = sendto(fd, buf.Data(), buf.Length(), 0, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) Throw(info.Env(), {errno, "sendto", ""});
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+// Receives one datagram, sized exactly (MSG_PEEK|MSG_TRUNC first).
+bool RecvDatagram(int fd, std::vector<uint8_t>& out, SysFailure& f) {
+  ssize_t n;
+  do {
+    n = recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    f = {errno == EAGAIN ? ETIMEDOUT : errno, "recv", ""};
+    return false;
+  }
+  out.resize(static_cast<size_t>(n > 0 ? n : 1));
+  do {
+    n = recv(fd, out.data(), out.size(), 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    f = {errno == EAGAIN ? ETIMEDOUT : errno, "recv", ""};
+    return false;
+  }
+  out.resize(static_cast<size_t>(n));
+  return true;
+}
+
+// netlinkRecvSync(fd): Buffer — blocks the calling thread; for one-shot CLI/plugin processes.
+Napi::Value NetlinkRecvSync(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "netlinkRecvSync(fd)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::vector<uint8_t> data;
+  SysFailure f;
+  if (!RecvDatagram(fd, data, f)) Throw(info.Env(), f);
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), data.data(), data.size());
+}
+
+class RecvWorker : public Napi::AsyncWorker {
+ public:
+  RecvWorker(Napi::Env env, int fd) : Napi::AsyncWorker(env), fd_(fd), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    ok_ = RecvDatagram(fd_, data_, failure_);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (ok_)
+      deferred_.Resolve(Napi::Buffer<uint8_t>::Copy(env, data_.data(), data_.size()));
+    else
+      deferred_.Reject(MakeError(env, failure_).Value());
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  int fd_;
+  bool ok_ = false;
+  std::vector<uint8_t> data_;
+  SysFailure failure_;
+  Napi::Promise::Deferred deferred_;
+};
+
+// netlinkRecv(fd): Promise<Buffer> — waits on a libuv worker thread, never blocking the event loop.
+Napi::Value NetlinkRecv(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "netlinkRecv(fd)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  auto* w = new RecvWorker(info.Env(), fd);
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// nsType(path): number — CLONE_NEW* of the namespace file; ENOTTY/EINVAL means "not a namespace".
+Napi::Value NsType(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "nsType(path)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) Throw(info.Env(), {errno, "open", path});
+  int t = ioctl(fd, NS_GET_NSTYPE);
+  int err = errno;
+  close(fd);
+  if (t < 0) Throw(info.Env(), {err, "ioctl(NS_GET_NSTYPE)", path});
+  return Napi::Number::New(info.Env(), t);
+}
+
+bool MakeSharedMountDir(const std::string& dir, SysFailure& f) {
+  if (mkdir(dir.c_str(), 0755) != 0 && errno != EEXIST) {
+    f = {errno, "mkdir", dir};
+    return false;
+  }
+  // As iproute2 does: make the directory a shared mount point so namespaces bound under it
+  // propagate to other mount namespaces; bind it onto itself first when it is not a mount point yet.
+  for (int attempt = 0; attempt < 2; attempt++) {
+    if (mount("", dir.c_str(), "none", MS_SHARED | MS_REC, nullptr) == 0) return true;
+    if (errno != EINVAL || attempt == 1) {
+      f = {errno, "mount(MS_SHARED)", dir};
+      return false;
+    }
+    if (mount(dir.c_str(), dir.c_str(), "none", MS_BIND | MS_REC, nullptr) != 0) {
+      f = {errno, "mount(MS_BIND)", dir};
+      return false;
+    }
+  }
+  return true;
+}
+
+// netnsCreate(dir, name): string path — a new persistent network namespace at dir/name, like `ip netns add`.
+Napi::Value NetnsCreate(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "netnsCreate(dir, name)");
+  std::string dir = info[0].As<Napi::String>().Utf8Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  std::string path = dir + "/" + name;
+  SysFailure f;
+  if (!MakeSharedMountDir(dir, f)) Throw(info.Env(), f);
+  int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
+  if (fd < 0) Throw(info.Env(), {errno, "open", path});
+  close(fd);
+  bool ok = RunInNetns("", f, [&](SysFailure& ff) {
+    if (unshare(CLONE_NEWNET) != 0) {
+      ff = {errno, "unshare(CLONE_NEWNET)", ""};
+      return false;
+    }
+    std::string self = "/proc/self/task/" + std::to_string(syscall(SYS_gettid)) + "/ns/net";
+    if (mount(self.c_str(), path.c_str(), "none", MS_BIND, nullptr) != 0) {
+      ff = {errno, "mount(MS_BIND)", path};
+      return false;
+    }
+    return true;
+  });
+  if (!ok) {
+    unlink(path.c_str());
+    Throw(info.Env(), f);
+  }
+  return Napi::String::New(info.Env(), path);
+}
+
+// netnsDelete(path): undefined — unmounts and removes a persistent namespace file, like `ip netns del`.
+Napi::Value NetnsDelete(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "netnsDelete(path)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  if (umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
+    Throw(info.Env(), {errno, "umount2", path});
+  if (unlink(path.c_str()) != 0 && errno != ENOENT) Throw(info.Env(), {errno, "unlink", path});
+  return info.Env().Undefined();
+}
+
+// socketAt(nsPath|null, domain, type, protocol): fd — any socket, created inside the given netns.
+Napi::Value SocketAt(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 4, "socketAt(nsPath|null, domain, type, protocol)");
+  std::string nsPath = OptString(info[0]);
+  int domain = info[1].As<Napi::Number>().Int32Value();
+  int type = info[2].As<Napi::Number>().Int32Value();
+  int protocol = info[3].As<Napi::Number>().Int32Value();
+  SysFailure f;
+  int fd = -1;
+  if (!RunInNetns(nsPath, f, [&](SysFailure& ff) {
+        fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+        if (fd < 0) ff = {errno, "socket", ""};
+        return fd >= 0;
+      }))
+    Throw(info.Env(), f);
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// packetSend(fd, ifindex, ethertype, dstMac(6 bytes), frame): sends a link-layer frame on an AF_PACKET socket.
+Napi::Value PacketSend(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 5, "packetSend(fd, ifindex, ethertype, dstMac, frame)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int ifindex = info[1].As<Napi::Number>().Int32Value();
+  int ethertype = info[2].As<Napi::Number>().Int32Value();
+  Napi::Buffer<uint8_t> mac = info[3].As<Napi::Buffer<uint8_t>>();
+  Napi::Buffer<uint8_t> frame = info[4].As<Napi::Buffer<uint8_t>>();
+  struct sockaddr_ll sll;
+  memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET;
+  sll.sll_ifindex = ifindex;
+  sll.sll_protocol = htons(static_cast<uint16_t>(ethertype));
+  sll.sll_halen = 6;
+  memcpy(sll.sll_addr, mac.Data(), mac.Length() < 6 ? mac.Length() : 6);
+  ssize_t n = sendto(fd, frame.Data(), frame.Length(), 0, reinterpret_cast<struct sockaddr*>(&sll), sizeof sll);
+  if (n < 0) Throw(info.Env(), {errno, "sendto", ""});
+  return Napi::Number::New(info.Env(), static_cast<double>(n));
+}
+
+// writeFileAt(nsPath|null, path, data) / readFileAt(nsPath|null, path): for /proc/sys/net/*, which
+// shows the network namespace of the thread that opens it.
+Napi::Value WriteFileAt(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 3, "writeFileAt(nsPath|null, path, data)");
+  std::string nsPath = OptString(info[0]);
+  std::string path = info[1].As<Napi::String>().Utf8Value();
+  std::string data = info[2].As<Napi::String>().Utf8Value();
+  SysFailure f;
+  if (!RunInNetns(nsPath, f, [&](SysFailure& ff) {
+        int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+        if (fd < 0) {
+          ff = {errno, "open", path};
+          return false;
+        }
+        ssize_t n = write(fd, data.data(), data.size());
+        int err = errno;
+        close(fd);
+        if (n < 0) {
+          ff = {err, "write", path};
+          return false;
+        }
+        return true;
+      }))
+    Throw(info.Env(), f);
+  return info.Env().Undefined();
+}
+
+Napi::Value ReadFileAt(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "readFileAt(nsPath|null, path)");
+  std::string nsPath = OptString(info[0]);
+  std::string path = info[1].As<Napi::String>().Utf8Value();
+  SysFailure f;
+  std::string out;
+  if (!RunInNetns(nsPath, f, [&](SysFailure& ff) {
+        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+          ff = {errno, "open", path};
+          return false;
+        }
+        char buf[4096];
+        ssize_t n;
+        while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+        int err = errno;
+        close(fd);
+        if (n < 0) {
+          ff = {err, "read", path};
+          return false;
+        }
+        return true;
+      }))
+    Throw(info.Env(), f);
+  return Napi::String::New(info.Env(), out);
+}
+
+// setns(path, nstype): moves the CALLING thread (the main thread, when called from JS). Product code
+// uses the *At functions instead; this exists for the container init path and for tests.
+Napi::Value Setns(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "setns(path, nstype)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int nstype = info[1].As<Napi::Number>().Int32Value();
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) Throw(info.Env(), {errno, "open", path});
+  int r = setns(fd, nstype);
+  int err = errno;
+  close(fd);
+  if (r != 0) Throw(info.Env(), {err, "setns", path});
+  return info.Env().Undefined();
+}
+
+Napi::Value Unshare(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "unshare(flags)");
+  if (unshare(info[0].As<Napi::Number>().Int32Value()) != 0) Throw(info.Env(), {errno, "unshare", ""});
+  return info.Env().Undefined();
+}
+
+// mount(source|null, target, fstype|null, flags, data|null)
+Napi::Value Mount(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 5, "mount(source, target, fstype, flags, data)");
+  std::string src = OptString(info[0]);
+  std::string target = info[1].As<Napi::String>().Utf8Value();
+  std::string fstype = OptString(info[2]);
+  unsigned long flags = static_cast<unsigned long>(info[3].As<Napi::Number>().Int64Value());
+  std::string data = OptString(info[4]);
+  if (mount(src.empty() ? nullptr : src.c_str(), target.c_str(), fstype.empty() ? nullptr : fstype.c_str(), flags,
+            data.empty() ? nullptr : data.c_str()) != 0)
+    Throw(info.Env(), {errno, "mount", target});
+  return info.Env().Undefined();
+}
+
+Napi::Value Umount(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "umount(target, flags)");
+  std::string target = info[0].As<Napi::String>().Utf8Value();
+  if (umount2(target.c_str(), info[1].As<Napi::Number>().Int32Value()) != 0) Throw(info.Env(), {errno, "umount2", target});
+  return info.Env().Undefined();
+}
+
+Napi::Value PivotRoot(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "pivotRoot(newRoot, putOld)");
+  std::string nr = info[0].As<Napi::String>().Utf8Value();
+  std::string po = info[1].As<Napi::String>().Utf8Value();
+  if (syscall(SYS_pivot_root, nr.c_str(), po.c_str()) != 0) Throw(info.Env(), {errno, "pivot_root", nr});
+  return info.Env().Undefined();
+}
+
+Napi::Value Sethostname(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "sethostname(name)");
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  if (sethostname(name.c_str(), name.size()) != 0) Throw(info.Env(), {errno, "sethostname", ""});
+  return info.Env().Undefined();
+}
+
+// flock(fd, operation): boolean — false when LOCK_NB was given and the lock is held elsewhere.
+Napi::Value Flock(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "flock(fd, operation)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int op = info[1].As<Napi::Number>().Int32Value();
+  int r;
+  do {
+    r = flock(fd, op);
+  } while (r != 0 && errno == EINTR);
+  if (r != 0) {
+    if (errno == EWOULDBLOCK && (op & LOCK_NB)) return Napi::Boolean::New(info.Env(), false);
+    Throw(info.Env(), {errno, "flock", ""});
+  }
+  return Napi::Boolean::New(info.Env(), true);
+}
+
+// strerror(errno): string — the C library's text for an errno, for netlink errors that carry only a number.
+Napi::Value Strerror(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "strerror(errno)");
+  int e = info[0].As<Napi::Number>().Int32Value();
+  const char* name = strerrorname_np(e);
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("code", Napi::String::New(info.Env(), name ? name : ("E" + std::to_string(e))));
+  o.Set("message", Napi::String::New(info.Env(), strerror(e)));
+  return o;
+}
+
+Napi::Value Gettid(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("netlinkOpen", Napi::Function::New(env, NetlinkOpen));
+  exports.Set("netlinkPortId", Napi::Function::New(env, NetlinkPortId));
+  exports.Set("netlinkSend", Napi::Function::New(env, NetlinkSend));
+  exports.Set("netlinkRecv", Napi::Function::New(env, NetlinkRecv));
+  exports.Set("netlinkRecvSync", Napi::Function::New(env, NetlinkRecvSync));
+  exports.Set("nsType", Napi::Function::New(env, NsType));
+  exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate));
+  exports.Set("netnsDelete", Napi::Function::New(env, NetnsDelete));
+  exports.Set("socketAt", Napi::Function::New(env, SocketAt));
+  exports.Set("packetSend", Napi::Function::New(env, PacketSend));
+  exports.Set("writeFileAt", Napi::Function::New(env, WriteFileAt));
+  exports.Set("readFileAt", Napi::Function::New(env, ReadFileAt));
+  exports.Set("setns", Napi::Function::New(env, Setns));
+  exports.Set("unshare", Napi::Function::New(env, Unshare));
+  exports.Set("mount", Napi::Function::New(env, Mount));
+  exports.Set("umount", Napi::Function::New(env, Umount));
+  exports.Set("pivotRoot", Napi::Function::New(env, PivotRoot));
+  exports.Set("sethostname", Napi::Function::New(env, Sethostname));
+  exports.Set("flock", Napi::Function::New(env, Flock));
+  exports.Set("strerror", Napi::Function::New(env, Strerror));
+  exports.Set("gettid", Napi::Function::New(env, Gettid));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(tsnet_native, Init)

@@ -1,0 +1,38 @@
+// Durable file primitives: atomic replace (temp + fsync + rename + fsync of the directory) and appends
+// that reach the disk before we report success.
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, constants } from 'node:fs';
+import { dirname } from 'node:path';
+
+export function fsyncDir(dir: string): void {
+  const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** mkdir -p, then fsync the parent so a new directory survives a crash. */
+export function ensureDir(dir: string): void {
+  const made = mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (made !== undefined) fsyncDir(dirname(dir));
+}
+
+export function writeAll(fd: number, data: Buffer): void {
+  let off = 0;
+  while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+}
+
+/** Replace `path` atomically: readers see the old or the new content, never a mix, even after SIGKILL or power loss. */
+export function writeFileAtomic(path: string, data: string | Buffer): void {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, path);
+  fsyncDir(dirname(path));
+}

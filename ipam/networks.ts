@@ -1,0 +1,260 @@
+// The registry of named tsnet networks: one JSON file per network under <root>/networks/, each replaced
+// atomically, all changes made under <root>/networks/.lock. A network's addresses live in its IPAM store
+// (<root>/ipam/<name>/); `rm` refuses while that store holds addresses, unless forced.
+import { randomBytes } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  containsAddr,
+  first,
+  formatAddr,
+  formatPrefix,
+  last,
+  overlaps,
+  parseAddr,
+  parsePrefix,
+  size,
+  type Prefix,
+} from './cidr.js';
+import { ensureDir, fsyncDir, writeFileAtomic } from './durable.js';
+import { withLock } from './lock.js';
+import { pickSubnet, type Occupied } from './picker.js';
+import type { PoolSpec } from './pools.js';
+import type { RangeSpec } from './ranges.js';
+import { canonicalizeRangeSets } from './ranges.js';
+import { checkName, IpamStore, stateRoot } from './store.js';
+
+export interface NetworkRecord {
+  name: string;
+  /** 64 hex digits, like a Docker network id. */
+  id: string;
+  created: string;
+  driver: string;
+  subnet: string;
+  gateway?: string;
+  ipRange?: string;
+  /** True when the subnet was chosen by the picker. */
+  auto: boolean;
+  /** What the allocator uses (host-local range sets). */
+  ranges: RangeSpec[][];
+}
+
+export type NetworkErrorKind = 'invalid' | 'exists' | 'not-found' | 'in-use' | 'overlap' | 'no-subnet';
+
+export class NetworkError extends Error {
+  constructor(
+    readonly kind: NetworkErrorKind,
+    msg: string,
+  ) {
+    super(msg);
+    this.name = 'NetworkError';
+  }
+}
+
+export type HostUsage = () => Promise<Occupied[]>;
+
+export interface CreateNetworkOptions {
+  name: string;
+  /** A CIDR, or "auto" / undefined to pick a free one. */
+  subnet?: string;
+  /** For auto: prefix length wanted (default: each pool's own size). */
+  prefixLength?: number;
+  gateway?: string;
+  /** Allocate container addresses only from this sub-range of the subnet. */
+  ipRange?: string;
+  pools?: PoolSpec[];
+  driver?: string;
+  /** Host routes and addresses (netlink-backed in production); only consulted for auto. */
+  hostUsage?: HostUsage;
+}
+
+export class NetworkRegistry {
+  readonly root: string;
+  readonly dir: string;
+  private readonly lockPath: string;
+
+  constructor(root?: string, private readonly lockTimeoutMs?: number) {
+    this.root = stateRoot(root);
+    this.dir = join(this.root, 'networks');
+    this.lockPath = join(this.dir, '.lock');
+  }
+
+  private file(name: string): string {
+    return join(this.dir, `${checkName(name)}.json`);
+  }
+
+  list(): NetworkRecord[] {
+    if (!existsSync(this.dir)) return [];
+    return readdirSync(this.dir)
+      .filter((f) => f.endsWith('.json'))
+      .sort()
+      .map((f) => this.readFile(join(this.dir, f)));
+  }
+
+  private readFile(path: string): NetworkRecord {
+    try {
+      return JSON.parse(readFileSync(path, 'utf8')) as NetworkRecord;
+    } catch (e) {
+      throw new NetworkError('invalid', `network record ${path} is unreadable: ${(e as Error).message}. Remove or repair the file.`);
+    }
+  }
+
+  get(name: string): NetworkRecord | undefined {
+    const f = this.file(name);
+    return existsSync(f) ? this.readFile(f) : undefined;
+  }
+
+  /** The network, or a NetworkError naming the known ones. */
+  require(name: string): NetworkRecord {
+    const n = this.get(name);
+    if (!n) {
+      const known = this.list().map((r) => r.name);
+      throw new NetworkError(
+        'not-found',
+        `network "${name}" not found${known.length ? ` (known: ${known.join(', ')})` : ' (no networks exist)'}; create it with 'tsnet network create ${name}'`,
+      );
+    }
+    return n;
+  }
+
+  store(name: string): IpamStore {
+    return IpamStore.forNetwork(this.root, name, this.lockTimeoutMs === undefined ? {} : { lockTimeoutMs: this.lockTimeoutMs });
+  }
+
+  /** Addresses currently allocated on the network. */
+  async held(name: string): Promise<number> {
+    return (await this.store(name).read()).size;
+  }
+
+  async create(o: CreateNetworkOptions): Promise<NetworkRecord> {
+    checkName(o.name);
+    ensureDir(this.dir);
+    // Host usage is read before taking the lock: it may be slow (netlink dumps) and needs no lock.
+    const auto = o.subnet === undefined || o.subnet === '' || o.subnet === 'auto';
+    const host = auto && o.hostUsage ? await o.hostUsage() : [];
+    return withLock(
+      this.lockPath,
+      () => {
+        if (this.get(o.name)) throw new NetworkError('exists', `network "${o.name}" already exists; pick another name or remove it first ('tsnet network rm ${o.name}')`);
+        const others = this.list();
+        let subnet: Prefix;
+        if (auto) {
+          const occupied: Occupied[] = [...host, ...others.map((n) => ({ prefix: n.subnet, what: `tsnet network ${n.name}` }))];
+          try {
+            subnet = pickSubnet({ occupied, ...(o.pools ? { pools: o.pools } : {}), ...(o.prefixLength !== undefined ? { prefixLength: o.prefixLength } : {}) }).subnet;
+          } catch (e) {
+            throw new NetworkError('no-subnet', `cannot create network "${o.name}": ${(e as Error).message}`);
+          }
+        } else {
+          try {
+            subnet = parsePrefix(o.subnet!, { strict: true });
+          } catch (e) {
+            throw new NetworkError('invalid', `--subnet: ${(e as Error).message}`);
+          }
+          const clash = others.find((n) => overlaps(parsePrefix(n.subnet), subnet));
+          if (clash) {
+            throw new NetworkError('overlap', `subnet ${formatPrefix(subnet)} overlaps network "${clash.name}" (${clash.subnet}); choose another subnet or use --subnet auto`);
+          }
+        }
+        const rec = buildRecord(o, subnet, auto);
+        writeFileAtomic(this.file(o.name), JSON.stringify(rec, null, 2) + '\n');
+        return rec;
+      },
+      this.lockTimeoutMs,
+    );
+  }
+
+  /** Remove a network; refuses while addresses are allocated unless `force` (which drops them). */
+  async remove(name: string, opts: { force?: boolean } = {}): Promise<NetworkRecord> {
+    ensureDir(this.dir);
+    return withLock(
+      this.lockPath,
+      async () => {
+        const rec = this.require(name);
+        const store = this.store(name);
+        const state = await store.read();
+        if (state.size > 0 && !opts.force) {
+          const sample = [...state.all()].slice(0, 3).map((r) => `${formatAddr(r)} (${r.containerID.slice(0, 12)}/${r.ifname})`);
+          throw new NetworkError(
+            'in-use',
+            `network "${name}" still has ${state.size} address${state.size === 1 ? '' : 'es'} allocated: ${sample.join(', ')}${state.size > 3 ? ', …' : ''}. ` +
+              `Remove or disconnect those containers first, or use --force to drop the allocations.`,
+          );
+        }
+        await store.destroy();
+        unlinkSync(this.file(name));
+        fsyncDir(this.dir);
+        return rec;
+      },
+      this.lockTimeoutMs,
+    );
+  }
+
+  /** Get the network named `name`, creating it with a picked subnet if it does not exist (CNI "subnet": "auto"). */
+  async ensureAuto(o: CreateNetworkOptions): Promise<NetworkRecord> {
+    const existing = this.get(o.name);
+    if (existing) return existing;
+    try {
+      return await this.create({ ...o, subnet: 'auto' });
+    } catch (e) {
+      if (e instanceof NetworkError && e.kind === 'exists') return this.require(o.name);
+      throw e;
+    }
+  }
+}
+
+function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean): NetworkRecord {
+  const v4 = subnet.family === 4;
+  let gateway: string | undefined;
+  if (o.gateway) {
+    let gw;
+    try {
+      gw = parseAddr(o.gateway);
+    } catch (e) {
+      throw new NetworkError('invalid', `--gateway: ${(e as Error).message}`);
+    }
+    if (!containsAddr(subnet, gw)) throw new NetworkError('invalid', `--gateway ${o.gateway} is not inside subnet ${formatPrefix(subnet)}`);
+    gateway = formatAddr(gw);
+  } else if (size(subnet) > 2n) {
+    gateway = formatAddr({ family: subnet.family, value: first(subnet) + 1n });
+  }
+  const range: RangeSpec = { subnet: formatPrefix(subnet), ...(gateway ? { gateway } : {}) };
+  let ipRange: string | undefined;
+  if (o.ipRange) {
+    let r: Prefix;
+    try {
+      r = parsePrefix(o.ipRange, { strict: true });
+    } catch (e) {
+      throw new NetworkError('invalid', `--ip-range: ${(e as Error).message}`);
+    }
+    if (r.family !== subnet.family || r.length < subnet.length || !containsAddr(subnet, { family: r.family, value: first(r) })) {
+      throw new NetworkError('invalid', `--ip-range ${o.ipRange} is not inside subnet ${formatPrefix(subnet)}`);
+    }
+    let start = first(r);
+    let end = last(r);
+    if (size(subnet) > 2n) {
+      if (start === first(subnet)) start += 1n;
+      if (v4 && end === last(subnet)) end -= 1n;
+    }
+    if (start > end) throw new NetworkError('invalid', `--ip-range ${o.ipRange} leaves no usable address`);
+    range.rangeStart = formatAddr({ family: subnet.family, value: start });
+    range.rangeEnd = formatAddr({ family: subnet.family, value: end });
+    ipRange = formatPrefix(r);
+  }
+  try {
+    canonicalizeRangeSets([[range]]);
+  } catch (e) {
+    throw new NetworkError('invalid', (e as Error).message);
+  }
+  return {
+    name: o.name,
+    id: randomBytes(32).toString('hex'),
+    created: new Date().toISOString(),
+    driver: o.driver ?? 'bridge',
+    subnet: formatPrefix(subnet),
+    ...(gateway ? { gateway } : {}),
+    ...(ipRange ? { ipRange } : {}),
+    auto,
+    ranges: [[range]],
+  };
+}

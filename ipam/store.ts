@@ -1,0 +1,178 @@
+// The durable IPAM store of one network: <dir>/state.json (snapshot) + <dir>/journal (one line per
+// transaction) + <dir>/lock (flock).
+//
+// - A transaction = lock, load (snapshot + journal replay), run the change in memory, append ONE journal
+//   line holding all its ops, fdatasync, unlock. So an ADD costs one small append, not a rewrite.
+// - A line is applied whole or not at all: a SIGKILL mid-write leaves a tail without '\n', which loaders
+//   ignore and the next writer truncates before appending. Every line carries a sequence number.
+// - When the journal is longer than max(compactEvery, reservations), the state is compacted: new snapshot
+//   via temp + fsync + rename + fsync(dir), then the journal is truncated. A crash between the two is
+//   harmless: lines whose sequence number is not above the snapshot's are skipped on replay.
+//   Amortised, each transaction still writes O(1) bytes per op; loading reads O(reservations).
+import { closeSync, existsSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, rmSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { ensureDir, fsyncDir, writeAll, writeFileAtomic } from './durable.js';
+import { withLock } from './lock.js';
+import { IpamState, type Op, type Snapshot } from './state.js';
+
+export const DEFAULT_ROOT = '/var/lib/tsnet';
+
+/** The tsnet state root: explicit (config), else $TSNET_ROOT, else /var/lib/tsnet. */
+export function stateRoot(explicit?: string): string {
+  return explicit || process.env.TSNET_ROOT || DEFAULT_ROOT;
+}
+
+/** Directory of a network's IPAM state: <root>/ipam/<name>. */
+export function ipamDir(root: string, network: string): string {
+  return join(root, 'ipam', checkName(network));
+}
+
+const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+/** Network names become directory names: the CNI spec's character set, no "..", at most 128 chars. */
+export function checkName(name: string): string {
+  if (typeof name !== 'string' || !NAME_RE.test(name) || name.length > 128 || name.includes('..')) {
+    throw new StoreError(
+      `invalid network name ${JSON.stringify(name)}: use letters, digits, '_', '.', '-', starting with a letter or digit (max 128)`,
+    );
+  }
+  return name;
+}
+
+export class StoreError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'StoreError';
+  }
+}
+
+export interface StoreOptions {
+  lockTimeoutMs?: number;
+  /** Compact when the journal has more lines than max(compactEvery, reservations). Default 256. */
+  compactEvery?: number;
+}
+
+interface Loaded {
+  state: IpamState;
+  seq: number;
+  journalLines: number;
+  /** Byte length of the intact part of the journal (a torn tail starts here). */
+  journalGood: number;
+  journalSize: number;
+}
+
+export class IpamStore {
+  readonly snapshotPath: string;
+  readonly journalPath: string;
+  readonly lockPath: string;
+
+  constructor(
+    readonly dir: string,
+    private readonly opts: StoreOptions = {},
+  ) {
+    this.snapshotPath = join(dir, 'state.json');
+    this.journalPath = join(dir, 'journal');
+    this.lockPath = join(dir, 'lock');
+  }
+
+  static forNetwork(root: string, network: string, opts?: StoreOptions): IpamStore {
+    return new IpamStore(ipamDir(root, network), opts);
+  }
+
+  exists(): boolean {
+    return existsSync(this.lockPath);
+  }
+
+  /** Run `fn` on the current state under the lock; persist what it changed. If `fn` throws, nothing is written. */
+  async transact<T>(fn: (state: IpamState) => T): Promise<T> {
+    ensureDir(this.dir);
+    return withLock(
+      this.lockPath,
+      () => {
+        const loaded = this.load();
+        const out = fn(loaded.state);
+        if (loaded.state.pending.length > 0) this.commit(loaded, loaded.state.pending);
+        return out;
+      },
+      this.opts.lockTimeoutMs,
+    );
+  }
+
+  /** The current state, read under the lock (a missing store is empty). */
+  async read(): Promise<IpamState> {
+    if (!this.exists()) return new IpamState();
+    return withLock(this.lockPath, () => this.load().state, this.opts.lockTimeoutMs);
+  }
+
+  /** Delete the store (e.g. `network rm --force`). */
+  async destroy(): Promise<void> {
+    if (!existsSync(this.dir)) return;
+    await withLock(this.lockPath, () => rmSync(this.dir, { recursive: true, force: true }), this.opts.lockTimeoutMs);
+  }
+
+  private load(): Loaded {
+    let snap: Snapshot | undefined;
+    if (existsSync(this.snapshotPath)) {
+      try {
+        snap = JSON.parse(readFileSync(this.snapshotPath, 'utf8')) as Snapshot;
+      } catch (e) {
+        throw new StoreError(`IPAM snapshot ${this.snapshotPath} is unreadable (${(e as Error).message}); it is only ever replaced atomically, so the disk or another program damaged it. Restore it or remove the directory ${this.dir} and let GC rebuild the allocations.`);
+      }
+      if (snap.version !== 1) throw new StoreError(`IPAM snapshot ${this.snapshotPath} has unknown version ${String(snap.version)}; this tsnet reads version 1`);
+    }
+    const state = snap ? IpamState.fromSnapshot(snap) : new IpamState();
+    let seq = snap?.seq ?? 0;
+    const base = seq;
+
+    let buf: Buffer = Buffer.alloc(0);
+    if (existsSync(this.journalPath)) buf = readFileSync(this.journalPath);
+    let pos = 0;
+    let lines = 0;
+    while (pos < buf.length) {
+      const nl = buf.indexOf(0x0a, pos);
+      if (nl < 0) break; // torn tail: a write cut short by a crash; ignored, truncated by the next commit
+      const text = buf.toString('utf8', pos, nl);
+      let entry: { s: number; ops: Op[] };
+      try {
+        entry = JSON.parse(text) as { s: number; ops: Op[] };
+      } catch {
+        throw new StoreError(`IPAM journal ${this.journalPath} is damaged at byte ${pos} (a complete line that is not JSON). Inspect or remove ${this.dir}.`);
+      }
+      lines++;
+      if (entry.s > base) {
+        for (const op of entry.ops) state.replay(op);
+        seq = Math.max(seq, entry.s);
+      }
+      pos = nl + 1;
+    }
+    state.pending = [];
+    return { state, seq, journalLines: lines, journalGood: pos, journalSize: buf.length };
+  }
+
+  private commit(loaded: Loaded, ops: Op[]): void {
+    const seq = loaded.seq + 1;
+    const line = Buffer.from(JSON.stringify({ s: seq, ops }) + '\n');
+    const isNew = !existsSync(this.journalPath);
+    const fd = openSync(this.journalPath, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o644);
+    try {
+      if (loaded.journalGood < loaded.journalSize) ftruncateSync(fd, loaded.journalGood);
+      writeAll(fd, line);
+      fdatasyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    if (isNew) fsyncDir(this.dir);
+
+    const compactEvery = this.opts.compactEvery ?? 256;
+    if (loaded.journalLines + 1 > Math.max(compactEvery, loaded.state.size)) {
+      writeFileAtomic(this.snapshotPath, JSON.stringify(loaded.state.toSnapshot(seq)));
+      const jfd = openSync(this.journalPath, constants.O_WRONLY);
+      try {
+        ftruncateSync(jfd, 0);
+        fdatasyncSync(jfd);
+      } finally {
+        closeSync(jfd);
+      }
+    }
+  }
+}

@@ -1,0 +1,53 @@
+// Checks that CNI_NETNS names a network namespace other than our own, before a plugin touches anything.
+// Cheap checks first (stat: nsfs device, not our netns); the native addon is loaded only for the final
+// "is it a *network* namespace" question.
+import { statSync, type Stats } from 'node:fs';
+import { CniError, ErrorCode, type CniCommand } from './types.js';
+
+const CLONE_NEWNET = 0x40000000;
+
+function envError(msg: string): CniError {
+  return new CniError(ErrorCode.InvalidEnvironment, msg, 'pass the path of a network namespace, e.g. /run/netns/NAME or /proc/PID/ns/net');
+}
+
+/** The nsType probe, replaceable in tests; defaults to the native addon (loaded on first use). */
+export type NsTypeProbe = (path: string) => number | Promise<number>;
+
+const nativeNsType: NsTypeProbe = async (path) => {
+  const { native } = await import('../../native/addon.js');
+  return native().nsType(path);
+};
+
+/**
+ * ADD/CHECK: the path must exist and be a network namespace other than this process's.
+ * DEL: a missing path is fine (the container may be gone); an existing one must still be a netns.
+ */
+export async function checkNetns(command: CniCommand, path: string, probe: NsTypeProbe = nativeNsType): Promise<void> {
+  if (!path) return;
+  if (command !== 'ADD' && command !== 'CHECK' && command !== 'DEL') return;
+  let st: Stats;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (command === 'DEL' && (code === 'ENOENT' || code === 'ENOTDIR')) return;
+    throw envError(`CNI_NETNS '${path}' cannot be opened: ${code ?? (e as Error).message}`);
+  }
+  // Namespace files live on nsfs and stat as empty regular files; anything else (a FIFO would even block
+  // open()) is refused without opening it.
+  let own: Stats | undefined;
+  try {
+    own = statSync('/proc/self/ns/net');
+  } catch {
+    own = undefined;
+  }
+  if (!st.isFile() || (own && st.dev !== own.dev)) throw envError(`CNI_NETNS '${path}' is not a namespace file`);
+  if (own && st.ino === own.ino) throw envError(`CNI_NETNS '${path}' is the plugin's own network namespace; refusing to configure the host`);
+  let type: number;
+  try {
+    type = await probe(path);
+  } catch (e) {
+    throw envError(`CNI_NETNS '${path}' is not a namespace: ${(e as Error).message}`);
+  }
+  if (type !== CLONE_NEWNET) throw envError(`CNI_NETNS '${path}' is a namespace but not a network namespace (type 0x${type.toString(16)})`);
+}

@@ -1,6 +1,6 @@
 // A handle on one network namespace: where it is, an rtnetlink socket bound inside it (opened lazily, owned
 // by the handle), an fd of it for moving links there, and its per-namespace sysctls.
-import { closeSync, existsSync, openSync, readlinkSync } from 'node:fs';
+import { closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { CLONE_NEWNET, isSysError, native } from './addon.js';
 import { Rtnl } from './rtnl.js';
 import type { SocketOptions } from './netlink/socket.js';
@@ -60,9 +60,9 @@ export function assertNetnsPath(path: string, ref = path): void {
   if (type !== CLONE_NEWNET) throw new NetnsError(ref, `${path} is a ${NS_TYPES[type] ?? 'different'} namespace, not a network namespace`);
 }
 
-/** Identity of a namespace file ("net:[4026531840]") for comparisons. */
+/** Identity of a namespace file ("net:[4026531840]", as /proc/PID/ns/net reads) for comparisons. */
 export function netnsId(path = '/proc/self/ns/net'): string {
-  return readlinkSync(path);
+  return `net:[${statSync(path).ino}]`;
 }
 
 export interface NetnsOptions extends SocketOptions {}

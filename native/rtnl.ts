@@ -66,10 +66,21 @@ export class Rtnl {
     return typeof ref === 'number' ? ref : (await this.link(ref)).index;
   }
 
-  /** Creates a link (fails with EEXIST if the name is taken) and returns it as the kernel reports it. */
+  /**
+   * Creates a link (fails with EEXIST if the name is taken) and returns it as the kernel reports it.
+   * `up` is applied after creation, once the link (and a veth's peer) exists.
+   */
   async createLink(spec: LinkSpec): Promise<Link> {
-    const { fixed, attrs } = encodeLinkCreate(spec);
-    await this.sock.request(C.RTM_NEWLINK, C.NLM_F_CREATE | C.NLM_F_EXCL, fixed, attrs, this.op(`create ${spec.kind} link "${spec.name}"`));
+    const { fixed, attrs } = encodeLinkCreate({ ...spec, up: false });
+    const what = this.op(`create ${spec.kind} link "${spec.name}"`);
+    try {
+      await this.sock.request(C.RTM_NEWLINK, C.NLM_F_CREATE | C.NLM_F_EXCL, fixed, attrs, what);
+    } catch (e) {
+      if (isNetlinkError(e, 'EOPNOTSUPP') && /unknown device type/i.test(e.extack ?? e.message))
+        throw new NetlinkError(e.errno, what, `this kernel has no "${spec.kind}" link support (driver not built or module not loadable)`);
+      throw e;
+    }
+    if (spec.up) await this.setLink(spec.name, { up: true });
     return this.link(spec.name);
   }
 

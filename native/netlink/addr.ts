@@ -1,5 +1,5 @@
 // RTM_*ADDR: struct ifaddrmsg (8 bytes) + IFA_* attributes.
-import { Attr, AttrMap, bytes, str, u32 } from './attrs.js';
+import { Attr, AttrMap, bytes, str, u32, NetlinkDecodeError } from './attrs.js';
 import * as C from './constants.js';
 import { bytesToIp, parsePrefix } from './wire-values.js';
 
@@ -31,7 +31,7 @@ export interface Address {
 }
 
 export function decodeAddress(payload: Buffer): Address {
-  if (payload.length < 8) throw new RangeError(`ifaddrmsg needs 8 bytes, got ${payload.length}`);
+  if (payload.length < 8) throw new NetlinkDecodeError(`ifaddrmsg needs 8 bytes, got ${payload.length}`);
   const family = payload.readUInt8(0);
   const prefixLen = payload.readUInt8(1);
   const scope = payload.readUInt8(3);
@@ -40,7 +40,7 @@ export function decodeAddress(payload: Buffer): Address {
   const local = a.raw(C.IFA_LOCAL);
   const addr = a.raw(C.IFA_ADDRESS);
   const main = local ?? addr;
-  if (!main) throw new RangeError('address message without IFA_LOCAL or IFA_ADDRESS');
+  if (!main) throw new NetlinkDecodeError('address message without IFA_LOCAL or IFA_ADDRESS');
   const address = bytesToIp(main);
   const out: Address = { index, family, address, prefixLen, cidr: `${address}/${prefixLen}`, scope, flags: a.u32(C.IFA_FLAGS) ?? payload.readUInt8(2) };
   if (addr && local && !addr.equals(local)) out.peer = bytesToIp(addr);

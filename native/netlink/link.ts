@@ -1,5 +1,5 @@
 // RTM_*LINK: struct ifinfomsg (16 bytes) + IFLA_* attributes, and the typed link kinds tsnet creates.
-import { Attr, AttrMap, attrsSize, bytes, encodeAttrs, nest, str, u16be, u32, u8 } from './attrs.js';
+import { Attr, AttrMap, attrsSize, bytes, encodeAttrs, nest, str, u16be, u32, u8, NetlinkDecodeError } from './attrs.js';
 import * as C from './constants.js';
 import { bytesToIp, bytesToMac, ipToBytes, macToBytes } from './wire-values.js';
 
@@ -63,7 +63,7 @@ export interface Link {
 }
 
 export function decodeLink(payload: Buffer): Link {
-  if (payload.length < 16) throw new RangeError(`ifinfomsg needs 16 bytes, got ${payload.length}`);
+  if (payload.length < 16) throw new NetlinkDecodeError(`ifinfomsg needs 16 bytes, got ${payload.length}`);
   const index = payload.readInt32LE(4);
   const flags = payload.readUInt32LE(8);
   const a = AttrMap.parse(payload, 16);
@@ -137,13 +137,12 @@ export interface LinkCommon {
   up?: boolean;
 }
 
-/** Where a veth peer lives: an fd of a netns file (see Netns.fd()). */
+/** The other end of a veth; `netnsFd` (see Netns.fd()) puts it straight into that namespace. Bring it up from there. */
 export interface VethPeer {
   name: string;
   netnsFd?: number;
   mtu?: number;
   mac?: string;
-  up?: boolean;
 }
 
 export type LinkSpec = LinkCommon &
@@ -174,7 +173,7 @@ export function encodeLinkCreate(spec: LinkSpec): { fixed: Buffer; attrs: Attr[]
       const p = spec.peer;
       const peerAttrs = commonAttrs(p);
       if (p.netnsFd !== undefined) peerAttrs.push(u32(C.IFLA_NET_NS_FD, p.netnsFd));
-      const peerFixed = ifinfomsg(0, p.up ? C.IFF_UP : 0, p.up ? C.IFF_UP : 0);
+      const peerFixed = ifinfomsg();
       // VETH_INFO_PEER's payload is a whole ifinfomsg followed by the peer's attributes.
       const inner = Buffer.alloc(16 + attrsSize(peerAttrs));
       peerFixed.copy(inner, 0);

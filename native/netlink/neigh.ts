@@ -1,5 +1,5 @@
 // RTM_*NEIGH: struct ndmsg (12 bytes) + NDA_* attributes.
-import { Attr, AttrMap, bytes } from './attrs.js';
+import { Attr, AttrMap, bytes, NetlinkDecodeError } from './attrs.js';
 import * as C from './constants.js';
 import { bytesToIp, bytesToMac, ipToBytes, macToBytes } from './wire-values.js';
 
@@ -23,7 +23,7 @@ export interface Neighbour {
 }
 
 export function decodeNeighbour(payload: Buffer): Neighbour {
-  if (payload.length < 12) throw new RangeError(`ndmsg needs 12 bytes, got ${payload.length}`);
+  if (payload.length < 12) throw new NetlinkDecodeError(`ndmsg needs 12 bytes, got ${payload.length}`);
   const a = AttrMap.parse(payload, 12);
   const n: Neighbour = { family: payload.readUInt8(0), index: payload.readInt32LE(4), state: payload.readUInt16LE(8), flags: payload.readUInt8(10) };
   const dst = a.raw(C.NDA_DST);

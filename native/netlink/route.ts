@@ -1,5 +1,5 @@
 // RTM_*ROUTE: struct rtmsg (12 bytes) + RTA_* attributes.
-import { Attr, AttrMap, bytes, nest, u32 } from './attrs.js';
+import { Attr, AttrMap, bytes, nest, u32, NetlinkDecodeError } from './attrs.js';
 import * as C from './constants.js';
 import { bytesToIp, ipToBytes, parsePrefix } from './wire-values.js';
 
@@ -37,7 +37,7 @@ export interface RouteEntry {
 }
 
 export function decodeRoute(payload: Buffer): RouteEntry {
-  if (payload.length < 12) throw new RangeError(`rtmsg needs 12 bytes, got ${payload.length}`);
+  if (payload.length < 12) throw new NetlinkDecodeError(`rtmsg needs 12 bytes, got ${payload.length}`);
   const family = payload.readUInt8(0);
   const dstLen = payload.readUInt8(1);
   const a = AttrMap.parse(payload, 12);

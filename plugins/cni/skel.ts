@@ -66,6 +66,16 @@ export function parseNetConf(stdin: string, supported: readonly string[]): NetCo
   return conf;
 }
 
+/** prevResult of any supported version → internal 1.x; a malformed one is an invalid config (7). */
+function readPrevResult(raw: unknown) {
+  try {
+    return toInternal(raw, 'prevResult');
+  } catch (e) {
+    if (e instanceof CniError && e.code === ErrorCode.DecodingFailure) throw new CniError(ErrorCode.InvalidNetworkConfig, e.message, e.details);
+    throw e;
+  }
+}
+
 function versionFloor(command: CniCommand, v: string, supported: readonly string[]): void {
   const floor = VERB_FLOOR[command];
   if (floor && !versionAtLeast(v, floor)) {
@@ -110,7 +120,7 @@ export async function dispatch<C extends NetConf>(
     const conf = parseNetConf(readStdin(), supported) as C;
     errVersion = conf.cniVersion;
     versionFloor(command, conf.cniVersion, supported);
-    if (conf.prevResult !== undefined) conf.prevResult = toInternal(conf.prevResult, 'prevResult');
+    if (conf.prevResult !== undefined) conf.prevResult = readPrevResult(conf.prevResult);
     opts.validate?.(conf);
     await checkNetns(command, args.netns, hooks.nsType);
     switch (command) {

@@ -1,0 +1,31 @@
+// What the host already uses, read from the kernel: every route of the main table (the default route aside,
+// as Docker does) and every interface address, in the network namespace this process runs in — so a test
+// can play "host" from inside a namespace.
+import { Netns } from '../native/netns.js';
+import type { Occupied } from './picker.js';
+
+export async function hostUsage(ns: Netns = Netns.current()): Promise<Occupied[]> {
+  const [links, routes, addrs] = await Promise.all([ns.rtnl.links(), ns.rtnl.routes(), ns.rtnl.addresses()]);
+  const name = new Map(links.map((l) => [l.index, l.name]));
+  const dev = (i?: number) => (i === undefined ? '' : ` dev ${name.get(i) ?? `#${i}`}`);
+  const out: Occupied[] = [];
+  for (const r of routes) {
+    if (r.dst === 'default' || r.dst.endsWith('/0')) continue;
+    out.push({ prefix: r.dst, what: `route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${dev(r.oif)}` });
+  }
+  for (const a of addrs) {
+    if (a.scope === 253 /* link */ || a.scope === 254 /* host */) continue;
+    out.push({ prefix: a.cidr, what: `address ${a.cidr} on ${name.get(a.index) ?? `#${a.index}`}` });
+  }
+  return out;
+}
+
+/** hostUsage in the current netns, closing its socket afterwards: for one-shot callers. */
+export async function currentHostUsage(): Promise<Occupied[]> {
+  const ns = Netns.current({ blocking: true });
+  try {
+    return await hostUsage(ns);
+  } finally {
+    ns.close();
+  }
+}

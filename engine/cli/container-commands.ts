@@ -1,0 +1,179 @@
+// run, ps, stop, kill, rm, exec, logs, inspect (+ the hidden exit hook the init helper runs).
+import { Command } from 'commander';
+import { TsnetError } from '../errors.js';
+import { execInContainer } from '../containers/exec.js';
+import { inspectJson } from '../containers/inspect.js';
+import { containerExited, createContainer, EXIT_HOOK_COMMAND, killContainer, removeContainer, signalName, startContainer, stopContainer } from '../containers/lifecycle.js';
+import { streamLogs } from '../containers/logs.js';
+import { psRow, psTable } from '../containers/ps.js';
+import { getContainer, listContainers } from '../containers/store.js';
+import { collect, parseLimits, parsePorts, parseTimeout } from './options.js';
+
+interface RunFlags {
+  detach?: boolean;
+  rm?: boolean;
+  name?: string;
+  hostname?: string;
+  net?: string;
+  network?: string;
+  ip?: string;
+  publish?: string[];
+  env?: string[];
+  workdir?: string;
+  memory?: string;
+  cpus?: string;
+  pidsLimit?: string;
+}
+
+async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
+  const cfg = createContainer({
+    image,
+    cmd,
+    name: f.name,
+    hostname: f.hostname,
+    net: f.net ?? f.network,
+    ip: f.ip,
+    ports: parsePorts(f.publish),
+    env: f.env,
+    workdir: f.workdir,
+    limits: parseLimits(f),
+    autoRemove: f.rm,
+    detached: f.detach,
+  });
+  if (f.detach) {
+    await startContainer(cfg);
+    process.stdout.write(`${cfg.id}\n`);
+    return;
+  }
+  const started = await startContainer(cfg, { stdout: process.stdout, stderr: process.stderr });
+  const forward = (sig: NodeJS.Signals) => () => {
+    try {
+      process.kill(started.supervisorPid, sig);
+    } catch {
+      /* gone */
+    }
+  };
+  const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
+  for (const [s, h] of handlers) process.on(s, h);
+  const code = await started.exited;
+  for (const [s, h] of handlers) process.off(s, h);
+  process.exitCode = code;
+}
+
+export function containerCommands(program: Command): void {
+  program
+    .command('run')
+    .description('create and start a container')
+    .argument('<image>', 'image name or id (tsnet image ls)')
+    .argument('[command...]', 'command and arguments (default: the image\'s)')
+    .option('-d, --detach', 'run in the background and print the id')
+    .option('--rm', 'remove the container when it exits')
+    .option('--name <name>', 'container name (default: generated)')
+    .option('-h, --hostname <name>', 'hostname inside the container (default: short id)')
+    .option('--net <mode>', 'host | none | bridge | container:<ctr> | attach:<spec> | <network>', 'bridge')
+    .option('--network <mode>', 'same as --net')
+    .option('--ip <addr>', 'static IPv4 address on the (first) network')
+    .option('-p, --publish <host:ctr[/proto]>', 'publish a port (repeatable)', collect)
+    .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
+    .option('-w, --workdir <dir>', 'working directory inside the container')
+    .option('-m, --memory <size>', 'memory limit, e.g. 64m')
+    .option('--cpus <n>', 'CPU limit, e.g. 0.5')
+    .option('--pids-limit <n>', 'maximum number of processes')
+    .passThroughOptions()
+    .action(async (image: string, cmd: string[], f: RunFlags) => run(image, cmd, f));
+
+  program
+    .command('ps')
+    .description('list containers')
+    .option('-a, --all', 'show all containers (default: running only)')
+    .option('-q, --quiet', 'only ids')
+    .option('--json', 'JSON array')
+    .action((o: { all?: boolean; quiet?: boolean; json?: boolean }) => {
+      const cs = listContainers().filter((c) => o.all || c.state.status === 'running');
+      if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
+      else if (o.quiet) process.stdout.write(cs.map((c) => `${c.config.id.slice(0, 12)}\n`).join(''));
+      else process.stdout.write(`${psTable(cs)}\n`);
+    });
+
+  program
+    .command('stop')
+    .description('stop containers: SIGTERM, then SIGKILL after the timeout')
+    .argument('<container...>')
+    .option('-t, --time <secs>', 'seconds to wait before SIGKILL', '10')
+    .action(async (refs: string[], o: { time?: string }) => {
+      const t = parseTimeout(o.time);
+      for (const r of refs) {
+        await stopContainer(r, t);
+        process.stdout.write(`${r}\n`);
+      }
+    });
+
+  program
+    .command('kill')
+    .description('send a signal to containers (default KILL)')
+    .argument('<container...>')
+    .option('-s, --signal <sig>', 'signal name or number', 'KILL')
+    .action(async (refs: string[], o: { signal: string }) => {
+      const sig = signalName(o.signal);
+      for (const r of refs) {
+        await killContainer(r, sig);
+        process.stdout.write(`${r}\n`);
+      }
+    });
+
+  program
+    .command('rm')
+    .description('remove containers (their netns, cgroup, mounts and files)')
+    .argument('<container...>')
+    .option('-f, --force', 'kill running containers first')
+    .action(async (refs: string[], o: { force?: boolean }) => {
+      for (const r of refs) {
+        await removeContainer(r, { force: o.force });
+        process.stdout.write(`${r}\n`);
+      }
+    });
+
+  program
+    .command('exec')
+    .description('run a command in a running container')
+    .argument('<container>')
+    .argument('<command...>')
+    .option('-e, --env <K=V>', 'extra environment (repeatable)', collect)
+    .option('-w, --workdir <dir>', 'working directory')
+    .passThroughOptions()
+    .action(async (ref: string, cmd: string[], o: { env?: string[]; workdir?: string }) => {
+      process.exitCode = await execInContainer(ref, cmd, o);
+    });
+
+  program
+    .command('logs')
+    .description("print a container's output")
+    .argument('<container>')
+    .option('-f, --follow', 'keep printing until the container exits')
+    .action(async (ref: string, o: { follow?: boolean }) => streamLogs(ref, process.stdout, !!o.follow));
+
+  program
+    .command('inspect')
+    .description('docker-like JSON for containers')
+    .argument('<container...>')
+    .option('-f, --format <path>', 'print one field, e.g. State.Pid or NetworkSettings.Networks.bridge.IPAddress')
+    .action((refs: string[], o: { format?: string }) => {
+      const docs = refs.map((r) => inspectJson(getContainer(r)));
+      if (o.format) {
+        for (const d of docs) {
+          let v: unknown = d;
+          for (const k of o.format.replace(/^\{\{\s*\.?|\s*\}\}$/g, '').split('.')) v = (v as Record<string, unknown> | undefined)?.[k];
+          if (v === undefined) throw new TsnetError(`inspect --format ${o.format}`, 'no such field', 'see the full JSON without --format');
+          process.stdout.write(`${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
+        }
+      } else process.stdout.write(`${JSON.stringify(docs, null, 2)}\n`);
+    });
+
+  program
+    .command(EXIT_HOOK_COMMAND, { hidden: true })
+    .description('internal: run by the init helper when a container ends')
+    .argument('<id>')
+    .action(async (id: string) => {
+      process.exitCode = await containerExited(id);
+    });
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+// tsnet CLI entry (package bin → dist/engine/cli/main.js). Errors print as one line:
+//   tsnet: <thing>: <reason> (<fix>)
+import { formatError, TsnetError } from '../errors.js';
+import { buildProgram } from './program.js';
+
+async function main(): Promise<void> {
+  try {
+    await buildProgram().parseAsync(process.argv);
+  } catch (e) {
+    process.stderr.write(`${formatError(e)}\n`);
+    if (process.env.TSNET_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+    process.exitCode = e instanceof TsnetError ? e.exitCode : 125;
+  }
+}
+
+void main();

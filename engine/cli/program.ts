@@ -1,0 +1,23 @@
+// The tsnet command tree.
+import { Command } from 'commander';
+import { containerCommands } from './container-commands.js';
+import { imageCommands } from './image-commands.js';
+
+export function buildProgram(): Command {
+  const program = new Command('tsnet')
+    .description('container networking for Linux: CNI plugins, IPAM and a minimal engine')
+    .version('0.1.0')
+    .enablePositionalOptions()
+    .showHelpAfterError('(run with --help for usage)')
+    .configureOutput({ outputError: (str, write) => write(`tsnet: ${str.replace(/^error: /, '')}`) });
+  containerCommands(program);
+  program.addCommand(imageCommands());
+
+  // ── Mount point for the other areas (the lead wires these when the files exist) ──────────────────────
+  //   import { networkCommands } from '../../ipam/network-cli.js';
+  //   import { cniCommands } from '../../plugins/cni/cni-cli.js';
+  //   program.addCommand(networkCommands());
+  //   program.addCommand(cniCommands());
+  // ────────────────────────────────────────────────────────────────────────────────────────────────────
+  return program;
+}

@@ -1,0 +1,45 @@
+// `tsnet exec CTR CMD…`: the init helper joins the container's ipc/uts/net/pid/mnt namespaces and cgroups
+// and runs the command there; its exit code is returned.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TsnetError } from '../errors.js';
+import { initBinary } from '../runtime/init-binary.js';
+import { encodeInitConfig } from '../runtime/init-config.js';
+import { files, getContainer } from './store.js';
+
+export interface ExecOptions {
+  env?: string[];
+  workdir?: string;
+}
+
+export async function execInContainer(ref: string, cmd: string[], opts: ExecOptions = {}): Promise<number> {
+  const c = getContainer(ref);
+  if (c.state.status !== 'running' || !c.state.pid) {
+    throw new TsnetError(`container ${c.config.name}`, `is not running (${c.state.status})`, `start a new one with 'tsnet run', or see 'tsnet ps -a'`);
+  }
+  if (!cmd.length) throw new TsnetError('exec', 'no command given', 'write tsnet exec CONTAINER COMMAND [ARG…]');
+  const conf = join(files.dir(c.config.id), `exec-${randomBytes(4).toString('hex')}.conf`);
+  writeFileSync(
+    conf,
+    encodeInitConfig({
+      pid: c.state.pid,
+      cgroup: c.state.cgroup?.dirs ?? [],
+      env: [...c.config.env, ...(opts.env ?? [])],
+      cwd: opts.workdir ?? c.config.workdir,
+      arg: cmd,
+    }),
+  );
+  try {
+    const child = spawn(initBinary(), ['exec', conf], { stdio: 'inherit' });
+    const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
+    const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
+    for (const [s, h] of handlers) process.on(s, h);
+    const code = await new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 9 : 125))));
+    for (const [s, h] of handlers) process.off(s, h);
+    return code;
+  } finally {
+    rmSync(conf, { force: true });
+  }
+}

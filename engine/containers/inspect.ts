@@ -1,0 +1,53 @@
+// `tsnet inspect`: docker-like JSON.
+import { formatNetMode, parseNetMode } from '../network/modes.js';
+import { CPU_PERIOD_US } from '../runtime/cgroups.js';
+import type { Container } from './model.js';
+import { files } from './store.js';
+
+export function inspectJson(c: Container): Record<string, unknown> {
+  const { config: cfg, state: st } = c;
+  const netMode = formatNetMode(parseNetMode(cfg.net));
+  const networks: Record<string, unknown> = {};
+  for (const [name, ep] of Object.entries(st.network?.networks ?? {})) {
+    networks[name] = { IPAddress: ep.ip, IPPrefixLen: ep.prefixLen, Gateway: ep.gateway, MacAddress: ep.mac, InterfaceName: ep.iface };
+  }
+  if (netMode === 'host' || netMode === 'none') networks[netMode] ??= { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
+  const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const p of cfg.ports) (ports[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp ?? '0.0.0.0', HostPort: String(p.hostPort) });
+  return {
+    Id: cfg.id,
+    Created: cfg.created,
+    Path: cfg.cmd[0],
+    Args: cfg.cmd.slice(1),
+    State: {
+      Status: st.status,
+      Running: st.status === 'running',
+      Pid: st.status === 'running' ? (st.pid ?? 0) : 0,
+      ExitCode: st.exitCode ?? 0,
+      OOMKilled: !!st.oomKilled,
+      Error: st.error ?? '',
+      StartedAt: st.startedAt ?? '0001-01-01T00:00:00Z',
+      FinishedAt: st.finishedAt ?? '0001-01-01T00:00:00Z',
+    },
+    Image: cfg.imageId,
+    Name: `/${cfg.name}`,
+    LogPath: files.log(cfg.id),
+    HostConfig: {
+      NetworkMode: netMode,
+      AutoRemove: cfg.autoRemove,
+      Memory: cfg.limits.memory ?? 0,
+      NanoCpus: cfg.limits.cpus ? Math.round(cfg.limits.cpus * 1e9) : 0,
+      CpuPeriod: cfg.limits.cpus ? CPU_PERIOD_US : 0,
+      CpuQuota: cfg.limits.cpus ? Math.round(cfg.limits.cpus * CPU_PERIOD_US) : 0,
+      PidsLimit: cfg.limits.pidsLimit ?? null,
+      PortBindings: ports,
+      CgroupDirs: st.cgroup?.dirs ?? [],
+    },
+    Config: { Hostname: cfg.hostname, Env: cfg.env, Cmd: cfg.cmd, Image: cfg.image, WorkingDir: cfg.workdir },
+    NetworkSettings: {
+      SandboxKey: st.network && st.network.netnsPath !== 'host' ? st.network.netnsPath : '',
+      Ports: ports,
+      Networks: networks,
+    },
+  };
+}

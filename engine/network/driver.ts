@@ -1,0 +1,57 @@
+// The network driver interface the runtime calls: attach() before the container starts (it decides which
+// network namespace the init helper joins and records every network's address), detach() when the container
+// stops or is removed (must be idempotent: it also runs after a crash, with whatever attach() left).
+import type { PortMapping } from './ports.js';
+
+/** How a container is networked, parsed from --net. */
+export type NetMode =
+  | { kind: 'host' }
+  | { kind: 'none' }
+  | { kind: 'bridge' }
+  | { kind: 'container'; ref: string }
+  /** A user network made with `tsnet network create`. */
+  | { kind: 'network'; name: string }
+  /** pipework-style: `attach:br0:10.1.0.5/24@10.1.0.1` */
+  | { kind: 'attach'; spec: string };
+
+/** One network's endpoint, as `inspect` shows it under NetworkSettings.Networks.<name>. */
+export interface Endpoint {
+  ip: string;
+  prefixLen: number;
+  gateway: string;
+  mac: string;
+  /** Interface name inside the container (eth0 …). */
+  iface: string;
+}
+
+/** What the driver knows about the container it networks. */
+export interface NetworkTarget {
+  id: string;
+  name: string;
+  hostname: string;
+  mode: NetMode;
+  /** --ip: a static address request for the (first) network. */
+  ip?: string;
+  /** -p mappings; the bridge path publishes them (nftables DNAT), the others reject them. */
+  ports: PortMapping[];
+}
+
+export interface Attachment {
+  /** The netns the init helper joins; 'host' = stay in the host's. */
+  netnsPath: string | 'host';
+  /** True when the driver created the netns (then detach deletes it). */
+  ownsNetns: boolean;
+  /** The init helper brings `lo` up inside the netns (fresh namespaces have it down). */
+  loUp: boolean;
+  networks: Record<string, Endpoint>;
+  /** DNS the network wants in /etc/resolv.conf (CNI result dns); undefined = derive from the host. */
+  dns?: { nameservers?: string[]; search?: string[]; options?: string[] };
+  /** Ports actually published (inspect's NetworkSettings.Ports). */
+  ports: PortMapping[];
+}
+
+export interface NetworkDriver {
+  attach(target: NetworkTarget): Promise<Attachment>;
+  /** Undoes attach; `att` is what attach returned, or undefined when attach never finished (crash). */
+  detach(target: NetworkTarget, att: Attachment | undefined): Promise<void>;
+}

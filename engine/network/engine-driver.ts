@@ -1,0 +1,70 @@
+// The engine's network driver: host (no netns), container:<ref> (the other container's netns), none (a fresh
+// netns with only lo, brought up by the init helper), and bridge / <network> / attach:… through the CNI seam.
+import { TsnetError } from '../errors.js';
+import type { Attachment, NetworkDriver, NetworkTarget } from './driver.js';
+import { cniNetworks } from './cni-seam.js';
+import { createNetns, deleteNetns, netnsPathFor } from './netns.js';
+
+/** What the driver needs to know about another container for container:<ref>. */
+export interface PeerInfo {
+  id: string;
+  name: string;
+  running: boolean;
+  pid?: number;
+  attachment?: Attachment;
+}
+
+export interface DriverDeps {
+  /** Resolves a container by id, id prefix or name; throws TsnetError when not found. */
+  resolveContainer(ref: string): PeerInfo;
+}
+
+export function createEngineDriver(deps: DriverDeps): NetworkDriver {
+  return {
+    async attach(t: NetworkTarget): Promise<Attachment> {
+      const m = t.mode;
+      if (m.kind !== 'bridge' && m.kind !== 'network' && m.kind !== 'attach' && t.ports.length) {
+        throw new TsnetError(`-p with --net ${m.kind}`, 'ports are published only on bridge networks', m.kind === 'host' ? 'drop -p: in host mode the container already listens on the host' : 'use --net bridge or a user network');
+      }
+      if (t.ip && (m.kind === 'host' || m.kind === 'none' || m.kind === 'container')) {
+        throw new TsnetError(`--ip with --net ${m.kind}`, 'a static address needs a bridge or user network', 'drop --ip or use a user network');
+      }
+      switch (m.kind) {
+        case 'host':
+          return { netnsPath: 'host', ownsNetns: false, loUp: false, networks: {}, ports: [] };
+        case 'container': {
+          const peer = deps.resolveContainer(m.ref);
+          if (!peer.running || !peer.pid) throw new TsnetError(`--net container:${m.ref}`, `container ${peer.name} is not running`, `start it first, or pick a running container from 'tsnet ps'`);
+          const pa = peer.attachment;
+          const netnsPath = pa && pa.netnsPath !== 'host' && pa.ownsNetns ? pa.netnsPath : pa?.netnsPath === 'host' ? 'host' : `/proc/${peer.pid}/ns/net`;
+          return { netnsPath, ownsNetns: false, loUp: false, networks: { ...(pa?.networks ?? {}) }, dns: pa?.dns, ports: [] };
+        }
+        case 'none':
+          return { netnsPath: createNetns(t.id), ownsNetns: true, loUp: true, networks: {}, ports: [] };
+        case 'bridge':
+        case 'network':
+        case 'attach': {
+          const netnsPath = createNetns(t.id);
+          try {
+            const r = await cniNetworks('ADD', { containerId: t.id, containerName: t.name, mode: m, netnsPath, ifname: 'eth0', ip: t.ip, ports: t.ports });
+            return { netnsPath, ownsNetns: true, loUp: true, networks: r.networks, dns: r.dns, ports: r.ports };
+          } catch (e) {
+            await cniNetworks('DEL', { containerId: t.id, containerName: t.name, mode: m, netnsPath, ifname: 'eth0', ports: t.ports }).catch(() => undefined);
+            deleteNetns(netnsPath);
+            throw e;
+          }
+        }
+      }
+    },
+
+    async detach(t: NetworkTarget, att: Attachment | undefined): Promise<void> {
+      const m = t.mode;
+      if (m.kind === 'host' || m.kind === 'container') return;
+      const netnsPath = att && att.netnsPath !== 'host' ? att.netnsPath : netnsPathFor(t.id);
+      if (m.kind === 'bridge' || m.kind === 'network' || m.kind === 'attach') {
+        await cniNetworks('DEL', { containerId: t.id, containerName: t.name, mode: m, netnsPath, ifname: 'eth0', ports: t.ports });
+      }
+      deleteNetns(netnsPath);
+    },
+  };
+}

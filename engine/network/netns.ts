@@ -1,0 +1,36 @@
+// Persistent network namespaces for containers, made with the addon (like `ip netns add`): /run/netns/tsnet-<short id>.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { native, isSysError } from '../../native/addon.js';
+import { TsnetError } from '../errors.js';
+
+export const NETNS_DIR = '/run/netns';
+
+export function netnsName(containerId: string): string {
+  return `tsnet-${containerId.slice(0, 12)}`;
+}
+
+export function netnsPathFor(containerId: string): string {
+  return join(NETNS_DIR, netnsName(containerId));
+}
+
+export function createNetns(containerId: string): string {
+  mkdirSync(NETNS_DIR, { recursive: true });
+  try {
+    return native().netnsCreate(NETNS_DIR, netnsName(containerId));
+  } catch (e) {
+    if (isSysError(e, 'EEXIST')) return netnsPathFor(containerId); // left by a crashed run of this same container
+    throw new TsnetError(`netns ${netnsName(containerId)}`, `cannot create (${(e as Error).message})`, 'are you root, and is /run writable?');
+  }
+}
+
+/** Deletes the container's netns; absent is fine. */
+export function deleteNetns(path: string): void {
+  if (!existsSync(path)) return;
+  try {
+    native().netnsDelete(path);
+  } catch (e) {
+    if (isSysError(e, 'ENOENT')) return;
+    throw new TsnetError(`netns ${path}`, `cannot delete (${(e as Error).message})`, 'a process may still hold it; stop the container and retry tsnet rm');
+  }
+}

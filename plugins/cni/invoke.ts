@@ -2,6 +2,7 @@
 // CHECK, GC and STATUS; caches ADD results; injects runtimeConfig for declared capabilities. A plugin type
 // found in the in-process registry is called through skel's dispatch (same validation and conversion as an
 // exec'd plugin); any other type is exec'd from CNI_PATH.
+import { existsSync } from 'node:fs';
 import { convertResult } from './convert.js';
 import { ResultCache } from './cache.js';
 import { parseConfig, type NetworkConfigList } from './conflist.js';
@@ -169,7 +170,9 @@ export class Invoker {
           /* fall back to the current config */
         }
         try {
-          await this.del(cachedList, { containerId: c.containerId, ifname: c.ifName, netns: '', args: c.cniArgs, capabilityArgs: c.capabilityArgs });
+          // The netns recorded at ADD, when it still exists, so plugins can also clean inside it.
+          const netns = c.netns && existsSync(c.netns) ? c.netns : '';
+          await this.del(cachedList, { containerId: c.containerId, ifname: c.ifName, netns, args: c.cniArgs, capabilityArgs: c.capabilityArgs });
           removed.push({ containerId: c.containerId, ifname: c.ifName });
         } catch (e) {
           errors.push((e as Error).message);

@@ -68,6 +68,11 @@ export function netnsId(path = '/proc/self/ns/net'): string {
 export interface NetnsOptions extends SocketOptions {}
 
 export class Netns {
+  /**
+   * Socket options for handles opened without explicit options. One-shot processes (an exec'd CNI plugin)
+   * set `{ blocking: true }`: cheaper than a worker hop per reply, and nothing else is waiting on the loop.
+   */
+  static defaults: NetnsOptions = {};
   private rtnlHandle?: Rtnl;
   private nsFd = -1;
 
@@ -80,18 +85,18 @@ export class Netns {
   ) {}
 
   /** The namespace this process runs in (the "host" from the process's point of view). */
-  static current(opts: NetnsOptions = {}): Netns {
+  static current(opts: NetnsOptions = Netns.defaults): Netns {
     return new Netns(null, 'the current network namespace', opts);
   }
 
   /** Opens a namespace by pid, path or name; throws NetnsError with the reason when it is not one. */
-  static open(ref: string | number, opts: NetnsOptions = {}): Netns {
+  static open(ref: string | number, opts: NetnsOptions = Netns.defaults): Netns {
     const path = resolveNetnsPath(ref);
     return new Netns(path, `netns ${typeof ref === 'number' || /^\d+$/.test(ref) ? `of pid ${ref}` : ref}`, opts);
   }
 
   /** Creates a persistent namespace NAME under dir (like `ip netns add NAME`). */
-  static create(name: string, opts: NetnsOptions & { dir?: string } = {}): Netns {
+  static create(name: string, opts: NetnsOptions & { dir?: string } = Netns.defaults): Netns {
     if (!validName(name)) throw new NetnsError(JSON.stringify(name), 'a netns name may not be empty or contain "/"');
     const dir = opts.dir ?? NETNS_RUN_DIR;
     try {

@@ -1,0 +1,122 @@
+// tsnet's nftables rules (masquerade for ipMasq, DNAT for published ports), all in one table of our own,
+// `inet tsnet`, so nothing of the host's firewall is touched. Rules carry a comment naming their owner and
+// are removed by owner; the table is removed when its last rule goes.
+//
+// This module drives the `nft` program (Debian package nftables) rather than speaking NETLINK_NETFILTER
+// itself: the one place where native/ uses a helper binary. Its input is a script built from typed values.
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { LOCK_EX, LOCK_UN, native } from './addon.js';
+
+export const TABLE = 'tsnet';
+export const FAMILY = 'inet';
+
+const NFT_CANDIDATES = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'];
+
+export class NftError extends Error {
+  constructor(msg: string) {
+    super(msg);
+    this.name = 'NftError';
+  }
+}
+
+function nftBinary(): string {
+  const found = NFT_CANDIDATES.find((p) => existsSync(p));
+  if (!found) throw new NftError(`nftables is needed for ipMasq and published ports but 'nft' was not found (looked in ${NFT_CANDIDATES.join(', ')}); install it with 'apt-get install nftables'`);
+  return found;
+}
+
+/** Runs nft in this process's netns (plugins run in the host netns, as the runtime invokes them). */
+function nft(args: string[], script?: string): string {
+  const bin = nftBinary();
+  const r = spawnSync(bin, args, { input: script, encoding: 'utf8' });
+  if (r.error) throw new NftError(`nft ${args.join(' ')}: ${r.error.message}`);
+  if (r.status !== 0) throw new NftError(`nft ${args.join(' ')}: ${(r.stderr || r.stdout).trim()}`);
+  return r.stdout;
+}
+
+/** A comment is the rule's owner tag: letters, digits and ._:-/ only (it goes inside quotes in a script). */
+function safeComment(c: string): string {
+  if (!/^[A-Za-z0-9._:\-/]{1,120}$/.test(c)) throw new NftError(`invalid nftables rule owner tag ${JSON.stringify(c)}`);
+  return c;
+}
+
+const BASE_CHAINS = `
+table ${FAMILY} ${TABLE} {
+  chain postrouting { type nat hook postrouting priority srcnat; policy accept; }
+  chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
+  chain output { type nat hook output priority -100; policy accept; }
+}
+`;
+
+export type Chain = 'postrouting' | 'prerouting' | 'output';
+
+const LOCK_DIR = '/run/tsnet';
+
+/** Serialises our table's changes across processes: "remove the table when empty" must not race an add. */
+function locked<T>(fn: () => T): T {
+  mkdirSync(LOCK_DIR, { recursive: true, mode: 0o700 });
+  const fd = openSync(`${LOCK_DIR}/nftables.lock`, 'a', 0o600);
+  try {
+    native().flock(fd, LOCK_EX);
+    return fn();
+  } finally {
+    try {
+      native().flock(fd, LOCK_UN);
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Adds rules (nft rule bodies) to a chain of our table, each tagged with `owner`. Creates the table if needed. */
+export function addRules(chain: Chain, owner: string, bodies: string[]): void {
+  const tag = safeComment(owner);
+  const lines = bodies.map((b) => {
+    if (/[;{}\n"]/.test(b)) throw new NftError(`refusing nftables rule with control characters: ${b}`);
+    return `add rule ${FAMILY} ${TABLE} ${chain} ${b} comment "${tag}"`;
+  });
+  locked(() => nft(['-f', '-'], BASE_CHAINS + lines.join('\n') + '\n'));
+}
+
+interface RuleJson {
+  rule?: { chain: string; handle: number; comment?: string };
+}
+
+/** Handles of the rules in our table whose owner tag equals or starts with `ownerPrefix`. */
+export function ruleHandles(ownerPrefix: string): { chain: string; handle: number; owner: string }[] {
+  let out: string;
+  try {
+    out = nft(['-j', 'list', 'table', FAMILY, TABLE]);
+  } catch (e) {
+    if (/No such file or directory|does not exist/i.test((e as Error).message)) return [];
+    throw e;
+  }
+  const parsed = JSON.parse(out) as { nftables: RuleJson[] };
+  return parsed.nftables
+    .filter((x) => x.rule && x.rule.comment !== undefined && x.rule.comment.startsWith(ownerPrefix))
+    .map((x) => ({ chain: x.rule!.chain, handle: x.rule!.handle, owner: x.rule!.comment! }));
+}
+
+/** Removes every rule tagged `owner` (exactly), then the table if no rule is left. Idempotent. */
+export function removeRules(owner: string): number {
+  return locked(() => {
+    const handles = ruleHandles(owner).filter((h) => h.owner === owner);
+    if (handles.length) nft(['-f', '-'], handles.map((h) => `delete rule ${FAMILY} ${TABLE} ${h.chain} handle ${h.handle}`).join('\n') + '\n');
+    removeTableIfEmpty();
+    return handles.length;
+  });
+}
+
+function removeTableIfEmpty(): void {
+  let out: string;
+  try {
+    out = nft(['-j', 'list', 'table', FAMILY, TABLE]);
+  } catch {
+    return;
+  }
+  const parsed = JSON.parse(out) as { nftables: RuleJson[] };
+  if (!parsed.nftables.some((x) => x.rule)) {
+    nft(['delete', 'table', FAMILY, TABLE]);
+  }
+}

@@ -1,0 +1,309 @@
+// The bridge plugin: a veth pair from a Linux bridge into the container, the gateway on the bridge, the
+// address from IPAM — the reference `bridge` plugin's configuration keys with the same meaning.
+import { Netns } from '../../native/netns.js';
+import { isNetlinkError } from '../../native/netlink/errors.js';
+import type { Link } from '../../native/netlink/link.js';
+import { addRules, removeRules } from '../../native/nftables.js';
+import { formatAddr, formatAddrInPrefix, formatPrefix, overlaps, parseCidr } from '../../ipam/cidr.js';
+import { CniError, ErrorCode, type CniArgs, type Interface, type IpConfig, type NetConf, type Plugin, type Result } from '../cni/types.js';
+import { configureInterface } from '../shared/configure-iface.js';
+import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus } from '../shared/ipam-delegate.js';
+import { randomVethName } from '../shared/random-name.js';
+
+export const DEFAULT_BRIDGE = 'tsnet0';
+export const DEFAULT_MTU = 1500;
+
+export interface BridgeConf extends NetConf {
+  bridge?: string;
+  isGateway?: boolean;
+  isDefaultGateway?: boolean;
+  forceAddress?: boolean;
+  ipMasq?: boolean;
+  mtu?: number;
+  hairpinMode?: boolean;
+  promiscMode?: boolean;
+  macspoofchk?: boolean;
+  vlan?: number;
+  enabledad?: boolean;
+  disableContainerInterface?: boolean;
+}
+
+/** Plugin-specific error codes (the spec reserves 100+ for plugins). */
+export const BridgeErrorCode = {
+  InterfaceExists: 100,
+  NotABridge: 101,
+  Unsupported: 102,
+  Kernel: 103,
+} as const;
+
+interface Settings {
+  bridge: string;
+  mtu: number;
+  isGateway: boolean;
+  isDefaultGateway: boolean;
+  forceAddress: boolean;
+  ipMasq: boolean;
+  hairpin: boolean;
+  promisc: boolean;
+  enableDad: boolean;
+  vlan: number;
+}
+
+function settings(conf: BridgeConf): Settings {
+  if (conf.hairpinMode && conf.promiscMode)
+    throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": hairpinMode and promiscMode cannot both be true`, 'hairpin mode already reflects frames back to the port; drop one of the two');
+  if (conf.macspoofchk)
+    throw new CniError(BridgeErrorCode.Unsupported, `network "${conf.name}": macspoofchk is not supported by tsnet's bridge plugin yet`, 'remove "macspoofchk", or chain a plugin that filters by MAC');
+  const isDefaultGateway = conf.isDefaultGateway ?? false;
+  return {
+    bridge: conf.bridge ?? DEFAULT_BRIDGE,
+    mtu: conf.mtu ?? DEFAULT_MTU,
+    isGateway: (conf.isGateway ?? false) || isDefaultGateway,
+    isDefaultGateway,
+    forceAddress: conf.forceAddress ?? false,
+    ipMasq: conf.ipMasq ?? false,
+    hairpin: conf.hairpinMode ?? false,
+    promisc: conf.promiscMode ?? false,
+    enableDad: conf.enabledad ?? false,
+    vlan: conf.vlan ?? 0,
+  };
+}
+
+/** Wraps kernel errors into CNI errors that name what failed. */
+function kernel(e: unknown, what: string): never {
+  if (e instanceof CniError) throw e;
+  throw new CniError(BridgeErrorCode.Kernel, `${what}: ${(e as Error).message}`);
+}
+
+async function ensureBridge(host: Netns, s: Settings, netName: string): Promise<Link> {
+  let br = await host.rtnl.findLink(s.bridge);
+  if (br && br.kind !== 'bridge')
+    throw new CniError(BridgeErrorCode.NotABridge, `network "${netName}": "${s.bridge}" already exists and is a ${br.kind ?? 'physical'} interface, not a bridge`, `set "bridge" to another name, or remove "${s.bridge}"`);
+  if (!br) {
+    try {
+      br = await host.rtnl.createLink({ kind: 'bridge', name: s.bridge, mtu: s.mtu, ...(s.vlan ? { vlanFiltering: true } : {}) });
+    } catch (e) {
+      if (isNetlinkError(e, 'EEXIST')) br = await host.rtnl.link(s.bridge); // created concurrently by another ADD
+      else if (s.vlan && isNetlinkError(e, 'EOPNOTSUPP'))
+        throw new CniError(BridgeErrorCode.Unsupported, `network "${netName}": "vlan": ${s.vlan} needs bridge VLAN filtering, which this kernel does not have (CONFIG_BRIDGE_VLAN_FILTERING)`, 'remove "vlan" from the config, or run on a kernel with bridge VLAN filtering');
+      else kernel(e, `create bridge "${s.bridge}"`);
+    }
+  } else if (s.vlan && !br.bridge?.vlanFiltering) {
+    throw new CniError(BridgeErrorCode.Unsupported, `network "${netName}": "vlan": ${s.vlan} needs VLAN filtering on bridge "${s.bridge}", which is off`, `enable it (ip link set ${s.bridge} type bridge vlan_filtering 1) where the kernel supports it, or remove "vlan"`);
+  }
+  if (s.vlan)
+    throw new CniError(BridgeErrorCode.Unsupported, `network "${netName}": per-port VLANs ("vlan") are not implemented by tsnet's bridge plugin yet`, 'remove "vlan" from the config');
+  if (!br.up || (s.promisc && !(br.promiscuity ?? 0))) await host.rtnl.setLink(br.index, { up: true, ...(s.promisc ? { promisc: true } : {}) });
+  return host.rtnl.link(br.index);
+}
+
+/** Creates the veth: host end enslaved to the bridge, container end named ifname straight inside the netns. */
+async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, bridgeIndex: number): Promise<Link> {
+  for (let attempt = 0; ; attempt++) {
+    const name = randomVethName();
+    try {
+      const veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: s.mtu, masterIndex: bridgeIndex, peer: { name: ifname, netnsFd: ctr.fd(), mtu: s.mtu } });
+      await host.rtnl.setLink(veth.index, { up: true, ...(s.hairpin ? { bridgePort: { hairpin: true } } : {}) });
+      return host.rtnl.link(veth.index);
+    } catch (e) {
+      if (isNetlinkError(e, 'EEXIST') && attempt < 5) {
+        // Either our random host name collided (retry), or the container already has ifname (fatal).
+        if (await ctr.rtnl.findLink(ifname)) throw interfaceExists(ifname, ctr);
+        continue;
+      }
+      kernel(e, `create veth pair for ${ifname}`);
+    }
+  }
+}
+
+function interfaceExists(ifname: string, ctr: Netns): CniError {
+  return new CniError(BridgeErrorCode.InterfaceExists, `container already has an interface named "${ifname}" (${ctr.label})`, 'pick another CNI_IFNAME, or DEL the attachment that made it');
+}
+
+/** The gateway of each address: IPAM's, else the first address of its subnet (as the reference computes it). */
+function withGateways(ips: IpConfig[]): IpConfig[] {
+  return ips.map((ip) => {
+    if (ip.gateway) return ip;
+    const { prefix } = parseCidr(ip.address);
+    return { ...ip, gateway: formatAddr({ family: prefix.family, value: prefix.network + 1n }) };
+  });
+}
+
+async function ensureGatewayAddrs(host: Netns, br: Link, ips: IpConfig[], s: Settings, netName: string): Promise<void> {
+  const present = await host.rtnl.addresses({ link: br.index });
+  for (const ip of ips) {
+    const { prefix } = parseCidr(ip.address);
+    const want = `${ip.gateway}/${prefix.length}`;
+    const v6 = prefix.family === 6;
+    if (present.some((a) => a.cidr === want)) continue;
+    const sameFamily = present.filter((a) => a.address.includes(':') === v6 && a.scope === 0);
+    const conflicting = sameFamily.filter((a) => overlaps(parseCidr(a.cidr).prefix, prefix));
+    if (conflicting.length) {
+      if (!s.forceAddress)
+        throw new CniError(BridgeErrorCode.Kernel, `network "${netName}": bridge "${br.name}" already has ${conflicting.map((a) => a.cidr).join(', ')}; expected ${want}`, 'set "forceAddress": true to replace it, or use another bridge');
+      for (const a of conflicting) await host.rtnl.deleteAddress(br.index, a.cidr);
+    }
+    try {
+      await host.rtnl.addAddress(br.index, want, { noDad: v6 });
+    } catch (e) {
+      if (!isNetlinkError(e, 'EEXIST')) kernel(e, `put gateway ${want} on bridge "${br.name}"`);
+    }
+  }
+  if (ips.some((ip) => !ip.address.includes(':'))) enableSysctl(host, 'net/ipv4/ip_forward');
+  if (ips.some((ip) => ip.address.includes(':'))) enableSysctl(host, 'net/ipv6/conf/all/forwarding');
+}
+
+function enableSysctl(ns: Netns, key: string): void {
+  if (ns.sysctl(key) !== '1') ns.setSysctl(key, 1);
+}
+
+function masqOwner(conf: NetConf, args: CniArgs): string {
+  return `bridge:${conf.name}:${args.containerId}:${args.ifname}`.replace(/[^A-Za-z0-9._:\-/]/g, '_').slice(0, 120);
+}
+
+function masquerade(conf: NetConf, args: CniArgs, ips: IpConfig[]): void {
+  const bodies = ips.map((ip) => {
+    const { addr, prefix } = parseCidr(ip.address);
+    const fam = prefix.family === 6 ? 'ip6' : 'ip';
+    return `${fam} saddr ${formatAddr(addr)} ${fam} daddr != ${formatPrefix(prefix)} masquerade`;
+  });
+  addRules('postrouting', masqOwner(conf, args), bodies);
+}
+
+async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
+  const s = settings(conf);
+  const host = Netns.current();
+  const ctr = Netns.open(args.netns);
+  const undo: (() => Promise<unknown> | unknown)[] = [];
+  try {
+    if (await ctr.rtnl.findLink(args.ifname)) throw interfaceExists(args.ifname, ctr);
+    const br = await ensureBridge(host, s, conf.name);
+    const hostVeth = await createVeth(host, ctr, args.ifname, s, br.index);
+    undo.push(() => host.rtnl.deleteLinkIfExists(hostVeth.index));
+    const ctrLink = await ctr.rtnl.link(args.ifname);
+    const interfaces: Interface[] = [
+      { name: br.name, mac: br.mac ?? '' },
+      { name: hostVeth.name, mac: hostVeth.mac ?? '' },
+      { name: ctrLink.name, mac: ctrLink.mac ?? '', sandbox: args.netns },
+    ];
+    if (!conf.ipam?.type) {
+      // Layer 2 only: no IPAM, no addresses (as the reference allows).
+      await ctr.rtnl.setLink(ctrLink.index, { up: true });
+      return { cniVersion: conf.cniVersion, interfaces, ...(conf.dns ? { dns: conf.dns } : {}) };
+    }
+    const ipamResult = await delegateAdd(conf, args);
+    undo.push(() => delegateDel(conf, args));
+    if (!ipamResult.ips?.length) throw new CniError(ErrorCode.Internal, `IPAM plugin "${conf.ipam.type}" returned no IP configuration`);
+    const ips = (s.isGateway ? withGateways(ipamResult.ips) : ipamResult.ips).map((ip) => ({ ...ip, interface: 2 }));
+    const routes = [...(ipamResult.routes ?? [])];
+    if (s.isDefaultGateway) {
+      for (const v6 of [false, true]) {
+        const gw = ips.find((ip) => ip.address.includes(':') === v6)?.gateway;
+        const dst = v6 ? '::/0' : '0.0.0.0/0';
+        if (gw && !routes.some((r) => r.dst === dst)) routes.push({ dst, gw });
+      }
+    }
+    const result: Result = { cniVersion: conf.cniVersion, interfaces, ips, routes, dns: conf.dns ?? ipamResult.dns ?? {} };
+    if (!result.dns || Object.keys(result.dns).length === 0) delete result.dns;
+    try {
+      ctr.setSysctl(`net/ipv4/conf/${args.ifname}/arp_notify`, 1); // announce the address when the link comes up
+    } catch {
+      /* IPv4 sysctls absent: nothing to announce */
+    }
+    await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad }).catch((e) => kernel(e, `configure ${args.ifname} in ${ctr.label}`));
+    if (s.isGateway) await ensureGatewayAddrs(host, br, ips, s, conf.name);
+    if (s.ipMasq) {
+      masquerade(conf, args, ips);
+      undo.push(() => removeRules(masqOwner(conf, args)));
+    }
+    // Report the bridge as the kernel has it now (its MAC follows its first port).
+    const brNow = await host.rtnl.link(br.index);
+    interfaces[0] = { name: brNow.name, mac: brNow.mac ?? '' };
+    return result;
+  } catch (e) {
+    for (const fn of undo.reverse()) {
+      try {
+        await fn();
+      } catch {
+        /* best effort: the original error is what the runtime must see */
+      }
+    }
+    throw e;
+  } finally {
+    host.close();
+    ctr.close();
+  }
+}
+
+async function del(conf: BridgeConf, args: CniArgs): Promise<void> {
+  settings(conf);
+  // Release the address first: DEL must free it even when the netns or the veth is already gone.
+  if (conf.ipam?.type) await delegateDel(conf, args);
+  if (conf.ipMasq) removeRules(masqOwner(conf, args));
+  if (!args.netns) return;
+  let ctr: Netns;
+  try {
+    ctr = Netns.open(args.netns);
+  } catch {
+    return; // the netns is gone: so is the veth
+  }
+  try {
+    await ctr.rtnl.deleteLinkIfExists(args.ifname);
+  } finally {
+    ctr.close();
+  }
+}
+
+async function check(conf: BridgeConf, args: CniArgs): Promise<void> {
+  const s = settings(conf);
+  const prev = conf.prevResult;
+  if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": CHECK needs prevResult`, 'the runtime passes the cached ADD result as prevResult');
+  if (conf.ipam?.type) await delegateCheck(conf, args);
+  const host = Netns.current();
+  const ctr = Netns.open(args.netns);
+  try {
+    const br = await host.rtnl.findLink(s.bridge);
+    if (!br || br.kind !== 'bridge') throw new CniError(ErrorCode.Internal, `bridge "${s.bridge}" is missing`);
+    const ctrIndex = prev.interfaces?.findIndex((i) => i.sandbox && i.name === args.ifname) ?? -1;
+    if (ctrIndex < 0) throw new CniError(ErrorCode.Internal, `prevResult has no interface "${args.ifname}" in a sandbox`);
+    const want = prev.interfaces![ctrIndex]!;
+    const link = await ctr.rtnl.findLink(args.ifname);
+    if (!link) throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" is missing from ${ctr.label}`);
+    if (want.mac && link.mac !== want.mac) throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" has MAC ${link.mac}, prevResult says ${want.mac}`);
+    if (link.kind !== 'veth') throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" is a ${link.kind ?? 'device'}, not a veth`);
+    const hostSide = prev.interfaces!.find((i, n) => n !== ctrIndex && !i.sandbox && i.name !== s.bridge);
+    if (hostSide) {
+      const hv = await host.rtnl.findLink(hostSide.name);
+      if (!hv) throw new CniError(ErrorCode.Internal, `host veth "${hostSide.name}" is missing`);
+      if (hv.masterIndex !== br.index) throw new CniError(ErrorCode.Internal, `host veth "${hostSide.name}" is not a port of bridge "${s.bridge}"`);
+    }
+    const addrs = await ctr.rtnl.addresses({ link: link.index });
+    for (const ip of prev.ips ?? []) {
+      if (ip.interface !== undefined && ip.interface !== ctrIndex) continue;
+      const { addr, prefix } = parseCidr(ip.address);
+      if (!addrs.some((a) => a.cidr === formatAddrInPrefix(addr, prefix)))
+        throw new CniError(ErrorCode.Internal, `address ${ip.address} is missing from "${args.ifname}" in ${ctr.label}`);
+    }
+    const routes = await ctr.rtnl.routes({});
+    for (const r of prev.routes ?? []) {
+      const dst = r.dst === '0.0.0.0/0' || r.dst === '::/0' ? 'default' : formatPrefix(parseCidr(r.dst).prefix);
+      if (!routes.some((k) => (k.dst === dst || k.dst === r.dst) && (!r.gw || k.gateway === r.gw)))
+        throw new CniError(ErrorCode.Internal, `route ${r.dst}${r.gw ? ` via ${r.gw}` : ''} is missing in ${ctr.label}`);
+    }
+  } finally {
+    host.close();
+    ctr.close();
+  }
+}
+
+export const bridgePlugin: Plugin<BridgeConf> = {
+  add,
+  del,
+  check,
+  async gc(conf, args) {
+    if (conf.ipam?.type) await delegateGc(conf, args);
+  },
+  async status(conf, args) {
+    if (conf.ipam?.type) await delegateStatus(conf, args);
+  },
+};

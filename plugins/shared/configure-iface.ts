@@ -1,0 +1,44 @@
+// Puts a CNI result's addresses and routes on an interface inside the container's netns (the reference
+// plugins' ipam.ConfigureIface): up, addresses, then routes — each route via its own gw or the address's.
+import type { Netns } from '../../native/netns.js';
+import type { Result } from '../cni/types.js';
+
+export interface ConfigureOptions {
+  /** Index of the interface in result.interfaces whose ips to configure (ips without `interface` always count). */
+  interfaceIndex?: number;
+  /** Duplicate address detection for IPv6 (the bridge plugin's `enabledad`). */
+  enableDad?: boolean;
+}
+
+export async function configureInterface(ns: Netns, ifname: string, result: Result, opts: ConfigureOptions = {}): Promise<void> {
+  const rt = ns.rtnl;
+  const link = await rt.link(ifname);
+  const ips = (result.ips ?? []).filter((ip) => ip.interface === undefined || opts.interfaceIndex === undefined || ip.interface === opts.interfaceIndex);
+  if (ips.some((ip) => ip.address.includes(':'))) {
+    // IPv6 must be enabled on the interface before it takes addresses.
+    try {
+      ns.setSysctl(`net/ipv6/conf/${ifname}/disable_ipv6`, 0);
+    } catch {
+      /* IPv6 disabled system-wide: the address add below says so */
+    }
+  }
+  await rt.setLink(link.index, { up: true });
+  for (const ip of ips) {
+    await rt.addAddress(link.index, ip.address, { noDad: ip.address.includes(':') && !opts.enableDad });
+  }
+  for (const r of result.routes ?? []) {
+    const v6 = r.dst.includes(':');
+    const gw = r.gw ?? ips.find((ip) => ip.gateway && ip.gateway.includes(':') === v6)?.gateway;
+    const isDefault = r.dst === '0.0.0.0/0' || r.dst === '::/0';
+    await rt.replaceRoute({
+      dst: isDefault ? (v6 ? 'default6' : 'default') : r.dst,
+      ...(gw ? { gateway: gw } : {}),
+      oif: link.index,
+      ...(r.priority !== undefined ? { priority: r.priority } : {}),
+      ...(r.table !== undefined ? { table: r.table } : {}),
+      ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
+      ...(r.advmss !== undefined ? { advmss: r.advmss } : {}),
+      ...(r.scope !== undefined ? { scope: r.scope } : {}),
+    });
+  }
+}

@@ -21,7 +21,7 @@ export function resolvConf(att: Attachment, hostResolv: string): string {
     return `${out.join('\n')}\n`;
   }
   if (att.netnsPath === 'host') return hostResolv;
-  const kept = hostResolv.split('\n').filter((l) => !/^\s*nameserver\s+(127\.|::1\b)/.test(l));
+  const kept = hostResolv.split('\n').filter((l) => l.trim() && !/^\s*nameserver\s+(127\.|::1\b)/.test(l));
   if (!kept.some((l) => /^\s*nameserver\s/.test(l))) kept.push('nameserver 8.8.8.8', 'nameserver 8.8.4.4');
   return `${kept.join('\n').trim()}\n`;
 }

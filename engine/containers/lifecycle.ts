@@ -14,7 +14,7 @@ import { type Limits, createCgroup, oomKilled, removeCgroup, cgroupFor } from '.
 import { initBinary } from '../runtime/init-binary.js';
 import { encodeInitConfig } from '../runtime/init-config.js';
 import { procStartTime, sameProcessAlive } from '../runtime/proc.js';
-import { sleep } from '../util/files.js';
+import { readTextIfExists, sleep } from '../util/files.js';
 import { driver, networkTarget } from './driver-instance.js';
 import { writeEtcFiles } from './etc-files.js';
 import type { Container, ContainerConfig } from './model.js';
@@ -166,8 +166,13 @@ export async function startContainer(cfg: ContainerConfig, io?: { stdout: NodeJS
     child.stderr!.on('data', (d: Buffer) => {
       writeFileSync(logFd, d);
       const s = d.toString();
-      if (s.includes('tsnet-init:')) setupErr += s;
-      io.stderr.write(d);
+      if (s.includes('tsnet-init:')) {
+        // setup failures become the one-line error below; the rest passes through
+        const lines = s.split('\n');
+        setupErr += lines.filter((l) => l.startsWith('tsnet-init:')).join('\n') + '\n';
+        const rest = lines.filter((l) => !l.startsWith('tsnet-init:')).join('\n');
+        if (rest.trim()) io.stderr.write(rest);
+      } else io.stderr.write(d);
     });
   }
   const closed = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 125))));
@@ -193,9 +198,10 @@ export async function startContainer(cfg: ContainerConfig, io?: { stdout: NodeJS
     }
     if (done || readExit(id)) {
       await exited;
-      const log = setupErr || readFileSync(files.log(id), 'utf8');
+      const log = setupErr || (readTextIfExists(files.log(id)) ?? '');
       const reason = log.split('\n').filter((l) => l.startsWith('tsnet-init:')).map((l) => l.replace(/^tsnet-init:\s*/, '')).join('; ') || `the init helper exited with ${readExit(id)?.code ?? 'no status'}`;
-      throw new TsnetError(`container ${cfg.name}`, `did not start: ${reason}`, reason.includes('exec ') ? 'check the command exists in the image' : 'see the reason above; tsnet logs shows the full output');
+      const code = await exited;
+      throw new TsnetError(`container ${cfg.name}`, `did not start: ${reason}`, reason.includes('exec ') ? 'check the command exists in the image' : `see 'tsnet logs ${cfg.name}' for the full output`, code === 126 || code === 127 ? code : 125);
     }
     await sleep(5);
   }

@@ -50,10 +50,6 @@ function runtimeConf(netns: string, o: CommonOpts): RuntimeConf {
   return rt;
 }
 
-function print(v: unknown): void {
-  process.stdout.write(`${JSON.stringify(v, null, 2)}\n`);
-}
-
 function fail(e: unknown): never {
   if (e instanceof CniError) {
     process.stderr.write(`error (CNI code ${e.code}): ${e.message}${e.details ? `\n  ${e.details}` : ''}\n`);
@@ -68,6 +64,8 @@ export interface CniCommandsOptions {
   inProcess?: InProcessRegistry;
   /** Builds the invoker (tests). */
   invoker?: () => Invoker;
+  /** Where results go (default stdout). */
+  out?: (text: string) => void;
 }
 
 function withCommon(c: Command): Command {
@@ -82,6 +80,8 @@ function withCommon(c: Command): Command {
 /** The `cni` command group; the main CLI adds it with program.addCommand(cniCommands()). */
 export function cniCommands(options: CniCommandsOptions = {}): Command {
   const invoker = () => options.invoker?.() ?? new Invoker({ inProcess: options.inProcess });
+  const out = options.out ?? ((text: string) => void process.stdout.write(text));
+  const print = (v: unknown) => out(`${JSON.stringify(v, null, 2)}\n`);
   const load = (network: string, o: CommonOpts) => findNetwork(network, o.confDir ?? confDir());
   const cni = new Command('cni').description('run a CNI network (conflist) against a network namespace, like cnitool');
 

@@ -1,0 +1,131 @@
+// `tsnet network create|ls|inspect|rm`: docker-like commands over the networks registry.
+// The lead wires this into the main CLI and passes the netlink-backed host usage for `--subnet auto`.
+import { Command, InvalidArgumentError } from 'commander';
+import { NetworkRegistry, type HostUsage, type NetworkRecord } from './networks.js';
+
+export interface NetworkCliDeps {
+  /** Host routes and addresses, for --subnet auto. Without it only other tsnet networks are avoided. */
+  hostUsage?: HostUsage;
+  /** State root (else $TSNET_ROOT, else /var/lib/tsnet); may also be a function read at run time. */
+  root?: string | (() => string | undefined);
+  out?: (s: string) => void;
+  err?: (s: string) => void;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n');
+}
+
+function prefixLen(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1 || n > 128) throw new InvalidArgumentError('expected a prefix length such as 24');
+  return n;
+}
+
+export function networkCommands(deps: NetworkCliDeps = {}): Command {
+  const out = deps.out ?? ((s: string) => process.stdout.write(s + '\n'));
+  const err = deps.err ?? ((s: string) => process.stderr.write(s + '\n'));
+  const registry = () => new NetworkRegistry(typeof deps.root === 'function' ? deps.root() : deps.root);
+  const guard =
+    <A extends unknown[]>(fn: (...a: A) => Promise<void>) =>
+    async (...a: A): Promise<void> => {
+      try {
+        await fn(...a);
+      } catch (e) {
+        err(`Error: ${(e as Error).message}`);
+        process.exitCode = 1;
+      }
+    };
+
+  const cmd = new Command('network').description('manage tsnet networks (subnets and their address allocations)');
+
+  cmd
+    .command('create')
+    .description('create a network; its subnet is picked from free private ranges unless given')
+    .argument('<name>', 'network name')
+    .option('--subnet <cidr|auto>', 'subnet in CIDR notation, or "auto" to pick a free one', 'auto')
+    .option('--prefix <n>', 'prefix length for --subnet auto (default: the pool size, /16 for 172.17-31, /20 for 192.168)', prefixLen)
+    .option('--gateway <ip>', 'gateway address (default: the first address of the subnet)')
+    .option('--ip-range <cidr>', 'allocate container addresses only from this part of the subnet')
+    .option('-d, --driver <driver>', 'network driver', 'bridge')
+    .action(
+      guard(async (name: string, o: { subnet: string; prefix?: number; gateway?: string; ipRange?: string; driver: string }) => {
+        const rec = await registry().create({
+          name,
+          subnet: o.subnet,
+          driver: o.driver,
+          ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
+          ...(o.gateway ? { gateway: o.gateway } : {}),
+          ...(o.ipRange ? { ipRange: o.ipRange } : {}),
+          ...(deps.hostUsage ? { hostUsage: deps.hostUsage } : {}),
+        });
+        out(rec.id);
+      }),
+    );
+
+  cmd
+    .command('ls')
+    .alias('list')
+    .description('list networks')
+    .option('-q, --quiet', 'only show network names')
+    .action(
+      guard(async (o: { quiet?: boolean }) => {
+        const reg = registry();
+        const nets = reg.list();
+        if (o.quiet) {
+          for (const n of nets) out(n.name);
+          return;
+        }
+        const rows = [['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'IN USE']];
+        for (const n of nets) rows.push([n.id.slice(0, 12), n.name, n.driver, n.subnet, n.gateway ?? '-', String(await reg.held(n.name))]);
+        out(table(rows));
+      }),
+    );
+
+  cmd
+    .command('inspect')
+    .description('show networks as JSON, with their allocations')
+    .argument('<name...>', 'network names')
+    .action(
+      guard(async (names: string[]) => {
+        const reg = registry();
+        const shown: (NetworkRecord & { allocations: Record<string, { containerID: string; ifname: string }> })[] = [];
+        for (const name of names) {
+          const rec = reg.require(name);
+          const allocations: Record<string, { containerID: string; ifname: string }> = {};
+          for (const r of (await reg.store(name).read()).all()) {
+            const { formatAddr } = await import('./cidr.js');
+            allocations[formatAddr(r)] = { containerID: r.containerID, ifname: r.ifname };
+          }
+          shown.push({ ...rec, allocations });
+        }
+        out(JSON.stringify(shown, null, 2));
+      }),
+    );
+
+  cmd
+    .command('rm')
+    .alias('remove')
+    .description('remove networks; refuses while addresses are allocated unless --force')
+    .argument('<name...>', 'network names')
+    .option('-f, --force', 'remove even if addresses are allocated (drops the allocations)')
+    .action(
+      guard(async (names: string[], o: { force?: boolean }) => {
+        const reg = registry();
+        let failed = false;
+        for (const name of names) {
+          try {
+            await reg.remove(name, { force: !!o.force });
+            out(name);
+          } catch (e) {
+            err(`Error: ${(e as Error).message}`);
+            failed = true;
+          }
+        }
+        if (failed) process.exitCode = 1;
+      }),
+    );
+
+  return cmd;
+}

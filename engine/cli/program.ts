@@ -2,6 +2,8 @@
 import { Command } from 'commander';
 import { containerCommands } from './container-commands.js';
 import { imageCommands } from './image-commands.js';
+import { networkCommands } from '../../ipam/network-cli.js';
+import { cniCommands } from '../../plugins/cni/cni-cli.js';
 
 export function buildProgram(): Command {
   const program = new Command('tsnet')
@@ -13,11 +15,9 @@ export function buildProgram(): Command {
   containerCommands(program);
   program.addCommand(imageCommands());
 
-  // ── Mount point for the other areas (the lead wires these when the files exist) ──────────────────────
-  //   import { networkCommands } from '../../ipam/network-cli.js';
-  //   import { cniCommands } from '../../plugins/cni/cni-cli.js';
-  //   program.addCommand(networkCommands());
-  //   program.addCommand(cniCommands());
+  // ── Mount point for the other areas: `network …` (ipam/) and `cni …` (plugins/cni/), default options ──
+  program.addCommand(networkCommands());
+  program.addCommand(cniCommands());
   // ────────────────────────────────────────────────────────────────────────────────────────────────────
   return program;
 }

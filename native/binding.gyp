@@ -15,6 +15,13 @@
       "sources": ["init/tsnet-init.c"],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "tsnet-nsexec",
+      "type": "executable",
+      "sources": ["nsexec/tsnet-nsexec.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
     }
   ]
 }

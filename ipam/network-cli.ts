@@ -10,6 +10,8 @@ export interface NetworkCliDeps {
   root?: string | (() => string | undefined);
   out?: (s: string) => void;
   err?: (s: string) => void;
+  /** Runs after a network is removed from the registry (the engine removes the network's Linux bridge). */
+  onRemoved?: (rec: NetworkRecord) => Promise<void>;
 }
 
 function table(rows: string[][]): string {
@@ -49,12 +51,21 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .option('--gateway <ip>', 'gateway address (default: the first address of the subnet)')
     .option('--ip-range <cidr>', 'allocate container addresses only from this part of the subnet')
     .option('-d, --driver <driver>', 'network driver', 'bridge')
+    .option('--bridge <ifname>', 'name of the Linux bridge (default: br-<id prefix>)')
+    .option('--no-masquerade', 'do not masquerade traffic that leaves the subnet')
+    .option('--mtu <n>', 'MTU of the bridge and the container interfaces', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 68 || n > 65535) throw new InvalidArgumentError('expected an MTU between 68 and 65535');
+      return n;
+    })
     .action(
-      guard(async (name: string, o: { subnet: string; prefix?: number; gateway?: string; ipRange?: string; driver: string }) => {
+      guard(async (name: string, o: { subnet: string; prefix?: number; gateway?: string; ipRange?: string; driver: string; bridge?: string; masquerade: boolean; mtu?: number }) => {
+        if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge)) throw new Error(`--bridge ${JSON.stringify(o.bridge)}: an interface name has 1-15 characters without '/', ':' or spaces`);
         const rec = await registry().create({
           name,
           subnet: o.subnet,
           driver: o.driver,
+          options: { ...(o.bridge ? { bridge: o.bridge } : {}), ...(o.masquerade === false ? { ipMasq: false } : {}), ...(o.mtu ? { mtu: o.mtu } : {}) },
           ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
           ...(o.gateway ? { gateway: o.gateway } : {}),
           ...(o.ipRange ? { ipRange: o.ipRange } : {}),
@@ -116,7 +127,8 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         let failed = false;
         for (const name of names) {
           try {
-            await reg.remove(name, { force: !!o.force });
+            const rec = await reg.remove(name, { force: !!o.force });
+            await deps.onRemoved?.(rec);
             out(name);
           } catch (e) {
             err(`Error: ${(e as Error).message}`);

@@ -37,6 +37,17 @@ export interface NetworkRecord {
   auto: boolean;
   /** What the allocator uses (host-local range sets). */
   ranges: RangeSpec[][];
+  /** Driver options (the bridge driver: its Linux bridge name, masquerade, MTU). */
+  options?: NetworkOptions;
+}
+
+/** Options of the bridge driver, as docker's -o com.docker.network.bridge.* and driver.mtu. */
+export interface NetworkOptions {
+  /** Linux bridge name (default: br-<first 12 of the id>, tsnet0 for the default network). */
+  bridge?: string;
+  /** Masquerade traffic leaving the subnet (default true, as Docker). */
+  ipMasq?: boolean;
+  mtu?: number;
 }
 
 export type NetworkErrorKind = 'invalid' | 'exists' | 'not-found' | 'in-use' | 'overlap' | 'no-subnet';
@@ -66,6 +77,7 @@ export interface CreateNetworkOptions {
   driver?: string;
   /** Host routes and addresses (netlink-backed in production); only consulted for auto. */
   hostUsage?: HostUsage;
+  options?: NetworkOptions;
 }
 
 export class NetworkRegistry {
@@ -256,5 +268,6 @@ function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean): Ne
     ...(ipRange ? { ipRange } : {}),
     auto,
     ranges: [[range]],
+    ...(o.options && Object.keys(o.options).length ? { options: o.options } : {}),
   };
 }

@@ -69,6 +69,7 @@ export function addonCandidates(): string[] {
   const here = dirname(fileURLToPath(import.meta.url));
   const out: string[] = [];
   if (process.env.TSNET_NATIVE) out.push(resolve(process.env.TSNET_NATIVE));
+  out.push(join(here, 'tsnet_native.node')); // next to a bundle (dist/cni copied elsewhere)
   for (const up of ['.', '..', '../..', '../../..']) {
     for (const kind of ['Release', 'Debug']) out.push(join(here, up, 'native', 'build', kind, 'tsnet_native.node'));
     out.push(join(here, up, 'build', 'Release', 'tsnet_native.node'));

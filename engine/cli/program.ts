@@ -4,8 +4,11 @@ import { containerCommands } from './container-commands.js';
 import { imageCommands } from './image-commands.js';
 import { networkCommands } from '../../ipam/network-cli.js';
 import { cniCommands } from '../../plugins/cni/cni-cli.js';
+import { currentHostUsage } from '../../ipam/host-usage.js';
+import { setCniProvider } from '../network/cni-seam.js';
 
 export function buildProgram(): Command {
+  setCniProvider(async (command, req) => (await import('../network/cni-provider.js')).cniProvider(command, req));
   const program = new Command('tsnet')
     .description('container networking for Linux: CNI plugins, IPAM and a minimal engine')
     .version('0.1.0')
@@ -16,8 +19,8 @@ export function buildProgram(): Command {
   program.addCommand(imageCommands());
 
   // ── Mount point for the other areas: `network …` (ipam/) and `cni …` (plugins/cni/), default options ──
-  program.addCommand(networkCommands());
-  program.addCommand(cniCommands());
+  program.addCommand(networkCommands({ hostUsage: currentHostUsage, onRemoved: async (rec) => (await import('../network/cni-provider.js')).removeNetworkBridge(rec) }));
+  program.addCommand(cniCommands({ inProcess: async () => (await import('../../plugins/registry.js')).inProcessPlugins() }));
   // ────────────────────────────────────────────────────────────────────────────────────────────────────
   return program;
 }

@@ -5,6 +5,9 @@ import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
 import { addRules, removeRules } from '../../native/nftables.js';
 import { formatAddr, formatAddrInPrefix, formatPrefix, overlaps, parseCidr } from '../../ipam/cidr.js';
+import type { SkelOptions } from '../cni/skel.js';
+import { assertValid } from '../cni/validate.js';
+import { bridgeValidator } from '../cni/validators.js';
 import { CniError, ErrorCode, type CniArgs, type Interface, type IpConfig, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { configureInterface } from '../shared/configure-iface.js';
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus } from '../shared/ipam-delegate.js';
@@ -306,4 +309,10 @@ export const bridgePlugin: Plugin<BridgeConf> = {
   async status(conf, args) {
     if (conf.ipam?.type) await delegateStatus(conf, args);
   },
+};
+
+export const bridgeSkel: SkelOptions<BridgeConf> = {
+  name: 'bridge',
+  about: 'CNI bridge plugin (tsnet)',
+  validate: (conf) => assertValid(bridgeValidator, conf, 'bridge'),
 };

@@ -5,7 +5,7 @@
 // (a) regenerates plugins/cni/validators.generated.ts when a schema changed (tsc compiles it for dist/);
 // (b) bundles; the native addon stays external and is loaded lazily by native/addon.ts's loader, whose
 //     candidates include <bundle dir>/../../native/build/Release (dist/cni → repo/native/build/Release).
-import { chmodSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -63,6 +63,9 @@ export async function buildAll({ outDir = join(REPO, 'dist', 'cni'), format = 'c
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'package.json'), '{ "type": "commonjs" }\n');
   for (const { type, entry } of entries) built.push({ type, ...(await bundlePlugin({ entry, outfile: join(outDir, type), format })) });
+  // The addon travels with the bundles, so the directory can be copied to /opt/cni/bin as a whole.
+  const addon = join(root, 'native', 'build', 'Release', 'tsnet_native.node');
+  if (existsSync(addon)) copyFileSync(addon, join(outDir, 'tsnet_native.node'));
   return { regenerated, built, outDir };
 }
 

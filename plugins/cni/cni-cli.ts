@@ -60,8 +60,8 @@ function fail(e: unknown): never {
 }
 
 export interface CniCommandsOptions {
-  /** Plugins run in-process instead of exec'd (the lead's tsnet plugins). */
-  inProcess?: InProcessRegistry;
+  /** Plugins run in-process instead of exec'd (tsnet's own); a loader defers their import until a command runs. */
+  inProcess?: InProcessRegistry | (() => Promise<InProcessRegistry>);
   /** Builds the invoker (tests). */
   invoker?: () => Invoker;
   /** Where results go (default stdout). */
@@ -79,7 +79,11 @@ function withCommon(c: Command): Command {
 
 /** The `cni` command group; the main CLI adds it with program.addCommand(cniCommands()). */
 export function cniCommands(options: CniCommandsOptions = {}): Command {
-  const invoker = () => options.invoker?.() ?? new Invoker({ inProcess: options.inProcess });
+  const invoker = async (): Promise<Invoker> => {
+    if (options.invoker) return options.invoker();
+    const inProcess = typeof options.inProcess === 'function' ? await options.inProcess() : options.inProcess;
+    return new Invoker({ ...(inProcess ? { inProcess } : {}) });
+  };
   const out = options.out ?? ((text: string) => void process.stdout.write(text));
   const print = (v: unknown) => out(`${JSON.stringify(v, null, 2)}\n`);
   const load = (network: string, o: CommonOpts) => findNetwork(network, o.confDir ?? confDir());
@@ -88,7 +92,7 @@ export function cniCommands(options: CniCommandsOptions = {}): Command {
   withCommon(cni.command('add <network> <netns>').description('ADD: attach the netns to the network; prints the result JSON')).action(
     async (network: string, netns: string, o: CommonOpts) => {
       try {
-        print(await invoker().add(load(network, o), runtimeConf(netns, o)));
+        print(await (await invoker()).add(load(network, o), runtimeConf(netns, o)));
       } catch (e) {
         fail(e);
       }
@@ -98,7 +102,7 @@ export function cniCommands(options: CniCommandsOptions = {}): Command {
     async (network: string, netns: string | undefined, o: CommonOpts) => {
       try {
         if (!netns && !o.containerId) throw new InvalidArgumentError('del needs <netns> or --container-id to name the attachment');
-        await invoker().del(load(network, o), runtimeConf(netns ?? '', o));
+        await (await invoker()).del(load(network, o), runtimeConf(netns ?? '', o));
       } catch (e) {
         fail(e);
       }
@@ -107,7 +111,7 @@ export function cniCommands(options: CniCommandsOptions = {}): Command {
   withCommon(cni.command('check <network> <netns>').description('CHECK: verify the attachment made by add is intact')).action(
     async (network: string, netns: string, o: CommonOpts) => {
       try {
-        await invoker().check(load(network, o), runtimeConf(netns, o));
+        await (await invoker()).check(load(network, o), runtimeConf(netns, o));
         print({ ok: true });
       } catch (e) {
         fail(e);
@@ -126,7 +130,7 @@ export function cniCommands(options: CniCommandsOptions = {}): Command {
           if (i <= 0) throw new InvalidArgumentError(`--valid '${s}' must be containerID:ifname`);
           return { containerId: s.slice(0, i), ifname: s.slice(i + 1) };
         });
-        print({ removed: await invoker().gc(findNetwork(network, o.confDir ?? confDir()), valid) });
+        print({ removed: await (await invoker()).gc(findNetwork(network, o.confDir ?? confDir()), valid) });
       } catch (e) {
         fail(e);
       }
@@ -137,7 +141,7 @@ export function cniCommands(options: CniCommandsOptions = {}): Command {
     .option('--conf-dir <dir>', 'network config directory')
     .action(async (network: string, o: { confDir?: string }) => {
       try {
-        await invoker().status(findNetwork(network, o.confDir ?? confDir()));
+        await (await invoker()).status(findNetwork(network, o.confDir ?? confDir()));
         print({ ready: true });
       } catch (e) {
         fail(e);

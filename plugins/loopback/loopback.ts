@@ -1,5 +1,6 @@
 // The loopback plugin: `lo` up inside the container's netns, like the reference plugin.
 import { Netns } from '../../native/netns.js';
+import type { SkelOptions } from '../cni/skel.js';
 import type { CniArgs, NetConf, Plugin, Result } from '../cni/types.js';
 import { checkLoopbackUp, loopbackDown, loopbackUp } from '../shared/loopback.js';
 
@@ -15,3 +16,5 @@ export const loopbackPlugin: Plugin = {
   del: (_conf, args) => loopbackDown(args),
   check: (_conf, args) => checkLoopbackUp(args),
 };
+
+export const loopbackSkel: SkelOptions = { name: 'loopback', about: 'CNI loopback plugin (tsnet)' };

@@ -1,7 +1,7 @@
 // CNI executable: the loopback plugin.
 import { Netns } from '../../native/netns.js';
 import { runPlugin } from '../cni/skel.js';
-import { loopbackPlugin } from './loopback.js';
+import { loopbackPlugin, loopbackSkel } from './loopback.js';
 
 Netns.defaults = { blocking: true };
-void runPlugin(loopbackPlugin, { name: 'loopback', about: 'CNI loopback plugin (tsnet)' });
+void runPlugin(loopbackPlugin, loopbackSkel);

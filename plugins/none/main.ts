@@ -1,7 +1,7 @@
 // CNI executable: the none plugin.
 import { Netns } from '../../native/netns.js';
 import { runPlugin } from '../cni/skel.js';
-import { nonePlugin } from './none.js';
+import { nonePlugin, noneSkel } from './none.js';
 
 Netns.defaults = { blocking: true };
-void runPlugin(nonePlugin, { name: 'none', about: 'CNI none plugin (tsnet): only lo, up' });
+void runPlugin(nonePlugin, noneSkel);

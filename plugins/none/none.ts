@@ -1,6 +1,7 @@
 // The none plugin (Docker's `--net none`): the container keeps its own netns with only `lo`, up.
 // It refuses a namespace that already holds other interfaces, since "none" promises isolation.
 import { Netns } from '../../native/netns.js';
+import type { SkelOptions } from '../cni/skel.js';
 import { CniError, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { checkLoopbackUp, loopbackDown, loopbackUp } from '../shared/loopback.js';
 
@@ -37,3 +38,5 @@ export const nonePlugin: Plugin = {
     }
   },
 };
+
+export const noneSkel: SkelOptions = { name: 'none', about: 'CNI none plugin (tsnet): only lo, up' };

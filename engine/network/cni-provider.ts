@@ -1,0 +1,123 @@
+// The engine's CNI-backed networks, through the same invoker an orchestrator would use (in-process for
+// tsnet's own plugins): the default `bridge` network (Linux bridge tsnet0, subnet picked like docker0's),
+// user networks from `tsnet network create`, and published ports (-p) as DNAT rules in tsnet's nftables table.
+import { Netns } from '../../native/netns.js';
+import { addRules, removeRules } from '../../native/nftables.js';
+import { currentHostUsage } from '../../ipam/host-usage.js';
+import { NetworkRegistry, type NetworkRecord } from '../../ipam/networks.js';
+import { ResultCache, cacheDir } from '../../plugins/cni/cache.js';
+import { parseConfig, type NetworkConfigList } from '../../plugins/cni/conflist.js';
+import { toInternal } from '../../plugins/cni/convert.js';
+import { Invoker } from '../../plugins/cni/invoke.js';
+import { inProcessPlugins } from '../../plugins/registry.js';
+import { TsnetError } from '../errors.js';
+import type { Endpoint } from './driver.js';
+import type { CniSeamRequest, CniSeamResult } from './cni-seam.js';
+import type { PortMapping } from './ports.js';
+
+/** The default network's name (docker's key under NetworkSettings.Networks) and Linux bridge. */
+export const DEFAULT_NETWORK = 'bridge';
+export const DEFAULT_BRIDGE = 'tsnet0';
+
+export function bridgeNameOf(rec: NetworkRecord): string {
+  return rec.options?.bridge ?? (rec.name === DEFAULT_NETWORK ? DEFAULT_BRIDGE : `br-${rec.id.slice(0, 12)}`);
+}
+
+/** The conflist the engine runs for a network: tsnet's bridge plugin over tsnet-ipam. */
+export function conflistFor(rec: NetworkRecord): NetworkConfigList {
+  const conf = {
+    cniVersion: '1.1.0',
+    name: rec.name,
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: bridgeNameOf(rec),
+        isGateway: true,
+        isDefaultGateway: true,
+        ipMasq: rec.options?.ipMasq ?? true,
+        hairpinMode: true,
+        ...(rec.options?.mtu ? { mtu: rec.options.mtu } : {}),
+        ipam: { type: 'tsnet-ipam', network: rec.name },
+      },
+    ],
+  };
+  return parseConfig(JSON.stringify(conf), `network "${rec.name}"`);
+}
+
+async function networkRecord(req: CniSeamRequest): Promise<NetworkRecord> {
+  const reg = new NetworkRegistry();
+  if (req.mode.kind === 'bridge') return reg.ensureAuto({ name: DEFAULT_NETWORK, hostUsage: currentHostUsage, options: { bridge: DEFAULT_BRIDGE } });
+  if (req.mode.kind === 'network') {
+    const rec = reg.get(req.mode.name);
+    if (!rec) throw new TsnetError(`--net ${req.mode.name}`, 'no such network', `create it with 'tsnet network create ${req.mode.name}', or see 'tsnet network ls'`);
+    return rec;
+  }
+  throw new TsnetError(`--net attach:${req.mode.spec}`, 'attach networks are handled by the attach plugin', "use 'tsnet attach' after 'tsnet run'");
+}
+
+function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endpoint {
+  const idx = result.interfaces?.findIndex((i) => i.sandbox && i.name === ifname) ?? -1;
+  const ips = (result.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === idx);
+  const ip = ips.find((i) => !i.address.includes(':')) ?? ips[0];
+  if (!ip) throw new TsnetError('network', `the plugins returned no address for ${ifname}`, 'check the network configuration');
+  const [addr, len] = ip.address.split('/');
+  return { ip: addr!, prefixLen: Number(len), gateway: ip.gateway ?? '', mac: (idx >= 0 ? result.interfaces![idx]!.mac : '') ?? '', iface: ifname };
+}
+
+const portsOwner = (containerId: string) => `ports:${containerId}`;
+
+/** DNAT for -p: packets to a local address (any, or the given host IP) on hostPort go to the container. */
+function publish(containerId: string, bridge: string, cip: string, ports: PortMapping[]): void {
+  if (!ports.length) return;
+  const pre: string[] = [];
+  const post: string[] = [];
+  for (const p of ports) {
+    const match = `meta nfproto ipv4 ${p.hostIp ? `ip daddr ${p.hostIp}` : 'fib daddr type local'} ${p.protocol} dport ${p.hostPort}`;
+    pre.push(`${match} dnat ip to ${cip}:${p.containerPort}`);
+    // Connections from the host's loopback address need a source the container can answer.
+    post.push(`ip saddr 127.0.0.0/8 ip daddr ${cip} ${p.protocol} dport ${p.containerPort} masquerade`);
+  }
+  // Loopback-sourced packets may only leave through the bridge with route_localnet on it.
+  Netns.current().setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, 1);
+  const owner = portsOwner(containerId);
+  addRules('prerouting', owner, pre);
+  addRules('output', owner, pre);
+  addRules('postrouting', owner, post);
+}
+
+export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): Promise<CniSeamResult> {
+  const rec = await networkRecord(req);
+  const list = conflistFor(rec);
+  const invoker = new Invoker({ inProcess: inProcessPlugins(), cache: new ResultCache(cacheDir()) });
+  const rt = { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname, ...(req.ip ? { args: { IP: req.ip } } : {}) };
+  if (command === 'DEL') {
+    removeRules(portsOwner(req.containerId));
+    await invoker.del(list, rt);
+    return { networks: {}, ports: [] };
+  }
+  const result = toInternal(await invoker.add(list, rt), `result of network "${rec.name}"`);
+  try {
+    const ep = endpointOf(result, req.ifname);
+    publish(req.containerId, bridgeNameOf(rec), ep.ip, req.ports);
+    return { networks: { [rec.name]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
+  } catch (e) {
+    removeRules(portsOwner(req.containerId));
+    await invoker.del(list, rt).catch(() => undefined);
+    throw e;
+  }
+}
+
+/** After `network rm`: removes the network's Linux bridge when no container port is left on it. */
+export async function removeNetworkBridge(rec: NetworkRecord): Promise<void> {
+  const host = Netns.current();
+  try {
+    const name = bridgeNameOf(rec);
+    const br = await host.rtnl.findLink(name);
+    if (!br || br.kind !== 'bridge') return;
+    const ports = (await host.rtnl.links()).filter((l) => l.masterIndex === br.index);
+    if (ports.length) throw new TsnetError(`bridge ${name}`, `still has ports (${ports.map((p) => p.name).join(', ')})`, 'stop the containers on it, then remove the bridge with ip link del');
+    await host.rtnl.deleteLinkIfExists(br.index);
+  } finally {
+    host.close();
+  }
+}

@@ -1,0 +1,19 @@
+// tsnet's IPAM plugin as a library: host-local's keys, plus "subnet": "auto" and "network": NAME.
+import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../../ipam/cni-ipam.js';
+import { currentHostUsage } from '../../ipam/host-usage.js';
+import type { SkelOptions } from '../cni/skel.js';
+import type { Plugin } from '../cni/types.js';
+
+export const tsnetIpamPlugin: Plugin = {
+  add: (conf, args) => ipamAdd(conf, args, { hostUsage: currentHostUsage }),
+  del: (conf, args) => ipamDel(conf, args),
+  check: (conf, args) => ipamCheck(conf, args),
+  async gc(conf, args) {
+    await ipamGc(conf, args);
+  },
+  async status() {
+    /* the store is a directory: reachable whenever the plugin can run */
+  },
+};
+
+export const tsnetIpamSkel: SkelOptions = { name: 'tsnet-ipam', about: 'CNI IPAM plugin tsnet-ipam' };

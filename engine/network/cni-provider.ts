@@ -86,6 +86,12 @@ function publish(containerId: string, bridge: string, cip: string, ports: PortMa
 }
 
 export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): Promise<CniSeamResult> {
+  if (command === 'DEL' && req.mode.kind === 'network' && !new NetworkRegistry().get(req.mode.name)) {
+    // The network never existed (ADD failed on it) or was force-removed with its allocations: nothing to undo
+    // but published ports.
+    removeRules(portsOwner(req.containerId));
+    return { networks: {}, ports: [] };
+  }
   const rec = await networkRecord(req);
   const list = conflistFor(rec);
   const invoker = new Invoker({ inProcess: inProcessPlugins(), cache: new ResultCache(cacheDir()) });

@@ -1,0 +1,111 @@
+// The engine's bridge networking, end to end through the CLI: containers on a test network reach each other,
+// -p publishes a port on the host's loopback and on the host's side of the bridge, and nothing of a container
+// (veth, address, nftables rule, netns) is left after `run --rm` or `rm -f`. Each test uses its own network
+// with a unique bridge and no masquerade, so nothing leaves the machine.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { get } from 'node:http';
+import { describe, it } from 'node:test';
+import { EngineFixture, leftovers } from '../engine/testing/cli.js';
+import { ipj, needsRoot, world, type World } from './harness.js';
+
+function httpGet(host: string, port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = get({ host, port, path: '/', timeout: 3000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(body));
+    });
+    req.on('timeout', () => req.destroy(new Error(`timeout talking to ${host}:${port}`)));
+    req.on('error', reject);
+  });
+}
+
+function nftOwners(): string {
+  const r = spawnSync('nft', ['list', 'table', 'inet', 'tsnet'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : '';
+}
+
+/** An engine with its own root, an image, and a network with a unique bridge (removed afterwards). */
+function engineWorld(t: Parameters<typeof world>[0], subnet: string): { w: World; e: EngineFixture; net: string; bridge: string } {
+  const w = world(t);
+  const e = new EngineFixture(w.tmpdir());
+  const net = `tn${w.id}`;
+  const bridge = `tbe${w.id}`;
+  w.defer(() => {
+    e.removeAll();
+    e.tsnet('network', 'rm', '-f', net);
+    spawnSync('ip', ['link', 'del', bridge]);
+  });
+  e.ok('image', 'from-host', 'img');
+  e.ok('network', 'create', net, '--subnet', subnet, '--bridge', bridge, '--no-masquerade');
+  return { w, e, net, bridge };
+}
+
+describe('engine bridge networking', { skip: needsRoot }, () => {
+  it('two containers on one network ping each other by address; inspect shows the kernel truth', async (t) => {
+    const { e, net, bridge } = engineWorld(t, '10.81.0.0/24');
+    const a = e.ok('run', '-d', '--name', 'a', '--net', net, 'img', 'sleep', '60').trim();
+    const b = e.ok('run', '-d', '--name', 'b', '--net', net, 'img', 'sleep', '60').trim();
+    const ia = e.inspect(a).NetworkSettings.Networks[net];
+    const ib = e.inspect(b).NetworkSettings.Networks[net];
+    assert.equal(ia.Gateway, '10.81.0.1');
+    assert.notEqual(ia.IPAddress, ib.IPAddress);
+    // The kernel agrees with inspect: the address is on eth0 inside a's netns, with that MAC.
+    const netns = `tsnet-${a.slice(0, 12)}`;
+    const eth0 = ipj(netns, 'addr', 'show', 'dev', 'eth0')[0];
+    assert.ok(eth0.addr_info.some((x: any) => x.local === ia.IPAddress && x.prefixlen === ia.IPPrefixLen));
+    assert.equal(eth0.address, ia.MacAddress);
+    assert.equal(ipj(null, 'link', 'show', bridge)[0].ifname, bridge);
+    const ping = e.tsnet('exec', 'a', 'ping', '-c', '2', '-W', '1', ib.IPAddress);
+    assert.equal(ping.status, 0, ping.stdout + ping.stderr);
+    const back = e.tsnet('exec', 'b', 'ping', '-c', '1', '-W', '1', ia.IPAddress);
+    assert.equal(back.status, 0, back.stdout + back.stderr);
+  });
+
+  it('-p 18080:80 reaches busybox httpd via the host loopback and the bridge address', async (t) => {
+    const { e, net } = engineWorld(t, '10.82.0.0/24');
+    const port = 18000 + Math.floor(Math.random() * 1000);
+    const id = e
+      .ok('run', '-d', '--net', net, '-p', `${port}:80`, 'img', 'sh', '-c', 'mkdir -p /www && echo published-ok > /www/index.html && exec busybox httpd -f -p 80 -h /www')
+      .trim();
+    const deadline = Date.now() + 5000;
+    let body = '';
+    while (Date.now() < deadline) {
+      body = await httpGet('127.0.0.1', port).catch(() => '');
+      if (body) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(body.trim(), 'published-ok', 'via 127.0.0.1');
+    assert.equal((await httpGet('10.82.0.1', port)).trim(), 'published-ok', "via the host's side of the bridge");
+    assert.match(nftOwners(), new RegExp(`ports:${id}`));
+    e.ok('rm', '-f', id);
+    assert.doesNotMatch(nftOwners(), new RegExp(`ports:${id}`), 'published port rules removed with the container');
+    await assert.rejects(httpGet('127.0.0.1', port));
+  });
+
+  it('leaves no netns, veth, address or rule after run --rm and after rm -f', async (t) => {
+    const { e, net, bridge } = engineWorld(t, '10.83.0.0/24');
+    const portsBefore = () => ipj(null, 'link', 'show', 'master', bridge).map((l: any) => l.ifname);
+    const r = e.tsnet('run', '--rm', '--net', net, 'img', 'ip', '-4', 'addr', 'show', 'eth0');
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /inet 10\.83\.0\.\d+\/24/);
+    assert.deepEqual(portsBefore(), []);
+    const id = e.ok('run', '-d', '--net', net, 'img', 'sleep', '60').trim();
+    assert.equal(portsBefore().length, 1);
+    e.ok('rm', '-f', id);
+    assert.deepEqual(portsBefore(), []);
+    assert.deepEqual(leftovers(e.root, id), []);
+    const held = JSON.parse(e.ok('network', 'inspect', net))[0].allocations;
+    assert.deepEqual(held, {}, 'every address released');
+  });
+
+  it('an unknown network is refused with a hint, and nothing is left', async (t) => {
+    const { e } = engineWorld(t, '10.84.0.0/24');
+    const r = e.tsnet('run', '--rm', '--net', 'no-such-net', 'img', 'true');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /no such network/);
+    assert.match(r.stderr, /tsnet network create/);
+    assert.deepEqual(e.ids().flatMap((id) => leftovers(e.root, id)), []);
+  });
+});

@@ -1,0 +1,133 @@
+// `tsnet attach` and `tsnet detach`: pipework's command line over the attach library.
+import { Command } from 'commander';
+import { TsnetError } from '../../engine/errors.js';
+import { attach, detach, type AttachResult } from './attach.js';
+import { DEFAULT_IFNAME, checkIfname, parseAttachArgs, type AttachOptions } from './args.js';
+import { AttachError, toCli } from './errors.js';
+import { appendSaved, readSaved } from './save-file.js';
+import { waitForCarrier } from './wait.js';
+import { resolveContainer } from '../shared/container-ref.js';
+import { Netns } from '../../native/netns.js';
+
+interface AttachFlags {
+  ifname?: string;
+  hostIfname?: string;
+  takeUplink?: boolean;
+  bridge?: string;
+  uplink?: string;
+  save?: string;
+  restore?: string;
+  wait?: boolean;
+  timeout?: string;
+  json?: boolean;
+}
+
+function describe(r: AttachResult): string {
+  const where = r.mode === 'bridge' ? `bridge ${r.bridge}${r.createdBridge ? ' (created)' : ''} via ${r.hostVeth}` : `macvlan of ${r.parent}`;
+  const ip = r.address ? ` ${r.address}${r.gateway ? ` gw ${r.gateway}` : ''}` : '';
+  return `attached ${r.ifname} (${r.mac}, mtu ${r.mtu})${ip} in ${r.container} to ${where}`;
+}
+
+function seconds(v: string | undefined, what: string): number | undefined {
+  if (v === undefined) return undefined;
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new AttachError(`${what} ${JSON.stringify(v)}`, 'not a number of seconds', `write e.g. ${what} 10`);
+  return Number(v) * 1000;
+}
+
+async function run<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    throw toCli(e);
+  }
+}
+
+async function restore(file: string, json: boolean): Promise<void> {
+  const entries = readSaved(file);
+  const failed: string[] = [];
+  for (const { line, req } of entries) {
+    try {
+      const { netnsPath } = await resolveContainer(req.container);
+      const ns = Netns.open(netnsPath);
+      const present = await ns.rtnl.findLink(req.ifname).finally(() => ns.close());
+      if (present) {
+        process.stdout.write(json ? `${JSON.stringify({ line, skipped: `${req.ifname} already present` })}\n` : `${file}:${line}: ${req.ifname} already present in ${req.container}, skipped\n`);
+        continue;
+      }
+      const r = await attach(req);
+      process.stdout.write(json ? `${JSON.stringify({ line, ...r })}\n` : `${file}:${line}: ${describe(r)}\n`);
+    } catch (e) {
+      const err = toCli(e);
+      const msg = err instanceof TsnetError ? err.message : (err as Error).message;
+      process.stderr.write(`tsnet: ${file}:${line}: ${msg}\n`);
+      failed.push(String(line));
+    }
+  }
+  if (failed.length) throw new AttachError(`--restore ${file}`, `${failed.length} of ${entries.length} attachments failed (line${failed.length > 1 ? 's' : ''} ${failed.join(', ')})`, 'see the messages above; fixed lines can be replayed again, present ones are skipped');
+}
+
+export function attachCommand(): Command {
+  return new Command('attach')
+    .description("give a container an extra interface on a host bridge or NIC (pipework's syntax)")
+    .usage('[options] <hostif> <container> <ip>/<len>[@<gw>] [<mac>][@<vlan>]  |  <hostif> <container> dhcp [<mac>][@<vlan>]  |  --restore FILE  |  --wait')
+    .argument('[args...]', '<hostif> <container> <ip>/<len>[@gw]|dhcp [mac][@vlan]')
+    .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
+    .option('-l, --host-ifname <name>', 'name of the host end of the veth (default: generated)')
+    .option('--take-uplink', '<hostif> is a NIC: make a bridge holding it (moving its addresses and routes onto the bridge)')
+    .option('--bridge <name>', 'bridge name for --take-uplink (default br0)')
+    .option('--uplink <nic>', 'enslave this NIC into the bridge <hostif>, moving its addresses and routes')
+    .option('--save <file>', 'append the attachment to FILE, for --restore')
+    .option('--restore <file>', 'replay the attachments saved in FILE')
+    .option('--wait', 'inside a container: block until the interface (-i, default eth1) has carrier')
+    .option('--timeout <seconds>', 'give up --wait or DHCP after this many seconds')
+    .option('--json', 'print the result as JSON')
+    .action(async (words: string[], f: AttachFlags) => {
+      await run(async () => {
+        if (f.wait) {
+          if (words.length) throw new AttachError('--wait', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, "run 'tsnet attach --wait [-i eth1]' inside the container");
+          const ifname = f.ifname ?? DEFAULT_IFNAME;
+          checkIfname(ifname, 'container interface');
+          const t = seconds(f.timeout, '--timeout');
+          await waitForCarrier(ifname, t === undefined ? {} : { timeoutMs: t });
+          return;
+        }
+        if (f.restore) {
+          if (words.length) throw new AttachError('--restore', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, `run 'tsnet attach --restore ${f.restore}' alone`);
+          await restore(f.restore, !!f.json);
+          return;
+        }
+        const opts: AttachOptions = {
+          ...(f.ifname ? { ifname: f.ifname } : {}),
+          ...(f.hostIfname ? { hostIfname: f.hostIfname } : {}),
+          ...(f.takeUplink ? { takeUplink: true } : {}),
+          ...(f.bridge ? { bridge: f.bridge } : {}),
+          ...(f.uplink ? { uplink: f.uplink } : {}),
+        };
+        const req = parseAttachArgs(words, opts);
+        const t = seconds(f.timeout, '--timeout');
+        const r = await attach(req, t === undefined ? {} : { dhcpTimeoutMs: t });
+        if (f.save) appendSaved(f.save, req);
+        process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `${describe(r)}\n`);
+      });
+    });
+}
+
+export function detachCommand(): Command {
+  return new Command('detach')
+    .description('remove an interface that tsnet attach gave a container (bridges and NICs stay)')
+    .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
+    .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
+    .action(async (container: string, f: { ifname?: string }) => {
+      await run(async () => {
+        const ifname = f.ifname ?? DEFAULT_IFNAME;
+        checkIfname(ifname, 'container interface');
+        await detach({ container, ifname });
+        process.stdout.write(`detached ${ifname} from ${container}\n`);
+      });
+    });
+}
+
+/** `tsnet attach` and `tsnet detach`, for the main program. */
+export function attachCommands(): Command[] {
+  return [attachCommand(), detachCommand()];
+}

@@ -1,0 +1,278 @@
+// pipework's job as a library: give a container an extra interface on a host bridge (or a macvlan of a NIC),
+// with a fixed address and gateway or DHCP, and announce it. Everything is checked before the first change;
+// every change registers its undo, so a failure leaves nothing half-made.
+import { Netns } from '../../native/netns.js';
+import { isNetlinkError } from '../../native/netlink/errors.js';
+import type { Link } from '../../native/netlink/link.js';
+import { containsAddr, parseAddr, parseCidr } from '../../ipam/cidr.js';
+import { resolveContainer } from '../shared/container-ref.js';
+import { randomVethName } from '../shared/random-name.js';
+import { DEFAULT_BRIDGE, type AttachRequest } from './args.js';
+import { runDhcp } from './dhcp.js';
+import { AttachError, AttachErrorCode } from './errors.js';
+import { sendGratuitousArp } from './garp.js';
+import { checkUplink, classifyHostIf, takeUplink } from './host-if.js';
+
+export interface AttachResult {
+  /** How the container was named in messages. */
+  container: string;
+  netnsPath: string;
+  ifname: string;
+  mac: string;
+  mtu: number;
+  /** 'bridge': a veth whose host end is a port of `bridge`; 'macvlan': a macvlan of `parent`. */
+  mode: 'bridge' | 'macvlan';
+  bridge?: string;
+  hostVeth?: string;
+  parent?: string;
+  address?: string;
+  gateway?: string;
+  /** Whether the bridge was created by this call. */
+  createdBridge: boolean;
+}
+
+export interface AttachEnv {
+  /** The host netns (default: the one this process runs in). */
+  host?: Netns;
+  /** Resolved container netns path (skips resolveContainer; the CNI plugin passes CNI_NETNS). */
+  netnsPath?: string;
+  dhcpTimeoutMs?: number;
+}
+
+type Undo = () => Promise<unknown> | unknown;
+
+const RT_SCOPE_LINK = 253;
+
+function kernel(e: unknown, what: string): never {
+  if (e instanceof AttachError) throw e;
+  if (isNetlinkError(e, 'EOPNOTSUPP') && /no "(\w+)" link support/.test((e as Error).message)) {
+    const kind = /no "(\w+)" link support/.exec((e as Error).message)![1];
+    throw new AttachError(what, `this kernel has no ${kind} support (${kind === 'vlan' ? '8021q' : kind} driver not built or module not loadable)`, kind === 'macvlan' ? 'use --take-uplink to make a bridge (br0) that holds the NIC — its addresses and routes move onto the bridge' : kind === 'vlan' ? 'drop @VLAN, or run on a kernel with 802.1Q VLAN support' : 'use a kernel that has it', AttachErrorCode.Unsupported);
+  }
+  throw new AttachError(what, (e as Error).message, undefined, AttachErrorCode.Kernel);
+}
+
+interface Plan {
+  mode: 'bridge' | 'macvlan';
+  /** Bridge name (bridge mode); existing link when it exists. */
+  bridgeName?: string;
+  bridge?: Link;
+  uplink?: Link;
+  /** macvlan parent (the NIC); with vlan the sub-interface is made on it. */
+  parent?: Link;
+  mtu: number;
+}
+
+async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
+  const link = await host.rtnl.findLink(req.hostIf);
+  const kind = link ? classifyHostIf(link) : 'bridge';
+  if (kind === 'nic' && !req.takeUplink) {
+    if (req.uplink) throw new AttachError(`host interface ${req.hostIf}`, 'is a NIC, so --uplink has no bridge to go into', `write '${req.hostIf} --take-uplink' to make a bridge holding it`);
+    if (link!.masterIndex) {
+      const master = await host.rtnl.findLink(link!.masterIndex);
+      throw new AttachError(`host interface ${req.hostIf}`, `is a port of ${master?.name ?? 'a bridge'}`, `attach to ${master?.name ?? 'that bridge'} instead`, AttachErrorCode.NotBridgeOrNic);
+    }
+    return { mode: 'macvlan', parent: link!, mtu: link!.mtu };
+  }
+  let bridgeName = req.hostIf;
+  let uplinkName = req.uplink;
+  if (kind === 'nic') {
+    bridgeName = req.bridge ?? DEFAULT_BRIDGE;
+    uplinkName = req.hostIf;
+  } else if (req.takeUplink) {
+    throw new AttachError(`host interface ${req.hostIf}`, link ? 'is a bridge, so there is no NIC to take' : 'does not exist, so there is no NIC to take', `name the NIC: '<nic> --take-uplink [--bridge ${req.hostIf}]', or '${req.hostIf} --uplink <nic>'`);
+  }
+  let bridge = kind === 'bridge' ? link : await host.rtnl.findLink(bridgeName);
+  if (bridge && bridge.kind !== 'bridge') throw new AttachError(`bridge ${bridgeName}`, `already exists and is a ${bridge.kind ?? 'physical'} interface, not a bridge`, 'pick another --bridge name');
+  const uplink = uplinkName ? await checkUplink(host, uplinkName, bridgeName) : undefined;
+  if (req.vlan) {
+    const known = bridge?.bridge?.vlanFiltering;
+    throw new AttachError(
+      `@${req.vlan} on bridge ${bridgeName}`,
+      bridge && known === undefined ? 'a VLAN on a bridge port needs bridge VLAN filtering, which this kernel does not have (CONFIG_BRIDGE_VLAN_FILTERING)' : 'per-port VLANs on a Linux bridge are not implemented by tsnet yet',
+      'drop @VLAN, or attach to a NIC (macvlan on a VLAN sub-interface) where the kernel has macvlan and 8021q',
+      AttachErrorCode.Unsupported,
+    );
+  }
+  return { mode: 'bridge', bridgeName, ...(bridge ? { bridge } : {}), ...(uplink ? { uplink } : {}), mtu: bridge?.mtu ?? uplink?.mtu ?? 1500 };
+}
+
+async function bridgeSide(host: Netns, ctr: Netns, req: AttachRequest, p: Plan, undo: Undo[]): Promise<{ bridge: Link; hostVeth: Link; created: boolean }> {
+  let bridge = p.bridge;
+  let created = false;
+  if (!bridge) {
+    try {
+      bridge = await host.rtnl.createLink({ kind: 'bridge', name: p.bridgeName!, mtu: p.mtu });
+      created = true;
+      const idx = bridge.index;
+      undo.push(() => host.rtnl.deleteLinkIfExists(idx));
+    } catch (e) {
+      if (isNetlinkError(e, 'EEXIST')) bridge = await host.rtnl.link(p.bridgeName!);
+      else kernel(e, `create bridge ${p.bridgeName}`);
+    }
+  }
+  if (p.uplink && p.uplink.masterIndex !== bridge.index) undo.push(await takeUplink(host, bridge, p.uplink));
+  if (!bridge.up) await host.rtnl.setLink(bridge.index, { up: true }).catch((e) => kernel(e, `bring bridge ${bridge!.name} up`));
+  const name = req.hostIfname ?? randomVethName('tsa');
+  if (req.hostIfname && (await host.rtnl.findLink(name)))
+    throw new AttachError(`host-side interface ${name}`, `already exists in ${host.label}`, 'pick another -l name, or omit -l for a generated one', AttachErrorCode.InterfaceExists);
+  let veth: Link;
+  try {
+    veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: p.mtu, masterIndex: bridge.index, peer: { name: req.ifname, netnsFd: ctr.fd(), mtu: p.mtu, ...(req.mac ? { mac: req.mac } : {}) } });
+  } catch (e) {
+    if (isNetlinkError(e, 'EEXIST') && (await ctr.rtnl.findLink(req.ifname))) throw interfaceExists(req, ctr);
+    kernel(e, `create veth pair ${name} ⇄ ${req.ifname}`);
+  }
+  const idx = veth.index;
+  undo.push(() => host.rtnl.deleteLinkIfExists(idx));
+  await host.rtnl.setLink(idx, { up: true }).catch((e) => kernel(e, `bring ${name} up`));
+  return { bridge: await host.rtnl.link(bridge.index), hostVeth: veth, created };
+}
+
+async function macvlanSide(host: Netns, ctr: Netns, req: AttachRequest, p: Plan, undo: Undo[]): Promise<Link> {
+  let parent = p.parent!;
+  if (req.vlan) {
+    const subName = `${parent.name}.${req.vlan}`.slice(0, 15);
+    const existing = await host.rtnl.findLink(subName);
+    if (existing) parent = existing;
+    else {
+      try {
+        parent = await host.rtnl.createLink({ kind: 'vlan', name: subName, parentIndex: p.parent!.index, vlanId: req.vlan, up: true });
+      } catch (e) {
+        kernel(e, `VLAN sub-interface ${subName} of ${p.parent!.name}`);
+      }
+      const idx = parent.index;
+      undo.push(() => host.rtnl.deleteLinkIfExists(idx));
+    }
+  }
+  const tmp = randomVethName('tsm');
+  let mv: Link;
+  try {
+    mv = await host.rtnl.createLink({ kind: 'macvlan', name: tmp, parentIndex: parent.index, mode: 'bridge', mtu: p.mtu, ...(req.mac ? { mac: req.mac } : {}) });
+  } catch (e) {
+    kernel(e, `macvlan on NIC ${parent.name}`);
+  }
+  const idx = mv.index;
+  undo.push(() => host.rtnl.deleteLinkIfExists(idx));
+  try {
+    await host.rtnl.setLink(idx, { netnsFd: ctr.fd() });
+  } catch (e) {
+    kernel(e, `move macvlan ${tmp} into ${ctr.label}`);
+  }
+  undo.push(() => ctr.rtnl.deleteLinkIfExists(tmp));
+  await ctr.rtnl.setLink(tmp, { name: req.ifname }).catch((e) => (isNetlinkError(e, 'EEXIST') ? Promise.reject(interfaceExists(req, ctr)) : kernel(e, `rename ${tmp} to ${req.ifname}`)));
+  undo.push(() => ctr.rtnl.deleteLinkIfExists(req.ifname));
+  return parent;
+}
+
+function interfaceExists(req: AttachRequest, ctr: Netns): AttachError {
+  return new AttachError(`container interface ${req.ifname}`, `already exists in ${ctr.label}`, `pick another name with -i (pipework's default is eth1), or 'tsnet detach ${req.container} -i ${req.ifname}' first`, AttachErrorCode.InterfaceExists);
+}
+
+async function configure(ctr: Netns, req: AttachRequest, link: Link, env: AttachEnv): Promise<{ address?: string; gateway?: string }> {
+  const rt = ctr.rtnl;
+  try {
+    ctr.setSysctl(`net/ipv4/conf/${req.ifname}/arp_notify`, 1);
+  } catch {
+    /* no IPv4 sysctls: the explicit announcement below still goes out */
+  }
+  if (req.dhcp) {
+    await rt.setLink(link.index, { up: true });
+    return runDhcp(ctr, req.ifname, { ...(env.dhcpTimeoutMs ? { timeoutMs: env.dhcpTimeoutMs } : {}) });
+  }
+  const { addr, prefix } = parseCidr(req.address!);
+  const v6 = addr.family === 6;
+  if (v6) {
+    try {
+      ctr.setSysctl(`net/ipv6/conf/${req.ifname}/disable_ipv6`, 0);
+    } catch {
+      /* the address add says why */
+    }
+  }
+  await rt.addAddress(link.index, req.address!, { noDad: v6 }).catch((e) => kernel(e, `add ${req.address} to ${req.ifname} in ${ctr.label}`));
+  await rt.setLink(link.index, { up: true });
+  if (req.gateway) {
+    if (!containsAddr(prefix, parseAddr(req.gateway))) {
+      // pipework: a gateway outside the subnet gets an on-link host route first.
+      await rt.replaceRoute({ dst: `${req.gateway}/${v6 ? 128 : 32}`, oif: link.index, scope: RT_SCOPE_LINK }).catch((e) => kernel(e, `on-link route to gateway ${req.gateway}`));
+    }
+    await rt.replaceRoute({ dst: v6 ? 'default6' : 'default', gateway: req.gateway, oif: link.index }).catch((e) => kernel(e, `default route via ${req.gateway} in ${ctr.label}`));
+  }
+  return { address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) };
+}
+
+/** Performs a checked request (see parseAttachArgs). */
+export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<AttachResult> {
+  const resolved = env.netnsPath ? { netnsPath: env.netnsPath, label: env.netnsPath } : await resolveContainer(req.container);
+  const host = env.host ?? Netns.current();
+  const ctr = Netns.open(resolved.netnsPath);
+  const undo: Undo[] = [];
+  try {
+    if (ctr.id() === host.id())
+      throw new AttachError(`container ${req.container}`, `shares the network namespace of the host (${host.label})`, 'a host-mode container already sees the host interfaces; attach a container that has its own netns');
+    if (await ctr.rtnl.findLink(req.ifname)) throw interfaceExists(req, ctr);
+    const p = await plan(host, req);
+    let out: Pick<AttachResult, 'bridge' | 'hostVeth' | 'parent' | 'createdBridge'>;
+    if (p.mode === 'bridge') {
+      const b = await bridgeSide(host, ctr, req, p, undo);
+      out = { bridge: b.bridge.name, hostVeth: b.hostVeth.name, createdBridge: b.created };
+    } else {
+      const parent = await macvlanSide(host, ctr, req, p, undo);
+      out = { parent: parent.name, createdBridge: false };
+    }
+    const link = await ctr.rtnl.link(req.ifname);
+    const ips = await configure(ctr, req, link, env);
+    const now = await ctr.rtnl.link(link.index);
+    if (ips.address && now.mac) sendGratuitousArp(resolved.netnsPath, now.index, now.mac, ips.address.split('/')[0]!);
+    return { container: resolved.label, netnsPath: resolved.netnsPath, ifname: req.ifname, mac: now.mac ?? '', mtu: now.mtu, mode: p.mode, ...out, ...ips };
+  } catch (e) {
+    for (const fn of undo.reverse()) {
+      try {
+        await fn();
+      } catch {
+        /* best effort: the original error is what the user must see */
+      }
+    }
+    throw e;
+  } finally {
+    ctr.close();
+    if (!env.host) host.close();
+  }
+}
+
+export interface DetachRequest {
+  container: string;
+  ifname: string;
+  /** Succeed when the interface (or the container's netns) is already gone (CNI DEL). */
+  missingOk?: boolean;
+}
+
+/** Removes an attached interface (the veth's host end, or the macvlan, goes with it). Never touches bridges. */
+export async function detach(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath'> = {}): Promise<boolean> {
+  if (req.ifname === 'lo') throw new AttachError('container interface lo', 'is the loopback interface, not an attachment', 'name the attached interface with -i (default eth1)');
+  let path: string;
+  try {
+    path = env.netnsPath ?? (await resolveContainer(req.container)).netnsPath;
+  } catch (e) {
+    if (req.missingOk) return false;
+    throw e;
+  }
+  let ctr: Netns;
+  try {
+    ctr = Netns.open(path);
+  } catch (e) {
+    if (req.missingOk) return false;
+    throw e;
+  }
+  try {
+    const link = await ctr.rtnl.findLink(req.ifname);
+    if (!link) {
+      if (req.missingOk) return false;
+      throw new AttachError(`container interface ${req.ifname}`, `does not exist in ${ctr.label}`, `list the container's interfaces with 'ip -n <netns> link', and pass the attached one with -i`);
+    }
+    await ctr.rtnl.deleteLinkIfExists(link.index);
+    return true;
+  } finally {
+    ctr.close();
+  }
+}

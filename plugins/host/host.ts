@@ -1,0 +1,45 @@
+// The host plugin (Docker's `--net host`): the container shares the host's netns. The plugin checks that
+// CNI_NETNS really is the namespace the plugin runs in (the host's), changes nothing, and reports the host's
+// interfaces and addresses. DEL has nothing to undo.
+import { Netns } from '../../native/netns.js';
+import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
+import { reportInterfaces } from '../container/report-ns.js';
+
+export const HostErrorCode = { NotHostNetns: 100 } as const;
+
+function assertHostNetns(args: CniArgs): void {
+  const host = Netns.current();
+  let ctr: Netns;
+  try {
+    ctr = Netns.open(args.netns);
+  } catch (e) {
+    throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${args.netns}: ${(e as Error).message}`, 'pass the host network namespace (e.g. /proc/1/ns/net) for host mode');
+  }
+  try {
+    if (ctr.id() !== host.id())
+      throw new CniError(HostErrorCode.NotHostNetns, `network mode "host" needs the container in the host's network namespace, but CNI_NETNS ${args.netns} is ${ctr.id()} and the host's is ${host.id()}`, 'start the container in the host netns (CNI_NETNS=/proc/1/ns/net), or use another network mode');
+  } finally {
+    ctr.close();
+    host.close();
+  }
+}
+
+export const hostPlugin: Plugin = {
+  async add(conf: NetConf, args: CniArgs): Promise<Result> {
+    assertHostNetns(args);
+    const ns = Netns.open(args.netns);
+    try {
+      return await reportInterfaces(ns, args.netns, conf.cniVersion, { includeLoopback: false });
+    } finally {
+      ns.close();
+    }
+  },
+  async del() {
+    /* host mode changed nothing */
+  },
+  async check(_conf, args) {
+    assertHostNetns(args);
+  },
+};
+
+export const hostEntry = { plugin: hostPlugin, opts: { name: 'host', about: 'CNI host plugin (tsnet): the container shares the host network namespace' } };

@@ -1,0 +1,70 @@
+// `tsnet route add|del|ls <container> …`: routes edited inside a container's netns from outside.
+import { Command } from 'commander';
+import { Netns } from '../../native/netns.js';
+import { resolveContainer } from '../shared/container-ref.js';
+import { AttachError, toCli } from '../attach/errors.js';
+import { addRoute, deleteRoute, formatRoute, listRoutes, parseRouteWords, type ListedRoute } from './route.js';
+
+async function inContainer<T>(ref: string, fn: (ns: Netns) => Promise<T>): Promise<T> {
+  try {
+    const { netnsPath } = await resolveContainer(ref);
+    const ns = Netns.open(netnsPath);
+    try {
+      return await fn(ns);
+    } finally {
+      ns.close();
+    }
+  } catch (e) {
+    throw toCli(e);
+  }
+}
+
+function line(r: ListedRoute): string {
+  return [r.dst, r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.table !== 254 && `table ${r.table}`, r.scope === 253 && 'scope link', r.metric !== undefined && `metric ${r.metric}`].filter(Boolean).join(' ');
+}
+
+const WORDS = '<dst-cidr> via <gw> [dev <ifname>] [metric N] [table N]';
+
+export function routeCommand(): Command {
+  const cmd = new Command('route').description("edit routes inside a container's network namespace from outside (the container needs no capability)");
+  cmd
+    .command('add')
+    .description('add a route in the container')
+    .usage(`<container> ${WORDS}`)
+    .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
+    .argument('[route...]', WORDS)
+    .action(async (container: string, words: string[]) => {
+      const r = parseRouteWords(words, { needTarget: true });
+      await inContainer(container, (ns) => addRoute(ns, r));
+      process.stdout.write(`added ${formatRoute(r)} in ${container}\n`);
+    });
+  cmd
+    .command('del')
+    .alias('delete')
+    .description('delete a route in the container')
+    .usage(`<container> ${WORDS}`)
+    .argument('<container>')
+    .argument('[route...]', WORDS)
+    .action(async (container: string, words: string[]) => {
+      const r = parseRouteWords(words);
+      await inContainer(container, (ns) => deleteRoute(ns, r));
+      process.stdout.write(`deleted ${formatRoute(r)} in ${container}\n`);
+    });
+  cmd
+    .command('ls')
+    .alias('list')
+    .description("list the container's routes")
+    .argument('<container>')
+    .option('--table <n>', 'routing table (default main)')
+    .option('--json', 'print JSON')
+    .action(async (container: string, f: { table?: string; json?: boolean }) => {
+      let table: number | undefined;
+      if (f.table !== undefined) {
+        if (!/^\d+$/.test(f.table) || Number(f.table) < 1) throw new AttachError(`--table ${JSON.stringify(f.table)}`, 'not a table number', 'write e.g. --table 100 (main is 254)');
+        table = Number(f.table);
+      }
+      const routes = await inContainer(container, (ns) => listRoutes(ns, table));
+      process.stdout.write(f.json ? `${JSON.stringify(routes)}\n` : routes.map((r) => `${line(r)}\n`).join(''));
+    });
+  return cmd;
+}

@@ -1,0 +1,75 @@
+// Resolves what users write for a container — a pid, a /proc/PID/ns/net or /run/netns/NAME path, a netns
+// name, or (through a resolver the engine registers) a tsnet container id or name — to a netns path.
+import { NETNS_RUN_DIR, NetnsError, assertNetnsPath } from '../../native/netns.js';
+
+/** Returns the netns path of a tsnet container id/name, or undefined when there is no such container. */
+export type ContainerResolver = (ref: string) => string | undefined | Promise<string | undefined>;
+
+let resolver: ContainerResolver | undefined;
+
+/** The engine registers its container lookup here; pass undefined to remove it. */
+export function setContainerResolver(fn: ContainerResolver | undefined): void {
+  resolver = fn;
+}
+
+/** A container reference that names nothing usable: `ref`, why, and what to do. */
+export class ContainerRefError extends Error {
+  constructor(
+    readonly ref: string,
+    readonly reason: string,
+    readonly fix: string,
+    /** true when nothing by that name exists (CNI code 3); false when it exists but is unusable. */
+    readonly unknown: boolean,
+  ) {
+    super(`container ${JSON.stringify(ref)}: ${reason} (${fix})`);
+    this.name = 'ContainerRefError';
+  }
+}
+
+export interface ResolvedContainer {
+  /** nsfs path of its network namespace. */
+  netnsPath: string;
+  /** How to name it in messages. */
+  label: string;
+}
+
+const NAME_RE = /^[A-Za-z0-9_.][A-Za-z0-9_.:@-]*$/;
+
+function checked(path: string, ref: string, label: string): ResolvedContainer {
+  try {
+    assertNetnsPath(path, ref);
+  } catch (e) {
+    if (e instanceof NetnsError) {
+      const gone = /does not exist|no process/.test(e.message);
+      throw new ContainerRefError(ref, e.message.replace(/^network namespace [^:]+: /, ''), gone ? 'check the pid or path; the container may have stopped' : 'give a pid, /proc/PID/ns/net, /run/netns/NAME or a netns name', gone);
+    }
+    throw e;
+  }
+  return { netnsPath: path, label };
+}
+
+export async function resolveContainer(ref: string): Promise<ResolvedContainer> {
+  const r = ref.trim();
+  if (!r) throw new ContainerRefError(ref, 'empty container reference', 'give a container id or name, a pid, a netns path or a netns name', true);
+  if (/^\d+$/.test(r)) return checked(`/proc/${r}/ns/net`, r, `pid ${r}`);
+  if (r.startsWith('/')) return checked(r, r, r);
+  if (!NAME_RE.test(r) || r === '.' || r === '..')
+    throw new ContainerRefError(r, 'not a pid, an absolute path, a netns name or a container name', 'give a container id or name, a pid, /proc/PID/ns/net, /run/netns/NAME or a netns name', true);
+  if (resolver) {
+    const path = await resolver(r);
+    if (path) return checked(path, r, `container ${r}`);
+  }
+  const nsPath = `${NETNS_RUN_DIR}/${r}`;
+  try {
+    assertNetnsPath(nsPath, r);
+    return { netnsPath: nsPath, label: `netns ${r}` };
+  } catch (e) {
+    if (!(e instanceof NetnsError) || !/does not exist/.test(e.message)) throw e;
+  }
+  throw new ContainerRefError(
+    r,
+    `unknown container: no ${resolver ? 'tsnet container, ' : ''}netns ${nsPath}${resolver ? '' : ' (and no container engine is registered)'}`,
+    `check the name with 'ip netns list'${resolver ? " or 'tsnet ps'" : ''}, or give a pid or /proc/PID/ns/net`,
+    true,
+  );
+}

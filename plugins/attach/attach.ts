@@ -8,7 +8,7 @@ import { containsAddr, parseAddr, parseCidr } from '../../ipam/cidr.js';
 import { resolveContainer } from '../shared/container-ref.js';
 import { randomVethName } from '../shared/random-name.js';
 import { DEFAULT_BRIDGE, type AttachRequest } from './args.js';
-import { runDhcp } from './dhcp.js';
+import { findDhcpClient, runDhcp, type DhcpClient } from './dhcp.js';
 import { AttachError, AttachErrorCode } from './errors.js';
 import { sendGratuitousArp } from './garp.js';
 import { checkUplink, classifyHostIf, takeUplink } from './host-if.js';
@@ -169,7 +169,7 @@ function interfaceExists(req: AttachRequest, ctr: Netns): AttachError {
   return new AttachError(`container interface ${req.ifname}`, `already exists in ${ctr.label}`, `pick another name with -i (pipework's default is eth1), or 'tsnet detach ${req.container} -i ${req.ifname}' first`, AttachErrorCode.InterfaceExists);
 }
 
-async function configure(ctr: Netns, req: AttachRequest, link: Link, env: AttachEnv): Promise<{ address?: string; gateway?: string }> {
+async function configure(ctr: Netns, req: AttachRequest, link: Link, env: AttachEnv, client?: DhcpClient): Promise<{ address?: string; gateway?: string }> {
   const rt = ctr.rtnl;
   try {
     ctr.setSysctl(`net/ipv4/conf/${req.ifname}/arp_notify`, 1);
@@ -178,7 +178,7 @@ async function configure(ctr: Netns, req: AttachRequest, link: Link, env: Attach
   }
   if (req.dhcp) {
     await rt.setLink(link.index, { up: true });
-    return runDhcp(ctr, req.ifname, { ...(env.dhcpTimeoutMs ? { timeoutMs: env.dhcpTimeoutMs } : {}) });
+    return runDhcp(ctr, req.ifname, { ...(env.dhcpTimeoutMs ? { timeoutMs: env.dhcpTimeoutMs } : {}), ...(client ? { client } : {}) });
   }
   const { addr, prefix } = parseCidr(req.address!);
   const v6 = addr.family === 6;
@@ -211,6 +211,7 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
     if (ctr.id() === host.id())
       throw new AttachError(`container ${req.container}`, `shares the network namespace of the host (${host.label})`, 'a host-mode container already sees the host interfaces; attach a container that has its own netns');
     if (await ctr.rtnl.findLink(req.ifname)) throw interfaceExists(req, ctr);
+    const dhcpClient = req.dhcp ? findDhcpClient() : undefined; // before any change: no client, no attachment
     const p = await plan(host, req);
     let out: Pick<AttachResult, 'bridge' | 'hostVeth' | 'parent' | 'createdBridge'>;
     if (p.mode === 'bridge') {
@@ -221,7 +222,7 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
       out = { parent: parent.name, createdBridge: false };
     }
     const link = await ctr.rtnl.link(req.ifname);
-    const ips = await configure(ctr, req, link, env);
+    const ips = await configure(ctr, req, link, env, dhcpClient);
     const now = await ctr.rtnl.link(link.index);
     if (ips.address && now.mac) sendGratuitousArp(resolved.netnsPath, now.index, now.mac, ips.address.split('/')[0]!);
     return { container: resolved.label, netnsPath: resolved.netnsPath, ifname: req.ifname, mac: now.mac ?? '', mtu: now.mtu, mode: p.mode, ...out, ...ips };

@@ -22,6 +22,13 @@
       "sources": ["nsexec/tsnet-nsexec.c"],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
+    },
+    {
+      "target_name": "tsnet-cni-shim",
+      "type": "executable",
+      "sources": ["shim/tsnet-cni-shim.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
     }
   ]
 }

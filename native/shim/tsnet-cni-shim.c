@@ -1,0 +1,278 @@
+/*
+ * tsnet-cni-shim: the CNI fast path. Installed as <dir>/<type> (a copy or hardlink per plugin type, see
+ * plugins/daemon/layout.mjs), it forwards one CNI invocation (the CNI_* variables, TSNET_ROOT and stdin) to
+ * the resident tsnetd over its unix socket and prints the answer, exiting with the daemon's exit code.
+ *
+ * When no daemon answers (socket missing or refused), or the daemon declines (it does not serve this type,
+ * or runs in another namespace or state root), the shim execs the standalone Node plugin for the type with
+ * the same environment and the same stdin bytes: the results are identical, only slower.
+ *
+ * Standalone plugin location, first that exists:
+ *   $TSNET_CNI_STANDALONE_DIR/<type>, TSNET_STANDALONE_DIR/<type> (compile-time define, if given),
+ *   <dir of /proc/self/exe>/../cni/<type>   (dist/cni-fast/<type> -> dist/cni/<type>).
+ * Socket: $TSNET_SOCKET, else /run/tsnet/tsnetd.sock. TSNET_SHIM_STANDALONE=1 skips the daemon.
+ * Wire format: plugins/daemon/protocol.ts.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define DEFAULT_SOCKET "/run/tsnet/tsnetd.sock"
+#define MAX_FRAME (16u * 1024u * 1024u)
+
+extern char **environ;
+
+static const char *plugin_type;
+
+struct buf {
+  char *p;
+  size_t len, cap;
+};
+
+static void die(const char *fmt, const char *a, const char *b) {
+  fprintf(stderr, "tsnet-cni-shim (%s): ", plugin_type ? plugin_type : "?");
+  fprintf(stderr, fmt, a, b);
+  fputc('\n', stderr);
+  exit(1);
+}
+
+static void put(struct buf *b, const void *data, size_t n) {
+  if (b->len + n > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + n) cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p) die("out of memory%s%s", "", "");
+    b->p = p;
+    b->cap = cap;
+  }
+  memcpy(b->p + b->len, data, n);
+  b->len += n;
+}
+
+static void put_str(struct buf *b, const char *s) { put(b, s, strlen(s) + 1); }
+
+/* Reads all of stdin unless it is a terminal (as the Node skel does). */
+static void read_stdin(struct buf *in) {
+  struct stat st;
+  if (fstat(0, &st) != 0 || S_ISCHR(st.st_mode)) return;
+  char tmp[65536];
+  for (;;) {
+    ssize_t n = read(0, tmp, sizeof tmp);
+    if (n > 0) put(in, tmp, (size_t)n);
+    else if (n == 0) return;
+    else if (errno != EINTR) die("cannot read stdin: %s%s", strerror(errno), "");
+  }
+}
+
+static const char *ns_inode(const char *path, char *out, size_t outlen) {
+  struct stat st;
+  if (stat(path, &st) != 0) return "";
+  snprintf(out, outlen, "%llu", (unsigned long long)st.st_ino);
+  return out;
+}
+
+static int write_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+static int read_full(int fd, char *p, size_t n) {
+  while (n > 0) {
+    ssize_t r = read(fd, p, n);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    if (r == 0) return -1;
+    p += r;
+    n -= (size_t)r;
+  }
+  return 0;
+}
+
+/* path = dir + rest + type; false when it does not fit, or is not executable. */
+static int candidate(char *path, size_t size, const char *dir, const char *rest) {
+  int n = snprintf(path, size, "%s%s%s", dir, rest, plugin_type);
+  return n > 0 && (size_t)n < size && access(path, X_OK) == 0;
+}
+
+/* Replays the saved stdin into fd 0 (memfd, else an unlinked temp file), then execs the standalone plugin. */
+static void run_standalone(const struct buf *in, int had_stdin, const char *why) {
+  char path[PATH_MAX];
+  const char *dir = getenv("TSNET_CNI_STANDALONE_DIR");
+  int found = 0;
+  if (dir && *dir) found = candidate(path, sizeof path, dir, "/");
+#ifdef TSNET_STANDALONE_DIR
+  if (!found) found = candidate(path, sizeof path, TSNET_STANDALONE_DIR, "/");
+#endif
+  if (!found) {
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+      self[n] = 0;
+      char *slash = strrchr(self, '/');
+      if (slash) *slash = 0;
+      found = candidate(path, sizeof path, self, "/../cni/");
+    }
+  }
+  if (!found)
+    die("no tsnetd answered (%s) and no standalone plugin was found; build it (node plugins/cni/build.mjs) or set TSNET_CNI_STANDALONE_DIR to the directory holding it (dist/cni) %s",
+        why, "");
+  /* The standalone plugin is a Node script; a shim there would exec itself forever. */
+  char magic[2] = {0, 0};
+  int pf = open(path, O_RDONLY | O_CLOEXEC);
+  if (pf < 0 || read(pf, magic, 2) != 2 || magic[0] != '#' || magic[1] != '!')
+    die("%s is not a standalone plugin script (is it another shim?); point TSNET_CNI_STANDALONE_DIR at dist/cni%s", path, "");
+  close(pf);
+  if (had_stdin) {
+    int fd = memfd_create("tsnet-cni-stdin", 0);
+    if (fd < 0) {
+      char tmpl[] = "/tmp/tsnet-cni-stdin-XXXXXX";
+      fd = mkstemp(tmpl);
+      if (fd >= 0) unlink(tmpl);
+    }
+    if (fd < 0 || write_all(fd, in->p ? in->p : "", in->len) != 0 || lseek(fd, 0, SEEK_SET) != 0)
+      die("cannot replay stdin to the standalone plugin: %s%s", strerror(errno), "");
+    if (dup2(fd, 0) < 0) die("dup2: %s%s", strerror(errno), "");
+    if (fd != 0) close(fd);
+  }
+  char *argv[] = {(char *)plugin_type, NULL};
+  execve(path, argv, environ);
+  die("cannot exec the standalone plugin %s: %s", path, strerror(errno));
+}
+
+/* The CNI command, to tell whether a lost connection may be retried standalone (everything but ADD). */
+static int is_add(void) {
+  const char *c = getenv("CNI_COMMAND");
+  return c && strcmp(c, "ADD") == 0;
+}
+
+/* cniVersion from the config for an error answer; "1.1.0" when absent (the skel's LATEST). */
+static void config_version(const struct buf *in, char *out, size_t outlen) {
+  snprintf(out, outlen, "1.1.0");
+  if (!in->p) return;
+  char *s = memmem(in->p, in->len, "\"cniVersion\"", 12);
+  if (!s) return;
+  char *end = in->p + in->len;
+  s += 12;
+  while (s < end && (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == ':')) s++;
+  if (s >= end || *s != '"') return;
+  s++;
+  size_t i = 0;
+  while (s < end && *s != '"' && *s != '\\' && i + 1 < outlen && i < 16) out[i++] = *s++;
+  if (s < end && *s == '"' && i > 0) out[i] = 0;
+  else snprintf(out, outlen, "1.1.0");
+}
+
+int main(int argc, char **argv) {
+  (void)argc;
+  const char *a0 = argv[0] ? argv[0] : "";
+  const char *base = strrchr(a0, '/');
+  plugin_type = base ? base + 1 : a0;
+  if (!*plugin_type || strcmp(plugin_type, "tsnet-cni-shim") == 0) {
+    fprintf(stderr,
+            "tsnet-cni-shim: install me as <dir>/<plugin type> (e.g. dist/cni-fast/bridge, made by plugins/daemon/layout.mjs);\n"
+            "I forward CNI calls to tsnetd ($TSNET_SOCKET, default " DEFAULT_SOCKET ") or run the standalone plugin.\n");
+    return 2;
+  }
+
+  struct buf in = {0};
+  struct stat st0;
+  int had_stdin = fstat(0, &st0) == 0 && !S_ISCHR(st0.st_mode);
+  read_stdin(&in);
+
+  const char *force = getenv("TSNET_SHIM_STANDALONE");
+  if (force && *force && strcmp(force, "0") != 0) run_standalone(&in, had_stdin, "TSNET_SHIM_STANDALONE is set");
+
+  const char *sockpath = getenv("TSNET_SOCKET");
+  if (!sockpath || !*sockpath) sockpath = DEFAULT_SOCKET;
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(sockpath) >= sizeof addr.sun_path) die("TSNET_SOCKET %s is longer than %s bytes; use a shorter path", sockpath, "107");
+  strcpy(addr.sun_path, sockpath);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) run_standalone(&in, had_stdin, "cannot make a unix socket");
+  if (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    /* ENOENT/ECONNREFUSED: no daemon. EACCES and the rest: not ours to use; the plugin itself decides. */
+    close(s);
+    run_standalone(&in, had_stdin, strerror(errno));
+  }
+
+  /* Request: u32 length, "TSN1", KEY=VALUE\0 ..., \0, stdin. */
+  struct buf req = {0};
+  char tmp[64], line[96];
+  put(&req, "\0\0\0\0TSN1", 8);
+  snprintf(line, sizeof line, "@type=%s", plugin_type);
+  put_str(&req, line);
+  snprintf(line, sizeof line, "@netns=%s", ns_inode("/proc/self/ns/net", tmp, sizeof tmp));
+  put_str(&req, line);
+  snprintf(line, sizeof line, "@pidns=%s", ns_inode("/proc/self/ns/pid", tmp, sizeof tmp));
+  put_str(&req, line);
+  for (char **e = environ; *e; e++)
+    if (strncmp(*e, "CNI_", 4) == 0 || strncmp(*e, "TSNET_ROOT=", 11) == 0) put_str(&req, *e);
+  put(&req, "", 1);
+  if (in.len) put(&req, in.p, in.len);
+  size_t body = req.len - 4;
+  if (body > MAX_FRAME) run_standalone(&in, had_stdin, "request too large for tsnetd");
+  req.p[0] = (char)(body >> 24);
+  req.p[1] = (char)(body >> 16);
+  req.p[2] = (char)(body >> 8);
+  req.p[3] = (char)body;
+  if (write_all(s, req.p, req.len) != 0) {
+    close(s);
+    run_standalone(&in, had_stdin, "tsnetd closed the connection before reading the request");
+  }
+  shutdown(s, SHUT_WR);
+
+  /* Response: u32 length, "TSN1", 'R' i32 code u32 n stdout stderr | 'F' reason. */
+  unsigned char hdr[4];
+  char *resp = NULL;
+  uint32_t n = 0;
+  int ok = read_full(s, (char *)hdr, 4) == 0;
+  if (ok) {
+    n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 | (uint32_t)hdr[2] << 8 | hdr[3];
+    ok = n >= 5 && n <= MAX_FRAME && (resp = malloc(n)) != NULL && read_full(s, resp, n) == 0 && memcmp(resp, "TSN1", 4) == 0;
+  }
+  close(s);
+  if (!ok) {
+    /* The daemon died mid-request. Only ADD is unsafe to replay (it may be partly done). */
+    if (!is_add()) run_standalone(&in, had_stdin, "tsnetd closed the connection before answering");
+    char v[24];
+    config_version(&in, v, sizeof v);
+    printf("{\n  \"cniVersion\": \"%s\",\n  \"code\": 11,\n  \"msg\": \"tsnetd closed the connection before answering ADD (it exited or was killed)\",\n"
+           "  \"details\": \"the ADD may be partly done: DEL the attachment, then retry (the standalone plugin answers while no daemon runs)\"\n}\n",
+           v);
+    return 1;
+  }
+  if (resp[4] == 'F') {
+    char reason[256];
+    size_t rl = n - 5 < sizeof reason - 1 ? n - 5 : sizeof reason - 1;
+    memcpy(reason, resp + 5, rl);
+    reason[rl] = 0;
+    run_standalone(&in, had_stdin, reason);
+  }
+  if (resp[4] != 'R' || n < 13) die("tsnetd sent an unknown answer (kind %c)%s; restart tsnetd with this build", resp[4] ? (char[]){resp[4], 0} : "?", "");
+  unsigned char *u = (unsigned char *)resp;
+  int32_t code = (int32_t)((uint32_t)u[5] << 24 | (uint32_t)u[6] << 16 | (uint32_t)u[7] << 8 | u[8]);
+  uint32_t outn = (uint32_t)u[9] << 24 | (uint32_t)u[10] << 16 | (uint32_t)u[11] << 8 | u[12];
+  if (13 + (size_t)outn > n) die("tsnetd sent a malformed answer%s%s", "", "");
+  if (write_all(1, resp + 13, outn) != 0 && errno != EPIPE) return 1;
+  if (n > 13 + outn) (void)write_all(2, resp + 13 + outn, n - 13 - outn);
+  return code;
+}

@@ -1,0 +1,90 @@
+// One request, in-process: decide whether this daemon may answer it (same namespaces and state root as the
+// caller, a plugin it has), then run the plugin through skel's `dispatch` — the very code the standalone
+// executable runs — and render stdout/stderr/exit code exactly as `runPlugin` would.
+import { statSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { dispatch, type Outcome } from '../cni/skel.js';
+import { CniError, ErrorCode, SUPPORTED_VERSIONS } from '../cni/types.js';
+import { errorJson } from '../cni/errors.js';
+import { LATEST } from '../cni/version.js';
+import { DEFAULT_ROOT } from '../../ipam/store.js';
+import type { DaemonRequest, DaemonResponse } from './protocol.js';
+import type { Registry } from './registry.js';
+
+/** What the daemon compares a request against. */
+export interface DaemonIdentity {
+  netns: string;
+  pidns: string;
+  /** Resolved state root. */
+  root: string;
+}
+
+export function nsInode(kind: 'net' | 'pid', pid: number | 'self' = 'self'): string {
+  try {
+    return String(statSync(`/proc/${pid}/ns/${kind}`).ino);
+  } catch {
+    return '';
+  }
+}
+
+export function stateRoot(env: Record<string, string | undefined>): string {
+  return resolve(env.TSNET_ROOT || DEFAULT_ROOT);
+}
+
+export function ownIdentity(): DaemonIdentity {
+  return { netns: nsInode('net'), pidns: nsInode('pid'), root: stateRoot(process.env) };
+}
+
+/** Why this daemon must not answer `req` (the caller then runs the standalone plugin), or undefined. */
+export function declineReason(req: DaemonRequest, me: DaemonIdentity, registry: Registry): string | undefined {
+  if (!registry.has(req.type)) return `plugin type "${req.type}" is not served by tsnetd`;
+  // The plugin treats "the current network namespace" as the host, and CNI_NETNS may be /proc/PID/...:
+  // only a caller in the daemon's own network and pid namespaces sees the same host.
+  if (req.netns && me.netns && req.netns !== me.netns) return `caller is in network namespace ${req.netns}, tsnetd in ${me.netns}`;
+  if (req.pidns && me.pidns && req.pidns !== me.pidns) return `caller is in pid namespace ${req.pidns}, tsnetd in ${me.pidns}`;
+  const root = stateRoot(req.env);
+  if (root !== me.root) return `caller's TSNET_ROOT is ${root}, tsnetd's is ${me.root}`;
+  return undefined;
+}
+
+function render(out: Outcome): { exitCode: number; stdout: Buffer } {
+  return { exitCode: out.exitCode, stdout: Buffer.from(out.stdout === undefined ? '' : `${JSON.stringify(out.stdout, null, 2)}\n`) };
+}
+
+/** The cniVersion to answer an error in, as skel would: the config's when it is readable. */
+function configVersion(stdin: string): string {
+  try {
+    const v = (JSON.parse(stdin) as { cniVersion?: unknown })?.cniVersion;
+    return typeof v === 'string' && v ? v : LATEST;
+  } catch {
+    return LATEST;
+  }
+}
+
+export class RequestTimeout extends Error {}
+
+/** Runs an accepted request; never throws. `timeoutMs` bounds the answer (the plugin call may still finish later). */
+export async function runRequest(req: DaemonRequest, registry: Registry, timeoutMs: number): Promise<DaemonResponse & { kind: 'result' }> {
+  const entry = registry.get(req.type)!;
+  const stdin = req.stdin.toString('utf8');
+  const stderr = !req.env.CNI_COMMAND && entry.opts.about ? `${entry.opts.about}\nCNI protocol versions supported: ${(entry.opts.supportedVersions ?? SUPPORTED_VERSIONS).join(', ')}\n` : '';
+  let timer: NodeJS.Timeout | undefined;
+  const work = dispatch(entry.plugin, entry.opts, req.env, stdin);
+  const deadline = new Promise<Outcome>((res) => {
+    timer = setTimeout(() => {
+      const what = `${req.env.CNI_COMMAND ?? '?'} of ${req.type} for container ${req.env.CNI_CONTAINERID ?? '?'}`;
+      const err = new CniError(
+        ErrorCode.TryAgainLater,
+        `tsnetd: ${what} did not finish within ${timeoutMs} ms`,
+        'the operation may still complete in the daemon; DEL the attachment and retry, and check the daemon log (a stuck lock or kernel call)',
+      );
+      res({ exitCode: 1, stdout: errorJson(err, configVersion(stdin)), error: err });
+    }, timeoutMs);
+  });
+  try {
+    const out = await Promise.race([work, deadline]);
+    return { kind: 'result', ...render(out), stderr: Buffer.from(stderr) };
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,72 @@
+// tsnetd: the resident daemon behind the CNI fast path, as a foreground (systemd-style) process.
+// Mounted by the CLI as `tsnet daemon`; also runnable directly: `node dist/plugins/daemon/tsnetd.js`.
+// Stops on SIGTERM/SIGINT: the socket goes away at once (new calls fall back to the standalone plugins),
+// requests in flight get up to the request timeout to finish; a second signal exits immediately.
+// All state lives in the IPAM store on disk, so a restart (or a crash) loses nothing.
+import { realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { DaemonError, DEFAULT_TIMEOUT_MS, socketPath, startServer } from './server.js';
+
+export interface DaemonOptions {
+  /** Socket path; default $TSNET_SOCKET, else /run/tsnet/tsnetd.sock. */
+  socket?: string;
+  /** Per-request timeout in ms; default $TSNETD_TIMEOUT_MS, else 60 s. */
+  timeoutMs?: number;
+  /** Log every request failure and lifecycle event to stderr (always on here; quiet only silences startup). */
+  quiet?: boolean;
+}
+
+function envTimeout(): number | undefined {
+  const n = Number(process.env.TSNETD_TIMEOUT_MS);
+  return Number.isFinite(n) && n > 0 ? n : undefined;
+}
+
+/** Runs the daemon until a signal stops it. Resolves the process exit code (0 after a clean shutdown). */
+export async function runDaemon(opts: DaemonOptions = {}): Promise<number> {
+  const log = (line: string) => process.stderr.write(`tsnetd: ${line}\n`);
+  if (process.getuid?.() !== 0) log('warning: not running as root; plugins will fail to change the network');
+  let server;
+  try {
+    server = await startServer({
+      socket: opts.socket ?? socketPath(),
+      timeoutMs: opts.timeoutMs ?? envTimeout() ?? DEFAULT_TIMEOUT_MS,
+      log: opts.quiet ? (l) => (l.startsWith('listening') ? undefined : log(l)) : log,
+    });
+  } catch (e) {
+    log(e instanceof DaemonError ? e.message : `cannot start: ${(e as Error).message}`);
+    return 1;
+  }
+  const s = server;
+  return new Promise<number>((res) => {
+    let stopping = false;
+    const stop = (sig: string) => {
+      if (stopping) {
+        log(`${sig} again: exiting now with ${s.inflight()} request(s) unanswered`);
+        process.exit(1);
+      }
+      stopping = true;
+      log(`${sig}: stopping (${s.inflight()} request(s) in flight)`);
+      void s.close().then(() => {
+        const st = s.stats();
+        log(`stopped after ${st.served} answered, ${st.declined} declined, ${st.failed} failed request(s)`);
+        process.off('SIGTERM', onTerm);
+        process.off('SIGINT', onInt);
+        res(0);
+      });
+    };
+    const onTerm = () => stop('SIGTERM');
+    const onInt = () => stop('SIGINT');
+    process.on('SIGTERM', onTerm);
+    process.on('SIGINT', onInt);
+  });
+}
+
+function isMain(): boolean {
+  try {
+    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isMain()) void runDaemon().then((code) => process.exit(code));

@@ -30,9 +30,15 @@ describe('network modes', { skip: needsRoot }, () => {
     ip(h, 'link', 'set', 'up0', 'up');
     const before = snapshot(h);
     const conf = { cniVersion: '1.0.0', name: 'hostnet', type: 'host' };
-    // skel refuses CNI_NETNS == the plugin's own netns for every plugin (plugins/cni/netns-check.ts), which
-    // is exactly what host mode passes; until skel has an opt-out, the library runs in-process inside h.
-    const r = hostLib(h, 'add', conf);
+    // The executable, as a runtime runs it: CNI_NETNS is the host's own netns (skel allows that for host only).
+    const r = cniOk({ hostNs: h, plugin: 'host', command: 'ADD', conf, netns: `/run/netns/${h}` });
+    const { dns: _dns, ...printed } = r; // the 1.x printer always writes dns
+    assert.deepEqual(hostLib(h, 'add', conf), printed, 'library and executable agree');
+    cniOk({ hostNs: h, plugin: 'host', command: 'CHECK', conf: { ...conf, prevResult: r }, netns: `/run/netns/${h}` });
+    // Every other plugin still refuses the host's own netns.
+    const refused = cni({ hostNs: h, plugin: 'none', command: 'ADD', conf: { cniVersion: '1.0.0', name: 'n', type: 'none' }, netns: `/run/netns/${h}` });
+    assert.equal(refused.json.code, 4);
+    assert.match(refused.json.msg, /own network namespace/);
     const i = r.interfaces.findIndex((x: any) => x.name === 'up0');
     assert.ok(i >= 0, JSON.stringify(r));
     assert.equal(r.interfaces[i].mac, ipj(h, 'link', 'show', 'up0')[0].address);

@@ -6,9 +6,14 @@ import { networkCommands } from '../../ipam/network-cli.js';
 import { cniCommands } from '../../plugins/cni/cni-cli.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
 import { setCniProvider } from '../network/cni-seam.js';
+import { engineContainerNetns } from '../network/container-resolver.js';
+import { attachCommands } from '../../plugins/attach/attach-cli.js';
+import { routeCommand } from '../../plugins/route/route-cli.js';
+import { setContainerResolver } from '../../plugins/shared/container-ref.js';
 
 export function buildProgram(): Command {
   setCniProvider(async (command, req) => (await import('../network/cni-provider.js')).cniProvider(command, req));
+  setContainerResolver(engineContainerNetns);
   const program = new Command('tsnet')
     .description('container networking for Linux: CNI plugins, IPAM and a minimal engine')
     .version('0.1.0')
@@ -18,9 +23,11 @@ export function buildProgram(): Command {
   containerCommands(program);
   program.addCommand(imageCommands());
 
-  // ── Mount point for the other areas: `network …` (ipam/) and `cni …` (plugins/cni/), default options ──
+  // ── Commands of the other areas: network (ipam/), cni (plugins/cni/), attach/detach and route (plugins/) ──
   program.addCommand(networkCommands({ hostUsage: currentHostUsage, onRemoved: async (rec) => (await import('../network/cni-provider.js')).removeNetworkBridge(rec) }));
   program.addCommand(cniCommands({ inProcess: async () => (await import('../../plugins/registry.js')).inProcessPlugins() }));
+  for (const c of attachCommands()) program.addCommand(c);
+  program.addCommand(routeCommand());
   // ────────────────────────────────────────────────────────────────────────────────────────────────────
   return program;
 }

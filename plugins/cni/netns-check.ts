@@ -19,10 +19,11 @@ const nativeNsType: NsTypeProbe = async (path) => {
 };
 
 /**
- * ADD/CHECK: the path must exist and be a network namespace other than this process's.
+ * ADD/CHECK: the path must exist and be a network namespace other than this process's (unless `allowOwn`:
+ * the host plugin, whose container shares the host's netns).
  * DEL: a missing path is fine (the container may be gone); an existing one must still be a netns.
  */
-export async function checkNetns(command: CniCommand, path: string, probe: NsTypeProbe = nativeNsType): Promise<void> {
+export async function checkNetns(command: CniCommand, path: string, probe: NsTypeProbe = nativeNsType, allowOwn = false): Promise<void> {
   if (!path) return;
   if (command !== 'ADD' && command !== 'CHECK' && command !== 'DEL') return;
   let st: Stats;
@@ -42,7 +43,7 @@ export async function checkNetns(command: CniCommand, path: string, probe: NsTyp
     own = undefined;
   }
   if (!st.isFile() || (own && st.dev !== own.dev)) throw envError(`CNI_NETNS '${path}' is not a namespace file`);
-  if (own && st.ino === own.ino) throw envError(`CNI_NETNS '${path}' is the plugin's own network namespace; refusing to configure the host`);
+  if (own && st.ino === own.ino && !allowOwn) throw envError(`CNI_NETNS '${path}' is the plugin's own network namespace; refusing to configure the host`);
   let type: number;
   try {
     type = await probe(path);

@@ -23,6 +23,8 @@ export interface SkelOptions<C extends NetConf = NetConf> {
   validate?: (conf: C) => void;
   /** Printed on stderr when run without CNI_COMMAND, e.g. "CNI bridge plugin (tsnet 0.1.0)". */
   about?: string;
+  /** Accept CNI_NETNS naming the plugin's own netns (only the host plugin: its container shares it). */
+  allowOwnNetns?: boolean;
 }
 
 /** The outcome of one invocation: what to print on stdout and the exit status. */
@@ -122,7 +124,7 @@ export async function dispatch<C extends NetConf>(
     versionFloor(command, conf.cniVersion, supported);
     if (conf.prevResult !== undefined) conf.prevResult = readPrevResult(conf.prevResult);
     opts.validate?.(conf);
-    await checkNetns(command, args.netns, hooks.nsType);
+    await checkNetns(command, args.netns, hooks.nsType, opts.allowOwnNetns ?? false);
     switch (command) {
       case 'ADD': {
         const result = await plugin.add(conf, args);

@@ -42,4 +42,4 @@ export const hostPlugin: Plugin = {
   },
 };
 
-export const hostEntry = { plugin: hostPlugin, opts: { name: 'host', about: 'CNI host plugin (tsnet): the container shares the host network namespace' } };
+export const hostEntry = { plugin: hostPlugin, opts: { name: 'host', allowOwnNetns: true, about: 'CNI host plugin (tsnet): the container shares the host network namespace' } };

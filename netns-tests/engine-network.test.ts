@@ -100,6 +100,23 @@ describe('engine bridge networking', { skip: needsRoot }, () => {
     assert.deepEqual(held, {}, 'every address released');
   });
 
+  it('--net attach:BRIDGE:IP/LEN@GW gives the container a pipework-style interface', async (t) => {
+    const { w, e } = engineWorld(t, '10.85.0.0/24');
+    const br = `tba${w.id}`;
+    w.defer(() => void spawnSync('ip', ['link', 'del', br]));
+    const id = e.ok('run', '-d', '--net', `attach:${br}:192.168.117.10/24@192.168.117.1`, 'img', 'sleep', '60').trim();
+    const netns = `tsnet-${id.slice(0, 12)}`;
+    assert.ok(ipj(netns, 'addr', 'show', 'dev', 'eth0')[0].addr_info.some((a: any) => a.local === '192.168.117.10' && a.prefixlen === 24));
+    assert.equal(ipj(netns, 'route', 'show', 'default')[0].gateway, '192.168.117.1');
+    assert.equal(ipj(null, 'link', 'show', 'master', br).length, 1, 'host end on the bridge');
+    assert.equal(e.inspect(id).NetworkSettings.Networks[br].IPAddress, '192.168.117.10');
+    e.ok('rm', '-f', id);
+    assert.deepEqual(ipj(null, 'link', 'show', 'master', br), []);
+    const bad = e.tsnet('run', '--rm', '--net', `attach:${br}:192.168.117.11`, 'img', 'true');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /expected BRIDGE:IP\/LEN/);
+  });
+
   it('an unknown network is refused with a hint, and nothing is left', async (t) => {
     const { e } = engineWorld(t, '10.84.0.0/24');
     const r = e.tsnet('run', '--rm', '--net', 'no-such-net', 'img', 'true');

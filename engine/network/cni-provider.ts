@@ -52,7 +52,20 @@ async function networkRecord(req: CniSeamRequest): Promise<NetworkRecord> {
     if (!rec) throw new TsnetError(`--net ${req.mode.name}`, 'no such network', `create it with 'tsnet network create ${req.mode.name}', or see 'tsnet network ls'`);
     return rec;
   }
-  throw new TsnetError(`--net attach:${req.mode.spec}`, 'attach networks are handled by the attach plugin', "use 'tsnet attach' after 'tsnet run'");
+  throw new TsnetError(`--net attach:${req.mode.spec}`, 'not a bridge network', 'internal: attach networks take attachConflist');
+}
+
+/**
+ * `--net attach:BRIDGE:IP/LEN[@GW][:MAC]` — pipework's attachment as the container's network, through the
+ * attach plugin: e.g. attach:br0:192.168.115.10/24@192.168.115.2.
+ */
+export function attachConflist(spec: string): { list: NetworkConfigList; key: string } {
+  const m = /^([^:/\s]{1,15}):([^@:]+\/\d{1,3}|dhcp)(?:@([0-9a-fA-F.:]+?))?(?::([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}))?$/.exec(spec);
+  if (!m)
+    throw new TsnetError(`--net attach:${spec}`, 'expected BRIDGE:IP/LEN[@GATEWAY][:MAC]', 'write e.g. --net attach:br0:192.168.115.10/24@192.168.115.2');
+  const [, bridge, address, gateway, mac] = m;
+  const conf = { cniVersion: '1.1.0', name: `attach-${bridge}`, plugins: [{ type: 'attach', bridge, address, ...(gateway ? { gateway } : {}), ...(mac ? { mac } : {}) }] };
+  return { list: parseConfig(JSON.stringify(conf), `--net attach:${spec}`), key: bridge! };
 }
 
 function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endpoint {
@@ -92,8 +105,18 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
     removeRules(portsOwner(req.containerId));
     return { networks: {}, ports: [] };
   }
-  const rec = await networkRecord(req);
-  const list = conflistFor(rec);
+  let list: NetworkConfigList;
+  let key: string;
+  let bridge: string | undefined;
+  if (req.mode.kind === 'attach') {
+    ({ list, key } = attachConflist(req.mode.spec));
+    if (req.ports.length) throw new TsnetError('-p', 'ports are published on tsnet bridge networks only', `drop -p, or use --net bridge (the container is reachable at its own address on ${key})`);
+  } else {
+    const rec = await networkRecord(req);
+    list = conflistFor(rec);
+    key = rec.name;
+    bridge = bridgeNameOf(rec);
+  }
   const invoker = new Invoker({ inProcess: inProcessPlugins(), cache: new ResultCache(cacheDir()) });
   const rt = { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname, ...(req.ip ? { args: { IP: req.ip } } : {}) };
   if (command === 'DEL') {
@@ -101,11 +124,11 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
     await invoker.del(list, rt);
     return { networks: {}, ports: [] };
   }
-  const result = toInternal(await invoker.add(list, rt), `result of network "${rec.name}"`);
+  const result = toInternal(await invoker.add(list, rt), `result of network "${key}"`);
   try {
     const ep = endpointOf(result, req.ifname);
-    publish(req.containerId, bridgeNameOf(rec), ep.ip, req.ports);
-    return { networks: { [rec.name]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
+    if (bridge) publish(req.containerId, bridge, ep.ip, req.ports);
+    return { networks: { [key]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
   } catch (e) {
     removeRules(portsOwner(req.containerId));
     await invoker.del(list, rt).catch(() => undefined);

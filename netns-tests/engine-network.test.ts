@@ -117,6 +117,34 @@ describe('engine bridge networking', { skip: needsRoot }, () => {
     assert.match(bad.stderr, /expected BRIDGE:IP\/LEN/);
   });
 
+  it('network connect adds an interface on a second network; disconnect and rm take it away', async (t) => {
+    const { w, e, net } = engineWorld(t, '10.86.0.0/24');
+    const net2 = `tm${w.id}`;
+    const bridge2 = `tbm${w.id}`;
+    w.defer(() => {
+      e.tsnet('network', 'rm', '-f', net2);
+      spawnSync('ip', ['link', 'del', bridge2]);
+    });
+    e.ok('network', 'create', net2, '--subnet', '10.87.0.0/24', '--bridge', bridge2, '--no-masquerade');
+    const id = e.ok('run', '-d', '--net', net, 'img', 'sleep', '60').trim();
+    assert.equal(e.ok('network', 'connect', net2, id).trim(), 'eth1');
+    const netns = `tsnet-${id.slice(0, 12)}`;
+    assert.ok(ipj(netns, 'addr', 'show', 'dev', 'eth1')[0].addr_info.some((a: any) => a.local === '10.87.0.2'));
+    assert.equal(ipj(netns, 'route', 'show', 'default')[0].gateway, '10.86.0.1', 'the first network keeps the default route');
+    assert.equal(e.inspect(id).NetworkSettings.Networks[net2].IPAddress, '10.87.0.2');
+    assert.equal(e.tsnet('exec', id, 'ping', '-c', '1', '-W', '1', '10.87.0.1').status, 0, 'reaches the second gateway');
+    const again = e.tsnet('network', 'connect', net2, id);
+    assert.notEqual(again.status, 0);
+    assert.match(again.stderr, /already connected/);
+    e.ok('network', 'disconnect', net2, id);
+    assert.equal(ipj(netns, 'link', 'show').some((l: any) => l.ifname === 'eth1'), false);
+    assert.deepEqual(JSON.parse(e.ok('network', 'inspect', net2))[0].allocations, {});
+    e.ok('network', 'connect', net2, id);
+    e.ok('rm', '-f', id);
+    assert.deepEqual(JSON.parse(e.ok('network', 'inspect', net2))[0].allocations, {}, 'rm detaches connected networks too');
+    assert.deepEqual(ipj(null, 'link', 'show', 'master', bridge2), []);
+  });
+
   it('an unknown network is refused with a hint, and nothing is left', async (t) => {
     const { e } = engineWorld(t, '10.84.0.0/24');
     const r = e.tsnet('run', '--rm', '--net', 'no-such-net', 'img', 'true');

@@ -24,7 +24,28 @@ export function buildProgram(): Command {
   program.addCommand(imageCommands());
 
   // ── Commands of the other areas: network (ipam/), cni (plugins/cni/), attach/detach and route (plugins/) ──
-  program.addCommand(networkCommands({ hostUsage: currentHostUsage, onRemoved: async (rec) => (await import('../network/cni-provider.js')).removeNetworkBridge(rec) }));
+  const network = networkCommands({ hostUsage: currentHostUsage, onRemoved: async (rec) => (await import('../network/cni-provider.js')).removeNetworkBridge(rec) });
+  network
+    .command('connect')
+    .description('connect a running container to a network, on a new interface (eth1, eth2, …)')
+    .argument('<network>', "network name ('bridge' is the default network)")
+    .argument('<container>', 'container id or name')
+    .option('--ip <address>', 'a static address from the network')
+    .action(async (net: string, ctr: string, o: { ip?: string }) => {
+      const { connectNetwork } = await import('../network/connect.js');
+      const ifname = await connectNetwork(net, ctr, o);
+      process.stdout.write(`${ifname}\n`);
+    });
+  network
+    .command('disconnect')
+    .description('disconnect a container from a network it was connected to')
+    .argument('<network>', 'network name')
+    .argument('<container>', 'container id or name')
+    .action(async (net: string, ctr: string) => {
+      const { disconnectNetwork } = await import('../network/connect.js');
+      await disconnectNetwork(net, ctr);
+    });
+  program.addCommand(network);
   program.addCommand(cniCommands({ inProcess: async () => (await import('../../plugins/registry.js')).inProcessPlugins() }));
   for (const c of attachCommands()) program.addCommand(c);
   program.addCommand(routeCommand());

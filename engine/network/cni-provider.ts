@@ -23,8 +23,11 @@ export function bridgeNameOf(rec: NetworkRecord): string {
   return rec.options?.bridge ?? (rec.name === DEFAULT_NETWORK ? DEFAULT_BRIDGE : `br-${rec.id.slice(0, 12)}`);
 }
 
-/** The conflist the engine runs for a network: tsnet's bridge plugin over tsnet-ipam. */
-export function conflistFor(rec: NetworkRecord): NetworkConfigList {
+/**
+ * The conflist the engine runs for a network: tsnet's bridge plugin over tsnet-ipam. Only the container's
+ * first network (eth0) sets its default route; networks connected later add their subnet only.
+ */
+export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigList {
   const conf = {
     cniVersion: '1.1.0',
     name: rec.name,
@@ -33,7 +36,7 @@ export function conflistFor(rec: NetworkRecord): NetworkConfigList {
         type: 'bridge',
         bridge: bridgeNameOf(rec),
         isGateway: true,
-        isDefaultGateway: true,
+        isDefaultGateway: primary,
         ipMasq: rec.options?.ipMasq ?? true,
         hairpinMode: true,
         ...(rec.options?.mtu ? { mtu: rec.options.mtu } : {}),
@@ -77,10 +80,10 @@ function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endp
   return { ip: addr!, prefixLen: Number(len), gateway: ip.gateway ?? '', mac: (idx >= 0 ? result.interfaces![idx]!.mac : '') ?? '', iface: ifname };
 }
 
-const portsOwner = (containerId: string) => `ports:${containerId}`;
+const portsOwner = (containerId: string, ifname: string) => `ports:${containerId}:${ifname}`;
 
 /** DNAT for -p: packets to a local address (any, or the given host IP) on hostPort go to the container. */
-function publish(containerId: string, bridge: string, cip: string, ports: PortMapping[]): void {
+function publish(containerId: string, ifname: string, bridge: string, cip: string, ports: PortMapping[]): void {
   if (!ports.length) return;
   const pre: string[] = [];
   const post: string[] = [];
@@ -92,7 +95,7 @@ function publish(containerId: string, bridge: string, cip: string, ports: PortMa
   }
   // Loopback-sourced packets may only leave through the bridge with route_localnet on it.
   Netns.current().setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, 1);
-  const owner = portsOwner(containerId);
+  const owner = portsOwner(containerId, ifname);
   addRules('prerouting', owner, pre);
   addRules('output', owner, pre);
   addRules('postrouting', owner, post);
@@ -102,7 +105,7 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
   if (command === 'DEL' && req.mode.kind === 'network' && !new NetworkRegistry().get(req.mode.name)) {
     // The network never existed (ADD failed on it) or was force-removed with its allocations: nothing to undo
     // but published ports.
-    removeRules(portsOwner(req.containerId));
+    removeRules(portsOwner(req.containerId, req.ifname));
     return { networks: {}, ports: [] };
   }
   let list: NetworkConfigList;
@@ -113,24 +116,24 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
     if (req.ports.length) throw new TsnetError('-p', 'ports are published on tsnet bridge networks only', `drop -p, or use --net bridge (the container is reachable at its own address on ${key})`);
   } else {
     const rec = await networkRecord(req);
-    list = conflistFor(rec);
+    list = conflistFor(rec, req.ifname === 'eth0');
     key = rec.name;
     bridge = bridgeNameOf(rec);
   }
   const invoker = new Invoker({ inProcess: inProcessPlugins(), cache: new ResultCache(cacheDir()) });
   const rt = { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname, ...(req.ip ? { args: { IP: req.ip } } : {}) };
   if (command === 'DEL') {
-    removeRules(portsOwner(req.containerId));
+    removeRules(portsOwner(req.containerId, req.ifname));
     await invoker.del(list, rt);
     return { networks: {}, ports: [] };
   }
   const result = toInternal(await invoker.add(list, rt), `result of network "${key}"`);
   try {
     const ep = endpointOf(result, req.ifname);
-    if (bridge) publish(req.containerId, bridge, ep.ip, req.ports);
+    if (bridge) publish(req.containerId, req.ifname, bridge, ep.ip, req.ports);
     return { networks: { [key]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
   } catch (e) {
-    removeRules(portsOwner(req.containerId));
+    removeRules(portsOwner(req.containerId, req.ifname));
     await invoker.del(list, rt).catch(() => undefined);
     throw e;
   }

@@ -44,6 +44,8 @@ export interface Attachment {
   /** The init helper brings `lo` up inside the netns (fresh namespaces have it down). */
   loUp: boolean;
   networks: Record<string, Endpoint>;
+  /** Networks added to the running container with `tsnet network connect` (each on its own interface). */
+  connected?: { network: string; ifname: string }[];
   /** DNS the network wants in /etc/resolv.conf (CNI result dns); undefined = derive from the host. */
   dns?: { nameservers?: string[]; search?: string[]; options?: string[] };
   /** Ports actually published (inspect's NetworkSettings.Ports). */

@@ -61,6 +61,10 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
       const m = t.mode;
       if (m.kind === 'host' || m.kind === 'container') return;
       const netnsPath = att && att.netnsPath !== 'host' ? att.netnsPath : netnsPathFor(t.id);
+      for (const c of att?.connected ?? []) {
+        const mode = c.network === 'bridge' ? ({ kind: 'bridge' } as const) : ({ kind: 'network', name: c.network } as const);
+        await cniNetworks('DEL', { containerId: t.id, containerName: t.name, mode, netnsPath, ifname: c.ifname, ports: [] });
+      }
       if (m.kind === 'bridge' || m.kind === 'network' || m.kind === 'attach') {
         await cniNetworks('DEL', { containerId: t.id, containerName: t.name, mode: m, netnsPath, ifname: 'eth0', ports: t.ports });
       }

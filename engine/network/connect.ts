@@ -1,0 +1,60 @@
+// `tsnet network connect|disconnect`: another network on a running container, on its own interface (eth1,
+// eth2, …), through the same CNI path as the container's first network; recorded in its state so `inspect`
+// shows it and stop/rm detach it.
+import { Netns } from '../../native/netns.js';
+import { getContainer, updateState } from '../containers/store.js';
+import { TsnetError } from '../errors.js';
+import { cniNetworks } from './cni-seam.js';
+import type { NetMode } from './driver.js';
+
+function modeOf(network: string): Extract<NetMode, { kind: 'bridge' | 'network' }> {
+  return network === 'bridge' ? { kind: 'bridge' } : { kind: 'network', name: network };
+}
+
+async function nextIfname(netnsPath: string): Promise<string> {
+  const ns = Netns.open(netnsPath);
+  try {
+    const names = new Set((await ns.rtnl.links()).map((l) => l.name));
+    for (let i = 1; i < 100; i++) if (!names.has(`eth${i}`)) return `eth${i}`;
+  } finally {
+    ns.close();
+  }
+  throw new TsnetError(`netns ${netnsPath}`, 'has eth1 … eth99 already', 'disconnect a network first');
+}
+
+export async function connectNetwork(network: string, ref: string, opts: { ip?: string } = {}): Promise<string> {
+  const c = getContainer(ref);
+  const att = c.state.network;
+  if (c.state.status !== 'running' || !att) throw new TsnetError(`container ${c.config.name}`, `is ${c.state.status}`, 'connect networks to a running container');
+  if (!att.ownsNetns || att.netnsPath === 'host')
+    throw new TsnetError(`container ${c.config.name}`, `shares another network namespace (--net ${c.config.net})`, 'connect the container that owns the namespace instead');
+  if (att.networks[network]) throw new TsnetError(`container ${c.config.name}`, `is already connected to network "${network}"`, `disconnect it first with 'tsnet network disconnect ${network} ${c.config.name}'`);
+  const ifname = await nextIfname(att.netnsPath);
+  const req = { containerId: c.config.id, containerName: c.config.name, mode: modeOf(network), netnsPath: att.netnsPath, ifname, ...(opts.ip ? { ip: opts.ip } : {}), ports: [] };
+  const r = await cniNetworks('ADD', req);
+  try {
+    const fresh = getContainer(c.config.id).state.network ?? att;
+    updateState(c.config.id, { network: { ...fresh, networks: { ...fresh.networks, ...r.networks }, connected: [...(fresh.connected ?? []), { network, ifname }] } });
+  } catch (e) {
+    await cniNetworks('DEL', req).catch(() => undefined);
+    throw e;
+  }
+  return ifname;
+}
+
+export async function disconnectNetwork(network: string, ref: string): Promise<void> {
+  const c = getContainer(ref);
+  const att = c.state.network;
+  const entry = att?.connected?.find((x) => x.network === network);
+  if (!att || !entry) {
+    const first = att && att.networks[network] && !entry;
+    throw new TsnetError(
+      `container ${c.config.name}`,
+      first ? `network "${network}" is its first network (eth0), given at run` : `is not connected to network "${network}"`,
+      first ? 'remove the container to leave it' : `see 'tsnet inspect ${c.config.name}'`,
+    );
+  }
+  await cniNetworks('DEL', { containerId: c.config.id, containerName: c.config.name, mode: modeOf(network), netnsPath: att.netnsPath, ifname: entry.ifname, ports: [] });
+  const { [network]: _gone, ...rest } = att.networks;
+  updateState(c.config.id, { network: { ...att, networks: rest, connected: att.connected!.filter((x) => x !== entry) } });
+}

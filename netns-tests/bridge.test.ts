@@ -172,7 +172,7 @@ describe('bridge plugin', { skip: needsRoot }, () => {
     assert.equal(await held(s.root, `net${s.w.id}`), 0);
   });
 
-  it('reference meta plugins (tuning, bandwidth) accept our result as prevResult', async (t) => {
+  it('reference meta plugins (tuning, bandwidth, portmap, firewall) accept our result as prevResult', async (t) => {
     const s = setup(t, '1.0.0', '10.67.0.0/24');
     const ctr = s.w.netns('meta');
     const env = { TSNET_ROOT: s.root };
@@ -194,6 +194,24 @@ describe('bridge plugin', { skip: needsRoot }, () => {
       conf: { cniVersion: '1.0.0', name: `net${s.w.id}`, type: 'bandwidth', egressRate: 1000000, egressBurst: 100000, prevResult: tuned },
     });
     assert.equal(bw.status, 0, bw.stdout + bw.stderr);
+    // portmap and firewall write iptables rules — inside the namespace that plays the host only.
+    const pmConf = {
+      cniVersion: '1.0.0',
+      name: `net${s.w.id}`,
+      type: 'portmap',
+      capabilities: { portMappings: true },
+      runtimeConfig: { portMappings: [{ hostPort: 18081, containerPort: 80, protocol: 'tcp' }] },
+    };
+    const pm = cni({ ...call, plugin: 'ref:portmap', command: 'ADD', conf: { ...pmConf, prevResult: bw.json } });
+    assert.equal(pm.status, 0, pm.stdout + pm.stderr);
+    const nat = spawnSync('ip', ['netns', 'exec', s.host, 'iptables-save', '-t', 'nat'], { encoding: 'utf8' }).stdout;
+    assert.match(nat, /--dport 18081 .*DNAT --to-destination 10\.67\.0\.2:80/);
+    const fwConf = { cniVersion: '1.0.0', name: `net${s.w.id}`, type: 'firewall', backend: 'iptables' };
+    const fw = cni({ ...call, plugin: 'ref:firewall', command: 'ADD', conf: { ...fwConf, prevResult: pm.json } });
+    assert.equal(fw.status, 0, fw.stdout + fw.stderr);
+    assert.match(spawnSync('ip', ['netns', 'exec', s.host, 'iptables-save', '-t', 'filter'], { encoding: 'utf8' }).stdout, /10\.67\.0\.2/);
+    cniOk({ ...call, plugin: 'ref:firewall', command: 'DEL', conf: { ...fwConf, prevResult: pm.json } });
+    cniOk({ ...call, plugin: 'ref:portmap', command: 'DEL', conf: { ...pmConf, prevResult: pm.json } });
     cniOk({ ...call, plugin: 'ref:bandwidth', command: 'DEL', conf: { cniVersion: '1.0.0', name: `net${s.w.id}`, type: 'bandwidth', egressRate: 1000000, egressBurst: 100000 } });
     cniOk({ ...call, plugin: 'bridge', command: 'DEL', conf: s.conf() });
   });

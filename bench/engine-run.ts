@@ -1,57 +1,93 @@
-// Benchmark (not a test): wall time of `tsnet run --rm IMAGE true`, next to `podman run --rm` on the same
-// rootfs when podman is installed. Run as root: node dist/bench/engine-run.js [--net none|host|bridge] [-n 20]
-// Uses a throw-away TSNET_ROOT. With --net bridge it needs the CNI seam wired (engine/network/cni-seam.ts).
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+// Benchmark (not a test): wall time of `tsnet run --rm IMAGE true` next to `podman run --rm` (Debian podman
+// 4.3, CNI backend, the reference bridge + host-local plugins) on the same rootfs and the same network shape:
+// a bridge network of its own, gateway on the bridge, no masquerade. Both run inside a namespace that plays
+// the host (entered with nsenter), so the machine's own network is untouched; everything is removed after.
+// Run as root after `npm ci`:  node dist/bench/engine-run.js [--net bridge|none] [-n 20]
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
-const net = args[args.indexOf('--net') + 1] && args.includes('--net') ? args[args.indexOf('--net') + 1] : 'none';
-const n = args.includes('-n') ? Number(args[args.indexOf('-n') + 1]) : 20;
+const opt = (k: string, d: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : d);
+const net = opt('--net', 'bridge');
+const n = Number(opt('-n', '20'));
 const cli = fileURLToPath(new URL('../engine/cli/main.js', import.meta.url));
-const root = mkdtempSync(join(tmpdir(), 'tsnet-bench-'));
-const env = { ...process.env, TSNET_ROOT: root };
+const dir = mkdtempSync(join(tmpdir(), 'tsnet-bench-'));
+const id = Math.random().toString(16).slice(2, 8);
+const hostNs = `tsb-run-${id}`;
+const env = { ...process.env, TSNET_ROOT: join(dir, 'tsnet') };
 
-function tsnet(...a: string[]): void {
-  const r = spawnSync(process.execPath, [cli, ...a], { env, encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`tsnet ${a.join(' ')}: ${r.stderr}`);
+function inHost(cmd: string, a: string[], e: NodeJS.ProcessEnv = env): SpawnSyncReturns<string> {
+  return spawnSync('nsenter', [`--net=/run/netns/${hostNs}`, cmd, ...a], { env: e, encoding: 'utf8' });
 }
-
+function tsnet(...a: string[]): string {
+  const r = inHost(process.execPath, [cli, ...a]);
+  if (r.status !== 0) throw new Error(`tsnet ${a.join(' ')}: ${r.stderr}`);
+  return r.stdout;
+}
 function time(fn: () => void): number {
   const t0 = process.hrtime.bigint();
   fn();
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
-
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 function stats(xs: number[]): string {
   const s = [...xs].sort((a, b) => a - b);
-  return `median ${s[Math.floor(s.length / 2)].toFixed(1)} ms, min ${s[0].toFixed(1)} ms, max ${s[s.length - 1].toFixed(1)} ms`;
+  return `median ${median(xs).toFixed(1)} ms, min ${s[0]!.toFixed(1)} ms, max ${s[s.length - 1]!.toFixed(1)} ms`;
 }
 
+spawnSync('ip', ['netns', 'add', hostNs]);
+spawnSync('ip', ['-n', hostNs, 'link', 'set', 'lo', 'up']);
 try {
   tsnet('image', 'from-host', 'bench', '--bin', 'sh,true');
-  tsnet('run', '--rm', '--net', net, 'bench', 'true'); // warm-up
-  const ours = Array.from({ length: n }, () => time(() => tsnet('run', '--rm', '--net', net, 'bench', 'true')));
-  console.log(`tsnet run --rm --net ${net} bench true  ×${n}: ${stats(ours)}`);
+  let ourNet = net;
+  if (net === 'bridge') {
+    tsnet('network', 'create', 'bench', '--subnet', '10.77.0.0/24', '--bridge', `tbr${id}`, '--no-masquerade');
+    ourNet = 'bench';
+  }
+  tsnet('run', '--rm', '--net', ourNet, 'bench', 'true'); // warm-up
+  const ours = Array.from({ length: n }, () => time(() => tsnet('run', '--rm', '--net', ourNet, 'bench', 'true')));
+  console.log(`tsnet  run --rm --net ${net} ×${n}: ${stats(ours)}`);
   const nodeStart = Array.from({ length: 5 }, () => time(() => spawnSync(process.execPath, ['-e', '0'])));
-  console.log(`(node start alone: ${stats(nodeStart)}; a run pays it twice: the CLI and the exit hook)`);
-  const podman = spawnSync('podman', ['--version'], { encoding: 'utf8' });
-  if (podman.status === 0) {
-    const tar = join(root, 'bench.tar');
-    const img = JSON.parse(spawnSync(process.execPath, [cli, 'image', 'ls', '--json'], { env, encoding: 'utf8' }).stdout)[0];
-    spawnSync('tar', ['-cf', tar, '-C', join(root, 'layers', img.layers[0]), '.']);
-    spawnSync('podman', ['import', tar, 'localhost/tsnet-bench'], { encoding: 'utf8' });
-    const pnet = net === 'bridge' ? 'bridge' : net;
-    const theirs = Array.from({ length: n }, () => time(() => spawnSync('podman', ['run', '--rm', '--net', pnet, 'localhost/tsnet-bench', 'true'])));
+  console.log(`(node -e 0 alone: ${stats(nodeStart)}; a tsnet run pays a Node start for the CLI and one for the exit hook)`);
+
+  if (spawnSync('podman', ['--version']).status !== 0) {
+    console.log('podman not installed: no reference measurement (apt-get install podman runc for the ratio)');
+  } else {
+    const netd = join(dir, 'net.d');
+    mkdirSync(netd);
+    writeFileSync(
+      join(netd, 'bench.conflist'),
+      JSON.stringify({ cniVersion: '1.0.0', name: 'bench', plugins: [{ type: 'bridge', bridge: `tbp${id}`, isGateway: true, ipam: { type: 'host-local', subnet: '10.78.0.0/24', dataDir: join(dir, 'host-local') } }] }),
+    );
+    writeFileSync(
+      join(dir, 'containers.conf'),
+      `[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n[network]\nnetwork_backend = "cni"\ncni_plugin_dirs = ["/usr/lib/cni"]\nnetwork_config_dir = "${netd}"\n[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\nruntime = "runc"\n`,
+    );
+    const penv = { ...process.env, CONTAINERS_CONF: join(dir, 'containers.conf') };
+    const base = ['--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--storage-driver', 'vfs'];
+    const img = JSON.parse(tsnet('image', 'ls', '--json'))[0];
+    const tar = join(dir, 'bench.tar');
+    spawnSync('tar', ['-cf', tar, '-C', join(dir, 'tsnet', 'layers', img.layers[0]), '.']);
+    inHost('podman', [...base, 'import', tar, 'localhost/tsnet-bench'], penv);
+    const pnet = net === 'bridge' ? 'bench' : net;
+    const prun = () => {
+      const r = inHost('podman', [...base, 'run', '--rm', '--net', pnet, 'localhost/tsnet-bench', 'true'], penv);
+      if (r.status !== 0) throw new Error(`podman run: ${r.stderr}`);
+    };
+    prun(); // warm-up
+    const theirs = Array.from({ length: n }, () => time(prun));
     console.log(`podman run --rm --net ${pnet} ×${n}: ${stats(theirs)}`);
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-    console.log(`ratio tsnet/podman (median): ${(med(ours) / med(theirs)).toFixed(2)}`);
-    spawnSync('podman', ['rmi', 'localhost/tsnet-bench']);
-  } else console.log('podman not installed: no reference measurement (apt-get install podman for the ratio)');
+    console.log(`ratio tsnet/podman (median): ${(median(ours) / median(theirs)).toFixed(2)}`);
+    inHost('podman', [...base, 'rm', '-af'], penv);
+    inHost('podman', [...base, 'system', 'reset', '--force'], penv);
+  }
 } finally {
-  const left = spawnSync(process.execPath, [cli, 'ps', '-aq'], { env, encoding: 'utf8' }).stdout.split('\n').filter(Boolean);
-  if (left.length) spawnSync(process.execPath, [cli, 'rm', '-f', ...left], { env });
-  rmSync(root, { recursive: true, force: true });
+  const left = inHost(process.execPath, [cli, 'ps', '-aq']).stdout.split('\n').filter(Boolean);
+  if (left.length) inHost(process.execPath, [cli, 'rm', '-f', ...left]);
+  spawnSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`]);
+  spawnSync('ip', ['netns', 'del', hostNs]);
+  rmSync(dir, { recursive: true, force: true });
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// tsnet CLI entry (package bin → dist/engine/cli/main.js). Errors print as one line:
+// tsnet CLI entry (bundled into dist/engine/cli/tsnet.mjs, linked as node_modules/.bin/tsnet). Errors print as one line:
 //   tsnet: <thing>: <reason> (<fix>)
 import { formatError, TsnetError } from '../errors.js';
 import { buildProgram } from './program.js';

@@ -35,8 +35,12 @@ export interface RunOptions {
   detached?: boolean;
 }
 
-/** The CLI entry the supervisor runs when the container ends. */
-const CLI_MAIN = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/**
+ * The CLI entry the supervisor runs when the container ends: the bundled CLI when it is built (one file,
+ * faster to start), else the tsc output.
+ */
+const CLI_BUNDLE = fileURLToPath(new URL('../cli/tsnet.mjs', import.meta.url));
+const CLI_MAIN = existsSync(CLI_BUNDLE) ? CLI_BUNDLE : fileURLToPath(new URL('../cli/main.js', import.meta.url));
 export const EXIT_HOOK_COMMAND = '__container-exited';
 
 function mergeEnv(base: string[], extra: string[]): string[] {

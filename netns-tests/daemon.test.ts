@@ -222,6 +222,48 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
     assert.equal(await callDaemon({ type: 'fake', env: env('ADD'), stdin: conf, socket }), undefined);
   });
 
+  it('runs requests of one network one at a time, other networks alongside; a request timed out in the queue never runs', async (t) => {
+    const w = world(t);
+    ctrNs = w.netns('c');
+    let running = 0;
+    let peak = 0;
+    let started = 0;
+    const reg: Registry = new Map([
+      [
+        'fake',
+        {
+          opts: { name: 'fake' },
+          plugin: {
+            add: async (conf) => {
+              started++;
+              running++;
+              peak = Math.max(peak, running);
+              await new Promise((r) => setTimeout(r, 80));
+              running--;
+              return { cniVersion: conf.cniVersion };
+            },
+            del: async () => {},
+            check: async () => {},
+          },
+        },
+      ],
+    ]);
+    const socket = join(w.tmpdir(), 'd.sock');
+    const srv = await startServer({ socket, registry: reg, timeoutMs: 200 });
+    w.defer(() => srv.close(0));
+    const on = (name: string) => callDaemon({ type: 'fake', env: env('ADD'), stdin: JSON.stringify({ cniVersion: '1.0.0', name, type: 'fake' }), socket });
+    const same = await Promise.all([on('a'), on('a'), on('a'), on('a')]);
+    assert.equal(peak, 1, 'one at a time on network a');
+    const codes = same.map((r) => (r?.kind === 'result' ? r.exitCode : -1));
+    assert.deepEqual(codes.slice(0, 2), [0, 0]);
+    assert.equal((same[3] as { stdout: Buffer }).stdout.toString().includes('"code": 11'), true, 'the 4th waited past its 200 ms deadline');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.ok(started <= 3, `the request that timed out in the queue was not run (started ${started})`);
+    peak = 0;
+    await Promise.all([on('x'), on('y'), on('z')]);
+    assert.equal(peak, 3, 'different networks run alongside');
+  });
+
   it('replaces a stale socket, refuses a non-socket, and drains requests in flight on close', async (t) => {
     const w = world(t);
     ctrNs = w.netns('c');

@@ -9,6 +9,7 @@ import { errorJson } from '../cni/errors.js';
 import { LATEST } from '../cni/version.js';
 import { DEFAULT_ROOT } from '../../ipam/store.js';
 import type { DaemonRequest, DaemonResponse } from './protocol.js';
+import type { KeyedQueue } from './queue.js';
 import type { Registry } from './registry.js';
 
 /** What the daemon compares a request against. */
@@ -51,27 +52,45 @@ function render(out: Outcome): { exitCode: number; stdout: Buffer } {
   return { exitCode: out.exitCode, stdout: Buffer.from(out.stdout === undefined ? '' : `${JSON.stringify(out.stdout, null, 2)}\n`) };
 }
 
+function peek(stdin: string): { cniVersion?: unknown; name?: unknown } {
+  try {
+    const v = JSON.parse(stdin) as unknown;
+    return typeof v === 'object' && v !== null ? (v as { cniVersion?: unknown; name?: unknown }) : {};
+  } catch {
+    return {};
+  }
+}
+
 /** The cniVersion to answer an error in, as skel would: the config's when it is readable. */
 function configVersion(stdin: string): string {
-  try {
-    const v = (JSON.parse(stdin) as { cniVersion?: unknown })?.cniVersion;
-    return typeof v === 'string' && v ? v : LATEST;
-  } catch {
-    return LATEST;
-  }
+  const v = peek(stdin).cniVersion;
+  return typeof v === 'string' && v ? v : LATEST;
+}
+
+/** Requests on one network run one at a time (see queue.ts); VERSION and unreadable configs are not queued. */
+function queueKey(env: Record<string, string>, stdin: string): string | undefined {
+  if (env.CNI_COMMAND === 'VERSION') return undefined;
+  const name = peek(stdin).name;
+  return typeof name === 'string' ? `net:${name}` : undefined;
 }
 
 export class RequestTimeout extends Error {}
 
-/** Runs an accepted request; never throws. `timeoutMs` bounds the answer (the plugin call may still finish later). */
-export async function runRequest(req: DaemonRequest, registry: Registry, timeoutMs: number): Promise<DaemonResponse & { kind: 'result' }> {
+/**
+ * Runs an accepted request; never throws. `timeoutMs` bounds the answer, queue wait included: a request
+ * still queued at its deadline is dropped unrun; one already running may still finish later.
+ */
+export async function runRequest(req: DaemonRequest, registry: Registry, timeoutMs: number, queue?: KeyedQueue): Promise<DaemonResponse & { kind: 'result' }> {
   const entry = registry.get(req.type)!;
   const stdin = req.stdin.toString('utf8');
   const stderr = !req.env.CNI_COMMAND && entry.opts.about ? `${entry.opts.about}\nCNI protocol versions supported: ${(entry.opts.supportedVersions ?? SUPPORTED_VERSIONS).join(', ')}\n` : '';
   let timer: NodeJS.Timeout | undefined;
-  const work = dispatch(entry.plugin, entry.opts, req.env, stdin);
+  let expired = false;
+  const call = () => (expired ? Promise.resolve<Outcome>({ exitCode: 1 }) : dispatch(entry.plugin, entry.opts, req.env, stdin));
+  const work = queue ? queue.run(queueKey(req.env, stdin), call) : call();
   const deadline = new Promise<Outcome>((res) => {
     timer = setTimeout(() => {
+      expired = true;
       const what = `${req.env.CNI_COMMAND ?? '?'} of ${req.type} for container ${req.env.CNI_CONTAINERID ?? '?'}`;
       const err = new CniError(
         ErrorCode.TryAgainLater,

@@ -6,6 +6,7 @@ import { createConnection, createServer, type Server, type Socket } from 'node:n
 import { dirname } from 'node:path';
 import { declineReason, ownIdentity, runRequest, type DaemonIdentity } from './handle.js';
 import { decodeRequest, encodeResponse, FrameReader, type DaemonResponse } from './protocol.js';
+import { KeyedQueue } from './queue.js';
 import { defaultRegistry, type Registry } from './registry.js';
 
 export const DEFAULT_SOCKET_DIR = '/run/tsnet';
@@ -97,6 +98,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<DaemonServe
   const log = opts.log ?? (() => {});
   const conns = new Set<Socket>();
   const counts = { served: 0, declined: 0, failed: 0 };
+  const queue = new KeyedQueue();
   let running = 0;
   let closing = false;
   let drained: (() => void) | undefined;
@@ -115,7 +117,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<DaemonServe
         finish(sock, { kind: 'fallback', reason: why });
         return;
       }
-      const res = await runRequest(req, registry, timeoutMs);
+      const res = await runRequest(req, registry, timeoutMs, queue);
       counts.served++;
       finish(sock, res);
     } catch (e) {

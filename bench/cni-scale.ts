@@ -1,0 +1,110 @@
+// Benchmark (not a test): N containers (namespaces) attached to ONE bridge, sequentially and 16 at a time,
+// for the reference bridge+host-local and for tsnet (fast path, and standalone unless --no-standalone).
+// Prints the mean per-ADD cost of the first 100 and the last 100 ADDs and their ratio (growth), the wall
+// time, and tsnetd's memory with N attachments. Each run gets a fresh host namespace; everything is removed
+// after each run (deleting N veths costs the kernel time in the background; runs are spaced to let it settle).
+// Target (issue 6): last-100 / first-100 ≤ 1.2 (the reference grows ~11 → 17 ms from N=100 to N=500).
+//   node dist/bench/cni-scale.js [N] [--flavors ref,fast,ours] [--modes seq,par]   (default N=1000; root)
+// A bridge holds at most 1023 ports: N is capped there.
+import { callAsync, callSync, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, type CallResult, type Flavor } from './cni-lab.js';
+
+const PARALLEL = 16;
+
+interface Arg {
+  flavor: Flavor;
+  mode: 'seq' | 'par';
+  n: number;
+}
+interface Out {
+  ms: number[];
+  wallS: number;
+  daemon?: { hwmMiB: number; rssMiB: number };
+}
+
+async function inner(): Promise<void> {
+  const { arg, prefix, tmp } = innerContext<Arg>();
+  const ctrs = makeContainers(prefix, arg.n);
+  const daemon = arg.flavor === 'fast' ? await startDaemon(tmp, `scale-${arg.mode}`) : undefined;
+  try {
+    const s = setup(arg.flavor, { bridge: `${prefix}br`.slice(0, 15), subnet: '10.200.0.0/16', tmp, tag: `scale-${arg.flavor}-${arg.mode}`, ...(daemon ? { socket: daemon.socket } : {}) });
+    if (daemon) s.env.TSNET_ROOT = `${tmp}/root-scale-${arg.mode}`;
+    const ms: number[] = new Array(arg.n);
+    const t0 = Date.now();
+    if (arg.mode === 'seq') {
+      for (let i = 0; i < arg.n; i++) {
+        const r = callSync(s, 'ADD', ctrs[i]!);
+        mustOk(r, `ADD #${i}`);
+        ms[i] = r.ms;
+      }
+    } else {
+      // 16 workers; results indexed by completion order, so "last 100" are the last to finish.
+      let next = 0;
+      let done = 0;
+      const worker = async () => {
+        while (next < arg.n) {
+          const i = next++;
+          const r: CallResult = await callAsync(s, 'ADD', ctrs[i]!);
+          mustOk(r, `ADD #${i}`);
+          ms[done++] = r.ms;
+        }
+      };
+      await Promise.all(Array.from({ length: PARALLEL }, worker));
+    }
+    const wallS = (Date.now() - t0) / 1000;
+    const out: Out = { ms, wallS, ...(daemon ? { daemon: procMem(daemon.pid) } : {}) };
+    process.stdout.write(`${JSON.stringify(out)}\n`);
+  } finally {
+    await daemon?.stop();
+  }
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+
+async function outer(): Promise<void> {
+  const argv = process.argv.slice(2);
+  const opt = (k: string, d: string) => {
+    const i = argv.indexOf(`--${k}`);
+    return i >= 0 ? argv[i + 1]! : d;
+  };
+  const n = Math.min(1023, Number(argv.find((a) => /^\d+$/.test(a)) ?? 1000));
+  const flavors = opt('flavors', argv.includes('--no-standalone') ? 'ref,fast' : 'ref,fast,ours').split(',') as Flavor[];
+  const modes = opt('modes', 'seq,par').split(',') as ('seq' | 'par')[];
+  preflight({ ref: flavors.includes('ref'), fast: flavors.includes('fast') });
+  const o = new Outer(process.argv[1]!);
+  const k = Math.min(100, Math.floor(n / 2));
+  const rows: string[] = [];
+  const growth: Record<string, number> = {};
+  try {
+    console.log(`${n} containers on one bridge; per-ADD ms (spawn → exit), first ${k} vs last ${k}; parallel = ${PARALLEL} at a time on a 2-core machine`);
+    for (const mode of modes) {
+      for (const flavor of flavors) {
+        const r = await o.phase<Out>({ flavor, mode, n });
+        const first = mean(r.ms.slice(0, k));
+        const last = mean(r.ms.slice(-k));
+        growth[`${flavor}/${mode}`] = last / first;
+        rows.push(
+          `${`${FLAVOR_LABEL[flavor]}, ${mode === 'seq' ? 'sequential' : `${PARALLEL} parallel`}`.padEnd(56)} ${fmt(first).padStart(8)} ${fmt(last).padStart(8)} ${`${fmt(last / first, 2)}×`.padStart(8)} ${fmt(r.wallS).padStart(8)} ${fmt(n / r.wallS, 0).padStart(7)}${r.daemon ? `   tsnetd VmHWM ${fmt(r.daemon.hwmMiB)} MiB, VmRSS ${fmt(r.daemon.rssMiB)} MiB` : ''}`,
+        );
+        console.log(rows[rows.length - 1]);
+        await new Promise((res) => setTimeout(res, 3000)); // let the kernel finish tearing down the last run
+      }
+    }
+    console.log(`\n${'run'.padEnd(56)} ${'first'.padStart(8)} ${'last'.padStart(8)} ${'growth'.padStart(8)} ${'wall s'.padStart(8)} ${'ADD/s'.padStart(7)}`);
+    for (const r of rows) console.log(r);
+    for (const mode of modes) {
+      const ref = growth[`ref/${mode}`];
+      for (const f of flavors.filter((x) => x !== 'ref')) {
+        const g = growth[`${f}/${mode}`];
+        if (ref && g) console.log(`growth ${f} vs reference (${mode}): ${fmt(g, 2)}× vs ${fmt(ref, 2)}×`);
+      }
+    }
+    console.log('target (issue 6): growth (last/first) ≤ 1.2×');
+  } finally {
+    o.cleanup();
+  }
+}
+
+void (INSIDE ? inner() : outer()).catch((e) => {
+  console.error(`cni-scale: ${(e as Error).message}`);
+  process.exit(1);
+});

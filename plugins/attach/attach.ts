@@ -12,6 +12,7 @@ import { findDhcpClient, runDhcp, type DhcpClient } from './dhcp.js';
 import { AttachError, AttachErrorCode } from './errors.js';
 import { sendGratuitousArp } from './garp.js';
 import { checkUplink, classifyHostIf, takeUplink } from './host-if.js';
+import { rollBack, type Undo } from '../shared/rollback.js';
 
 export interface AttachResult {
   /** How the container was named in messages. */
@@ -39,7 +40,6 @@ export interface AttachEnv {
   dhcpTimeoutMs?: number;
 }
 
-type Undo = () => Promise<unknown> | unknown;
 
 const RT_SCOPE_LINK = 253;
 
@@ -227,13 +227,7 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
     if (ips.address && now.mac) sendGratuitousArp(resolved.netnsPath, now.index, now.mac, ips.address.split('/')[0]!);
     return { container: resolved.label, netnsPath: resolved.netnsPath, ifname: req.ifname, mac: now.mac ?? '', mtu: now.mtu, mode: p.mode, ...out, ...ips };
   } catch (e) {
-    for (const fn of undo.reverse()) {
-      try {
-        await fn();
-      } catch {
-        /* best effort: the original error is what the user must see */
-      }
-    }
+    await rollBack(undo);
     throw e;
   } finally {
     ctr.close();

@@ -12,6 +12,7 @@ import { CniError, ErrorCode, type CniArgs, type Interface, type IpConfig, type 
 import { configureInterface } from '../shared/configure-iface.js';
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus } from '../shared/ipam-delegate.js';
 import { randomVethName } from '../shared/random-name.js';
+import { rollBack, type Undo } from '../shared/rollback.js';
 
 export const DEFAULT_BRIDGE = 'tsnet0';
 export const DEFAULT_MTU = 1500;
@@ -177,7 +178,7 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
   const s = settings(conf);
   const host = Netns.current();
   const ctr = Netns.open(args.netns);
-  const undo: (() => Promise<unknown> | unknown)[] = [];
+  const undo: Undo[] = [];
   try {
     if (await ctr.rtnl.findLink(args.ifname)) throw interfaceExists(args.ifname, ctr);
     const br = await ensureBridge(host, s, conf.name);
@@ -224,13 +225,7 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     interfaces[0] = { name: brNow.name, mac: brNow.mac ?? '' };
     return result;
   } catch (e) {
-    for (const fn of undo.reverse()) {
-      try {
-        await fn();
-      } catch {
-        /* best effort: the original error is what the runtime must see */
-      }
-    }
+    await rollBack(undo);
     throw e;
   } finally {
     host.close();

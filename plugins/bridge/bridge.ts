@@ -38,6 +38,7 @@ export const BridgeErrorCode = {
   NotABridge: 101,
   Unsupported: 102,
   Kernel: 103,
+  BridgeFull: 104,
 } as const;
 
 interface Settings {
@@ -110,6 +111,8 @@ async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, 
       await host.rtnl.setLink(veth.index, { up: true, ...(s.hairpin ? { bridgePort: { hairpin: true } } : {}) });
       return host.rtnl.link(veth.index);
     } catch (e) {
+      if (isNetlinkError(e, 'EXFULL'))
+        throw new CniError(BridgeErrorCode.BridgeFull, `bridge "${s.bridge}" is full: the kernel allows 1023 ports on a bridge (BR_MAX_PORTS 1024, port 0 reserved)`, 'spread containers over several networks (each has its own bridge), or DEL attachments you no longer need');
       if (isNetlinkError(e, 'EEXIST') && attempt < 5) {
         // Either our random host name collided (retry), or the container already has ifname (fatal).
         if (await ctr.rtnl.findLink(ifname)) throw interfaceExists(ifname, ctr);

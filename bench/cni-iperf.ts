@@ -18,7 +18,14 @@ function iperf(server: string, client: string, addr: string, seconds: number): n
   try {
     for (let i = 0; i < 50; i++) {
       const r = spawnSync('ip', ['netns', 'exec', client, 'iperf3', '-c', addr, '-t', String(seconds), '-J'], { encoding: 'utf8' });
-      if (r.status === 0) return (JSON.parse(r.stdout).end.sum_received.bits_per_second as number) / 1e9;
+      let j: { error?: string; end?: { sum_received?: { bits_per_second?: number } } } = {};
+      try {
+        j = JSON.parse(r.stdout);
+      } catch {
+        /* not started yet */
+      }
+      const bps = j.end?.sum_received?.bits_per_second;
+      if (!j.error && bps) return bps / 1e9;
       spawnSync('sleep', ['0.1']); // server not listening yet
     }
     throw new Error(`iperf3 from ${client} to ${addr} kept failing`);

@@ -373,6 +373,33 @@ describe('tsnetd fast path on the kernel', { skip: needsRoot || (!existsSync(SHI
     assert.ok(existsSync(ipamDir(rootD, `net${w.id}`)), 'the daemon used its own state root');
   });
 
+  it('every type the daemon serves answers as its standalone executable (VERSION, no command, loopback/none ADD/DEL)', async (t) => {
+    await ensureLayout();
+    const w = world(t);
+    const h = w.netns('h');
+    const ctr = w.netns('c');
+    const root = w.tmpdir();
+    const socket = join(w.tmpdir(), 'd.sock');
+    const d = await startDaemon(w, h, root, socket);
+    const { defaultRegistry } = await import('../plugins/daemon/registry.js');
+    const types = [...defaultRegistry().keys()];
+    const netns = `/run/netns/${ctr}`;
+    for (const type of types) {
+      const conf = { cniVersion: '1.0.0', name: `n${w.id}`, type };
+      const calls: { command: string; env?: Record<string, string>; netns?: string }[] = [{ command: 'VERSION' }, { command: '', env: { CNI_COMMAND: '\0unset' } }];
+      if (type === 'loopback' || type === 'none') calls.push({ command: 'ADD', netns }, { command: 'DEL', netns });
+      for (const c of calls) {
+        const one = (file: string) => exec({ hostNs: h, file, command: c.command, conf, netns: c.netns ?? '', containerId: `c-${w.id}`, env: { TSNET_ROOT: root, TSNET_SOCKET: socket, ...c.env } });
+        const viaDaemon = await one(join(FAST, type));
+        const standalone = await one(join(OUR_CNI, type));
+        assert.deepEqual({ ...viaDaemon, stdout: norm(viaDaemon.stdout), json: undefined }, { ...standalone, stdout: norm(standalone.stdout), json: undefined }, `${type} ${c.command || '(none)'}`);
+      }
+    }
+    d.proc.kill('SIGTERM');
+    await d.exited;
+    assert.match(d.log(), new RegExp(`stopped after ${types.length * 2 + 4} answered, 0 declined`));
+  });
+
   it('16 concurrent ADDs, CHECKs and DELs through the daemon: unique addresses, nothing left behind', async (t) => {
     await ensureLayout();
     const w = world(t);

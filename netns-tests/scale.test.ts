@@ -65,7 +65,7 @@ describe('bridge port limit', { skip: needsRoot }, () => {
     assert.equal(ipj(h, 'link', 'show', 'master', 'br0').length, BRIDGE_PORT_LIMIT);
   });
 
-  it('the bridge plugin names the limit (after bridge.ts calls bridgeFullError)', { todo: 'the lead wires plugins/daemon/bridge-ports.ts into plugins/bridge/bridge.ts createVeth' }, async (t) => {
+  it('the bridge plugin names the limit (code 104)', async (t) => {
     const w = world(t);
     const h = w.netns('full');
     const ctr = w.netns('c');
@@ -73,6 +73,7 @@ describe('bridge port limit', { skip: needsRoot }, () => {
     const conf = { cniVersion: '1.0.0', name: `net${w.id}`, type: 'bridge', bridge: 'br0', isGateway: true, ipam: { type: 'tsnet-ipam', subnet: '10.68.0.0/16' } };
     const r = cni({ hostNs: h, plugin: 'bridge', command: 'ADD', conf, netns: `/run/netns/${ctr}`, env: { TSNET_ROOT: w.tmpdir() } });
     assert.equal(r.json?.code, 104, r.stdout);
-    assert.match(r.json.msg, /holds at most 1023 ports/);
+    assert.match(r.json.msg, /bridge "br0" is full: .*1023 ports/);
+    assert.ok(r.json.details, 'the error says what to do');
   });
 });

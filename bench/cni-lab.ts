@@ -13,7 +13,7 @@ export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..')
 export const OUR_CNI = join(REPO, 'dist', 'cni');
 export const FAST_CNI = join(REPO, 'dist', 'cni-fast');
 export const REF_CNI = '/usr/lib/cni';
-export const TSNETD = join(REPO, 'dist', 'plugins', 'daemon', 'tsnetd.js');
+export const TSNETD = join(REPO, 'dist', 'plugins', 'daemon', 'tsnetd-main.js');
 
 export type Flavor = 'ref' | 'ours' | 'fast' | 'shim-fallback';
 export const FLAVOR_LABEL: Record<Flavor, string> = {

@@ -17,7 +17,7 @@ import { OUR_CNI, REF_CNI, REPO } from './cni-exec.js';
 import { ipj, needsRoot, world, type World } from './harness.js';
 
 const FAST = join(REPO, 'dist', 'cni-fast');
-const TSNETD = join(REPO, 'dist', 'plugins', 'daemon', 'tsnetd.js');
+const TSNETD = join(REPO, 'dist', 'plugins', 'daemon', 'tsnetd-main.js');
 const SHIM = join(REPO, 'native', 'build', 'Release', 'tsnet-cni-shim');
 
 let laidOut: Promise<void> | undefined;

@@ -49,6 +49,15 @@ export function buildProgram(): Command {
   program.addCommand(cniCommands({ inProcess: async () => (await import('../../plugins/registry.js')).inProcessPlugins() }));
   for (const c of attachCommands()) program.addCommand(c);
   program.addCommand(routeCommand());
+  program
+    .command('daemon')
+    .description('run tsnetd in the foreground: the CNI fast path (dist/cni-fast plugins forward to it) on a root-only unix socket')
+    .option('--socket <path>', 'socket path (default $TSNET_SOCKET or /run/tsnet/tsnetd.sock)')
+    .option('--timeout <ms>', 'per-request timeout in ms (default $TSNETD_TIMEOUT_MS or 60000)', (v) => Number(v))
+    .action(async (o: { socket?: string; timeout?: number }) => {
+      const { runDaemon } = await import('../../plugins/daemon/tsnetd.js');
+      process.exitCode = await runDaemon({ ...(o.socket ? { socket: o.socket } : {}), ...(o.timeout ? { timeoutMs: o.timeout } : {}) });
+    });
   // ────────────────────────────────────────────────────────────────────────────────────────────────────
   return program;
 }

@@ -1,10 +1,8 @@
 // tsnetd: the resident daemon behind the CNI fast path, as a foreground (systemd-style) process.
-// Mounted by the CLI as `tsnet daemon`; also runnable directly: `node dist/plugins/daemon/tsnetd.js`.
+// Mounted by the CLI as `tsnet daemon`; also runnable directly: `node dist/plugins/daemon/tsnetd-main.js`.
 // Stops on SIGTERM/SIGINT: the socket goes away at once (new calls fall back to the standalone plugins),
 // requests in flight get up to the request timeout to finish; a second signal exits immediately.
 // All state lives in the IPAM store on disk, so a restart (or a crash) loses nothing.
-import { realpathSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { DaemonError, DEFAULT_TIMEOUT_MS, socketPath, startServer } from './server.js';
 
 export interface DaemonOptions {
@@ -60,13 +58,3 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<number> {
     process.on('SIGINT', onInt);
   });
 }
-
-function isMain(): boolean {
-  try {
-    return !!process.argv[1] && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) void runDaemon().then((code) => process.exit(code));

@@ -20,9 +20,9 @@ export async function hostUsage(ns: Netns = Netns.current()): Promise<Occupied[]
   return out;
 }
 
-/** hostUsage in the current netns, closing its socket afterwards: for one-shot callers. */
+/** hostUsage in the current netns (socket mode per Netns.defaults: blocking in a plugin, async in the daemon), closing its socket afterwards. */
 export async function currentHostUsage(): Promise<Occupied[]> {
-  const ns = Netns.current({ blocking: true });
+  const ns = Netns.current();
   try {
     return await hostUsage(ns);
   } finally {

@@ -110,7 +110,8 @@ export class Rtnl {
 
   async addresses(filter: { family?: number; link?: LinkRef } = {}): Promise<Address[]> {
     const index = filter.link === undefined ? undefined : await this.index(filter.link);
-    const msgs = await this.sock.dump(C.RTM_GETADDR, ifaddrmsg(filter.family ?? C.AF_UNSPEC, 0, 0, 0, 0), [], this.op('list addresses'));
+    // The kernel filters by index (strict dump checking); the filter below also covers kernels that do not.
+    const msgs = await this.sock.dump(C.RTM_GETADDR, ifaddrmsg(filter.family ?? C.AF_UNSPEC, 0, 0, 0, index ?? 0), [], this.op('list addresses'));
     return msgs
       .filter((m) => m.type === C.RTM_NEWADDR)
       .map((m) => decodeAddress(m.payload))
@@ -160,7 +161,7 @@ export class Rtnl {
 
   async neighbours(filter: { family?: number; link?: LinkRef } = {}): Promise<Neighbour[]> {
     const index = filter.link === undefined ? undefined : await this.index(filter.link);
-    const msgs = await this.sock.dump(C.RTM_GETNEIGH, ndmsg(filter.family ?? C.AF_UNSPEC, 0, 0), [], this.op('list neighbours'));
+    const msgs = await this.sock.dump(C.RTM_GETNEIGH, ndmsg(filter.family ?? C.AF_UNSPEC, index ?? 0, 0), [], this.op('list neighbours'));
     return msgs
       .filter((m) => m.type === C.RTM_NEWNEIGH)
       .map((m) => decodeNeighbour(m.payload))

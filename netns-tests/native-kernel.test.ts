@@ -179,7 +179,10 @@ describe('native kernel layer', { skip: needsRoot }, () => {
   it('creates and removes persistent namespaces as ip netns does, and refuses bad references', async (t) => {
     const w = world(t);
     const name = `tsn-pers-${w.id}`;
+    const before = readlinkSync(`/proc/self/task/${process.pid}/ns/net`);
     const n = Netns.create(name);
+    assert.equal(readlinkSync(`/proc/self/task/${process.pid}/ns/net`), before, 'creating a netns leaves the main thread where it was');
+    assert.notEqual(n.id(), before);
     w.defer(() => {
       try {
         Netns.remove(name);

@@ -41,6 +41,9 @@
 #ifndef NETLINK_CAP_ACK
 #define NETLINK_CAP_ACK 10
 #endif
+#ifndef NETLINK_GET_STRICT_CHK
+#define NETLINK_GET_STRICT_CHK 12
+#endif
 
 namespace {
 
@@ -76,7 +79,16 @@ void RequireArgs(const Napi::CallbackInfo& info, size_t n, const char* usage) {
 
 // Runs fn on a fresh thread that first joins the network namespace at nsPath (when not empty).
 // fn returns 0 or fills failure. The thread exits afterwards, taking its namespace membership with it.
+// Runs fn on a fresh thread that exits afterwards (for unshare(), whose effect must die with the thread).
+bool RunOnThread(SysFailure& failure, const std::function<bool(SysFailure&)>& fn) {
+  bool ok = false;
+  std::thread t([&]() { ok = fn(failure); });
+  t.join();
+  return ok;
+}
+
 bool RunInNetns(const std::string& nsPath, SysFailure& failure, const std::function<bool(SysFailure&)>& fn) {
+  if (nsPath.empty()) return fn(failure);  // our own netns: nothing to enter, no thread needed
   bool ok = false;
   std::thread t([&]() {
     if (!nsPath.empty()) {
@@ -112,6 +124,9 @@ int OpenNetlinkHere(int protocol, SysFailure& f) {
   setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bufsize, sizeof bufsize);
   setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one);
   setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one);
+  // Strict checking lets dumps be filtered by the kernel (addresses/neighbours of one interface), so a dump
+  // stays small and is rarely interrupted by concurrent changes elsewhere. Older kernels ignore the filters.
+  setsockopt(fd, SOL_NETLINK, NETLINK_GET_STRICT_CHK, &one, sizeof one);
   struct timeval tv = {30, 0};  // the kernel always answers a request; 30 s means something is badly wrong
   setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   struct sockaddr_nl sa;
@@ -277,7 +292,7 @@ Napi::Value NetnsCreate(const Napi::CallbackInfo& info) {
   int fd = open(path.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0);
   if (fd < 0) Throw(info.Env(), {errno, "open", path});
   close(fd);
-  bool ok = RunInNetns("", f, [&](SysFailure& ff) {
+  bool ok = RunOnThread(f, [&](SysFailure& ff) {
     if (unshare(CLONE_NEWNET) != 0) {
       ff = {errno, "unshare(CLONE_NEWNET)", ""};
       return false;

@@ -180,3 +180,38 @@ test('SIGKILL at random points, 100 times: store always loads, nothing doubled, 
     for (const r of roots) rmSync(r, { recursive: true, force: true });
   }
 });
+
+test('store: a long-lived process sees what other processes appended and compacted between its transactions', { skip: noAddon }, async () => {
+  const root = tmpRoot();
+  try {
+    const conf: NetConf = { cniVersion: '1.1.0', name: 't', type: 'x', ipam: { type: 'tsnet-ipam', subnet: '10.77.0.0/24', root } };
+    const add = (cid: string) => ipamAdd(conf, { command: 'ADD', containerId: cid, netns: '/x', ifname: 'eth0', args: {}, path: [] });
+    const seen = new Set<string>();
+    const note = (addr: string) => {
+      assert.ok(!seen.has(addr), `address ${addr} handed out twice`);
+      seen.add(addr);
+    };
+    // This process caches what it read; other processes append to the journal in between.
+    for (let round = 0; round < 4; round++) {
+      note((await add(`self-${round}-a`)).ips![0]!.address);
+      const others = await Promise.all([0, 1, 2].map((i) => run(['add', root, `other-${round}-${i}`])));
+      for (const o of others) {
+        assert.equal(o.code, 0, o.err);
+        note(JSON.parse(o.out).ips[0].address);
+      }
+      note((await add(`self-${round}-b`)).ips![0]!.address);
+    }
+    // Another process releases an address and compacts (a new snapshot, an emptied journal): this process must
+    // notice, reload, and may hand the released address out again — but no other.
+    const first = [...seen][0]!;
+    const c = await run(['release-compact', root, 'self-0-a']);
+    assert.equal(c.code, 0, c.err);
+    seen.delete(first);
+    note((await add('after-compaction')).ips![0]!.address);
+    note((await add('after-compaction-2')).ips![0]!.address);
+    const state = await IpamStore.forNetwork(root, 't').read();
+    assert.equal(state.size, seen.size);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -9,8 +9,8 @@
 //   via temp + fsync + rename + fsync(dir), then the journal is truncated. A crash between the two is
 //   harmless: lines whose sequence number is not above the snapshot's are skipped on replay.
 //   Amortised, each transaction still writes O(1) bytes per op; loading reads O(reservations).
-import { closeSync, existsSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, rmSync, constants } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, readSync, rmSync, statSync, constants } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ensureDir, fsyncDir, writeAll, writeFileAtomic } from './durable.js';
 import { withLock } from './lock.js';
 import { IpamState, type Op, type Snapshot } from './state.js';
@@ -61,6 +61,72 @@ interface Loaded {
   journalSize: number;
 }
 
+interface Cached {
+  /** Identity of the snapshot file the state was built on ('' when there was none). */
+  snapshot: string | undefined;
+  journalIno: string;
+  loaded: Loaded;
+}
+
+/** What this process last read of each store (by directory); only trusted under the store's lock. */
+const LOADED = new Map<string, Cached>();
+
+/** "ino:size:mtimeNs" of a file, or undefined when it does not exist. */
+function fileIdentity(path: string): string | undefined {
+  try {
+    const st = statSync(path, { bigint: true });
+    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+  } catch {
+    return undefined;
+  }
+}
+const journalSize = (identity: string): number => Number(identity.split(':')[1]);
+
+function readRange(path: string, from: number, to: number): Buffer {
+  const buf = Buffer.alloc(to - from);
+  const fd = openSync(path, 'r');
+  try {
+    let off = 0;
+    while (off < buf.length) {
+      const n = readSync(fd, buf, off, buf.length - off, from + off);
+      if (n === 0) break;
+      off += n;
+    }
+    return buf.subarray(0, off);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Parses complete journal lines (a torn tail — a write cut short by a crash — is left unread). Entries with
+ * a sequence number at or below `after` are already in the snapshot and skipped.
+ */
+function parseJournal(buf: Buffer, after: number, path: string, offset: number): { ops: Op[]; seq: number; lines: number; good: number } {
+  const ops: Op[] = [];
+  let seq = 0;
+  let pos = 0;
+  let lines = 0;
+  while (pos < buf.length) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) break;
+    const text = buf.toString('utf8', pos, nl);
+    let entry: { s: number; ops: Op[] };
+    try {
+      entry = JSON.parse(text) as { s: number; ops: Op[] };
+    } catch {
+      throw new StoreError(`IPAM journal ${path} is damaged at byte ${offset + pos} (a complete line that is not JSON). Inspect or remove ${dirname(path)}.`);
+    }
+    lines++;
+    if (entry.s > after) {
+      ops.push(...entry.ops);
+      seq = Math.max(seq, entry.s);
+    }
+    pos = nl + 1;
+  }
+  return { ops, seq, lines, good: pos };
+}
+
 export class IpamStore {
   readonly snapshotPath: string;
   readonly journalPath: string;
@@ -89,13 +155,58 @@ export class IpamStore {
     return withLock(
       this.lockPath,
       () => {
-        const loaded = this.load();
-        const out = fn(loaded.state);
-        if (loaded.state.pending.length > 0) this.commit(loaded, loaded.state.pending);
-        return out;
+        const loaded = this.loadCached();
+        try {
+          const out = fn(loaded.state);
+          if (loaded.state.pending.length > 0) this.commit(loaded, loaded.state.pending);
+          this.remember(loaded);
+          return out;
+        } catch (e) {
+          LOADED.delete(this.dir); // the in-memory state may hold changes that never reached the disk
+          throw e;
+        }
       },
       this.opts.lockTimeoutMs,
     );
+  }
+
+  /**
+   * The state as load() would read it, reusing what this process read last time: when the snapshot is the
+   * same file as then, only the journal lines appended since (by any process) are read and applied. A
+   * long-lived process (the daemon, the engine) so pays per transaction for what changed, not for every
+   * address held. Called under the lock.
+   */
+  private loadCached(): Loaded {
+    const c = LOADED.get(this.dir);
+    const snap = fileIdentity(this.snapshotPath);
+    const jid = fileIdentity(this.journalPath);
+    if (c && c.snapshot === snap && jid !== undefined && c.journalIno === jid.split(':')[0] && journalSize(jid) >= c.loaded.journalGood) {
+      const l = c.loaded;
+      const size = journalSize(jid);
+      if (size > l.journalGood) {
+        const tail = readRange(this.journalPath, l.journalGood, size);
+        const parsed = parseJournal(tail, l.seq, this.journalPath, l.journalGood);
+        for (const op of parsed.ops) l.state.replay(op);
+        l.seq = Math.max(l.seq, parsed.seq);
+        l.journalLines += parsed.lines;
+        l.journalGood += parsed.good;
+      }
+      l.journalSize = size;
+      l.state.pending = [];
+      return l;
+    }
+    return this.load();
+  }
+
+  /** Keeps the state just committed for the next transaction of this process. */
+  private remember(loaded: Loaded): void {
+    const jid = fileIdentity(this.journalPath);
+    if (!jid) {
+      LOADED.delete(this.dir);
+      return;
+    }
+    loaded.state.pending = [];
+    LOADED.set(this.dir, { snapshot: fileIdentity(this.snapshotPath), journalIno: jid.split(':')[0]!, loaded });
   }
 
   /** The current state, read under the lock (a missing store is empty). */
@@ -126,25 +237,11 @@ export class IpamStore {
 
     let buf: Buffer = Buffer.alloc(0);
     if (existsSync(this.journalPath)) buf = readFileSync(this.journalPath);
-    let pos = 0;
-    let lines = 0;
-    while (pos < buf.length) {
-      const nl = buf.indexOf(0x0a, pos);
-      if (nl < 0) break; // torn tail: a write cut short by a crash; ignored, truncated by the next commit
-      const text = buf.toString('utf8', pos, nl);
-      let entry: { s: number; ops: Op[] };
-      try {
-        entry = JSON.parse(text) as { s: number; ops: Op[] };
-      } catch {
-        throw new StoreError(`IPAM journal ${this.journalPath} is damaged at byte ${pos} (a complete line that is not JSON). Inspect or remove ${this.dir}.`);
-      }
-      lines++;
-      if (entry.s > base) {
-        for (const op of entry.ops) state.replay(op);
-        seq = Math.max(seq, entry.s);
-      }
-      pos = nl + 1;
-    }
+    const parsed = parseJournal(buf, base, this.journalPath, 0);
+    for (const op of parsed.ops) state.replay(op);
+    seq = Math.max(seq, parsed.seq);
+    const lines = parsed.lines;
+    const pos = parsed.good;
     state.pending = [];
     return { state, seq, journalLines: lines, journalGood: pos, journalSize: buf.length };
   }
@@ -163,8 +260,13 @@ export class IpamStore {
     }
     if (isNew) fsyncDir(this.dir);
 
+    loaded.seq = seq;
+    loaded.journalGood = Math.min(loaded.journalGood, loaded.journalSize) + line.length;
+    loaded.journalSize = loaded.journalGood;
+    loaded.journalLines += 1;
+
     const compactEvery = this.opts.compactEvery ?? 256;
-    if (loaded.journalLines + 1 > Math.max(compactEvery, loaded.state.size)) {
+    if (loaded.journalLines > Math.max(compactEvery, loaded.state.size)) {
       writeFileAtomic(this.snapshotPath, JSON.stringify(loaded.state.toSnapshot(seq)));
       const jfd = openSync(this.journalPath, constants.O_WRONLY);
       try {
@@ -173,6 +275,9 @@ export class IpamStore {
       } finally {
         closeSync(jfd);
       }
+      loaded.journalGood = 0;
+      loaded.journalSize = 0;
+      loaded.journalLines = 0;
     }
   }
 }

@@ -108,6 +108,9 @@ async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, 
     const name = randomVethName();
     try {
       const veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: s.mtu, masterIndex: bridgeIndex, peer: { name: ifname, netnsFd: ctr.fd(), mtu: s.mtu } });
+      // A bridge port needs no addresses of its own: without IPv6 on it, bringing it up sends no MLD, router
+      // solicitation or DAD that the bridge would flood to every other port (a cost that grows with the ports).
+      disableIpv6(host, name);
       await host.rtnl.setLink(veth.index, { up: true, ...(s.hairpin ? { bridgePort: { hairpin: true } } : {}) });
       return host.rtnl.link(veth.index);
     } catch (e) {
@@ -120,6 +123,14 @@ async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, 
       }
       kernel(e, `create veth pair for ${ifname}`);
     }
+  }
+}
+
+function disableIpv6(ns: Netns, ifname: string): void {
+  try {
+    ns.setSysctl(`net/ipv6/conf/${ifname}/disable_ipv6`, 1);
+  } catch {
+    /* IPv6 not built in or disabled already */
   }
 }
 
@@ -217,6 +228,8 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     } catch {
       /* IPv4 sysctls absent: nothing to announce */
     }
+    // As Docker does: a container interface on a network without IPv6 gets no IPv6 (no link-local chatter).
+    if (!ips.some((ip) => ip.address.includes(':'))) disableIpv6(ctr, args.ifname);
     await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad }).catch((e) => kernel(e, `configure ${args.ifname} in ${ctr.label}`));
     if (s.isGateway) await ensureGatewayAddrs(host, br, ips, s, conf.name);
     if (s.ipMasq) {

@@ -16,7 +16,7 @@ export interface NativeAddon {
   netnsDelete(path: string): void;
   socketAt(nsPath: string | null, domain: number, type: number, protocol: number): number;
   packetSend(fd: number, ifindex: number, ethertype: number, dstMac: Buffer, frame: Buffer): number;
-  writeFileAt(nsPath: string | null, path: string, data: string): void;
+  writeFilesAt(nsPath: string | null, paths: string[], data: string[]): void;
   readFileAt(nsPath: string | null, path: string): string;
   setns(path: string, nstype: number): void;
   unshare(flags: number): void;

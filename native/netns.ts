@@ -147,9 +147,18 @@ export class Netns {
     return native().readFileAt(this.path, `/proc/sys/${key}`).trim();
   }
 
-  /** Writes a sysctl of this namespace. */
+  /** Writes a sysctl of this namespace, e.g. "net/ipv4/conf/eth0/arp_notify". */
   setSysctl(key: string, value: string | number): void {
-    native().writeFileAt(this.path, `/proc/sys/${key}`, String(value));
+    this.setSysctls([[key, value]]);
+  }
+
+  /** Writes several sysctls in order, entering the namespace once; stops at the first that fails. */
+  setSysctls(entries: [key: string, value: string | number][]): void {
+    native().writeFilesAt(
+      this.path,
+      entries.map(([k]) => `/proc/sys/${k}`),
+      entries.map(([, v]) => String(v)),
+    );
   }
 
   close(): void {

@@ -80,8 +80,10 @@ export class Rtnl {
         throw new NetlinkError(e.errno, what, `this kernel has no "${spec.kind}" link support (driver not built or module not loadable)`);
       throw e;
     }
-    if (spec.up) await this.setLink(spec.name, { up: true });
-    return this.link(spec.name);
+    const link = await this.link(spec.name);
+    if (!spec.up) return link;
+    await this.setLink(link.index, { up: true });
+    return { ...link, up: true, flags: link.flags | C.IFF_UP };
   }
 
   async setLink(ref: LinkRef, change: LinkChange): Promise<void> {

@@ -359,26 +359,32 @@ Napi::Value PacketSend(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
-// writeFileAt(nsPath|null, path, data) / readFileAt(nsPath|null, path): for /proc/sys/net/*, which
-// shows the network namespace of the thread that opens it.
-Napi::Value WriteFileAt(const Napi::CallbackInfo& info) {
-  RequireArgs(info, 3, "writeFileAt(nsPath|null, path, data)");
+// writeFilesAt(nsPath|null, paths[], data[]) / readFileAt(nsPath|null, path): for /proc/sys/net/*, which
+// shows the network namespace of the thread that opens it. Several writes share one trip into the netns.
+Napi::Value WriteFilesAt(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 3, "writeFilesAt(nsPath|null, paths[], data[])");
   std::string nsPath = OptString(info[0]);
-  std::string path = info[1].As<Napi::String>().Utf8Value();
-  std::string data = info[2].As<Napi::String>().Utf8Value();
+  Napi::Array ps = info[1].As<Napi::Array>();
+  Napi::Array ds = info[2].As<Napi::Array>();
+  if (ps.Length() != ds.Length()) throw Napi::TypeError::New(info.Env(), "writeFilesAt: paths and data differ in length");
+  std::vector<std::pair<std::string, std::string>> writes;
+  for (uint32_t i = 0; i < ps.Length(); i++)
+    writes.emplace_back(ps.Get(i).As<Napi::String>().Utf8Value(), ds.Get(i).As<Napi::String>().Utf8Value());
   SysFailure f;
   if (!RunInNetns(nsPath, f, [&](SysFailure& ff) {
-        int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-        if (fd < 0) {
-          ff = {errno, "open", path};
-          return false;
-        }
-        ssize_t n = write(fd, data.data(), data.size());
-        int err = errno;
-        close(fd);
-        if (n < 0) {
-          ff = {err, "write", path};
-          return false;
+        for (const auto& [path, data] : writes) {
+          int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
+          if (fd < 0) {
+            ff = {errno, "open", path};
+            return false;
+          }
+          ssize_t n = write(fd, data.data(), data.size());
+          int err = errno;
+          close(fd);
+          if (n < 0) {
+            ff = {err, "write", path};
+            return false;
+          }
         }
         return true;
       }))
@@ -512,7 +518,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("netnsDelete", Napi::Function::New(env, NetnsDelete));
   exports.Set("socketAt", Napi::Function::New(env, SocketAt));
   exports.Set("packetSend", Napi::Function::New(env, PacketSend));
-  exports.Set("writeFileAt", Napi::Function::New(env, WriteFileAt));
+  exports.Set("writeFilesAt", Napi::Function::New(env, WriteFilesAt));
   exports.Set("readFileAt", Napi::Function::New(env, ReadFileAt));
   exports.Set("setns", Napi::Function::New(env, Setns));
   exports.Set("unshare", Napi::Function::New(env, Unshare));

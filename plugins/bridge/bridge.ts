@@ -98,8 +98,11 @@ async function ensureBridge(host: Netns, s: Settings, netName: string): Promise<
   }
   if (s.vlan)
     throw new CniError(BridgeErrorCode.Unsupported, `network "${netName}": per-port VLANs ("vlan") are not implemented by tsnet's bridge plugin yet`, 'remove "vlan" from the config');
-  if (!br.up || (s.promisc && !(br.promiscuity ?? 0))) await host.rtnl.setLink(br.index, { up: true, ...(s.promisc ? { promisc: true } : {}) });
-  return host.rtnl.link(br.index);
+  if (!br.up || (s.promisc && !(br.promiscuity ?? 0))) {
+    await host.rtnl.setLink(br.index, { up: true, ...(s.promisc ? { promisc: true } : {}) });
+    return host.rtnl.link(br.index);
+  }
+  return br;
 }
 
 /** Creates the veth: host end enslaved to the bridge, container end named ifname straight inside the netns. */
@@ -112,7 +115,7 @@ async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, 
       // solicitation or DAD that the bridge would flood to every other port (a cost that grows with the ports).
       disableIpv6(host, name);
       await host.rtnl.setLink(veth.index, { up: true, ...(s.hairpin ? { bridgePort: { hairpin: true } } : {}) });
-      return host.rtnl.link(veth.index);
+      return { ...veth, up: true };
     } catch (e) {
       if (isNetlinkError(e, 'EXFULL'))
         throw new CniError(BridgeErrorCode.BridgeFull, `bridge "${s.bridge}" is full: the kernel allows 1023 ports on a bridge (BR_MAX_PORTS 1024, port 0 reserved)`, 'spread containers over several networks (each has its own bridge), or DEL attachments you no longer need');
@@ -194,6 +197,7 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
   const ctr = Netns.open(args.netns);
   const undo: Undo[] = [];
   try {
+    // Checked before anything is made (a concurrent ADD racing for the name still surfaces in createVeth).
     if (await ctr.rtnl.findLink(args.ifname)) throw interfaceExists(args.ifname, ctr);
     const br = await ensureBridge(host, s, conf.name);
     const hostVeth = await createVeth(host, ctr, args.ifname, s, br.index);
@@ -223,14 +227,16 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     }
     const result: Result = { cniVersion: conf.cniVersion, interfaces, ips, routes, dns: conf.dns ?? ipamResult.dns ?? {} };
     if (!result.dns || Object.keys(result.dns).length === 0) delete result.dns;
+    // Announce the address when the link comes up; and, as Docker does, no IPv6 on an interface of a network
+    // without IPv6 (no link-local chatter). One trip into the container's netns for both.
+    const sysctls: [string, number][] = [[`net/ipv4/conf/${args.ifname}/arp_notify`, 1]];
+    if (!ips.some((ip) => ip.address.includes(':'))) sysctls.push([`net/ipv6/conf/${args.ifname}/disable_ipv6`, 1]);
     try {
-      ctr.setSysctl(`net/ipv4/conf/${args.ifname}/arp_notify`, 1); // announce the address when the link comes up
+      ctr.setSysctls(sysctls);
     } catch {
-      /* IPv4 sysctls absent: nothing to announce */
+      /* IPv4 or IPv6 not built in: nothing to announce or silence */
     }
-    // As Docker does: a container interface on a network without IPv6 gets no IPv6 (no link-local chatter).
-    if (!ips.some((ip) => ip.address.includes(':'))) disableIpv6(ctr, args.ifname);
-    await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad }).catch((e) => kernel(e, `configure ${args.ifname} in ${ctr.label}`));
+    await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad, index: ctrLink.index }).catch((e) => kernel(e, `configure ${args.ifname} in ${ctr.label}`));
     if (s.isGateway) await ensureGatewayAddrs(host, br, ips, s, conf.name);
     if (s.ipMasq) {
       masquerade(conf, args, ips);

@@ -8,11 +8,13 @@ export interface ConfigureOptions {
   interfaceIndex?: number;
   /** Duplicate address detection for IPv6 (the bridge plugin's `enabledad`). */
   enableDad?: boolean;
+  /** The interface's index, when the caller knows it already (saves a lookup). */
+  index?: number;
 }
 
 export async function configureInterface(ns: Netns, ifname: string, result: Result, opts: ConfigureOptions = {}): Promise<void> {
   const rt = ns.rtnl;
-  const link = await rt.link(ifname);
+  const link = { index: opts.index ?? (await rt.link(ifname)).index };
   const ips = (result.ips ?? []).filter((ip) => ip.interface === undefined || opts.interfaceIndex === undefined || ip.interface === opts.interfaceIndex);
   if (ips.some((ip) => ip.address.includes(':'))) {
     // IPv6 must be enabled on the interface before it takes addresses.

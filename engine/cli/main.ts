@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // tsnet CLI entry (bundled into dist/engine/cli/tsnet.mjs, linked as node_modules/.bin/tsnet). Errors print as one line:
 //   tsnet: <thing>: <reason> (<fix>)
 import { formatError, TsnetError } from '../errors.js';

@@ -43,6 +43,15 @@ const CLI_BUNDLE = fileURLToPath(new URL('../cli/tsnet.mjs', import.meta.url));
 const CLI_MAIN = existsSync(CLI_BUNDLE) ? CLI_BUNDLE : fileURLToPath(new URL('../cli/main.js', import.meta.url));
 export const EXIT_HOOK_COMMAND = '__container-exited';
 
+/**
+ * The supervisor's environment, which its exit hook (a Node start) inherits: ours, less NODE_EXTRA_CA_CERTS —
+ * Node reads that whole file at start (~50 ms) and tsnet never speaks TLS.
+ */
+function hookEnv(): NodeJS.ProcessEnv {
+  const { NODE_EXTRA_CA_CERTS: _unused, ...env } = process.env;
+  return { ...env, TSNET_ROOT: process.env.TSNET_ROOT ?? '' };
+}
+
 function mergeEnv(base: string[], extra: string[]): string[] {
   const m = new Map<string, string>();
   for (const kv of [...base, ...extra]) {
@@ -157,7 +166,7 @@ export async function startContainer(cfg: ContainerConfig, io?: { stdout: NodeJS
   const child = spawn(initBinary(), ['run', files.initConf(id)], {
     detached: true, // own session: the CLI's terminal signals and death do not reach it; the CLI forwards them
     stdio: io ? ['inherit', 'pipe', 'pipe'] : ['ignore', logFd, logFd],
-    env: { ...process.env, TSNET_ROOT: process.env.TSNET_ROOT ?? '' },
+    env: hookEnv(),
   });
   const supervisorPid = child.pid!;
   updateState(id, { supervisorPid, supervisorStart: procStartTime(supervisorPid), startedAt: new Date().toISOString() });

@@ -14,6 +14,12 @@ import { generateValidators } from './gen-validators.mjs';
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO = resolve(here, '..', '..');
 
+/**
+ * The bundles' interpreter line. Node 20 reads the whole file named by NODE_EXTRA_CA_CERTS at every start
+ * (~50 ms with a system CA bundle); tsnet never speaks TLS, so its executables start without it.
+ */
+export const SHEBANG = '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node';
+
 /** Every `plugins/<type>/main.ts`: the executables to build, named by their folder (= CNI type). */
 export function discoverEntries(root = REPO) {
   const dir = join(root, 'plugins');
@@ -46,8 +52,8 @@ export async function bundlePlugin({ entry, outfile, format = 'cjs', minify = tr
     external: ['*.node'],
     banner: {
       js: cjs
-        ? '#!/usr/bin/env node\nconst __tsnetMetaUrl = require("url").pathToFileURL(__filename).href;'
-        : '#!/usr/bin/env node\nimport { createRequire as __tsnetCreateRequire } from "module"; const require = __tsnetCreateRequire(import.meta.url);',
+        ? `${SHEBANG}\nconst __tsnetMetaUrl = require("url").pathToFileURL(__filename).href;`
+        : `${SHEBANG}\nimport { createRequire as __tsnetCreateRequire } from "module"; const require = __tsnetCreateRequire(import.meta.url);`,
     },
     define: cjs ? { 'import.meta.url': '__tsnetMetaUrl' } : {},
   });

@@ -25,7 +25,8 @@ for (const format of ['cjs', 'esm'] as const) {
     const out = join(dir, 'probe');
     await b.bundlePlugin({ entry: join(repoRoot(), 'plugins', 'cni', 'testdata', 'probe-main.ts'), outfile: out, format });
     assert.equal(statSync(out).mode & 0o777, 0o755);
-    assert.match(readFileSync(out, 'utf8'), /^#!\/usr\/bin\/env node\n/);
+    assert.ok(readFileSync(out, 'utf8').startsWith(`${b.SHEBANG}\n`), 'starts with the interpreter line');
+    assert.match(b.SHEBANG, /^#!\/usr\/bin\/env -S -u NODE_EXTRA_CA_CERTS node$/);
     const env = { PATH: process.env.PATH };
     const v = spawnSync(out, [], { env: { ...env, CNI_COMMAND: 'VERSION' }, encoding: 'utf8', input: '{"cniVersion":"1.0.0"}' });
     assert.equal(v.status, 0, v.stderr);

@@ -18,6 +18,8 @@ export interface BuildModule {
   bundlePlugin(o: { entry: string; outfile: string; format?: 'cjs' | 'esm' }): Promise<{ outfile: string; bytes: number }>;
   discoverEntries(root?: string): { type: string; entry: string }[];
   buildAll(o?: { outDir?: string; format?: string; root?: string }): Promise<{ built: { type: string; outfile: string }[] }>;
+  /** The interpreter line of every bundle. */
+  SHEBANG: string;
 }
 
 export async function buildModule(): Promise<BuildModule> {

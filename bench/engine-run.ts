@@ -13,7 +13,8 @@ const args = process.argv.slice(2);
 const opt = (k: string, d: string) => (args.includes(k) ? args[args.indexOf(k) + 1]! : d);
 const net = opt('--net', 'bridge');
 const n = Number(opt('-n', '20'));
-const cli = fileURLToPath(new URL('../engine/cli/main.js', import.meta.url));
+// The CLI as users run it: the bundle, through its interpreter line.
+const cli = fileURLToPath(new URL('../engine/cli/tsnet.mjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsnet-bench-'));
 const id = Math.random().toString(16).slice(2, 8);
 const hostNs = `tsb-run-${id}`;
@@ -23,7 +24,7 @@ function inHost(cmd: string, a: string[], e: NodeJS.ProcessEnv = env): SpawnSync
   return spawnSync('nsenter', [`--net=/run/netns/${hostNs}`, cmd, ...a], { env: e, encoding: 'utf8' });
 }
 function tsnet(...a: string[]): string {
-  const r = inHost(process.execPath, [cli, ...a]);
+  const r = inHost(cli, a);
   if (r.status !== 0) throw new Error(`tsnet ${a.join(' ')}: ${r.stderr}`);
   return r.stdout;
 }
@@ -50,7 +51,7 @@ try {
   tsnet('run', '--rm', '--net', ourNet, 'bench', 'true'); // warm-up
   const ours = Array.from({ length: n }, () => time(() => tsnet('run', '--rm', '--net', ourNet, 'bench', 'true')));
   console.log(`tsnet  run --rm --net ${net} ×${n}: ${stats(ours)}`);
-  const nodeStart = Array.from({ length: 5 }, () => time(() => spawnSync(process.execPath, ['-e', '0'])));
+  const nodeStart = Array.from({ length: 5 }, () => time(() => spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } })));
   console.log(`(node -e 0 alone: ${stats(nodeStart)}; a tsnet run pays a Node start for the CLI and one for the exit hook)`);
 
   if (spawnSync('podman', ['--version']).status !== 0) {
@@ -85,8 +86,8 @@ try {
     inHost('podman', [...base, 'system', 'reset', '--force'], penv);
   }
 } finally {
-  const left = inHost(process.execPath, [cli, 'ps', '-aq']).stdout.split('\n').filter(Boolean);
-  if (left.length) inHost(process.execPath, [cli, 'rm', '-f', ...left]);
+  const left = inHost(cli, ['ps', '-aq']).stdout.split('\n').filter(Boolean);
+  if (left.length) inHost(cli, ['rm', '-f', ...left]);
   spawnSync('sh', ['-c', `grep -o ' ${dir}[^ ]*' /proc/self/mountinfo | sort -r | xargs -r -n1 umount -l`]);
   spawnSync('ip', ['netns', 'del', hostNs]);
   rmSync(dir, { recursive: true, force: true });

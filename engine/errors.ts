@@ -16,6 +16,13 @@ export class TsnetError extends Error {
 /** The one line the CLI prints for any error. */
 export function formatError(e: unknown): string {
   if (e instanceof TsnetError) return `tsnet: ${e.message}`;
+  // A CNI plugin's answer (plugins/cni CniError): the plugin already named the thing and the reason; its
+  // details carry the fix. Only code 999 (internal) is a surprise.
+  const cni = e as { name?: string; code?: unknown; details?: string };
+  if (e instanceof Error && cni.name === 'CniError' && typeof cni.code === 'number' && cni.code !== 999) {
+    const details = cni.details;
+    return `tsnet: ${e.message}${details ? ` (${details})` : ''}`;
+  }
   if (e instanceof Error) {
     const code = (e as NodeJS.ErrnoException).code;
     return `tsnet: ${e.message}${code && !e.message.includes(code) ? ` [${code}]` : ''} (this is unexpected; re-run with TSNET_DEBUG=1 for a stack trace)`;

@@ -197,9 +197,10 @@ export function toCniError(e: unknown): CniError {
   if (e instanceof CniError) return e;
   const msg = e instanceof Error ? e.message : String(e);
   if (isTransient(e)) return new CniError(ErrorCode.TryAgainLater, msg);
-  if (e instanceof ExhaustedError) return new CniError(IpamErrorCode.Exhausted, msg);
-  if (e instanceof RequestedAddressError) return new CniError(IpamErrorCode.RequestedUnavailable, msg);
-  if (e instanceof NoFreeSubnetError) return new CniError(IpamErrorCode.NoFreeSubnet, msg);
+  if (e instanceof ExhaustedError) return new CniError(IpamErrorCode.Exhausted, msg, 'release addresses no container uses (DEL, or GC with the valid attachments), or give the network a wider range');
+  if (e instanceof RequestedAddressError)
+    return new CniError(IpamErrorCode.RequestedUnavailable, msg, "request a free address inside the network's ranges (see 'tsnet network inspect'), or leave it out to get one assigned");
+  if (e instanceof NoFreeSubnetError) return new CniError(IpamErrorCode.NoFreeSubnet, msg, 'give a subnet explicitly, or add pools with room left');
   if (e instanceof NetworkError) return new CniError(e.kind === 'no-subnet' ? IpamErrorCode.NoFreeSubnet : ErrorCode.InvalidNetworkConfig, msg);
   if (e instanceof RangeConfigError || e instanceof CidrError) return new CniError(ErrorCode.InvalidNetworkConfig, msg);
   if (e instanceof StoreError) return new CniError(/invalid network name/.test(msg) ? ErrorCode.InvalidNetworkConfig : ErrorCode.IoFailure, msg);

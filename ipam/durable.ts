@@ -1,6 +1,6 @@
 // Durable file primitives: atomic replace (temp + fsync + rename + fsync of the directory) and appends
 // that reach the disk before we report success.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, writeSync, constants } from 'node:fs';
+import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
 
 export function fsyncDir(dir: string): void {
@@ -28,11 +28,16 @@ export function writeFileAtomic(path: string, data: string | Buffer): void {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', 0o644);
   try {
-    writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
+    try {
+      writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true }); // never leave a half-written temp file behind
+    throw e;
   }
-  renameSync(tmp, path);
   fsyncDir(dirname(path));
 }

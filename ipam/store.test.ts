@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { addonCandidates } from '../native/addon.js';
 import { Allocator } from './allocator.js';
 import { formatAddr } from './cidr.js';
-import { ipamAdd } from './cni-ipam.js';
+import { ipamAdd, ipamDel } from './cni-ipam.js';
 import { gcState } from './gc.js';
 import { withLock } from './lock.js';
 import { canonicalizeRangeSet } from './ranges.js';
@@ -211,6 +211,37 @@ test('store: a long-lived process sees what other processes appended and compact
     note((await add('after-compaction-2')).ips![0]!.address);
     const state = await IpamStore.forNetwork(root, 't').read();
     assert.equal(state.size, seen.size);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test('store: a store deleted and recreated by another process is never trusted from the cache', { skip: noAddon }, async () => {
+  const root = tmpRoot();
+  try {
+    const conf: NetConf = { cniVersion: '1.1.0', name: 't', type: 'x', ipam: { type: 'tsnet-ipam', subnet: '10.77.0.0/24', root } };
+    const args = (command: 'ADD' | 'DEL', cid: string, extra: Record<string, string> = {}) => ({ command, containerId: cid, netns: '/x', ifname: 'eth0', args: extra, path: [] });
+    for (let round = 0; round < 3; round++) {
+      // This process: ADD mine-R-0..2, DEL mine-R-0 → it holds .3 and .4 and caches that.
+      await IpamStore.forNetwork(root, 't').destroy();
+      for (let i = 0; i < 3; i++) await ipamAdd(conf, args('ADD', `mine-${round}-${i}`));
+      await ipamDel(conf, args('DEL', `mine-${round}-0`));
+      // Another process deletes the store and makes one with a journal just as long: it holds .2 and .4.
+      const r = await run(['recreate', root, `othr-${round}`]);
+      assert.equal(r.code, 0, r.err);
+      const theirs = r.out.trim().split('\n');
+      // Each of their addresses, asked for by name, must be refused: a stale cache thinks .2 is free.
+      for (const a of theirs) {
+        const ip = a.split('/')[0]!;
+        await assert.rejects(
+          ipamAdd(conf, args('ADD', `steal-${round}-${ip}`, { IP: ip })),
+          (e: unknown) => e instanceof CniError && e.code === 101,
+          `round ${round}: ${ip} is held by the other process`,
+        );
+      }
+      const state = await IpamStore.forNetwork(root, 't').read();
+      assert.equal(state.size, theirs.length);
+    }
   } finally {
     rmSync(root, { recursive: true, force: true });
   }

@@ -64,23 +64,65 @@ interface Loaded {
 interface Cached {
   /** Identity of the snapshot file the state was built on ('' when there was none). */
   snapshot: string | undefined;
+  /** Inode and birth time of the journal read. */
   journalIno: string;
+  /** The journal's last complete line as read (ending at loaded.journalGood). */
+  lastLine: Buffer;
   loaded: Loaded;
 }
 
 /** What this process last read of each store (by directory); only trusted under the store's lock. */
 const LOADED = new Map<string, Cached>();
 
-/** "ino:size:mtimeNs" of a file, or undefined when it does not exist. */
+/** "ino:size:mtimeNs:birthtimeNs" of a file, or undefined when it does not exist. */
 function fileIdentity(path: string): string | undefined {
   try {
     const st = statSync(path, { bigint: true });
-    return `${st.ino}:${st.size}:${st.mtimeNs}`;
+    return `${st.ino}:${st.size}:${st.mtimeNs}:${st.birthtimeNs}`;
   } catch {
     return undefined;
   }
 }
 const journalSize = (identity: string): number => Number(identity.split(':')[1]);
+/** The parts of a journal's identity that stay while it only grows: inode and birth time. */
+const journalBirth = (identity: string): string => {
+  const [ino, , , birth] = identity.split(':');
+  return `${ino}:${birth}`;
+};
+
+/**
+ * Parses journal lines appended after sequence number `after`: every complete line must be the next number in
+ * turn. Undefined when that does not hold or a line is not JSON (the caller then reloads everything).
+ */
+function tryParseTail(buf: Buffer, after: number): { ops: Op[]; seq: number; lines: number; good: number } | undefined {
+  const ops: Op[] = [];
+  let seq = after;
+  let pos = 0;
+  let lines = 0;
+  while (pos < buf.length) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) break; // a torn tail: left for the next commit to cut
+    let entry: { s: number; ops: Op[] };
+    try {
+      entry = JSON.parse(buf.toString('utf8', pos, nl)) as { s: number; ops: Op[] };
+    } catch {
+      return undefined;
+    }
+    if (entry.s !== seq + 1) return undefined;
+    ops.push(...entry.ops);
+    seq = entry.s;
+    lines++;
+    pos = nl + 1;
+  }
+  return { ops, seq, lines, good: pos };
+}
+
+/** The complete line that ends at byte `end` (exclusive) of a journal, newline included. */
+function lastLineBefore(path: string, end: number): Buffer {
+  const chunk = readRange(path, Math.max(0, end - 4096), end);
+  const prev = chunk.lastIndexOf(0x0a, chunk.length - 2);
+  return chunk.subarray(prev + 1);
+}
 
 function readRange(path: string, from: number, to: number): Buffer {
   const buf = Buffer.alloc(to - from);
@@ -180,14 +222,26 @@ export class IpamStore {
     const c = LOADED.get(this.dir);
     const snap = fileIdentity(this.snapshotPath);
     const jid = fileIdentity(this.journalPath);
-    if (c && c.snapshot === snap && jid !== undefined && c.journalIno === jid.split(':')[0] && journalSize(jid) >= c.loaded.journalGood) {
+    if (
+      c &&
+      c.snapshot === snap &&
+      jid !== undefined &&
+      c.journalIno === journalBirth(jid) &&
+      journalSize(jid) >= c.loaded.journalGood &&
+      // The journal must still hold, where we left off, the very line we last read or wrote: a store
+      // deleted and made again (maybe on the same inode, with as many bytes) fails this.
+      (c.loaded.journalGood === 0 || readRange(this.journalPath, c.loaded.journalGood - c.lastLine.length, c.loaded.journalGood).equals(c.lastLine))
+    ) {
       const l = c.loaded;
       const size = journalSize(jid);
       if (size > l.journalGood) {
         const tail = readRange(this.journalPath, l.journalGood, size);
-        const parsed = parseJournal(tail, l.seq, this.journalPath, l.journalGood);
+        const parsed = tryParseTail(tail, l.seq);
+        // Only a tail that continues our sequence exactly (s = seq+1, seq+2, …) is trusted; anything else —
+        // a journal recreated under the same inode, a torn line at our offset — means a full reload.
+        if (!parsed) return this.load();
         for (const op of parsed.ops) l.state.replay(op);
-        l.seq = Math.max(l.seq, parsed.seq);
+        l.seq = parsed.seq;
         l.journalLines += parsed.lines;
         l.journalGood += parsed.good;
       }
@@ -206,7 +260,8 @@ export class IpamStore {
       return;
     }
     loaded.state.pending = [];
-    LOADED.set(this.dir, { snapshot: fileIdentity(this.snapshotPath), journalIno: jid.split(':')[0]!, loaded });
+    const lastLine = loaded.journalGood > 0 ? lastLineBefore(this.journalPath, loaded.journalGood) : Buffer.alloc(0);
+    LOADED.set(this.dir, { snapshot: fileIdentity(this.snapshotPath), journalIno: journalBirth(jid), lastLine, loaded });
   }
 
   /** The current state, read under the lock (a missing store is empty). */
@@ -218,7 +273,14 @@ export class IpamStore {
   /** Delete the store (e.g. `network rm --force`). */
   async destroy(): Promise<void> {
     if (!existsSync(this.dir)) return;
-    await withLock(this.lockPath, () => rmSync(this.dir, { recursive: true, force: true }), this.opts.lockTimeoutMs);
+    await withLock(
+      this.lockPath,
+      () => {
+        LOADED.delete(this.dir);
+        rmSync(this.dir, { recursive: true, force: true });
+      },
+      this.opts.lockTimeoutMs,
+    );
   }
 
   private load(): Loaded {
@@ -267,7 +329,14 @@ export class IpamStore {
 
     const compactEvery = this.opts.compactEvery ?? 256;
     if (loaded.journalLines > Math.max(compactEvery, loaded.state.size)) {
-      writeFileAtomic(this.snapshotPath, JSON.stringify(loaded.state.toSnapshot(seq)));
+      // The transaction is committed (its journal line is on disk): compaction is housekeeping. If it fails
+      // (disk full, say), the journal keeps growing and the next commit tries again.
+      try {
+        writeFileAtomic(this.snapshotPath, JSON.stringify(loaded.state.toSnapshot(seq)));
+      } catch {
+        LOADED.delete(this.dir);
+        return;
+      }
       const jfd = openSync(this.journalPath, constants.O_WRONLY);
       try {
         ftruncateSync(jfd, 0);

@@ -111,6 +111,18 @@ describe('bridge plugin', { skip: needsRoot }, () => {
     assert.equal(await held(s.root, `net${s.w.id}`), 0);
   });
 
+  it('DEL releases the address when only the empty file of the netns is left (its mount lost)', async (t) => {
+    const s = setup(t, '1.0.0', '10.68.0.0/24');
+    const ctr = s.w.netns('stale');
+    const env = { TSNET_ROOT: s.root };
+    cniOk({ hostNs: s.host, plugin: 'bridge', command: 'ADD', conf: s.conf(), netns: `/run/netns/${ctr}`, env });
+    assert.equal(await held(s.root, `net${s.w.id}`), 1);
+    const um = spawnSync('umount', [`/run/netns/${ctr}`], { encoding: 'utf8' });
+    assert.equal(um.status, 0, um.stderr);
+    cniOk({ hostNs: s.host, plugin: 'bridge', command: 'DEL', conf: s.conf(), netns: `/run/netns/${ctr}`, env });
+    assert.equal(await held(s.root, `net${s.w.id}`), 0);
+  });
+
   it('two containers on one bridge reach each other; hairpin and MTU show in ip -d link', async (t) => {
     const s = setup(t, '1.0.0', '10.63.0.0/24');
     const env = { TSNET_ROOT: s.root };

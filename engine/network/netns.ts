@@ -2,6 +2,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { native, isSysError } from '../../native/addon.js';
+import { assertNetnsPath } from '../../native/netns.js';
 import { TsnetError } from '../errors.js';
 
 export const NETNS_DIR = '/run/netns';
@@ -19,7 +20,18 @@ export function createNetns(containerId: string): string {
   try {
     return native().netnsCreate(NETNS_DIR, netnsName(containerId));
   } catch (e) {
-    if (isSysError(e, 'EEXIST')) return netnsPathFor(containerId); // left by a crashed run of this same container
+    if (isSysError(e, 'EEXIST')) {
+      // Left by a crashed run of this same container: reuse it if it still is a network namespace; a bare
+      // file (its bind mount gone) is removed and made again.
+      const path = netnsPathFor(containerId);
+      try {
+        assertNetnsPath(path);
+        return path;
+      } catch {
+        native().netnsDelete(path);
+        return native().netnsCreate(NETNS_DIR, netnsName(containerId));
+      }
+    }
     throw new TsnetError(`netns ${netnsName(containerId)}`, `cannot create (${(e as Error).message})`, 'are you root, and is /run writable?');
   }
 }

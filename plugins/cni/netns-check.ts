@@ -21,7 +21,8 @@ const nativeNsType: NsTypeProbe = async (path) => {
 /**
  * ADD/CHECK: the path must exist and be a network namespace other than this process's (unless `allowOwn`:
  * the host plugin, whose container shares the host's netns).
- * DEL: a missing path is fine (the container may be gone); an existing one must still be a netns.
+ * DEL: a missing path is fine (the container may be gone), and so is an empty file left where a namespace was
+ * mounted; any other existing path must still be a netns.
  */
 export async function checkNetns(command: CniCommand, path: string, probe: NsTypeProbe = nativeNsType, allowOwn = false): Promise<void> {
   if (!path) return;
@@ -42,12 +43,20 @@ export async function checkNetns(command: CniCommand, path: string, probe: NsTyp
   } catch {
     own = undefined;
   }
-  if (!st.isFile() || (own && st.dev !== own.dev)) throw envError(`CNI_NETNS '${path}' is not a namespace file`);
+  // DEL must still release what ADD took (the address above all) when the namespace is gone but its file
+  // stayed behind — an empty mount point whose bind mount was lost to a crash or a half-done `ip netns del`.
+  // The plugin treats a netns it cannot open as gone. Any other file is still refused.
+  const gone = () => command === 'DEL' && st.isFile() && st.size === 0;
+  if (!st.isFile() || (own && st.dev !== own.dev)) {
+    if (gone()) return;
+    throw envError(`CNI_NETNS '${path}' is not a namespace file`);
+  }
   if (own && st.ino === own.ino && !allowOwn) throw envError(`CNI_NETNS '${path}' is the plugin's own network namespace; refusing to configure the host`);
   let type: number;
   try {
     type = await probe(path);
   } catch (e) {
+    if (gone()) return;
     throw envError(`CNI_NETNS '${path}' is not a namespace: ${(e as Error).message}`);
   }
   if (type !== CLONE_NEWNET) throw envError(`CNI_NETNS '${path}' is a namespace but not a network namespace (type 0x${type.toString(16)})`);

@@ -69,14 +69,47 @@ function locked<T>(fn: () => T): T {
   }
 }
 
-/** Adds rules (nft rule bodies) to a chain of our table, each tagged with `owner`. Creates the table if needed. */
-export function addRules(chain: Chain, owner: string, bodies: string[]): void {
+/** A rule of our table as `nft list` prints it (without the handle), with its owner tag. */
+export interface RuleText {
+  chain: string;
+  owner: string;
+  text: string;
+}
+
+/** Every rule of our table with an owner tag, as text. */
+function ruleTexts(): RuleText[] {
+  let out: string;
+  try {
+    out = nft(['list', 'table', FAMILY, TABLE]);
+  } catch (e) {
+    if (/No such file or directory|does not exist/i.test((e as Error).message)) return [];
+    throw e;
+  }
+  const rules: RuleText[] = [];
+  let chain = '';
+  for (const line of out.split('\n')) {
+    const c = /^\s*chain (\S+) \{/.exec(line);
+    if (c) chain = c[1]!;
+    const r = /^\s*(.*?) comment "([^"]*)"\s*$/.exec(line);
+    if (r && chain) rules.push({ chain, owner: r[2]!, text: r[1]! });
+  }
+  return rules;
+}
+
+/**
+ * Adds rules (nft rule bodies) to a chain of our table, each tagged with `owner`; creates the table if needed.
+ * `guard` sees the table's current rules under the same lock and may throw to refuse (e.g. a port taken).
+ */
+export function addRules(chain: Chain, owner: string, bodies: string[], guard?: (existing: RuleText[]) => void): void {
   const tag = safeComment(owner);
   const lines = bodies.map((b) => {
     if (/[;{}\n"]/.test(b)) throw new NftError(`refusing nftables rule with control characters: ${b}`);
     return `add rule ${FAMILY} ${TABLE} ${chain} ${b} comment "${tag}"`;
   });
-  locked(() => nft(['-f', '-'], BASE_CHAINS + lines.join('\n') + '\n'));
+  locked(() => {
+    guard?.(ruleTexts());
+    nft(['-f', '-'], BASE_CHAINS + lines.join('\n') + '\n');
+  });
 }
 
 interface RuleJson {

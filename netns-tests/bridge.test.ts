@@ -181,6 +181,7 @@ describe('bridge plugin', { skip: needsRoot }, () => {
     assert.notEqual(r.status, 0);
     assert.match(r.json.msg, /vlan/i);
     assert.equal(ipj(ctr, 'link', 'show').length, 1, 'only lo in the container');
+    assert.equal(ipj(s.host, 'link', 'show').some((l: any) => l.ifname === s.bridge), false, 'no bridge made');
     assert.equal(await held(s.root, `net${s.w.id}`), 0);
   });
 

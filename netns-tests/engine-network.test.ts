@@ -79,6 +79,13 @@ describe('engine bridge networking', { skip: needsRoot }, () => {
     assert.equal(body.trim(), 'published-ok', 'via 127.0.0.1');
     assert.equal((await httpGet('10.82.0.1', port)).trim(), 'published-ok', "via the host's side of the bridge");
     assert.match(nftOwners(), new RegExp(`ports:${id}`));
+    // The same host port again is refused, and that container leaves nothing behind.
+    const clash = e.tsnet('run', '-d', '--name', 'clash', '--net', net, '-p', `${port}:81`, 'img', 'sleep', '30');
+    assert.notEqual(clash.status, 0);
+    assert.match(clash.stderr, new RegExp(`host port ${port}/tcp is already published by container ${id.slice(0, 12)}`));
+    const clashId = e.ids().find((x) => x !== id);
+    if (clashId) assert.deepEqual(leftovers(e.root, clashId).filter((l) => l.startsWith('netns')), []);
+    assert.equal((await httpGet('127.0.0.1', port)).trim(), 'published-ok', 'the first container keeps its port');
     e.ok('rm', '-f', id);
     assert.doesNotMatch(nftOwners(), new RegExp(`ports:${id}`), 'published port rules removed with the container');
     await assert.rejects(httpGet('127.0.0.1', port));

@@ -10,6 +10,7 @@ import { parseConfig, type NetworkConfigList } from '../../plugins/cni/conflist.
 import { toInternal } from '../../plugins/cni/convert.js';
 import { Invoker } from '../../plugins/cni/invoke.js';
 import { inProcessPlugins } from '../../plugins/registry.js';
+import { masqOwner } from '../../plugins/bridge/bridge.js';
 import { TsnetError } from '../errors.js';
 import type { Endpoint } from './driver.js';
 import type { CniSeamRequest, CniSeamResult } from './cni-seam.js';
@@ -96,16 +97,26 @@ function publish(containerId: string, ifname: string, bridge: string, cip: strin
   // Loopback-sourced packets may only leave through the bridge with route_localnet on it.
   Netns.current().setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, 1);
   const owner = portsOwner(containerId, ifname);
-  addRules('prerouting', owner, pre);
+  addRules('prerouting', owner, pre, (existing) => {
+    for (const p of ports) {
+      const taken = existing.find(
+        (r) => r.chain === 'prerouting' && r.owner.startsWith('ports:') && new RegExp(`\\b${p.protocol} dport ${p.hostPort}\\b`).test(r.text) && (!p.hostIp || !/ip daddr /.test(r.text) || r.text.includes(`ip daddr ${p.hostIp} `)),
+      );
+      if (taken)
+        throw new TsnetError(`-p ${p.hostIp ? `${p.hostIp}:` : ''}${p.hostPort}:${p.containerPort}/${p.protocol}`, `host port ${p.hostPort}/${p.protocol} is already published by container ${taken.owner.split(':')[1]!.slice(0, 12)}`, 'pick another host port, or remove that container');
+    }
+  });
   addRules('output', owner, pre);
   addRules('postrouting', owner, post);
 }
 
 export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): Promise<CniSeamResult> {
   if (command === 'DEL' && req.mode.kind === 'network' && !new NetworkRegistry().get(req.mode.name)) {
-    // The network never existed (ADD failed on it) or was force-removed with its allocations: nothing to undo
-    // but published ports.
+    // The network never existed (ADD failed on it) or was force-removed with its allocations (`network rm
+    // -f`): its addresses are gone with it, but this attachment's rules and cached result are still ours.
     removeRules(portsOwner(req.containerId, req.ifname));
+    removeRules(masqOwner(req.mode.name, req.containerId, req.ifname));
+    new ResultCache(cacheDir()).remove(req.mode.name, req.containerId, req.ifname);
     return { networks: {}, ports: [] };
   }
   let list: NetworkConfigList;

@@ -1,5 +1,6 @@
 // The bridge plugin: a veth pair from a Linux bridge into the container, the gateway on the bridge, the
 // address from IPAM — the reference `bridge` plugin's configuration keys with the same meaning.
+import { createHash } from 'node:crypto';
 import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
@@ -51,7 +52,6 @@ interface Settings {
   hairpin: boolean;
   promisc: boolean;
   enableDad: boolean;
-  vlan: number;
 }
 
 function settings(conf: BridgeConf): Settings {
@@ -59,6 +59,12 @@ function settings(conf: BridgeConf): Settings {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": hairpinMode and promiscMode cannot both be true`, 'hairpin mode already reflects frames back to the port; drop one of the two');
   if (conf.macspoofchk)
     throw new CniError(BridgeErrorCode.Unsupported, `network "${conf.name}": macspoofchk is not supported by tsnet's bridge plugin yet`, 'remove "macspoofchk", or chain a plugin that filters by MAC');
+  if (conf.vlan)
+    throw new CniError(
+      BridgeErrorCode.Unsupported,
+      `network "${conf.name}": "vlan": ${conf.vlan} needs bridge VLAN filtering, which tsnet's bridge plugin does not configure (and kernels built without CONFIG_BRIDGE_VLAN_FILTERING, such as this one, lack)`,
+      'remove "vlan" from the config; to put a container on a VLAN, attach it to a NIC with tsnet attach NIC CTR IP/LEN@GW @VLAN where the kernel has 8021q',
+    );
   const isDefaultGateway = conf.isDefaultGateway ?? false;
   return {
     bridge: conf.bridge ?? DEFAULT_BRIDGE,
@@ -70,7 +76,6 @@ function settings(conf: BridgeConf): Settings {
     hairpin: conf.hairpinMode ?? false,
     promisc: conf.promiscMode ?? false,
     enableDad: conf.enabledad ?? false,
-    vlan: conf.vlan ?? 0,
   };
 }
 
@@ -86,18 +91,12 @@ async function ensureBridge(host: Netns, s: Settings, netName: string): Promise<
     throw new CniError(BridgeErrorCode.NotABridge, `network "${netName}": "${s.bridge}" already exists and is a ${br.kind ?? 'physical'} interface, not a bridge`, `set "bridge" to another name, or remove "${s.bridge}"`);
   if (!br) {
     try {
-      br = await host.rtnl.createLink({ kind: 'bridge', name: s.bridge, mtu: s.mtu, ...(s.vlan ? { vlanFiltering: true } : {}) });
+      br = await host.rtnl.createLink({ kind: 'bridge', name: s.bridge, mtu: s.mtu });
     } catch (e) {
       if (isNetlinkError(e, 'EEXIST')) br = await host.rtnl.link(s.bridge); // created concurrently by another ADD
-      else if (s.vlan && isNetlinkError(e, 'EOPNOTSUPP'))
-        throw new CniError(BridgeErrorCode.Unsupported, `network "${netName}": "vlan": ${s.vlan} needs bridge VLAN filtering, which this kernel does not have (CONFIG_BRIDGE_VLAN_FILTERING)`, 'remove "vlan" from the config, or run on a kernel with bridge VLAN filtering');
       else kernel(e, `create bridge "${s.bridge}"`);
     }
-  } else if (s.vlan && !br.bridge?.vlanFiltering) {
-    throw new CniError(BridgeErrorCode.Unsupported, `network "${netName}": "vlan": ${s.vlan} needs VLAN filtering on bridge "${s.bridge}", which is off`, `enable it (ip link set ${s.bridge} type bridge vlan_filtering 1) where the kernel supports it, or remove "vlan"`);
   }
-  if (s.vlan)
-    throw new CniError(BridgeErrorCode.Unsupported, `network "${netName}": per-port VLANs ("vlan") are not implemented by tsnet's bridge plugin yet`, 'remove "vlan" from the config');
   if (!br.up || (s.promisc && !(br.promiscuity ?? 0))) {
     await host.rtnl.setLink(br.index, { up: true, ...(s.promisc ? { promisc: true } : {}) });
     return host.rtnl.link(br.index);
@@ -111,10 +110,15 @@ async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, 
     const name = randomVethName();
     try {
       const veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: s.mtu, masterIndex: bridgeIndex, peer: { name: ifname, netnsFd: ctr.fd(), mtu: s.mtu } });
-      // A bridge port needs no addresses of its own: without IPv6 on it, bringing it up sends no MLD, router
-      // solicitation or DAD that the bridge would flood to every other port (a cost that grows with the ports).
-      disableIpv6(host, name);
-      await host.rtnl.setLink(veth.index, { up: true, ...(s.hairpin ? { bridgePort: { hairpin: true } } : {}) });
+      try {
+        // A bridge port needs no addresses of its own: without IPv6 on it, bringing it up sends no MLD, router
+        // solicitation or DAD that the bridge would flood to every other port (a cost that grows with the ports).
+        disableIpv6(host, name);
+        await host.rtnl.setLink(veth.index, { up: true, ...(s.hairpin ? { bridgePort: { hairpin: true } } : {}) });
+      } catch (e) {
+        await host.rtnl.deleteLinkIfExists(veth.index).catch(() => undefined); // the pair goes with it
+        kernel(e, `bring up veth ${name} for ${ifname}`);
+      }
       return { ...veth, up: true };
     } catch (e) {
       if (isNetlinkError(e, 'EXFULL'))
@@ -178,8 +182,14 @@ function enableSysctl(ns: Netns, key: string): void {
   if (ns.sysctl(key) !== '1') ns.setSysctl(key, 1);
 }
 
-function masqOwner(conf: NetConf, args: CniArgs): string {
-  return `bridge:${conf.name}:${args.containerId}:${args.ifname}`.replace(/[^A-Za-z0-9._:\-/]/g, '_').slice(0, 120);
+/**
+ * The owner tag of an attachment's masquerade rule: readable parts (network, short container id, ifname)
+ * plus a hash of the full triple, so long names cannot make two attachments share a tag.
+ */
+export function masqOwner(network: string, containerId: string, ifname: string): string {
+  const hash = createHash('sha256').update(`${network}\0${containerId}\0${ifname}`).digest('hex').slice(0, 12);
+  const readable = `${network.slice(0, 32)}:${containerId.slice(0, 12)}:${ifname}`.replace(/[^A-Za-z0-9._:\-/]/g, '_');
+  return `bridge:${readable}:${hash}`;
 }
 
 function masquerade(conf: NetConf, args: CniArgs, ips: IpConfig[]): void {
@@ -188,7 +198,7 @@ function masquerade(conf: NetConf, args: CniArgs, ips: IpConfig[]): void {
     const fam = prefix.family === 6 ? 'ip6' : 'ip';
     return `${fam} saddr ${formatAddr(addr)} ${fam} daddr != ${formatPrefix(prefix)} masquerade`;
   });
-  addRules('postrouting', masqOwner(conf, args), bodies);
+  addRules('postrouting', masqOwner(conf.name, args.containerId, args.ifname), bodies);
 }
 
 async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
@@ -240,7 +250,7 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     if (s.isGateway) await ensureGatewayAddrs(host, br, ips, s, conf.name);
     if (s.ipMasq) {
       masquerade(conf, args, ips);
-      undo.push(() => removeRules(masqOwner(conf, args)));
+      undo.push(() => removeRules(masqOwner(conf.name, args.containerId, args.ifname)));
     }
     // Report the bridge as the kernel has it now (its MAC follows its first port).
     const brNow = await host.rtnl.link(br.index);
@@ -259,7 +269,7 @@ async function del(conf: BridgeConf, args: CniArgs): Promise<void> {
   settings(conf);
   // Release the address first: DEL must free it even when the netns or the veth is already gone.
   if (conf.ipam?.type) await delegateDel(conf, args);
-  if (conf.ipMasq) removeRules(masqOwner(conf, args));
+  if (conf.ipMasq) removeRules(masqOwner(conf.name, args.containerId, args.ifname));
   if (!args.netns) return;
   let ctr: Netns;
   try {

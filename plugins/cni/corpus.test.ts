@@ -23,11 +23,13 @@ interface Run {
   stderr: string;
 }
 
-function runPlugin(file: string, env: Record<string, string | undefined>, stdin: string, timeoutMs = 10_000): Promise<Run> {
+/** Runs the plugin as a runtime would, inside `hostNs` (a namespace playing the host) when given. */
+function runPlugin(file: string, env: Record<string, string | undefined>, stdin: string, hostNs?: string, timeoutMs = 10_000): Promise<Run> {
   return new Promise((resolve) => {
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
-    const child = spawn(file, [], { env: clean, timeout: timeoutMs });
+    // nsenter (not `ip netns exec`) keeps /proc and /sys as they are, so /proc/self/ns/net is the plugin's own.
+    const child = hostNs ? spawn('nsenter', [`--net=/run/netns/${hostNs}`, file], { env: clean, timeout: timeoutMs }) : spawn(file, [], { env: clean, timeout: timeoutMs });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b) => (stdout += b));
@@ -38,11 +40,11 @@ function runPlugin(file: string, env: Record<string, string | undefined>, stdin:
   });
 }
 
-/** Links, addresses and routes of the host, without counters. */
-function hostState(): string {
-  const links = ipj(null, 'link', 'show').map((l: any) => ({ ifname: l.ifname, flags: l.flags, mtu: l.mtu, master: l.master, address: l.address, operstate: l.operstate }));
-  const addrs = ipj(null, 'addr', 'show').map((l: any) => ({ ifname: l.ifname, addr: (l.addr_info ?? []).map((a: any) => `${a.local}/${a.prefixlen}`) }));
-  const routes = [...ipj(null, 'route', 'show', 'table', 'all'), ...ipj(null, '-6', 'route', 'show', 'table', 'all')];
+/** Links, addresses and routes of the namespace playing the host, without counters. */
+function hostState(ns: string): string {
+  const links = ipj(ns, 'link', 'show').map((l: any) => ({ ifname: l.ifname, flags: l.flags, mtu: l.mtu, master: l.master, address: l.address, operstate: l.operstate }));
+  const addrs = ipj(ns, 'addr', 'show').map((l: any) => ({ ifname: l.ifname, addr: (l.addr_info ?? []).map((a: any) => `${a.local}/${a.prefixlen}`) }));
+  const routes = [...ipj(ns, 'route', 'show', 'table', 'all'), ...ipj(ns, '-6', 'route', 'show', 'table', 'all')];
   return JSON.stringify({ links, addrs, routes });
 }
 
@@ -59,6 +61,16 @@ test('malformed env and stdin: spec error JSON, right code, non-zero exit, nothi
   execFileSync('mkfifo', [fifo]);
   // A real netns when root, so stdin cases get past the env/netns checks of ADD; otherwise DEL (netns optional).
   const netns = isRoot ? `/run/netns/${w.netns('corpus')}` : undefined;
+  // As root the plugin runs in a namespace that plays the host, with a bridge and an address to be left alone;
+  // other test files may change the real host's links meanwhile.
+  const hostNs = isRoot ? w.netns('corpushost') : undefined;
+  if (hostNs) {
+    execFileSync('ip', ['-n', hostNs, 'link', 'add', 'hbr0', 'type', 'bridge']);
+    // No IPv6 on it: no link-local address (with its routes) appearing while the corpus runs.
+    execFileSync('ip', ['netns', 'exec', hostNs, 'sh', '-c', 'echo 1 > /proc/sys/net/ipv6/conf/hbr0/disable_ipv6']);
+    execFileSync('ip', ['-n', hostNs, 'addr', 'add', '10.123.0.1/24', 'dev', 'hbr0']);
+    execFileSync('ip', ['-n', hostNs, 'link', 'set', 'hbr0', 'up']);
+  }
   const verb = isRoot ? 'ADD' : 'DEL';
   const common = { PATH: process.env.PATH, TSNET_PROBE_MARKER: marker, TSNET_NATIVE: addonPath() };
   const good = { ...common, CNI_COMMAND: verb, CNI_CONTAINERID: 'corpus-1', CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' };
@@ -99,7 +111,7 @@ test('malformed env and stdin: spec error JSON, right code, non-zero exit, nothi
     envCase('netns is a regular file', { CNI_NETNS: '/etc/hostname' }),
     envCase('netns does not exist', { CNI_NETNS: '/run/netns/tsnet-corpus-missing' }),
     envCase('netns is the plugin\'s own', { CNI_NETNS: '/proc/self/ns/net' }),
-    envCase('netns is the host\'s (pid 1)', { CNI_NETNS: '/proc/1/ns/net' }),
+    envCase('netns is the plugin\'s own, by path', { CNI_NETNS: hostNs ? `/run/netns/${hostNs}` : '/proc/1/ns/net' }),
     envCase('netns is a mount namespace', { CNI_NETNS: '/proc/self/ns/mnt' }),
     envCase('netns is relative', { CNI_NETNS: 'run/netns/x' }),
     envCase('netns is a char device', { CNI_NETNS: '/dev/null' }),
@@ -155,13 +167,13 @@ test('malformed env and stdin: spec error JSON, right code, non-zero exit, nothi
   ];
   assert.ok(cases.length >= 50, `corpus has ${cases.length} cases`);
 
-  const before = isRoot ? hostState() : '';
+  const before = hostNs ? hostState(hostNs) : '';
   const failures: string[] = [];
   // Two at a time: the machine has two cores.
   const queue = [...cases];
   const worker = async () => {
     for (let c = queue.shift(); c; c = queue.shift()) {
-      const r = await runPlugin(probe, c.env, c.stdin ?? conf());
+      const r = await runPlugin(probe, c.env, c.stdin ?? conf(), hostNs);
       let j: any;
       try {
         j = JSON.parse(r.stdout);
@@ -178,7 +190,7 @@ test('malformed env and stdin: spec error JSON, right code, non-zero exit, nothi
   await Promise.all([worker(), worker()]);
   assert.deepEqual(failures, []);
   assert.equal(existsSync(marker) ? readFileSync(marker, 'utf8') : '', '', 'no malformed invocation reached plugin code');
-  if (isRoot) assert.equal(hostState(), before, 'host links, addresses and routes unchanged');
+  if (hostNs) assert.equal(hostState(hostNs), before, 'host links, addresses and routes unchanged');
 
   // Controls: a well-formed call does reach the plugin; transient and internal errors map to 11 and 999.
   const ok = await runPlugin(probe, good, conf());

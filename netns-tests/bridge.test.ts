@@ -143,7 +143,12 @@ describe('bridge plugin', { skip: needsRoot }, () => {
       assert.equal(port.linkinfo.info_slave_data.hairpin, true);
     }
     assert.equal(ipj(a, '-d', 'link', 'show', 'eth0')[0].mtu, 1400);
+    // The bridge keeps one MAC (the gateway's, as containers see it) however ports come and go.
+    const brMac = ipj(s.host, 'link', 'show', s.bridge)[0].address;
+    assert.equal(ra.interfaces[0].mac, brMac);
+    assert.equal(rb.interfaces[0].mac, brMac);
     cniOk({ hostNs: s.host, plugin: 'bridge', command: 'DEL', conf, netns: `/run/netns/${a}`, containerId: 'ca', env });
+    assert.equal(ipj(s.host, 'link', 'show', s.bridge)[0].address, brMac);
     cniOk({ hostNs: s.host, plugin: 'bridge', command: 'DEL', conf, netns: `/run/netns/${b}`, containerId: 'cb', env });
   });
 

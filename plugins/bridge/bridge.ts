@@ -12,7 +12,7 @@ import { bridgeValidator } from '../cni/validators.js';
 import { CniError, ErrorCode, type CniArgs, type Interface, type IpConfig, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { configureInterface } from '../shared/configure-iface.js';
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus } from '../shared/ipam-delegate.js';
-import { randomVethName } from '../shared/random-name.js';
+import { randomMac, randomVethName } from '../shared/random-name.js';
 import { rollBack, type Undo } from '../shared/rollback.js';
 
 export const DEFAULT_BRIDGE = 'tsnet0';
@@ -91,7 +91,9 @@ async function ensureBridge(host: Netns, s: Settings, netName: string): Promise<
     throw new CniError(BridgeErrorCode.NotABridge, `network "${netName}": "${s.bridge}" already exists and is a ${br.kind ?? 'physical'} interface, not a bridge`, `set "bridge" to another name, or remove "${s.bridge}"`);
   if (!br) {
     try {
-      br = await host.rtnl.createLink({ kind: 'bridge', name: s.bridge, mtu: s.mtu });
+      // A MAC of its own: otherwise a bridge takes its lowest port's, and the gateway's MAC changes as
+      // containers come and go (stale ARP entries in every container).
+      br = await host.rtnl.createLink({ kind: 'bridge', name: s.bridge, mtu: s.mtu, mac: randomMac() });
     } catch (e) {
       if (isNetlinkError(e, 'EEXIST')) br = await host.rtnl.link(s.bridge); // created concurrently by another ADD
       else kernel(e, `create bridge "${s.bridge}"`);
@@ -252,9 +254,6 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
       masquerade(conf, args, ips);
       undo.push(() => removeRules(masqOwner(conf.name, args.containerId, args.ifname)));
     }
-    // Report the bridge as the kernel has it now (its MAC follows its first port).
-    const brNow = await host.rtnl.link(br.index);
-    interfaces[0] = { name: brNow.name, mac: brNow.mac ?? '' };
     return result;
   } catch (e) {
     await rollBack(undo);

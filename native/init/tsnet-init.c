@@ -325,6 +325,18 @@ static void forward(int sig) {
   if (child_pid > 0) kill(child_pid, sig);
 }
 
+/* The signals the supervisor passes on to the container's process. */
+static const int fwdsigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
+
+/* Installs forward() for every signal in fwdsigs: they go on to child_pid. */
+static void forward_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward;
+  sa.sa_flags = SA_RESTART;
+  for (size_t i = 0; i < sizeof fwdsigs / sizeof fwdsigs[0]; i++) sigaction(fwdsigs[i], &sa, NULL);
+}
+
 static int status_code(int st) {
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   if (WIFSIGNALED(st)) return 128 + WTERMSIG(st);
@@ -407,7 +419,6 @@ static int cmd_run(const char *path) {
 
   sigset_t fwd, old;
   sigemptyset(&fwd);
-  int fwdsigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
   for (size_t i = 0; i < sizeof fwdsigs / sizeof fwdsigs[0]; i++) sigaddset(&fwd, fwdsigs[i]);
   sigprocmask(SIG_BLOCK, &fwd, &old);
 
@@ -427,11 +438,7 @@ static int cmd_run(const char *path) {
   for (int i = 0; i < ncg; i++) close(cgfds[i]);
   if (netfd >= 0) close(netfd);
   child_pid = pid;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = forward;
-  sa.sa_flags = SA_RESTART;
-  for (size_t i = 0; i < sizeof fwdsigs / sizeof fwdsigs[0]; i++) sigaction(fwdsigs[i], &sa, NULL);
+  forward_signals();
 
   /* setup status: EOF = the command was exec'd; text = why not */
   char msg[1100];
@@ -501,7 +508,6 @@ static int cmd_exec(const char *path) {
   if (fchdir(rootfd) < 0 || chroot(".") < 0) die("enter root of pid %ld", c.pid);
   close(rootfd);
 
-  int fwdsigs[] = {SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
   pid_t pid = fork();
   if (pid < 0) die("fork");
   if (pid == 0) {
@@ -511,11 +517,7 @@ static int cmd_exec(const char *path) {
   }
   for (int i = 0; i < ncg; i++) close(cgfds[i]);
   child_pid = pid;
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = forward;
-  sa.sa_flags = SA_RESTART;
-  for (size_t i = 0; i < sizeof fwdsigs / sizeof fwdsigs[0]; i++) sigaction(fwdsigs[i], &sa, NULL);
+  forward_signals();
   int st;
   while (waitpid(pid, &st, 0) < 0) {
     if (errno != EINTR) return 125;

@@ -5,14 +5,12 @@ import { imageCommands } from './image-commands.js';
 import { networkCommands } from '../../ipam/network-cli.js';
 import { cniCommands } from '../../plugins/cni/cni-cli.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
-import { setCniProvider } from '../network/cni-seam.js';
 import { engineContainerNetns } from '../network/container-resolver.js';
 import { attachCommands } from '../../plugins/attach/attach-cli.js';
 import { routeCommand } from '../../plugins/route/route-cli.js';
 import { setContainerResolver } from '../../plugins/shared/container-ref.js';
 
 export function buildProgram(): Command {
-  setCniProvider(async (command, req) => (await import('../network/cni-provider.js')).cniProvider(command, req));
   setContainerResolver(engineContainerNetns);
   const program = new Command('tsnet')
     .description('container networking for Linux: CNI plugins, IPAM and a minimal engine')

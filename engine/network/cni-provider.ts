@@ -48,15 +48,19 @@ export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigLi
   return parseConfig(JSON.stringify(conf), `network "${rec.name}"`);
 }
 
-async function networkRecord(req: CniSeamRequest): Promise<NetworkRecord> {
-  const reg = new NetworkRegistry();
-  if (req.mode.kind === 'bridge') return reg.ensureAuto({ name: DEFAULT_NETWORK, hostUsage: currentHostUsage, options: { bridge: DEFAULT_BRIDGE } });
-  if (req.mode.kind === 'network') {
-    const rec = reg.get(req.mode.name);
-    if (!rec) throw new TsnetError(`--net ${req.mode.name}`, 'no such network', `create it with 'tsnet network create ${req.mode.name}', or see 'tsnet network ls'`);
-    return rec;
-  }
+/** The network a bridge/named mode means: `bridge` is the default network. */
+function networkName(req: CniSeamRequest): string {
+  if (req.mode.kind === 'bridge') return DEFAULT_NETWORK;
+  if (req.mode.kind === 'network') return req.mode.name;
   throw new TsnetError(`--net attach:${req.mode.spec}`, 'not a bridge network', 'internal: attach networks take attachConflist');
+}
+
+/** For ADD: the network's record; the default network is made on first use, a named one must exist. */
+async function networkForAdd(reg: NetworkRegistry, name: string): Promise<NetworkRecord> {
+  if (name === DEFAULT_NETWORK) return reg.ensureAuto({ name, hostUsage: currentHostUsage, options: { bridge: DEFAULT_BRIDGE } });
+  const rec = reg.get(name);
+  if (!rec) throw new TsnetError(`--net ${name}`, 'no such network', `create it with 'tsnet network create ${name}', or see 'tsnet network ls'`);
+  return rec;
 }
 
 /**
@@ -76,7 +80,7 @@ function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endp
   const idx = result.interfaces?.findIndex((i) => i.sandbox && i.name === ifname) ?? -1;
   const ips = (result.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === idx);
   const ip = ips.find((i) => !i.address.includes(':')) ?? ips[0];
-  if (!ip) throw new TsnetError('network', `the plugins returned no address for ${ifname}`, 'check the network configuration');
+  if (!ip) throw new TsnetError(`network interface ${ifname}`, 'the plugins returned no address for it', 'check the network configuration');
   const [addr, len] = ip.address.split('/');
   return { ip: addr!, prefixLen: Number(len), gateway: ip.gateway ?? '', mac: (idx >= 0 ? result.interfaces![idx]!.mac : '') ?? '', iface: ifname };
 }
@@ -111,22 +115,25 @@ function publish(containerId: string, ifname: string, bridge: string, cip: strin
 }
 
 export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): Promise<CniSeamResult> {
-  if (command === 'DEL' && req.mode.kind === 'network' && !new NetworkRegistry().get(req.mode.name)) {
-    // The network never existed (ADD failed on it) or was force-removed with its allocations (`network rm
-    // -f`): its addresses are gone with it, but this attachment's rules and cached result are still ours.
-    removeRules(portsOwner(req.containerId, req.ifname));
-    removeRules(masqOwner(req.mode.name, req.containerId, req.ifname));
-    new ResultCache(cacheDir()).remove(req.mode.name, req.containerId, req.ifname);
-    return { networks: {}, ports: [] };
-  }
   let list: NetworkConfigList;
   let key: string;
   let bridge: string | undefined;
   if (req.mode.kind === 'attach') {
     ({ list, key } = attachConflist(req.mode.spec));
-    if (req.ports.length) throw new TsnetError('-p', 'ports are published on tsnet bridge networks only', `drop -p, or use --net bridge (the container is reachable at its own address on ${key})`);
+    if (command === 'ADD' && req.ports.length) throw new TsnetError('-p', 'ports are published on tsnet bridge networks only', `drop -p, or use --net bridge (the container is reachable at its own address on ${key})`);
   } else {
-    const rec = await networkRecord(req);
+    const reg = new NetworkRegistry();
+    const name = networkName(req);
+    const rec = command === 'DEL' ? reg.get(name) : await networkForAdd(reg, name);
+    if (!rec) {
+      // DEL on a network that never existed (ADD failed on it) or was force-removed with its allocations
+      // (`network rm -f`): its addresses went with it, but this attachment's rules and cached result are ours.
+      // (A DEL never makes the default network.)
+      removeRules(portsOwner(req.containerId, req.ifname));
+      removeRules(masqOwner(name, req.containerId, req.ifname));
+      new ResultCache(cacheDir()).remove(name, req.containerId, req.ifname);
+      return { networks: {}, ports: [] };
+    }
     list = conflistFor(rec, req.ifname === 'eth0');
     key = rec.name;
     bridge = bridgeNameOf(rec);

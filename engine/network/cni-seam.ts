@@ -1,15 +1,7 @@
-// THE SEAM between the engine and the CNI plugins, for --net bridge, --net <network>, --net attach:… and -p.
-//
-// The runtime has already created the container's netns (persistent, /run/netns/tsnet-<short id>) and passes
-// its path. The lead wires this one function to plugins/cni/invoke.ts: load the network's conflist (bridge =
-// the default network, <name> = from ipam/ `network create`), run the chain in-process with
-// CNI_CONTAINERID=<id>, CNI_NETNS=<netnsPath>, CNI_IFNAME=<ifname>, args IP=<--ip>, capability args
-// portMappings=<ports>, and turn the 1.x Result into Endpoints. 'DEL' must be idempotent (it also runs after
-// a crash, maybe for an ADD that never happened) and should remove published ports.
-//
-// Until it is wired, install a provider with setCniProvider() (the CLI does it at start-up when available);
-// without one, bridge/named/attach networks fail with a clear error and --net none / host / container: work.
-import { TsnetError } from '../errors.js';
+// The seam between the engine and the CNI plugins, for --net bridge, --net <network>, --net attach:… and -p:
+// the runtime has created the container's netns (persistent, /run/netns/tsnet-<short id>) and passes its path;
+// the provider runs the network's conflist through the CNI invoker. DEL must be idempotent (it also runs after
+// a crash, maybe for an ADD that never happened) and removes published ports.
 import type { Endpoint, NetMode } from './driver.js';
 import type { PortMapping } from './ports.js';
 
@@ -34,23 +26,10 @@ export interface CniSeamResult {
   ports: PortMapping[];
 }
 
-export type CniProvider = (command: 'ADD' | 'DEL', req: CniSeamRequest) => Promise<CniSeamResult>;
-
-let provider: CniProvider | undefined;
-
-export function setCniProvider(p: CniProvider | undefined): void {
-  provider = p;
-}
-
-/** The one function the runtime calls for CNI-backed networks. */
+/**
+ * The one function the runtime calls for CNI-backed networks: network/cni-provider.ts, loaded only when a
+ * container is networked (commands such as `ps` never load the plugins).
+ */
 export async function cniNetworks(command: 'ADD' | 'DEL', req: CniSeamRequest): Promise<CniSeamResult> {
-  if (!provider) {
-    if (command === 'DEL') return { networks: {}, ports: [] }; // nothing can have been added
-    throw new TsnetError(
-      `--net ${req.mode.kind === 'network' ? req.mode.name : req.mode.kind === 'attach' ? `attach:${req.mode.spec}` : 'bridge'}`,
-      'CNI-backed networks are not wired into the engine yet',
-      'use --net none, --net host or --net container:<ctr> for now',
-    );
-  }
-  return provider(command, req);
+  return (await import('./cni-provider.js')).cniProvider(command, req);
 }

@@ -33,6 +33,14 @@ test('engine runtime on the real kernel', { skip: needsRoot }, async (t) => {
     assert.deepEqual(inside, host);
   });
 
+  await t.test('exec reports a command killed by a signal as 128 + its number, as a shell does', () => {
+    const name = `sig${Date.now().toString(36)}`;
+    e.ok('run', '-d', '--name', name, '--net', 'none', 'img', 'sleep', '30');
+    const r = e.tsnet('exec', name, 'sh', '-c', 'kill -TERM $$');
+    assert.equal(r.status, 143, r.stderr);
+    e.ok('rm', '-f', name);
+  });
+
   await t.test('hostname is isolated', () => {
     const name = `ctr-${uid()}`;
     assert.equal(e.ok('run', '--rm', '--net', 'none', '--hostname', name, 'img', 'hostname').trim(), name);

@@ -8,6 +8,7 @@ import { TsnetError } from '../errors.js';
 import { initBinary } from '../runtime/init-binary.js';
 import { encodeInitConfig } from '../runtime/init-config.js';
 import { files, getContainer } from './store.js';
+import { exitStatus } from '../util/exit-code.js';
 
 export interface ExecOptions {
   env?: string[];
@@ -36,7 +37,7 @@ export async function execInContainer(ref: string, cmd: string[], opts: ExecOpti
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
     const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);
-    const code = await new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + 9 : 125))));
+    const code = await new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(exitStatus(code, signal))));
     for (const [s, h] of handlers) process.off(s, h);
     return code;
   } finally {

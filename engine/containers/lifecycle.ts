@@ -19,6 +19,7 @@ import { driver, networkTarget } from './driver-instance.js';
 import { writeEtcFiles } from './etc-files.js';
 import type { Container, ContainerConfig } from './model.js';
 import { files, getContainer, loadContainer, readExit, readPidFile, releaseName, reserveName, saveConfig, saveState, updateState } from './store.js';
+import { exitStatus } from '../util/exit-code.js';
 
 export interface RunOptions {
   image: string;
@@ -39,8 +40,10 @@ export interface RunOptions {
  * The CLI entry the supervisor runs when the container ends: the bundled CLI when it is built (one file,
  * faster to start), else the tsc output.
  */
-const CLI_BUNDLE = fileURLToPath(new URL('../cli/tsnet.mjs', import.meta.url));
-const CLI_MAIN = existsSync(CLI_BUNDLE) ? CLI_BUNDLE : fileURLToPath(new URL('../cli/main.js', import.meta.url));
+function cliMain(): string {
+  const bundle = fileURLToPath(new URL('../cli/tsnet.mjs', import.meta.url));
+  return existsSync(bundle) ? bundle : fileURLToPath(new URL('../cli/main.js', import.meta.url));
+}
 export const EXIT_HOOK_COMMAND = '__container-exited';
 
 /**
@@ -153,7 +156,7 @@ export async function startContainer(cfg: ContainerConfig, io?: { stdout: NodeJS
         pidfile: files.pid(id),
         exitfile: files.exit(id),
         arg: cfg.cmd,
-        onexit: [process.execPath, CLI_MAIN, EXIT_HOOK_COMMAND, id],
+        onexit: [process.execPath, cliMain(), EXIT_HOOK_COMMAND, id],
       }),
     );
   } catch (e) {
@@ -188,7 +191,7 @@ export async function startContainer(cfg: ContainerConfig, io?: { stdout: NodeJS
       } else io.stderr.write(d);
     });
   }
-  const closed = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 125))));
+  const closed = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(exitStatus(code, signal))));
   const exited = closed.then((supervisorCode) => {
     try {
       closeSync(logFd);

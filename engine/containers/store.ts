@@ -138,10 +138,3 @@ export function getContainer(ref: string): Container {
   return c;
 }
 
-export function readLog(id: string): Buffer {
-  try {
-    return readFileSync(files.log(id));
-  } catch {
-    return Buffer.alloc(0);
-  }
-}

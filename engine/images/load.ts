@@ -46,7 +46,12 @@ export async function loadArchive(tarFile: string): Promise<ImageRecord[]> {
     }
     const out: ImageRecord[] = [];
     for (const [n, entry] of manifest.entries()) {
-      const cfg = JSON.parse(readFileSync(inside(tmp, entry.Config), 'utf8')) as DockerConfig;
+      let cfg: DockerConfig;
+      try {
+        cfg = JSON.parse(readFileSync(inside(tmp, entry.Config), 'utf8')) as DockerConfig;
+      } catch (e) {
+        throw new TsnetError(`archive '${tarFile}'`, `image ${n + 1}'s config ${entry.Config} is missing or not JSON (${(e as Error).message})`, "re-create the archive with 'docker save'");
+      }
       const layers: string[] = [];
       let size = 0;
       for (const [i, layerTar] of entry.Layers.entries()) {

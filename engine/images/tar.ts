@@ -72,11 +72,3 @@ export async function extractTar(file: string, dir: string, opts: ExtractOptions
   }
 }
 
-/** Lists member names of an archive (for detecting its kind). */
-export async function listTar(file: string, members: string[] = []): Promise<string[]> {
-  const child = spawn('tar', ['-t', ...compressionFlag(file), '-f', file, ...members], { stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  await new Promise((res) => child.on('close', res));
-  return out.split('\n').filter(Boolean);
-}

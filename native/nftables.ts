@@ -4,9 +4,10 @@
 //
 // This module drives the `nft` program (Debian package nftables) rather than speaking NETLINK_NETFILTER
 // itself: the one place where native/ uses a helper binary. Its input is a script built from typed values.
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { LOCK_EX, LOCK_UN, native } from './addon.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LOCK_EX, LOCK_NB, native } from './addon.js';
 
 export const TABLE = 'tsnet';
 export const FAMILY = 'inet';
@@ -26,13 +27,23 @@ function nftBinary(): string {
   return found;
 }
 
-/** Runs nft in this process's netns (plugins run in the host netns, as the runtime invokes them). */
-function nft(args: string[], script?: string): string {
+/**
+ * Runs nft in this process's netns (plugins run in the host netns, as the runtime invokes them), without
+ * blocking the event loop: the daemon serves other requests meanwhile.
+ */
+function nft(args: string[], script?: string): Promise<string> {
   const bin = nftBinary();
-  const r = spawnSync(bin, args, { input: script, encoding: 'utf8' });
-  if (r.error) throw new NftError(`nft ${args.join(' ')}: ${r.error.message}`);
-  if (r.status !== 0) throw new NftError(`nft ${args.join(' ')}: ${(r.stderr || r.stdout).trim()}`);
-  return r.stdout;
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d));
+    child.stderr.on('data', (d: Buffer) => (err += d));
+    child.stdin.on('error', () => undefined);
+    child.on('error', (e) => reject(new NftError(`nft ${args.join(' ')}: ${e.message}`)));
+    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new NftError(`nft ${args.join(' ')}: ${(err || out).trim()}`))));
+    child.stdin.end(script ?? '');
+  });
 }
 
 /** A comment is the rule's owner tag: letters, digits and ._:-/ only (it goes inside quotes in a script). */
@@ -53,19 +64,22 @@ export type Chain = 'postrouting' | 'prerouting' | 'output';
 
 const LOCK_DIR = '/run/tsnet';
 
-/** Serialises our table's changes across processes: "remove the table when empty" must not race an add. */
-function locked<T>(fn: () => T): T {
+/**
+ * Serialises our table's changes across processes: "remove the table when empty" must not race an add. The
+ * flock is polled (never a blocking wait on the event loop); it dies with its holder.
+ */
+async function locked<T>(fn: () => Promise<T>): Promise<T> {
   mkdirSync(LOCK_DIR, { recursive: true, mode: 0o700 });
   const fd = openSync(`${LOCK_DIR}/nftables.lock`, 'a', 0o600);
   try {
-    native().flock(fd, LOCK_EX);
-    return fn();
-  } finally {
-    try {
-      native().flock(fd, LOCK_UN);
-    } finally {
-      closeSync(fd);
+    const t0 = Date.now();
+    for (let backoff = 1; !native().flock(fd, LOCK_EX | LOCK_NB); backoff = Math.min(backoff * 2, 20)) {
+      if (Date.now() - t0 > 30_000) throw new NftError(`timed out after 30 s waiting for ${LOCK_DIR}/nftables.lock: another tsnet process holds it (find it with 'fuser ${LOCK_DIR}/nftables.lock')`);
+      await sleep(backoff);
     }
+    return await fn();
+  } finally {
+    closeSync(fd); // closing the only fd releases the flock
   }
 }
 
@@ -77,10 +91,10 @@ export interface RuleText {
 }
 
 /** Every rule of our table with an owner tag, as text. */
-function ruleTexts(): RuleText[] {
+async function ruleTexts(): Promise<RuleText[]> {
   let out: string;
   try {
-    out = nft(['list', 'table', FAMILY, TABLE]);
+    out = await nft(['list', 'table', FAMILY, TABLE]);
   } catch (e) {
     if (/No such file or directory|does not exist/i.test((e as Error).message)) return [];
     throw e;
@@ -100,15 +114,15 @@ function ruleTexts(): RuleText[] {
  * Adds rules (nft rule bodies) to a chain of our table, each tagged with `owner`; creates the table if needed.
  * `guard` sees the table's current rules under the same lock and may throw to refuse (e.g. a port taken).
  */
-export function addRules(chain: Chain, owner: string, bodies: string[], guard?: (existing: RuleText[]) => void): void {
+export async function addRules(chain: Chain, owner: string, bodies: string[], guard?: (existing: RuleText[]) => void): Promise<void> {
   const tag = safeComment(owner);
   const lines = bodies.map((b) => {
     if (/[;{}\n"]/.test(b)) throw new NftError(`refusing nftables rule with control characters: ${b}`);
     return `add rule ${FAMILY} ${TABLE} ${chain} ${b} comment "${tag}"`;
   });
-  locked(() => {
-    guard?.(ruleTexts());
-    nft(['-f', '-'], BASE_CHAINS + lines.join('\n') + '\n');
+  await locked(async () => {
+    guard?.(await ruleTexts());
+    await nft(['-f', '-'], BASE_CHAINS + lines.join('\n') + '\n');
   });
 }
 
@@ -117,10 +131,10 @@ interface RuleJson {
 }
 
 /** Handles of the rules in our table whose owner tag equals or starts with `ownerPrefix`. */
-export function ruleHandles(ownerPrefix: string): { chain: string; handle: number; owner: string }[] {
+export async function ruleHandles(ownerPrefix: string): Promise<{ chain: string; handle: number; owner: string }[]> {
   let out: string;
   try {
-    out = nft(['-j', 'list', 'table', FAMILY, TABLE]);
+    out = await nft(['-j', 'list', 'table', FAMILY, TABLE]);
   } catch (e) {
     if (/No such file or directory|does not exist/i.test((e as Error).message)) return [];
     throw e;
@@ -132,24 +146,22 @@ export function ruleHandles(ownerPrefix: string): { chain: string; handle: numbe
 }
 
 /** Removes every rule tagged `owner` (exactly), then the table if no rule is left. Idempotent. */
-export function removeRules(owner: string): number {
-  return locked(() => {
-    const handles = ruleHandles(owner).filter((h) => h.owner === owner);
-    if (handles.length) nft(['-f', '-'], handles.map((h) => `delete rule ${FAMILY} ${TABLE} ${h.chain} handle ${h.handle}`).join('\n') + '\n');
-    removeTableIfEmpty();
+export async function removeRules(owner: string): Promise<number> {
+  return locked(async () => {
+    const handles = (await ruleHandles(owner)).filter((h) => h.owner === owner);
+    if (handles.length) await nft(['-f', '-'], handles.map((h) => `delete rule ${FAMILY} ${TABLE} ${h.chain} handle ${h.handle}`).join('\n') + '\n');
+    await removeTableIfEmpty();
     return handles.length;
   });
 }
 
-function removeTableIfEmpty(): void {
+async function removeTableIfEmpty(): Promise<void> {
   let out: string;
   try {
-    out = nft(['-j', 'list', 'table', FAMILY, TABLE]);
+    out = await nft(['-j', 'list', 'table', FAMILY, TABLE]);
   } catch {
     return;
   }
   const parsed = JSON.parse(out) as { nftables: RuleJson[] };
-  if (!parsed.nftables.some((x) => x.rule)) {
-    nft(['delete', 'table', FAMILY, TABLE]);
-  }
+  if (!parsed.nftables.some((x) => x.rule)) await nft(['delete', 'table', FAMILY, TABLE]);
 }

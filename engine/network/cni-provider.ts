@@ -88,7 +88,7 @@ function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endp
 const portsOwner = (containerId: string, ifname: string) => `ports:${containerId}:${ifname}`;
 
 /** DNAT for -p: packets to a local address (any, or the given host IP) on hostPort go to the container. */
-function publish(containerId: string, ifname: string, bridge: string, cip: string, ports: PortMapping[]): void {
+async function publish(containerId: string, ifname: string, bridge: string, cip: string, ports: PortMapping[]): Promise<void> {
   if (!ports.length) return;
   const pre: string[] = [];
   const post: string[] = [];
@@ -101,7 +101,7 @@ function publish(containerId: string, ifname: string, bridge: string, cip: strin
   // Loopback-sourced packets may only leave through the bridge with route_localnet on it.
   Netns.current().setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, 1);
   const owner = portsOwner(containerId, ifname);
-  addRules('prerouting', owner, pre, (existing) => {
+  await addRules('prerouting', owner, pre, (existing) => {
     for (const p of ports) {
       const taken = existing.find(
         (r) => r.chain === 'prerouting' && r.owner.startsWith('ports:') && new RegExp(`\\b${p.protocol} dport ${p.hostPort}\\b`).test(r.text) && (!p.hostIp || !/ip daddr /.test(r.text) || r.text.includes(`ip daddr ${p.hostIp} `)),
@@ -110,8 +110,8 @@ function publish(containerId: string, ifname: string, bridge: string, cip: strin
         throw new TsnetError(`-p ${p.hostIp ? `${p.hostIp}:` : ''}${p.hostPort}:${p.containerPort}/${p.protocol}`, `host port ${p.hostPort}/${p.protocol} is already published by container ${taken.owner.split(':')[1]!.slice(0, 12)}`, 'pick another host port, or remove that container');
     }
   });
-  addRules('output', owner, pre);
-  addRules('postrouting', owner, post);
+  await addRules('output', owner, pre);
+  await addRules('postrouting', owner, post);
 }
 
 export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): Promise<CniSeamResult> {
@@ -129,8 +129,8 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
       // DEL on a network that never existed (ADD failed on it) or was force-removed with its allocations
       // (`network rm -f`): its addresses went with it, but this attachment's rules and cached result are ours.
       // (A DEL never makes the default network.)
-      removeRules(portsOwner(req.containerId, req.ifname));
-      removeRules(masqOwner(name, req.containerId, req.ifname));
+      await removeRules(portsOwner(req.containerId, req.ifname));
+      await removeRules(masqOwner(name, req.containerId, req.ifname));
       new ResultCache(cacheDir()).remove(name, req.containerId, req.ifname);
       return { networks: {}, ports: [] };
     }
@@ -141,17 +141,17 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
   const invoker = new Invoker({ inProcess: inProcessPlugins(), cache: new ResultCache(cacheDir()) });
   const rt = { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname, ...(req.ip ? { args: { IP: req.ip } } : {}) };
   if (command === 'DEL') {
-    removeRules(portsOwner(req.containerId, req.ifname));
+    await removeRules(portsOwner(req.containerId, req.ifname));
     await invoker.del(list, rt);
     return { networks: {}, ports: [] };
   }
   const result = toInternal(await invoker.add(list, rt), `result of network "${key}"`);
   try {
     const ep = endpointOf(result, req.ifname);
-    if (bridge) publish(req.containerId, req.ifname, bridge, ep.ip, req.ports);
+    if (bridge) await publish(req.containerId, req.ifname, bridge, ep.ip, req.ports);
     return { networks: { [key]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
   } catch (e) {
-    removeRules(portsOwner(req.containerId, req.ifname));
+    await removeRules(portsOwner(req.containerId, req.ifname));
     await invoker.del(list, rt).catch(() => undefined);
     throw e;
   }

@@ -194,13 +194,13 @@ export function masqOwner(network: string, containerId: string, ifname: string):
   return `bridge:${readable}:${hash}`;
 }
 
-function masquerade(conf: NetConf, args: CniArgs, ips: IpConfig[]): void {
+function masquerade(conf: NetConf, args: CniArgs, ips: IpConfig[]): Promise<void> {
   const bodies = ips.map((ip) => {
     const { addr, prefix } = parseCidr(ip.address);
     const fam = prefix.family === 6 ? 'ip6' : 'ip';
     return `${fam} saddr ${formatAddr(addr)} ${fam} daddr != ${formatPrefix(prefix)} masquerade`;
   });
-  addRules('postrouting', masqOwner(conf.name, args.containerId, args.ifname), bodies);
+  return addRules('postrouting', masqOwner(conf.name, args.containerId, args.ifname), bodies);
 }
 
 async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
@@ -251,7 +251,7 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad, index: ctrLink.index }).catch((e) => kernel(e, `configure ${args.ifname} in ${ctr.label}`));
     if (s.isGateway) await ensureGatewayAddrs(host, br, ips, s, conf.name);
     if (s.ipMasq) {
-      masquerade(conf, args, ips);
+      await masquerade(conf, args, ips);
       undo.push(() => removeRules(masqOwner(conf.name, args.containerId, args.ifname)));
     }
     return result;
@@ -268,7 +268,7 @@ async function del(conf: BridgeConf, args: CniArgs): Promise<void> {
   settings(conf);
   // Release the address first: DEL must free it even when the netns or the veth is already gone.
   if (conf.ipam?.type) await delegateDel(conf, args);
-  if (conf.ipMasq) removeRules(masqOwner(conf.name, args.containerId, args.ifname));
+  if (conf.ipMasq) await removeRules(masqOwner(conf.name, args.containerId, args.ifname));
   if (!args.netns) return;
   let ctr: Netns;
   try {

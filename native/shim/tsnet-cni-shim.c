@@ -14,6 +14,7 @@
  * Wire format: plugins/daemon/protocol.ts.
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -38,10 +39,29 @@ struct buf {
   size_t len, cap;
 };
 
-static void die(const char *fmt, const char *a, const char *b) {
-  fprintf(stderr, "tsnet-cni-shim (%s): ", plugin_type ? plugin_type : "?");
-  fprintf(stderr, fmt, a, b);
-  fputc('\n', stderr);
+/* The config's cniVersion once stdin is read (for error JSON); the newest we speak until then. */
+static char err_version[24] = "1.1.0";
+
+/*
+ * Fails as a CNI plugin must: the spec's error JSON on stdout (code 999, the message, how to fix it in
+ * details), the same line on stderr for people, exit status 1.
+ */
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void die(const char *fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, "tsnet-cni-shim (%s): %s\n", plugin_type ? plugin_type : "?", msg);
+  printf("{\n  \"cniVersion\": \"%s\",\n  \"code\": 999,\n  \"msg\": \"", err_version);
+  for (const char *c = msg; *c; c++) {
+    if (*c == '"' || *c == '\\') printf("\\%c", *c);
+    else if ((unsigned char)*c < 0x20) printf("\\u%04x", *c);
+    else putchar(*c);
+  }
+  printf("\",\n  \"details\": \"tsnet's CNI shim could not hand the call to tsnetd or to the standalone plugin\"\n}\n");
+  fflush(stdout);
   exit(1);
 }
 
@@ -50,7 +70,7 @@ static void put(struct buf *b, const void *data, size_t n) {
     size_t cap = b->cap ? b->cap : 4096;
     while (cap < b->len + n) cap *= 2;
     char *p = realloc(b->p, cap);
-    if (!p) die("out of memory%s%s", "", "");
+    if (!p) die("out of memory");
     b->p = p;
     b->cap = cap;
   }
@@ -69,7 +89,7 @@ static void read_stdin(struct buf *in) {
     ssize_t n = read(0, tmp, sizeof tmp);
     if (n > 0) put(in, tmp, (size_t)n);
     else if (n == 0) return;
-    else if (errno != EINTR) die("cannot read stdin: %s%s", strerror(errno), "");
+    else if (errno != EINTR) die("cannot read stdin: %s", strerror(errno));
   }
 }
 
@@ -133,13 +153,13 @@ static void run_standalone(const struct buf *in, int had_stdin, const char *why)
     }
   }
   if (!found)
-    die("no tsnetd answered (%s) and no standalone plugin was found; build it (node plugins/cni/build.mjs) or set TSNET_CNI_STANDALONE_DIR to the directory holding it (dist/cni) %s",
-        why, "");
+    die("no tsnetd answered (%s) and no standalone plugin was found; build it (node plugins/cni/build.mjs) or set TSNET_CNI_STANDALONE_DIR to the directory holding it (dist/cni)",
+        why);
   /* The standalone plugin is a Node script; a shim there would exec itself forever. */
   char magic[2] = {0, 0};
   int pf = open(path, O_RDONLY | O_CLOEXEC);
   if (pf < 0 || read(pf, magic, 2) != 2 || magic[0] != '#' || magic[1] != '!')
-    die("%s is not a standalone plugin script (is it another shim?); point TSNET_CNI_STANDALONE_DIR at dist/cni%s", path, "");
+    die("%s is not a standalone plugin script (is it another shim?); point TSNET_CNI_STANDALONE_DIR at dist/cni", path);
   close(pf);
   if (had_stdin) {
     int fd = memfd_create("tsnet-cni-stdin", 0);
@@ -149,8 +169,8 @@ static void run_standalone(const struct buf *in, int had_stdin, const char *why)
       if (fd >= 0) unlink(tmpl);
     }
     if (fd < 0 || write_all(fd, in->p ? in->p : "", in->len) != 0 || lseek(fd, 0, SEEK_SET) != 0)
-      die("cannot replay stdin to the standalone plugin: %s%s", strerror(errno), "");
-    if (dup2(fd, 0) < 0) die("dup2: %s%s", strerror(errno), "");
+      die("cannot replay stdin to the standalone plugin: %s", strerror(errno));
+    if (dup2(fd, 0) < 0) die("dup2: %s", strerror(errno));
     if (fd != 0) close(fd);
   }
   char *argv[] = {(char *)plugin_type, NULL};
@@ -197,6 +217,7 @@ int main(int argc, char **argv) {
   struct stat st0;
   int had_stdin = fstat(0, &st0) == 0 && !S_ISCHR(st0.st_mode);
   read_stdin(&in);
+  config_version(&in, err_version, sizeof err_version);
 
   const char *force = getenv("TSNET_SHIM_STANDALONE");
   if (force && *force && strcmp(force, "0") != 0) run_standalone(&in, had_stdin, "TSNET_SHIM_STANDALONE is set");
@@ -204,7 +225,7 @@ int main(int argc, char **argv) {
   const char *sockpath = getenv("TSNET_SOCKET");
   if (!sockpath || !*sockpath) sockpath = DEFAULT_SOCKET;
   struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  if (strlen(sockpath) >= sizeof addr.sun_path) die("TSNET_SOCKET %s is longer than %s bytes; use a shorter path", sockpath, "107");
+  if (strlen(sockpath) >= sizeof addr.sun_path) die("TSNET_SOCKET %s is longer than 107 bytes; use a shorter path", sockpath);
   strcpy(addr.sun_path, sockpath);
   int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (s < 0) run_standalone(&in, had_stdin, "cannot make a unix socket");
@@ -267,11 +288,11 @@ int main(int argc, char **argv) {
     reason[rl] = 0;
     run_standalone(&in, had_stdin, reason);
   }
-  if (resp[4] != 'R' || n < 13) die("tsnetd sent an unknown answer (kind %c)%s; restart tsnetd with this build", resp[4] ? (char[]){resp[4], 0} : "?", "");
+  if (resp[4] != 'R' || n < 13) die("tsnetd sent an unknown answer (kind %c); restart tsnetd with this build", resp[4] ? resp[4] : '?');
   unsigned char *u = (unsigned char *)resp;
   int32_t code = (int32_t)((uint32_t)u[5] << 24 | (uint32_t)u[6] << 16 | (uint32_t)u[7] << 8 | u[8]);
   uint32_t outn = (uint32_t)u[9] << 24 | (uint32_t)u[10] << 16 | (uint32_t)u[11] << 8 | u[12];
-  if (13 + (size_t)outn > n) die("tsnetd sent a malformed answer%s%s", "", "");
+  if (13 + (size_t)outn > n) die("tsnetd sent a malformed answer; restart tsnetd with this build");
   if (write_all(1, resp + 13, outn) != 0 && errno != EPIPE) return 1;
   if (n > 13 + outn) (void)write_all(2, resp + 13 + outn, n - 13 - outn);
   return code;

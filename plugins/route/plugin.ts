@@ -4,7 +4,7 @@
 import { Netns } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result, type Route } from '../cni/types.js';
 import { AttachError, toCni } from '../attach/errors.js';
-import { addRoute, deleteRoute, hasRoute, parseRouteWords, type RouteRequest } from './route.js';
+import { addRoute, deleteRoute, listRoutes, parseRouteWords, routeListed, type ListedRoute, type RouteRequest } from './route.js';
 
 export interface RouteConfEntry {
   dst: string;
@@ -89,7 +89,13 @@ async function check(conf: RouteConf, args: CniArgs): Promise<void> {
   const reqs = requests(conf).map((r) => withDev(r, args));
   const ns = Netns.open(args.netns);
   try {
-    for (const r of reqs) if (!(await hasRoute(ns, r))) throw new CniError(ErrorCode.Internal, `route ${r.dst}${r.via ? ` via ${r.via}` : ''} is missing in ${ns.label}`);
+    const byTable = new Map<number, ListedRoute[]>(); // one listing per table, not one per route
+    for (const r of reqs) {
+      const table = r.table ?? 254;
+      if (!byTable.has(table)) byTable.set(table, await listRoutes(ns, table));
+      if (!routeListed(byTable.get(table)!, r))
+        throw new CniError(ErrorCode.Internal, `route ${r.dst}${r.via ? ` via ${r.via}` : ''} is missing in ${ns.label}`, 'the route was removed since ADD; DEL and ADD the attachment again');
+    }
   } finally {
     ns.close();
   }

@@ -143,10 +143,14 @@ export async function deleteRoute(ns: Netns, r: RouteRequest, missingOk = false)
 }
 
 /** Whether a route matching r (dst, and gateway/dev/metric/table when given) is in the kernel. */
-export async function hasRoute(ns: Netns, r: RouteRequest): Promise<boolean> {
-  const list = await listRoutes(ns, r.table);
+/** Whether `list` (from listRoutes) has the route `r` asks for. */
+export function routeListed(list: ListedRoute[], r: RouteRequest): boolean {
   const dst = r.dst === '::/0' ? 'default' : r.dst;
   return list.some((k) => k.dst === dst && (!r.via || k.via === r.via) && (!r.dev || k.dev === r.dev) && (r.metric === undefined || k.metric === r.metric));
+}
+
+export async function hasRoute(ns: Netns, r: RouteRequest): Promise<boolean> {
+  return routeListed(await listRoutes(ns, r.table), r);
 }
 
 export interface ListedRoute {

@@ -22,7 +22,10 @@ const NS_TYPES: Record<number, string> = {
 export class NetnsError extends Error {
   constructor(
     readonly ref: string,
-    reason: string,
+    /** Why, without the "network namespace REF:" prefix of the message. */
+    readonly reason: string,
+    /** True when nothing is there (no such file or process), as opposed to something that is not a netns. */
+    readonly missing = false,
   ) {
     super(`network namespace ${ref}: ${reason}`);
     this.name = 'NetnsError';
@@ -52,7 +55,7 @@ export function assertNetnsPath(path: string, ref = path): void {
   try {
     type = native().nsType(path);
   } catch (e) {
-    if (isSysError(e, 'ENOENT')) throw new NetnsError(ref, /^\d+$/.test(ref) ? `no process ${ref}` : `${path} does not exist`);
+    if (isSysError(e, 'ENOENT')) throw new NetnsError(ref, /^\d+$/.test(ref) ? `no process ${ref}` : `${path} does not exist`, true);
     if (isSysError(e, 'ENOTTY') || isSysError(e, 'EINVAL')) throw new NetnsError(ref, `${path} is not a namespace file (expected /proc/PID/ns/net or a file under ${NETNS_RUN_DIR})`);
     if (isSysError(e)) throw new NetnsError(ref, `${path}: ${e.message}`);
     throw e;

@@ -76,8 +76,11 @@ export class Rtnl {
     try {
       await this.sock.request(C.RTM_NEWLINK, C.NLM_F_CREATE | C.NLM_F_EXCL, fixed, attrs, what);
     } catch (e) {
-      if (isNetlinkError(e, 'EOPNOTSUPP') && /unknown device type/i.test(e.extack ?? e.message))
-        throw new NetlinkError(e.errno, what, `this kernel has no "${spec.kind}" link support (driver not built or module not loadable)`);
+      if (isNetlinkError(e, 'EOPNOTSUPP') && /unknown device type/i.test(e.extack ?? e.message)) {
+        const unsupported = new NetlinkError(e.errno, what, `this kernel has no "${spec.kind}" link support (driver not built or module not loadable)`);
+        unsupported.unsupportedKind = spec.kind;
+        throw unsupported;
+      }
       throw e;
     }
     const link = await this.link(spec.name);

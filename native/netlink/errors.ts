@@ -33,6 +33,8 @@ export class NetlinkError extends Error {
   readonly extack?: string;
   /** What we asked for, e.g. "create link veth0". */
   readonly operation: string;
+  /** Set when the kernel has no driver for a link kind we asked to create ('macvlan', 'vlan' …). */
+  unsupportedKind?: string;
 
   constructor(errno: number, operation: string, extack?: string) {
     const { code, text } = errnoInfo(errno);

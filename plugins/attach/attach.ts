@@ -45,8 +45,8 @@ const RT_SCOPE_LINK = 253;
 
 function kernel(e: unknown, what: string): never {
   if (e instanceof AttachError) throw e;
-  if (isNetlinkError(e, 'EOPNOTSUPP') && /no "(\w+)" link support/.test((e as Error).message)) {
-    const kind = /no "(\w+)" link support/.exec((e as Error).message)![1];
+  if (isNetlinkError(e) && e.unsupportedKind) {
+    const kind = e.unsupportedKind;
     throw new AttachError(what, `this kernel has no ${kind} support (${kind === 'vlan' ? '8021q' : kind} driver not built or module not loadable)`, kind === 'macvlan' ? 'use --take-uplink to make a bridge (br0) that holds the NIC — its addresses and routes move onto the bridge' : kind === 'vlan' ? 'drop @VLAN, or run on a kernel with 802.1Q VLAN support' : 'use a kernel that has it', AttachErrorCode.Unsupported);
   }
   throw new AttachError(what, (e as Error).message, undefined, AttachErrorCode.Kernel);

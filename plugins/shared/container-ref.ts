@@ -40,8 +40,7 @@ function checked(path: string, ref: string, label: string): ResolvedContainer {
     assertNetnsPath(path, ref);
   } catch (e) {
     if (e instanceof NetnsError) {
-      const gone = /does not exist|no process/.test(e.message);
-      throw new ContainerRefError(ref, e.message.replace(/^network namespace [^:]+: /, ''), gone ? 'check the pid or path; the container may have stopped' : 'give a pid, /proc/PID/ns/net, /run/netns/NAME or a netns name', gone);
+      throw new ContainerRefError(ref, e.reason, e.missing ? 'check the pid or path; the container may have stopped' : 'give a pid, /proc/PID/ns/net, /run/netns/NAME or a netns name', e.missing);
     }
     throw e;
   }
@@ -64,7 +63,7 @@ export async function resolveContainer(ref: string): Promise<ResolvedContainer> 
     assertNetnsPath(nsPath, r);
     return { netnsPath: nsPath, label: `netns ${r}` };
   } catch (e) {
-    if (!(e instanceof NetnsError) || !/does not exist/.test(e.message)) throw e;
+    if (!(e instanceof NetnsError) || !e.missing) throw e;
   }
   throw new ContainerRefError(
     r,

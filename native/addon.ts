@@ -2,8 +2,7 @@
 // The addon is loaded on first use, so commands that never touch the kernel (VERSION, --help) never pay for it.
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { nativeArtifactCandidates } from './artifacts.js';
 
 export interface NativeAddon {
   netlinkOpen(nsPath: string | null, protocol: number): number;
@@ -64,17 +63,9 @@ export const MNT_DETACH = 2;
 
 let loaded: NativeAddon | undefined;
 
-/** Where the addon may be: $TSNET_NATIVE, then native/build/Release relative to this file or the bundle. */
+/** Where the addon may be: $TSNET_NATIVE, next to a bundle, then native/build/{Release,Debug} upwards. */
 export function addonCandidates(): string[] {
-  const here = dirname(fileURLToPath(import.meta.url));
-  const out: string[] = [];
-  if (process.env.TSNET_NATIVE) out.push(resolve(process.env.TSNET_NATIVE));
-  out.push(join(here, 'tsnet_native.node')); // next to a bundle (dist/cni copied elsewhere)
-  for (const up of ['.', '..', '../..', '../../..']) {
-    for (const kind of ['Release', 'Debug']) out.push(join(here, up, 'native', 'build', kind, 'tsnet_native.node'));
-    out.push(join(here, up, 'build', 'Release', 'tsnet_native.node'));
-  }
-  return [...new Set(out)];
+  return nativeArtifactCandidates('tsnet_native.node', 'TSNET_NATIVE');
 }
 
 export function native(): NativeAddon {

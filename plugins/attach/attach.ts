@@ -171,10 +171,12 @@ function interfaceExists(req: AttachRequest, ctr: Netns): AttachError {
 
 async function configure(ctr: Netns, req: AttachRequest, link: Link, env: AttachEnv, client?: DhcpClient): Promise<{ address?: string; gateway?: string }> {
   const rt = ctr.rtnl;
+  // One trip into the container's netns: announce the address on link up; IPv6 on for an IPv6 address.
+  const v6Static = !req.dhcp && parseCidr(req.address!).addr.family === 6;
   try {
-    ctr.setSysctl(`net/ipv4/conf/${req.ifname}/arp_notify`, 1);
+    ctr.setSysctls([[`net/ipv4/conf/${req.ifname}/arp_notify`, 1], ...(v6Static ? ([[`net/ipv6/conf/${req.ifname}/disable_ipv6`, 0]] as [string, number][]) : [])]);
   } catch {
-    /* no IPv4 sysctls: the explicit announcement below still goes out */
+    /* no IPv4/IPv6 sysctls: the explicit announcement below still goes out, and the address add says why */
   }
   if (req.dhcp) {
     await rt.setLink(link.index, { up: true });
@@ -182,13 +184,6 @@ async function configure(ctr: Netns, req: AttachRequest, link: Link, env: Attach
   }
   const { addr, prefix } = parseCidr(req.address!);
   const v6 = addr.family === 6;
-  if (v6) {
-    try {
-      ctr.setSysctl(`net/ipv6/conf/${req.ifname}/disable_ipv6`, 0);
-    } catch {
-      /* the address add says why */
-    }
-  }
   await rt.addAddress(link.index, req.address!, { noDad: v6 }).catch((e) => kernel(e, `add ${req.address} to ${req.ifname} in ${ctr.label}`));
   await rt.setLink(link.index, { up: true });
   if (req.gateway) {

@@ -72,12 +72,12 @@ async function check(conf: AttachConf, args: CniArgs): Promise<void> {
   const ns = Netns.open(args.netns);
   try {
     const link = await ns.rtnl.findLink(args.ifname);
-    if (!link) throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" is missing from ${ns.label}`);
-    if (conf.mac && link.mac !== conf.mac.toLowerCase()) throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" has MAC ${link.mac}, the config says ${conf.mac}`);
+    if (!link) throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" is missing from ${ns.label}`, 'the attachment changed since ADD; DEL and ADD it again');
+    if (conf.mac && link.mac !== conf.mac.toLowerCase()) throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" has MAC ${link.mac}, the config says ${conf.mac}`, 'the attachment changed since ADD; DEL and ADD it again');
     if (conf.address && conf.address !== 'dhcp') {
       const { addr, prefix } = parseCidr(conf.address);
       const want = formatAddrInPrefix(addr, prefix);
-      if (!(await ns.rtnl.addresses({ link: link.index })).some((a) => a.cidr === want)) throw new CniError(ErrorCode.Internal, `address ${want} is missing from "${args.ifname}" in ${ns.label}`);
+      if (!(await ns.rtnl.addresses({ link: link.index })).some((a) => a.cidr === want)) throw new CniError(ErrorCode.Internal, `address ${want} is missing from "${args.ifname}" in ${ns.label}`, 'the attachment changed since ADD; DEL and ADD it again');
     }
   } finally {
     ns.close();

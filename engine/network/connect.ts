@@ -5,11 +5,7 @@ import { Netns } from '../../native/netns.js';
 import { getContainer, updateState } from '../containers/store.js';
 import { TsnetError } from '../errors.js';
 import { cniNetworks } from './cni-seam.js';
-import type { NetMode } from './driver.js';
-
-function modeOf(network: string): Extract<NetMode, { kind: 'bridge' | 'network' }> {
-  return network === 'bridge' ? { kind: 'bridge' } : { kind: 'network', name: network };
-}
+import { networkMode } from './modes.js';
 
 async function nextIfname(netnsPath: string): Promise<string> {
   const ns = Netns.open(netnsPath);
@@ -30,7 +26,7 @@ export async function connectNetwork(network: string, ref: string, opts: { ip?: 
     throw new TsnetError(`container ${c.config.name}`, `shares another network namespace (--net ${c.config.net})`, 'connect the container that owns the namespace instead');
   if (att.networks[network]) throw new TsnetError(`container ${c.config.name}`, `is already connected to network "${network}"`, `disconnect it first with 'tsnet network disconnect ${network} ${c.config.name}'`);
   const ifname = await nextIfname(att.netnsPath);
-  const req = { containerId: c.config.id, containerName: c.config.name, mode: modeOf(network), netnsPath: att.netnsPath, ifname, ...(opts.ip ? { ip: opts.ip } : {}), ports: [] };
+  const req = { containerId: c.config.id, containerName: c.config.name, mode: networkMode(network), netnsPath: att.netnsPath, ifname, ...(opts.ip ? { ip: opts.ip } : {}), ports: [] };
   const r = await cniNetworks('ADD', req);
   try {
     const fresh = getContainer(c.config.id).state.network ?? att;
@@ -54,7 +50,7 @@ export async function disconnectNetwork(network: string, ref: string): Promise<v
       first ? 'remove the container to leave it' : `see 'tsnet inspect ${c.config.name}'`,
     );
   }
-  await cniNetworks('DEL', { containerId: c.config.id, containerName: c.config.name, mode: modeOf(network), netnsPath: att.netnsPath, ifname: entry.ifname, ports: [] });
+  await cniNetworks('DEL', { containerId: c.config.id, containerName: c.config.name, mode: networkMode(network), netnsPath: att.netnsPath, ifname: entry.ifname, ports: [] });
   const { [network]: _gone, ...rest } = att.networks;
   updateState(c.config.id, { network: { ...att, networks: rest, connected: att.connected!.filter((x) => x !== entry) } });
 }

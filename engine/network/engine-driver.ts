@@ -3,7 +3,8 @@
 import { TsnetError } from '../errors.js';
 import type { Attachment, NetworkDriver, NetworkTarget } from './driver.js';
 import { cniNetworks } from './cni-seam.js';
-import { createNetns, deleteNetns, netnsPathFor } from './netns.js';
+import { networkMode } from './modes.js';
+import { createNetns, deleteNetns, netnsOf, netnsPathFor } from './netns.js';
 
 /** What the driver needs to know about another container for container:<ref>. */
 export interface PeerInfo {
@@ -36,7 +37,7 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
           const peer = deps.resolveContainer(m.ref);
           if (!peer.running || !peer.pid) throw new TsnetError(`--net container:${m.ref}`, `container ${peer.name} is not running`, `start it first, or pick a running container from 'tsnet ps'`);
           const pa = peer.attachment;
-          const netnsPath = pa && pa.netnsPath !== 'host' && pa.ownsNetns ? pa.netnsPath : pa?.netnsPath === 'host' ? 'host' : `/proc/${peer.pid}/ns/net`;
+          const netnsPath = netnsOf(pa, peer.pid);
           return { netnsPath, ownsNetns: false, loUp: false, networks: { ...(pa?.networks ?? {}) }, dns: pa?.dns, ports: [] };
         }
         case 'none':
@@ -62,8 +63,7 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
       if (m.kind === 'host' || m.kind === 'container') return;
       const netnsPath = att && att.netnsPath !== 'host' ? att.netnsPath : netnsPathFor(t.id);
       for (const c of att?.connected ?? []) {
-        const mode = c.network === 'bridge' ? ({ kind: 'bridge' } as const) : ({ kind: 'network', name: c.network } as const);
-        await cniNetworks('DEL', { containerId: t.id, containerName: t.name, mode, netnsPath, ifname: c.ifname, ports: [] });
+        await cniNetworks('DEL', { containerId: t.id, containerName: t.name, mode: networkMode(c.network), netnsPath, ifname: c.ifname, ports: [] });
       }
       if (m.kind === 'bridge' || m.kind === 'network' || m.kind === 'attach') {
         await cniNetworks('DEL', { containerId: t.id, containerName: t.name, mode: m, netnsPath, ifname: 'eth0', ports: t.ports });

@@ -34,3 +34,8 @@ export function formatNetMode(m: NetMode): string {
       return m.kind;
   }
 }
+
+/** The mode of a bridge network by name: `bridge` is the default network. */
+export function networkMode(network: string): Extract<NetMode, { kind: 'bridge' | 'network' }> {
+  return network === 'bridge' ? { kind: 'bridge' } : { kind: 'network', name: network };
+}

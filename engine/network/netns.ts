@@ -46,3 +46,12 @@ export function deleteNetns(path: string): void {
     throw new TsnetError(`netns ${path}`, `cannot delete (${(e as Error).message})`, 'a process may still hold it; stop the container and retry tsnet rm');
   }
 }
+
+/**
+ * The network namespace a running container is in: 'host' for --net host, the one its driver made, or
+ * (for --net container:…) its process's.
+ */
+export function netnsOf(att: { netnsPath: string; ownsNetns: boolean } | undefined, pid: number): string {
+  if (att?.netnsPath === 'host') return 'host';
+  return att?.ownsNetns ? att.netnsPath : `/proc/${pid}/ns/net`;
+}

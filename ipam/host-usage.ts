@@ -3,6 +3,7 @@
 // can play "host" from inside a namespace.
 import { Netns } from '../native/netns.js';
 import type { Occupied } from './picker.js';
+import { RT_SCOPE_HOST, RT_SCOPE_LINK } from '../native/netlink/constants.js';
 
 export async function hostUsage(ns: Netns = Netns.current()): Promise<Occupied[]> {
   const [links, routes, addrs] = await Promise.all([ns.rtnl.links(), ns.rtnl.routes(), ns.rtnl.addresses()]);
@@ -14,7 +15,7 @@ export async function hostUsage(ns: Netns = Netns.current()): Promise<Occupied[]
     out.push({ prefix: r.dst, what: `route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''}${dev(r.oif)}` });
   }
   for (const a of addrs) {
-    if (a.scope === 253 /* link */ || a.scope === 254 /* host */) continue;
+    if (a.scope === RT_SCOPE_LINK || a.scope === RT_SCOPE_HOST) continue;
     out.push({ prefix: a.cidr, what: `address ${a.cidr} on ${name.get(a.index) ?? `#${a.index}`}` });
   }
   return out;

@@ -13,6 +13,7 @@ import { AttachError, AttachErrorCode } from './errors.js';
 import { sendGratuitousArp } from './garp.js';
 import { checkUplink, classifyHostIf, takeUplink } from './host-if.js';
 import { rollBack, type Undo } from '../shared/rollback.js';
+import { RT_SCOPE_LINK } from '../../native/netlink/constants.js';
 
 export interface AttachResult {
   /** How the container was named in messages. */
@@ -41,7 +42,6 @@ export interface AttachEnv {
 }
 
 
-const RT_SCOPE_LINK = 253;
 
 function kernel(e: unknown, what: string): never {
   if (e instanceof AttachError) throw e;

@@ -5,10 +5,8 @@ import type { Link } from '../../native/netlink/link.js';
 import type { Address } from '../../native/netlink/addr.js';
 import type { RouteEntry, RouteSpec } from '../../native/netlink/route.js';
 import { AttachError, AttachErrorCode } from './errors.js';
+import { IFF_LOOPBACK, RTN_UNICAST, RTPROT_KERNEL } from '../../native/netlink/constants.js';
 
-const IFF_LOOPBACK = 0x8;
-const RTPROT_KERNEL = 2;
-const RTN_UNICAST = 1;
 const AF_INET6 = 10;
 /** Kinds that carry Ethernet frames but cannot be a bridge port or a macvlan parent. */
 const NOT_BRIDGEABLE = new Set(['ipvlan', 'ipvtap', 'vrf', 'bond_slave']);

@@ -2,8 +2,8 @@
 // container plugins describe a namespace they did not make).
 import type { Netns } from '../../native/netns.js';
 import type { IpConfig, Interface, Result } from '../cni/types.js';
+import { IFF_LOOPBACK } from '../../native/netlink/constants.js';
 
-const IFF_LOOPBACK = 0x8;
 
 export async function reportInterfaces(ns: Netns, sandbox: string, cniVersion: string, opts: { includeLoopback?: boolean } = {}): Promise<Result> {
   const links = (await ns.rtnl.links()).filter((l) => opts.includeLoopback || !(l.flags & IFF_LOOPBACK)).sort((a, b) => a.index - b.index);

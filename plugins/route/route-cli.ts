@@ -4,6 +4,7 @@ import { Netns } from '../../native/netns.js';
 import { resolveContainer } from '../shared/container-ref.js';
 import { AttachError, toCli } from '../attach/errors.js';
 import { addRoute, deleteRoute, formatRoute, listRoutes, parseRouteWords, type ListedRoute } from './route.js';
+import { RT_SCOPE_LINK, RT_TABLE_MAIN } from '../../native/netlink/constants.js';
 
 async function inContainer<T>(ref: string, fn: (ns: Netns) => Promise<T>): Promise<T> {
   try {
@@ -20,7 +21,7 @@ async function inContainer<T>(ref: string, fn: (ns: Netns) => Promise<T>): Promi
 }
 
 function line(r: ListedRoute): string {
-  return [r.dst, r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.table !== 254 && `table ${r.table}`, r.scope === 253 && 'scope link', r.metric !== undefined && `metric ${r.metric}`].filter(Boolean).join(' ');
+  return [r.dst, r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.table !== RT_TABLE_MAIN && `table ${r.table}`, r.scope === RT_SCOPE_LINK && 'scope link', r.metric !== undefined && `metric ${r.metric}`].filter(Boolean).join(' ');
 }
 
 const WORDS = '<dst-cidr> via <gw> [dev <ifname>] [metric N] [table N]';

@@ -6,6 +6,7 @@ import type { RouteEntry, RouteSpec } from '../../native/netlink/route.js';
 import { CidrError, formatAddr, formatPrefix, parseAddr, parseCidr } from '../../ipam/cidr.js';
 import { AttachError, AttachErrorCode } from '../attach/errors.js';
 import { checkIfname } from '../attach/args.js';
+import { AF_INET6, RT_TABLE_MAIN, RTN_UNICAST } from '../../native/netlink/constants.js';
 
 export interface RouteRequest {
   /** "192.168.0.0/16" or "default" (IPv4) / "default6"… normalised: "default" | "::/0" forms become default. */
@@ -166,16 +167,15 @@ export interface ListedRoute {
 
 export async function listRoutes(ns: Netns, table?: number): Promise<ListedRoute[]> {
   const names = new Map((await ns.rtnl.links()).map((l) => [l.index, l.name]));
-  const RTN_UNICAST = 1;
-  return (await ns.rtnl.routes({ table: table ?? 254 }))
-    .filter((r: RouteEntry) => r.type === RTN_UNICAST && !(r.family === 10 && /^(fe80::|ff00::)/.test(r.dst)))
+  return (await ns.rtnl.routes({ table: table ?? RT_TABLE_MAIN }))
+    .filter((r: RouteEntry) => r.type === RTN_UNICAST && !(r.family === AF_INET6 && /^(fe80::|ff00::)/.test(r.dst)))
     .map((r) => ({
       dst: r.dst,
       ...(r.gateway ? { via: r.gateway } : {}),
       ...(r.oif !== undefined && names.has(r.oif) ? { dev: names.get(r.oif)! } : {}),
       ...(r.priority !== undefined ? { metric: r.priority } : {}),
       table: r.table,
-      family: r.family === 10 ? 6 : 4,
+      family: r.family === AF_INET6 ? 6 : 4,
       scope: r.scope,
       protocol: r.protocol,
     }));

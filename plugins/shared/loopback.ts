@@ -1,11 +1,12 @@
 // Bringing `lo` up in a container netns and reporting it as a CNI result (the loopback and none plugins).
 import { Netns } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type Result } from '../cni/types.js';
+import { RT_SCOPE_HOST } from '../../native/netlink/constants.js';
 
 export async function loopbackUp(ns: Netns, args: CniArgs, cniVersion: string): Promise<Result> {
   const lo = await ns.rtnl.link('lo');
   if (!lo.up) await ns.rtnl.setLink(lo.index, { up: true });
-  const addrs = (await ns.rtnl.addresses({ link: lo.index })).filter((a) => a.scope === 254 /* host */);
+  const addrs = (await ns.rtnl.addresses({ link: lo.index })).filter((a) => a.scope === RT_SCOPE_HOST);
   return {
     cniVersion,
     interfaces: [{ name: 'lo', mac: lo.mac ?? '00:00:00:00:00:00', sandbox: args.netns }],

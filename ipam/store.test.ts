@@ -246,3 +246,18 @@ test('store: a store deleted and recreated by another process is never trusted f
     rmSync(root, { recursive: true, force: true });
   }
 });
+
+test('store: destroy empties the store but keeps its lock file (a waiter must not lock a file nobody else sees)', { skip: noAddon }, async () => {
+  const root = tmpRoot();
+  try {
+    const set = canonicalizeRangeSet([{ subnet: '10.6.0.0/24' }]);
+    const s = IpamStore.forNetwork(root, 'd');
+    await s.transact((st) => new Allocator(set, st, '0').get({ containerID: 'c', ifname: 'eth0' }));
+    await s.destroy();
+    assert.ok(existsSync(s.lockPath), 'the lock file stays');
+    assert.ok(!existsSync(s.journalPath) && !existsSync(s.snapshotPath), 'the state is gone');
+    assert.equal((await s.read()).size, 0);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

@@ -9,7 +9,7 @@
 //   via temp + fsync + rename + fsync(dir), then the journal is truncated. A crash between the two is
 //   harmless: lines whose sequence number is not above the snapshot's are skipped on replay.
 //   Amortised, each transaction still writes O(1) bytes per op; loading reads O(reservations).
-import { closeSync, existsSync, fdatasyncSync, ftruncateSync, openSync, readFileSync, readSync, rmSync, statSync, constants } from 'node:fs';
+import { closeSync, existsSync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, constants } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { ensureDir, fsyncDir, writeAll, writeFileAtomic } from './durable.js';
 import { withLock } from './lock.js';
@@ -270,14 +270,17 @@ export class IpamStore {
     return withLock(this.lockPath, () => this.load().state, this.opts.lockTimeoutMs);
   }
 
-  /** Delete the store (e.g. `network rm --force`). */
+  /**
+   * Empty the store (e.g. `network rm --force`): its state goes, its lock file stays — a process waiting on
+   * that lock must not end up holding a lock on a file nobody else sees while a newcomer locks a new one.
+   */
   async destroy(): Promise<void> {
     if (!existsSync(this.dir)) return;
     await withLock(
       this.lockPath,
       () => {
         LOADED.delete(this.dir);
-        rmSync(this.dir, { recursive: true, force: true });
+        for (const f of readdirSync(this.dir)) if (join(this.dir, f) !== this.lockPath) rmSync(join(this.dir, f), { recursive: true, force: true });
       },
       this.opts.lockTimeoutMs,
     );

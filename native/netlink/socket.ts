@@ -85,6 +85,8 @@ export class NetlinkSocket {
         const { msgs, interrupted } = await this.dumpOnce(type, fixed, attrs, operation);
         if (!interrupted) return msgs;
         if (attempt >= this.dumpRetries) throw new NetlinkError(4 /* EINTR */, `${operation}: dump interrupted ${attempt + 1} times by concurrent changes`);
+        // Let the burst of changes pass: 0, 1, 2, 4 … ms (capped), so a busy host does not exhaust the retries.
+        if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2 ** (attempt - 1), 50)));
       }
     });
   }

@@ -1,18 +1,49 @@
 // tsnet's nftables rules (masquerade for ipMasq, DNAT for published ports), all in one table of our own,
-// `inet tsnet`, so nothing of the host's firewall is touched. Rules carry a comment naming their owner and
-// are removed by owner; the table is removed when its last rule goes.
-//
-// This module drives the `nft` program (Debian package nftables) rather than speaking NETLINK_NETFILTER
-// itself: the one place where native/ uses a helper binary. Its input is a script built from typed values.
-import { spawn } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+// `inet tsnet`, so nothing of the host's firewall is touched. Spoken over NETLINK_NETFILTER in the namespace
+// this process runs in: each change is one nf_tables batch, applied by the kernel all or nothing. Rules carry
+// a comment naming their owner (what `nft list` shows) and are removed by owner; the table goes with its last
+// rule.
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_EX, LOCK_NB, native } from './addon.js';
+import type { Attr } from './netlink/attrs.js';
+import { isNetlinkError } from './netlink/errors.js';
+import {
+  batchCount,
+  decodeRule,
+  delRule,
+  delTable,
+  encodeBatch,
+  NETLINK_NETFILTER,
+  newNatChain,
+  newRule,
+  newTable,
+  NF_INET_LOCAL_OUT,
+  NF_INET_POST_ROUTING,
+  NF_INET_PRE_ROUTING,
+  NFPROTO_INET,
+  NFT_MSG_GETRULE,
+  NFTA_RULE_TABLE,
+  nfgenmsg,
+  nftType,
+  type NftOp,
+  type RuleInfo,
+} from './netlink/nftables-msg.js';
+import { str } from './netlink/attrs.js';
+import { NetlinkSocket } from './netlink/socket.js';
+
+export { masqueradeRule, dnatRule } from './netlink/nftables-msg.js';
 
 export const TABLE = 'tsnet';
 export const FAMILY = 'inet';
 
-const NFT_CANDIDATES = ['/usr/sbin/nft', '/sbin/nft', '/usr/bin/nft'];
+export type Chain = 'postrouting' | 'prerouting' | 'output';
+
+const CHAINS: { name: Chain; hook: number; priority: number }[] = [
+  { name: 'postrouting', hook: NF_INET_POST_ROUTING, priority: 100 }, // srcnat
+  { name: 'prerouting', hook: NF_INET_PRE_ROUTING, priority: -100 }, // dstnat
+  { name: 'output', hook: NF_INET_LOCAL_OUT, priority: -100 },
+];
 
 export class NftError extends Error {
   constructor(msg: string) {
@@ -21,46 +52,21 @@ export class NftError extends Error {
   }
 }
 
-function nftBinary(): string {
-  const found = NFT_CANDIDATES.find((p) => existsSync(p));
-  if (!found) throw new NftError(`nftables is needed for ipMasq and published ports but 'nft' was not found (looked in ${NFT_CANDIDATES.join(', ')}); install it with 'apt-get install nftables'`);
-  return found;
+/** A rule to add: its chain, its expressions (masqueradeRule, dnatRule) and an optional note kept in its comment. */
+export interface NftRule {
+  chain: Chain;
+  exprs: Attr[];
+  /** Shown after the owner in the rule's comment ("owner|note"); what `guard` sees of existing rules. */
+  note?: string;
 }
 
-/**
- * Runs nft in this process's netns (plugins run in the host netns, as the runtime invokes them), without
- * blocking the event loop: the daemon serves other requests meanwhile.
- */
-function nft(args: string[], script?: string): Promise<string> {
-  const bin = nftBinary();
-  return new Promise((resolve, reject) => {
-    const child = spawn(bin, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d: Buffer) => (out += d));
-    child.stderr.on('data', (d: Buffer) => (err += d));
-    child.stdin.on('error', () => undefined);
-    child.on('error', (e) => reject(new NftError(`nft ${args.join(' ')}: ${e.message}`)));
-    child.on('close', (code) => (code === 0 ? resolve(out) : reject(new NftError(`nft ${args.join(' ')}: ${(err || out).trim()}`))));
-    child.stdin.end(script ?? '');
-  });
+/** An existing rule of our table with an owner tag. */
+export interface RuleText {
+  chain: string;
+  owner: string;
+  /** The note given when the rule was added ('' when none). */
+  text: string;
 }
-
-/** A comment is the rule's owner tag: letters, digits and ._:-/ only (it goes inside quotes in a script). */
-function safeComment(c: string): string {
-  if (!/^[A-Za-z0-9._:\-/]{1,120}$/.test(c)) throw new NftError(`invalid nftables rule owner tag ${JSON.stringify(c)}`);
-  return c;
-}
-
-const BASE_CHAINS = `
-table ${FAMILY} ${TABLE} {
-  chain postrouting { type nat hook postrouting priority srcnat; policy accept; }
-  chain prerouting { type nat hook prerouting priority dstnat; policy accept; }
-  chain output { type nat hook output priority -100; policy accept; }
-}
-`;
-
-export type Chain = 'postrouting' | 'prerouting' | 'output';
 
 const LOCK_DIR = '/run/tsnet';
 
@@ -68,7 +74,7 @@ const LOCK_DIR = '/run/tsnet';
  * Serialises our table's changes across processes: "remove the table when empty" must not race an add. The
  * flock is polled (never a blocking wait on the event loop); it dies with its holder.
  */
-async function locked<T>(fn: () => Promise<T>): Promise<T> {
+async function locked<T>(fn: (sock: NetlinkSocket) => Promise<T>): Promise<T> {
   mkdirSync(LOCK_DIR, { recursive: true, mode: 0o700 });
   const fd = openSync(`${LOCK_DIR}/nftables.lock`, 'a', 0o600);
   try {
@@ -77,91 +83,104 @@ async function locked<T>(fn: () => Promise<T>): Promise<T> {
       if (Date.now() - t0 > 30_000) throw new NftError(`timed out after 30 s waiting for ${LOCK_DIR}/nftables.lock: another tsnet process holds it (find it with 'fuser ${LOCK_DIR}/nftables.lock')`);
       await sleep(backoff);
     }
-    return await fn();
+    return await fn(nfSocket());
   } finally {
     closeSync(fd); // closing the only fd releases the flock
   }
 }
 
-/** A rule of our table as `nft list` prints it (without the handle), with its owner tag. */
-export interface RuleText {
-  chain: string;
-  owner: string;
-  text: string;
-}
-
-/** Every rule of our table with an owner tag, as text. */
-async function ruleTexts(): Promise<RuleText[]> {
-  let out: string;
-  try {
-    out = await nft(['list', 'table', FAMILY, TABLE]);
-  } catch (e) {
-    if (/No such file or directory|does not exist/i.test((e as Error).message)) return [];
-    throw e;
-  }
-  const rules: RuleText[] = [];
-  let chain = '';
-  for (const line of out.split('\n')) {
-    const c = /^\s*chain (\S+) \{/.exec(line);
-    if (c) chain = c[1]!;
-    const r = /^\s*(.*?) comment "([^"]*)"\s*$/.exec(line);
-    if (r && chain) rules.push({ chain, owner: r[2]!, text: r[1]! });
-  }
-  return rules;
-}
+let socket: NetlinkSocket | undefined;
 
 /**
- * Adds rules (nft rule bodies) to a chain of our table, each tagged with `owner`; creates the table if needed.
- * `guard` sees the table's current rules under the same lock and may throw to refuse (e.g. a port taken).
+ * One NETLINK_NETFILTER socket per process, kept open: the kernel finishes releasing deleted rules when the
+ * socket that deleted them closes (~10 ms), which a long-lived process (tsnetd, the engine) then never waits
+ * for; a one-shot plugin pays it once, at exit.
  */
-export async function addRules(chain: Chain, owner: string, bodies: string[], guard?: (existing: RuleText[]) => void): Promise<void> {
-  const tag = safeComment(owner);
-  const lines = bodies.map((b) => {
-    if (/[;{}\n"]/.test(b)) throw new NftError(`refusing nftables rule with control characters: ${b}`);
-    return `add rule ${FAMILY} ${TABLE} ${chain} ${b} comment "${tag}"`;
-  });
-  await locked(async () => {
-    guard?.(await ruleTexts());
-    await nft(['-f', '-'], BASE_CHAINS + lines.join('\n') + '\n');
-  });
+function nfSocket(): NetlinkSocket {
+  socket ??= new NetlinkSocket(null, { protocol: NETLINK_NETFILTER });
+  return socket;
 }
 
-interface RuleJson {
-  rule?: { chain: string; handle: number; comment?: string };
+/** A comment is the rule's owner tag: letters, digits and ._:-/ only. */
+function safeComment(c: string): string {
+  if (!/^[A-Za-z0-9._:\-/]{1,120}$/.test(c)) throw new NftError(`invalid nftables rule owner tag ${JSON.stringify(c)}`);
+  return c;
 }
 
-/** Handles of the rules in our table whose owner tag equals or starts with `ownerPrefix`. */
-export async function ruleHandles(ownerPrefix: string): Promise<{ chain: string; handle: number; owner: string }[]> {
-  let out: string;
+async function apply(sock: NetlinkSocket, ops: NftOp[], what: string): Promise<void> {
   try {
-    out = await nft(['-j', 'list', 'table', FAMILY, TABLE]);
+    await sock.batch(batchCount(ops), ops.length /* the last operation; BEGIN is 0 */, (seq) => encodeBatch(ops, seq), what);
   } catch (e) {
-    if (/No such file or directory|does not exist/i.test((e as Error).message)) return [];
+    if (isNetlinkError(e, 'ENOENT') && /nat|expression|family/i.test(e.extack ?? ''))
+      throw new NftError(`${what}: this kernel lacks an nf_tables feature tsnet needs (${e.message}); it needs nf_tables with nat, masq and fib support`);
     throw e;
   }
-  const parsed = JSON.parse(out) as { nftables: RuleJson[] };
-  return parsed.nftables
-    .filter((x) => x.rule && x.rule.comment !== undefined && x.rule.comment.startsWith(ownerPrefix))
-    .map((x) => ({ chain: x.rule!.chain, handle: x.rule!.handle, owner: x.rule!.comment! }));
 }
 
-/** Removes every rule tagged `owner` (exactly), then the table if no rule is left. Idempotent. */
-export async function removeRules(owner: string): Promise<number> {
-  return locked(async () => {
-    const handles = (await ruleHandles(owner)).filter((h) => h.owner === owner);
-    if (handles.length) await nft(['-f', '-'], handles.map((h) => `delete rule ${FAMILY} ${TABLE} ${h.chain} handle ${h.handle}`).join('\n') + '\n');
-    await removeTableIfEmpty();
-    return handles.length;
+/** Every rule of our table (none when the table does not exist). */
+async function listRules(sock: NetlinkSocket): Promise<RuleInfo[]> {
+  try {
+    const msgs = await sock.dump(nftType(NFT_MSG_GETRULE), nfgenmsg(NFPROTO_INET), [str(NFTA_RULE_TABLE, TABLE)], `list the rules of table ${FAMILY} ${TABLE}`);
+    return msgs.map((m) => decodeRule(m.payload));
+  } catch (e) {
+    if (isNetlinkError(e, 'ENOENT')) return [];
+    throw e;
+  }
+}
+
+const ownerOf = (comment: string | undefined): string | undefined => comment?.split('|')[0];
+
+/**
+ * Adds rules tagged `owner` to our table, creating the table and its chains when needed. `guard` sees the
+ * table's current rules under the same lock and may throw to refuse (e.g. a port taken).
+ */
+export async function addRules(owner: string, rules: NftRule[], guard?: (existing: RuleText[]) => void): Promise<void> {
+  const tag = safeComment(owner);
+  await locked(async (sock) => {
+    if (guard) {
+      const existing = (await listRules(sock))
+        .filter((r) => r.comment !== undefined)
+        .map((r) => ({ chain: r.chain, owner: ownerOf(r.comment)!, text: r.comment!.slice(ownerOf(r.comment)!.length + 1) }));
+      guard(existing);
+    }
+    if (!rules.length) return;
+    const ruleOps = rules.map((r) => newRule(TABLE, r.chain, r.exprs, r.note ? `${tag}|${r.note}` : tag));
+    const what = `add ${rules.length} rule(s) for ${tag} to table ${FAMILY} ${TABLE}`;
+    // Only the rules when the table is there: re-declaring existing base chains makes the kernel do
+    // ~10 ms of work when the socket closes. The table and its chains are made when it answers ENOENT.
+    try {
+      await apply(sock, ruleOps, what);
+    } catch (e) {
+      if (!isNetlinkError(e, 'ENOENT')) throw e;
+      await apply(sock, [newTable(TABLE), ...CHAINS.map((c) => newNatChain(TABLE, c.name, c.hook, c.priority)), ...ruleOps], what);
+    }
   });
 }
 
-async function removeTableIfEmpty(): Promise<void> {
-  let out: string;
-  try {
-    out = await nft(['-j', 'list', 'table', FAMILY, TABLE]);
-  } catch {
-    return;
-  }
-  const parsed = JSON.parse(out) as { nftables: RuleJson[] };
-  if (!parsed.nftables.some((x) => x.rule)) await nft(['delete', 'table', FAMILY, TABLE]);
+/** Every rule of our table with its owner tag and note: for tests and diagnostics. */
+export async function ruleTexts(): Promise<RuleText[]> {
+  return locked(async (sock) =>
+    (await listRules(sock)).filter((r) => r.comment !== undefined).map((r) => ({ chain: r.chain, owner: ownerOf(r.comment)!, text: r.comment!.slice(ownerOf(r.comment)!.length + 1) })),
+  );
+}
+
+/** Removes every rule tagged `owner`, then the table if no rule is left. Idempotent. */
+export async function removeRules(owner: string): Promise<number> {
+  return locked(async (sock) => {
+    const rules = await listRules(sock);
+    const mine = rules.filter((r) => ownerOf(r.comment) === owner);
+    const ops = mine.map((r) => delRule(TABLE, r.chain, r.handle));
+    if (rules.length > 0 && mine.length === rules.length) ops.push(delTable(TABLE));
+    else if (rules.length === 0) {
+      // An empty table left by an earlier run: remove it (ENOENT when there is none at all).
+      try {
+        await apply(sock, [delTable(TABLE)], `delete table ${FAMILY} ${TABLE}`);
+      } catch (e) {
+        if (!isNetlinkError(e, 'ENOENT')) throw e;
+      }
+      return 0;
+    }
+    if (ops.length) await apply(sock, ops, `remove the rules of ${owner} from table ${FAMILY} ${TABLE}`);
+    return mine.length;
+  });
 }

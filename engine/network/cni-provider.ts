@@ -2,7 +2,7 @@
 // tsnet's own plugins): the default `bridge` network (Linux bridge tsnet0, subnet picked like docker0's),
 // user networks from `tsnet network create`, and published ports (-p) as DNAT rules in tsnet's nftables table.
 import { Netns } from '../../native/netns.js';
-import { addRules, removeRules } from '../../native/nftables.js';
+import { addRules, dnatRule, masqueradeRule, removeRules, type NftRule } from '../../native/nftables.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
 import { NetworkRegistry, type NetworkRecord } from '../../ipam/networks.js';
 import { ResultCache, cacheDir } from '../../plugins/cni/cache.js';
@@ -90,28 +90,26 @@ const portsOwner = (containerId: string, ifname: string) => `ports:${containerId
 /** DNAT for -p: packets to a local address (any, or the given host IP) on hostPort go to the container. */
 async function publish(containerId: string, ifname: string, bridge: string, cip: string, ports: PortMapping[]): Promise<void> {
   if (!ports.length) return;
-  const pre: string[] = [];
-  const post: string[] = [];
+  const rules: NftRule[] = [];
   for (const p of ports) {
-    const match = `meta nfproto ipv4 ${p.hostIp ? `ip daddr ${p.hostIp}` : 'fib daddr type local'} ${p.protocol} dport ${p.hostPort}`;
-    pre.push(`${match} dnat ip to ${cip}:${p.containerPort}`);
+    // The note keeps what the port-conflict check below reads back: "[ip daddr HOSTIP ]tcp dport PORT".
+    const note = `${p.hostIp ? `ip daddr ${p.hostIp} ` : ''}${p.protocol} dport ${p.hostPort}`;
+    const dnat = dnatRule({ ...(p.hostIp ? { hostIp: p.hostIp } : {}), proto: p.protocol, port: p.hostPort, to: cip, toPort: p.containerPort });
+    rules.push({ chain: 'prerouting', exprs: dnat, note }, { chain: 'output', exprs: dnat, note });
     // Connections from the host's loopback address need a source the container can answer.
-    post.push(`ip saddr 127.0.0.0/8 ip daddr ${cip} ${p.protocol} dport ${p.containerPort} masquerade`);
+    rules.push({ chain: 'postrouting', exprs: masqueradeRule({ saddr: '127.0.0.0/8', daddr: cip, proto: p.protocol, dport: p.containerPort }) });
   }
   // Loopback-sourced packets may only leave through the bridge with route_localnet on it.
   Netns.current().setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, 1);
-  const owner = portsOwner(containerId, ifname);
-  await addRules('prerouting', owner, pre, (existing) => {
+  await addRules(portsOwner(containerId, ifname), rules, (existing) => {
     for (const p of ports) {
       const taken = existing.find(
-        (r) => r.chain === 'prerouting' && r.owner.startsWith('ports:') && new RegExp(`\\b${p.protocol} dport ${p.hostPort}\\b`).test(r.text) && (!p.hostIp || !/ip daddr /.test(r.text) || r.text.includes(`ip daddr ${p.hostIp} `)),
+        (r) => r.chain === 'prerouting' && r.owner.startsWith('ports:') && new RegExp(`\\b${p.protocol} dport ${p.hostPort}$`).test(r.text) && (!p.hostIp || !/ip daddr /.test(r.text) || r.text.startsWith(`ip daddr ${p.hostIp} `)),
       );
       if (taken)
         throw new TsnetError(`-p ${p.hostIp ? `${p.hostIp}:` : ''}${p.hostPort}:${p.containerPort}/${p.protocol}`, `host port ${p.hostPort}/${p.protocol} is already published by container ${taken.owner.split(':')[1]!.slice(0, 12)}`, 'pick another host port, or remove that container');
     }
   });
-  await addRules('output', owner, pre);
-  await addRules('postrouting', owner, post);
 }
 
 export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): Promise<CniSeamResult> {

@@ -15,6 +15,8 @@ export interface SocketOptions {
   blocking?: boolean;
   /** How many times a dump interrupted by a concurrent change (NLM_F_DUMP_INTR) is retried. */
   dumpRetries?: number;
+  /** Netlink protocol (default NETLINK_ROUTE; NETLINK_NETFILTER for nf_tables). */
+  protocol?: number;
 }
 
 export class NetlinkSocket {
@@ -26,7 +28,7 @@ export class NetlinkSocket {
 
   /** Opens a socket in the netns at nsPath (null: the netns this process runs in). */
   constructor(nsPath: string | null, opts: SocketOptions = {}) {
-    this.fd = native().netlinkOpen(nsPath, NETLINK_ROUTE);
+    this.fd = native().netlinkOpen(nsPath, opts.protocol ?? NETLINK_ROUTE);
     this.blocking = opts.blocking ?? false;
     this.dumpRetries = opts.dumpRetries ?? 10;
   }
@@ -73,6 +75,34 @@ export class NetlinkSocket {
             throw new NetlinkError(e.errno || 61 /* ENODATA */, operation, e.extack);
           }
           return m;
+        }
+      }
+    });
+  }
+
+  /**
+   * Sends `count` messages in one datagram (an nfnetlink batch: BEGIN, operations, END) and resolves when the
+   * kernel answers the one at `ackIndex` (the last operation, which carries NLM_F_ACK); an error for any of
+   * them rejects (the kernel then applied none). `build(seq)` encodes them from their first sequence number.
+   */
+  batch(count: number, ackIndex: number, build: (firstSeq: number) => Buffer, operation: string): Promise<void> {
+    return this.serialize(async () => {
+      const first = this.nextSeq();
+      for (let i = 1; i < count; i++) this.nextSeq();
+      const last = (first + ackIndex) >>> 0;
+      this.send(build(first));
+      let failure: NetlinkError | undefined;
+      for (;;) {
+        for (const m of await this.recvMessages()) {
+          if (m.type !== NLMSG_ERROR) continue;
+          const inBatch = ((m.seq - first) >>> 0) < count;
+          if (!inBatch) continue;
+          const e = decodeError(m);
+          if (e.errno !== 0) failure ??= new NetlinkError(e.errno, operation, e.extack);
+          if (m.seq === last || (e.errno !== 0 && m.seq === first)) {
+            if (failure) throw failure;
+            return;
+          }
         }
       }
     });

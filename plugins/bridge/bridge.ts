@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
-import { addRules, removeRules } from '../../native/nftables.js';
+import { addRules, masqueradeRule, removeRules } from '../../native/nftables.js';
 import { formatAddr, formatAddrInPrefix, formatPrefix, overlaps, parseCidr } from '../../ipam/cidr.js';
 import type { SkelOptions } from '../cni/skel.js';
 import { assertValid } from '../cni/validate.js';
@@ -194,13 +194,13 @@ export function masqOwner(network: string, containerId: string, ifname: string):
   return `bridge:${readable}:${hash}`;
 }
 
+/** `ip saddr ADDR ip daddr != SUBNET masquerade` for each address (ip6 likewise). */
 function masquerade(conf: NetConf, args: CniArgs, ips: IpConfig[]): Promise<void> {
-  const bodies = ips.map((ip) => {
+  const rules = ips.map((ip) => {
     const { addr, prefix } = parseCidr(ip.address);
-    const fam = prefix.family === 6 ? 'ip6' : 'ip';
-    return `${fam} saddr ${formatAddr(addr)} ${fam} daddr != ${formatPrefix(prefix)} masquerade`;
+    return { chain: 'postrouting' as const, exprs: masqueradeRule({ saddr: formatAddr(addr), notDaddr: formatPrefix(prefix) }) };
   });
-  return addRules('postrouting', masqOwner(conf.name, args.containerId, args.ifname), bodies);
+  return addRules(masqOwner(conf.name, args.containerId, args.ifname), rules);
 }
 
 async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {

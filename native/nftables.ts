@@ -149,9 +149,9 @@ export async function addRules(owner: string, rules: NftRule[], guard?: (existin
     // Only the rules when the table is there: re-declaring existing base chains makes the kernel do
     // ~10 ms of work when the socket closes. The table and its chains are made when it answers ENOENT.
     try {
-      await apply(sock, ruleOps, what);
+      await sock.batch(batchCount(ruleOps), ruleOps.length, (seq) => encodeBatch(ruleOps, seq), what);
     } catch (e) {
-      if (!isNetlinkError(e, 'ENOENT')) throw e;
+      if (!isNetlinkError(e, 'ENOENT')) throw e; // no table or chain yet: make them with the rules
       await apply(sock, [newTable(TABLE), ...CHAINS.map((c) => newNatChain(TABLE, c.name, c.hook, c.priority)), ...ruleOps], what);
     }
   });

@@ -5,11 +5,18 @@ import { existsSync } from 'node:fs';
 import { nativeArtifactCandidates } from './artifacts.js';
 
 export interface NativeAddon {
-  netlinkOpen(nsPath: string | null, protocol: number): number;
+  /** groups: multicast groups to join at bind (RTMGRP_* bits), for a monitor socket. */
+  netlinkOpen(nsPath: string | null, protocol: number, groups?: number): number;
   netlinkPortId(fd: number): number;
   netlinkSend(fd: number, data: Buffer): number;
   netlinkRecv(fd: number): Promise<Buffer>;
   netlinkRecvSync(fd: number): Buffer;
+  /** A datagram already queued, or null: never waits. */
+  netlinkRecvNow(fd: number): Buffer | null;
+  /** Sends on a thread of its own; returns an eventfd that turns readable when sendmsg() returned (1, or 1 + errno). */
+  netlinkSendDetached(fd: number, data: Buffer): number;
+  /** Resolves with the fds that are readable, waiting on a worker thread; rejects with ETIMEDOUT. */
+  pollReadable(fds: number[], timeoutMs: number): Promise<number[]>;
   nsType(path: string): number;
   netnsCreate(dir: string, name: string): string;
   netnsDelete(path: string): void;

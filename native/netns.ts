@@ -70,6 +70,9 @@ export function netnsId(path = '/proc/self/ns/net'): string {
 
 export interface NetnsOptions extends SocketOptions {}
 
+/** The current namespace's rtnetlink sockets, one per options object (see Netns.rtnl). */
+const CURRENT_RTNL = new WeakMap<NetnsOptions, Rtnl>();
+
 export class Netns {
   /**
    * Socket options for handles opened without explicit options. One-shot processes (an exec'd CNI plugin)
@@ -125,9 +128,19 @@ export class Netns {
     }
   }
 
-  /** rtnetlink in this namespace; the socket is opened on first use and closed by close(). */
+  /**
+   * rtnetlink in this namespace; the socket is opened on first use and closed by close(). Handles of the
+   * current namespace share one socket per options object, kept for the life of the process (a daemon
+   * saves opening one per request); close() leaves it open.
+   */
   get rtnl(): Rtnl {
-    this.rtnlHandle ??= new Rtnl(this.path, this.label, this.opts);
+    if (this.rtnlHandle) return this.rtnlHandle;
+    if (this.path === null) {
+      let shared = CURRENT_RTNL.get(this.opts);
+      if (!shared) CURRENT_RTNL.set(this.opts, (shared = new Rtnl(null, this.label, this.opts)));
+      return shared;
+    }
+    this.rtnlHandle = new Rtnl(this.path, this.label, this.opts);
     return this.rtnlHandle;
   }
 

@@ -1,5 +1,7 @@
 // rtnetlink operations on one network namespace: links, addresses, routes, neighbours — the verbs of `ip`.
 // Links may be named or given by index; names are resolved with one RTM_GETLINK.
+import { closeSync, readSync } from 'node:fs';
+import { isSysError, native } from './addon.js';
 import { encodeAddress, AddressSpec, Address, decodeAddress, ifaddrmsg } from './netlink/addr.js';
 import { str } from './netlink/attrs.js';
 import * as C from './netlink/constants.js';
@@ -7,6 +9,7 @@ import { NetlinkError, isNetlinkError } from './netlink/errors.js';
 import { decodeLink, encodeLinkChange, encodeLinkCreate, ifinfomsg, Link, LinkChange, LinkSpec } from './netlink/link.js';
 import { decodeNeighbour, encodeNeighbour, ndmsg, Neighbour, NeighbourSpec } from './netlink/neigh.js';
 import { decodeRoute, encodeRoute, RouteEntry, RouteSpec, rtmsg } from './netlink/route.js';
+import type { NlMsg } from './netlink/message.js';
 import { NetlinkSocket, SocketOptions } from './netlink/socket.js';
 
 export type LinkRef = number | string;
@@ -18,14 +21,17 @@ export interface RouteFilter {
   oif?: number;
 }
 
+/** How long deleteVeth waits for the kernel before giving up (it always answers; this means it is stuck). */
+const DELETE_TIMEOUT_MS = 30_000;
+
 export class Rtnl {
   private readonly sock: NetlinkSocket;
 
   /** @param where a label for error messages, e.g. "netns /run/netns/c1" */
   constructor(
-    nsPath: string | null,
+    private readonly nsPath: string | null,
     private readonly where: string,
-    opts: SocketOptions = {},
+    private readonly opts: SocketOptions = {},
   ) {
     this.sock = new NetlinkSocket(nsPath, opts);
   }
@@ -73,8 +79,9 @@ export class Rtnl {
   async createLink(spec: LinkSpec): Promise<Link> {
     const { fixed, attrs } = encodeLinkCreate({ ...spec, up: false });
     const what = this.op(`create ${spec.kind} link "${spec.name}"`);
+    let echoed: NlMsg[];
     try {
-      await this.sock.request(C.RTM_NEWLINK, C.NLM_F_CREATE | C.NLM_F_EXCL, fixed, attrs, what);
+      echoed = await this.sock.requestEcho(C.RTM_NEWLINK, C.NLM_F_CREATE | C.NLM_F_EXCL, fixed, attrs, what);
     } catch (e) {
       if (isNetlinkError(e, 'EOPNOTSUPP') && /unknown device type/i.test(e.extack ?? e.message)) {
         const unsupported = new NetlinkError(e.errno, what, `this kernel has no "${spec.kind}" link support (driver not built or module not loadable)`);
@@ -83,7 +90,9 @@ export class Rtnl {
       }
       throw e;
     }
-    const link = await this.link(spec.name);
+    // The kernel's echo of the new link (6.1+); older kernels send none, and the link is read back.
+    const made = echoed.filter((m) => m.type === C.RTM_NEWLINK).map((m) => decodeLink(m.payload)).find((l) => l.name === spec.name);
+    const link = made ?? (await this.link(spec.name));
     if (!spec.up) return link;
     await this.setLink(link.index, { up: true });
     return { ...link, up: true, flags: link.flags | C.IFF_UP };
@@ -108,6 +117,83 @@ export class Rtnl {
     } catch (e) {
       if (isNetlinkError(e, 'ENODEV')) return false;
       throw e;
+    }
+  }
+
+  /**
+   * Deletes a veth pair by one end (here) and resolves as soon as the kernel has unlinked both ends — each
+   * end's RTM_DELLINK notification, sent once the device is out of every list, detached from its master
+   * (bridge), its addresses and routes gone and its name free — instead of when the kernel has also
+   * released them: that last step ends in an RCU barrier (~15–20 ms here) which holds no lock and changes
+   * nothing anyone can observe, but keeps the deleting thread in sendmsg() until it is over. The request is
+   * sent from a thread of its own, so the event loop is never blocked by it either.
+   *
+   * `peerNs` is where the other end lives (nsfs path; null: this process's namespace). Falls back to a plain
+   * delete, answered by the kernel's ACK, for a link that is not a veth whose peer is found there, for
+   * blocking sockets (a one-shot process waits for that thread at exit anyway), and when a notification is
+   * lost. Returns whether the link existed.
+   */
+  async deleteVeth(ref: LinkRef, peerNs: string | null): Promise<boolean> {
+    const link = await this.findLink(ref);
+    if (!link) return false;
+    if (this.opts.blocking || link.kind !== 'veth' || !link.linkIndex) return this.deleteLinkIfExists(link.index);
+    const peerRtnl = new Rtnl(peerNs, 'the peer namespace', this.opts);
+    let peer: Link | undefined;
+    try {
+      peer = await peerRtnl.findLink(link.linkIndex);
+    } finally {
+      peerRtnl.close();
+    }
+    if (!peer || peer.kind !== 'veth' || peer.linkIndex !== link.index) return this.deleteLinkIfExists(link.index);
+
+    const operation = this.op(`delete link ${JSON.stringify(ref)}`);
+    const monitors = new Map<NetlinkSocket, number>();
+    let req: NetlinkSocket | undefined;
+    let sent = -1;
+    try {
+      // Listen before asking: a notification sent before the monitor exists would be missed.
+      monitors.set(new NetlinkSocket(this.nsPath, { ...this.opts, groups: C.RTMGRP_LINK }), link.index);
+      monitors.set(new NetlinkSocket(peerNs, { ...this.opts, groups: C.RTMGRP_LINK }), peer.index);
+      req = new NetlinkSocket(this.nsPath, this.opts);
+      const r = req.sendDetached(C.RTM_DELLINK, 0, ifinfomsg(link.index), []);
+      sent = r.sent;
+      let watching = true;
+      for (;;) {
+        try {
+          if (req.takeAck(r.seq, operation) === null) return true; // the kernel finished everything
+        } catch (e) {
+          if (isNetlinkError(e, 'ENODEV')) return false; // deleted by someone else meanwhile
+          throw e;
+        }
+        if (watching) {
+          try {
+            for (const [mon, index] of monitors) {
+              if (mon.recvQueued().some((m) => m.type === C.RTM_DELLINK && m.payload.length >= 8 && m.payload.readInt32LE(4) === index)) monitors.delete(mon), mon.close();
+            }
+          } catch (e) {
+            if (!isSysError(e, 'ENOBUFS')) throw e;
+            watching = false; // notifications were dropped: wait for the ACK instead
+          }
+          if (monitors.size === 0) return true;
+        }
+        const fds = [req.descriptor, ...(sent >= 0 ? [sent] : []), ...(watching ? [...monitors.keys()].map((m) => m.descriptor) : [])];
+        const ready = await native().pollReadable(fds, DELETE_TIMEOUT_MS).catch((e: unknown) => {
+          if (isSysError(e, 'ETIMEDOUT')) throw new NetlinkError(110, operation, `the kernel did not answer within ${DELETE_TIMEOUT_MS / 1000} s`);
+          throw e;
+        });
+        if (sent >= 0 && ready.includes(sent)) {
+          const v = Buffer.alloc(8);
+          readSync(sent, v, 0, 8, null);
+          closeSync(sent);
+          sent = -1;
+          const errno = Number(v.readBigUInt64LE(0)) - 1;
+          if (errno > 0) throw new NetlinkError(errno, operation, 'sendmsg failed');
+        }
+      }
+    } finally {
+      for (const mon of monitors.keys()) mon.close();
+      req?.close();
+      if (sent >= 0) closeSync(sent);
     }
   }
 

@@ -33,6 +33,8 @@ export const NLA_TYPE_MASK = ~(NLA_F_NESTED | NLA_F_NET_BYTEORDER) & 0xffff;
 // rtnetlink message types
 export const RTM_NEWLINK = 16;
 export const RTM_DELLINK = 17;
+/** Multicast group bit of link notifications (RTNLGRP_LINK). */
+export const RTMGRP_LINK = 1;
 export const RTM_GETLINK = 18;
 export const RTM_SETLINK = 19;
 export const RTM_NEWADDR = 20;

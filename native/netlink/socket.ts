@@ -3,7 +3,7 @@
 import { closeSync } from 'node:fs';
 import { native } from '../addon.js';
 import { Attr, NetlinkDecodeError } from './attrs.js';
-import { NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from './constants.js';
+import { NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_ECHO, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from './constants.js';
 import { NetlinkError } from './errors.js';
 import { decodeError, encodeMessage, NlMsg, splitMessages } from './message.js';
 
@@ -17,6 +17,8 @@ export interface SocketOptions {
   dumpRetries?: number;
   /** Netlink protocol (default NETLINK_ROUTE; NETLINK_NETFILTER for nf_tables). */
   protocol?: number;
+  /** Multicast groups to join (RTMGRP_* bits): the socket then also receives the namespace's change notifications. */
+  groups?: number;
 }
 
 export class NetlinkSocket {
@@ -28,13 +30,18 @@ export class NetlinkSocket {
 
   /** Opens a socket in the netns at nsPath (null: the netns this process runs in). */
   constructor(nsPath: string | null, opts: SocketOptions = {}) {
-    this.fd = native().netlinkOpen(nsPath, opts.protocol ?? NETLINK_ROUTE);
+    this.fd = native().netlinkOpen(nsPath, opts.protocol ?? NETLINK_ROUTE, opts.groups ?? 0);
     this.blocking = opts.blocking ?? false;
     this.dumpRetries = opts.dumpRetries ?? 10;
   }
 
   get closed(): boolean {
     return this.fd < 0;
+  }
+
+  /** The file descriptor (for polling); -1 once closed. */
+  get descriptor(): number {
+    return this.fd;
   }
 
   close(): void {
@@ -57,6 +64,31 @@ export class NetlinkSocket {
             if (e.errno === 0) return;
             throw new NetlinkError(e.errno, operation, e.extack);
           }
+        }
+      }
+    });
+  }
+
+  /**
+   * Like request(), with NLM_F_ECHO: resolves on the ACK with the notifications the kernel echoed back for
+   * this request (e.g. the RTM_NEWLINK of a created link), which saves reading the object again. Kernels
+   * that do not echo for a request type resolve with none.
+   */
+  requestEcho(type: number, flags: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<NlMsg[]> {
+    return this.serialize(async () => {
+      const seq = this.nextSeq();
+      this.send(encodeMessage(type, flags | NLM_F_REQUEST | NLM_F_ACK | NLM_F_ECHO, seq, fixed, attrs));
+      const echoed: NlMsg[] = [];
+      for (;;) {
+        for (const m of await this.recvMessages()) {
+          if (m.seq !== seq) continue;
+          if (m.type !== NLMSG_ERROR) {
+            echoed.push(m);
+            continue;
+          }
+          const e = decodeError(m);
+          if (e.errno === 0) return echoed;
+          throw new NetlinkError(e.errno, operation, e.extack);
         }
       }
     });
@@ -149,6 +181,40 @@ export class NetlinkSocket {
     }
   }
 
+  /**
+   * Sends one request with NLM_F_ACK from a thread of its own and returns at once, for a request the kernel
+   * works on long inside sendmsg(). `sent` is an eventfd (see native netlinkSendDetached) to poll with the
+   * socket; take the answer with takeAck(seq) once the socket is readable. The caller owns and closes `sent`.
+   */
+  sendDetached(type: number, flags: number, fixed: Buffer, attrs: Attr[]): { seq: number; sent: number } {
+    if (this.fd < 0) throw new Error('netlink socket is closed');
+    const seq = this.nextSeq();
+    const sent = native().netlinkSendDetached(this.fd, encodeMessage(type, flags | NLM_F_REQUEST | NLM_F_ACK, seq, fixed, attrs));
+    return { seq, sent };
+  }
+
+  /**
+   * The answer to request `seq` if it is queued: undefined while it is not, null for an ACK; throws its
+   * NetlinkError. Never waits.
+   */
+  takeAck(seq: number, operation: string): null | undefined {
+    for (const m of this.recvQueued()) {
+      if (m.seq !== seq || m.type !== NLMSG_ERROR) continue;
+      const e = decodeError(m);
+      if (e.errno !== 0) throw new NetlinkError(e.errno, operation, e.extack);
+      return null;
+    }
+    return undefined;
+  }
+
+  /** Every message queued on the socket now (notifications, for a monitor); never waits. */
+  recvQueued(): NlMsg[] {
+    if (this.fd < 0) throw new Error('netlink socket is closed');
+    const out: NlMsg[] = [];
+    for (let data = native().netlinkRecvNow(this.fd); data; data = native().netlinkRecvNow(this.fd)) out.push(...splitMessages(data));
+    return out;
+  }
+
   private nextSeq(): number {
     this.seq = (this.seq + 1) >>> 0 || 1;
     return this.seq;
@@ -161,7 +227,9 @@ export class NetlinkSocket {
 
   private async recvMessages(): Promise<NlMsg[]> {
     if (this.fd < 0) throw new Error('netlink socket is closed');
-    const data = this.blocking ? native().netlinkRecvSync(this.fd) : await native().netlinkRecv(this.fd);
+    // rtnetlink and nfnetlink answer inside sendmsg(): the reply is normally queued already, and taking it
+    // at once saves a worker-thread round trip per message; only a reply not there yet is waited for.
+    const data = this.blocking ? native().netlinkRecvSync(this.fd) : (native().netlinkRecvNow(this.fd) ?? (await native().netlinkRecv(this.fd)));
     return splitMessages(data);
   }
 

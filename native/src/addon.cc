@@ -1,14 +1,17 @@
 // tsnet native layer: only what Node.js cannot do itself.
 //
 // Every call here is a thin wrapper over one or a few syscalls. Anything that has to run inside another
-// network namespace runs on a short-lived dedicated std::thread that setns()es and then exits, so the
-// main thread (and libuv's worker threads) never leave the namespace the process started in.
+// network namespace runs on the calling thread between two setns() calls — into the namespace, and back to
+// the one the thread was in — inside one synchronous call, so no JavaScript ever runs elsewhere (a failed
+// way back aborts the process). libuv's worker threads never change namespace.
 // Errors are JS Errors carrying errno, code ('EEXIST'…), syscall and, where relevant, path.
 
 #include <napi.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <linux/netlink.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
@@ -24,7 +27,11 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <stdio.h>
+#include <stdlib.h>
+
 #include <functional>
+#include <system_error>
 #include <string>
 #include <thread>
 #include <vector>
@@ -77,8 +84,6 @@ void RequireArgs(const Napi::CallbackInfo& info, size_t n, const char* usage) {
   if (info.Length() < n) throw Napi::TypeError::New(info.Env(), std::string("usage: ") + usage);
 }
 
-// Runs fn on a fresh thread that first joins the network namespace at nsPath (when not empty).
-// fn returns 0 or fills failure. The thread exits afterwards, taking its namespace membership with it.
 // Runs fn on a fresh thread that exits afterwards (for unshare(), whose effect must die with the thread).
 bool RunOnThread(SysFailure& failure, const std::function<bool(SysFailure&)>& fn) {
   bool ok = false;
@@ -87,30 +92,41 @@ bool RunOnThread(SysFailure& failure, const std::function<bool(SysFailure&)>& fn
   return ok;
 }
 
+// Runs fn inside the network namespace at nsPath (when not empty) on the calling thread: setns() there, fn,
+// setns() back to the namespace the thread was in. Much cheaper than a thread per call. If the way back
+// fails the process aborts: a thread left in another namespace would act on the wrong host.
 bool RunInNetns(const std::string& nsPath, SysFailure& failure, const std::function<bool(SysFailure&)>& fn) {
-  if (nsPath.empty()) return fn(failure);  // our own netns: nothing to enter, no thread needed
-  bool ok = false;
-  std::thread t([&]() {
-    if (!nsPath.empty()) {
-      int nsfd = open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
-      if (nsfd < 0) {
-        failure = {errno, "open", nsPath};
-        return;
-      }
-      if (setns(nsfd, CLONE_NEWNET) != 0) {
-        failure = {errno, "setns", nsPath};
-        close(nsfd);
-        return;
-      }
-      close(nsfd);
-    }
-    ok = fn(failure);
-  });
-  t.join();
+  if (nsPath.empty()) return fn(failure);  // our own netns: nothing to enter
+  int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (home < 0) {
+    failure = {errno, "open", "/proc/thread-self/ns/net"};
+    return false;
+  }
+  int nsfd = open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0) {
+    failure = {errno, "open", nsPath};
+    close(home);
+    return false;
+  }
+  struct stat here, there;
+  bool same = fstat(home, &here) == 0 && fstat(nsfd, &there) == 0 && here.st_ino == there.st_ino && here.st_dev == there.st_dev;
+  if (!same && setns(nsfd, CLONE_NEWNET) != 0) {
+    failure = {errno, "setns", nsPath};
+    close(nsfd);
+    close(home);
+    return false;
+  }
+  close(nsfd);
+  bool ok = fn(failure);
+  if (!same && setns(home, CLONE_NEWNET) != 0) {
+    fprintf(stderr, "tsnet native: cannot return to the original network namespace after entering %s: %s\n", nsPath.c_str(), strerror(errno));
+    abort();
+  }
+  close(home);
   return ok;
 }
 
-int OpenNetlinkHere(int protocol, SysFailure& f) {
+int OpenNetlinkHere(int protocol, uint32_t groups, SysFailure& f) {
   int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
   if (fd < 0) {
     f = {errno, "socket", ""};
@@ -132,6 +148,7 @@ int OpenNetlinkHere(int protocol, SysFailure& f) {
   struct sockaddr_nl sa;
   memset(&sa, 0, sizeof sa);
   sa.nl_family = AF_NETLINK;
+  sa.nl_groups = groups;  // multicast groups (RTMGRP_*): a monitor of the namespace's changes
   if (bind(fd, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa) != 0) {
     f = {errno, "bind", ""};
     close(fd);
@@ -140,15 +157,16 @@ int OpenNetlinkHere(int protocol, SysFailure& f) {
   return fd;
 }
 
-// netlinkOpen(nsPath: string | null, protocol: number): number
+// netlinkOpen(nsPath: string | null, protocol: number, groups = 0): number
 Napi::Value NetlinkOpen(const Napi::CallbackInfo& info) {
-  RequireArgs(info, 2, "netlinkOpen(nsPath|null, protocol)");
+  RequireArgs(info, 2, "netlinkOpen(nsPath|null, protocol, groups?)");
   std::string nsPath = OptString(info[0]);
   int protocol = info[1].As<Napi::Number>().Int32Value();
+  uint32_t groups = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
   SysFailure f;
   int fd = -1;
   if (!RunInNetns(nsPath, f, [&](SysFailure& ff) {
-        fd = OpenNetlinkHere(protocol, ff);
+        fd = OpenNetlinkHere(protocol, groups, ff);
         return fd >= 0;
       }))
     Throw(info.Env(), f);
@@ -181,19 +199,20 @@ Napi::Value NetlinkSend(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
-// Receives one datagram, sized exactly (MSG_PEEK|MSG_TRUNC first).
-bool RecvDatagram(int fd, std::vector<uint8_t>& out, SysFailure& f) {
+// Receives one datagram, sized exactly (MSG_PEEK|MSG_TRUNC first). With MSG_DONTWAIT in flags, a socket
+// with nothing queued fails with EAGAIN; otherwise EAGAIN means SO_RCVTIMEO expired (reported as ETIMEDOUT).
+bool RecvDatagram(int fd, std::vector<uint8_t>& out, SysFailure& f, int flags = 0) {
   ssize_t n;
   do {
-    n = recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC);
+    n = recv(fd, nullptr, 0, MSG_PEEK | MSG_TRUNC | flags);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    f = {errno == EAGAIN ? ETIMEDOUT : errno, "recv", ""};
+    f = {errno == EAGAIN && !(flags & MSG_DONTWAIT) ? ETIMEDOUT : errno, "recv", ""};
     return false;
   }
   out.resize(static_cast<size_t>(n > 0 ? n : 1));
   do {
-    n = recv(fd, out.data(), out.size(), 0);
+    n = recv(fd, out.data(), out.size(), flags);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     f = {errno == EAGAIN ? ETIMEDOUT : errno, "recv", ""};
@@ -211,6 +230,121 @@ Napi::Value NetlinkRecvSync(const Napi::CallbackInfo& info) {
   SysFailure f;
   if (!RecvDatagram(fd, data, f)) Throw(info.Env(), f);
   return Napi::Buffer<uint8_t>::Copy(info.Env(), data.data(), data.size());
+}
+
+// netlinkRecvNow(fd): Buffer | null — a datagram the kernel has already queued, or null; never waits.
+// rtnetlink answers inside the sender's sendmsg(), so a reply is normally there by the time this is called:
+// reading it here saves a round trip through a worker thread.
+Napi::Value NetlinkRecvNow(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "netlinkRecvNow(fd)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::vector<uint8_t> data;
+  SysFailure f;
+  if (!RecvDatagram(fd, data, f, MSG_DONTWAIT)) {
+    if (f.err == EAGAIN || f.err == EWOULDBLOCK) return info.Env().Null();
+    Throw(info.Env(), f);
+  }
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), data.data(), data.size());
+}
+
+// netlinkSendDetached(fd, buffer): eventfd — sends on a thread of its own and returns at once. For requests
+// the kernel works on for long inside sendmsg() (deleting a link ends in an RCU barrier). The thread uses
+// duplicates of the socket and of the returned eventfd, so the caller may close both at any time; the
+// eventfd becomes readable when sendmsg() has returned (value 1, or 1 + errno if it failed). The kernel's
+// answer arrives on the socket as usual.
+Napi::Value NetlinkSendDetached(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "netlinkSendDetached(fd, buffer)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<uint8_t> buf = info[1].As<Napi::Buffer<uint8_t>>();
+  std::vector<uint8_t> data(buf.Data(), buf.Data() + buf.Length());
+  int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (efd < 0) Throw(info.Env(), {errno, "eventfd", ""});
+  int sfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  int tefd = sfd < 0 ? -1 : fcntl(efd, F_DUPFD_CLOEXEC, 0);
+  if (sfd < 0 || tefd < 0) {
+    int err = errno;
+    if (sfd >= 0) close(sfd);
+    close(efd);
+    Throw(info.Env(), {err, "fcntl(F_DUPFD_CLOEXEC)", ""});
+  }
+  try {
+    std::thread([sfd, tefd, data = std::move(data)]() {
+      struct sockaddr_nl sa;
+      memset(&sa, 0, sizeof sa);
+      sa.nl_family = AF_NETLINK;
+      ssize_t n;
+      do {
+        n = sendto(sfd, data.data(), data.size(), 0, reinterpret_cast<struct sockaddr*>(&sa), sizeof sa);
+      } while (n < 0 && errno == EINTR);
+      uint64_t v = n < 0 ? 1 + static_cast<uint64_t>(errno) : 1;
+      ssize_t w = write(tefd, &v, sizeof v);
+      (void)w;
+      close(sfd);
+      close(tefd);
+    }).detach();
+  } catch (const std::system_error& e) {
+    close(sfd);
+    close(tefd);
+    close(efd);
+    Throw(info.Env(), {e.code().value() ? e.code().value() : EAGAIN, "pthread_create", ""});
+  }
+  return Napi::Number::New(info.Env(), efd);
+}
+
+// pollReadable(fds, timeoutMs): Promise<number[]> — waits on a libuv worker until at least one of the fds
+// is readable (or has an error condition) and resolves with those fds; rejects with ETIMEDOUT.
+class PollWorker : public Napi::AsyncWorker {
+ public:
+  PollWorker(Napi::Env env, std::vector<int> fds, int timeoutMs)
+      : Napi::AsyncWorker(env), fds_(std::move(fds)), timeout_(timeoutMs), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    std::vector<struct pollfd> p(fds_.size());
+    for (size_t i = 0; i < fds_.size(); i++) p[i] = {fds_[i], POLLIN, 0};
+    int n;
+    do {
+      n = poll(p.data(), p.size(), timeout_);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) {
+      failure_ = {errno, "poll", ""};
+      return;
+    }
+    if (n == 0) {
+      failure_ = {ETIMEDOUT, "poll", ""};
+      return;
+    }
+    for (const auto& q : p)
+      if (q.revents) ready_.push_back(q.fd);
+  }
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (failure_.err) {
+      deferred_.Reject(MakeError(env, failure_).Value());
+      return;
+    }
+    Napi::Array out = Napi::Array::New(env, ready_.size());
+    for (size_t i = 0; i < ready_.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, ready_[i]));
+    deferred_.Resolve(out);
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::vector<int> fds_;
+  int timeout_;
+  std::vector<int> ready_;
+  SysFailure failure_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value PollReadable(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "pollReadable(fds[], timeoutMs)");
+  Napi::Array a = info[0].As<Napi::Array>();
+  std::vector<int> fds;
+  for (uint32_t i = 0; i < a.Length(); i++) fds.push_back(a.Get(i).As<Napi::Number>().Int32Value());
+  auto* w = new PollWorker(info.Env(), std::move(fds), info[1].As<Napi::Number>().Int32Value());
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 class RecvWorker : public Napi::AsyncWorker {
@@ -513,6 +647,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkSend", Napi::Function::New(env, NetlinkSend));
   exports.Set("netlinkRecv", Napi::Function::New(env, NetlinkRecv));
   exports.Set("netlinkRecvSync", Napi::Function::New(env, NetlinkRecvSync));
+  exports.Set("netlinkRecvNow", Napi::Function::New(env, NetlinkRecvNow));
+  exports.Set("netlinkSendDetached", Napi::Function::New(env, NetlinkSendDetached));
+  exports.Set("pollReadable", Napi::Function::New(env, PollReadable));
   exports.Set("nsType", Napi::Function::New(env, NsType));
   exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate));
   exports.Set("netnsDelete", Napi::Function::New(env, NetnsDelete));

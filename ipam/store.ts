@@ -9,7 +9,8 @@
 //   via temp + fsync + rename + fsync(dir), then the journal is truncated. A crash between the two is
 //   harmless: lines whose sequence number is not above the snapshot's are skipped on replay.
 //   Amortised, each transaction still writes O(1) bytes per op; loading reads O(reservations).
-import { closeSync, existsSync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, constants } from 'node:fs';
+import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, constants } from 'node:fs';
+import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { ensureDir, fsyncDir, writeAll, writeFileAtomic } from './durable.js';
 import { withLock } from './lock.js';
@@ -169,6 +170,8 @@ function parseJournal(buf: Buffer, after: number, path: string, offset: number):
   return { ops, seq, lines, good: pos };
 }
 
+const fdatasyncAsync = promisify(fdatasync);
+
 export class IpamStore {
   readonly snapshotPath: string;
   readonly journalPath: string;
@@ -196,11 +199,11 @@ export class IpamStore {
     ensureDir(this.dir);
     return withLock(
       this.lockPath,
-      () => {
+      async () => {
         const loaded = this.loadCached();
         try {
           const out = fn(loaded.state);
-          if (loaded.state.pending.length > 0) this.commit(loaded, loaded.state.pending);
+          if (loaded.state.pending.length > 0) await this.commit(loaded, loaded.state.pending);
           this.remember(loaded);
           return out;
         } catch (e) {
@@ -311,7 +314,12 @@ export class IpamStore {
     return { state, seq, journalLines: lines, journalGood: pos, journalSize: buf.length };
   }
 
-  private commit(loaded: Loaded, ops: Op[]): void {
+  /**
+   * Appends the transaction's line and waits for it to reach the disk (still under the lock). The wait runs
+   * on a libuv worker, so a caller may do other work meanwhile (the bridge plugin creates its veth while the
+   * address it will get is being made durable); nothing reports the allocation before it is on disk.
+   */
+  private async commit(loaded: Loaded, ops: Op[]): Promise<void> {
     const seq = loaded.seq + 1;
     const line = Buffer.from(JSON.stringify({ s: seq, ops }) + '\n');
     const isNew = !existsSync(this.journalPath);
@@ -319,7 +327,7 @@ export class IpamStore {
     try {
       if (loaded.journalGood < loaded.journalSize) ftruncateSync(fd, loaded.journalGood);
       writeAll(fd, line);
-      fdatasyncSync(fd);
+      await fdatasyncAsync(fd);
     } finally {
       closeSync(fd);
     }

@@ -5,7 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { IpamStore, ipamDir } from '../ipam/store.js';
 import { cni, cniOk } from './cni-exec.js';
-import { ipj, needsRoot, pings, world, type World } from './harness.js';
+import { inNs, ipj, needsRoot, pings, world, type World } from './harness.js';
 
 const VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
 
@@ -68,6 +68,9 @@ describe('bridge plugin', { skip: needsRoot }, () => {
       const eth0 = ipj(ctr, 'addr', 'show', 'dev', 'eth0')[0];
       assert.ok(eth0.addr_info.some((a: any) => a.local === '10.61.0.2' && a.prefixlen === 24));
       assert.equal(eth0.operstate, 'UP');
+      assert.equal(result.interfaces[ip.interface].mac, eth0.address, "the container end's MAC, as the kernel has it");
+      assert.equal(result.interfaces[1].mac, ipj(s.host, 'link', 'show', result.interfaces[1].name)[0].address, "the host end's MAC");
+      assert.equal(ipj(s.host, 'link', 'show', result.interfaces[1].name)[0].master, s.bridge);
       const def = ipj(ctr, 'route', 'show', 'default')[0];
       assert.deepEqual({ gw: def.gateway, dev: def.dev }, { gw: '10.61.0.1', dev: 'eth0' });
       const br = ipj(s.host, 'addr', 'show', 'dev', s.bridge)[0];
@@ -100,6 +103,28 @@ describe('bridge plugin', { skip: needsRoot }, () => {
       cniOk({ ...call, command: 'DEL', conf: s.conf() });
     });
   }
+
+  it('IPv6: a dual-stack network gets both families on eth0; an IPv4-only one has no IPv6 there, nor on the host end', async (t) => {
+    const s = setup(t, '1.0.0', '10.66.0.0/24');
+    const dual = s.w.netns('dual');
+    const v4 = s.w.netns('v4');
+    const env = { TSNET_ROOT: s.root };
+    const dualConf = { ...s.conf(), name: `dual${s.w.id}`, ipam: { type: 'tsnet-ipam', ranges: [[{ subnet: '10.67.0.0/24' }], [{ subnet: 'fd00:67::/64' }]] } };
+    const r6 = cniOk({ hostNs: s.host, plugin: 'bridge', command: 'ADD', netns: `/run/netns/${dual}`, containerId: `d-${s.w.id}`, env, conf: dualConf });
+    assert.deepEqual(r6.ips.map((i: any) => i.address), ['10.67.0.2/24', 'fd00:67::2/64']);
+    const e6 = ipj(dual, 'addr', 'show', 'dev', 'eth0')[0].addr_info.map((a: any) => `${a.local}/${a.prefixlen}`);
+    assert.ok(e6.includes('fd00:67::2/64') && e6.includes('10.67.0.2/24'), `both families on eth0: ${e6.join(' ')}`);
+    assert.equal(inNs(dual, 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6').trim(), '0');
+    assert.deepEqual(ipj(dual, '-6', 'route', 'show', 'default').map((r: any) => r.gateway), ['fd00:67::1']);
+
+    const r4 = cniOk({ hostNs: s.host, plugin: 'bridge', command: 'ADD', netns: `/run/netns/${v4}`, containerId: `f-${s.w.id}`, env, conf: s.conf() });
+    assert.equal(inNs(v4, 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6').trim(), '1');
+    assert.equal(inNs(v4, 'cat', '/proc/sys/net/ipv4/conf/eth0/arp_notify').trim(), '1');
+    assert.deepEqual(ipj(v4, '-6', 'addr', 'show', 'dev', 'eth0'), [], 'no IPv6 address at all, not even link-local');
+    assert.equal(inNs(s.host, 'cat', `/proc/sys/net/ipv6/conf/${r4.interfaces[1].name}/disable_ipv6`).trim(), '1');
+    for (const [ns, c, id] of [[dual, dualConf, 'd'], [v4, s.conf(), 'f']] as const)
+      cniOk({ hostNs: s.host, plugin: 'bridge', command: 'DEL', netns: `/run/netns/${ns}`, containerId: `${id}-${s.w.id}`, env, conf: c });
+  });
 
   it('DEL succeeds and releases the address when the netns is already gone', async (t) => {
     const s = setup(t, '1.0.0', '10.62.0.0/24');

@@ -260,7 +260,7 @@ export async function detach(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath
       if (req.missingOk) return false;
       throw new AttachError(`container interface ${req.ifname}`, `does not exist in ${ctr.label}`, `list the container's interfaces with 'ip -n <netns> link', and pass the attached one with -i`);
     }
-    await ctr.rtnl.deleteLinkIfExists(link.index);
+    await ctr.rtnl.deleteVeth(link.index, null); // a veth's host end is in the current namespace; other kinds: plain delete
     return true;
   } finally {
     ctr.close();

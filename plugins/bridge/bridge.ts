@@ -107,14 +107,22 @@ async function ensureBridge(host: Netns, s: Settings, netName: string): Promise<
 }
 
 /** Creates the veth: host end enslaved to the bridge, container end named ifname straight inside the netns. */
-async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, bridgeIndex: number): Promise<Link> {
+async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, bridgeIndex: number, peerMac: string, withIpam: boolean): Promise<Link> {
   for (let attempt = 0; ; attempt++) {
     const name = randomVethName();
     try {
-      const veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: s.mtu, masterIndex: bridgeIndex, peer: { name: ifname, netnsFd: ctr.fd(), mtu: s.mtu } });
+      // The container end's MAC is chosen here (random, locally administered — as the kernel would), so the
+      // result needs no read back from the container's namespace.
+      const veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: s.mtu, masterIndex: bridgeIndex, peer: { name: ifname, netnsFd: ctr.fd(), mtu: s.mtu, mac: peerMac } });
       try {
-        // A bridge port needs no addresses of its own: without IPv6 on it, bringing it up sends no MLD, router
-        // solicitation or DAD that the bridge would flood to every other port (a cost that grows with the ports).
+        // The container end, still down: announce its address when it comes up, and no IPv6 until the result
+        // proves the network has some (configureInterface turns it back on) — no link-local chatter flooded
+        // to every port of the bridge, as Docker does on IPv4-only networks. Written now, before any link
+        // comes up, since these writes spin on the rtnl lock that link events keep busy. (Layer 2 only, with
+        // no IPAM: left as the kernel makes it.)
+        if (withIpam) ctrSysctls(ctr, ifname);
+        // A bridge port needs no addresses of its own: without IPv6 on it, the host keeps no per-port IPv6
+        // routes (whose lists grow with the ports) and the port sends nothing when it comes up.
         disableIpv6(host, name);
         await host.rtnl.setLink(veth.index, { up: true, ...(s.hairpin ? { bridgePort: { hairpin: true } } : {}) });
       } catch (e) {
@@ -132,6 +140,17 @@ async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, 
       }
       kernel(e, `create veth pair for ${ifname}`);
     }
+  }
+}
+
+function ctrSysctls(ctr: Netns, ifname: string): void {
+  try {
+    ctr.setSysctls([
+      [`net/ipv4/conf/${ifname}/arp_notify`, 1],
+      [`net/ipv6/conf/${ifname}/disable_ipv6`, 1],
+    ]);
+  } catch {
+    /* IPv4 or IPv6 not built in: nothing to announce or silence */
   }
 }
 
@@ -212,22 +231,30 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     // Checked before anything is made (a concurrent ADD racing for the name still surfaces in createVeth).
     if (await ctr.rtnl.findLink(args.ifname)) throw interfaceExists(args.ifname, ctr);
     const br = await ensureBridge(host, s, conf.name);
-    const hostVeth = await createVeth(host, ctr, args.ifname, s, br.index);
+    // The address is allocated while the veth is made: IPAM's wait for its journal to reach the disk
+    // overlaps the kernel's work. Either failing undoes the other (a release of what was never taken is a no-op).
+    const allocating = conf.ipam?.type ? delegateAdd(conf, args) : undefined;
+    if (allocating) {
+      allocating.catch(() => undefined); // awaited below; not an unhandled rejection while the veth is made
+      undo.push(() => allocating.then(() => delegateDel(conf, args), () => undefined));
+    }
+    const ctrMac = randomMac();
+    const hostVeth = await createVeth(host, ctr, args.ifname, s, br.index, ctrMac, allocating !== undefined);
     undo.push(() => host.rtnl.deleteLinkIfExists(hostVeth.index));
-    const ctrLink = await ctr.rtnl.link(args.ifname);
+    // A veth's IFLA_LINK is its peer's index (in the peer's namespace); read the link only if it is missing.
+    const ctrLink = hostVeth.linkIndex ? { index: hostVeth.linkIndex, name: args.ifname, mac: ctrMac } : await ctr.rtnl.link(args.ifname);
     const interfaces: Interface[] = [
       { name: br.name, mac: br.mac ?? '' },
       { name: hostVeth.name, mac: hostVeth.mac ?? '' },
       { name: ctrLink.name, mac: ctrLink.mac ?? '', sandbox: args.netns },
     ];
-    if (!conf.ipam?.type) {
+    if (!allocating) {
       // Layer 2 only: no IPAM, no addresses (as the reference allows).
       await ctr.rtnl.setLink(ctrLink.index, { up: true });
       return { cniVersion: conf.cniVersion, interfaces, ...(conf.dns ? { dns: conf.dns } : {}) };
     }
-    const ipamResult = await delegateAdd(conf, args);
-    undo.push(() => delegateDel(conf, args));
-    if (!ipamResult.ips?.length) throw new CniError(ErrorCode.Internal, `IPAM plugin "${conf.ipam.type}" returned no IP configuration`);
+    const ipamResult = await allocating;
+    if (!ipamResult.ips?.length) throw new CniError(ErrorCode.Internal, `IPAM plugin "${conf.ipam?.type}" returned no IP configuration`);
     const ips = (s.isGateway ? withGateways(ipamResult.ips) : ipamResult.ips).map((ip) => ({ ...ip, interface: 2 }));
     const routes = [...(ipamResult.routes ?? [])];
     if (s.isDefaultGateway) {
@@ -239,15 +266,6 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     }
     const result: Result = { cniVersion: conf.cniVersion, interfaces, ips, routes, dns: conf.dns ?? ipamResult.dns ?? {} };
     if (!result.dns || Object.keys(result.dns).length === 0) delete result.dns;
-    // Announce the address when the link comes up; and, as Docker does, no IPv6 on an interface of a network
-    // without IPv6 (no link-local chatter). One trip into the container's netns for both.
-    const sysctls: [string, number][] = [[`net/ipv4/conf/${args.ifname}/arp_notify`, 1]];
-    if (!ips.some((ip) => ip.address.includes(':'))) sysctls.push([`net/ipv6/conf/${args.ifname}/disable_ipv6`, 1]);
-    try {
-      ctr.setSysctls(sysctls);
-    } catch {
-      /* IPv4 or IPv6 not built in: nothing to announce or silence */
-    }
     await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad, index: ctrLink.index }).catch((e) => kernel(e, `configure ${args.ifname} in ${ctr.label}`));
     if (s.isGateway) await ensureGatewayAddrs(host, br, ips, s, conf.name);
     if (s.ipMasq) {
@@ -266,9 +284,19 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
 
 async function del(conf: BridgeConf, args: CniArgs): Promise<void> {
   settings(conf);
-  // Release the address first: DEL must free it even when the netns or the veth is already gone.
-  if (conf.ipam?.type) await delegateDel(conf, args);
-  if (conf.ipMasq) await removeRules(masqOwner(conf.name, args.containerId, args.ifname));
+  // The address is released whatever happens to the rest (DEL must free it even when the netns or the veth
+  // is already gone), while the veth is deleted.
+  const releasing = conf.ipam?.type ? delegateDel(conf, args) : Promise.resolve();
+  releasing.catch(() => undefined); // awaited below
+  try {
+    if (conf.ipMasq) await removeRules(masqOwner(conf.name, args.containerId, args.ifname));
+    await deleteContainerVeth(args);
+  } finally {
+    await releasing;
+  }
+}
+
+async function deleteContainerVeth(args: CniArgs): Promise<void> {
   if (!args.netns) return;
   let ctr: Netns;
   try {
@@ -277,7 +305,7 @@ async function del(conf: BridgeConf, args: CniArgs): Promise<void> {
     return; // the netns is gone: so is the veth
   }
   try {
-    await ctr.rtnl.deleteLinkIfExists(args.ifname);
+    await ctr.rtnl.deleteVeth(args.ifname, null); // the host end is in the current namespace
   } finally {
     ctr.close();
   }

@@ -28,7 +28,8 @@
       "type": "executable",
       "sources": ["shim/tsnet-cni-shim.c"],
       "defines": ["_GNU_SOURCE"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "ldflags": ["-static"]
     }
   ]
 }

@@ -24,6 +24,8 @@ export interface NativeAddon {
   packetSend(fd: number, ifindex: number, ethertype: number, dstMac: Buffer, frame: Buffer): number;
   writeFilesAt(nsPath: string | null, paths: string[], data: string[]): void;
   readFileAt(nsPath: string | null, path: string): string;
+  /** writeFilesAt on a thread of its own, resolving when done. */
+  writeFilesAtAsync(nsPath: string | null, paths: string[], data: string[]): Promise<void>;
   setns(path: string, nstype: number): void;
   unshare(flags: number): void;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;

@@ -177,6 +177,18 @@ export class Netns {
     );
   }
 
+  /**
+   * setSysctls on a thread of its own: the caller goes on meanwhile. For a first write into a container's
+   * namespace, whose /proc/sys lookup costs the kernel time proportional to the number of namespaces.
+   */
+  setSysctlsAsync(entries: [key: string, value: string | number][]): Promise<void> {
+    return native().writeFilesAtAsync(
+      this.path,
+      entries.map(([k]) => `/proc/sys/${k}`),
+      entries.map(([, v]) => String(v)),
+    );
+  }
+
   close(): void {
     this.rtnlHandle?.close();
     this.rtnlHandle = undefined;

@@ -116,6 +116,10 @@ describe('bridge plugin', { skip: needsRoot }, () => {
     assert.ok(e6.includes('fd00:67::2/64') && e6.includes('10.67.0.2/24'), `both families on eth0: ${e6.join(' ')}`);
     assert.equal(inNs(dual, 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6').trim(), '0');
     assert.deepEqual(ipj(dual, '-6', 'route', 'show', 'default').map((r: any) => r.gateway), ['fd00:67::1']);
+    // IPv6 networks keep the usual link-local address (made once the link has carrier).
+    const hasLinkLocal = () => ipj(dual, '-6', 'addr', 'show', 'dev', 'eth0')[0]?.addr_info.some((a: any) => a.scope === 'link');
+    for (let i = 0; i < 100 && !hasLinkLocal(); i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(hasLinkLocal(), 'eth0 has a link-local address on a dual-stack network');
 
     const r4 = cniOk({ hostNs: s.host, plugin: 'bridge', command: 'ADD', netns: `/run/netns/${v4}`, containerId: `f-${s.w.id}`, env, conf: s.conf() });
     assert.equal(inNs(v4, 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6').trim(), '1');

@@ -31,6 +31,7 @@
 #include <stdlib.h>
 
 #include <functional>
+#include <map>
 #include <system_error>
 #include <string>
 #include <thread>
@@ -493,6 +494,41 @@ Napi::Value PacketSend(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(n));
 }
 
+// Opens a file for writeFilesAt/readFileAt. /proc/sys/net/<family>/… is opened relative to the directory
+// /proc/sys/net/<family>, looked up once per call (`dirs`) or — in the process's own namespace — once per
+// process: the kernel keeps one such directory entry per namespace (ipv4, ipv6, core…), all under the one
+// shared /proc/sys/net, in a single dentry hash chain that a lookup walks entry by entry; with many
+// namespaces (containers), every lookup from /proc/sys costs time proportional to their number.
+int OpenSysFile(const std::string& path, int flags, std::map<std::string, int>& dirs, bool ownNetns, SysFailure& f) {
+  static const std::string kNet = "/proc/sys/net/";
+  static std::map<std::string, int> processDirs;
+  size_t slash = path.compare(0, kNet.size(), kNet) == 0 ? path.find('/', kNet.size()) : std::string::npos;
+  if (slash == std::string::npos) {
+    int fd = open(path.c_str(), flags | O_CLOEXEC);
+    if (fd < 0) f = {errno, "open", path};
+    return fd;
+  }
+  std::string dirPath = path.substr(0, slash);
+  std::map<std::string, int>& cache = ownNetns ? processDirs : dirs;
+  auto it = cache.find(dirPath);
+  if (it == cache.end()) {
+    int d = open(dirPath.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (d < 0) {
+      f = {errno, "open", path};
+      return -1;
+    }
+    it = cache.emplace(dirPath, d).first;
+  }
+  int fd = openat(it->second, path.c_str() + slash + 1, flags | O_CLOEXEC);
+  if (fd < 0) f = {errno, "open", path};
+  return fd;
+}
+
+void CloseAll(std::map<std::string, int>& dirs) {
+  for (auto& [path, fd] : dirs) close(fd);
+  dirs.clear();
+}
+
 // writeFilesAt(nsPath|null, paths[], data[]) / readFileAt(nsPath|null, path): for /proc/sys/net/*, which
 // shows the network namespace of the thread that opens it. Several writes share one trip into the netns.
 Napi::Value WriteFilesAt(const Napi::CallbackInfo& info) {
@@ -505,25 +541,100 @@ Napi::Value WriteFilesAt(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < ps.Length(); i++)
     writes.emplace_back(ps.Get(i).As<Napi::String>().Utf8Value(), ds.Get(i).As<Napi::String>().Utf8Value());
   SysFailure f;
-  if (!RunInNetns(nsPath, f, [&](SysFailure& ff) {
-        for (const auto& [path, data] : writes) {
-          int fd = open(path.c_str(), O_WRONLY | O_CLOEXEC);
-          if (fd < 0) {
-            ff = {errno, "open", path};
-            return false;
-          }
-          ssize_t n = write(fd, data.data(), data.size());
-          int err = errno;
-          close(fd);
-          if (n < 0) {
-            ff = {err, "write", path};
-            return false;
-          }
-        }
-        return true;
-      }))
-    Throw(info.Env(), f);
+  std::map<std::string, int> dirs;
+  bool ok = RunInNetns(nsPath, f, [&](SysFailure& ff) {
+    for (const auto& [path, data] : writes) {
+      int fd = OpenSysFile(path, O_WRONLY, dirs, nsPath.empty(), ff);
+      if (fd < 0) return false;
+      ssize_t n = write(fd, data.data(), data.size());
+      int err = errno;
+      close(fd);
+      if (n < 0) {
+        ff = {err, "write", path};
+        return false;
+      }
+    }
+    return true;
+  });
+  CloseAll(dirs);
+  if (!ok) Throw(info.Env(), f);
   return info.Env().Undefined();
+}
+
+// writeFilesAtAsync(nsPath|null, paths[], data[]): Promise<void> — writeFilesAt on a thread of its own
+// (started from a libuv worker, which itself never changes namespace), for a write whose cost need not hold
+// up the caller: a first /proc/sys/net/<family> lookup in a namespace costs time proportional to the
+// number of namespaces (see OpenSysFile).
+class WriteFilesWorker : public Napi::AsyncWorker {
+ public:
+  WriteFilesWorker(Napi::Env env, std::string nsPath, std::vector<std::pair<std::string, std::string>> writes)
+      : Napi::AsyncWorker(env), nsPath_(std::move(nsPath)), writes_(std::move(writes)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    RunOnThread(failure_, [&](SysFailure& ff) {
+      if (!nsPath_.empty()) {
+        int nsfd = open(nsPath_.c_str(), O_RDONLY | O_CLOEXEC);
+        if (nsfd < 0) {
+          ff = {errno, "open", nsPath_};
+          return false;
+        }
+        int r = setns(nsfd, CLONE_NEWNET);
+        int err = errno;
+        close(nsfd);
+        if (r != 0) {
+          ff = {err, "setns", nsPath_};
+          return false;
+        }
+      }
+      std::map<std::string, int> dirs;
+      bool ok = true;
+      for (const auto& [path, data] : writes_) {
+        int fd = OpenSysFile(path, O_WRONLY, dirs, false, ff);
+        if (fd < 0) {
+          ok = false;
+          break;
+        }
+        ssize_t n = write(fd, data.data(), data.size());
+        int err = errno;
+        close(fd);
+        if (n < 0) {
+          ff = {err, "write", path};
+          ok = false;
+          break;
+        }
+      }
+      CloseAll(dirs);
+      return ok;
+    });
+  }
+  void OnOK() override {
+    if (failure_.err)
+      deferred_.Reject(MakeError(Env(), failure_).Value());
+    else
+      deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::string nsPath_;
+  std::vector<std::pair<std::string, std::string>> writes_;
+  SysFailure failure_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value WriteFilesAtAsync(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 3, "writeFilesAtAsync(nsPath|null, paths[], data[])");
+  std::string nsPath = OptString(info[0]);
+  Napi::Array ps = info[1].As<Napi::Array>();
+  Napi::Array ds = info[2].As<Napi::Array>();
+  if (ps.Length() != ds.Length()) throw Napi::TypeError::New(info.Env(), "writeFilesAtAsync: paths and data differ in length");
+  std::vector<std::pair<std::string, std::string>> writes;
+  for (uint32_t i = 0; i < ps.Length(); i++)
+    writes.emplace_back(ps.Get(i).As<Napi::String>().Utf8Value(), ds.Get(i).As<Napi::String>().Utf8Value());
+  auto* w = new WriteFilesWorker(info.Env(), nsPath, std::move(writes));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 Napi::Value ReadFileAt(const Napi::CallbackInfo& info) {
@@ -532,12 +643,10 @@ Napi::Value ReadFileAt(const Napi::CallbackInfo& info) {
   std::string path = info[1].As<Napi::String>().Utf8Value();
   SysFailure f;
   std::string out;
-  if (!RunInNetns(nsPath, f, [&](SysFailure& ff) {
-        int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-          ff = {errno, "open", path};
-          return false;
-        }
+  std::map<std::string, int> dirs;
+  bool ok = RunInNetns(nsPath, f, [&](SysFailure& ff) {
+        int fd = OpenSysFile(path, O_RDONLY, dirs, nsPath.empty(), ff);
+        if (fd < 0) return false;
         char buf[4096];
         ssize_t n;
         while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
@@ -548,8 +657,9 @@ Napi::Value ReadFileAt(const Napi::CallbackInfo& info) {
           return false;
         }
         return true;
-      }))
-    Throw(info.Env(), f);
+      });
+  CloseAll(dirs);
+  if (!ok) Throw(info.Env(), f);
   return Napi::String::New(info.Env(), out);
 }
 
@@ -657,6 +767,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("packetSend", Napi::Function::New(env, PacketSend));
   exports.Set("writeFilesAt", Napi::Function::New(env, WriteFilesAt));
   exports.Set("readFileAt", Napi::Function::New(env, ReadFileAt));
+  exports.Set("writeFilesAtAsync", Napi::Function::New(env, WriteFilesAtAsync));
   exports.Set("setns", Napi::Function::New(env, Setns));
   exports.Set("unshare", Napi::Function::New(env, Unshare));
   exports.Set("mount", Napi::Function::New(env, Mount));

@@ -2,9 +2,8 @@
 // Returns the daemon's answer, or `undefined` when no daemon answers or it declines — the caller then runs
 // the plugin some other way (in-process `dispatch`, or the standalone executable).
 import { createConnection } from 'node:net';
-import { nsInode } from './handle.js';
 import { decodeResponse, encodeRequest, FrameReader, type DaemonResponse } from './protocol.js';
-import { socketPath } from './server.js';
+import { nsInode, socketPath } from './endpoint.js';
 
 export interface DaemonCall {
   type: string;

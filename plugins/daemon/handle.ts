@@ -1,13 +1,13 @@
 // One request, in-process: decide whether this daemon may answer it (same namespaces and state root as the
 // caller, a plugin it has), then run the plugin through skel's `dispatch` — the very code the standalone
 // executable runs — and render stdout/stderr/exit code exactly as `runPlugin` would.
-import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { dispatch, type Outcome } from '../cni/skel.js';
 import { CniError, ErrorCode, SUPPORTED_VERSIONS } from '../cni/types.js';
 import { errorJson } from '../cni/errors.js';
 import { LATEST } from '../cni/version.js';
 import { DEFAULT_ROOT } from '../../ipam/store.js';
+import { nsInode } from './endpoint.js';
 import type { DaemonRequest, DaemonResponse } from './protocol.js';
 import type { KeyedQueue } from './queue.js';
 import type { Registry } from './registry.js';
@@ -20,13 +20,6 @@ export interface DaemonIdentity {
   root: string;
 }
 
-export function nsInode(kind: 'net' | 'pid', pid: number | 'self' = 'self'): string {
-  try {
-    return String(statSync(`/proc/${pid}/ns/${kind}`).ino);
-  } catch {
-    return '';
-  }
-}
 
 export function stateRoot(env: Record<string, string | undefined>): string {
   return resolve(env.TSNET_ROOT || DEFAULT_ROOT);

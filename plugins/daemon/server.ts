@@ -4,22 +4,16 @@
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server, type Socket } from 'node:net';
 import { dirname } from 'node:path';
+import { DEFAULT_SOCKET_DIR, socketPath } from './endpoint.js';
 import { declineReason, ownIdentity, runRequest, type DaemonIdentity } from './handle.js';
 import { decodeRequest, encodeResponse, FrameReader, type DaemonResponse } from './protocol.js';
 import { KeyedQueue } from './queue.js';
 import { defaultRegistry, type Registry } from './registry.js';
 
-export const DEFAULT_SOCKET_DIR = '/run/tsnet';
-export const DEFAULT_SOCKET = `${DEFAULT_SOCKET_DIR}/tsnetd.sock`;
 /** Default bound on one request's answer. */
 export const DEFAULT_TIMEOUT_MS = 60_000;
 /** A client must send its whole request within this time. */
 const READ_TIMEOUT_MS = 10_000;
-
-/** $TSNET_SOCKET, else /run/tsnet/tsnetd.sock. */
-export function socketPath(env: NodeJS.ProcessEnv = process.env): string {
-  return env.TSNET_SOCKET || DEFAULT_SOCKET;
-}
 
 export class DaemonError extends Error {
   constructor(msg: string) {

@@ -3,7 +3,8 @@
 // Stops on SIGTERM/SIGINT: the socket goes away at once (new calls fall back to the standalone plugins),
 // requests in flight get up to the request timeout to finish; a second signal exits immediately.
 // All state lives in the IPAM store on disk, so a restart (or a crash) loses nothing.
-import { DaemonError, DEFAULT_TIMEOUT_MS, socketPath, startServer } from './server.js';
+import { socketPath } from './endpoint.js';
+import { DaemonError, DEFAULT_TIMEOUT_MS, startServer } from './server.js';
 
 export interface DaemonOptions {
   /** Socket path; default $TSNET_SOCKET, else /run/tsnet/tsnetd.sock. */

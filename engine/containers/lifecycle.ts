@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { MNT_DETACH, native } from '../../native/addon.js';
 import { TsnetError } from '../errors.js';
 import { newId, randomName, shortId, validateName } from '../ids.js';
-import { getImage, lowerDirs } from '../images/store.js';
+import { getImage, imageById, lowerDirs } from '../images/store.js';
 import { parseNetMode } from '../network/modes.js';
 import type { PortMapping } from '../network/ports.js';
 import { type Limits, createCgroup, oomKilled, removeCgroup, cgroupFor } from '../runtime/cgroups.js';
@@ -129,7 +129,7 @@ export interface Started {
  */
 export async function startContainer(cfg: ContainerConfig, io?: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<Started> {
   const id = cfg.id;
-  const img = getImage(cfg.imageId);
+  const img = imageById(cfg.imageId);
   try {
     const cgroup = createCgroup(id, cfg.limits);
     updateState(id, { cgroup });

@@ -73,6 +73,13 @@ export function getImage(ref: string): ImageRecord {
   return img;
 }
 
+/** The image with this full id (as a container's config records it): one record read, no listing. */
+export function imageById(id: string): ImageRecord {
+  const rec = /^[0-9a-f]{64}$/.test(id) ? readJsonIfExists<ImageRecord>(join(paths.image(id), 'image.json')) : undefined;
+  if (!rec) throw new TsnetError(`image ${shortId(id)}`, 'not found (removed since the container was created?)', "list images with 'tsnet image ls'; remove the container and run it again from an existing image");
+  return rec;
+}
+
 /** Layer directories for overlayfs lowerdir, top-most first. */
 export function lowerDirs(img: ImageRecord): string[] {
   return [...img.layers].reverse().map((l) => paths.layer(l));

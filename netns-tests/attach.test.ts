@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { ip, ipj, needsRoot, pings, world } from './harness.js';
+import { inNs, ip, ipj, needsRoot, pings, world } from './harness.js';
 import { snapshot, tsnet, tsnetOk } from './attach-cli.js';
 
 function addrsOf(ns: string, dev: string): string[] {
@@ -44,7 +44,7 @@ describe('tsnet attach across two hosts', { skip: needsRoot }, () => {
       assert.equal(eth1.mtu, 1500, 'takes the host interface MTU');
       const def = ipj(c, 'route', 'show', 'default')[0];
       assert.deepEqual({ gw: def.gateway, dev: def.dev }, { gw: '192.168.115.2', dev: 'eth1' });
-      assert.equal(readFileSync(`/proc/sys/net/ipv4/conf/all/arp_notify`, 'utf8').length > 0, true);
+      assert.equal(inNs(c, 'cat', '/proc/sys/net/ipv4/conf/eth1/arp_notify').trim(), '1', 'arp_notify on the attached interface');
     }
     assert.ok(pings(c1, '192.168.115.11', 2), 'C1 on H1 pings C2 on H2');
 

@@ -126,7 +126,7 @@ async function bridgeSide(host: Netns, ctr: Netns, req: AttachRequest, p: Plan, 
   const idx = veth.index;
   undo.push(() => host.rtnl.deleteLinkIfExists(idx));
   await host.rtnl.setLink(idx, { up: true }).catch((e) => kernel(e, `bring ${name} up`));
-  return { bridge: await host.rtnl.link(bridge.index), hostVeth: veth, created };
+  return { bridge: { ...bridge, up: true }, hostVeth: veth, created };
 }
 
 async function macvlanSide(host: Netns, ctr: Netns, req: AttachRequest, p: Plan, undo: Undo[]): Promise<Link> {
@@ -171,21 +171,25 @@ function interfaceExists(req: AttachRequest, ctr: Netns): AttachError {
 
 async function configure(ctr: Netns, req: AttachRequest, link: Link, env: AttachEnv, client?: DhcpClient): Promise<{ address?: string; gateway?: string }> {
   const rt = ctr.rtnl;
-  // One trip into the container's netns: announce the address on link up; IPv6 on for an IPv6 address.
+  // arp_notify (announce on later link or MAC changes) rides on the 'up' over netlink; IPv6 on for an IPv6
+  // address is a sysctl (no netlink attribute for it).
+  const up = { up: true, ipv4Conf: { arpNotify: true } };
   const v6Static = !req.dhcp && parseCidr(req.address!).addr.family === 6;
-  try {
-    ctr.setSysctls([[`net/ipv4/conf/${req.ifname}/arp_notify`, 1], ...(v6Static ? ([[`net/ipv6/conf/${req.ifname}/disable_ipv6`, 0]] as [string, number][]) : [])]);
-  } catch {
-    /* no IPv4/IPv6 sysctls: the explicit announcement below still goes out, and the address add says why */
+  if (v6Static) {
+    try {
+      ctr.setSysctl(`net/ipv6/conf/${req.ifname}/disable_ipv6`, 0);
+    } catch {
+      /* IPv6 disabled system-wide: the address add below says why */
+    }
   }
   if (req.dhcp) {
-    await rt.setLink(link.index, { up: true });
+    await rt.setLink(link.index, up);
     return runDhcp(ctr, req.ifname, { ...(env.dhcpTimeoutMs ? { timeoutMs: env.dhcpTimeoutMs } : {}), ...(client ? { client } : {}) });
   }
   const { addr, prefix } = parseCidr(req.address!);
   const v6 = addr.family === 6;
   await rt.addAddress(link.index, req.address!, { noDad: v6 }).catch((e) => kernel(e, `add ${req.address} to ${req.ifname} in ${ctr.label}`));
-  await rt.setLink(link.index, { up: true });
+  await rt.setLink(link.index, up);
   if (req.gateway) {
     if (!containsAddr(prefix, parseAddr(req.gateway))) {
       // pipework: a gateway outside the subnet gets an on-link host route first.
@@ -218,7 +222,7 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
     }
     const link = await ctr.rtnl.link(req.ifname);
     const ips = await configure(ctr, req, link, env, dhcpClient);
-    const now = await ctr.rtnl.link(link.index);
+    const now = req.dhcp ? await ctr.rtnl.link(link.index) : link; // a DHCP client may have changed the MTU
     if (ips.address && now.mac) sendGratuitousArp(resolved.netnsPath, now.index, now.mac, ips.address.split('/')[0]!);
     return { container: resolved.label, netnsPath: resolved.netnsPath, ifname: req.ifname, mac: now.mac ?? '', mtu: now.mtu, mode: p.mode, ...out, ...ips };
   } catch (e) {

@@ -75,6 +75,7 @@ export class Outer {
   }
 
   async phase<T>(arg: unknown): Promise<T> {
+    settle(); // e.g. the kernel still tearing down the previous phase's namespaces
     const host = `${this.prefix}h${this.n++}`;
     sh('ip', 'netns', 'add', host);
     try {
@@ -121,6 +122,26 @@ export class Outer {
     this.killDaemons();
     this.deleteNamespaces();
     rmSync(this.tmp, { recursive: true, force: true });
+  }
+}
+
+function cpuTimes(): { idle: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3]! + (f[4] ?? 0), total: f.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * Waits until the machine is quiet again (≥ 90% idle over 250 ms, at most 60 s): deleting namespaces returns
+ * at once, but the kernel tears them down afterwards in a worker — seconds of CPU for 1,000 of them — and a
+ * phase started meanwhile would be measured against that.
+ */
+export function settle(maxMs = 60_000): void {
+  const t0 = Date.now();
+  while (Date.now() - t0 < maxMs) {
+    const a = cpuTimes();
+    spawnSync('sleep', ['0.25']);
+    const b = cpuTimes();
+    if ((b.idle - a.idle) / Math.max(1, b.total - a.total) >= 0.9) return;
   }
 }
 

@@ -22,10 +22,11 @@ export interface NativeAddon {
   netnsDelete(path: string): void;
   socketAt(nsPath: string | null, domain: number, type: number, protocol: number): number;
   packetSend(fd: number, ifindex: number, ethertype: number, dstMac: Buffer, frame: Buffer): number;
-  writeFilesAt(nsPath: string | null, paths: string[], data: string[]): void;
+  /** dirFds: directories (e.g. /proc/sys/net/ipv6) opened inside the same namespace earlier; used, not closed. */
+  writeFilesAt(nsPath: string | null, paths: string[], data: string[], dirFds?: Record<string, number>): void;
   readFileAt(nsPath: string | null, path: string): string;
-  /** writeFilesAt on a thread of its own, resolving when done. */
-  writeFilesAtAsync(nsPath: string | null, paths: string[], data: string[]): Promise<void>;
+  /** Opens a directory inside a namespace on a thread of its own; resolves with its fd (the caller closes it). */
+  openDirAtAsync(nsPath: string | null, path: string): Promise<number>;
   setns(path: string, nstype: number): void;
   unshare(flags: number): void;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;

@@ -53,10 +53,6 @@ export const AF_INET = 2;
 export const IFLA_AF_SPEC = 26;
 export const IFLA_INET_CONF = 1;
 export const IPV4_DEVCONF_ARP_NOTIFY = 22;
-/** IFLA_AF_SPEC → AF_INET6 → IFLA_INET6_ADDR_GEN_MODE (u8): how the interface makes its link-local address. */
-export const IFLA_INET6_ADDR_GEN_MODE = 8;
-export const IN6_ADDR_GEN_MODE_EUI64 = 0;
-export const IN6_ADDR_GEN_MODE_NONE = 1;
 export const AF_BRIDGE = 7;
 export const AF_INET6 = 10;
 export const AF_PACKET = 17;

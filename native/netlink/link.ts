@@ -236,8 +236,6 @@ export interface LinkChange {
   bridgePort?: { hairpin?: boolean; learning?: boolean };
   /** IPv4 settings of the interface, as in /proc/sys/net/ipv4/conf/IF (set over netlink: no /proc lookup). */
   ipv4Conf?: { arpNotify?: boolean };
-  /** IPv6 link-local address generation (`ip link set … addrgenmode`): 'none' makes no link-local address. */
-  ipv6AddrGenMode?: 'eui64' | 'none';
 }
 
 export function encodeLinkChange(index: number, ch: LinkChange): { fixed: Buffer; attrs: Attr[] } {
@@ -267,7 +265,6 @@ export function encodeLinkChange(index: number, ch: LinkChange): { fixed: Buffer
   }
   const af: Attr[] = [];
   if (ch.ipv4Conf?.arpNotify !== undefined) af.push(nest(C.AF_INET, [nest(C.IFLA_INET_CONF, [u32(C.IPV4_DEVCONF_ARP_NOTIFY, ch.ipv4Conf.arpNotify ? 1 : 0)])]));
-  if (ch.ipv6AddrGenMode !== undefined) af.push(nest(C.AF_INET6, [u8(C.IFLA_INET6_ADDR_GEN_MODE, ch.ipv6AddrGenMode === 'none' ? C.IN6_ADDR_GEN_MODE_NONE : C.IN6_ADDR_GEN_MODE_EUI64)]));
   if (af.length) attrs.push(nest(C.IFLA_AF_SPEC, af));
   return { fixed: ifinfomsg(index, flags, change), attrs };
 }

@@ -531,8 +531,10 @@ void CloseAll(std::map<std::string, int>& dirs) {
 
 // writeFilesAt(nsPath|null, paths[], data[]) / readFileAt(nsPath|null, path): for /proc/sys/net/*, which
 // shows the network namespace of the thread that opens it. Several writes share one trip into the netns.
+// writeFilesAt(nsPath|null, paths[], data[], dirFds?): dirFds maps a directory such as /proc/sys/net/ipv6
+// to an fd of it opened earlier inside the same namespace (openDirAtAsync); it is used, not closed.
 Napi::Value WriteFilesAt(const Napi::CallbackInfo& info) {
-  RequireArgs(info, 3, "writeFilesAt(nsPath|null, paths[], data[])");
+  RequireArgs(info, 3, "writeFilesAt(nsPath|null, paths[], data[], dirFds?)");
   std::string nsPath = OptString(info[0]);
   Napi::Array ps = info[1].As<Napi::Array>();
   Napi::Array ds = info[2].As<Napi::Array>();
@@ -540,8 +542,18 @@ Napi::Value WriteFilesAt(const Napi::CallbackInfo& info) {
   std::vector<std::pair<std::string, std::string>> writes;
   for (uint32_t i = 0; i < ps.Length(); i++)
     writes.emplace_back(ps.Get(i).As<Napi::String>().Utf8Value(), ds.Get(i).As<Napi::String>().Utf8Value());
-  SysFailure f;
   std::map<std::string, int> dirs;
+  std::map<std::string, int> borrowed;
+  if (info.Length() > 3 && info[3].IsObject()) {
+    Napi::Object o = info[3].As<Napi::Object>();
+    Napi::Array keys = o.GetPropertyNames();
+    for (uint32_t i = 0; i < keys.Length(); i++) {
+      std::string k = keys.Get(i).As<Napi::String>().Utf8Value();
+      borrowed[k] = o.Get(k).As<Napi::Number>().Int32Value();
+    }
+  }
+  dirs = borrowed;
+  SysFailure f;
   bool ok = RunInNetns(nsPath, f, [&](SysFailure& ff) {
     for (const auto& [path, data] : writes) {
       int fd = OpenSysFile(path, O_WRONLY, dirs, nsPath.empty(), ff);
@@ -556,19 +568,20 @@ Napi::Value WriteFilesAt(const Napi::CallbackInfo& info) {
     }
     return true;
   });
+  for (const auto& [k, fd] : borrowed) dirs.erase(k);
   CloseAll(dirs);
   if (!ok) Throw(info.Env(), f);
   return info.Env().Undefined();
 }
 
-// writeFilesAtAsync(nsPath|null, paths[], data[]): Promise<void> — writeFilesAt on a thread of its own
-// (started from a libuv worker, which itself never changes namespace), for a write whose cost need not hold
-// up the caller: a first /proc/sys/net/<family> lookup in a namespace costs time proportional to the
-// number of namespaces (see OpenSysFile).
-class WriteFilesWorker : public Napi::AsyncWorker {
+// openDirAtAsync(nsPath|null, path): Promise<fd> — opens a directory such as /proc/sys/net/ipv6 inside the
+// namespace, on a thread of its own (started from a libuv worker, which itself never changes namespace), for
+// writeFilesAt's dirFds. The first lookup of /proc/sys/net/<family> in a namespace costs time proportional
+// to the number of namespaces (see OpenSysFile): done ahead, off the caller's path.
+class OpenDirWorker : public Napi::AsyncWorker {
  public:
-  WriteFilesWorker(Napi::Env env, std::string nsPath, std::vector<std::pair<std::string, std::string>> writes)
-      : Napi::AsyncWorker(env), nsPath_(std::move(nsPath)), writes_(std::move(writes)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  OpenDirWorker(Napi::Env env, std::string nsPath, std::string path)
+      : Napi::AsyncWorker(env), nsPath_(std::move(nsPath)), path_(std::move(path)), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     RunOnThread(failure_, [&](SysFailure& ff) {
@@ -586,52 +599,30 @@ class WriteFilesWorker : public Napi::AsyncWorker {
           return false;
         }
       }
-      std::map<std::string, int> dirs;
-      bool ok = true;
-      for (const auto& [path, data] : writes_) {
-        int fd = OpenSysFile(path, O_WRONLY, dirs, false, ff);
-        if (fd < 0) {
-          ok = false;
-          break;
-        }
-        ssize_t n = write(fd, data.data(), data.size());
-        int err = errno;
-        close(fd);
-        if (n < 0) {
-          ff = {err, "write", path};
-          ok = false;
-          break;
-        }
-      }
-      CloseAll(dirs);
-      return ok;
+      fd_ = open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd_ < 0) ff = {errno, "open", path_};
+      return fd_ >= 0;
     });
   }
   void OnOK() override {
-    if (failure_.err)
+    if (fd_ < 0)
       deferred_.Reject(MakeError(Env(), failure_).Value());
     else
-      deferred_.Resolve(Env().Undefined());
+      deferred_.Resolve(Napi::Number::New(Env(), fd_));
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
   std::string nsPath_;
-  std::vector<std::pair<std::string, std::string>> writes_;
+  std::string path_;
+  int fd_ = -1;
   SysFailure failure_;
   Napi::Promise::Deferred deferred_;
 };
 
-Napi::Value WriteFilesAtAsync(const Napi::CallbackInfo& info) {
-  RequireArgs(info, 3, "writeFilesAtAsync(nsPath|null, paths[], data[])");
-  std::string nsPath = OptString(info[0]);
-  Napi::Array ps = info[1].As<Napi::Array>();
-  Napi::Array ds = info[2].As<Napi::Array>();
-  if (ps.Length() != ds.Length()) throw Napi::TypeError::New(info.Env(), "writeFilesAtAsync: paths and data differ in length");
-  std::vector<std::pair<std::string, std::string>> writes;
-  for (uint32_t i = 0; i < ps.Length(); i++)
-    writes.emplace_back(ps.Get(i).As<Napi::String>().Utf8Value(), ds.Get(i).As<Napi::String>().Utf8Value());
-  auto* w = new WriteFilesWorker(info.Env(), nsPath, std::move(writes));
+Napi::Value OpenDirAtAsync(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 2, "openDirAtAsync(nsPath|null, path)");
+  auto* w = new OpenDirWorker(info.Env(), OptString(info[0]), info[1].As<Napi::String>().Utf8Value());
   Napi::Promise p = w->Promise();
   w->Queue();
   return p;
@@ -767,7 +758,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("packetSend", Napi::Function::New(env, PacketSend));
   exports.Set("writeFilesAt", Napi::Function::New(env, WriteFilesAt));
   exports.Set("readFileAt", Napi::Function::New(env, ReadFileAt));
-  exports.Set("writeFilesAtAsync", Napi::Function::New(env, WriteFilesAtAsync));
+  exports.Set("openDirAtAsync", Napi::Function::New(env, OpenDirAtAsync));
   exports.Set("setns", Napi::Function::New(env, Setns));
   exports.Set("unshare", Napi::Function::New(env, Unshare));
   exports.Set("mount", Napi::Function::New(env, Mount));

@@ -107,7 +107,7 @@ async function ensureBridge(host: Netns, s: Settings, netName: string): Promise<
 }
 
 /** Creates the veth: host end enslaved to the bridge, container end named ifname straight inside the netns. */
-async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, bridgeIndex: number, peerMac: string): Promise<Link> {
+async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, bridgeIndex: number, peerMac: string, withIpam: boolean): Promise<Link> {
   for (let attempt = 0; ; attempt++) {
     const name = randomVethName();
     try {
@@ -115,6 +115,13 @@ async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, 
       // result needs no read back from the container's namespace.
       const veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: s.mtu, masterIndex: bridgeIndex, peer: { name: ifname, netnsFd: ctr.fd(), mtu: s.mtu, mac: peerMac } });
       try {
+        if (withIpam) {
+          // The container end, still down: no IPv6 until the result proves the network has some
+          // (configureInterface turns it back on) — as Docker does on IPv4-only networks, and no link-local
+          // chatter flooded to every port of the bridge.
+          await ctr.sysctlsReady();
+          disableIpv6(ctr, ifname);
+        }
         // A bridge port needs no addresses of its own: without IPv6 on it, the host keeps no per-port IPv6
         // routes (whose lists grow with the ports) and the port sends nothing when it comes up.
         disableIpv6(host, name);
@@ -209,6 +216,10 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
   const s = settings(conf);
   const host = Netns.current();
   const ctr = Netns.open(args.netns);
+  // The container end's disable_ipv6 is written in createVeth; its /proc/sys directory is looked up now, on a
+  // thread of its own, while the bridge, the address and the veth are made (that lookup costs the kernel
+  // time proportional to the number of namespaces: ~1 ms with 1,000 containers).
+  if (conf.ipam?.type) ctr.prefetchSysctlDir('ipv6');
   const undo: Undo[] = [];
   try {
     // Checked before anything is made (a concurrent ADD racing for the name still surfaces in createVeth).
@@ -222,7 +233,7 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
       undo.push(() => allocating.then(() => delegateDel(conf, args), () => undefined));
     }
     const ctrMac = randomMac();
-    const hostVeth = await createVeth(host, ctr, args.ifname, s, br.index, ctrMac);
+    const hostVeth = await createVeth(host, ctr, args.ifname, s, br.index, ctrMac, allocating !== undefined);
     undo.push(() => host.rtnl.deleteLinkIfExists(hostVeth.index));
     // A veth's IFLA_LINK is its peer's index (in the peer's namespace); read the link only if it is missing.
     const ctrLink = hostVeth.linkIndex ? { index: hostVeth.linkIndex, name: args.ifname, mac: ctrMac } : await ctr.rtnl.link(args.ifname);
@@ -236,13 +247,6 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
       await ctr.rtnl.setLink(ctrLink.index, { up: true });
       return { cniVersion: conf.cniVersion, interfaces, ...(conf.dns ? { dns: conf.dns } : {}) };
     }
-    // As Docker does, no IPv6 on the container end unless the result has some (configureInterface turns it
-    // back on): disable_ipv6 is written from a thread of its own while the rest goes on, because a first
-    // /proc/sys lookup in a namespace costs the kernel time proportional to the number of namespaces (~1 ms
-    // at 1,000 containers). Until it lands, an IPv4-only interface comes up with no link-local address
-    // (addrgenmode none, set over netlink), so nothing IPv6 is sent or flooded to the bridge's ports meanwhile.
-    const silencing = ctr.setSysctlsAsync([[`net/ipv6/conf/${args.ifname}/disable_ipv6`, 1]]).catch(() => undefined); // no IPv6 built in: nothing to silence
-    undo.push(() => silencing);
     const ipamResult = await allocating;
     if (!ipamResult.ips?.length) throw new CniError(ErrorCode.Internal, `IPAM plugin "${conf.ipam?.type}" returned no IP configuration`);
     const ips = (s.isGateway ? withGateways(ipamResult.ips) : ipamResult.ips).map((ip) => ({ ...ip, interface: 2 }));
@@ -256,15 +260,12 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     }
     const result: Result = { cniVersion: conf.cniVersion, interfaces, ips, routes, dns: conf.dns ?? ipamResult.dns ?? {} };
     if (!result.dns || Object.keys(result.dns).length === 0) delete result.dns;
-    const hasIpv6 = ips.some((ip) => ip.address.includes(':'));
-    if (hasIpv6) await silencing; // configureInterface turns IPv6 back on: after, never before, this write
-    await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad, index: ctrLink.index, arpNotify: true, noLinkLocal: !hasIpv6 }).catch((e) => kernel(e, `configure ${args.ifname} in ${ctr.label}`));
+    await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad, index: ctrLink.index, arpNotify: true }).catch((e) => kernel(e, `configure ${args.ifname} in ${ctr.label}`));
     if (s.isGateway) await ensureGatewayAddrs(host, br, ips, s, conf.name);
     if (s.ipMasq) {
       await masquerade(conf, args, ips);
       undo.push(() => removeRules(masqOwner(conf.name, args.containerId, args.ifname)));
     }
-    await silencing;
     return result;
   } catch (e) {
     await rollBack(undo);

@@ -12,8 +12,6 @@ export interface ConfigureOptions {
   index?: number;
   /** Set arp_notify on the interface as it comes up (gratuitous ARP when its link or MAC changes later). */
   arpNotify?: boolean;
-  /** Bring the interface up with no IPv6 link-local address (addrgenmode none). */
-  noLinkLocal?: boolean;
 }
 
 export async function configureInterface(ns: Netns, ifname: string, result: Result, opts: ConfigureOptions = {}): Promise<void> {
@@ -28,7 +26,7 @@ export async function configureInterface(ns: Netns, ifname: string, result: Resu
       /* IPv6 disabled system-wide: the address add below says so */
     }
   }
-  await rt.setLink(link.index, { up: true, ...(opts.arpNotify ? { ipv4Conf: { arpNotify: true } } : {}), ...(opts.noLinkLocal ? { ipv6AddrGenMode: 'none' as const } : {}) });
+  await rt.setLink(link.index, { up: true, ...(opts.arpNotify ? { ipv4Conf: { arpNotify: true } } : {}) });
   for (const ip of ips) {
     await rt.addAddress(link.index, ip.address, { noDad: ip.address.includes(':') && !opts.enableDad });
   }

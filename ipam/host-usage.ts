@@ -21,7 +21,7 @@ export async function hostUsage(ns: Netns = Netns.current()): Promise<Occupied[]
   return out;
 }
 
-/** hostUsage in the current netns (socket mode per Netns.defaults: blocking in a plugin, async in the daemon), closing its socket afterwards. */
+/** hostUsage in the current netns (socket mode per Netns.defaults: blocking in a plugin, async in the daemon); the handle is closed afterwards. */
 export async function currentHostUsage(): Promise<Occupied[]> {
   const ns = Netns.current();
   try {

@@ -29,7 +29,7 @@
       "sources": ["shim/tsnet-cni-shim.c"],
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
-      "ldflags": ["-static"]
+      "ldflags": ["<!@(sh shim/ldflags.sh)"]
     }
   ]
 }

@@ -70,8 +70,9 @@ export function netnsId(path = '/proc/self/ns/net'): string {
 
 export interface NetnsOptions extends SocketOptions {}
 
-/** The current namespace's rtnetlink sockets, one per options object (see Netns.rtnl). */
-const CURRENT_RTNL = new WeakMap<NetnsOptions, Rtnl>();
+/** Idle rtnetlink sockets of the current namespace, per options object, for reuse (see Netns.rtnl). */
+const CURRENT_IDLE = new WeakMap<NetnsOptions, Rtnl[]>();
+const MAX_IDLE = 8;
 
 export class Netns {
   /**
@@ -133,18 +134,14 @@ export class Netns {
   }
 
   /**
-   * rtnetlink in this namespace; the socket is opened on first use and closed by close(). Handles of the
-   * current namespace share one socket per options object, kept for the life of the process (a daemon
-   * saves opening one per request); close() leaves it open.
+   * rtnetlink in this namespace; the socket is opened on first use and closed by close(). A handle of the
+   * current namespace takes an idle socket left by one closed before, and close() gives it back (up to 8
+   * are kept): a daemon does not open one per request, and each handle still has a socket of its own.
    */
   get rtnl(): Rtnl {
     if (this.rtnlHandle) return this.rtnlHandle;
-    if (this.path === null) {
-      let shared = CURRENT_RTNL.get(this.opts);
-      if (!shared) CURRENT_RTNL.set(this.opts, (shared = new Rtnl(null, this.label, this.opts)));
-      return shared;
-    }
-    this.rtnlHandle = new Rtnl(this.path, this.label, this.opts);
+    if (this.path === null) this.rtnlHandle = CURRENT_IDLE.get(this.opts)?.pop();
+    this.rtnlHandle ??= new Rtnl(this.path, this.label, this.opts);
     return this.rtnlHandle;
   }
 
@@ -213,7 +210,9 @@ export class Netns {
     this.closed = true;
     for (const fd of Object.values(this.sysctlDirFds)) closeSync(fd);
     this.sysctlDirFds = {};
-    this.rtnlHandle?.close();
+    const idle = this.path === null && this.rtnlHandle && !this.rtnlHandle.busy ? (CURRENT_IDLE.get(this.opts) ?? CURRENT_IDLE.set(this.opts, []).get(this.opts)!) : undefined;
+    if (idle && idle.length < MAX_IDLE) idle.push(this.rtnlHandle!);
+    else this.rtnlHandle?.close();
     this.rtnlHandle = undefined;
     if (this.nsFd >= 0) {
       closeSync(this.nsFd);

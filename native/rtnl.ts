@@ -40,6 +40,11 @@ export class Rtnl {
     this.sock.close();
   }
 
+  /** True while a request on this socket is queued or waiting for its answer. */
+  get busy(): boolean {
+    return this.sock.busy;
+  }
+
   private op(what: string): string {
     return `${what} in ${this.where}`;
   }
@@ -90,9 +95,10 @@ export class Rtnl {
       }
       throw e;
     }
-    // The kernel's echo of the new link (6.1+); older kernels send none, and the link is read back.
+    // The kernel's echo of the new link (6.1+); older kernels send none, and the link is read back. The echo
+    // is sent before the kernel enslaves the link: the master it was created with is filled in.
     const made = echoed.filter((m) => m.type === C.RTM_NEWLINK).map((m) => decodeLink(m.payload)).find((l) => l.name === spec.name);
-    const link = made ?? (await this.link(spec.name));
+    const link = made ? { ...made, ...(spec.masterIndex !== undefined && made.masterIndex === undefined ? { masterIndex: spec.masterIndex } : {}) } : await this.link(spec.name);
     if (!spec.up) return link;
     await this.setLink(link.index, { up: true });
     return { ...link, up: true, flags: link.flags | C.IFF_UP };
@@ -168,7 +174,9 @@ export class Rtnl {
         if (watching) {
           try {
             for (const [mon, index] of monitors) {
-              if (mon.recvQueued().some((m) => m.type === C.RTM_DELLINK && m.payload.length >= 8 && m.payload.readInt32LE(4) === index)) monitors.delete(mon), mon.close();
+              // The device's own notification (family AF_UNSPEC), sent once it is fully unregistered — not the
+              // bridge's AF_BRIDGE one about the port, which comes earlier, while the port is being removed.
+              if (mon.recvQueued().some((m) => m.type === C.RTM_DELLINK && m.payload.length >= 8 && m.payload[0] === C.AF_UNSPEC && m.payload.readInt32LE(4) === index)) monitors.delete(mon), mon.close();
             }
           } catch (e) {
             if (!isSysError(e, 'ENOBUFS')) throw e;

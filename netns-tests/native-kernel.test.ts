@@ -2,7 +2,8 @@
 // reads the kernel through iproute2 (`ip -j`), not through tsnet's own netlink code.
 import assert from 'node:assert/strict';
 import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { Netns, NetnsError, isNetlinkError, NetlinkError } from '../native/index.js';
 import { ip, ipj, needsRoot, pings, sh, world } from './harness.js';
@@ -182,6 +183,17 @@ describe('native kernel layer', { skip: needsRoot }, () => {
     // The kernel finishes each delete on a thread of its own, which then closes its copies of the descriptors.
     for (let i = 0; i < 100 && fds() > before; i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(fds() <= before, `descriptors: ${before} before, ${fds()} after`);
+  });
+
+  it('works in another netns without /proc (no way back for the calling thread: a thread of its own instead)', (t) => {
+    const w = world(t);
+    const name = w.netns('noproc');
+    // The child process sees no /proc: its own mount namespace, /proc lazily unmounted.
+    const addon = join(dirname(fileURLToPath(import.meta.url)), '..', 'native', 'index.js');
+    const script = `import('${addon}').then(async ({ Netns }) => { const n = Netns.open('/run/netns/${name}'); await n.rtnl.createLink({ kind: 'bridge', name: 'np0' }); n.close(); console.log(require('fs').existsSync('/proc/self') ? 'proc' : 'noproc'); })`;
+    const out = sh('unshare', '--mount', '--propagation', 'private', 'sh', '-c', `umount -l /proc && exec ${process.execPath} -e "${script.replace(/"/g, '\\"')}"`);
+    assert.equal(out.trim(), 'noproc');
+    assert.equal(ipj(name, '-d', 'link', 'show', 'np0')[0].linkinfo.info_kind, 'bridge');
   });
 
   it('leaves the main thread in its own netns after working in 50 others', async (t) => {

@@ -53,6 +53,7 @@ export function buildProgram(): Command {
     .option('--socket <path>', 'socket path (default $TSNET_SOCKET or /run/tsnet/tsnetd.sock)')
     .option('--timeout <ms>', 'per-request timeout in ms (default $TSNETD_TIMEOUT_MS or 60000)', (v) => Number(v))
     .action(async (o: { socket?: string; timeout?: number }) => {
+      process.env.UV_THREADPOOL_SIZE ??= '16'; // before the import can touch libuv's pool (see sizeWorkerPool)
       const { runDaemon } = await import('../../plugins/daemon/tsnetd.js');
       process.exitCode = await runDaemon({ ...(o.socket ? { socket: o.socket } : {}), ...(o.timeout ? { timeoutMs: o.timeout } : {}) });
     });

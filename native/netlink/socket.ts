@@ -25,6 +25,7 @@ export class NetlinkSocket {
   private fd: number;
   private seq = Math.floor(Math.random() * 0x7fffffff);
   private queue: Promise<unknown> = Promise.resolve();
+  private pending = 0;
   private readonly blocking: boolean;
   private readonly dumpRetries: number;
 
@@ -233,8 +234,14 @@ export class NetlinkSocket {
     return splitMessages(data);
   }
 
+  /** True while a request is queued or waiting for its answer. */
+  get busy(): boolean {
+    return this.pending > 0;
+  }
+
   private serialize<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    this.pending++;
+    const run = this.queue.then(fn, fn).finally(() => this.pending--);
     this.queue = run.catch(() => undefined);
     return run;
   }

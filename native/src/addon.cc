@@ -3,7 +3,13 @@
 // Every call here is a thin wrapper over one or a few syscalls. Anything that has to run inside another
 // network namespace runs on the calling thread between two setns() calls — into the namespace, and back to
 // the one the thread was in — inside one synchronous call, so no JavaScript ever runs elsewhere (a failed
-// way back aborts the process). libuv's worker threads never change namespace.
+// way back aborts the process); without /proc to find the way back, and for work done in the background
+// (openDirAtAsync, netnsCreate), on a short-lived thread of its own that exits afterwards. libuv's worker
+// threads never change namespace.
+//
+// Two things are cached for "the process's own namespace" at first use: directory fds under /proc/sys/net
+// and (in netns.ts) rtnetlink sockets. The main thread must therefore stay in its namespace between calls:
+// `setns` below is for helper processes and tests that never use those.
 // Errors are JS Errors carrying errno, code ('EEXIST'…), syscall and, where relevant, path.
 
 #include <napi.h>
@@ -100,8 +106,23 @@ bool RunInNetns(const std::string& nsPath, SysFailure& failure, const std::funct
   if (nsPath.empty()) return fn(failure);  // our own netns: nothing to enter
   int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
   if (home < 0) {
-    failure = {errno, "open", "/proc/thread-self/ns/net"};
-    return false;
+    // No way back without /proc (not mounted, or another pid namespace's): do it on a thread that setns()es
+    // and then exits, taking its namespace membership with it.
+    return RunOnThread(failure, [&](SysFailure& ff) {
+      int nsfd = open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
+      if (nsfd < 0) {
+        ff = {errno, "open", nsPath};
+        return false;
+      }
+      int r = setns(nsfd, CLONE_NEWNET);
+      int err = errno;
+      close(nsfd);
+      if (r != 0) {
+        ff = {err, "setns", nsPath};
+        return false;
+      }
+      return fn(ff);
+    });
   }
   int nsfd = open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
   if (nsfd < 0) {
@@ -216,7 +237,7 @@ bool RecvDatagram(int fd, std::vector<uint8_t>& out, SysFailure& f, int flags = 
     n = recv(fd, out.data(), out.size(), flags);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    f = {errno == EAGAIN ? ETIMEDOUT : errno, "recv", ""};
+    f = {errno == EAGAIN && !(flags & MSG_DONTWAIT) ? ETIMEDOUT : errno, "recv", ""};
     return false;
   }
   out.resize(static_cast<size_t>(n));

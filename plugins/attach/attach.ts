@@ -171,9 +171,10 @@ function interfaceExists(req: AttachRequest, ctr: Netns): AttachError {
 
 async function configure(ctr: Netns, req: AttachRequest, link: Link, env: AttachEnv, client?: DhcpClient): Promise<{ address?: string; gateway?: string }> {
   const rt = ctr.rtnl;
-  // arp_notify (announce on later link or MAC changes) rides on the 'up' over netlink; IPv6 on for an IPv6
-  // address is a sysctl (no netlink attribute for it).
-  const up = { up: true, ipv4Conf: { arpNotify: true } };
+  // arp_notify over netlink, before the link comes up (the kernel then announces the address at once, and
+  // on later link or MAC changes); IPv6 on for an IPv6 address is a sysctl (no netlink attribute for it).
+  await rt.setLink(link.index, { ipv4Conf: { arpNotify: true } }).catch(() => undefined); // no IPv4 state (MTU < 68): nothing to announce
+  const up = { up: true };
   const v6Static = !req.dhcp && parseCidr(req.address!).addr.family === 6;
   if (v6Static) {
     try {

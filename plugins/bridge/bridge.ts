@@ -11,7 +11,7 @@ import { assertValid } from '../cni/validate.js';
 import { bridgeValidator } from '../cni/validators.js';
 import { CniError, ErrorCode, type CniArgs, type Interface, type IpConfig, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { configureInterface } from '../shared/configure-iface.js';
-import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus } from '../shared/ipam-delegate.js';
+import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, IN_PROCESS_IPAM } from '../shared/ipam-delegate.js';
 import { randomMac, randomVethName } from '../shared/random-name.js';
 import { rollBack, type Undo } from '../shared/rollback.js';
 
@@ -225,16 +225,30 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     // Checked before anything is made (a concurrent ADD racing for the name still surfaces in createVeth).
     if (await ctr.rtnl.findLink(args.ifname)) throw interfaceExists(args.ifname, ctr);
     const br = await ensureBridge(host, s, conf.name);
-    // The address is allocated while the veth is made: IPAM's wait for its journal to reach the disk
-    // overlaps the kernel's work. Either failing undoes the other (a release of what was never taken is a no-op).
-    const allocating = conf.ipam?.type ? delegateAdd(conf, args) : undefined;
-    if (allocating) {
-      allocating.catch(() => undefined); // awaited below; not an unhandled rejection while the veth is made
-      undo.push(() => allocating.then(() => delegateDel(conf, args), () => undefined));
-    }
+    // tsnet-ipam (in-process, needs no interface) allocates while the veth is made: its wait for the journal
+    // to reach the disk overlaps the kernel's work. Other IPAM plugins run after, as the reference orders
+    // them: dhcp, say, works on the interface. Either failing undoes the other (releasing what was never
+    // taken is a no-op) — except when the interface turns out to exist already: that is another ADD of this
+    // very attachment racing ours, and the address it holds is the one we were given.
+    let release = true;
+    const start = () => {
+      const p = delegateAdd(conf, args);
+      p.catch(() => undefined); // awaited below; not an unhandled rejection while the veth is made
+      undo.push(() => (release ? p.then(() => delegateDel(conf, args), () => undefined) : undefined));
+      return p;
+    };
+    let allocating = conf.ipam?.type === IN_PROCESS_IPAM ? start() : undefined;
     const ctrMac = randomMac();
-    const hostVeth = await createVeth(host, ctr, args.ifname, s, br.index, ctrMac, allocating !== undefined);
-    undo.push(() => host.rtnl.deleteLinkIfExists(hostVeth.index));
+    let hostVeth: Link;
+    try {
+      hostVeth = await createVeth(host, ctr, args.ifname, s, br.index, ctrMac, conf.ipam?.type !== undefined);
+    } catch (e) {
+      if (e instanceof CniError && e.code === BridgeErrorCode.InterfaceExists) release = false;
+      throw e;
+    }
+    const hostIndex = hostVeth.index;
+    undo.push(() => host.rtnl.deleteLinkIfExists(hostIndex));
+    if (conf.ipam?.type && !allocating) allocating = start();
     // A veth's IFLA_LINK is its peer's index (in the peer's namespace); read the link only if it is missing.
     const ctrLink = hostVeth.linkIndex ? { index: hostVeth.linkIndex, name: args.ifname, mac: ctrMac } : await ctr.rtnl.link(args.ifname);
     const interfaces: Interface[] = [
@@ -279,15 +293,28 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
 async function del(conf: BridgeConf, args: CniArgs): Promise<void> {
   settings(conf);
   // The address is released whatever happens to the rest (DEL must free it even when the netns or the veth
-  // is already gone), while the veth is deleted.
-  const releasing = conf.ipam?.type ? delegateDel(conf, args) : Promise.resolve();
-  releasing.catch(() => undefined); // awaited below
-  try {
+  // is already gone): tsnet-ipam's while the veth is deleted, other IPAM plugins' first, while the interface
+  // still exists (dhcp sends its release over it), as the reference orders them.
+  const release = () => (conf.ipam?.type ? delegateDel(conf, args) : Promise.resolve());
+  const remove = async () => {
     if (conf.ipMasq) await removeRules(masqOwner(conf.name, args.containerId, args.ifname));
     await deleteContainerVeth(args);
-  } finally {
-    await releasing;
+  };
+  const [address, veth] = conf.ipam?.type === IN_PROCESS_IPAM ? await Promise.allSettled([release(), remove()]) : [await outcome(release()), await outcome(remove())];
+  if (address.status === 'rejected' && veth.status === 'rejected') {
+    const a = address.reason as Error;
+    const v = veth.reason as Error;
+    throw new CniError(a instanceof CniError ? a.code : ErrorCode.Internal, `${a.message}; removing the veth failed too: ${v.message}`, a instanceof CniError ? a.details : undefined);
   }
+  if (address.status === 'rejected') throw address.reason;
+  if (veth.status === 'rejected') throw veth.reason;
+}
+
+function outcome<T>(p: Promise<T>): Promise<PromiseSettledResult<T>> {
+  return p.then(
+    (value) => ({ status: 'fulfilled', value }),
+    (reason: unknown) => ({ status: 'rejected', reason }),
+  );
 }
 
 async function deleteContainerVeth(args: CniArgs): Promise<void> {

@@ -20,8 +20,19 @@ function envTimeout(): number | undefined {
   return Number.isFinite(n) && n > 0 ? n : undefined;
 }
 
+/**
+ * libuv's worker pool (4 threads unless set) serves the daemon's waits that may take long — a DEL waiting for
+ * the kernel's notifications, a directory looked up ahead in a container's namespace, IPAM's fdatasync —
+ * alongside the rest; with 16 requests in flight, 4 would queue them behind each other. Takes effect only
+ * when set before the pool's first use, so the entry points call this first.
+ */
+export function sizeWorkerPool(): void {
+  process.env.UV_THREADPOOL_SIZE ??= '16';
+}
+
 /** Runs the daemon until a signal stops it. Resolves the process exit code (0 after a clean shutdown). */
 export async function runDaemon(opts: DaemonOptions = {}): Promise<number> {
+  sizeWorkerPool();
   const log = (line: string) => process.stderr.write(`tsnetd: ${line}\n`);
   if (process.getuid?.() !== 0) log('warning: not running as root; plugins will fail to change the network');
   let server;

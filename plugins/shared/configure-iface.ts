@@ -1,5 +1,6 @@
 // Puts a CNI result's addresses and routes on an interface inside the container's netns (the reference
 // plugins' ipam.ConfigureIface): up, addresses, then routes — each route via its own gw or the address's.
+import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Netns } from '../../native/netns.js';
 import type { Result } from '../cni/types.js';
 
@@ -10,7 +11,10 @@ export interface ConfigureOptions {
   enableDad?: boolean;
   /** The interface's index, when the caller knows it already (saves a lookup). */
   index?: number;
-  /** Set arp_notify on the interface as it comes up (gratuitous ARP when its link or MAC changes later). */
+  /**
+   * Set arp_notify with the 'up' (over netlink; the kernel applies it right after the flags): the interface
+   * then announces its address when its link or MAC changes later.
+   */
   arpNotify?: boolean;
 }
 
@@ -26,7 +30,11 @@ export async function configureInterface(ns: Netns, ifname: string, result: Resu
       /* IPv6 disabled system-wide: the address add below says so */
     }
   }
-  await rt.setLink(link.index, { up: true, ...(opts.arpNotify ? { ipv4Conf: { arpNotify: true } } : {}) });
+  await rt.setLink(link.index, { up: true, ...(opts.arpNotify ? { ipv4Conf: { arpNotify: true } } : {}) }).catch((e: unknown) => {
+    // No IPv4 state on the interface (an MTU below 68): the kernel refuses the whole message; bring it up alone.
+    if (opts.arpNotify && isNetlinkError(e, 'EAFNOSUPPORT')) return rt.setLink(link.index, { up: true });
+    throw e;
+  });
   for (const ip of ips) {
     await rt.addAddress(link.index, ip.address, { noDad: ip.address.includes(':') && !opts.enableDad });
   }

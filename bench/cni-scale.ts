@@ -1,12 +1,14 @@
 // Benchmark (not a test): N containers (namespaces) attached to ONE bridge, sequentially and 16 at a time,
 // for the reference bridge+host-local and for tsnet (fast path, and standalone unless --no-standalone).
-// Prints the mean per-ADD cost of the first 100 and the last 100 ADDs and their ratio (growth), the wall
-// time, and tsnetd's memory with N attachments. Each run gets a fresh host namespace; everything is removed
-// after each run (deleting N veths costs the kernel time in the background; runs are spaced to let it settle).
+// Prints the mean per-ADD cost of the first 100 and the last 100 ADDs and their ratio (growth), the same ratio
+// of medians (less swayed by a few slow calls on a shared machine), the wall time, and tsnetd's memory with N
+// attachments. Each run gets a fresh host namespace and starts once the machine is quiet; everything is
+// removed after it. --repeat R runs every row R times and prints the median growth of the R runs: runs on a
+// 2-core VM differ by more than the growth being measured.
 // Target (issue 6): last-100 / first-100 ≤ 1.2 (the reference grows ~11 → 17 ms from N=100 to N=500).
-//   node dist/bench/cni-scale.js [N] [--flavors ref,fast,ours] [--modes seq,par]   (default N=1000; root)
+//   node dist/bench/cni-scale.js [N] [--flavors ref,fast,ours] [--modes seq,par] [--repeat R]   (default N=1000; root)
 // A bridge holds at most 1023 ports: N is capped there.
-import { callAsync, callSync, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, type CallResult, type Flavor } from './cni-lab.js';
+import { stats, callAsync, callSync, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, type CallResult, type Flavor } from './cni-lab.js';
 
 const PARALLEL = 16;
 
@@ -14,6 +16,8 @@ interface Arg {
   flavor: Flavor;
   mode: 'seq' | 'par';
   n: number;
+  /** With --repeat: each round gets IPAM state of its own (the last round's namespaces went without a DEL). */
+  round: number;
 }
 interface Out {
   ms: number[];
@@ -24,10 +28,10 @@ interface Out {
 async function inner(): Promise<void> {
   const { arg, prefix, tmp } = innerContext<Arg>();
   const ctrs = makeContainers(prefix, arg.n);
-  const daemon = arg.flavor === 'fast' ? await startDaemon(tmp, `scale-${arg.mode}`) : undefined;
+  const daemon = arg.flavor === 'fast' ? await startDaemon(tmp, `scale-${arg.mode}-${arg.round}`) : undefined;
   try {
-    const s = setup(arg.flavor, { bridge: `${prefix}br`.slice(0, 15), subnet: '10.200.0.0/16', tmp, tag: `scale-${arg.flavor}-${arg.mode}`, ...(daemon ? { socket: daemon.socket } : {}) });
-    if (daemon) s.env.TSNET_ROOT = `${tmp}/root-scale-${arg.mode}`;
+    const s = setup(arg.flavor, { bridge: `${prefix}br`.slice(0, 15), subnet: '10.200.0.0/16', tmp, tag: `scale-${arg.flavor}-${arg.mode}-${arg.round}`, ...(daemon ? { socket: daemon.socket } : {}) });
+    if (daemon) s.env.TSNET_ROOT = `${tmp}/root-scale-${arg.mode}-${arg.round}`;
     const ms: number[] = new Array(arg.n);
     const t0 = Date.now();
     if (arg.mode === 'seq') {
@@ -59,6 +63,7 @@ async function inner(): Promise<void> {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+const median = (xs: number[]) => stats(xs).median;
 
 async function outer(): Promise<void> {
   const argv = process.argv.slice(2);
@@ -72,30 +77,37 @@ async function outer(): Promise<void> {
   preflight({ ref: flavors.includes('ref'), fast: flavors.includes('fast') });
   const o = new Outer(process.argv[1]!);
   const k = Math.min(100, Math.floor(n / 2));
+  const repeat = Math.max(1, Number(opt('repeat', '1')));
   const rows: string[] = [];
-  const growth: Record<string, number> = {};
+  const growth: Record<string, number[]> = {};
+  const label = (flavor: Flavor, mode: string) => `${FLAVOR_LABEL[flavor]}, ${mode === 'seq' ? 'sequential' : `${PARALLEL} parallel`}`;
+  const header = `${'run'.padEnd(56)} ${'first'.padStart(8)} ${'last'.padStart(8)} ${'growth'.padStart(8)} ${'median'.padStart(8)} ${'wall s'.padStart(8)} ${'ADD/s'.padStart(7)}`;
   try {
-    console.log(`${n} containers on one bridge; per-ADD ms (spawn → exit), first ${k} vs last ${k}; parallel = ${PARALLEL} at a time on a 2-core machine`);
-    for (const mode of modes) {
-      for (const flavor of flavors) {
-        const r = await o.phase<Out>({ flavor, mode, n });
-        const first = mean(r.ms.slice(0, k));
-        const last = mean(r.ms.slice(-k));
-        growth[`${flavor}/${mode}`] = last / first;
-        rows.push(
-          `${`${FLAVOR_LABEL[flavor]}, ${mode === 'seq' ? 'sequential' : `${PARALLEL} parallel`}`.padEnd(56)} ${fmt(first).padStart(8)} ${fmt(last).padStart(8)} ${`${fmt(last / first, 2)}×`.padStart(8)} ${fmt(r.wallS).padStart(8)} ${fmt(n / r.wallS, 0).padStart(7)}${r.daemon ? `   tsnetd VmHWM ${fmt(r.daemon.hwmMiB)} MiB, VmRSS ${fmt(r.daemon.rssMiB)} MiB` : ''}`,
-        );
-        console.log(rows[rows.length - 1]);
-        await new Promise((res) => setTimeout(res, 3000)); // let the kernel finish tearing down the last run
+    console.log(`${n} containers on one bridge; per-ADD ms (spawn → exit), mean of the first ${k} vs the last ${k} (growth), and the same with medians; parallel = ${PARALLEL} at a time on a 2-core machine${repeat > 1 ? `; ${repeat} rounds` : ''}`);
+    console.log(header);
+    for (let round = 0; round < repeat; round++) {
+      for (const mode of modes) {
+        for (const flavor of flavors) {
+          const r = await o.phase<Out>({ flavor, mode, n, round } satisfies Arg);
+          const first = mean(r.ms.slice(0, k));
+          const last = mean(r.ms.slice(-k));
+          const medianGrowth = median(r.ms.slice(-k)) / median(r.ms.slice(0, k));
+          (growth[`${flavor}/${mode}`] ??= []).push(last / first);
+          rows.push(
+            `${label(flavor, mode).padEnd(56)} ${fmt(first).padStart(8)} ${fmt(last).padStart(8)} ${`${fmt(last / first, 2)}×`.padStart(8)} ${`${fmt(medianGrowth, 2)}×`.padStart(8)} ${fmt(r.wallS).padStart(8)} ${fmt(n / r.wallS, 0).padStart(7)}${r.daemon ? `   tsnetd VmHWM ${fmt(r.daemon.hwmMiB)} MiB, VmRSS ${fmt(r.daemon.rssMiB)} MiB` : ''}`,
+          );
+          console.log(rows[rows.length - 1]);
+        }
       }
     }
-    console.log(`\n${'run'.padEnd(56)} ${'first'.padStart(8)} ${'last'.padStart(8)} ${'growth'.padStart(8)} ${'wall s'.padStart(8)} ${'ADD/s'.padStart(7)}`);
+    console.log(`\n${header}`);
     for (const r of rows) console.log(r);
+    const summary = (xs: number[]) => (xs.length > 1 ? `${fmt(median(xs), 2)}× (median of ${xs.length}: ${xs.map((x) => fmt(x, 2)).join(', ')})` : `${fmt(xs[0]!, 2)}×`);
     for (const mode of modes) {
       const ref = growth[`ref/${mode}`];
       for (const f of flavors.filter((x) => x !== 'ref')) {
         const g = growth[`${f}/${mode}`];
-        if (ref && g) console.log(`growth ${f} vs reference (${mode}): ${fmt(g, 2)}× vs ${fmt(ref, 2)}×`);
+        if (g) console.log(`growth ${f} (${mode}): ${summary(g)}${ref ? `; reference ${summary(ref)}` : ''}`);
       }
     }
     console.log('target (issue 6): growth (last/first) ≤ 1.2×');

@@ -99,6 +99,23 @@ bool RunOnThread(SysFailure& failure, const std::function<bool(SysFailure&)>& fn
   return ok;
 }
 
+// Moves the calling thread into the network namespace at nsPath, for good: only on a thread that then exits.
+bool EnterNetns(const std::string& nsPath, SysFailure& f) {
+  int nsfd = open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
+  if (nsfd < 0) {
+    f = {errno, "open", nsPath};
+    return false;
+  }
+  int r = setns(nsfd, CLONE_NEWNET);
+  int err = errno;
+  close(nsfd);
+  if (r != 0) {
+    f = {err, "setns", nsPath};
+    return false;
+  }
+  return true;
+}
+
 // Runs fn inside the network namespace at nsPath (when not empty) on the calling thread: setns() there, fn,
 // setns() back to the namespace the thread was in. Much cheaper than a thread per call. If the way back
 // fails the process aborts: a thread left in another namespace would act on the wrong host.
@@ -108,21 +125,7 @@ bool RunInNetns(const std::string& nsPath, SysFailure& failure, const std::funct
   if (home < 0) {
     // No way back without /proc (not mounted, or another pid namespace's): do it on a thread that setns()es
     // and then exits, taking its namespace membership with it.
-    return RunOnThread(failure, [&](SysFailure& ff) {
-      int nsfd = open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
-      if (nsfd < 0) {
-        ff = {errno, "open", nsPath};
-        return false;
-      }
-      int r = setns(nsfd, CLONE_NEWNET);
-      int err = errno;
-      close(nsfd);
-      if (r != 0) {
-        ff = {err, "setns", nsPath};
-        return false;
-      }
-      return fn(ff);
-    });
+    return RunOnThread(failure, [&](SysFailure& ff) { return EnterNetns(nsPath, ff) && fn(ff); });
   }
   int nsfd = open(nsPath.c_str(), O_RDONLY | O_CLOEXEC);
   if (nsfd < 0) {
@@ -606,20 +609,7 @@ class OpenDirWorker : public Napi::AsyncWorker {
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override {
     RunOnThread(failure_, [&](SysFailure& ff) {
-      if (!nsPath_.empty()) {
-        int nsfd = open(nsPath_.c_str(), O_RDONLY | O_CLOEXEC);
-        if (nsfd < 0) {
-          ff = {errno, "open", nsPath_};
-          return false;
-        }
-        int r = setns(nsfd, CLONE_NEWNET);
-        int err = errno;
-        close(nsfd);
-        if (r != 0) {
-          ff = {err, "setns", nsPath_};
-          return false;
-        }
-      }
+      if (!nsPath_.empty() && !EnterNetns(nsPath_, ff)) return false;
       fd_ = open(path_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (fd_ < 0) ff = {errno, "open", path_};
       return fd_ >= 0;

@@ -128,8 +128,14 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         for (const name of names) {
           try {
             const rec = await reg.remove(name, { force: !!o.force });
-            await deps.onRemoved?.(rec);
+            // The network is gone from here on; what onRemoved could not tidy (a bridge that still has ports,
+            // with --force) is reported, not failed: the removal itself is done.
+            const leftover = await deps.onRemoved?.(rec).then(
+              () => undefined,
+              (e: unknown) => (e as Error).message,
+            );
             out(name);
+            if (leftover) err(`Warning: network ${name} removed, but ${leftover}`);
           } catch (e) {
             err(`Error: ${(e as Error).message}`);
             failed = true;

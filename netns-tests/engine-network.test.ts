@@ -152,6 +152,18 @@ describe('engine bridge networking', { skip: needsRoot }, () => {
     assert.deepEqual(ipj(null, 'link', 'show', 'master', bridge2), []);
   });
 
+  it('rm -f of a container whose network was force-removed replays its DEL from the cache', async (t) => {
+    const { e, net, bridge } = engineWorld(t, '10.88.0.0/24');
+    const id = e.ok('run', '-d', '--net', net, 'img', 'sleep', '60').trim();
+    const ports = ipj(null, 'link', 'show', 'master', bridge).map((l: any) => l.ifname);
+    assert.equal(ports.length, 1);
+    e.ok('network', 'rm', '-f', net);
+    e.ok('rm', '-f', id);
+    // The bridge plugin's own DEL removed the veth (not only the namespace's teardown, which comes later).
+    assert.deepEqual(ipj(null, 'link', 'show').filter((l: any) => l.ifname === ports[0]), []);
+    assert.equal(e.tsnet('inspect', id).status === 0, false, 'the container is gone');
+  });
+
   it('an unknown network is refused with a hint, and nothing is left', async (t) => {
     const { e } = engineWorld(t, '10.84.0.0/24');
     const r = e.tsnet('run', '--rm', '--net', 'no-such-net', 'img', 'true');

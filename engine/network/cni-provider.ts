@@ -125,11 +125,20 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
     const rec = command === 'DEL' ? reg.get(name) : await networkForAdd(reg, name);
     if (!rec) {
       // DEL on a network that never existed (ADD failed on it) or was force-removed with its allocations
-      // (`network rm -f`): its addresses went with it, but this attachment's rules and cached result are ours.
+      // (`network rm -f`): its addresses went with it, but this attachment's veth and rules are still ours.
+      // The DEL is replayed with the config the attachment was made with (the invoker's cache), so the bridge
+      // plugin removes what it made; tsnet-ipam finds the network gone and holds nothing. Without a cached
+      // config (the ADD failed, and rolled itself back) only the rules are looked for, by their owner tags.
       // (A DEL never makes the default network.)
       await removeRules(portsOwner(req.containerId, req.ifname));
-      await removeRules(masqOwner(name, req.containerId, req.ifname));
-      new ResultCache(cacheDir()).remove(name, req.containerId, req.ifname);
+      const cache = new ResultCache(cacheDir());
+      const cached = cache.read(name, req.containerId, req.ifname);
+      if (cached) {
+        const invoker = new Invoker({ inProcess: inProcessPlugins(), cache });
+        await invoker.del(parseConfig(cached.config, `cached config of network "${name}"`), { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname });
+      } else {
+        await removeRules(masqOwner(name, req.containerId, req.ifname));
+      }
       return { networks: {}, ports: [] };
     }
     list = conflistFor(rec, req.ifname === 'eth0');

@@ -69,6 +69,8 @@ describe('bridge plugin', { skip: needsRoot }, () => {
       assert.ok(eth0.addr_info.some((a: any) => a.local === '10.61.0.2' && a.prefixlen === 24));
       assert.equal(eth0.operstate, 'UP');
       assert.equal(result.interfaces[ip.interface].mac, eth0.address, "the container end's MAC, as the kernel has it");
+      const eth0d = ipj(ctr, '-d', 'link', 'show', 'dev', 'eth0')[0];
+      assert.deepEqual([eth0d.num_tx_queues, eth0d.num_rx_queues], [1, 1], 'one queue each way (a veth uses one)');
       assert.equal(result.interfaces[1].mac, ipj(s.host, 'link', 'show', result.interfaces[1].name)[0].address, "the host end's MAC");
       assert.equal(ipj(s.host, 'link', 'show', result.interfaces[1].name)[0].master, s.bridge);
       const def = ipj(ctr, 'route', 'show', 'default')[0];

@@ -132,6 +132,8 @@ export interface LinkCommon {
   mtu?: number;
   mac?: string;
   txqlen?: number;
+  /** Transmit and receive queues the device is created with (default: the driver's, for veth one per CPU). */
+  queues?: number;
   /** Index of the bridge to enslave to. */
   masterIndex?: number;
   up?: boolean;
@@ -143,6 +145,7 @@ export interface VethPeer {
   netnsFd?: number;
   mtu?: number;
   mac?: string;
+  queues?: number;
 }
 
 export type LinkSpec = LinkCommon &
@@ -155,9 +158,10 @@ export type LinkSpec = LinkCommon &
     | { kind: 'dummy' }
   );
 
-function commonAttrs(s: { name: string; mtu?: number; mac?: string; txqlen?: number; masterIndex?: number }): Attr[] {
+function commonAttrs(s: { name: string; mtu?: number; mac?: string; txqlen?: number; queues?: number; masterIndex?: number }): Attr[] {
   const attrs: Attr[] = [str(C.IFLA_IFNAME, s.name)];
   if (s.mtu !== undefined) attrs.push(u32(C.IFLA_MTU, s.mtu));
+  if (s.queues !== undefined) attrs.push(u32(C.IFLA_NUM_TX_QUEUES, s.queues), u32(C.IFLA_NUM_RX_QUEUES, s.queues));
   if (s.mac !== undefined) attrs.push(bytes(C.IFLA_ADDRESS, macToBytes(s.mac)));
   if (s.txqlen !== undefined) attrs.push(u32(C.IFLA_TXQLEN, s.txqlen));
   if (s.masterIndex !== undefined) attrs.push(u32(C.IFLA_MASTER, s.masterIndex));

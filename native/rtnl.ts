@@ -79,10 +79,11 @@ export class Rtnl {
 
   /**
    * Creates a link (fails with EEXIST if the name is taken) and returns it as the kernel reports it.
-   * `up` is applied after creation, once the link (and a veth's peer) exists.
+   * `up` goes with the creation (one request; the kernel brings the new link up before it enslaves it, and a
+   * veth after its peer exists); if the link cannot come up, the kernel does not keep it.
    */
   async createLink(spec: LinkSpec): Promise<Link> {
-    const { fixed, attrs } = encodeLinkCreate({ ...spec, up: false });
+    const { fixed, attrs } = encodeLinkCreate(spec);
     const what = this.op(`create ${spec.kind} link "${spec.name}"`);
     let echoed: NlMsg[];
     try {
@@ -98,10 +99,7 @@ export class Rtnl {
     // The kernel's echo of the new link (6.1+); older kernels send none, and the link is read back. The echo
     // is sent before the kernel enslaves the link: the master it was created with is filled in.
     const made = echoed.filter((m) => m.type === C.RTM_NEWLINK).map((m) => decodeLink(m.payload)).find((l) => l.name === spec.name);
-    const link = made ? { ...made, ...(spec.masterIndex !== undefined && made.masterIndex === undefined ? { masterIndex: spec.masterIndex } : {}) } : await this.link(spec.name);
-    if (!spec.up) return link;
-    await this.setLink(link.index, { up: true });
-    return { ...link, up: true, flags: link.flags | C.IFF_UP };
+    return made ? { ...made, ...(spec.masterIndex !== undefined && made.masterIndex === undefined ? { masterIndex: spec.masterIndex } : {}) } : await this.link(spec.name);
   }
 
   async setLink(ref: LinkRef, change: LinkChange): Promise<void> {

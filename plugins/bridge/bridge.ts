@@ -115,7 +115,9 @@ async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, 
       // result needs no read back from the container's namespace. One queue per direction: a veth uses one
       // anyway (more only with XDP or `ethtool -L`), and the kernel otherwise makes one per CPU and drops all but the first
       // again — a third of the cost of creating the pair on 2 CPUs, more on bigger machines.
-      const veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: s.mtu, queues: 1, masterIndex: bridgeIndex, peer: { name: ifname, netnsFd: ctr.fd(), mtu: s.mtu, mac: peerMac, queues: 1 } });
+      // The host end comes up with its creation: with the container end still down it has no carrier, so
+      // IPv6 does nothing on it before disable_ipv6 below.
+      const veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: s.mtu, queues: 1, up: true, masterIndex: bridgeIndex, peer: { name: ifname, netnsFd: ctr.fd(), mtu: s.mtu, mac: peerMac, queues: 1 } });
       try {
         if (withIpam) {
           // The container end, still down: no IPv6 until the result proves the network has some
@@ -125,12 +127,12 @@ async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, 
           disableIpv6(ctr, ifname);
         }
         // A bridge port needs no addresses of its own: without IPv6 on it, the host keeps no per-port IPv6
-        // routes (whose lists grow with the ports) and the port sends nothing when it comes up.
+        // routes (whose lists grow with the ports) and the port sends nothing when it gets carrier.
         disableIpv6(host, name);
-        await host.rtnl.setLink(veth.index, { up: true, ...(s.hairpin ? { bridgePort: { hairpin: true } } : {}) });
+        if (s.hairpin) await host.rtnl.setLink(veth.index, { bridgePort: { hairpin: true } });
       } catch (e) {
         await host.rtnl.deleteLinkIfExists(veth.index).catch(() => undefined); // the pair goes with it
-        kernel(e, `bring up veth ${name} for ${ifname}`);
+        kernel(e, `set up veth ${name} for ${ifname}`);
       }
       return { ...veth, up: true };
     } catch (e) {

@@ -71,13 +71,17 @@ async function outer(): Promise<void> {
     const i = argv.indexOf(`--${k}`);
     return i >= 0 ? argv[i + 1]! : d;
   };
-  const n = Math.min(1023, Number(argv.find((a) => /^\d+$/.test(a)) ?? 1000));
+  // N: the one argument that is neither an option nor an option's value.
+  const positional = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && argv[i - 1]!.startsWith('--') && argv[i - 1] !== '--no-standalone'));
+  const n = Math.min(1023, Number(positional[0] ?? 1000));
+  if (!Number.isInteger(n) || n < 2) throw new Error(`N must be an integer ≥ 2, got ${positional[0]}`);
   const flavors = opt('flavors', argv.includes('--no-standalone') ? 'ref,fast' : 'ref,fast,ours').split(',') as Flavor[];
   const modes = opt('modes', 'seq,par').split(',') as ('seq' | 'par')[];
   preflight({ ref: flavors.includes('ref'), fast: flavors.includes('fast') });
+  const repeat = Number(opt('repeat', '1'));
+  if (!Number.isInteger(repeat) || repeat < 1) throw new Error(`--repeat takes a whole number ≥ 1, got ${opt('repeat', '1')}`);
   const o = new Outer(process.argv[1]!);
   const k = Math.min(100, Math.floor(n / 2));
-  const repeat = Math.max(1, Number(opt('repeat', '1')));
   const rows: string[] = [];
   const growth: Record<string, number[]> = {};
   const label = (flavor: Flavor, mode: string) => `${FLAVOR_LABEL[flavor]}, ${mode === 'seq' ? 'sequential' : `${PARALLEL} parallel`}`;

@@ -11,7 +11,8 @@ export interface NetworkCliDeps {
   out?: (s: string) => void;
   err?: (s: string) => void;
   /** Runs after a network is removed from the registry (the engine removes the network's Linux bridge). */
-  onRemoved?: (rec: NetworkRecord) => Promise<void>;
+  /** Tidies up after a removal (the engine: its bridge); a returned text is printed as a warning. */
+  onRemoved?: (rec: NetworkRecord) => Promise<string | undefined | void>;
 }
 
 function table(rows: string[][]): string {
@@ -128,14 +129,14 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         for (const name of names) {
           try {
             const rec = await reg.remove(name, { force: !!o.force });
-            // The network is gone from here on; what onRemoved could not tidy (a bridge that still has ports,
-            // with --force) is reported, not failed: the removal itself is done.
-            const leftover = await deps.onRemoved?.(rec).then(
-              () => undefined,
-              (e: unknown) => (e as Error).message,
-            );
+            let note: string | undefined | void;
+            try {
+              note = await deps.onRemoved?.(rec);
+            } catch (e) {
+              throw new Error(`network ${name} removed, but tidying up after it failed: ${(e as Error).message}`);
+            }
             out(name);
-            if (leftover) err(`Warning: network ${name} removed, but ${leftover}`);
+            if (note) err(`Warning: network ${name} removed; ${note}`);
           } catch (e) {
             err(`Error: ${(e as Error).message}`);
             failed = true;

@@ -128,6 +128,8 @@ describe('bridge plugin', { skip: needsRoot }, () => {
     assert.equal(inNs(v4, 'cat', '/proc/sys/net/ipv4/conf/eth0/arp_notify').trim(), '1');
     assert.deepEqual(ipj(v4, '-6', 'addr', 'show', 'dev', 'eth0'), [], 'no IPv6 address at all, not even link-local');
     assert.equal(inNs(s.host, 'cat', `/proc/sys/net/ipv6/conf/${r4.interfaces[1].name}/disable_ipv6`).trim(), '1');
+    assert.deepEqual(ipj(s.host, '-6', 'addr', 'show', 'dev', r4.interfaces[1].name), [], 'no IPv6 address on the host end');
+    assert.deepEqual(ipj(s.host, '-6', 'route', 'show', 'table', 'all', 'dev', r4.interfaces[1].name), [], 'nor IPv6 routes');
     for (const [ns, c, id] of [[dual, dualConf, 'd'], [v4, s.conf(), 'f']] as const)
       cniOk({ hostNs: s.host, plugin: 'bridge', command: 'DEL', netns: `/run/netns/${ns}`, containerId: `${id}-${s.w.id}`, env, conf: c });
   });

@@ -4,6 +4,8 @@
 // with a unique bridge and no masquerade, so nothing leaves the machine.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { get } from 'node:http';
 import { describe, it } from 'node:test';
 import { EngineFixture, leftovers } from '../engine/testing/cli.js';
@@ -157,9 +159,16 @@ describe('engine bridge networking', { skip: needsRoot }, () => {
     const id = e.ok('run', '-d', '--net', net, 'img', 'sleep', '60').trim();
     const ports = ipj(null, 'link', 'show', 'master', bridge).map((l: any) => l.ifname);
     assert.equal(ports.length, 1);
-    e.ok('network', 'rm', '-f', net);
+    const rm = e.tsnet('network', 'rm', '-f', net);
+    assert.equal(rm.status, 0, rm.stderr);
+    assert.equal(rm.stdout.trim(), net);
+    assert.match(rm.stderr, new RegExp(`Warning: network ${net} removed; its bridge ${bridge} is kept: it still has ports \\(${ports[0]}\\)`));
+    assert.deepEqual(ipj(null, 'link', 'show', 'master', bridge).map((l: any) => l.ifname), ports, 'the bridge and its port are left alone');
+    const cached = join(e.root, 'cni-cache', 'results', `${net}-${id}-eth0`);
+    assert.ok(existsSync(cached), 'the attachment is cached');
     e.ok('rm', '-f', id);
-    // The bridge plugin's own DEL removed the veth (not only the namespace's teardown, which comes later).
+    // The replayed DEL ran: the invoker dropped the cached attachment, and the veth is gone.
+    assert.equal(existsSync(cached), false, 'the cached attachment is gone with its DEL');
     assert.deepEqual(ipj(null, 'link', 'show').filter((l: any) => l.ifname === ports[0]), []);
     assert.equal(e.tsnet('inspect', id).status === 0, false, 'the container is gone');
   });

@@ -133,11 +133,18 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
       await removeRules(portsOwner(req.containerId, req.ifname));
       const cache = new ResultCache(cacheDir());
       const cached = cache.read(name, req.containerId, req.ifname);
-      if (cached) {
-        const invoker = new Invoker({ inProcess: inProcessPlugins(), cache });
-        await invoker.del(parseConfig(cached.config, `cached config of network "${name}"`), { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname });
+      let list: NetworkConfigList | undefined;
+      try {
+        list = cached ? parseConfig(cached.config, `cached config of network "${name}"`) : undefined;
+      } catch {
+        list = undefined; // damaged or from another version: fall back as if there were none
+      }
+      if (list) {
+        await new Invoker({ inProcess: inProcessPlugins(), cache }).del(list, { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname });
       } else {
+        // The veth, if any, goes when the container's netns is deleted.
         await removeRules(masqOwner(name, req.containerId, req.ifname));
+        cache.remove(name, req.containerId, req.ifname);
       }
       return { networks: {}, ports: [] };
     }
@@ -164,16 +171,20 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
   }
 }
 
-/** After `network rm`: removes the network's Linux bridge when no container port is left on it. */
-export async function removeNetworkBridge(rec: NetworkRecord): Promise<void> {
+/**
+ * After `network rm`: removes the network's Linux bridge when no container port is left on it. A bridge that
+ * still has ports (`network rm -f` under running containers) is kept, and the answer says so, with the fix.
+ */
+export async function removeNetworkBridge(rec: NetworkRecord): Promise<string | undefined> {
   const host = Netns.current();
   try {
     const name = bridgeNameOf(rec);
     const br = await host.rtnl.findLink(name);
-    if (!br || br.kind !== 'bridge') return;
+    if (!br || br.kind !== 'bridge') return undefined;
     const ports = (await host.rtnl.links()).filter((l) => l.masterIndex === br.index);
-    if (ports.length) throw new TsnetError(`bridge ${name}`, `still has ports (${ports.map((p) => p.name).join(', ')})`, 'stop the containers on it, then remove the bridge with ip link del');
+    if (ports.length) return `its bridge ${name} is kept: it still has ports (${ports.map((p) => p.name).join(', ')}); remove the containers on it, then the bridge with 'ip link del ${name}'`;
     await host.rtnl.deleteLinkIfExists(br.index);
+    return undefined;
   } finally {
     host.close();
   }

@@ -113,8 +113,8 @@ async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, 
     try {
       // The container end's MAC is chosen here (random, locally administered — as the kernel would), so the
       // result needs no read back from the container's namespace. One queue per direction: a veth uses one
-      // anyway (more only with XDP or `ethtool -L`), and the kernel otherwise makes one per CPU and drops all but the first
-      // again — a third of the cost of creating the pair on 2 CPUs, more on bigger machines.
+      // (more only if raised with `ethtool -L`, which this rules out), and the kernel otherwise makes one per
+      // CPU and drops all but the first again — a third of the cost of creating the pair on 2 CPUs.
       // The host end comes up with its creation: with the container end still down it has no carrier, so
       // IPv6 does nothing on it before disable_ipv6 below.
       const veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: s.mtu, queues: 1, up: true, masterIndex: bridgeIndex, peer: { name: ifname, netnsFd: ctr.fd(), mtu: s.mtu, mac: peerMac, queues: 1 } });

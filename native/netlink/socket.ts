@@ -53,22 +53,10 @@ export class NetlinkSocket {
   }
 
   /** Sends a request with NLM_F_ACK and resolves on the kernel's ACK; rejects with NetlinkError. */
-  request(type: number, flags: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<void> {
-    return this.serialize(async () => {
-      const seq = this.nextSeq();
-      this.send(encodeMessage(type, flags | NLM_F_REQUEST | NLM_F_ACK, seq, fixed, attrs));
-      for (;;) {
-        for (const m of await this.recvMessages()) {
-          if (m.seq !== seq) continue; // a late reply to an abandoned request
-          if (m.type === NLMSG_ERROR) {
-            const e = decodeError(m);
-            if (e.errno === 0) return;
-            throw new NetlinkError(e.errno, operation, e.extack);
-          }
-        }
-      }
-    });
+  async request(type: number, flags: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<void> {
+    await this.acked(type, flags, fixed, attrs, operation);
   }
+
 
   /**
    * Like request(), with NLM_F_ECHO: resolves on the ACK with the notifications the kernel echoed back for
@@ -76,24 +64,30 @@ export class NetlinkSocket {
    * that do not echo for a request type resolve with none.
    */
   requestEcho(type: number, flags: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<NlMsg[]> {
+    return this.acked(type, flags | NLM_F_ECHO, fixed, attrs, operation);
+  }
+
+  /** Sends a request with NLM_F_ACK; resolves on the ACK with the other messages of its sequence number. */
+  private acked(type: number, flags: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<NlMsg[]> {
     return this.serialize(async () => {
       const seq = this.nextSeq();
-      this.send(encodeMessage(type, flags | NLM_F_REQUEST | NLM_F_ACK | NLM_F_ECHO, seq, fixed, attrs));
-      const echoed: NlMsg[] = [];
+      this.send(encodeMessage(type, flags | NLM_F_REQUEST | NLM_F_ACK, seq, fixed, attrs));
+      const others: NlMsg[] = [];
       for (;;) {
         for (const m of await this.recvMessages()) {
-          if (m.seq !== seq) continue;
+          if (m.seq !== seq) continue; // a late reply to an abandoned request
           if (m.type !== NLMSG_ERROR) {
-            echoed.push(m);
+            others.push(m);
             continue;
           }
           const e = decodeError(m);
-          if (e.errno === 0) return echoed;
+          if (e.errno === 0) return others;
           throw new NetlinkError(e.errno, operation, e.extack);
         }
       }
     });
   }
+
 
   /** Sends a GET request (no dump) and returns the one reply message; rejects with NetlinkError. */
   get(type: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<NlMsg> {

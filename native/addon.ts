@@ -25,8 +25,11 @@ export interface NativeAddon {
   /** dirFds: directories (e.g. /proc/sys/net/ipv6) opened inside the same namespace earlier; used, not closed. */
   writeFilesAt(nsPath: string | null, paths: string[], data: string[], dirFds?: Record<string, number>): void;
   readFileAt(nsPath: string | null, path: string): string;
-  /** Opens a directory inside a namespace on a thread of its own; resolves with its fd (the caller closes it). */
-  openDirAtAsync(nsPath: string | null, path: string): Promise<number>;
+  /**
+   * Opens a directory inside a namespace on a thread of its own; resolves with its fd (the caller closes it).
+   * `slot`: an Int32Array set to -2, where the fd (or -1) is published as soon as it is open (before the promise settles).
+   */
+  openDirAtAsync(nsPath: string | null, path: string, slot?: Int32Array): Promise<number>;
   setns(path: string, nstype: number): void;
   unshare(flags: number): void;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;

@@ -10,7 +10,7 @@ import { decodeLink, encodeLinkChange, encodeLinkCreate, ifinfomsg, Link, LinkCh
 import { decodeNeighbour, encodeNeighbour, ndmsg, Neighbour, NeighbourSpec } from './netlink/neigh.js';
 import { decodeRoute, encodeRoute, RouteEntry, RouteSpec, rtmsg } from './netlink/route.js';
 import type { NlMsg } from './netlink/message.js';
-import { NetlinkSocket, SocketOptions } from './netlink/socket.js';
+import { NetlinkSocket, NetlinkRequest, SocketOptions } from './netlink/socket.js';
 
 export type LinkRef = number | string;
 
@@ -23,6 +23,8 @@ export interface RouteFilter {
 
 /** How long deleteVeth waits for the kernel before giving up (it always answers; this means it is stuck). */
 const DELETE_TIMEOUT_MS = 30_000;
+
+const ENODEV = 19;
 
 export class Rtnl {
   private readonly sock: NetlinkSocket;
@@ -65,12 +67,9 @@ export class Rtnl {
 
   /** The link, or undefined when there is none by that name/index. */
   async findLink(ref: LinkRef): Promise<Link | undefined> {
-    try {
-      return await this.link(ref);
-    } catch (e) {
-      if (isNetlinkError(e, 'ENODEV')) return undefined;
-      throw e;
-    }
+    const byName = typeof ref === 'string';
+    const m = await this.sock.find(C.RTM_GETLINK, ifinfomsg(byName ? 0 : ref), byName ? [str(C.IFLA_IFNAME, ref)] : [], this.op(`find link ${JSON.stringify(ref)}`), ENODEV);
+    return m && decodeLink(m.payload);
   }
 
   async index(ref: LinkRef): Promise<number> {
@@ -103,9 +102,22 @@ export class Rtnl {
   }
 
   async setLink(ref: LinkRef, change: LinkChange): Promise<void> {
-    const index = await this.index(ref);
+    const r = this.setLinkRequest(await this.index(ref), change, ref);
+    await this.sock.request(r.type, r.flags, r.fixed, r.attrs, r.operation);
+  }
+
+  /** setLink as a request for inOneTrip. */
+  setLinkRequest(index: number, change: LinkChange, ref: LinkRef = index): NetlinkRequest {
     const { fixed, attrs } = encodeLinkChange(index, change);
-    await this.sock.request(C.RTM_NEWLINK, 0, fixed, attrs, this.op(`change link ${JSON.stringify(ref)} (${Object.keys(change).join(', ')})`));
+    return { type: C.RTM_NEWLINK, flags: 0, fixed, attrs, operation: this.op(`change link ${JSON.stringify(ref)} (${Object.keys(change).join(', ')})`) };
+  }
+
+  /**
+   * Sends the requests in one datagram; the kernel applies them in order, each on its own (a failed one
+   * does not stop the next). Resolves with each one's NetlinkError, or undefined where it succeeded.
+   */
+  inOneTrip(reqs: readonly NetlinkRequest[]): Promise<(NetlinkError | undefined)[]> {
+    return this.sock.requestAll(reqs);
   }
 
   async deleteLink(ref: LinkRef): Promise<void> {
@@ -216,9 +228,14 @@ export class Rtnl {
   }
 
   async addAddress(link: LinkRef, cidr: string, opts: Omit<AddressSpec, 'index' | 'cidr'> = {}, replace = false): Promise<void> {
-    const index = await this.index(link);
+    const r = this.addAddressRequest(await this.index(link), cidr, opts, replace, link);
+    await this.sock.request(r.type, r.flags, r.fixed, r.attrs, r.operation);
+  }
+
+  /** addAddress as a request for inOneTrip. */
+  addAddressRequest(index: number, cidr: string, opts: Omit<AddressSpec, 'index' | 'cidr'> = {}, replace = false, link: LinkRef = index): NetlinkRequest {
     const { fixed, attrs } = encodeAddress({ ...opts, index, cidr });
-    await this.sock.request(C.RTM_NEWADDR, C.NLM_F_CREATE | (replace ? C.NLM_F_REPLACE : C.NLM_F_EXCL), fixed, attrs, this.op(`add address ${cidr} to link ${JSON.stringify(link)}`));
+    return { type: C.RTM_NEWADDR, flags: C.NLM_F_CREATE | (replace ? C.NLM_F_REPLACE : C.NLM_F_EXCL), fixed, attrs, operation: this.op(`add address ${cidr} to link ${JSON.stringify(link)}`) };
   }
 
   async deleteAddress(link: LinkRef, cidr: string): Promise<void> {
@@ -245,8 +262,14 @@ export class Rtnl {
   }
 
   async replaceRoute(spec: RouteSpec): Promise<void> {
+    const r = this.replaceRouteRequest(spec);
+    await this.sock.request(r.type, r.flags, r.fixed, r.attrs, r.operation);
+  }
+
+  /** replaceRoute as a request for inOneTrip. */
+  replaceRouteRequest(spec: RouteSpec): NetlinkRequest {
     const { fixed, attrs } = encodeRoute(spec);
-    await this.sock.request(C.RTM_NEWROUTE, C.NLM_F_CREATE | C.NLM_F_REPLACE, fixed, attrs, this.op(`replace route ${describeRoute(spec)}`));
+    return { type: C.RTM_NEWROUTE, flags: C.NLM_F_CREATE | C.NLM_F_REPLACE, fixed, attrs, operation: this.op(`replace route ${describeRoute(spec)}`) };
   }
 
   async deleteRoute(spec: RouteSpec): Promise<void> {

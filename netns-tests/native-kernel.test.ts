@@ -1,12 +1,12 @@
 // The kernel layer against the real kernel, in namespaces each test creates and removes. Every assertion
 // reads the kernel through iproute2 (`ip -j`), not through tsnet's own netlink code.
 import assert from 'node:assert/strict';
-import { readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { Netns, NetnsError, isNetlinkError, NetlinkError } from '../native/index.js';
-import { ip, ipj, needsRoot, pings, sh, world } from './harness.js';
+import { inNs, ip, ipj, needsRoot, pings, sh, world } from './harness.js';
 
 describe('native kernel layer', { skip: needsRoot }, () => {
   it('creates a veth with its peer directly inside another netns', async (t) => {
@@ -135,6 +135,50 @@ describe('native kernel layer', { skip: needsRoot }, () => {
       (e: unknown) => e,
     );
     if (probe) assert.match((probe as Error).message, /no "macvlan" link support|Invalid argument|not supported/i);
+  });
+
+  it('sends several requests in one trip: applied in order, each answered on its own', async (t) => {
+    const w = world(t);
+    const ns = w.netns('trip');
+    const n = Netns.open(ns);
+    t.after(() => n.close());
+    const d0 = await n.rtnl.createLink({ kind: 'veth', name: 'd0', peer: { name: 'd0p' } });
+    await n.rtnl.setLink('d0p', { up: true });
+    const answers = await n.rtnl.inOneTrip([
+      n.rtnl.setLinkRequest(d0.index, { up: true }, 'd0'),
+      n.rtnl.addAddressRequest(d0.index, '10.78.0.5/24', {}, false, 'd0'),
+      n.rtnl.addAddressRequest(d0.index, '10.78.0.5/24', {}, false, 'd0'), // already there: EEXIST
+      // via a gateway only the address above makes reachable: proves the order
+      n.rtnl.replaceRouteRequest({ dst: '192.168.50.0/24', gateway: '10.78.0.1', oif: d0.index }),
+      n.rtnl.replaceRouteRequest({ dst: '192.168.60.0/24', gateway: '10.99.0.1', oif: d0.index }), // unreachable
+    ]);
+    assert.deepEqual(
+      answers.map((e) => e?.code),
+      [undefined, undefined, 'EEXIST', undefined, 'ENETUNREACH'],
+    );
+    assert.match(answers[2]!.message, /add address 10\.78\.0\.5\/24 to link "d0"/);
+    const link = ipj(ns, 'link', 'show', 'd0')[0];
+    assert.ok(link.flags.includes('UP'));
+    assert.deepEqual(
+      ipj(ns, '-4', 'addr', 'show', 'dev', 'd0')[0].addr_info.map((a: any) => `${a.local}/${a.prefixlen}`),
+      ['10.78.0.5/24'],
+    );
+    assert.equal(ipj(ns, 'route', 'show', '192.168.50.0/24')[0]?.gateway, '10.78.0.1');
+    assert.equal(ipj(ns, 'route', 'show', '192.168.60.0/24').length, 0);
+  });
+
+  it('opens a namespace\'s /proc/sys/net directory through a procfs instance of its own', async (t) => {
+    const w = world(t);
+    const ns = w.netns('psys');
+    const { native } = await import('../native/addon.js');
+    const fd = await native().openDirAtAsync(`/run/netns/${ns}`, '/proc/sys/net/ipv6');
+    t.after(() => closeSync(fd));
+    // Not the host's /proc (whose dentry chain for net/ipv6 grows with every namespace): another superblock.
+    assert.notEqual(fstatSync(fd).dev, statSync('/proc/sys/net/ipv6').dev);
+    const ours = readFileSync('/proc/sys/net/ipv6/conf/lo/disable_ipv6', 'utf8');
+    native().writeFilesAt(`/run/netns/${ns}`, ['/proc/sys/net/ipv6/conf/lo/disable_ipv6'], ['1'], { '/proc/sys/net/ipv6': fd });
+    assert.equal(inNs(ns, 'cat', '/proc/sys/net/ipv6/conf/lo/disable_ipv6').trim(), '1', 'written in the namespace');
+    assert.equal(readFileSync('/proc/sys/net/ipv6/conf/lo/disable_ipv6', 'utf8'), ours, 'not in ours');
   });
 
   it('dumps 2,000 links in one netns completely and correctly', async (t) => {

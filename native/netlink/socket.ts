@@ -21,6 +21,15 @@ export interface SocketOptions {
   groups?: number;
 }
 
+/** One request for requestAll: message type and flags (NLM_F_REQUEST and NLM_F_ACK are added), body, and what it does (for errors). */
+export interface NetlinkRequest {
+  type: number;
+  flags: number;
+  fixed: Buffer;
+  attrs: Attr[];
+  operation: string;
+}
+
 export class NetlinkSocket {
   private fd: number;
   private seq = Math.floor(Math.random() * 0x7fffffff);
@@ -89,8 +98,43 @@ export class NetlinkSocket {
   }
 
 
+  /**
+   * Sends several requests in one datagram, each with NLM_F_ACK, and resolves once every one is answered:
+   * per request, undefined for its ACK or its NetlinkError. The kernel works through them in order and goes
+   * on after a failed one (unlike an nfnetlink batch, nothing is undone), so the caller decides what a
+   * failure means for the rest.
+   */
+  requestAll(reqs: readonly NetlinkRequest[]): Promise<(NetlinkError | undefined)[]> {
+    return this.serialize(async () => {
+      const seqs = reqs.map(() => this.nextSeq());
+      this.send(Buffer.concat(reqs.map((r, i) => encodeMessage(r.type, r.flags | NLM_F_REQUEST | NLM_F_ACK, seqs[i]!, r.fixed, r.attrs))));
+      const answers = new Map<number, NetlinkError | undefined>();
+      while (answers.size < reqs.length) {
+        for (const m of await this.recvMessages()) {
+          const i = seqs.indexOf(m.seq);
+          if (i < 0 || m.type !== NLMSG_ERROR || answers.has(i)) continue;
+          const e = decodeError(m);
+          answers.set(i, e.errno === 0 ? undefined : new NetlinkError(e.errno, reqs[i]!.operation, e.extack));
+        }
+      }
+      return reqs.map((_, i) => answers.get(i));
+    });
+  }
+
   /** Sends a GET request (no dump) and returns the one reply message; rejects with NetlinkError. */
   get(type: number, fixed: Buffer, attrs: Attr[], operation: string): Promise<NlMsg> {
+    return this.getReply(type, fixed, attrs, operation, 0) as Promise<NlMsg>;
+  }
+
+  /**
+   * Like get(), but the kernel's "there is none" (`absent`, e.g. ENODEV for a link) resolves undefined:
+   * an expected answer, not an error (no exception built for it).
+   */
+  find(type: number, fixed: Buffer, attrs: Attr[], operation: string, absent: number): Promise<NlMsg | undefined> {
+    return this.getReply(type, fixed, attrs, operation, absent);
+  }
+
+  private getReply(type: number, fixed: Buffer, attrs: Attr[], operation: string, absent: number): Promise<NlMsg | undefined> {
     return this.serialize(async () => {
       const seq = this.nextSeq();
       this.send(encodeMessage(type, NLM_F_REQUEST, seq, fixed, attrs));
@@ -99,6 +143,7 @@ export class NetlinkSocket {
           if (m.seq !== seq) continue;
           if (m.type === NLMSG_ERROR) {
             const e = decodeError(m);
+            if (absent !== 0 && e.errno === absent) return undefined;
             throw new NetlinkError(e.errno || 61 /* ENODATA */, operation, e.extack);
           }
           return m;

@@ -39,6 +39,21 @@ export interface NativeAddon {
   flock(fd: number, operation: number): boolean;
   strerror(errno: number): { code: string; message: string };
   gettid(): number;
+  /** A non-blocking unix stream socket bound at path (born 0600) and listening. */
+  frameListen(path: string, backlog: number): number;
+  /** Writes a framed answer on an accepted connection and closes it; false when the client was gone or did not read. */
+  frameReply(fd: number, data: Buffer): boolean;
+  /** Closes an accepted connection without an answer. */
+  frameDrop(fd: number): void;
+  /** Accepts on a listening fd, reads one length-prefixed frame per connection, hands over (fd, body). */
+  FrameServer: new (listenFd: number, onRequest: (fd: number, body: Buffer) => void, onError: (message: string) => void, maxFrame: number, readTimeoutMs: number) => FrameServer;
+}
+
+export interface FrameServer {
+  /** Stops accepting, closes the listening fd and the connections not yet handed over. */
+  close(): void;
+  /** Connections accepted whose request is still being read. */
+  readonly reading: number;
 }
 
 /** An error from a syscall in the addon: `code` is the errno name ('EEXIST'), `syscall` the call. */

@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "tsnet_native",
-      "sources": ["src/addon.cc"],
+      "sources": ["src/addon.cc", "src/frame-server.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],
       "cflags!": ["-fno-exceptions"],

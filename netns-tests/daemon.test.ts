@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, lstatSync, statSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, it } from 'node:test';
@@ -262,6 +263,46 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
     peak = 0;
     await Promise.all([on('x'), on('y'), on('z')]);
     assert.equal(peak, 3, 'different networks run alongside');
+  });
+
+  it('drops a connection that sends no complete, well-formed request, and goes on serving', async (t) => {
+    const w = world(t);
+    ctrNs = w.netns('c');
+    const socket = join(w.tmpdir(), 'd.sock');
+    const lines: string[] = [];
+    const srv = await startServer({ socket, registry: registry(0), readTimeoutMs: 300, log: (l) => lines.push(l) });
+    w.defer(() => srv.close(0));
+    /** Connects, sends `data` (half-closing when asked), and resolves with what came back once the server closed. */
+    const exchange = (data: Buffer, halfClose: boolean) =>
+      new Promise<Buffer>((res, rej) => {
+        const c = createConnection(socket);
+        const got: Buffer[] = [];
+        c.on('data', (d) => got.push(d));
+        c.on('error', rej);
+        c.on('close', () => res(Buffer.concat(got)));
+        c.write(data, () => (halfClose ? c.end() : undefined));
+      });
+    const reqEnv = Object.fromEntries(Object.entries(env('CHECK')).filter((e): e is [string, string] => e[1] !== undefined));
+    const frame = encodeRequest({ type: 'fake', env: reqEnv, netns: '', pidns: '', stdin: Buffer.from(conf) });
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(100);
+    const huge = Buffer.alloc(4);
+    huge.writeUInt32BE(64 * 1024 * 1024);
+    assert.equal((await exchange(Buffer.concat([head, Buffer.from('short')]), true)).length, 0);
+    assert.equal((await exchange(huge, false)).length, 0);
+    assert.equal((await exchange(Buffer.concat([frame, Buffer.from('x')]), true)).length, 0);
+    assert.equal((await exchange(Buffer.alloc(0), false)).length, 0, 'nothing sent: dropped after readTimeoutMs');
+    assert.deepEqual(lines.filter((l) => !l.startsWith('listening')), [
+      'client closed the connection in the middle of its request',
+      'frame of 67108864 bytes exceeds the 16777216-byte limit',
+      'extra bytes after the frame',
+      'client sent no complete request in time; dropped',
+    ]);
+    // Still serving, and a request sent in pieces is read whole.
+    const ok = await exchange(frame, true);
+    const res = decodeResponse(ok.subarray(4));
+    assert.equal(res.kind, 'result');
+    assert.equal(srv.stats().served, 1);
   });
 
   it('replaces a stale socket, refuses a non-socket, and drains requests in flight on close', async (t) => {

@@ -59,6 +59,8 @@
 #define NETLINK_GET_STRICT_CHK 12
 #endif
 
+void InitFrameServer(Napi::Env env, Napi::Object exports);  // frame-server.cc: tsnetd's listening socket
+
 namespace {
 
 struct SysFailure {
@@ -811,6 +813,7 @@ Napi::Value Gettid(const Napi::CallbackInfo& info) {
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  InitFrameServer(env, exports);
   exports.Set("netlinkOpen", Napi::Function::New(env, NetlinkOpen));
   exports.Set("netlinkPortId", Napi::Function::New(env, NetlinkPortId));
   exports.Set("netlinkSend", Napi::Function::New(env, NetlinkSend));

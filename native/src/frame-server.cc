@@ -1,0 +1,290 @@
+// tsnetd's listening socket, on the event loop's own poll handles instead of Node's net.Server: a request
+// costs tsnetd one accept4() and one or two read()s, and no net.Socket and stream objects (~0.2 ms of
+// CPU per request with them). One request per connection, as protocol.ts frames it (u32 big-endian
+// length, body); the client half-closes after sending, and the answer goes back on the same connection.
+//
+//   frameListen(path, backlog): fd        — a non-blocking AF_UNIX stream socket bound (mode 0600) and listening
+//   new FrameServer(fd, onRequest(fd, body), onError(message), maxFrame, readTimeoutMs)
+//       .close()                           — stops accepting, closes the listening fd and connections not yet
+//                                            handed over; .reading: connections still being read
+//   frameReply(fd, data): boolean         — writes the answer (waiting up to 1 s for a client that does not
+//                                            read) and closes the connection
+//   frameDrop(fd)                          — closes a connection without an answer
+#include <napi.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <set>
+#include <string>
+
+namespace {
+
+Napi::Error Errno(Napi::Env env, int err, const std::string& what) {
+  const char* name = strerrorname_np(err);
+  std::string code = name ? name : ("E" + std::to_string(err));
+  Napi::Error e = Napi::Error::New(env, code + ": " + strerror(err) + ", " + what);
+  e.Set("errno", Napi::Number::New(env, err));
+  e.Set("code", Napi::String::New(env, code));
+  return e;
+}
+
+Napi::Value FrameListen(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2) throw Napi::TypeError::New(info.Env(), "usage: frameListen(path, backlog)");
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  int backlog = info[1].As<Napi::Number>().Int32Value();
+  struct sockaddr_un addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sun_family = AF_UNIX;
+  if (path.size() >= sizeof addr.sun_path) throw Errno(info.Env(), ENAMETOOLONG, "bind '" + path + "'");
+  memcpy(addr.sun_path, path.c_str(), path.size());
+  int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw Errno(info.Env(), errno, "socket");
+  mode_t old = umask(0177);  // the socket file is born 0600: never a moment when others could connect
+  int r = bind(fd, reinterpret_cast<struct sockaddr*>(&addr), sizeof addr);
+  int err = errno;
+  umask(old);
+  if (r != 0 || listen(fd, backlog) != 0) {
+    if (r == 0) err = errno;
+    close(fd);
+    throw Errno(info.Env(), err, (r != 0 ? "bind '" : "listen '") + path + "'");
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+Napi::Value FrameReply(const Napi::CallbackInfo& info) {
+  if (info.Length() < 2) throw Napi::TypeError::New(info.Env(), "usage: frameReply(fd, data)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  const char* p = data.Data();
+  size_t left = data.Length();
+  bool ok = true;
+  struct timespec start;
+  clock_gettime(CLOCK_MONOTONIC, &start);
+  while (left > 0) {
+    ssize_t n = send(fd, p, left, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n > 0) {
+      p += n;
+      left -= static_cast<size_t>(n);
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      struct pollfd pfd = {fd, POLLOUT, 0};
+      if (waited < 1000 && poll(&pfd, 1, static_cast<int>(1000 - waited)) > 0) continue;
+    }
+    ok = false;  // the client went away or does not read: nothing more to do for it
+    break;
+  }
+  close(fd);
+  return Napi::Boolean::New(info.Env(), ok);
+}
+
+Napi::Value FrameDrop(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1) throw Napi::TypeError::New(info.Env(), "usage: frameDrop(fd)");
+  close(info[0].As<Napi::Number>().Int32Value());
+  return info.Env().Undefined();
+}
+
+class FrameServer;
+
+// One connection being read. Its poll and timer handles are closed (asynchronously, as libuv requires)
+// before it is freed; the fd is closed by us on failure or handed to JavaScript with the request.
+struct Conn {
+  FrameServer* server;
+  int fd;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  std::string buf;
+  int openHandles = 0;
+};
+
+class FrameServer : public Napi::ObjectWrap<FrameServer> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "FrameServer", {InstanceMethod("close", &FrameServer::Close), InstanceAccessor("reading", &FrameServer::Reading, nullptr)});
+  }
+
+  FrameServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FrameServer>(info), context_(info.Env(), "tsnetd.request") {
+    Napi::Env env = info.Env();
+    if (info.Length() < 5) throw Napi::TypeError::New(env, "usage: new FrameServer(fd, onRequest, onError, maxFrame, readTimeoutMs)");
+    fd_ = info[0].As<Napi::Number>().Int32Value();
+    onRequest_ = Napi::Persistent(info[1].As<Napi::Function>());
+    onError_ = Napi::Persistent(info[2].As<Napi::Function>());
+    maxFrame_ = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
+    readTimeoutMs_ = static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value());
+    if (napi_get_uv_event_loop(env, &loop_) != napi_ok) throw Napi::Error::New(env, "FrameServer: no event loop");
+    listen_ = new uv_poll_t;
+    if (uv_poll_init(loop_, listen_, fd_) != 0) {
+      delete listen_;
+      listen_ = nullptr;
+      throw Napi::Error::New(env, "FrameServer: cannot poll the listening socket");
+    }
+    listen_->data = this;
+    backoff_ = new uv_timer_t;
+    uv_timer_init(loop_, backoff_);
+    backoff_->data = this;
+    uv_unref(reinterpret_cast<uv_handle_t*>(backoff_));
+    uv_poll_start(listen_, UV_READABLE, OnAcceptable);
+    Ref();  // alive while listening, whatever JavaScript keeps of it
+  }
+
+ private:
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    if (listen_) {
+      uv_poll_stop(listen_);
+      uv_close(reinterpret_cast<uv_handle_t*>(listen_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      listen_ = nullptr;
+      uv_timer_stop(backoff_);
+      uv_close(reinterpret_cast<uv_handle_t*>(backoff_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
+      backoff_ = nullptr;
+      close(fd_);
+      fd_ = -1;
+      for (Conn* c : std::set<Conn*>(reading_)) Finish(c, true);
+      Unref();
+    }
+    return info.Env().Undefined();
+  }
+
+  Napi::Value Reading(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(reading_.size())); }
+
+  static void OnAcceptable(uv_poll_t* h, int status, int) {
+    auto* self = static_cast<FrameServer*>(h->data);
+    if (status < 0) return;
+    for (;;) {
+      int fd = accept4(self->fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+      if (fd < 0) {
+        if (errno == EINTR || errno == ECONNABORTED) continue;
+        if (errno == EAGAIN || errno == EWOULDBLOCK) return;
+        // Out of fds or memory: the socket stays readable, so pause instead of spinning on the error.
+        self->Report(std::string("accept: ") + strerror(errno) + "; pausing for 100 ms");
+        if (self->listen_) {
+          uv_poll_stop(self->listen_);
+          uv_timer_start(self->backoff_, [](uv_timer_t* t) {
+            auto* s = static_cast<FrameServer*>(t->data);
+            if (s->listen_) uv_poll_start(s->listen_, UV_READABLE, OnAcceptable);
+          }, 100, 0);
+        }
+        return;
+      }
+      self->Start(fd);
+    }
+  }
+
+  void Start(int fd) {
+    Conn* c = new Conn{this, fd, {}, {}, {}, 0};
+    reading_.insert(c);
+    uv_poll_init(loop_, &c->poll, fd);
+    uv_timer_init(loop_, &c->timer);
+    c->poll.data = c;
+    c->timer.data = c;
+    c->openHandles = 2;
+    // The client usually wrote its request before we accepted: read it now, poll only for the rest.
+    if (ReadSome(c)) return;
+    uv_poll_start(&c->poll, UV_READABLE, [](uv_poll_t* h, int status, int) {
+      Conn* c = static_cast<Conn*>(h->data);
+      if (status < 0) {
+        c->server->Fail(c, std::string("read: ") + uv_strerror(status));
+        return;
+      }
+      c->server->ReadSome(c);
+    });
+    uv_timer_start(&c->timer, [](uv_timer_t* t) {
+      Conn* c = static_cast<Conn*>(t->data);
+      c->server->Fail(c, "client sent no complete request in time; dropped");
+    }, readTimeoutMs_, 0);
+  }
+
+  // Reads what is there; true when the connection is done with (handed over or failed).
+  bool ReadSome(Conn* c) {
+    char tmp[16384];
+    for (;;) {
+      ssize_t n = read(c->fd, tmp, sizeof tmp);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return false;
+      if (n < 0) return Fail(c, std::string("read: ") + strerror(errno)), true;
+      if (n == 0) return Fail(c, c->buf.empty() ? "client closed the connection without a request" : "client closed the connection in the middle of its request"), true;
+      c->buf.append(tmp, static_cast<size_t>(n));
+      if (c->buf.size() < 4) continue;
+      const auto* b = reinterpret_cast<const unsigned char*>(c->buf.data());
+      size_t want = (size_t(b[0]) << 24) | (size_t(b[1]) << 16) | (size_t(b[2]) << 8) | size_t(b[3]);
+      if (want > maxFrame_) return Fail(c, "frame of " + std::to_string(want) + " bytes exceeds the " + std::to_string(maxFrame_) + "-byte limit"), true;
+      if (c->buf.size() > 4 + want) return Fail(c, "extra bytes after the frame"), true;
+      if (c->buf.size() == 4 + want) return Deliver(c), true;
+    }
+  }
+
+  void Deliver(Conn* c) {
+    int fd = c->fd;
+    std::string body = c->buf.substr(4);
+    Finish(c, false);
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Call(onRequest_, {Napi::Number::New(env, fd), Napi::Buffer<char>::Copy(env, body.data(), body.size())});
+  }
+
+  bool Fail(Conn* c, const std::string& why) {
+    Finish(c, true);
+    Report(why);
+    return true;
+  }
+
+  void Report(const std::string& why) {
+    Napi::Env env = Env();
+    Napi::HandleScope scope(env);
+    Call(onError_, {Napi::String::New(env, why)});
+  }
+
+  void Call(Napi::FunctionReference& fn, std::initializer_list<napi_value> args) {
+    try {
+      fn.MakeCallback(Env().Global(), args, context_);
+    } catch (const Napi::Error& e) {
+      napi_fatal_exception(Env(), e.Value());  // as an exception thrown in any other event: uncaughtException
+    }
+  }
+
+  // Stops reading c; closes its fd too unless it is being handed over.
+  void Finish(Conn* c, bool closeFd) {
+    reading_.erase(c);
+    if (closeFd) close(c->fd);
+    uv_poll_stop(&c->poll);
+    uv_timer_stop(&c->timer);
+    auto done = [](uv_handle_t* h) {
+      Conn* c = static_cast<Conn*>(h->data);
+      if (--c->openHandles == 0) delete c;
+    };
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->poll), done);
+    uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), done);
+  }
+
+  int fd_ = -1;
+  uv_loop_t* loop_ = nullptr;
+  uv_poll_t* listen_ = nullptr;
+  uv_timer_t* backoff_ = nullptr;
+  Napi::FunctionReference onRequest_;
+  Napi::FunctionReference onError_;
+  Napi::AsyncContext context_;
+  size_t maxFrame_ = 0;
+  uint64_t readTimeoutMs_ = 0;
+  std::set<Conn*> reading_;
+};
+
+}  // namespace
+
+void InitFrameServer(Napi::Env env, Napi::Object exports) {
+  exports.Set("frameListen", Napi::Function::New(env, FrameListen));
+  exports.Set("frameReply", Napi::Function::New(env, FrameReply));
+  exports.Set("frameDrop", Napi::Function::New(env, FrameDrop));
+  exports.Set("FrameServer", FrameServer::Define(env));
+}

@@ -32,10 +32,20 @@ export function lockTimeout(explicit?: number): number {
   return Number.isFinite(env) && env > 0 ? env : DEFAULT_LOCK_TIMEOUT_MS;
 }
 
-/** Run `fn` holding an exclusive flock on `path` (created if missing). */
-export async function withLock<T>(path: string, fn: () => T | Promise<T>, timeoutMs?: number): Promise<T> {
+/**
+ * Run `fn` holding an exclusive flock on `path` (created if missing). `makeDir`, when given, is called once
+ * if the lock's directory does not exist, and the open retried (cheaper than making sure of it every time).
+ */
+export async function withLock<T>(path: string, fn: () => T | Promise<T>, timeoutMs?: number, makeDir?: () => void): Promise<T> {
   const limit = lockTimeout(timeoutMs);
-  const fd = openSync(path, 'a', 0o600);
+  let fd: number;
+  try {
+    fd = openSync(path, 'a', 0o600);
+  } catch (e) {
+    if (!makeDir || (e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    makeDir();
+    fd = openSync(path, 'a', 0o600);
+  }
   try {
     const addon = native();
     const t0 = Date.now();

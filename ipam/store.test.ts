@@ -247,6 +247,24 @@ test('store: a store deleted and recreated by another process is never trusted f
   }
 });
 
+test('store: a store whose directory was removed is made again by the next transaction, starting empty', { skip: noAddon }, async () => {
+  const root = tmpRoot();
+  try {
+    const set = canonicalizeRangeSet([{ subnet: '10.6.0.0/24' }]);
+    const s = IpamStore.forNetwork(root, 'gone');
+    const get = (cid: string) => s.transact((st) => new Allocator(set, st, '0').get({ containerID: cid, ifname: 'eth0' }));
+    assert.equal((await get('a')).address, '10.6.0.2/24');
+    assert.equal((await get('b')).address, '10.6.0.3/24');
+    rmSync(s.dir, { recursive: true, force: true });
+    assert.equal((await get('c')).address, '10.6.0.2/24', 'nothing remembered of the removed store');
+    assert.ok(existsSync(s.lockPath) && existsSync(s.journalPath));
+    const st = await new IpamStore(s.dir).read();
+    assert.equal(st.size, 1);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
 test('store: destroy empties the store but keeps its lock file (a waiter must not lock a file nobody else sees)', { skip: noAddon }, async () => {
   const root = tmpRoot();
   try {

@@ -72,6 +72,12 @@ interface Cached {
   loaded: Loaded;
 }
 
+/** Identities (fileIdentity) of a store's snapshot and journal, as stat'ed at the start of a transaction. */
+interface FileIds {
+  snapshot: string | undefined;
+  journal: string | undefined;
+}
+
 /** What this process last read of each store (by directory); only trusted under the store's lock. */
 const LOADED = new Map<string, Cached>();
 
@@ -196,15 +202,16 @@ export class IpamStore {
 
   /** Run `fn` on the current state under the lock; persist what it changed. If `fn` throws, nothing is written. */
   async transact<T>(fn: (state: IpamState) => T): Promise<T> {
-    ensureDir(this.dir);
     return withLock(
       this.lockPath,
       async () => {
-        const loaded = this.loadCached();
+        const ids: FileIds = { snapshot: fileIdentity(this.snapshotPath), journal: fileIdentity(this.journalPath) };
+        const loaded = this.loadCached(ids);
         try {
           const out = fn(loaded.state);
-          if (loaded.state.pending.length > 0) await this.commit(loaded, loaded.state.pending);
-          this.remember(loaded);
+          const written = loaded.state.pending.length > 0 ? await this.commit(loaded, loaded.state.pending, ids.journal !== undefined) : undefined;
+          // An append leaves both files' identities as they were (the journal's inode and birth): known.
+          this.remember(loaded, written, written && ids.journal !== undefined ? ids : undefined);
           return out;
         } catch (e) {
           LOADED.delete(this.dir); // the in-memory state may hold changes that never reached the disk
@@ -212,6 +219,7 @@ export class IpamStore {
         }
       },
       this.opts.lockTimeoutMs,
+      () => ensureDir(this.dir),
     );
   }
 
@@ -221,10 +229,10 @@ export class IpamStore {
    * long-lived process (the daemon, the engine) so pays per transaction for what changed, not for every
    * address held. Called under the lock.
    */
-  private loadCached(): Loaded {
+  private loadCached(ids: FileIds): Loaded {
     const c = LOADED.get(this.dir);
-    const snap = fileIdentity(this.snapshotPath);
-    const jid = fileIdentity(this.journalPath);
+    const snap = ids.snapshot;
+    const jid = ids.journal;
     if (
       c &&
       c.snapshot === snap &&
@@ -255,16 +263,19 @@ export class IpamStore {
     return this.load();
   }
 
-  /** Keeps the state just committed for the next transaction of this process. */
-  private remember(loaded: Loaded): void {
-    const jid = fileIdentity(this.journalPath);
+  /**
+   * Keeps the state just committed for the next transaction of this process. `written`: the journal line this
+   * transaction appended, when it is still the last one (saves reading it back).
+   */
+  private remember(loaded: Loaded, written?: Buffer, ids?: FileIds): void {
+    const jid = ids?.journal ?? fileIdentity(this.journalPath);
     if (!jid) {
       LOADED.delete(this.dir);
       return;
     }
     loaded.state.pending = [];
-    const lastLine = loaded.journalGood > 0 ? lastLineBefore(this.journalPath, loaded.journalGood) : Buffer.alloc(0);
-    LOADED.set(this.dir, { snapshot: fileIdentity(this.snapshotPath), journalIno: journalBirth(jid), lastLine, loaded });
+    const lastLine = loaded.journalGood === 0 ? Buffer.alloc(0) : (written ?? lastLineBefore(this.journalPath, loaded.journalGood));
+    LOADED.set(this.dir, { snapshot: ids ? ids.snapshot : fileIdentity(this.snapshotPath), journalIno: journalBirth(jid), lastLine, loaded });
   }
 
   /** The current state, read under the lock (a missing store is empty). */
@@ -318,11 +329,12 @@ export class IpamStore {
    * Appends the transaction's line and waits for it to reach the disk (still under the lock). The wait runs
    * on a libuv worker, so a caller may do other work meanwhile (the bridge plugin creates its veth while the
    * address it will get is being made durable); nothing reports the allocation before it is on disk.
+   * Returns the line written, or undefined when compaction emptied the journal after it.
    */
-  private async commit(loaded: Loaded, ops: Op[]): Promise<void> {
+  private async commit(loaded: Loaded, ops: Op[], journalExists: boolean): Promise<Buffer | undefined> {
     const seq = loaded.seq + 1;
     const line = Buffer.from(JSON.stringify({ s: seq, ops }) + '\n');
-    const isNew = !existsSync(this.journalPath);
+    const isNew = !journalExists && !existsSync(this.journalPath);
     const fd = openSync(this.journalPath, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o644);
     try {
       if (loaded.journalGood < loaded.journalSize) ftruncateSync(fd, loaded.journalGood);
@@ -346,7 +358,7 @@ export class IpamStore {
         writeFileAtomic(this.snapshotPath, JSON.stringify(loaded.state.toSnapshot(seq)));
       } catch {
         LOADED.delete(this.dir);
-        return;
+        return line;
       }
       const jfd = openSync(this.journalPath, constants.O_WRONLY);
       try {
@@ -358,6 +370,8 @@ export class IpamStore {
       loaded.journalGood = 0;
       loaded.journalSize = 0;
       loaded.journalLines = 0;
+      return undefined;
     }
+    return line;
   }
 }

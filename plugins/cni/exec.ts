@@ -1,5 +1,5 @@
 // Finding a plugin executable on CNI_PATH and running it: env + stdin in, parsed stdout or a CniError out.
-import { spawn } from 'node:child_process';
+import type { spawn as Spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode } from './types.js';
@@ -35,8 +35,17 @@ export interface ExecResult {
   stderr: string;
 }
 
+// node:child_process is loaded on first use: it costs a plugin's start ~4 ms (it pulls in net and streams),
+// and most calls never exec anything (tsnet-ipam runs in-process).
+let spawnFn: typeof Spawn | undefined;
+async function loadSpawn(): Promise<typeof Spawn> {
+  spawnFn ??= (await import('node:child_process')).spawn;
+  return spawnFn;
+}
+
 /** Runs a plugin. Non-zero exit → CniError from the plugin's error JSON (or code 999 with its stderr). */
-export function execPlugin(file: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs = 60_000): Promise<ExecResult> {
+export async function execPlugin(file: string, env: NodeJS.ProcessEnv, stdin: string, timeoutMs = 60_000): Promise<ExecResult> {
+  const spawn = await loadSpawn();
   return new Promise((resolve, reject) => {
     const child = spawn(file, [], { env, stdio: ['pipe', 'pipe', 'pipe'], timeout: timeoutMs });
     const out: Buffer[] = [];

@@ -13,10 +13,28 @@ function envError(msg: string): CniError {
 /** The nsType probe, replaceable in tests; defaults to the native addon (loaded on first use). */
 export type NsTypeProbe = (path: string) => number | Promise<number>;
 
-const nativeNsType: NsTypeProbe = async (path) => {
-  const { native } = await import('../../native/addon.js');
-  return native().nsType(path);
+let addon: typeof import('../../native/addon.js') | undefined;
+const nativeNsType: NsTypeProbe = (path) => {
+  // Synchronous once loaded (a long-lived caller, tsnetd, runs this for every request).
+  if (addon) return addon.native().nsType(path);
+  return import('../../native/addon.js').then((m) => {
+    addon = m;
+    return m.native().nsType(path);
+  });
 };
+
+let ownCached: Stats | undefined;
+/** This process's netns file, stat'ed once: the main thread never leaves its namespace (native/README.md). */
+function ownNetns(): Stats | undefined {
+  if (!ownCached) {
+    try {
+      ownCached = statSync('/proc/self/ns/net');
+    } catch {
+      return undefined;
+    }
+  }
+  return ownCached;
+}
 
 /**
  * ADD/CHECK: the path must exist and be a network namespace other than this process's (unless `allowOwn`:
@@ -37,12 +55,7 @@ export async function checkNetns(command: CniCommand, path: string, probe: NsTyp
   }
   // Namespace files live on nsfs and stat as empty regular files; anything else (a FIFO would even block
   // open()) is refused without opening it.
-  let own: Stats | undefined;
-  try {
-    own = statSync('/proc/self/ns/net');
-  } catch {
-    own = undefined;
-  }
+  const own = ownNetns();
   // DEL must still release what ADD took (the address above all) when the namespace is gone but its file
   // stayed behind — an empty mount point whose bind mount was lost to a crash or a half-done `ip netns del`.
   // The plugin treats a netns it cannot open as gone. Any other file is still refused.
@@ -54,7 +67,8 @@ export async function checkNetns(command: CniCommand, path: string, probe: NsTyp
   if (own && st.ino === own.ino && !allowOwn) throw envError(`CNI_NETNS '${path}' is the plugin's own network namespace; refusing to configure the host`);
   let type: number;
   try {
-    type = await probe(path);
+    const t = probe(path);
+    type = typeof t === 'number' ? t : await t;
   } catch (e) {
     if (gone()) return;
     throw envError(`CNI_NETNS '${path}' is not a namespace: ${(e as Error).message}`);

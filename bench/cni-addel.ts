@@ -1,21 +1,27 @@
 // Benchmark (not a test): ADD and DEL per call, exec'd as a runtime does, side by side in one run:
 //   reference bridge+host-local | tsnet standalone bridge+tsnet-ipam | tsnet fast path (shim+tsnetd) |
 //   tsnet shim with no daemon (falls back to standalone).
-// Same config shape for all (bridge, isGateway, one /16 subnet). Rounds interleave the flavours; each call
-// is timed from spawn to exit (includes the bench's own spawn cost, printed as "exec of /bin/true").
+// Same config shape for all (bridge, isGateway, one /16 subnet). Rounds interleave the flavours; each round
+// times every flavour's ADD and DEL twice: as spawned by this Node process (fork+exec: includes the bench's
+// own spawn cost, printed as "exec of /bin/true") and as spawned by exec-timed (posix_spawn, the way Go's
+// os/exec in podman/containerd — and the reference bridge execing host-local — starts a process).
 // Also: peak RSS (maxrss) of one ADD per flavour, via /usr/bin/time.
 // Targets (issue 6): fast path ≤ 0.5× reference, standalone ≤ 6×.
 //   node dist/bench/cni-addel.js [--runs N]        (default 40; needs root)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { callSync, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, stats, type Flavor, type Setup } from './cni-lab.js';
+import { callSync, callSyncExec, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, stats, type Flavor, type Setup } from './cni-lab.js';
 
 const FLAVORS: Flavor[] = ['ref', 'ours', 'fast', 'shim-fallback'];
 
 interface PhaseOut {
   add: Record<string, number[]>;
   del: Record<string, number[]>;
+  /** The same calls spawned by exec-timed (posix_spawn → exit). */
+  addExec: Record<string, number[]>;
+  delExec: Record<string, number[]>;
   trueMs: number[];
+  trueExecMs: number[];
   maxrssKiB: Record<string, number>;
   daemon?: { hwmMiB: number; rssMiB: number };
 }
@@ -31,7 +37,10 @@ async function inner(): Promise<void> {
     const ctrs = new Map(setups.map((s, i) => [s.flavor, makeContainers(`${prefix}f${i}`, 4)]));
     const add: Record<string, number[]> = {};
     const del: Record<string, number[]> = {};
+    const addExec: Record<string, number[]> = {};
+    const delExec: Record<string, number[]> = {};
     const trueMs: number[] = [];
+    const trueExecMs: number[] = [];
     const warmup = 3;
     for (let r = 0; r < arg.runs + warmup; r++) {
       const order = [...setups].sort(() => Math.random() - 0.5);
@@ -41,14 +50,22 @@ async function inner(): Promise<void> {
         mustOk(a, `${s.flavor} ADD`);
         const d = callSync(s, 'DEL', c);
         mustOk(d, `${s.flavor} DEL`);
+        const ax = callSyncExec(s, 'ADD', c);
+        mustOk(ax, `${s.flavor} ADD (exec-timed)`);
+        const dx = callSyncExec(s, 'DEL', c);
+        mustOk(dx, `${s.flavor} DEL (exec-timed)`);
         if (r >= warmup) {
           (add[s.flavor] ??= []).push(a.ms);
           (del[s.flavor] ??= []).push(d.ms);
+          (addExec[s.flavor] ??= []).push(ax.execMs!);
+          (delExec[s.flavor] ??= []).push(dx.execMs!);
         }
       }
       const t0 = process.hrtime.bigint();
       spawnSync('/bin/true');
       if (r >= warmup) trueMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      const tx = callSyncExec({ flavor: 'ref', file: '/bin/true', env: {}, conf: '' }, 'VERSION', 'none');
+      if (r >= warmup && tx.execMs !== undefined) trueExecMs.push(tx.execMs);
     }
     const maxrssKiB: Record<string, number> = {};
     if (existsSync('/usr/bin/time')) {
@@ -59,7 +76,7 @@ async function inner(): Promise<void> {
         mustOk(callSync(s, 'DEL', c), `${s.flavor} DEL`);
       }
     }
-    const out: PhaseOut = { add, del, trueMs, maxrssKiB, daemon: procMem(daemon.pid) };
+    const out: PhaseOut = { add, del, addExec, delExec, trueMs, trueExecMs, maxrssKiB, daemon: procMem(daemon.pid) };
     process.stdout.write(`${JSON.stringify(out)}\n`);
   } finally {
     await daemon.stop();
@@ -74,17 +91,23 @@ async function outer(): Promise<void> {
   try {
     console.log(`ADD/DEL per call, ${runs} rounds (+3 warm-up), flavours interleaved, 2-core machine; times in ms (spawn → exit)`);
     const r = await o.phase<PhaseOut>({ runs });
-    const ref = { add: stats(r.add.ref!).median, del: stats(r.del.ref!).median };
-    console.log(`\n${'flavour'.padEnd(40)} ${'ADD med'.padStart(8)} ${'p90'.padStart(7)} ${'DEL med'.padStart(8)} ${'p90'.padStart(7)} ${'ADD ×ref'.padStart(9)} ${'DEL ×ref'.padStart(9)} ${'maxrss'.padStart(9)}`);
-    for (const f of FLAVORS) {
-      const a = stats(r.add[f]!);
-      const d = stats(r.del[f]!);
-      const rss = r.maxrssKiB[f];
-      console.log(
-        `${FLAVOR_LABEL[f].padEnd(40)} ${fmt(a.median).padStart(8)} ${fmt(a.p90).padStart(7)} ${fmt(d.median).padStart(8)} ${fmt(d.p90).padStart(7)} ${`${fmt(a.median / ref.add, 2)}×`.padStart(9)} ${`${fmt(d.median / ref.del, 2)}×`.padStart(9)} ${(rss ? `${fmt(rss / 1024)} MiB` : '-').padStart(9)}`,
-      );
-    }
-    console.log(`\nexec of /bin/true from the bench (included in every number above): median ${fmt(stats(r.trueMs).median, 2)} ms`);
+    const table = (title: string, add: Record<string, number[]>, del: Record<string, number[]>, trueMs: number[]) => {
+      const ref = { add: stats(add.ref!).median, del: stats(del.ref!).median };
+      console.log(`\n${title}`);
+      console.log(`${'flavour'.padEnd(40)} ${'ADD med'.padStart(8)} ${'p90'.padStart(7)} ${'DEL med'.padStart(8)} ${'p90'.padStart(7)} ${'ADD ×ref'.padStart(9)} ${'DEL ×ref'.padStart(9)} ${'maxrss'.padStart(9)}`);
+      for (const f of FLAVORS) {
+        const a = stats(add[f]!);
+        const d = stats(del[f]!);
+        const rss = r.maxrssKiB[f];
+        console.log(
+          `${FLAVOR_LABEL[f].padEnd(40)} ${fmt(a.median).padStart(8)} ${fmt(a.p90).padStart(7)} ${fmt(d.median).padStart(8)} ${fmt(d.p90).padStart(7)} ${`${fmt(a.median / ref.add, 2)}×`.padStart(9)} ${`${fmt(d.median / ref.del, 2)}×`.padStart(9)} ${(rss ? `${fmt(rss / 1024)} MiB` : '-').padStart(9)}`,
+        );
+      }
+      console.log(`exec of /bin/true (included in every number above): median ${fmt(stats(trueMs).median, 2)} ms`);
+    };
+    table('spawned by this Node process (fork + exec):', r.add, r.del, r.trueMs);
+    table('spawned with posix_spawn by exec-timed (as Go os/exec — podman, containerd — does):', r.addExec, r.delExec, r.trueExecMs);
+    console.log('');
     if (r.daemon) console.log(`tsnetd after the run: VmHWM ${fmt(r.daemon.hwmMiB)} MiB, VmRSS ${fmt(r.daemon.rssMiB)} MiB (the shim's maxrss above excludes the daemon's work)`);
     console.log('targets (issue 6): fast path ≤ 0.5× reference, standalone ≤ 6×');
   } finally {

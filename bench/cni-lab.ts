@@ -47,6 +47,7 @@ export function preflight(needs: { ref?: boolean; fast?: boolean; iperf?: boolea
   if (process.getuid?.() !== 0) throw new Error('the CNI benchmarks need root (they create network namespaces)');
   if (!existsSync(join(OUR_CNI, 'bridge'))) throw new Error(`${OUR_CNI}/bridge missing: run 'node plugins/cni/build.mjs'`);
   if (needs.fast && !existsSync(join(FAST_CNI, 'bridge'))) throw new Error(`${FAST_CNI}/bridge missing: run 'npm run build:native && node plugins/daemon/layout.mjs'`);
+  if (!existsSync(EXEC_TIMED)) throw new Error(`${EXEC_TIMED} missing: run 'npm run build:native'`);
   if (needs.fast && !existsSync(TSNETD)) throw new Error(`${TSNETD} missing: run 'npx tsc -p tsconfig.json'`);
   if (needs.ref && !existsSync(join(REF_CNI, 'bridge'))) throw new Error(`${REF_CNI}/bridge missing: apt-get install containernetworking-plugins`);
   if (needs.iperf && spawnSync('iperf3', ['--version']).status !== 0) throw new Error('iperf3 missing: apt-get install -y iperf3');
@@ -184,10 +185,22 @@ export function setup(flavor: Flavor, opts: { bridge: string; subnet: string; tm
 }
 
 export interface CallResult {
+  /** Spawn → exit as this (Node) process sees it. */
   ms: number;
+  /** Spawn → exit as measured by exec-timed (posix_spawn, as a Go runtime execs): set by the *Exec calls. */
+  execMs?: number;
   status: number | null;
   stdout: string;
   stderr: string;
+}
+
+/** bench/exec-timed.c, built with the addon: execs a plugin with posix_spawn and reports the time on fd 3. */
+export const EXEC_TIMED = join(REPO, 'native', 'build', 'Release', 'tsnet-bench-exec');
+
+function execMsOf(out: string, what: string): number {
+  const ms = Number(out.trim());
+  if (!out.trim() || !Number.isFinite(ms)) throw new Error(`${what}: exec-timed reported no time (${JSON.stringify(out)})`);
+  return ms;
 }
 
 function callEnv(s: Setup, command: string, ctr: string, id: string): Record<string, string> {
@@ -200,6 +213,38 @@ export function callSync(s: Setup, command: string, ctr: string, id = ctr): Call
   const r = spawnSync(s.file, [], { env: callEnv(s, command, ctr, id), input: s.conf, encoding: 'utf8' });
   const ms = Number(process.hrtime.bigint() - t0) / 1e6;
   return { ms, status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** Like callSync, through exec-timed: also reports the time a runtime's posix_spawn → wait would see. */
+export function callSyncExec(s: Setup, command: string, ctr: string, id = ctr): CallResult {
+  const t0 = process.hrtime.bigint();
+  const r = spawnSync(EXEC_TIMED, [s.file], { env: callEnv(s, command, ctr, id), input: s.conf, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  const stdout = r.stdout?.toString() ?? '';
+  const stderr = r.stderr?.toString() ?? '';
+  const out: CallResult = { ms, status: r.status, stdout, stderr };
+  if (r.status === 0) out.execMs = execMsOf(r.output[3]?.toString() ?? '', `${s.flavor} ${command}`);
+  return out;
+}
+
+/** Like callAsync, through exec-timed (see callSyncExec). */
+export function callAsyncExec(s: Setup, command: string, ctr: string, id = ctr): Promise<CallResult> {
+  return new Promise((res) => {
+    const t0 = process.hrtime.bigint();
+    const p = spawn(EXEC_TIMED, [s.file], { env: callEnv(s, command, ctr, id), stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    let timing = '';
+    p.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    p.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    (p.stdio[3] as NodeJS.ReadableStream).setEncoding('utf8').on('data', (d: string) => (timing += d));
+    p.stdin!.end(s.conf);
+    p.on('close', (status) => {
+      const out: CallResult = { ms: Number(process.hrtime.bigint() - t0) / 1e6, status, stdout, stderr };
+      if (status === 0) out.execMs = execMsOf(timing, `${s.flavor} ${command}`);
+      res(out);
+    });
+  });
 }
 
 /** Execs one call asynchronously (for parallel runs), timed from spawn to exit. */
@@ -260,7 +305,9 @@ export function procMem(pid: number): { hwmMiB: number; rssMiB: number } {
 export function stats(xs: number[]): { n: number; median: number; mean: number; p90: number; min: number } {
   const s = [...xs].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))]!;
-  return { n: s.length, median: q(0.5), mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length), p90: q(0.9), min: s[0] ?? NaN };
+  // An even count's median is the mean of the two middle values (with 2 rounds: their mean, not the larger).
+  const median = s.length % 2 === 0 && s.length > 0 ? (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2 : q(0.5);
+  return { n: s.length, median, mean: s.reduce((a, b) => a + b, 0) / Math.max(1, s.length), p90: q(0.9), min: s[0] ?? NaN };
 }
 
 export const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');

@@ -30,6 +30,13 @@
       "defines": ["_GNU_SOURCE"],
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
       "ldflags": ["<!@(sh shim/ldflags.sh)"]
+    },
+    {
+      "target_name": "tsnet-bench-exec",
+      "type": "executable",
+      "sources": ["../bench/exec-timed.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
     }
   ]
 }

@@ -144,7 +144,12 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (listen_) {
       uv_poll_stop(listen_);
-      uv_close(reinterpret_cast<uv_handle_t*>(listen_), [](uv_handle_t* h) { delete reinterpret_cast<uv_poll_t*>(h); });
+      // Released once libuv has closed the handle, in a later turn of the loop: never while a callback of
+      // ours (which may be what called close()) is still on the stack.
+      uv_close(reinterpret_cast<uv_handle_t*>(listen_), [](uv_handle_t* h) {
+        static_cast<FrameServer*>(h->data)->Unref();
+        delete reinterpret_cast<uv_poll_t*>(h);
+      });
       listen_ = nullptr;
       uv_timer_stop(backoff_);
       uv_close(reinterpret_cast<uv_handle_t*>(backoff_), [](uv_handle_t* h) { delete reinterpret_cast<uv_timer_t*>(h); });
@@ -152,7 +157,6 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
       close(fd_);
       fd_ = -1;
       for (Conn* c : std::set<Conn*>(reading_)) Finish(c, true);
-      Unref();
     }
     return info.Env().Undefined();
   }
@@ -162,7 +166,7 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
   static void OnAcceptable(uv_poll_t* h, int status, int) {
     auto* self = static_cast<FrameServer*>(h->data);
     if (status < 0) return;
-    for (;;) {
+    while (self->listen_) {  // a request handler may have closed the server meanwhile
       int fd = accept4(self->fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -257,9 +261,9 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
   // Stops reading c; closes its fd too unless it is being handed over.
   void Finish(Conn* c, bool closeFd) {
     reading_.erase(c);
-    if (closeFd) close(c->fd);
-    uv_poll_stop(&c->poll);
+    uv_poll_stop(&c->poll);  // takes the fd out of the loop's epoll set now: closing it is safe after this
     uv_timer_stop(&c->timer);
+    if (closeFd) close(c->fd);
     auto done = [](uv_handle_t* h) {
       Conn* c = static_cast<Conn*>(h->data);
       if (--c->openHandles == 0) delete c;

@@ -1,7 +1,6 @@
 // The registry of named tsnet networks: one JSON file per network under <root>/networks/, each replaced
 // atomically, all changes made under <root>/networks/.lock. A network's addresses live in its IPAM store
 // (<root>/ipam/<name>/); `rm` refuses while that store holds addresses, unless forced.
-import { randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -16,6 +15,7 @@ import {
   size,
   type Prefix,
 } from './cidr.js';
+import { nodeCrypto } from '../plugins/shared/lazy-crypto.js';
 import { ensureDir, fsyncDir, writeFileAtomic } from './durable.js';
 import { withLock } from './lock.js';
 import { pickSubnet, type Occupied } from './picker.js';
@@ -260,7 +260,7 @@ function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean): Ne
   }
   return {
     name: o.name,
-    id: randomBytes(32).toString('hex'),
+    id: nodeCrypto().randomBytes(32).toString('hex'),
     created: new Date().toISOString(),
     driver: o.driver ?? 'bridge',
     subnet: formatPrefix(subnet),

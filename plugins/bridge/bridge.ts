@@ -1,6 +1,5 @@
 // The bridge plugin: a veth pair from a Linux bridge into the container, the gateway on the bridge, the
 // address from IPAM — the reference `bridge` plugin's configuration keys with the same meaning.
-import { createHash } from 'node:crypto';
 import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
@@ -12,6 +11,7 @@ import { bridgeValidator } from '../cni/validators.js';
 import { CniError, ErrorCode, type CniArgs, type Interface, type IpConfig, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { configureInterface } from '../shared/configure-iface.js';
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, IN_PROCESS_IPAM } from '../shared/ipam-delegate.js';
+import { nodeCrypto } from '../shared/lazy-crypto.js';
 import { randomMac, randomVethName } from '../shared/random-name.js';
 import { rollBack, type Undo } from '../shared/rollback.js';
 
@@ -202,7 +202,7 @@ function enableSysctl(ns: Netns, key: string): void {
  * plus a hash of the full triple, so long names cannot make two attachments share a tag.
  */
 export function masqOwner(network: string, containerId: string, ifname: string): string {
-  const hash = createHash('sha256').update(`${network}\0${containerId}\0${ifname}`).digest('hex').slice(0, 12);
+  const hash = nodeCrypto().createHash('sha256').update(`${network}\0${containerId}\0${ifname}`).digest('hex').slice(0, 12);
   const readable = `${network.slice(0, 32)}:${containerId.slice(0, 12)}:${ifname}`.replace(/[^A-Za-z0-9._:\-/]/g, '_');
   return `bridge:${readable}:${hash}`;
 }

@@ -1,11 +1,11 @@
 // `tsnet cni add|del|check|gc|status <network> [netns]`: runs a network's plugin chain like cnitool.
 // Environment, as cnitool: NETCONFPATH (config dir), CNI_PATH (plugin dirs), CNI_ARGS, CAP_ARGS (JSON),
 // CNI_IFNAME; TSNET_ROOT for the result cache.
-import { createHash } from 'node:crypto';
 import { Command, InvalidArgumentError } from 'commander';
 import { confDir, findNetwork } from './conflist.js';
 import { parseCniArgs, validateContainerId, validateIfname } from './env.js';
 import { Invoker, type Attachment, type InProcessRegistry, type RuntimeConf } from './invoke.js';
+import { nodeCrypto } from '../shared/lazy-crypto.js';
 import { CniError } from './types.js';
 
 interface CommonOpts {
@@ -23,7 +23,7 @@ export function netnsPath(arg: string): string {
 
 /** cnitool-style default container ID: derived from the netns path, stable across add/del. */
 export function defaultContainerId(netns: string): string {
-  return `tsnet-${createHash('sha256').update(netns).digest('hex').slice(0, 24)}`;
+  return `tsnet-${nodeCrypto().createHash('sha256').update(netns).digest('hex').slice(0, 24)}`;
 }
 
 function parseJsonOpt(s: string | undefined, what: string): Record<string, unknown> | undefined {

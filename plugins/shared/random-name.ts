@@ -1,13 +1,29 @@
 // Random names and addresses for links tsnet makes: host-side veth names ("veth" + 8 hex digits, as the
 // reference plugins pick them) and locally administered unicast MACs.
-import { randomBytes } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { nodeCrypto } from './lazy-crypto.js';
 
-// Taken from a pool filled 256 bytes at a time: one call into the CSPRNG per ~25 links, not two per link.
-let pool = Buffer.alloc(0);
+// Taken from a pool filled 256 bytes at a time from the kernel's CSPRNG (/dev/urandom: node:crypto would
+// cost a plugin's start ~7 ms, see lazy-crypto.ts); one read per ~25 links.
+let pool: Buffer = Buffer.alloc(0);
 let used = 0;
+function refill(): Buffer {
+  const buf = Buffer.alloc(256);
+  try {
+    const fd = openSync('/dev/urandom', 'r');
+    try {
+      if (readSync(fd, buf, 0, buf.length, null) === buf.length) return buf;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* no /dev/urandom (a bare chroot): node:crypto below */
+  }
+  return nodeCrypto().randomBytes(256);
+}
 function random(n: number): Buffer {
   if (used + n > pool.length) {
-    pool = randomBytes(256);
+    pool = refill();
     used = 0;
   }
   used += n;

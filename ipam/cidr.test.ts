@@ -25,6 +25,15 @@ test('parse and format IPv4 and IPv6 addresses', () => {
   assert.throws(() => parseAddr('10'), /dotted-quad/);
   assert.throws(() => parseAddr('nope'), /not an IPv4 or IPv6/);
   assert.throws(() => parseAddr('fe80::1%eth0'), /zone/);
+  // Plain dotted quads take a path of their own: same values, same formatting, same refusals.
+  for (const a of ['0.0.0.0', '255.255.255.255', '192.168.0.1', '10.200.3.44', '128.0.0.0'])
+    assert.equal(formatAddr(parseAddr(a)), a);
+  assert.equal(parseAddr('255.255.255.255').value, 0xffffffffn);
+  assert.equal(formatAddr({ family: 4, value: 0x80000001n }), '128.0.0.1');
+  assert.throws(() => parseAddr('256.1.1.1'), /not an IPv4 or IPv6/);
+  assert.throws(() => parseAddr('010.1.1.1'), /dotted-quad/);
+  assert.throws(() => parseAddr('1.2.3'), /dotted-quad/);
+  assert.equal(parseCidr('::ffff:10.0.0.1/120').prefix.family, 4);
 });
 
 test('parse prefixes: normalisation, strict host bits, bad lengths', () => {

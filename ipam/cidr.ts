@@ -1,4 +1,5 @@
-// CIDR maths for IPv4 and IPv6: parsing and formatting go through ipaddr.js; arithmetic is on bigint.
+// CIDR maths for IPv4 and IPv6: parsing and formatting go through ipaddr.js (plain dotted quads directly);
+// arithmetic is on bigint.
 // An address is { family, value }; a prefix is always normalised to its network address.
 import ipaddr from 'ipaddr.js';
 
@@ -63,6 +64,8 @@ function toIpaddr(a: Addr): ipaddr.IPv4 | ipaddr.IPv6 {
  */
 export function parseAddr(s: string): Addr {
   const text = String(s).trim();
+  const quad = parseDottedQuad(text);
+  if (quad !== undefined) return { family: 4, value: BigInt(quad) };
   if (ipaddr.IPv4.isValid(text)) {
     if (!ipaddr.IPv4.isValidFourPartDecimal(text)) throw new CidrError(`"${s}" is not an IPv4 address in dotted-quad form (a.b.c.d)`);
     return fromIpaddr(ipaddr.IPv4.parse(text));
@@ -75,6 +78,22 @@ export function parseAddr(s: string): Addr {
   throw new CidrError(`"${s}" is not an IPv4 or IPv6 address`);
 }
 
+// The common case without ipaddr.js (whose validation is regex-heavy: a journal replay parses thousands):
+// exactly four decimal parts 0-255 without leading zeros, which ipaddr.js parses to the same value.
+// Anything else, valid or not, goes the general way. Returns the address as a 32-bit number.
+const DOTTED_QUAD = /^(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})\.(0|[1-9]\d{0,2})$/;
+function parseDottedQuad(text: string): number | undefined {
+  const m = DOTTED_QUAD.exec(text);
+  if (!m) return undefined;
+  let v = 0;
+  for (let i = 1; i <= 4; i++) {
+    const part = Number(m[i]);
+    if (part > 255) return undefined;
+    v = v * 256 + part;
+  }
+  return v;
+}
+
 export function tryParseAddr(s: string): Addr | undefined {
   try {
     return parseAddr(s);
@@ -84,6 +103,10 @@ export function tryParseAddr(s: string): Addr | undefined {
 }
 
 export function formatAddr(a: Addr): string {
+  if (a.family === 4) {
+    const v = Number(a.value);
+    return `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+  }
   return toIpaddr(a).toString();
 }
 
@@ -94,7 +117,7 @@ export function parseCidr(s: string): ParsedCidr {
   if (slash < 0) throw new CidrError(`"${s}" is not in CIDR notation (address/prefix-length, e.g. 10.1.0.0/24)`);
   const addrText = text.slice(0, slash);
   const lenText = text.slice(slash + 1);
-  const v6Mapped = ipaddr.IPv6.isValid(addrText) && ipaddr.IPv6.parse(addrText).isIPv4MappedAddress();
+  const v6Mapped = parseDottedQuad(addrText) === undefined && ipaddr.IPv6.isValid(addrText) && ipaddr.IPv6.parse(addrText).isIPv4MappedAddress();
   const addr = parseAddr(addrText);
   if (!/^\d{1,3}$/.test(lenText)) throw new CidrError(`"${s}": prefix length "${lenText}" is not a number`);
   let length = Number(lenText);

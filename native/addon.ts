@@ -50,8 +50,10 @@ export interface NativeAddon {
 }
 
 export interface FrameServer {
-  /** Stops accepting, closes the listening fd and the connections not yet handed over. */
+  /** Stops accepting and closes the listening fd; connections being read are still handed over. */
   close(): void;
+  /** Closes the connections whose request is still being read. */
+  dropReading(): void;
   /** Connections accepted whose request is still being read. */
   readonly reading: number;
 }

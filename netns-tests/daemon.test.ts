@@ -324,7 +324,24 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
     const pending = callDaemon({ type: 'fake', env: env('ADD'), stdin: conf, socket });
     await new Promise((r) => setTimeout(r, 50));
     assert.equal(srv.inflight(), 1);
-    await srv.close();
+    // A client halfway through sending its request when the daemon starts closing is still read, and told to
+    // run the standalone plugin (nothing was started for it).
+    const reqEnv = Object.fromEntries(Object.entries(env('ADD')).filter((e): e is [string, string] => e[1] !== undefined));
+    const frame = encodeRequest({ type: 'fake', env: reqEnv, netns: '', pidns: '', stdin: Buffer.from(conf) });
+    const late = createConnection(socket);
+    const lateAnswer = new Promise<Buffer>((res, rej) => {
+      const got: Buffer[] = [];
+      late.on('data', (d) => got.push(d));
+      late.on('error', rej);
+      late.on('close', () => res(Buffer.concat(got)));
+    });
+    await new Promise<void>((res) => late.write(frame.subarray(0, 10), () => res()));
+    await new Promise((r) => setTimeout(r, 20));
+    const closed = srv.close();
+    late.end(frame.subarray(10));
+    const answer = await lateAnswer;
+    assert.deepEqual(decodeResponse(answer.subarray(4)), { kind: 'fallback', reason: 'tsnetd is shutting down' });
+    await closed;
     const res = await pending;
     assert.equal(res?.kind, 'result');
     if (res?.kind === 'result') {

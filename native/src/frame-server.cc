@@ -5,8 +5,9 @@
 //
 //   frameListen(path, backlog): fd        — a non-blocking AF_UNIX stream socket bound (mode 0600) and listening
 //   new FrameServer(fd, onRequest(fd, body), onError(message), maxFrame, readTimeoutMs)
-//       .close()                           — stops accepting, closes the listening fd and connections not yet
-//                                            handed over; .reading: connections still being read
+//       .close()                           — stops accepting and closes the listening fd
+//       .dropReading()                     — closes the connections whose request is still being read
+//       .reading                           — how many those are
 //   frameReply(fd, data): boolean         — writes the answer (waiting up to 1 s for a client that does not
 //                                            read) and closes the connection
 //   frameDrop(fd)                          — closes a connection without an answer
@@ -113,7 +114,9 @@ struct Conn {
 class FrameServer : public Napi::ObjectWrap<FrameServer> {
  public:
   static Napi::Function Define(Napi::Env env) {
-    return DefineClass(env, "FrameServer", {InstanceMethod("close", &FrameServer::Close), InstanceAccessor("reading", &FrameServer::Reading, nullptr)});
+    return DefineClass(env, "FrameServer",
+                       {InstanceMethod("close", &FrameServer::Close), InstanceMethod("dropReading", &FrameServer::DropReading),
+                        InstanceAccessor("reading", &FrameServer::Reading, nullptr)});
   }
 
   FrameServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FrameServer>(info), context_(info.Env(), "tsnetd.request") {
@@ -137,18 +140,20 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
     backoff_->data = this;
     uv_unref(reinterpret_cast<uv_handle_t*>(backoff_));
     uv_poll_start(listen_, UV_READABLE, OnAcceptable);
-    Ref();  // alive while listening, whatever JavaScript keeps of it
+    Ref();  // alive while listening or reading, whatever JavaScript keeps of it (see MaybeRelease)
   }
 
  private:
+  // Stops accepting: the listening socket is closed (clients still in its backlog see it reset, as with
+  // net.Server). Connections being read go on, and are handed over as usual, until dropReading().
   Napi::Value Close(const Napi::CallbackInfo& info) {
     if (listen_) {
       uv_poll_stop(listen_);
-      // Released once libuv has closed the handle, in a later turn of the loop: never while a callback of
-      // ours (which may be what called close()) is still on the stack.
       uv_close(reinterpret_cast<uv_handle_t*>(listen_), [](uv_handle_t* h) {
-        static_cast<FrameServer*>(h->data)->Unref();
+        auto* self = static_cast<FrameServer*>(h->data);
         delete reinterpret_cast<uv_poll_t*>(h);
+        self->listenClosed_ = true;
+        self->MaybeRelease();
       });
       listen_ = nullptr;
       uv_timer_stop(backoff_);
@@ -156,9 +161,24 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
       backoff_ = nullptr;
       close(fd_);
       fd_ = -1;
-      for (Conn* c : std::set<Conn*>(reading_)) Finish(c, true);
     }
     return info.Env().Undefined();
+  }
+
+  // Closes the connections whose request is still being read.
+  Napi::Value DropReading(const Napi::CallbackInfo& info) {
+    for (Conn* c : std::set<Conn*>(reading_)) Finish(c, true);
+    return info.Env().Undefined();
+  }
+
+  // The self-reference goes once nothing of ours can call back: listening handle closed, no connection being
+  // read. Only called from libuv close callbacks, never while a callback of ours is on the stack (a request
+  // handler may be what closed the server), so the object may be collected after it.
+  void MaybeRelease() {
+    if (listenClosed_ && reading_.empty() && openConns_ == 0 && !released_) {
+      released_ = true;
+      Unref();
+    }
   }
 
   Napi::Value Reading(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), static_cast<double>(reading_.size())); }
@@ -189,6 +209,7 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
   void Start(int fd) {
     Conn* c = new Conn{this, fd, {}, {}, {}, 0};
     reading_.insert(c);
+    openConns_++;
     uv_poll_init(loop_, &c->poll, fd);
     uv_timer_init(loop_, &c->timer);
     c->poll.data = c;
@@ -266,7 +287,11 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
     if (closeFd) close(c->fd);
     auto done = [](uv_handle_t* h) {
       Conn* c = static_cast<Conn*>(h->data);
-      if (--c->openHandles == 0) delete c;
+      if (--c->openHandles > 0) return;
+      FrameServer* self = c->server;
+      delete c;
+      self->openConns_--;
+      self->MaybeRelease();
     };
     uv_close(reinterpret_cast<uv_handle_t*>(&c->poll), done);
     uv_close(reinterpret_cast<uv_handle_t*>(&c->timer), done);
@@ -276,6 +301,9 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
   uv_loop_t* loop_ = nullptr;
   uv_poll_t* listen_ = nullptr;
   uv_timer_t* backoff_ = nullptr;
+  bool listenClosed_ = false;
+  bool released_ = false;
+  int openConns_ = 0;  // Conn structs not yet freed (their handles close asynchronously)
   Napi::FunctionReference onRequest_;
   Napi::FunctionReference onError_;
   Napi::AsyncContext context_;

@@ -155,6 +155,7 @@ export async function startServer(opts: ServerOptions = {}): Promise<DaemonServe
           setTimeout(res, graceMs).unref();
         });
       }
+      server.dropReading();
       for (const fd of [...conns]) drop(fd);
     },
   };

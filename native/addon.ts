@@ -41,8 +41,12 @@ export interface NativeAddon {
   gettid(): number;
   /** A non-blocking unix stream socket bound at path (born 0600) and listening. */
   frameListen(path: string, backlog: number): number;
-  /** Writes a framed answer on an accepted connection and closes it; false when the client was gone or did not read. */
-  frameReply(fd: number, data: Buffer): boolean;
+  /**
+   * Writes a framed answer on an accepted connection and closes it: 'sent'; 'queued' when the socket would
+   * not take it all at once (the rest is written as the client reads, dropped after 10 s without progress);
+   * 'gone' when the client had closed its end. Never waits.
+   */
+  frameReply(fd: number, data: Buffer): 'sent' | 'queued' | 'gone';
   /** Closes an accepted connection without an answer. */
   frameDrop(fd: number): void;
   /** Accepts on a listening fd, reads one length-prefixed frame per connection, hands over (fd, body). */

@@ -305,6 +305,39 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
     assert.equal(srv.stats().served, 1);
   });
 
+  it('an answer bigger than the socket buffer goes out as the client reads it, and holds up no other request', async (t) => {
+    const w = world(t);
+    ctrNs = w.netns('c');
+    const socket = join(w.tmpdir(), 'd.sock');
+    const search = Array.from({ length: 60_000 }, (_, i) => `domain-${i}.example.internal`); // ~2 MiB of JSON
+    const big: Registry = new Map([
+      ...registry(0),
+      ['big', { opts: { name: 'big' }, plugin: { add: async (conf) => ({ cniVersion: conf.cniVersion, dns: { search } }), del: async () => {}, check: async () => {} } }],
+    ]);
+    const srv = await startServer({ socket, registry: big });
+    w.defer(() => srv.close(0));
+    const reqEnv = Object.fromEntries(Object.entries(env('ADD')).filter((e): e is [string, string] => e[1] !== undefined));
+    // A client that sends its request and does not read yet.
+    const slow = createConnection(socket);
+    slow.pause();
+    await new Promise<void>((res) => slow.end(encodeRequest({ type: 'big', env: reqEnv, netns: '', pidns: '', stdin: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'big' })) }), () => res()));
+    await new Promise((r) => setTimeout(r, 100));
+    // Another request is answered meanwhile (with a blocked event loop it would wait for the slow reader).
+    const other = await callDaemon({ type: 'fake', env: env('ADD'), stdin: conf, socket });
+    assert.equal(other?.kind, 'result');
+    // Now read the big answer: whole.
+    const got: Buffer[] = [];
+    slow.on('data', (d) => got.push(d));
+    const closed = new Promise((res) => slow.on('close', res));
+    slow.resume();
+    await closed;
+    const all = Buffer.concat(got);
+    assert.equal(all.readUInt32BE(0), all.length - 4, 'the whole frame arrived');
+    const res = decodeResponse(all.subarray(4));
+    assert.equal(res.kind, 'result');
+    if (res.kind === 'result') assert.equal(JSON.parse(res.stdout.toString()).dns.search.length, search.length);
+  });
+
   it('replaces a stale socket, refuses a non-socket, and drains requests in flight on close', async (t) => {
     const w = world(t);
     ctrNs = w.netns('c');

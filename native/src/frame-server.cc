@@ -8,15 +8,14 @@
 //       .close()                           — stops accepting and closes the listening fd
 //       .dropReading()                     — closes the connections whose request is still being read
 //       .reading                           — how many those are
-//   frameReply(fd, data): boolean         — writes the answer (waiting up to 1 s for a client that does not
-//                                            read) and closes the connection
+//   frameReply(fd, data)                  — writes the answer and closes the connection: 'sent', 'gone', or
+//                                            'queued' (what the socket would not take yet goes as it drains)
 //   frameDrop(fd)                          — closes a connection without an answer
 #include <napi.h>
 #include <uv.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -61,35 +60,77 @@ Napi::Value FrameListen(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
-Napi::Value FrameReply(const Napi::CallbackInfo& info) {
-  if (info.Length() < 2) throw Napi::TypeError::New(info.Env(), "usage: frameReply(fd, data)");
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
-  const char* p = data.Data();
-  size_t left = data.Length();
-  bool ok = true;
-  struct timespec start;
-  clock_gettime(CLOCK_MONOTONIC, &start);
-  while (left > 0) {
-    ssize_t n = send(fd, p, left, MSG_DONTWAIT | MSG_NOSIGNAL);
+// The rest of an answer the socket would not take at once (bigger than its buffer, a client slow to read):
+// written as the socket drains, on the event loop, then the connection is closed — or dropped after
+// kReplyTimeoutMs without progress. The event loop never waits for a client.
+constexpr uint64_t kReplyTimeoutMs = 10000;
+struct PendingReply {
+  int fd;
+  std::string rest;
+  size_t off = 0;
+  uv_poll_t poll;
+  uv_timer_t timer;
+  int openHandles = 2;
+};
+
+void EndReply(PendingReply* r) {
+  uv_poll_stop(&r->poll);
+  uv_timer_stop(&r->timer);
+  close(r->fd);
+  auto done = [](uv_handle_t* h) {
+    auto* r = static_cast<PendingReply*>(h->data);
+    if (--r->openHandles == 0) delete r;
+  };
+  uv_close(reinterpret_cast<uv_handle_t*>(&r->poll), done);
+  uv_close(reinterpret_cast<uv_handle_t*>(&r->timer), done);
+}
+
+// Sends what the socket takes now: 1 all sent, 0 more to send, -1 the client is gone.
+int SendSome(int fd, const char* p, size_t len, size_t& off) {
+  while (off < len) {
+    ssize_t n = send(fd, p + off, len - off, MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n > 0) {
-      p += n;
-      left -= static_cast<size_t>(n);
+      off += static_cast<size_t>(n);
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-      struct timespec now;
-      clock_gettime(CLOCK_MONOTONIC, &now);
-      long waited = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
-      struct pollfd pfd = {fd, POLLOUT, 0};
-      if (waited < 1000 && poll(&pfd, 1, static_cast<int>(1000 - waited)) > 0) continue;
-    }
-    ok = false;  // the client went away or does not read: nothing more to do for it
-    break;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) return 0;
+    return -1;
   }
-  close(fd);
-  return Napi::Boolean::New(info.Env(), ok);
+  return 1;
+}
+
+// frameReply(fd, data): 'sent' (written and closed), 'queued' (the rest goes as the client reads; closed
+// after), or 'gone' (the client closed its end; fd closed).
+Napi::Value FrameReply(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 2) throw Napi::TypeError::New(env, "usage: frameReply(fd, data)");
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  Napi::Buffer<char> data = info[1].As<Napi::Buffer<char>>();
+  size_t off = 0;
+  int r = SendSome(fd, data.Data(), data.Length(), off);
+  if (r != 0) {
+    close(fd);
+    return Napi::String::New(env, r > 0 ? "sent" : "gone");
+  }
+  uv_loop_t* loop = nullptr;
+  auto* pr = new PendingReply{fd, std::string(data.Data() + off, data.Length() - off), 0, {}, {}, 2};
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok || uv_poll_init(loop, &pr->poll, fd) != 0) {
+    close(fd);
+    delete pr;
+    return Napi::String::New(env, "gone");
+  }
+  uv_timer_init(loop, &pr->timer);
+  pr->poll.data = pr;
+  pr->timer.data = pr;
+  uv_poll_start(&pr->poll, UV_WRITABLE, [](uv_poll_t* h, int status, int) {
+    auto* pr = static_cast<PendingReply*>(h->data);
+    int r = status < 0 ? -1 : SendSome(pr->fd, pr->rest.data(), pr->rest.size(), pr->off);
+    if (r != 0) return EndReply(pr);
+    uv_timer_again(&pr->timer);  // progress: the client reads
+  });
+  uv_timer_start(&pr->timer, [](uv_timer_t* t) { EndReply(static_cast<PendingReply*>(t->data)); }, kReplyTimeoutMs, kReplyTimeoutMs);
+  return Napi::String::New(env, "queued");
 }
 
 Napi::Value FrameDrop(const Napi::CallbackInfo& info) {
@@ -137,8 +178,7 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
     listen_->data = this;
     backoff_ = new uv_timer_t;
     uv_timer_init(loop_, backoff_);
-    backoff_->data = this;
-    uv_unref(reinterpret_cast<uv_handle_t*>(backoff_));
+    backoff_->data = this;  // ref'd: while accepting pauses, it is what keeps the daemon's loop alive
     uv_poll_start(listen_, UV_READABLE, OnAcceptable);
     Ref();  // alive while listening or reading, whatever JavaScript keeps of it (see MaybeRelease)
   }
@@ -185,33 +225,42 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
 
   static void OnAcceptable(uv_poll_t* h, int status, int) {
     auto* self = static_cast<FrameServer*>(h->data);
-    if (status < 0) return;
+    if (status < 0) return self->Pause(std::string("listening socket: ") + uv_strerror(status));
     while (self->listen_) {  // a request handler may have closed the server meanwhile
       int fd = accept4(self->fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (fd < 0) {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) return;
         // Out of fds or memory: the socket stays readable, so pause instead of spinning on the error.
-        self->Report(std::string("accept: ") + strerror(errno) + "; pausing for 100 ms");
-        if (self->listen_) {
-          uv_poll_stop(self->listen_);
-          uv_timer_start(self->backoff_, [](uv_timer_t* t) {
-            auto* s = static_cast<FrameServer*>(t->data);
-            if (s->listen_) uv_poll_start(s->listen_, UV_READABLE, OnAcceptable);
-          }, 100, 0);
-        }
-        return;
+        return self->Pause(std::string("accept: ") + strerror(errno));
       }
       self->Start(fd);
     }
   }
 
+  // Stops accepting for 100 ms after an error, then polls again (the timer keeps the loop alive meanwhile).
+  void Pause(const std::string& why) {
+    Report(why + "; pausing for 100 ms");
+    if (!listen_) return;
+    uv_poll_stop(listen_);
+    uv_timer_start(backoff_, [](uv_timer_t* t) {
+      auto* s = static_cast<FrameServer*>(t->data);
+      if (s->listen_) uv_poll_start(s->listen_, UV_READABLE, OnAcceptable);
+    }, 100, 0);
+  }
+
   void Start(int fd) {
     Conn* c = new Conn{this, fd, {}, {}, {}, 0};
+    int err = uv_poll_init(loop_, &c->poll, fd);
+    if (err != 0) {  // the loop cannot watch it (epoll watch limit, memory): refuse this one connection
+      close(fd);
+      delete c;
+      Report(std::string("cannot watch a new connection: ") + uv_strerror(err));
+      return;
+    }
+    uv_timer_init(loop_, &c->timer);
     reading_.insert(c);
     openConns_++;
-    uv_poll_init(loop_, &c->poll, fd);
-    uv_timer_init(loop_, &c->timer);
     c->poll.data = c;
     c->timer.data = c;
     c->openHandles = 2;
@@ -225,10 +274,13 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
       }
       c->server->ReadSome(c);
     });
-    uv_timer_start(&c->timer, [](uv_timer_t* t) {
-      Conn* c = static_cast<Conn*>(t->data);
-      c->server->Fail(c, "client sent no complete request in time; dropped");
-    }, readTimeoutMs_, 0);
+    uv_timer_start(&c->timer, OnReadTimeout, readTimeoutMs_, 0);
+  }
+
+  // readTimeoutMs without a byte from the client (an idle timeout, as net.Socket's setTimeout).
+  static void OnReadTimeout(uv_timer_t* t) {
+    Conn* c = static_cast<Conn*>(t->data);
+    c->server->Fail(c, "client sent no complete request in time; dropped");
   }
 
   // Reads what is there; true when the connection is done with (handed over or failed).
@@ -241,6 +293,7 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
       if (n < 0) return Fail(c, std::string("read: ") + strerror(errno)), true;
       if (n == 0) return Fail(c, c->buf.empty() ? "client closed the connection without a request" : "client closed the connection in the middle of its request"), true;
       c->buf.append(tmp, static_cast<size_t>(n));
+      if (uv_is_active(reinterpret_cast<uv_handle_t*>(&c->timer))) uv_timer_start(&c->timer, OnReadTimeout, readTimeoutMs_, 0);
       if (c->buf.size() < 4) continue;
       const auto* b = reinterpret_cast<const unsigned char*>(c->buf.data());
       size_t want = (size_t(b[0]) << 24) | (size_t(b[1]) << 16) | (size_t(b[2]) << 8) | size_t(b[3]);

@@ -92,8 +92,9 @@ export async function startServer(opts: ServerOptions = {}): Promise<DaemonServe
   let drained: (() => void) | undefined;
 
   const finish = (fd: number, res: DaemonResponse) => {
+    const data = encodeResponse(res); // may throw (an answer over the frame limit): serve() then drops fd
     if (!conns.delete(fd)) return; // dropped at shutdown
-    native().frameReply(fd, encodeResponse(res));
+    native().frameReply(fd, data);
   };
   const drop = (fd: number) => {
     if (conns.delete(fd)) native().frameDrop(fd);
@@ -109,8 +110,8 @@ export async function startServer(opts: ServerOptions = {}): Promise<DaemonServe
         return;
       }
       const res = await runRequest(req, registry, timeoutMs, queue);
-      counts.served++;
       finish(fd, res);
+      counts.served++;
     } catch (e) {
       counts.failed++;
       log(`request failed: ${(e as Error).message}`);

@@ -46,14 +46,29 @@ async function inner(): Promise<void> {
       const order = [...setups].sort(() => Math.random() - 0.5);
       for (const s of order) {
         const c = ctrs.get(s.flavor)![r % 4]!;
-        const a = callSync(s, 'ADD', c);
-        mustOk(a, `${s.flavor} ADD`);
-        const d = callSync(s, 'DEL', c);
-        mustOk(d, `${s.flavor} DEL`);
-        const ax = callSyncExec(s, 'ADD', c);
-        mustOk(ax, `${s.flavor} ADD (exec-timed)`);
-        const dx = callSyncExec(s, 'DEL', c);
-        mustOk(dx, `${s.flavor} DEL (exec-timed)`);
+        // Both ways in a random order each round: neither always runs right after the other on warm caches.
+        const node = () => {
+          const add = callSync(s, 'ADD', c);
+          mustOk(add, `${s.flavor} ADD`);
+          const del = callSync(s, 'DEL', c);
+          mustOk(del, `${s.flavor} DEL`);
+          return [add, del] as const;
+        };
+        const exec = () => {
+          const add = callSyncExec(s, 'ADD', c);
+          mustOk(add, `${s.flavor} ADD (exec-timed)`);
+          const del = callSyncExec(s, 'DEL', c);
+          mustOk(del, `${s.flavor} DEL (exec-timed)`);
+          return [add, del] as const;
+        };
+        let a, d, ax, dx;
+        if (Math.random() < 0.5) {
+          [a, d] = node();
+          [ax, dx] = exec();
+        } else {
+          [ax, dx] = exec();
+          [a, d] = node();
+        }
         if (r >= warmup) {
           (add[s.flavor] ??= []).push(a.ms);
           (del[s.flavor] ??= []).push(d.ms);

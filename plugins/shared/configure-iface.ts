@@ -1,6 +1,6 @@
 // Puts a CNI result's addresses and routes on an interface inside the container's netns (the reference
-// plugins' ipam.ConfigureIface): up, addresses, then routes — each route via its own gw or the address's — sent to
-// the kernel in one datagram.
+// plugins' ipam.ConfigureIface): up, addresses, then routes — each route via its own gw or the address's —
+// in two netlink datagrams (up and addresses, then routes).
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Netns } from '../../native/netns.js';
 import type { Result } from '../cni/types.js';
@@ -31,38 +31,37 @@ export async function configureInterface(ns: Netns, ifname: string, result: Resu
       /* IPv6 disabled system-wide: the address add below says so */
     }
   }
-  // Up, addresses and routes go to the kernel in one datagram, applied in that order (each on its own).
+  // The up and the addresses go to the kernel in one datagram (applied in that order, each on its own), the
+  // routes in a second once those succeeded: a route replaces one the container may already have (another
+  // network's default), which must not happen for an attachment that is failing anyway.
   const up = rt.setLinkRequest(link.index, { up: true, ...(opts.arpNotify ? { ipv4Conf: { arpNotify: true } } : {}) }, ifname);
-  const rest = [
-    ...ips.map((ip) => rt.addAddressRequest(link.index, ip.address, { noDad: ip.address.includes(':') && !opts.enableDad }, false, ifname)),
-    ...(result.routes ?? []).map((r) => {
-      const v6 = r.dst.includes(':');
-      const gw = r.gw ?? ips.find((ip) => ip.gateway && ip.gateway.includes(':') === v6)?.gateway;
-      const isDefault = r.dst === '0.0.0.0/0' || r.dst === '::/0';
-      return rt.replaceRouteRequest({
-        dst: isDefault ? (v6 ? 'default6' : 'default') : r.dst,
-        ...(gw ? { gateway: gw } : {}),
-        oif: link.index,
-        ...(r.priority !== undefined ? { priority: r.priority } : {}),
-        ...(r.table !== undefined ? { table: r.table } : {}),
-        ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
-        ...(r.advmss !== undefined ? { advmss: r.advmss } : {}),
-        ...(r.scope !== undefined ? { scope: r.scope } : {}),
-      });
-    }),
-  ];
-  const [upError, ...errors] = await rt.inOneTrip([up, ...rest]);
+  const addresses = ips.map((ip) => rt.addAddressRequest(link.index, ip.address, { noDad: ip.address.includes(':') && !opts.enableDad }, false, ifname));
+  const [upError, ...addressErrors] = await rt.inOneTrip([up, ...addresses]);
   if (upError && opts.arpNotify && isNetlinkError(upError, 'EAFNOSUPPORT')) {
     // No IPv4 state on the interface (an MTU below 68): the kernel refused the whole 'up'. Bring it up
-    // alone, then redo what failed while it was down (a route via a gateway needs the link up).
+    // alone; the addresses were tried already (an address needs no carrier).
     await rt.setLink(link.index, { up: true });
-    for (const [i, r] of rest.entries()) {
-      if (!errors[i]) continue;
-      const [again] = await rt.inOneTrip([r]);
-      if (again) throw again;
-    }
-    return;
+  } else if (upError) {
+    throw upError;
   }
-  const failed = upError ?? errors.find((e) => e !== undefined);
-  if (failed) throw failed;
+  const addressError = addressErrors.find((e) => e !== undefined);
+  if (addressError) throw addressError;
+  const routes = (result.routes ?? []).map((r) => {
+    const v6 = r.dst.includes(':');
+    const gw = r.gw ?? ips.find((ip) => ip.gateway && ip.gateway.includes(':') === v6)?.gateway;
+    const isDefault = r.dst === '0.0.0.0/0' || r.dst === '::/0';
+    return rt.replaceRouteRequest({
+      dst: isDefault ? (v6 ? 'default6' : 'default') : r.dst,
+      ...(gw ? { gateway: gw } : {}),
+      oif: link.index,
+      ...(r.priority !== undefined ? { priority: r.priority } : {}),
+      ...(r.table !== undefined ? { table: r.table } : {}),
+      ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
+      ...(r.advmss !== undefined ? { advmss: r.advmss } : {}),
+      ...(r.scope !== undefined ? { scope: r.scope } : {}),
+    });
+  });
+  if (!routes.length) return;
+  const routeError = (await rt.inOneTrip(routes)).find((e) => e !== undefined);
+  if (routeError) throw routeError;
 }

@@ -338,6 +338,46 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
     if (res.kind === 'result') assert.equal(JSON.parse(res.stdout.toString()).dns.search.length, search.length);
   });
 
+  it('out of file descriptors, the daemon pauses accepting, stays up, and serves again once it has some', async (t) => {
+    const w = world(t);
+    const dir = w.tmpdir();
+    const socket = join(dir, 'd.sock');
+    // A child daemon with a low fd limit: it fills its table, reports when full, frees on a signal.
+    const server = pathToFileURL(join(REPO, 'dist', 'plugins', 'daemon', 'server.js')).href;
+    const script = `
+      const { openSync, closeSync } = require('node:fs');
+      import(${JSON.stringify(server)}).then(async ({ startServer }) => {
+        await startServer({ socket: ${JSON.stringify(socket)}, registry: new Map(), log: (l) => console.log('LOG', l) });
+        const held = [];
+        try { for (;;) held.push(openSync('/dev/null', 'r')); } catch { console.log('FULL'); }
+        process.on('SIGUSR1', () => { for (const fd of held) closeSync(fd); console.log('FREED'); });
+      });`;
+    const child = spawn('sh', ['-c', `ulimit -n 64 && exec "${process.execPath}" -e '${script.replace(/'/g, "'\\''")}'`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    w.defer(() => {
+      child.kill('SIGKILL');
+    });
+    let out = '';
+    const seen = (what: string) =>
+      new Promise<void>((res, rej) => {
+        const check = () => (out.includes(what) ? res() : undefined);
+        child.stdout!.on('data', (d) => {
+          out += d;
+          check();
+        });
+        child.once('exit', (code) => rej(new Error(`daemon exited (${code}) before "${what}": ${out}`)));
+        check();
+      });
+    await seen('FULL');
+    const attempt = callDaemon({ type: 'none', env: { CNI_COMMAND: 'VERSION' }, stdin: '{"cniVersion":"1.0.0"}', socket }).catch(() => undefined);
+    await seen('pausing for 100 ms');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(child.exitCode, null, 'still running while accepting is paused');
+    child.kill('SIGUSR1');
+    await seen('FREED');
+    // The connection waiting in the backlog is accepted once fds are back, and answered (a fallback: no plugins).
+    assert.deepEqual(await attempt, { kind: 'fallback', reason: 'plugin type "none" is not served by tsnetd' });
+  });
+
   it('replaces a stale socket, refuses a non-socket, and drains requests in flight on close', async (t) => {
     const w = world(t);
     ctrNs = w.netns('c');

@@ -2,6 +2,8 @@
 // costs tsnetd one accept4() and one or two read()s, and no net.Socket and stream objects (~0.2 ms of
 // CPU per request with them). One request per connection, as protocol.ts frames it (u32 big-endian
 // length, body); the client half-closes after sending, and the answer goes back on the same connection.
+// For the main thread's event loop (tsnetd): it registers no environment cleanup hook, so it is not meant for
+// worker threads, whose environment may be torn down under it.
 //
 //   frameListen(path, backlog): fd        — a non-blocking AF_UNIX stream socket bound (mode 0600) and listening
 //   new FrameServer(fd, onRequest(fd, body), onError(message), maxFrame, readTimeoutMs)

@@ -1,7 +1,10 @@
 // Durable file primitives: atomic replace (temp + fsync + rename + fsync of the directory) and appends
 // that reach the disk before we report success.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
+import { promisify } from 'node:util';
+
+const fsyncAsync = promisify(fsync);
 
 export function fsyncDir(dir: string): void {
   const fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
@@ -40,4 +43,31 @@ export function writeFileAtomic(path: string, data: string | Buffer): void {
     throw e;
   }
   fsyncDir(dirname(path));
+}
+
+/**
+ * writeFileAtomic with its two waits for the disk on a libuv worker: a long-lived process (tsnetd) goes on
+ * serving other requests meanwhile. Same steps, same guarantees.
+ */
+export async function writeFileAtomicAsync(path: string, data: string | Buffer): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fd = openSync(tmp, 'w', 0o644);
+  try {
+    try {
+      writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
+      await fsyncAsync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(tmp, path);
+  } catch (e) {
+    rmSync(tmp, { force: true }); // never leave a half-written temp file behind
+    throw e;
+  }
+  const dfd = openSync(dirname(path), constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await fsyncAsync(dfd);
+  } finally {
+    closeSync(dfd);
+  }
 }

@@ -9,10 +9,10 @@
 //   via temp + fsync + rename + fsync(dir), then the journal is truncated. A crash between the two is
 //   harmless: lines whose sequence number is not above the snapshot's are skipped on replay.
 //   Amortised, each transaction still writes O(1) bytes per op; loading reads O(reservations).
-import { closeSync, existsSync, fdatasync, fdatasyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, constants } from 'node:fs';
+import { closeSync, existsSync, fdatasync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, constants } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
-import { ensureDir, fsyncDir, writeAll, writeFileAtomic } from './durable.js';
+import { ensureDir, fsyncDir, writeAll, writeFileAtomicAsync } from './durable.js';
 import { withLock } from './lock.js';
 import { IpamState, type Op, type Snapshot } from './state.js';
 
@@ -354,8 +354,9 @@ export class IpamStore {
     if (loaded.journalLines > Math.max(compactEvery, loaded.state.size)) {
       // The transaction is committed (its journal line is on disk): compaction is housekeeping. If it fails
       // (disk full, say), the journal keeps growing and the next commit tries again.
+      // Its waits for the disk run on a worker (still under the lock): tsnetd serves other networks meanwhile.
       try {
-        writeFileAtomic(this.snapshotPath, JSON.stringify(loaded.state.toSnapshot(seq)));
+        await writeFileAtomicAsync(this.snapshotPath, JSON.stringify(loaded.state.toSnapshot(seq)));
       } catch {
         LOADED.delete(this.dir);
         return line;
@@ -363,7 +364,7 @@ export class IpamStore {
       const jfd = openSync(this.journalPath, constants.O_WRONLY);
       try {
         ftruncateSync(jfd, 0);
-        fdatasyncSync(jfd);
+        await fdatasyncAsync(jfd);
       } finally {
         closeSync(jfd);
       }

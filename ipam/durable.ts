@@ -26,30 +26,12 @@ export function writeAll(fd: number, data: Buffer): void {
   while (off < data.length) off += writeSync(fd, data, off, data.length - off);
 }
 
-/** Replace `path` atomically: readers see the old or the new content, never a mix, even after SIGKILL or power loss. */
-export function writeFileAtomic(path: string, data: string | Buffer): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w', 0o644);
-  try {
-    try {
-      writeAll(fd, typeof data === 'string' ? Buffer.from(data) : data);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true }); // never leave a half-written temp file behind
-    throw e;
-  }
-  fsyncDir(dirname(path));
-}
-
 /**
- * writeFileAtomic with its two waits for the disk on a libuv worker: a long-lived process (tsnetd) goes on
- * serving other requests meanwhile. Same steps, same guarantees.
+ * Replace `path` atomically: readers see the old or the new content, never a mix, even after SIGKILL or power
+ * loss. The waits for the disk (the file, then its directory) run on a libuv worker: a long-lived process
+ * (tsnetd) goes on serving other requests meanwhile.
  */
-export async function writeFileAtomicAsync(path: string, data: string | Buffer): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Buffer): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}`;
   const fd = openSync(tmp, 'w', 0o644);
   try {

@@ -146,7 +146,7 @@ export class NetworkRegistry {
     const host = auto && o.hostUsage ? await o.hostUsage() : [];
     return withLock(
       this.lockPath,
-      () => {
+      async () => {
         if (this.get(o.name)) throw new NetworkError('exists', `network "${o.name}" already exists; pick another name or remove it first ('tsnet network rm ${o.name}')`);
         const others = this.list();
         let subnet: Prefix;
@@ -169,7 +169,7 @@ export class NetworkRegistry {
           }
         }
         const rec = buildRecord(o, subnet, auto);
-        writeFileAtomic(this.file(o.name), JSON.stringify(rec, null, 2) + '\n');
+        await writeFileAtomic(this.file(o.name), JSON.stringify(rec, null, 2) + '\n');
         return rec;
       },
       this.lockTimeoutMs,

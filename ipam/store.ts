@@ -12,7 +12,7 @@
 import { closeSync, existsSync, fdatasync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, constants } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
-import { ensureDir, fsyncDir, writeAll, writeFileAtomicAsync } from './durable.js';
+import { ensureDir, fsyncDir, writeAll, writeFileAtomic } from './durable.js';
 import { withLock } from './lock.js';
 import { IpamState, type Op, type Snapshot } from './state.js';
 
@@ -356,7 +356,7 @@ export class IpamStore {
       // (disk full, say), the journal keeps growing and the next commit tries again.
       // Its waits for the disk run on a worker (still under the lock): tsnetd serves other networks meanwhile.
       try {
-        await writeFileAtomicAsync(this.snapshotPath, JSON.stringify(loaded.state.toSnapshot(seq)));
+        await writeFileAtomic(this.snapshotPath, JSON.stringify(loaded.state.toSnapshot(seq)));
       } catch {
         LOADED.delete(this.dir);
         return line;

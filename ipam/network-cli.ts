@@ -10,8 +10,7 @@ export interface NetworkCliDeps {
   root?: string | (() => string | undefined);
   out?: (s: string) => void;
   err?: (s: string) => void;
-  /** Runs after a network is removed from the registry (the engine removes the network's Linux bridge). */
-  /** Tidies up after a removal (the engine: its bridge); a returned text is printed as a warning. */
+  /** Runs after a network is removed from the registry (the engine removes its Linux bridge); a returned text is printed as a warning. */
   onRemoved?: (rec: NetworkRecord) => Promise<string | undefined | void>;
 }
 

@@ -6,7 +6,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_EX, LOCK_NB, native } from './addon.js';
-import type { Attr } from './netlink/attrs.js';
+import { str, type Attr } from './netlink/attrs.js';
 import { isNetlinkError } from './netlink/errors.js';
 import {
   batchCount,
@@ -29,7 +29,6 @@ import {
   type NftOp,
   type RuleInfo,
 } from './netlink/nftables-msg.js';
-import { str } from './netlink/attrs.js';
 import { NetlinkSocket } from './netlink/socket.js';
 
 export { masqueradeRule, dnatRule } from './netlink/nftables-msg.js';

@@ -103,13 +103,18 @@ export class Rtnl {
 
   async setLink(ref: LinkRef, change: LinkChange): Promise<void> {
     const r = this.setLinkRequest(await this.index(ref), change, ref);
-    await this.sock.request(r.type, r.flags, r.fixed, r.attrs, r.operation);
+    await this.apply(r);
   }
 
   /** setLink as a request for inOneTrip. */
   setLinkRequest(index: number, change: LinkChange, ref: LinkRef = index): NetlinkRequest {
     const { fixed, attrs } = encodeLinkChange(index, change);
     return { type: C.RTM_NEWLINK, flags: 0, fixed, attrs, operation: this.op(`change link ${JSON.stringify(ref)} (${Object.keys(change).join(', ')})`) };
+  }
+
+  /** Sends one request built by a `…Request` method and waits for its ACK. */
+  private apply(r: NetlinkRequest): Promise<void> {
+    return this.sock.request(r.type, r.flags, r.fixed, r.attrs, r.operation);
   }
 
   /**
@@ -229,7 +234,7 @@ export class Rtnl {
 
   async addAddress(link: LinkRef, cidr: string, opts: Omit<AddressSpec, 'index' | 'cidr'> = {}, replace = false): Promise<void> {
     const r = this.addAddressRequest(await this.index(link), cidr, opts, replace, link);
-    await this.sock.request(r.type, r.flags, r.fixed, r.attrs, r.operation);
+    await this.apply(r);
   }
 
   /** addAddress as a request for inOneTrip. */
@@ -263,7 +268,7 @@ export class Rtnl {
 
   async replaceRoute(spec: RouteSpec): Promise<void> {
     const r = this.replaceRouteRequest(spec);
-    await this.sock.request(r.type, r.flags, r.fixed, r.attrs, r.operation);
+    await this.apply(r);
   }
 
   /** replaceRoute as a request for inOneTrip. */

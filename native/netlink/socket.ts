@@ -66,7 +66,6 @@ export class NetlinkSocket {
     await this.acked(type, flags, fixed, attrs, operation);
   }
 
-
   /**
    * Like request(), with NLM_F_ECHO: resolves on the ACK with the notifications the kernel echoed back for
    * this request (e.g. the RTM_NEWLINK of a created link), which saves reading the object again. Kernels
@@ -96,7 +95,6 @@ export class NetlinkSocket {
       }
     });
   }
-
 
   /**
    * Sends several requests in one datagram, each with NLM_F_ACK, and resolves once every one is answered:

@@ -20,7 +20,6 @@ export interface DaemonIdentity {
   root: string;
 }
 
-
 export function stateRoot(env: Record<string, string | undefined>): string {
   return resolve(env.TSNET_ROOT || DEFAULT_ROOT);
 }

@@ -10,7 +10,7 @@
 //   node dist/bench/cni-addel.js [--runs N]        (default 40; needs root)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { callSync, callSyncExec, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, stats, type Flavor, type Setup } from './cni-lab.js';
+import { callSync, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, stats, type Flavor, type Setup } from './cni-lab.js';
 
 const FLAVORS: Flavor[] = ['ref', 'ours', 'fast', 'shim-fallback'];
 
@@ -55,9 +55,9 @@ async function inner(): Promise<void> {
           return [add, del] as const;
         };
         const exec = () => {
-          const add = callSyncExec(s, 'ADD', c);
+          const add = callSync(s, 'ADD', c, true);
           mustOk(add, `${s.flavor} ADD (exec-timed)`);
-          const del = callSyncExec(s, 'DEL', c);
+          const del = callSync(s, 'DEL', c, true);
           mustOk(del, `${s.flavor} DEL (exec-timed)`);
           return [add, del] as const;
         };
@@ -79,7 +79,7 @@ async function inner(): Promise<void> {
       const t0 = process.hrtime.bigint();
       spawnSync('/bin/true');
       if (r >= warmup) trueMs.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      const tx = callSyncExec({ flavor: 'ref', file: '/bin/true', env: {}, conf: '' }, 'VERSION', 'none');
+      const tx = callSync({ flavor: 'ref', file: '/bin/true', env: {}, conf: '' }, 'VERSION', 'none', true);
       if (r >= warmup && tx.execMs !== undefined) trueExecMs.push(tx.execMs);
     }
     const maxrssKiB: Record<string, number> = {};

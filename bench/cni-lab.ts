@@ -187,7 +187,7 @@ export function setup(flavor: Flavor, opts: { bridge: string; subnet: string; tm
 export interface CallResult {
   /** Spawn → exit as this (Node) process sees it. */
   ms: number;
-  /** Spawn → exit as measured by exec-timed (posix_spawn, as a Go runtime execs): set by the *Exec calls. */
+  /** Spawn → exit as measured by exec-timed (posix_spawn, as a Go runtime execs): set by timed calls. */
   execMs?: number;
   status: number | null;
   stdout: string;
@@ -203,35 +203,28 @@ function execMsOf(out: string, what: string): number {
   return ms;
 }
 
-function callEnv(s: Setup, command: string, ctr: string, id: string): Record<string, string> {
-  return { ...s.env, CNI_COMMAND: command, CNI_CONTAINERID: id, CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_ARGS: '' };
+function callEnv(s: Setup, command: string, ctr: string): Record<string, string> {
+  return { ...s.env, CNI_COMMAND: command, CNI_CONTAINERID: ctr, CNI_NETNS: `/run/netns/${ctr}`, CNI_IFNAME: 'eth0', CNI_ARGS: '' };
 }
 
-/** Execs one call synchronously, timed from spawn to exit. */
-export function callSync(s: Setup, command: string, ctr: string, id = ctr): CallResult {
+/**
+ * Execs one call synchronously, timed from spawn to exit as this process sees it (`ms`); with `timed`,
+ * through exec-timed, which also reports the time a runtime's posix_spawn → wait would see (`execMs`).
+ */
+export function callSync(s: Setup, command: string, ctr: string, timed = false): CallResult {
   const t0 = process.hrtime.bigint();
-  const r = spawnSync(s.file, [], { env: callEnv(s, command, ctr, id), input: s.conf, encoding: 'utf8' });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  return { ms, status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-/** Like callSync, through exec-timed: also reports the time a runtime's posix_spawn → wait would see. */
-export function callSyncExec(s: Setup, command: string, ctr: string, id = ctr): CallResult {
-  const t0 = process.hrtime.bigint();
-  const r = spawnSync(EXEC_TIMED, [s.file], { env: callEnv(s, command, ctr, id), input: s.conf, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
-  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-  const stdout = r.stdout?.toString() ?? '';
-  const stderr = r.stderr?.toString() ?? '';
-  const out: CallResult = { ms, status: r.status, stdout, stderr };
-  if (r.status === 0) out.execMs = execMsOf(r.output[3]?.toString() ?? '', `${s.flavor} ${command}`);
+  const opts = { env: callEnv(s, command, ctr), input: s.conf, encoding: 'utf8' as const };
+  const r = timed ? spawnSync(EXEC_TIMED, [s.file], { ...opts, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] }) : spawnSync(s.file, [], opts);
+  const out: CallResult = { ms: Number(process.hrtime.bigint() - t0) / 1e6, status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  if (timed && r.status === 0) out.execMs = execMsOf(r.output[3] ?? '', `${s.flavor} ${command}`);
   return out;
 }
 
-/** Like callAsync, through exec-timed (see callSyncExec). */
-export function callAsyncExec(s: Setup, command: string, ctr: string, id = ctr): Promise<CallResult> {
+/** Execs one call asynchronously (for parallel runs) through exec-timed: `ms` as this process sees it, and `execMs`. */
+export function callAsync(s: Setup, command: string, ctr: string): Promise<CallResult> {
   return new Promise((res) => {
     const t0 = process.hrtime.bigint();
-    const p = spawn(EXEC_TIMED, [s.file], { env: callEnv(s, command, ctr, id), stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
+    const p = spawn(EXEC_TIMED, [s.file], { env: callEnv(s, command, ctr), stdio: ['pipe', 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     let timing = '';
@@ -244,20 +237,6 @@ export function callAsyncExec(s: Setup, command: string, ctr: string, id = ctr):
       if (status === 0) out.execMs = execMsOf(timing, `${s.flavor} ${command}`);
       res(out);
     });
-  });
-}
-
-/** Execs one call asynchronously (for parallel runs), timed from spawn to exit. */
-export function callAsync(s: Setup, command: string, ctr: string, id = ctr): Promise<CallResult> {
-  return new Promise((res) => {
-    const t0 = process.hrtime.bigint();
-    const p = spawn(s.file, [], { env: callEnv(s, command, ctr, id) });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    p.stdin.end(s.conf);
-    p.on('close', (status) => res({ ms: Number(process.hrtime.bigint() - t0) / 1e6, status, stdout, stderr }));
   });
 }
 

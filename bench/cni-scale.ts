@@ -9,7 +9,7 @@
 // Target (issue 6): last-100 / first-100 ≤ 1.2 (the reference grows ~11 → 17 ms from N=100 to N=500).
 //   node dist/bench/cni-scale.js [N] [--flavors ref,fast,ours] [--modes seq,par] [--repeat R]   (default N=1000; root)
 // A bridge holds at most 1023 ports: N is capped there.
-import { stats, callAsyncExec, callSyncExec, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, type CallResult, type Flavor } from './cni-lab.js';
+import { stats, callAsync, callSync, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, type CallResult, type Flavor } from './cni-lab.js';
 
 const PARALLEL = 16;
 
@@ -41,7 +41,7 @@ async function inner(): Promise<void> {
     const t0 = Date.now();
     if (arg.mode === 'seq') {
       for (let i = 0; i < arg.n; i++) {
-        const r = callSyncExec(s, 'ADD', ctrs[i]!);
+        const r = callSync(s, 'ADD', ctrs[i]!, true);
         mustOk(r, `ADD #${i}`);
         ms[i] = r.execMs!;
         nodeMs[i] = r.ms;
@@ -53,7 +53,7 @@ async function inner(): Promise<void> {
       const worker = async () => {
         while (next < arg.n) {
           const i = next++;
-          const r: CallResult = await callAsyncExec(s, 'ADD', ctrs[i]!);
+          const r: CallResult = await callAsync(s, 'ADD', ctrs[i]!);
           mustOk(r, `ADD #${i}`);
           ms[done] = r.execMs!;
           nodeMs[done++] = r.ms;

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ipamAdd } from '../ipam/cni-ipam.js';
+import { ipamAdd } from '../plugins/shared/ipam-cni.js';
 import { Allocator } from '../ipam/allocator.js';
 import { canonicalizeRangeSet, capacity } from '../ipam/ranges.js';
 import { IpamState } from '../ipam/state.js';

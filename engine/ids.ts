@@ -1,6 +1,6 @@
 // Docker-style identifiers: 64-hex ids, 12-char short ids, adjective_noun names.
 import { randomBytes, randomInt } from 'node:crypto';
-import { TsnetError } from './errors.js';
+import { TsnetError } from '../common/errors.js';
 
 export function newId(): string {
   return randomBytes(32).toString('hex');

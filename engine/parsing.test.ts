@@ -1,7 +1,8 @@
 // Unit tests for the engine's pure parts: option parsing, config encoding, ldd output, mountinfo, etc files.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { TsnetError, formatError } from './errors.js';
+import { TsnetError } from '../common/errors.js';
+import { formatError } from './cli/format-error.js';
 import { newId, shortId, validateName } from './ids.js';
 import { normalizeImageName, validateImageName } from './images/store.js';
 import { parseLdd } from './images/from-host.js';

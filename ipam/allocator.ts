@@ -6,6 +6,7 @@
 // Deviation from host-local: a second ADD for an owner that already holds an address in this range set
 // returns that address (idempotent; e.g. a retry after the runtime lost our reply) instead of failing
 // with "duplicate allocation is not allowed".
+import { IpamError, IpamErrorCode } from './errors.js';
 import { formatAddr, formatAddrInPrefix, parseAddr, type Addr } from './cidr.js';
 import { capacity, formatRangeSet, rangeContains, rangeForAddr, type Range, type RangeSet } from './ranges.js';
 import { formatOwner, type IpamState, type Owner } from './state.js';
@@ -19,7 +20,7 @@ export interface Allocation {
 }
 
 /** The range set has no free address. */
-export class ExhaustedError extends Error {
+export class ExhaustedError extends IpamError {
   constructor(
     readonly network: string,
     readonly rangeId: string,
@@ -30,15 +31,17 @@ export class ExhaustedError extends Error {
     super(
       `network "${network}": no free address in range set ${rangeId} (${rangeSet}): ${held} of ${capacity} addresses are held. ` +
         `Fix: release addresses (CNI DEL, or GC of stale attachments), or use a larger subnet / wider rangeStart-rangeEnd.`,
+      'release addresses no container uses (DEL, or GC with the valid attachments), or give the network a wider range',
+      IpamErrorCode.Exhausted,
     );
     this.name = 'ExhaustedError';
   }
 }
 
 /** A requested (static) address cannot be given. */
-export class RequestedAddressError extends Error {
+export class RequestedAddressError extends IpamError {
   constructor(msg: string) {
-    super(msg);
+    super(msg, "request a free address inside the network's ranges (see 'tsnet network inspect'), or leave it out to get one assigned", IpamErrorCode.RequestedUnavailable);
     this.name = 'RequestedAddressError';
   }
 }

@@ -1,6 +1,7 @@
 // CIDR maths for IPv4 and IPv6: parsing and formatting go through ipaddr.js (plain dotted quads directly);
 // arithmetic is on bigint.
 // An address is { family, value }; a prefix is always normalised to its network address.
+import { IpamConfigError } from './errors.js';
 import ipaddr from 'ipaddr.js';
 
 export type Family = 4 | 6;
@@ -23,7 +24,7 @@ export interface ParsedCidr {
   readonly prefix: Prefix;
 }
 
-export class CidrError extends Error {
+export class CidrError extends IpamConfigError {
   constructor(msg: string) {
     super(msg);
     this.name = 'CidrError';

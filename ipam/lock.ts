@@ -1,21 +1,25 @@
 // An exclusive lock on a file that dies with its holder: flock(2) through the native addon. Polled with a
 // short backoff (flock is taken non-blocking so the event loop never blocks); after the bounded wait a
 // LockTimeoutError, marked transient, tells the CNI layer to answer code 11 "try again later".
+import { CniCode, TsnetError } from '../common/errors.js';
 import { closeSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_EX, LOCK_NB, native } from '../native/addon.js';
 
 export const DEFAULT_LOCK_TIMEOUT_MS = 15_000;
 
-export class LockTimeoutError extends Error {
+export class LockTimeoutError extends TsnetError {
   readonly transient = true;
   constructor(
     readonly path: string,
     readonly waitedMs: number,
   ) {
     super(
+      '',
       `timed out after ${waitedMs} ms waiting for the lock ${path}: another tsnet process holds it. ` +
         `Try again later; if it persists, find the holder with 'fuser ${path}'.`,
+      undefined,
+      { cniCode: CniCode.TryAgainLater },
     );
     this.name = 'LockTimeoutError';
   }

@@ -1,6 +1,7 @@
 // The registry of named tsnet networks: one JSON file per network under <root>/networks/, each replaced
 // atomically, all changes made under <root>/networks/.lock. A network's addresses live in its IPAM store
 // (<root>/ipam/<name>/); `rm` refuses while that store holds addresses, unless forced.
+import { CniCode, IpamError, IpamErrorCode } from './errors.js';
 import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -15,14 +16,15 @@ import {
   size,
   type Prefix,
 } from './cidr.js';
-import { nodeCrypto } from '../plugins/shared/lazy-crypto.js';
+import { randomHex } from '../common/random.js';
+import { stateRoot } from '../common/paths.js';
 import { ensureDir, fsyncDir, writeFileAtomic } from './durable.js';
 import { withLock } from './lock.js';
 import { pickSubnet, type Occupied } from './picker.js';
 import type { PoolSpec } from './pools.js';
 import type { RangeSpec } from './ranges.js';
 import { canonicalizeRangeSets } from './ranges.js';
-import { checkName, IpamStore, stateRoot } from './store.js';
+import { checkName, IpamStore } from './store.js';
 
 export interface NetworkRecord {
   name: string;
@@ -52,12 +54,12 @@ export interface NetworkOptions {
 
 export type NetworkErrorKind = 'invalid' | 'exists' | 'not-found' | 'in-use' | 'overlap' | 'no-subnet';
 
-export class NetworkError extends Error {
+export class NetworkError extends IpamError {
   constructor(
     readonly kind: NetworkErrorKind,
     msg: string,
   ) {
-    super(msg);
+    super(msg, undefined, kind === 'no-subnet' ? IpamErrorCode.NoFreeSubnet : CniCode.InvalidNetworkConfig);
     this.name = 'NetworkError';
   }
 }
@@ -260,7 +262,7 @@ function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean): Ne
   }
   return {
     name: o.name,
-    id: nodeCrypto().randomBytes(32).toString('hex'),
+    id: randomHex(32),
     created: new Date().toISOString(),
     driver: o.driver ?? 'bridge',
     subnet: formatPrefix(subnet),

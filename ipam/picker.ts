@@ -5,6 +5,7 @@
 // overlap check skips routes without a destination). Any other prefix, however broad, does block: a VPN
 // that installs 0.0.0.0/1 + 128.0.0.0/1 really does capture every candidate, so we say so instead of
 // silently handing out an unreachable subnet; pass an explicit subnet or other pools in that case.
+import { IpamError, IpamErrorCode } from './errors.js';
 import {
   alignUp,
   bits,
@@ -42,12 +43,12 @@ export interface Pick {
 }
 
 /** No pool had a free subnet; `message` names each pool and what blocks it. */
-export class NoFreeSubnetError extends Error {
+export class NoFreeSubnetError extends IpamError {
   constructor(
     msg: string,
     readonly report: { pool: string; reason: string }[],
   ) {
-    super(msg);
+    super(msg, 'give a subnet explicitly, or add pools with room left', IpamErrorCode.NoFreeSubnet);
     this.name = 'NoFreeSubnetError';
   }
 }

@@ -4,6 +4,7 @@
 //
 // Deviation from host-local: /31 and /32 (and IPv6 /127, /128) are accepted — every address is usable
 // (RFC 3021 point-to-point) and there is no default gateway. host-local refuses them as "too small".
+import { IpamConfigError } from './errors.js';
 import {
   CidrError,
   containsAddr,
@@ -37,7 +38,7 @@ export interface Range {
 
 export type RangeSet = Range[];
 
-export class RangeConfigError extends Error {
+export class RangeConfigError extends IpamConfigError {
   constructor(msg: string) {
     super(msg);
     this.name = 'RangeConfigError';

@@ -9,6 +9,8 @@
 //   via temp + fsync + rename + fsync(dir), then the journal is truncated. A crash between the two is
 //   harmless: lines whose sequence number is not above the snapshot's are skipped on replay.
 //   Amortised, each transaction still writes O(1) bytes per op; loading reads O(reservations).
+import { CniCode, IpamError } from './errors.js';
+import { NAME_RE } from '../common/paths.js';
 import { closeSync, existsSync, fdatasync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, constants } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
@@ -16,19 +18,11 @@ import { ensureDir, fsyncDir, writeAll, writeFileAtomic } from './durable.js';
 import { withLock } from './lock.js';
 import { IpamState, type Op, type Snapshot } from './state.js';
 
-export const DEFAULT_ROOT = '/var/lib/tsnet';
-
-/** The tsnet state root: explicit (config), else $TSNET_ROOT, else /var/lib/tsnet. */
-export function stateRoot(explicit?: string): string {
-  return explicit || process.env.TSNET_ROOT || DEFAULT_ROOT;
-}
 
 /** Directory of a network's IPAM state: <root>/ipam/<name>. */
 export function ipamDir(root: string, network: string): string {
   return join(root, 'ipam', checkName(network));
 }
-
-const NAME_RE = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /** Network names become directory names: the CNI spec's character set, no "..", at most 128 chars. */
 export function checkName(name: string): string {
@@ -40,9 +34,9 @@ export function checkName(name: string): string {
   return name;
 }
 
-export class StoreError extends Error {
+export class StoreError extends IpamError {
   constructor(msg: string) {
-    super(msg);
+    super(msg, undefined, /invalid network name/.test(msg) ? CniCode.InvalidNetworkConfig : CniCode.IoFailure);
     this.name = 'StoreError';
   }
 }

@@ -1,5 +1,5 @@
 // The kernel layer's public surface.
-export { Netns, NetnsError, resolveNetnsPath, assertNetnsPath, netnsId, NETNS_RUN_DIR } from './netns.js';
+export { Netns, NetnsError, resolveNetnsPath, assertNetnsPath, netnsId } from './netns.js';
 export { Rtnl, describeRoute } from './rtnl.js';
 export type { LinkRef, RouteFilter } from './rtnl.js';
 export { NetlinkError, isNetlinkError } from './netlink/errors.js';

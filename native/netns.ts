@@ -1,11 +1,12 @@
 // A handle on one network namespace: where it is, an rtnetlink socket bound inside it (opened lazily, owned
 // by the handle), an fd of it for moving links there, and its per-namespace sysctls.
+import { CniCode, TsnetError } from '../common/errors.js';
 import { close, closeSync, existsSync, openSync, statSync } from 'node:fs';
 import { CLONE_NEWNET, isSysError, native } from './addon.js';
 import { Rtnl } from './rtnl.js';
 import type { SocketOptions } from './netlink/socket.js';
 
-export const NETNS_RUN_DIR = '/run/netns';
+import { NETNS_RUN_DIR } from '../common/paths.js';
 
 /** Closes an fd on a libuv worker (it is this process's own and unused once handed here). */
 function closeAsync(fd: number): void {
@@ -24,15 +25,15 @@ const NS_TYPES: Record<number, string> = {
 };
 
 /** Thrown for a namespace reference that is missing, unreadable, or not a network namespace. */
-export class NetnsError extends Error {
+export class NetnsError extends TsnetError {
   constructor(
     readonly ref: string,
     /** Why, without the "network namespace REF:" prefix of the message. */
-    readonly reason: string,
+    reason: string,
     /** True when nothing is there (no such file or process), as opposed to something that is not a netns. */
     readonly missing = false,
   ) {
-    super(`network namespace ${ref}: ${reason}`);
+    super(`network namespace ${ref}`, reason, undefined, { cniCode: missing ? CniCode.UnknownContainer : CniCode.InvalidEnvironment });
     this.name = 'NetnsError';
   }
 }

@@ -3,6 +3,7 @@
 // this process runs in: each change is one nf_tables batch, applied by the kernel all or nothing. Rules carry
 // a comment naming their owner (what `nft list` shows) and are removed by owner; the table goes with its last
 // rule.
+import { TsnetError } from '../common/errors.js';
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_EX, LOCK_NB, native } from './addon.js';
@@ -44,9 +45,9 @@ const CHAINS: { name: Chain; hook: number; priority: number }[] = [
   { name: 'output', hook: NF_INET_LOCAL_OUT, priority: -100 },
 ];
 
-export class NftError extends Error {
+export class NftError extends TsnetError {
   constructor(msg: string) {
-    super(msg);
+    super('', msg);
     this.name = 'NftError';
   }
 }

@@ -1,5 +1,6 @@
 // rtnetlink operations on one network namespace: links, addresses, routes, neighbours — the verbs of `ip`.
 // Links may be named or given by index; names are resolved with one RTM_GETLINK.
+import { constants } from 'node:os';
 import { closeSync, readSync } from 'node:fs';
 import { isSysError, native } from './addon.js';
 import { encodeAddress, AddressSpec, Address, decodeAddress, ifaddrmsg } from './netlink/addr.js';
@@ -201,7 +202,7 @@ export class Rtnl {
         }
         const fds = [req.descriptor, ...(sent >= 0 ? [sent] : []), ...(watching ? [...monitors.keys()].map((m) => m.descriptor) : [])];
         const ready = await native().pollReadable(fds, DELETE_TIMEOUT_MS).catch((e: unknown) => {
-          if (isSysError(e, 'ETIMEDOUT')) throw new NetlinkError(110, operation, `the kernel did not answer within ${DELETE_TIMEOUT_MS / 1000} s`);
+          if (isSysError(e, 'ETIMEDOUT')) throw new NetlinkError(constants.errno.ETIMEDOUT, operation, `the kernel did not answer within ${DELETE_TIMEOUT_MS / 1000} s`);
           throw e;
         });
         if (sent >= 0 && ready.includes(sent)) {

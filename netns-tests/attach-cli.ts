@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { REPO } from './cni-exec.js';
 import { ipj } from './harness.js';
 
-export const CLI = join(REPO, 'dist', 'plugins', 'attach', 'cli-main.js');
+export const CLI = join(REPO, 'dist', 'engine', 'cli', 'main.js');
 
 export interface CliOutcome {
   status: number;

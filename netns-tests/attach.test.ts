@@ -145,7 +145,7 @@ describe('tsnet attach on one host', { skip: needsRoot }, () => {
     const h = w.netns('host');
     const c = w.netns('ctr');
     const before = snapshot(c);
-    const r = spawnSync('/usr/sbin/ip', ['netns', 'exec', h, process.execPath, join(process.cwd(), 'dist/plugins/attach/cli-main.js'), 'attach', 'br0', c, 'dhcp'], {
+    const r = spawnSync('/usr/sbin/ip', ['netns', 'exec', h, process.execPath, join(process.cwd(), 'dist/engine/cli/main.js'), 'attach', 'br0', c, 'dhcp'], {
       encoding: 'utf8',
       env: { PATH: w.tmpdir() },
     });

@@ -1,6 +1,6 @@
 // run, ps, stop, kill, rm, exec, logs, inspect (+ the hidden exit hook the init helper runs).
 import { Command } from 'commander';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { execInContainer } from '../containers/exec.js';
 import { inspectJson } from '../containers/inspect.js';
 import { containerExited, createContainer, EXIT_HOOK_COMMAND, killContainer, removeContainer, signalName, startContainer, stopContainer } from '../containers/lifecycle.js';

@@ -1,6 +1,6 @@
 // image import | load | from-host | ls | rm
 import { Command } from 'commander';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { shortId } from '../ids.js';
 import { DEFAULT_BINS, imageFromHost } from '../images/from-host.js';
 import { importRootfs } from '../images/import.js';

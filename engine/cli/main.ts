@@ -1,7 +1,7 @@
 #!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node
 // tsnet CLI entry (bundled into dist/engine/cli/tsnet.mjs, linked as node_modules/.bin/tsnet). Errors print as one line:
 //   tsnet: <thing>: <reason> (<fix>)
-import { formatError, TsnetError } from '../errors.js';
+import { exitCodeOf, formatError } from './format-error.js';
 import { buildProgram } from './program.js';
 
 async function main(): Promise<void> {
@@ -10,7 +10,7 @@ async function main(): Promise<void> {
   } catch (e) {
     process.stderr.write(`${formatError(e)}\n`);
     if (process.env.TSNET_DEBUG && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-    process.exitCode = e instanceof TsnetError ? e.exitCode : 125;
+    process.exitCode = exitCodeOf(e);
   }
 }
 

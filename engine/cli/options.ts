@@ -1,5 +1,5 @@
 // Option parsers shared by the CLI commands (pure, unit-tested).
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { parsePort, type PortMapping } from '../network/ports.js';
 import { type Limits, parseSize } from '../runtime/cgroups.js';
 

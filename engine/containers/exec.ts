@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { initBinary } from '../runtime/init-binary.js';
 import { encodeInitConfig } from '../runtime/init-config.js';
 import { files, getContainer } from './store.js';

@@ -5,7 +5,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, write
 import { constants as osConstants, hostname as hostHostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { MNT_DETACH, native } from '../../native/addon.js';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { newId, randomName, shortId, validateName } from '../ids.js';
 import { getImage, imageById, lowerDirs } from '../images/store.js';
 import { parseNetMode } from '../network/modes.js';
@@ -217,7 +217,7 @@ export async function startContainer(cfg: ContainerConfig, io?: { stdout: NodeJS
       const log = setupErr || (readTextIfExists(files.log(id)) ?? '');
       const reason = log.split('\n').filter((l) => l.startsWith('tsnet-init:')).map((l) => l.replace(/^tsnet-init:\s*/, '')).join('; ') || `the init helper exited with ${readExit(id)?.code ?? 'no status'}`;
       const code = await exited;
-      throw new TsnetError(`container ${cfg.name}`, `did not start: ${reason}`, reason.includes('exec ') ? 'check the command exists in the image' : `see 'tsnet logs ${cfg.name}' for the full output`, code === 126 || code === 127 ? code : 125);
+      throw new TsnetError(`container ${cfg.name}`, `did not start: ${reason}`, reason.includes('exec ') ? 'check the command exists in the image' : `see 'tsnet logs ${cfg.name}' for the full output`, { exitCode: code === 126 || code === 127 ? code : 125 });
     }
     await sleep(5);
   }

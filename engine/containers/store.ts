@@ -2,7 +2,7 @@
 // <root>/names/<name> (created with O_EXCL, so two runs can never take the same name).
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { paths } from '../paths.js';
 import { readJsonIfExists, readTextIfExists, writeJsonAtomic } from '../util/files.js';
 import type { Container, ContainerConfig, ContainerState } from './model.js';

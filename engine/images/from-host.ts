@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, lstatSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync, chmodSync, statSync } from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { dirSize } from './size.js';
 import { type ImageRecord, newLayerDir, saveImage, validateImageName } from './store.js';
 

@@ -4,7 +4,7 @@
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, normalize } from 'node:path';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { paths } from '../paths.js';
 import { initBinary } from '../runtime/init-binary.js';
 import { dirSize } from './size.js';

@@ -1,6 +1,6 @@
 // Image records on disk: <root>/images/<id>/image.json; layers are directories under <root>/layers/<id>/.
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { newId, shortId } from '../ids.js';
 import { paths } from '../paths.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/files.js';

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 
 function compressionFlag(file: string): string[] {
   const fd = openSync(file, 'r');

@@ -11,7 +11,7 @@ import { toInternal } from '../../plugins/cni/convert.js';
 import { Invoker } from '../../plugins/cni/invoke.js';
 import { inProcessPlugins } from '../../plugins/registry.js';
 import { masqOwner } from '../../plugins/bridge/bridge.js';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import type { Endpoint } from './driver.js';
 import type { CniSeamRequest, CniSeamResult } from './cni-seam.js';
 import type { PortMapping } from './ports.js';

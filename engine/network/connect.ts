@@ -3,7 +3,7 @@
 // shows it and stop/rm detach it.
 import { Netns } from '../../native/netns.js';
 import { getContainer, updateState } from '../containers/store.js';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { cniNetworks } from './cni-seam.js';
 import { networkMode } from './modes.js';
 

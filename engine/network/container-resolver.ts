@@ -1,7 +1,7 @@
 // Lets `tsnet attach`, `tsnet route` and the container plugin name engine containers by id or name: a
 // running container's network namespace is the one its driver made (or, for host/container modes, its pid's).
 import { findContainer } from '../containers/store.js';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { netnsOf } from './netns.js';
 
 export function engineContainerNetns(ref: string): string | undefined {

@@ -1,6 +1,6 @@
 // The engine's network driver: host (no netns), container:<ref> (the other container's netns), none (a fresh
 // netns with only lo, brought up by the init helper), and bridge / <network> / attach:… through the CNI seam.
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import type { Attachment, NetworkDriver, NetworkTarget } from './driver.js';
 import { cniNetworks } from './cni-seam.js';
 import { networkMode } from './modes.js';

@@ -1,5 +1,5 @@
 // --net parsing: host | none | bridge | container:<id|name> | attach:<spec> | <network name>.
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import type { NetMode } from './driver.js';
 
 export function parseNetMode(s: string | undefined): NetMode {

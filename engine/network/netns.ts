@@ -3,7 +3,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { native, isSysError } from '../../native/addon.js';
 import { assertNetnsPath } from '../../native/netns.js';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 
 export const NETNS_DIR = '/run/netns';
 

@@ -1,6 +1,6 @@
 // -p hostPort:ctrPort[/tcp|udp] and [hostIp:]hostPort:ctrPort parsing.
 import { isIP } from 'node:net';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 
 export interface PortMapping {
   hostIp?: string;

@@ -7,7 +7,7 @@
 // The init helper joins the dirs (writes "0" to each cgroup.procs) before it execs the command.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 import { sleep } from '../util/files.js';
 
 const CGROUP2_SUPER_MAGIC = 0x63677270;

@@ -1,6 +1,6 @@
 // Locates the container init helper (native/init/tsnet-init.c, built by `npm run build:native`).
 import { findNativeArtifact } from '../../native/artifacts.js';
-import { TsnetError } from '../errors.js';
+import { TsnetError } from '../../common/errors.js';
 
 export function initBinary(): string {
   const { path, tried } = findNativeArtifact('tsnet-init', 'TSNET_INIT');

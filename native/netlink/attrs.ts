@@ -1,5 +1,6 @@
 // Netlink attributes (struct nlattr / rtattr): 2-byte length, 2-byte type, payload, padded to 4 bytes.
 // An attribute is either raw bytes or a list of nested attributes; builders and readers for common payloads.
+import { TsnetError } from '../../common/errors.js';
 import { NLA_F_NESTED, NLA_TYPE_MASK } from './constants.js';
 
 export const align4 = (n: number): number => (n + 3) & ~3;
@@ -36,9 +37,9 @@ export function attrsSize(attrs: Attr[]): number {
 }
 
 /** Malformed data from the kernel (or a corrupt buffer): never a crash, always this error. */
-export class NetlinkDecodeError extends Error {
+export class NetlinkDecodeError extends TsnetError {
   constructor(msg: string) {
-    super(`malformed netlink data: ${msg}`);
+    super('malformed netlink data', msg);
     this.name = 'NetlinkDecodeError';
   }
 }

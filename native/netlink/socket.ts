@@ -1,11 +1,14 @@
 // A NETLINK_ROUTE socket, opened inside a chosen network namespace by the addon. One request at a time per
 // socket (replies are matched by sequence number); dumps retry when the kernel flags them interrupted.
+import { constants } from 'node:os';
 import { closeSync } from 'node:fs';
 import { native } from '../addon.js';
 import { Attr, NetlinkDecodeError } from './attrs.js';
 import { NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_ECHO, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from './constants.js';
 import { NetlinkError } from './errors.js';
 import { decodeError, encodeMessage, NlMsg, splitMessages } from './message.js';
+
+const { errno } = constants;
 
 export interface SocketOptions {
   /**
@@ -142,7 +145,7 @@ export class NetlinkSocket {
           if (m.type === NLMSG_ERROR) {
             const e = decodeError(m);
             if (absent !== 0 && e.errno === absent) return undefined;
-            throw new NetlinkError(e.errno || 61 /* ENODATA */, operation, e.extack);
+            throw new NetlinkError(e.errno || errno.ENODATA, operation, e.extack);
           }
           return m;
         }
@@ -184,7 +187,7 @@ export class NetlinkSocket {
       for (let attempt = 0; ; attempt++) {
         const { msgs, interrupted } = await this.dumpOnce(type, fixed, attrs, operation);
         if (!interrupted) return msgs;
-        if (attempt >= this.dumpRetries) throw new NetlinkError(4 /* EINTR */, `${operation}: dump interrupted ${attempt + 1} times by concurrent changes`);
+        if (attempt >= this.dumpRetries) throw new NetlinkError(errno.EINTR, `${operation}: dump interrupted ${attempt + 1} times by concurrent changes`);
         // Let the burst of changes pass: 0, 1, 2, 4 … ms (capped), so a busy host does not exhaust the retries.
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2 ** (attempt - 1), 50)));
       }

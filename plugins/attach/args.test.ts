@@ -2,13 +2,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { formatAttachArgs, parseAttachArgs } from './args.js';
-import { AttachError } from './errors.js';
+import { PluginError } from '../shared/errors.js';
 import { parseRouteWords } from '../route/route.js';
 import { recheck } from './save-file.js';
 
 function fails(fn: () => unknown, re: RegExp): void {
   assert.throws(fn, (e: unknown) => {
-    assert.ok(e instanceof AttachError, `expected AttachError, got ${String(e)}`);
+    assert.ok(e instanceof PluginError, `expected PluginError, got ${String(e)}`);
     assert.match(e.message, re);
     return true;
   });

@@ -3,7 +3,8 @@
 //   <hostif> [-i ifname] <container> dhcp [<mac>][@<vlan>]
 // (-i and the other options are taken by the CLI; this module gets the positional words.)
 import { CidrError, containsAddr, formatAddr, formatPrefix, parseAddr, parseCidr, type Family } from '../../ipam/cidr.js';
-import { AttachError } from './errors.js';
+import { PluginError } from '../shared/errors.js';
+import { checkIfname } from '../shared/ifname.js';
 
 export const DEFAULT_IFNAME = 'eth1';
 export const DEFAULT_BRIDGE = 'br0';
@@ -40,13 +41,6 @@ export interface AttachOptions {
   uplink?: string;
 }
 
-const IFNAME_RE = /^[^\s/:]{1,15}$/;
-
-export function checkIfname(name: string, what: string): void {
-  if (!IFNAME_RE.test(name) || name === '.' || name === '..')
-    throw new AttachError(`${what} ${JSON.stringify(name)}`, 'not a valid interface name', 'use 1 to 15 characters without spaces, "/" or ":"');
-}
-
 /** Checks "ip/len" (the address part of pipework's spec): a host address inside its prefix. */
 export function checkAddress(text: string): { address: string; family: Family } {
   const slash = text.indexOf('/');
@@ -55,16 +49,16 @@ export function checkAddress(text: string): { address: string; family: Family } 
     try {
       family = parseAddr(text).family;
     } catch (e) {
-      throw new AttachError(`address ${JSON.stringify(text)}`, `not an IP address (${(e as Error).message})`, 'write it as IP/PREFIX-LENGTH, e.g. 192.168.115.10/24');
+      throw new PluginError(`address ${JSON.stringify(text)}`, `not an IP address (${(e as Error).message})`, 'write it as IP/PREFIX-LENGTH, e.g. 192.168.115.10/24');
     }
     const len = family === 4 ? 24 : 64;
-    throw new AttachError(`address ${text}`, 'has no prefix length, so the subnet (and the route to it) is unknown', `did you mean ${text}/${len}? write IP/PREFIX-LENGTH`);
+    throw new PluginError(`address ${text}`, 'has no prefix length, so the subnet (and the route to it) is unknown', `did you mean ${text}/${len}? write IP/PREFIX-LENGTH`);
   }
   let parsed;
   try {
     parsed = parseCidr(text);
   } catch (e) {
-    throw new AttachError(`address ${JSON.stringify(text)}`, e instanceof CidrError ? e.message.replace(/^"[^"]*"(: )?/, '') || e.message : String(e), 'write it as IP/PREFIX-LENGTH, e.g. 192.168.115.10/24');
+    throw new PluginError(`address ${JSON.stringify(text)}`, e instanceof CidrError ? e.message.replace(/^"[^"]*"(: )?/, '') || e.message : String(e), 'write it as IP/PREFIX-LENGTH, e.g. 192.168.115.10/24');
   }
   const { addr, prefix } = parsed;
   const hostBits = (addr.family === 4 ? 32 : 128) - prefix.length;
@@ -72,9 +66,9 @@ export function checkAddress(text: string): { address: string; family: Family } 
     /* a /32 is allowed (point-to-point style, gateway must then be on-link) */
   } else if (addr.family === 4 && hostBits >= 2) {
     if (addr.value === prefix.network)
-      throw new AttachError(`address ${text}`, `is the network address of ${formatPrefix(prefix)}, not a host address`, `pick a host address, e.g. ${formatAddr({ family: 4, value: prefix.network + 1n })}/${prefix.length}`);
+      throw new PluginError(`address ${text}`, `is the network address of ${formatPrefix(prefix)}, not a host address`, `pick a host address, e.g. ${formatAddr({ family: 4, value: prefix.network + 1n })}/${prefix.length}`);
     if (addr.value === prefix.network + (1n << BigInt(hostBits)) - 1n)
-      throw new AttachError(`address ${text}`, `is the broadcast address of ${formatPrefix(prefix)}, not a host address`, `pick a host address, e.g. ${formatAddr({ family: 4, value: prefix.network + 1n })}/${prefix.length}`);
+      throw new PluginError(`address ${text}`, `is the broadcast address of ${formatPrefix(prefix)}, not a host address`, `pick a host address, e.g. ${formatAddr({ family: 4, value: prefix.network + 1n })}/${prefix.length}`);
   }
   return { address: `${formatAddr(addr)}/${prefix.length}`, family: addr.family };
 }
@@ -84,12 +78,12 @@ export function checkGateway(gw: string, address: string | undefined): string {
   try {
     g = parseAddr(gw);
   } catch (e) {
-    throw new AttachError(`gateway ${JSON.stringify(gw)}`, (e as Error).message, 'write IP/LEN@GATEWAY with the gateway as a plain address, e.g. 192.168.115.10/24@192.168.115.1');
+    throw new PluginError(`gateway ${JSON.stringify(gw)}`, (e as Error).message, 'write IP/LEN@GATEWAY with the gateway as a plain address, e.g. 192.168.115.10/24@192.168.115.1');
   }
   if (address) {
     const { addr, prefix } = parseCidr(address);
-    if (g.family !== addr.family) throw new AttachError(`gateway ${gw}`, `is IPv${g.family} but the address ${address} is IPv${addr.family}`, 'use a gateway of the same family');
-    if (g.value === addr.value) throw new AttachError(`gateway ${gw}`, `is the container's own address ${address}`, 'give the address of the router, not of the container');
+    if (g.family !== addr.family) throw new PluginError(`gateway ${gw}`, `is IPv${g.family} but the address ${address} is IPv${addr.family}`, 'use a gateway of the same family');
+    if (g.value === addr.value) throw new PluginError(`gateway ${gw}`, `is the container's own address ${address}`, 'give the address of the router, not of the container');
     void containsAddr(prefix, g); // outside the subnet is allowed: an on-link host route is added first
   }
   return formatAddr(g);
@@ -97,16 +91,16 @@ export function checkGateway(gw: string, address: string | undefined): string {
 
 export function checkMac(mac: string): string {
   if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
-    throw new AttachError(`MAC ${JSON.stringify(mac)}`, 'not a MAC address', 'write six hex pairs separated by ":", e.g. 02:42:c0:a8:73:0a');
+    throw new PluginError(`MAC ${JSON.stringify(mac)}`, 'not a MAC address', 'write six hex pairs separated by ":", e.g. 02:42:c0:a8:73:0a');
   const lower = mac.toLowerCase();
-  if (parseInt(lower.slice(0, 2), 16) & 1) throw new AttachError(`MAC ${mac}`, 'is a multicast address (lowest bit of the first byte set)', 'use a unicast MAC; locally administered ones start with x2, x6, xa or xe, e.g. 02:…');
-  if (lower === '00:00:00:00:00:00') throw new AttachError(`MAC ${mac}`, 'is all zeros', 'use a unicast MAC such as 02:42:c0:a8:73:0a');
+  if (parseInt(lower.slice(0, 2), 16) & 1) throw new PluginError(`MAC ${mac}`, 'is a multicast address (lowest bit of the first byte set)', 'use a unicast MAC; locally administered ones start with x2, x6, xa or xe, e.g. 02:…');
+  if (lower === '00:00:00:00:00:00') throw new PluginError(`MAC ${mac}`, 'is all zeros', 'use a unicast MAC such as 02:42:c0:a8:73:0a');
   return lower;
 }
 
 export function checkVlan(v: string): number {
   if (!/^\d{1,4}$/.test(v) || Number(v) < 1 || Number(v) > 4094)
-    throw new AttachError(`VLAN ${JSON.stringify(v)}`, 'not a VLAN id', 'use a number from 1 to 4094, written after "@" as in [MAC]@VLAN');
+    throw new PluginError(`VLAN ${JSON.stringify(v)}`, 'not a VLAN id', 'use a number from 1 to 4094, written after "@" as in [MAC]@VLAN');
   return Number(v);
 }
 
@@ -127,9 +121,9 @@ const USAGE = 'usage: tsnet attach <hostif> [-i ifname] <container> <ip>/<len>[@
 export function parseAttachArgs(words: string[], opts: AttachOptions = {}): AttachRequest {
   if (words.length < 3) {
     const missing = ['<hostif>', '<container>', '<ip>/<len> or dhcp'].slice(words.length).join(', ');
-    throw new AttachError('tsnet attach', `missing ${missing}`, USAGE);
+    throw new PluginError('tsnet attach', `missing ${missing}`, USAGE);
   }
-  if (words.length > 4) throw new AttachError('tsnet attach', `unexpected argument ${JSON.stringify(words[4])}`, USAGE);
+  if (words.length > 4) throw new PluginError('tsnet attach', `unexpected argument ${JSON.stringify(words[4])}`, USAGE);
   const [hostIf, container, ipSpec, tail] = words as [string, string, string, string | undefined];
   checkIfname(hostIf, 'host interface');
   const ifname = opts.ifname ?? DEFAULT_IFNAME;
@@ -137,14 +131,14 @@ export function parseAttachArgs(words: string[], opts: AttachOptions = {}): Atta
   if (opts.hostIfname) checkIfname(opts.hostIfname, 'host-side interface');
   if (opts.bridge) checkIfname(opts.bridge, 'bridge');
   if (opts.uplink) checkIfname(opts.uplink, 'uplink');
-  if (opts.takeUplink && opts.uplink) throw new AttachError('--take-uplink with --uplink', 'both name the NIC to enslave', `use either '${hostIf} --take-uplink' (hostif is the NIC) or '<bridge> --uplink <nic>'`);
+  if (opts.takeUplink && opts.uplink) throw new PluginError('--take-uplink with --uplink', 'both name the NIC to enslave', `use either '${hostIf} --take-uplink' (hostif is the NIC) or '<bridge> --uplink <nic>'`);
   const req: AttachRequest = { hostIf, container, ifname, ...(tail ? macVlan(tail) : {}) };
   if (opts.hostIfname) req.hostIfname = opts.hostIfname;
   if (opts.takeUplink) req.takeUplink = true;
   if (opts.bridge) req.bridge = opts.bridge;
   if (opts.uplink) req.uplink = opts.uplink;
   if (ipSpec === 'dhcp' || ipSpec.startsWith('dhcp:')) {
-    if (ipSpec !== 'dhcp') throw new AttachError(`address ${ipSpec}`, 'dhcp takes no arguments here', "write just 'dhcp'");
+    if (ipSpec !== 'dhcp') throw new PluginError(`address ${ipSpec}`, 'dhcp takes no arguments here', "write just 'dhcp'");
     req.dhcp = true;
     return req;
   }
@@ -154,7 +148,7 @@ export function parseAttachArgs(words: string[], opts: AttachOptions = {}): Atta
   req.address = address;
   if (at >= 0) {
     const gw = ipSpec.slice(at + 1);
-    if (!gw) throw new AttachError(`address ${ipSpec}`, 'has "@" but no gateway after it', `write ${addrText}@GATEWAY, or drop the "@"`);
+    if (!gw) throw new PluginError(`address ${ipSpec}`, 'has "@" but no gateway after it', `write ${addrText}@GATEWAY, or drop the "@"`);
     req.gateway = checkGateway(gw, address);
   }
   return req;

@@ -1,9 +1,9 @@
 // `tsnet attach` and `tsnet detach`: pipework's command line over the attach library.
 import { Command } from 'commander';
-import { TsnetError } from '../../engine/errors.js';
 import { attach, detach, type AttachResult } from './attach.js';
-import { DEFAULT_IFNAME, checkIfname, parseAttachArgs, type AttachOptions } from './args.js';
-import { AttachError, toCli } from './errors.js';
+import { DEFAULT_IFNAME, parseAttachArgs, type AttachOptions } from './args.js';
+import { checkIfname } from '../shared/ifname.js';
+import { PluginError } from '../shared/errors.js';
 import { appendSaved, readSaved } from './save-file.js';
 import { waitForCarrier } from './wait.js';
 import { resolveContainer } from '../shared/container-ref.js';
@@ -30,16 +30,12 @@ function describe(r: AttachResult): string {
 
 function seconds(v: string | undefined, what: string): number | undefined {
   if (v === undefined) return undefined;
-  if (!/^\d+(\.\d+)?$/.test(v)) throw new AttachError(`${what} ${JSON.stringify(v)}`, 'not a number of seconds', `write e.g. ${what} 10`);
+  if (!/^\d+(\.\d+)?$/.test(v)) throw new PluginError(`${what} ${JSON.stringify(v)}`, 'not a number of seconds', `write e.g. ${what} 10`);
   return Number(v) * 1000;
 }
 
 async function run<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (e) {
-    throw toCli(e);
-  }
+  return fn();
 }
 
 async function restore(file: string, json: boolean): Promise<void> {
@@ -57,13 +53,12 @@ async function restore(file: string, json: boolean): Promise<void> {
       const r = await attach(req);
       process.stdout.write(json ? `${JSON.stringify({ line, ...r })}\n` : `${file}:${line}: ${describe(r)}\n`);
     } catch (e) {
-      const err = toCli(e);
-      const msg = err instanceof TsnetError ? err.message : (err as Error).message;
+      const msg = (e as Error).message;
       process.stderr.write(`tsnet: ${file}:${line}: ${msg}\n`);
       failed.push(String(line));
     }
   }
-  if (failed.length) throw new AttachError(`--restore ${file}`, `${failed.length} of ${entries.length} attachments failed (line${failed.length > 1 ? 's' : ''} ${failed.join(', ')})`, 'see the messages above; fixed lines can be replayed again, present ones are skipped');
+  if (failed.length) throw new PluginError(`--restore ${file}`, `${failed.length} of ${entries.length} attachments failed (line${failed.length > 1 ? 's' : ''} ${failed.join(', ')})`, 'see the messages above; fixed lines can be replayed again, present ones are skipped');
 }
 
 export function attachCommand(): Command {
@@ -84,7 +79,7 @@ export function attachCommand(): Command {
     .action(async (words: string[], f: AttachFlags) => {
       await run(async () => {
         if (f.wait) {
-          if (words.length) throw new AttachError('--wait', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, "run 'tsnet attach --wait [-i eth1]' inside the container");
+          if (words.length) throw new PluginError('--wait', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, "run 'tsnet attach --wait [-i eth1]' inside the container");
           const ifname = f.ifname ?? DEFAULT_IFNAME;
           checkIfname(ifname, 'container interface');
           const t = seconds(f.timeout, '--timeout');
@@ -92,7 +87,7 @@ export function attachCommand(): Command {
           return;
         }
         if (f.restore) {
-          if (words.length) throw new AttachError('--restore', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, `run 'tsnet attach --restore ${f.restore}' alone`);
+          if (words.length) throw new PluginError('--restore', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, `run 'tsnet attach --restore ${f.restore}' alone`);
           await restore(f.restore, !!f.json);
           return;
         }

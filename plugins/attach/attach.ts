@@ -7,13 +7,16 @@ import type { Link } from '../../native/netlink/link.js';
 import { containsAddr, parseAddr, parseCidr } from '../../ipam/cidr.js';
 import { resolveContainer } from '../shared/container-ref.js';
 import { randomVethName } from '../shared/random-name.js';
+import { createVethPort, ensureBridge, type PortErrors } from '../shared/bridge-port.js';
 import { DEFAULT_BRIDGE, type AttachRequest } from './args.js';
 import { findDhcpClient, runDhcp, type DhcpClient } from './dhcp.js';
-import { AttachError, AttachErrorCode } from './errors.js';
+import { AttachErrorCode, kernelError, PluginError } from '../shared/errors.js';
 import { sendGratuitousArp } from './garp.js';
 import { checkUplink, classifyHostIf, takeUplink } from './host-if.js';
 import { rollBack, type Undo } from '../shared/rollback.js';
 import { RT_SCOPE_LINK } from '../../native/netlink/constants.js';
+import { configureInterface } from '../shared/configure-iface.js';
+import type { Result, Route } from '../cni/types.js';
 
 export interface AttachResult {
   /** How the container was named in messages. */
@@ -43,13 +46,10 @@ export interface AttachEnv {
 
 
 
+const CODES = { kernel: AttachErrorCode.Kernel, unsupported: AttachErrorCode.Unsupported, bridgeFull: AttachErrorCode.Kernel };
+
 function kernel(e: unknown, what: string): never {
-  if (e instanceof AttachError) throw e;
-  if (isNetlinkError(e) && e.unsupportedKind) {
-    const kind = e.unsupportedKind;
-    throw new AttachError(what, `this kernel has no ${kind} support (${kind === 'vlan' ? '8021q' : kind} driver not built or module not loadable)`, kind === 'macvlan' ? 'use --take-uplink to make a bridge (br0) that holds the NIC — its addresses and routes move onto the bridge' : kind === 'vlan' ? 'drop @VLAN, or run on a kernel with 802.1Q VLAN support' : 'use a kernel that has it', AttachErrorCode.Unsupported);
-  }
-  throw new AttachError(what, (e as Error).message, undefined, AttachErrorCode.Kernel);
+  kernelError(e, what, CODES);
 }
 
 interface Plan {
@@ -67,10 +67,10 @@ async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
   const link = await host.rtnl.findLink(req.hostIf);
   const kind = link ? classifyHostIf(link) : 'bridge';
   if (kind === 'nic' && !req.takeUplink) {
-    if (req.uplink) throw new AttachError(`host interface ${req.hostIf}`, 'is a NIC, so --uplink has no bridge to go into', `write '${req.hostIf} --take-uplink' to make a bridge holding it`);
+    if (req.uplink) throw new PluginError(`host interface ${req.hostIf}`, 'is a NIC, so --uplink has no bridge to go into', `write '${req.hostIf} --take-uplink' to make a bridge holding it`);
     if (link!.masterIndex) {
       const master = await host.rtnl.findLink(link!.masterIndex);
-      throw new AttachError(`host interface ${req.hostIf}`, `is a port of ${master?.name ?? 'a bridge'}`, `attach to ${master?.name ?? 'that bridge'} instead`, AttachErrorCode.NotBridgeOrNic);
+      throw new PluginError(`host interface ${req.hostIf}`, `is a port of ${master?.name ?? 'a bridge'}`, `attach to ${master?.name ?? 'that bridge'} instead`, AttachErrorCode.NotBridgeOrNic);
     }
     return { mode: 'macvlan', parent: link!, mtu: link!.mtu };
   }
@@ -80,14 +80,14 @@ async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
     bridgeName = req.bridge ?? DEFAULT_BRIDGE;
     uplinkName = req.hostIf;
   } else if (req.takeUplink) {
-    throw new AttachError(`host interface ${req.hostIf}`, link ? 'is a bridge, so there is no NIC to take' : 'does not exist, so there is no NIC to take', `name the NIC: '<nic> --take-uplink [--bridge ${req.hostIf}]', or '${req.hostIf} --uplink <nic>'`);
+    throw new PluginError(`host interface ${req.hostIf}`, link ? 'is a bridge, so there is no NIC to take' : 'does not exist, so there is no NIC to take', `name the NIC: '<nic> --take-uplink [--bridge ${req.hostIf}]', or '${req.hostIf} --uplink <nic>'`);
   }
   let bridge = kind === 'bridge' ? link : await host.rtnl.findLink(bridgeName);
-  if (bridge && bridge.kind !== 'bridge') throw new AttachError(`bridge ${bridgeName}`, `already exists and is a ${bridge.kind ?? 'physical'} interface, not a bridge`, 'pick another --bridge name');
+  if (bridge && bridge.kind !== 'bridge') throw new PluginError(`bridge ${bridgeName}`, `already exists and is a ${bridge.kind ?? 'physical'} interface, not a bridge`, 'pick another --bridge name');
   const uplink = uplinkName ? await checkUplink(host, uplinkName, bridgeName) : undefined;
   if (req.vlan) {
     const known = bridge?.bridge?.vlanFiltering;
-    throw new AttachError(
+    throw new PluginError(
       `@${req.vlan} on bridge ${bridgeName}`,
       bridge && known === undefined ? 'a VLAN on a bridge port needs bridge VLAN filtering, which this kernel does not have (CONFIG_BRIDGE_VLAN_FILTERING)' : 'per-port VLANs on a Linux bridge are not implemented by tsnet yet',
       'drop @VLAN, or attach to a NIC (macvlan on a VLAN sub-interface) where the kernel has macvlan and 8021q',
@@ -98,35 +98,19 @@ async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
 }
 
 async function bridgeSide(host: Netns, ctr: Netns, req: AttachRequest, p: Plan, undo: Undo[]): Promise<{ bridge: Link; hostVeth: Link; created: boolean }> {
-  let bridge = p.bridge;
-  let created = false;
-  if (!bridge) {
-    try {
-      bridge = await host.rtnl.createLink({ kind: 'bridge', name: p.bridgeName!, mtu: p.mtu });
-      created = true;
-      const idx = bridge.index;
-      undo.push(() => host.rtnl.deleteLinkIfExists(idx));
-    } catch (e) {
-      if (isNetlinkError(e, 'EEXIST')) bridge = await host.rtnl.link(p.bridgeName!);
-      else kernel(e, `create bridge ${p.bridgeName}`);
-    }
-  }
+  const errors: PortErrors = {
+    codes: CODES,
+    notABridge: (link) => new PluginError(`bridge ${link.name}`, `already exists and is a ${link.kind ?? 'physical'} interface, not a bridge`, 'pick another --bridge name'),
+    interfaceExists: () => interfaceExists(req, ctr),
+  };
+  const { bridge, created } = await ensureBridge(host, { name: p.bridgeName!, mtu: p.mtu }, errors);
+  if (created) undo.push(() => host.rtnl.deleteLinkIfExists(bridge.index));
   if (p.uplink && p.uplink.masterIndex !== bridge.index) undo.push(await takeUplink(host, bridge, p.uplink));
-  if (!bridge.up) await host.rtnl.setLink(bridge.index, { up: true }).catch((e) => kernel(e, `bring bridge ${bridge!.name} up`));
-  const name = req.hostIfname ?? randomVethName('tsa');
-  if (req.hostIfname && (await host.rtnl.findLink(name)))
-    throw new AttachError(`host-side interface ${name}`, `already exists in ${host.label}`, 'pick another -l name, or omit -l for a generated one', AttachErrorCode.InterfaceExists);
-  let veth: Link;
-  try {
-    veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: p.mtu, masterIndex: bridge.index, peer: { name: req.ifname, netnsFd: ctr.fd(), mtu: p.mtu, ...(req.mac ? { mac: req.mac } : {}) } });
-  } catch (e) {
-    if (isNetlinkError(e, 'EEXIST') && (await ctr.rtnl.findLink(req.ifname))) throw interfaceExists(req, ctr);
-    kernel(e, `create veth pair ${name} ⇄ ${req.ifname}`);
-  }
-  const idx = veth.index;
-  undo.push(() => host.rtnl.deleteLinkIfExists(idx));
-  await host.rtnl.setLink(idx, { up: true }).catch((e) => kernel(e, `bring ${name} up`));
-  return { bridge: { ...bridge, up: true }, hostVeth: veth, created };
+  if (req.hostIfname && (await host.rtnl.findLink(req.hostIfname)))
+    throw new PluginError(`host-side interface ${req.hostIfname}`, `already exists in ${host.label}`, 'pick another -l name, or omit -l for a generated one', AttachErrorCode.InterfaceExists);
+  const veth = await createVethPort(host, ctr, { bridge, ifname: req.ifname, prefix: 'tsa', mtu: p.mtu, ...(req.hostIfname ? { hostName: req.hostIfname } : {}), ...(req.mac ? { mac: req.mac } : {}) }, errors);
+  undo.push(() => host.rtnl.deleteLinkIfExists(veth.index));
+  return { bridge, hostVeth: veth, created };
 }
 
 async function macvlanSide(host: Netns, ctr: Netns, req: AttachRequest, p: Plan, undo: Undo[]): Promise<Link> {
@@ -165,39 +149,27 @@ async function macvlanSide(host: Netns, ctr: Netns, req: AttachRequest, p: Plan,
   return parent;
 }
 
-function interfaceExists(req: AttachRequest, ctr: Netns): AttachError {
-  return new AttachError(`container interface ${req.ifname}`, `already exists in ${ctr.label}`, `pick another name with -i (pipework's default is eth1), or 'tsnet detach ${req.container} -i ${req.ifname}' first`, AttachErrorCode.InterfaceExists);
+function interfaceExists(req: AttachRequest, ctr: Netns): PluginError {
+  return new PluginError(`container interface ${req.ifname}`, `already exists in ${ctr.label}`, `pick another name with -i (pipework's default is eth1), or 'tsnet detach ${req.container} -i ${req.ifname}' first`, AttachErrorCode.InterfaceExists);
 }
 
 async function configure(ctr: Netns, req: AttachRequest, link: Link, env: AttachEnv, client?: DhcpClient): Promise<{ address?: string; gateway?: string }> {
-  const rt = ctr.rtnl;
-  // arp_notify over netlink, before the link comes up (the kernel then announces the address at once, and
-  // on later link or MAC changes); IPv6 on for an IPv6 address is a sysctl (no netlink attribute for it).
-  await rt.setLink(link.index, { ipv4Conf: { arpNotify: true } }).catch(() => undefined); // no IPv4 state (MTU < 68): nothing to announce
-  const up = { up: true };
-  const v6Static = !req.dhcp && parseCidr(req.address!).addr.family === 6;
-  if (v6Static) {
-    try {
-      ctr.setSysctl(`net/ipv6/conf/${req.ifname}/disable_ipv6`, 0);
-    } catch {
-      /* IPv6 disabled system-wide: the address add below says why */
-    }
-  }
   if (req.dhcp) {
-    await rt.setLink(link.index, up);
+    // arp_notify with the 'up' (the interface announces its address when its link or MAC changes later).
+    await ctr.rtnl.setLink(link.index, { ipv4Conf: { arpNotify: true } }).catch(() => undefined); // no IPv4 state (MTU < 68): nothing to announce
+    await ctr.rtnl.setLink(link.index, { up: true });
     return runDhcp(ctr, req.ifname, { ...(env.dhcpTimeoutMs ? { timeoutMs: env.dhcpTimeoutMs } : {}), ...(client ? { client } : {}) });
   }
   const { addr, prefix } = parseCidr(req.address!);
   const v6 = addr.family === 6;
-  await rt.addAddress(link.index, req.address!, { noDad: v6 }).catch((e) => kernel(e, `add ${req.address} to ${req.ifname} in ${ctr.label}`));
-  await rt.setLink(link.index, up);
+  const routes: Route[] = [];
   if (req.gateway) {
-    if (!containsAddr(prefix, parseAddr(req.gateway))) {
-      // pipework: a gateway outside the subnet gets an on-link host route first.
-      await rt.replaceRoute({ dst: `${req.gateway}/${v6 ? 128 : 32}`, oif: link.index, scope: RT_SCOPE_LINK }).catch((e) => kernel(e, `on-link route to gateway ${req.gateway}`));
-    }
-    await rt.replaceRoute({ dst: v6 ? 'default6' : 'default', gateway: req.gateway, oif: link.index }).catch((e) => kernel(e, `default route via ${req.gateway} in ${ctr.label}`));
+    // pipework: a gateway outside the subnet gets an on-link host route first.
+    if (!containsAddr(prefix, parseAddr(req.gateway))) routes.push({ dst: `${req.gateway}/${v6 ? 128 : 32}`, scope: RT_SCOPE_LINK });
+    routes.push({ dst: v6 ? '::/0' : '0.0.0.0/0', gw: req.gateway });
   }
+  const result: Result = { cniVersion: '1.1.0', ips: [{ address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) }], routes };
+  await configureInterface(ctr, req.ifname, result, { index: link.index, arpNotify: true }).catch((e) => kernel(e, `configure ${req.address} on ${req.ifname} in ${ctr.label}`));
   return { address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) };
 }
 
@@ -209,7 +181,7 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
   const undo: Undo[] = [];
   try {
     if (ctr.id() === host.id())
-      throw new AttachError(`container ${req.container}`, `shares the network namespace of the host (${host.label})`, 'a host-mode container already sees the host interfaces; attach a container that has its own netns');
+      throw new PluginError(`container ${req.container}`, `shares the network namespace of the host (${host.label})`, 'a host-mode container already sees the host interfaces; attach a container that has its own netns');
     if (await ctr.rtnl.findLink(req.ifname)) throw interfaceExists(req, ctr);
     const dhcpClient = req.dhcp ? findDhcpClient() : undefined; // before any change: no client, no attachment
     const p = await plan(host, req);
@@ -244,7 +216,7 @@ export interface DetachRequest {
 
 /** Removes an attached interface (the veth's host end, or the macvlan, goes with it). Never touches bridges. */
 export async function detach(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath'> = {}): Promise<boolean> {
-  if (req.ifname === 'lo') throw new AttachError('container interface lo', 'is the loopback interface, not an attachment', 'name the attached interface with -i (default eth1)');
+  if (req.ifname === 'lo') throw new PluginError('container interface lo', 'is the loopback interface, not an attachment', 'name the attached interface with -i (default eth1)');
   let path: string;
   try {
     path = env.netnsPath ?? (await resolveContainer(req.container)).netnsPath;
@@ -263,7 +235,7 @@ export async function detach(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath
     const link = await ctr.rtnl.findLink(req.ifname);
     if (!link) {
       if (req.missingOk) return false;
-      throw new AttachError(`container interface ${req.ifname}`, `does not exist in ${ctr.label}`, `list the container's interfaces with 'ip -n <netns> link', and pass the attached one with -i`);
+      throw new PluginError(`container interface ${req.ifname}`, `does not exist in ${ctr.label}`, `list the container's interfaces with 'ip -n <netns> link', and pass the attached one with -i`);
     }
     await ctr.rtnl.deleteVeth(link.index, null); // a veth's host end is in the current namespace; other kinds: plain delete
     return true;

@@ -7,7 +7,7 @@ import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import type { Netns } from '../../native/netns.js';
-import { AttachError, AttachErrorCode } from './errors.js';
+import { PluginError, AttachErrorCode } from '../shared/errors.js';
 import { nsexecBinary } from './nsexec.js';
 
 export type DhcpClientKind = 'udhcpc' | 'dhcpcd' | 'dhclient';
@@ -39,7 +39,7 @@ export function findDhcpClient(path?: string): DhcpClient {
   }
   const bb = which('busybox', path);
   if (bb) return { kind: 'udhcpc', argv: [bb, 'udhcpc'] };
-  throw new AttachError('dhcp', 'no DHCP client found (looked for udhcpc, dhcpcd, dhclient and busybox in PATH)', 'install one (e.g. apt-get install udhcpc or isc-dhcp-client), or give a static IP/LEN[@GW]', AttachErrorCode.Dhcp);
+  throw new PluginError('dhcp', 'no DHCP client found (looked for udhcpc, dhcpcd, dhclient and busybox in PATH)', 'install one (e.g. apt-get install udhcpc or isc-dhcp-client), or give a static IP/LEN[@GW]', AttachErrorCode.Dhcp);
 }
 
 const UDHCPC_SCRIPT = '#!/bin/sh\ncase "$1" in bound|renew) env > "$TSNET_LEASE.tmp" && mv "$TSNET_LEASE.tmp" "$TSNET_LEASE" ;; esac\nexit 0\n';
@@ -126,20 +126,20 @@ export async function runDhcp(ctr: Netns, ifname: string, opts: { timeoutMs?: nu
     const r = await runGroup([nsexec, nsPath, '--', ...client.argv, ...args], { ...process.env, TSNET_LEASE: lease }, timeoutMs);
     killPidFile(pidfile); // dhclient daemonizes (new session) after the lease: stop it, as pipework does
     if (r.timedOut || r.code !== 0)
-      throw new AttachError(
+      throw new PluginError(
         `dhcp on ${ifname} in ${ctr.label}`,
         r.timedOut ? `${client.kind} got no lease within ${timeoutMs / 1000}s` : `${client.kind} exited with status ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}` : ''}`,
         'check that a DHCP server answers on that segment, or give a static IP/LEN[@GW]',
         AttachErrorCode.Dhcp,
       );
     if (client.kind === 'udhcpc') {
-      if (!existsSync(lease)) throw new AttachError(`dhcp on ${ifname} in ${ctr.label}`, 'udhcpc exited without reporting a lease', 'check the DHCP server, or give a static IP/LEN[@GW]', AttachErrorCode.Dhcp);
+      if (!existsSync(lease)) throw new PluginError(`dhcp on ${ifname} in ${ctr.label}`, 'udhcpc exited without reporting a lease', 'check the DHCP server, or give a static IP/LEN[@GW]', AttachErrorCode.Dhcp);
       const env = Object.fromEntries(
         readFileSync(lease, 'utf8')
           .split('\n')
           .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
       ) as Record<string, string>;
-      if (!env.ip) throw new AttachError(`dhcp on ${ifname} in ${ctr.label}`, 'the lease has no address', 'check the DHCP server configuration', AttachErrorCode.Dhcp);
+      if (!env.ip) throw new PluginError(`dhcp on ${ifname} in ${ctr.label}`, 'the lease has no address', 'check the DHCP server configuration', AttachErrorCode.Dhcp);
       const address = `${env.ip}/${env.mask ? Number(env.mask) : env.subnet ? maskLen(env.subnet) : 24}`;
       const gateway = env.router?.split(/\s+/)[0] || undefined;
       await ctr.rtnl.addAddress(ifname, address, {}, true);
@@ -147,7 +147,7 @@ export async function runDhcp(ctr: Netns, ifname: string, opts: { timeoutMs?: nu
       return { address, ...(gateway ? { gateway } : {}) };
     }
     const addr = (await ctr.rtnl.addresses({ link: ifname, family: 2 }))[0];
-    if (!addr) throw new AttachError(`dhcp on ${ifname} in ${ctr.label}`, `${client.kind} finished but ${ifname} has no IPv4 address`, 'check the DHCP server', AttachErrorCode.Dhcp);
+    if (!addr) throw new PluginError(`dhcp on ${ifname} in ${ctr.label}`, `${client.kind} finished but ${ifname} has no IPv4 address`, 'check the DHCP server', AttachErrorCode.Dhcp);
     const def = (await ctr.rtnl.routes({ family: 2 })).find((x) => x.dst === 'default');
     return { address: addr.cidr, ...(def?.gateway ? { gateway: def.gateway } : {}) };
   } finally {

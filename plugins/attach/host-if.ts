@@ -4,7 +4,7 @@ import type { Netns } from '../../native/netns.js';
 import type { Link } from '../../native/netlink/link.js';
 import type { Address } from '../../native/netlink/addr.js';
 import type { RouteEntry, RouteSpec } from '../../native/netlink/route.js';
-import { AttachError, AttachErrorCode } from './errors.js';
+import { PluginError, AttachErrorCode } from '../shared/errors.js';
 import { IFF_LOOPBACK, RTN_UNICAST, RTPROT_KERNEL } from '../../native/netlink/constants.js';
 
 const AF_INET6 = 10;
@@ -25,19 +25,19 @@ export function classifyHostIf(link: Link): HostIfKind {
           ? `is a ${link.kind} device, which cannot be bridged`
           : undefined;
   if (why)
-    throw new AttachError(`host interface ${link.name}`, `${why}: it is neither a bridge nor a NIC`, 'give a Linux bridge (a missing name creates one, e.g. br0) or an Ethernet NIC', AttachErrorCode.NotBridgeOrNic);
+    throw new PluginError(`host interface ${link.name}`, `${why}: it is neither a bridge nor a NIC`, 'give a Linux bridge (a missing name creates one, e.g. br0) or an Ethernet NIC', AttachErrorCode.NotBridgeOrNic);
   return 'nic';
 }
 
 /** A NIC that may become a bridge port: Ethernet, not already in another bridge. */
 export async function checkUplink(host: Netns, name: string, bridgeName: string): Promise<Link> {
   const nic = await host.rtnl.findLink(name);
-  if (!nic) throw new AttachError(`uplink ${name}`, `no such interface in ${host.label}`, "check the name with 'ip link'");
-  if (classifyHostIf(nic) === 'bridge') throw new AttachError(`uplink ${name}`, 'is a bridge, not a NIC', `attach to ${name} directly`);
+  if (!nic) throw new PluginError(`uplink ${name}`, `no such interface in ${host.label}`, "check the name with 'ip link'");
+  if (classifyHostIf(nic) === 'bridge') throw new PluginError(`uplink ${name}`, 'is a bridge, not a NIC', `attach to ${name} directly`);
   if (nic.masterIndex) {
     const master = await host.rtnl.findLink(nic.masterIndex);
     if (master?.name !== bridgeName)
-      throw new AttachError(`uplink ${name}`, `is already a port of ${master?.name ?? `interface #${nic.masterIndex}`}`, `attach to ${master?.name ?? 'that bridge'} instead, or release it first (ip link set ${name} nomaster)`, AttachErrorCode.NotBridgeOrNic);
+      throw new PluginError(`uplink ${name}`, `is already a port of ${master?.name ?? `interface #${nic.masterIndex}`}`, `attach to ${master?.name ?? 'that bridge'} instead, or release it first (ip link set ${name} nomaster)`, AttachErrorCode.NotBridgeOrNic);
   }
   return nic;
 }
@@ -89,7 +89,7 @@ export async function takeUplink(host: Netns, bridge: Link, nic: Link): Promise<
     for (const r of [...routes].sort((x, y) => y.scope - x.scope)) await rt.replaceRoute(routeSpec(r, bridge.index));
   } catch (e) {
     await undo();
-    throw new AttachError(`uplink ${nic.name}`, `could not move it into bridge ${bridge.name}: ${(e as Error).message}`, 'its addresses and routes were put back; check them with ip addr / ip route', AttachErrorCode.Kernel);
+    throw new PluginError(`uplink ${nic.name}`, `could not move it into bridge ${bridge.name}: ${(e as Error).message}`, 'its addresses and routes were put back; check them with ip addr / ip route', AttachErrorCode.Kernel);
   }
   return undo;
 }

@@ -6,7 +6,7 @@ import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Resu
 import { parseCidr, formatAddrInPrefix } from '../../ipam/cidr.js';
 import { attach, detach } from './attach.js';
 import { DEFAULT_BRIDGE, parseAttachArgs, type AttachRequest } from './args.js';
-import { AttachError, toCni } from './errors.js';
+import { PluginError } from '../shared/errors.js';
 
 export interface AttachConf extends NetConf {
   bridge?: string;
@@ -30,7 +30,7 @@ export function validateAttachConf(conf: AttachConf): void {
   try {
     request(conf, { containerId: '', netns: '/', ifname: 'eth1', args: {}, path: [], command: 'ADD' });
   } catch (e) {
-    if (e instanceof AttachError) throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": ${e.thing}: ${e.reason}`, e.fix ?? '');
+    if (e instanceof PluginError) throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": ${e.thing}: ${e.reason}`, e.fix ?? '');
     throw e;
   }
 }
@@ -43,8 +43,7 @@ export function request(conf: AttachConf, args: CniArgs): AttachRequest {
 }
 
 async function add(conf: AttachConf, args: CniArgs): Promise<Result> {
-  try {
-    const r = await attach(request(conf, args), { netnsPath: args.netns });
+  const r = await attach(request(conf, args), { netnsPath: args.netns });
     const interfaces = r.mode === 'bridge' ? [{ name: r.bridge! }, { name: r.hostVeth! }] : [{ name: r.parent! }];
     const idx = interfaces.push({ name: r.ifname, mac: r.mac, mtu: r.mtu, sandbox: args.netns } as never) - 1;
     return {
@@ -54,18 +53,11 @@ async function add(conf: AttachConf, args: CniArgs): Promise<Result> {
       routes: r.gateway ? [{ dst: r.gateway.includes(':') ? '::/0' : '0.0.0.0/0', gw: r.gateway }] : [],
       ...(conf.dns ? { dns: conf.dns } : {}),
     };
-  } catch (e) {
-    throw toCni(e);
-  }
 }
 
 async function del(_conf: AttachConf, args: CniArgs): Promise<void> {
   if (!args.netns) return;
-  try {
-    await detach({ container: args.netns, ifname: args.ifname, missingOk: true }, { netnsPath: args.netns });
-  } catch (e) {
-    throw toCni(e);
-  }
+  await detach({ container: args.netns, ifname: args.ifname, missingOk: true }, { netnsPath: args.netns });
 }
 
 async function check(conf: AttachConf, args: CniArgs): Promise<void> {

@@ -1,13 +1,13 @@
 // --save FILE / --restore FILE: one JSON line per attachment, replayed in order (after a reboot, say).
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
-import { AttachError } from './errors.js';
+import { PluginError } from '../shared/errors.js';
 import { parseAttachArgs, type AttachRequest } from './args.js';
 
 export function appendSaved(file: string, req: AttachRequest): void {
   try {
     appendFileSync(file, `${JSON.stringify({ attach: req })}\n`, { mode: 0o644 });
   } catch (e) {
-    throw new AttachError(`--save ${file}`, `cannot append: ${(e as Error).message}`, 'pick a writable file');
+    throw new PluginError(`--save ${file}`, `cannot append: ${(e as Error).message}`, 'pick a writable file');
   }
 }
 
@@ -26,7 +26,7 @@ export function recheck(req: AttachRequest): AttachRequest {
 
 /** The saved requests, each with its line number; a malformed line is an error naming it. */
 export function readSaved(file: string): { line: number; req: AttachRequest }[] {
-  if (!existsSync(file)) throw new AttachError(`--restore ${file}`, 'no such file', 'give the file written by --save');
+  if (!existsSync(file)) throw new PluginError(`--restore ${file}`, 'no such file', 'give the file written by --save');
   const out: { line: number; req: AttachRequest }[] = [];
   readFileSync(file, 'utf8')
     .split('\n')
@@ -37,13 +37,13 @@ export function readSaved(file: string): { line: number; req: AttachRequest }[] 
       try {
         v = JSON.parse(t) as { attach?: AttachRequest };
       } catch (e) {
-        throw new AttachError(`${file}:${i + 1}`, `not a saved attachment (${(e as Error).message})`, 'each line must be as --save wrote it; remove or fix the line');
+        throw new PluginError(`${file}:${i + 1}`, `not a saved attachment (${(e as Error).message})`, 'each line must be as --save wrote it; remove or fix the line');
       }
-      if (!v.attach || typeof v.attach !== 'object') throw new AttachError(`${file}:${i + 1}`, 'not a saved attachment (no "attach" key)', 'each line must be as --save wrote it');
+      if (!v.attach || typeof v.attach !== 'object') throw new PluginError(`${file}:${i + 1}`, 'not a saved attachment (no "attach" key)', 'each line must be as --save wrote it');
       try {
         out.push({ line: i + 1, req: recheck(v.attach) });
       } catch (e) {
-        if (e instanceof AttachError) throw new AttachError(`${file}:${i + 1}: ${e.thing}`, e.reason, e.fix);
+        if (e instanceof PluginError) throw new PluginError(`${file}:${i + 1}: ${e.thing}`, e.reason, e.fix);
         throw e;
       }
     });

@@ -11,11 +11,14 @@ import { bridgeValidator } from '../cni/validators.js';
 import { CniError, ErrorCode, type CniArgs, type Interface, type IpConfig, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { configureInterface } from '../shared/configure-iface.js';
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, IN_PROCESS_IPAM } from '../shared/ipam-delegate.js';
-import { nodeCrypto } from '../shared/lazy-crypto.js';
-import { randomMac, randomVethName } from '../shared/random-name.js';
+import { sha256Hex } from '../../common/random.js';
+import { randomMac } from '../shared/random-name.js';
+import { createVethPort, ensureBridge, type PortErrors } from '../shared/bridge-port.js';
+import { kernelError } from '../shared/errors.js';
+import { TsnetError } from '../../common/errors.js';
+import { DEFAULT_BRIDGE } from '../../common/paths.js';
 import { rollBack, type Undo } from '../shared/rollback.js';
 
-export const DEFAULT_BRIDGE = 'tsnet0';
 export const DEFAULT_MTU = 1500;
 
 export interface BridgeConf extends NetConf {
@@ -79,73 +82,40 @@ function settings(conf: BridgeConf): Settings {
   };
 }
 
-/** Wraps kernel errors into CNI errors that name what failed. */
-function kernel(e: unknown, what: string): never {
-  if (e instanceof CniError) throw e;
-  throw new CniError(BridgeErrorCode.Kernel, `${what}: ${(e as Error).message}`);
+/** What can go wrong making the port, in this plugin's codes and words. */
+function portErrors(s: Settings, netName: string, ifname: string, ctr: Netns): PortErrors {
+  return {
+    codes: { kernel: BridgeErrorCode.Kernel, unsupported: BridgeErrorCode.Unsupported, bridgeFull: BridgeErrorCode.BridgeFull },
+    notABridge: (link) =>
+      new CniError(BridgeErrorCode.NotABridge, `network "${netName}": "${s.bridge}" already exists and is a ${link.kind ?? 'physical'} interface, not a bridge`, `set "bridge" to another name, or remove "${s.bridge}"`),
+    interfaceExists: () => interfaceExists(ifname, ctr),
+  };
 }
 
-async function ensureBridge(host: Netns, s: Settings, netName: string): Promise<Link> {
-  let br = await host.rtnl.findLink(s.bridge);
-  if (br && br.kind !== 'bridge')
-    throw new CniError(BridgeErrorCode.NotABridge, `network "${netName}": "${s.bridge}" already exists and is a ${br.kind ?? 'physical'} interface, not a bridge`, `set "bridge" to another name, or remove "${s.bridge}"`);
-  if (!br) {
-    try {
-      // A MAC of its own: otherwise a bridge takes its lowest port's, and the gateway's MAC changes as
-      // containers come and go (stale ARP entries in every container).
-      br = await host.rtnl.createLink({ kind: 'bridge', name: s.bridge, mtu: s.mtu, mac: randomMac() });
-    } catch (e) {
-      if (isNetlinkError(e, 'EEXIST')) br = await host.rtnl.link(s.bridge); // created concurrently by another ADD
-      else kernel(e, `create bridge "${s.bridge}"`);
+/** The veth: host end a port of the bridge, container end named ifname straight inside the netns. */
+async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, bridge: Link, peerMac: string, withIpam: boolean, errors: PortErrors): Promise<Link> {
+  // The container end's MAC is chosen here (random, locally administered — as the kernel would), so the result
+  // needs no read back from the container's namespace. One queue each way. The host end comes up with its
+  // creation: with the container end still down it has no carrier, so IPv6 does nothing on it before
+  // disable_ipv6 below.
+  const veth = await createVethPort(host, ctr, { bridge, ifname, mtu: s.mtu, mac: peerMac, queues: 1 }, errors);
+  try {
+    if (withIpam) {
+      // The container end, still down: no IPv6 until the result proves the network has some
+      // (configureInterface turns it back on) — as Docker does on IPv4-only networks, and no link-local
+      // chatter flooded to every port of the bridge.
+      await ctr.sysctlsReady();
+      disableIpv6(ctr, ifname);
     }
+    // A bridge port needs no addresses of its own: without IPv6 on it, the host keeps no per-port IPv6
+    // routes (whose lists grow with the ports) and the port sends nothing when it gets carrier.
+    disableIpv6(host, veth.name);
+    if (s.hairpin) await host.rtnl.setLink(veth.index, { bridgePort: { hairpin: true } });
+  } catch (e) {
+    await host.rtnl.deleteLinkIfExists(veth.index).catch(() => undefined); // the pair goes with it
+    kernelError(e, `set up veth ${veth.name} for ${ifname}`, errors.codes);
   }
-  if (!br.up || (s.promisc && !(br.promiscuity ?? 0))) {
-    await host.rtnl.setLink(br.index, { up: true, ...(s.promisc ? { promisc: true } : {}) });
-    return host.rtnl.link(br.index);
-  }
-  return br;
-}
-
-/** Creates the veth: host end enslaved to the bridge, container end named ifname straight inside the netns. */
-async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, bridgeIndex: number, peerMac: string, withIpam: boolean): Promise<Link> {
-  for (let attempt = 0; ; attempt++) {
-    const name = randomVethName();
-    try {
-      // The container end's MAC is chosen here (random, locally administered — as the kernel would), so the
-      // result needs no read back from the container's namespace. One queue per direction: a veth uses one
-      // (more only if raised with `ethtool -L`, which this rules out), and the kernel otherwise makes one per
-      // CPU and drops all but the first again — a third of the cost of creating the pair on 2 CPUs.
-      // The host end comes up with its creation: with the container end still down it has no carrier, so
-      // IPv6 does nothing on it before disable_ipv6 below.
-      const veth = await host.rtnl.createLink({ kind: 'veth', name, mtu: s.mtu, queues: 1, up: true, masterIndex: bridgeIndex, peer: { name: ifname, netnsFd: ctr.fd(), mtu: s.mtu, mac: peerMac, queues: 1 } });
-      try {
-        if (withIpam) {
-          // The container end, still down: no IPv6 until the result proves the network has some
-          // (configureInterface turns it back on) — as Docker does on IPv4-only networks, and no link-local
-          // chatter flooded to every port of the bridge.
-          await ctr.sysctlsReady();
-          disableIpv6(ctr, ifname);
-        }
-        // A bridge port needs no addresses of its own: without IPv6 on it, the host keeps no per-port IPv6
-        // routes (whose lists grow with the ports) and the port sends nothing when it gets carrier.
-        disableIpv6(host, name);
-        if (s.hairpin) await host.rtnl.setLink(veth.index, { bridgePort: { hairpin: true } });
-      } catch (e) {
-        await host.rtnl.deleteLinkIfExists(veth.index).catch(() => undefined); // the pair goes with it
-        kernel(e, `set up veth ${name} for ${ifname}`);
-      }
-      return { ...veth, up: true };
-    } catch (e) {
-      if (isNetlinkError(e, 'EXFULL'))
-        throw new CniError(BridgeErrorCode.BridgeFull, `bridge "${s.bridge}" is full: the kernel allows 1023 ports on a bridge (BR_MAX_PORTS 1024, port 0 reserved)`, 'spread containers over several networks (each has its own bridge), or DEL attachments you no longer need');
-      if (isNetlinkError(e, 'EEXIST') && attempt < 5) {
-        // Either our random host name collided (retry), or the container already has ifname (fatal).
-        if (await ctr.rtnl.findLink(ifname)) throw interfaceExists(ifname, ctr);
-        continue;
-      }
-      kernel(e, `create veth pair for ${ifname}`);
-    }
-  }
+  return { ...veth, up: true };
 }
 
 function disableIpv6(ns: Netns, ifname: string): void {
@@ -186,7 +156,7 @@ async function ensureGatewayAddrs(host: Netns, br: Link, ips: IpConfig[], s: Set
     try {
       await host.rtnl.addAddress(br.index, want, { noDad: v6 });
     } catch (e) {
-      if (!isNetlinkError(e, 'EEXIST')) kernel(e, `put gateway ${want} on bridge "${br.name}"`);
+      if (!isNetlinkError(e, 'EEXIST')) kernelError(e, `put gateway ${want} on bridge "${br.name}"`, { kernel: BridgeErrorCode.Kernel, unsupported: BridgeErrorCode.Unsupported });
     }
   }
   if (ips.some((ip) => !ip.address.includes(':'))) enableSysctl(host, 'net/ipv4/ip_forward');
@@ -202,7 +172,7 @@ function enableSysctl(ns: Netns, key: string): void {
  * plus a hash of the full triple, so long names cannot make two attachments share a tag.
  */
 export function masqOwner(network: string, containerId: string, ifname: string): string {
-  const hash = nodeCrypto().createHash('sha256').update(`${network}\0${containerId}\0${ifname}`).digest('hex').slice(0, 12);
+  const hash = sha256Hex(`${network}\0${containerId}\0${ifname}`).slice(0, 12);
   const readable = `${network.slice(0, 32)}:${containerId.slice(0, 12)}:${ifname}`.replace(/[^A-Za-z0-9._:\-/]/g, '_');
   return `bridge:${readable}:${hash}`;
 }
@@ -228,7 +198,8 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
   try {
     // Checked before anything is made (a concurrent ADD racing for the name still surfaces in createVeth).
     if (await ctr.rtnl.findLink(args.ifname)) throw interfaceExists(args.ifname, ctr);
-    const br = await ensureBridge(host, s, conf.name);
+    const errors = portErrors(s, conf.name, args.ifname, ctr);
+    const { bridge: br } = await ensureBridge(host, { name: s.bridge, mtu: s.mtu, mac: randomMac(), promisc: s.promisc }, errors);
     // tsnet-ipam (in-process, needs no interface) allocates while the veth is made: its wait for the journal
     // to reach the disk overlaps the kernel's work. Other IPAM plugins run after, as the reference orders
     // them: dhcp, say, works on the interface. Either failing undoes the other (releasing what was never
@@ -245,9 +216,9 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     const ctrMac = randomMac();
     let hostVeth: Link;
     try {
-      hostVeth = await createVeth(host, ctr, args.ifname, s, br.index, ctrMac, conf.ipam?.type !== undefined);
+      hostVeth = await createVeth(host, ctr, args.ifname, s, br, ctrMac, conf.ipam?.type !== undefined, errors);
     } catch (e) {
-      if (e instanceof CniError && e.code === BridgeErrorCode.InterfaceExists) release = false;
+      if (e instanceof TsnetError && e.cniCode === BridgeErrorCode.InterfaceExists) release = false;
       throw e;
     }
     const hostIndex = hostVeth.index;
@@ -278,7 +249,7 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     }
     const result: Result = { cniVersion: conf.cniVersion, interfaces, ips, routes, dns: conf.dns ?? ipamResult.dns ?? {} };
     if (!result.dns || Object.keys(result.dns).length === 0) delete result.dns;
-    await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad, index: ctrLink.index, arpNotify: true }).catch((e) => kernel(e, `configure ${args.ifname} in ${ctr.label}`));
+    await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad, index: ctrLink.index, arpNotify: true }).catch((e) => kernelError(e, `configure ${args.ifname} in ${ctr.label}`, errors.codes));
     if (s.isGateway) await ensureGatewayAddrs(host, br, ips, s, conf.name);
     if (s.ipMasq) {
       await masquerade(conf, args, ips);

@@ -2,12 +2,11 @@
 // <root>/cni-cache/results, holding the ADD result and the config it was made with, for DEL/CHECK/GC.
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
+import { DEFAULT_STATE_ROOT } from '../../common/paths.js';
 import { validateContainerId, validateIfname } from './env.js';
 
-export const DEFAULT_ROOT = '/var/lib/tsnet';
-
 export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
-  return join(env.TSNET_ROOT || DEFAULT_ROOT, 'cni-cache');
+  return join(env.TSNET_ROOT || DEFAULT_STATE_ROOT, 'cni-cache');
 }
 
 export interface CachedAttachment {

@@ -5,7 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { confDir, findNetwork } from './conflist.js';
 import { parseCniArgs, validateContainerId, validateIfname } from './env.js';
 import { Invoker, type Attachment, type InProcessRegistry, type RuntimeConf } from './invoke.js';
-import { nodeCrypto } from '../shared/lazy-crypto.js';
+import { sha256Hex } from '../../common/random.js';
 import { CniError } from './types.js';
 
 interface CommonOpts {
@@ -23,7 +23,7 @@ export function netnsPath(arg: string): string {
 
 /** cnitool-style default container ID: derived from the netns path, stable across add/del. */
 export function defaultContainerId(netns: string): string {
-  return `tsnet-${nodeCrypto().createHash('sha256').update(netns).digest('hex').slice(0, 24)}`;
+  return `tsnet-${sha256Hex(netns).slice(0, 24)}`;
 }
 
 function parseJsonOpt(s: string | undefined, what: string): Record<string, unknown> | undefined {

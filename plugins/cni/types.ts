@@ -1,6 +1,8 @@
 // The CNI wire types (spec 1.1.0 shapes are the internal form; older versions are converted at the edge).
 // https://github.com/containernetworking/cni/blob/main/SPEC.md
 
+import { CniCode, TsnetError } from '../../common/errors.js';
+
 export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 export type CniVersion = (typeof SUPPORTED_VERSIONS)[number];
 
@@ -84,31 +86,24 @@ export interface Result {
   dns?: Dns;
 }
 
-/** Spec well-known error codes. */
-export const ErrorCode = {
-  IncompatibleVersion: 1,
-  UnsupportedField: 2,
-  UnknownContainer: 3,
-  InvalidEnvironment: 4,
-  IoFailure: 5,
-  DecodingFailure: 6,
-  InvalidNetworkConfig: 7,
-  TryAgainLater: 11,
-  PluginNotAvailable: 50,
-  PluginLimitedConnectivity: 51,
-  /** Plugin-specific errors are 100 and above. */
-  Internal: 999,
-} as const;
+/** Spec well-known error codes (common/errors.ts holds the table: every layer's errors carry one). */
+export const ErrorCode = CniCode;
 
-/** An error a plugin reports: printed as the spec's error JSON. */
-export class CniError extends Error {
-  constructor(
-    readonly code: number,
-    msg: string,
-    readonly details = '',
-  ) {
-    super(msg);
+/**
+ * An error as the CNI wire carries it (code, msg, details): what a plugin's error JSON decodes to, and what
+ * code that speaks CNI throws. A TsnetError whose reason is the msg and whose fix is the details.
+ */
+export class CniError extends TsnetError {
+  constructor(code: number, msg: string, details = '') {
+    super('', msg, details || undefined, { cniCode: code });
+    this.message = msg; // the wire's msg; the details stay apart, as in the JSON
     this.name = 'CniError';
+  }
+  get code(): number {
+    return this.cniCode!;
+  }
+  get details(): string {
+    return this.fix ?? '';
   }
   toJSON(cniVersion: string): { cniVersion: string; code: number; msg: string; details?: string } {
     return { cniVersion, code: this.code, msg: this.message, ...(this.details ? { details: this.details } : {}) };

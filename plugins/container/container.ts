@@ -6,9 +6,8 @@
 // (also accepted as CNI_ARGS CONTAINER=…). Without it, the plugin reports CNI_NETNS as it is.
 import { Netns } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
-import { ContainerRefError, resolveContainer } from '../shared/container-ref.js';
-import { toCni } from '../attach/errors.js';
-import { reportInterfaces } from './report-ns.js';
+import { resolveContainer } from '../shared/container-ref.js';
+import { reportInterfaces } from '../shared/report-ns.js';
 
 export interface ContainerConf extends NetConf {
   container?: string;
@@ -30,11 +29,7 @@ async function joined(conf: ContainerConf, args: CniArgs): Promise<Netns> {
   const ref = ownerRef(conf, args);
   let ownerPath: string | undefined;
   if (ref) {
-    try {
-      ownerPath = (await resolveContainer(ref)).netnsPath;
-    } catch (e) {
-      throw e instanceof ContainerRefError ? toCni(e) : e;
-    }
+    ownerPath = (await resolveContainer(ref)).netnsPath;
   }
   const ns = Netns.open(args.netns);
   if (ownerPath) {

@@ -1,12 +1,11 @@
 // One request, in-process: decide whether this daemon may answer it (same namespaces and state root as the
 // caller, a plugin it has), then run the plugin through skel's `dispatch` — the very code the standalone
 // executable runs — and render stdout/stderr/exit code exactly as `runPlugin` would.
-import { resolve } from 'node:path';
 import { dispatch, type Outcome } from '../cni/skel.js';
 import { CniError, ErrorCode, SUPPORTED_VERSIONS } from '../cni/types.js';
 import { errorJson } from '../cni/errors.js';
 import { LATEST } from '../cni/version.js';
-import { DEFAULT_ROOT } from '../../ipam/store.js';
+import { stateRoot } from '../../common/paths.js';
 import { nsInode } from './endpoint.js';
 import type { DaemonRequest, DaemonResponse } from './protocol.js';
 import type { KeyedQueue } from './queue.js';
@@ -20,12 +19,12 @@ export interface DaemonIdentity {
   root: string;
 }
 
-export function stateRoot(env: Record<string, string | undefined>): string {
-  return resolve(env.TSNET_ROOT || DEFAULT_ROOT);
+export function rootOf(env: Record<string, string | undefined>): string {
+  return stateRoot(env.TSNET_ROOT);
 }
 
 export function ownIdentity(): DaemonIdentity {
-  return { netns: nsInode('net'), pidns: nsInode('pid'), root: stateRoot(process.env) };
+  return { netns: nsInode('net'), pidns: nsInode('pid'), root: rootOf(process.env) };
 }
 
 /** Why this daemon must not answer `req` (the caller then runs the standalone plugin), or undefined. */
@@ -35,7 +34,7 @@ export function declineReason(req: DaemonRequest, me: DaemonIdentity, registry: 
   // only a caller in the daemon's own network and pid namespaces sees the same host.
   if (req.netns && me.netns && req.netns !== me.netns) return `caller is in network namespace ${req.netns}, tsnetd in ${me.netns}`;
   if (req.pidns && me.pidns && req.pidns !== me.pidns) return `caller is in pid namespace ${req.pidns}, tsnetd in ${me.pidns}`;
-  const root = stateRoot(req.env);
+  const root = rootOf(req.env);
   if (root !== me.root) return `caller's TSNET_ROOT is ${root}, tsnetd's is ${me.root}`;
   return undefined;
 }

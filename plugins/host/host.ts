@@ -3,7 +3,7 @@
 // interfaces and addresses. DEL has nothing to undo.
 import { Netns, netnsId } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
-import { reportInterfaces } from '../container/report-ns.js';
+import { reportInterfaces } from '../shared/report-ns.js';
 
 export const HostErrorCode = { NotHostNetns: 100 } as const;
 

@@ -3,8 +3,8 @@
 // reports them in the result (prevResult passed through, routes appended), removes them on DEL.
 import { Netns } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result, type Route } from '../cni/types.js';
-import { AttachError, toCni } from '../attach/errors.js';
-import { addRoute, deleteRoute, listRoutes, parseRouteWords, routeListed, type ListedRoute, type RouteRequest } from './route.js';
+import { PluginError } from '../shared/errors.js';
+import { addRoute, deleteRoute, listRoutes, parseRouteWords, routeListed, toCniRoute, type ListedRoute, type RouteRequest } from './route.js';
 
 export interface RouteConfEntry {
   dst: string;
@@ -33,7 +33,7 @@ export function requests(conf: RouteConf): RouteRequest[] {
     try {
       return parseRouteWords(words);
     } catch (e) {
-      if (e instanceof AttachError) throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: ${e.thing}: ${e.reason}`, e.fix ?? '');
+      if (e instanceof PluginError) throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: ${e.thing}: ${e.reason}`, e.fix ?? '');
       throw e;
     }
   });
@@ -42,10 +42,6 @@ export function requests(conf: RouteConf): RouteRequest[] {
 /** A route with neither gw nor dev goes out of CNI_IFNAME. */
 function withDev(r: RouteRequest, args: CniArgs): RouteRequest {
   return r.via || r.dev ? r : { ...r, dev: args.ifname };
-}
-
-function asCni(r: RouteRequest): Route {
-  return { dst: r.dst === 'default' ? (r.via?.includes(':') ? '::/0' : '0.0.0.0/0') : r.dst, ...(r.via ? { gw: r.via } : {}), ...(r.metric !== undefined ? { priority: r.metric } : {}), ...(r.table !== undefined ? { table: r.table } : {}) };
 }
 
 async function add(conf: RouteConf, args: CniArgs): Promise<Result> {
@@ -59,12 +55,12 @@ async function add(conf: RouteConf, args: CniArgs): Promise<Result> {
     }
   } catch (e) {
     for (const r of done.reverse()) await deleteRoute(ns, r, true).catch(() => undefined);
-    throw toCni(e);
+    throw e;
   } finally {
     ns.close();
   }
   const prev: Result = conf.prevResult ?? { cniVersion: conf.cniVersion };
-  return { ...prev, cniVersion: conf.cniVersion, routes: [...(prev.routes ?? []), ...reqs.map(asCni)] };
+  return { ...prev, cniVersion: conf.cniVersion, routes: [...(prev.routes ?? []), ...reqs.map(toCniRoute)] };
 }
 
 async function del(conf: RouteConf, args: CniArgs): Promise<void> {
@@ -78,8 +74,6 @@ async function del(conf: RouteConf, args: CniArgs): Promise<void> {
   }
   try {
     for (const r of reqs) await deleteRoute(ns, r, true);
-  } catch (e) {
-    throw toCni(e);
   } finally {
     ns.close();
   }

@@ -2,21 +2,17 @@
 import { Command } from 'commander';
 import { Netns } from '../../native/netns.js';
 import { resolveContainer } from '../shared/container-ref.js';
-import { AttachError, toCli } from '../attach/errors.js';
+import { PluginError } from '../shared/errors.js';
 import { addRoute, deleteRoute, formatRoute, listRoutes, parseRouteWords, type ListedRoute } from './route.js';
 import { RT_SCOPE_LINK, RT_TABLE_MAIN } from '../../native/netlink/constants.js';
 
 async function inContainer<T>(ref: string, fn: (ns: Netns) => Promise<T>): Promise<T> {
+  const { netnsPath } = await resolveContainer(ref);
+  const ns = Netns.open(netnsPath);
   try {
-    const { netnsPath } = await resolveContainer(ref);
-    const ns = Netns.open(netnsPath);
-    try {
-      return await fn(ns);
-    } finally {
-      ns.close();
-    }
-  } catch (e) {
-    throw toCli(e);
+    return await fn(ns);
+  } finally {
+    ns.close();
   }
 }
 
@@ -61,7 +57,7 @@ export function routeCommand(): Command {
     .action(async (container: string, f: { table?: string; json?: boolean }) => {
       let table: number | undefined;
       if (f.table !== undefined) {
-        if (!/^\d+$/.test(f.table) || Number(f.table) < 1) throw new AttachError(`--table ${JSON.stringify(f.table)}`, 'not a table number', 'write e.g. --table 100 (main is 254)');
+        if (!/^\d+$/.test(f.table) || Number(f.table) < 1) throw new PluginError(`--table ${JSON.stringify(f.table)}`, 'not a table number', 'write e.g. --table 100 (main is 254)');
         table = Number(f.table);
       }
       const routes = await inContainer(container, (ns) => listRoutes(ns, table));

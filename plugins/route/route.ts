@@ -4,8 +4,10 @@ import type { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { RouteEntry, RouteSpec } from '../../native/netlink/route.js';
 import { CidrError, formatAddr, formatPrefix, parseAddr, parseCidr } from '../../ipam/cidr.js';
-import { AttachError, AttachErrorCode } from '../attach/errors.js';
-import { checkIfname } from '../attach/args.js';
+import { PluginError, AttachErrorCode } from '../shared/errors.js';
+import { checkIfname } from '../shared/ifname.js';
+import { toRouteSpec } from '../shared/configure-iface.js';
+import type { Route } from '../cni/types.js';
 import { AF_INET6, RT_TABLE_MAIN, RTN_UNICAST } from '../../native/netlink/constants.js';
 
 export interface RouteRequest {
@@ -31,19 +33,19 @@ export function checkDst(text: string): string {
   if (!text.includes('/')) {
     try {
       const a = parseAddr(text);
-      throw new AttachError(`destination ${text}`, 'has no prefix length', `did you mean ${text}/${a.family === 4 ? 32 : 128} (one host) or a network such as ${text}/24? ${HINT}`);
+      throw new PluginError(`destination ${text}`, 'has no prefix length', `did you mean ${text}/${a.family === 4 ? 32 : 128} (one host) or a network such as ${text}/24? ${HINT}`);
     } catch (e) {
-      if (e instanceof AttachError) throw e;
-      throw new AttachError(`destination ${JSON.stringify(text)}`, 'not a CIDR or "default"', HINT);
+      if (e instanceof PluginError) throw e;
+      throw new PluginError(`destination ${JSON.stringify(text)}`, 'not a CIDR or "default"', HINT);
     }
   }
   let p;
   try {
     p = parseCidr(text);
   } catch (e) {
-    throw new AttachError(`destination ${JSON.stringify(text)}`, e instanceof CidrError ? e.message : String(e), HINT);
+    throw new PluginError(`destination ${JSON.stringify(text)}`, e instanceof CidrError ? e.message : String(e), HINT);
   }
-  if (p.addr.value !== p.prefix.network) throw new AttachError(`destination ${text}`, 'has host bits set', `did you mean ${formatPrefix(p.prefix)}?`);
+  if (p.addr.value !== p.prefix.network) throw new PluginError(`destination ${text}`, 'has host bits set', `did you mean ${formatPrefix(p.prefix)}?`);
   return formatPrefix(p.prefix);
 }
 
@@ -52,27 +54,27 @@ function checkVia(gw: string, dst: string): string {
   try {
     a = parseAddr(gw);
   } catch (e) {
-    throw new AttachError(`gateway ${JSON.stringify(gw)}`, (e as Error).message, HINT);
+    throw new PluginError(`gateway ${JSON.stringify(gw)}`, (e as Error).message, HINT);
   }
   const dstFamily = dst === 'default' ? a.family : dst.includes(':') ? 6 : 4;
-  if (a.family !== dstFamily) throw new AttachError(`gateway ${gw}`, `is IPv${a.family} but the destination ${dst} is IPv${dstFamily}`, 'use a gateway of the same family');
+  if (a.family !== dstFamily) throw new PluginError(`gateway ${gw}`, `is IPv${a.family} but the destination ${dst} is IPv${dstFamily}`, 'use a gateway of the same family');
   return formatAddr(a);
 }
 
 function number(v: string | undefined, what: string, min: number, max: number): number {
-  if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new AttachError(`${what} ${JSON.stringify(v ?? '')}`, `not a number from ${min} to ${max}`, HINT);
+  if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new PluginError(`${what} ${JSON.stringify(v ?? '')}`, `not a number from ${min} to ${max}`, HINT);
   return Number(v);
 }
 
 /** Parses ip-route-like words: `<dst> [via <gw>] [dev <ifname>] [metric N] [table N]`. */
 export function parseRouteWords(words: string[], opts: { needTarget?: boolean } = {}): RouteRequest {
-  if (!words.length) throw new AttachError('route', 'missing <dst-cidr>', HINT);
+  if (!words.length) throw new PluginError('route', 'missing <dst-cidr>', HINT);
   const dst = checkDst(words[0]!);
   const r: RouteRequest = { dst };
   for (let i = 1; i < words.length; i += 2) {
     const k = words[i]!;
     const v = words[i + 1];
-    if (v === undefined && ['via', 'dev', 'metric', 'table', 'priority'].includes(k)) throw new AttachError(`route ${words.join(' ')}`, `"${k}" needs a value`, HINT);
+    if (v === undefined && ['via', 'dev', 'metric', 'table', 'priority'].includes(k)) throw new PluginError(`route ${words.join(' ')}`, `"${k}" needs a value`, HINT);
     switch (k) {
       case 'via':
         r.via = checkVia(v!, dst);
@@ -89,10 +91,10 @@ export function parseRouteWords(words: string[], opts: { needTarget?: boolean } 
         r.table = number(v, 'table', 1, 0xffffffff);
         break;
       default:
-        throw new AttachError(`route ${words.join(' ')}`, `unexpected word ${JSON.stringify(k)}`, HINT);
+        throw new PluginError(`route ${words.join(' ')}`, `unexpected word ${JSON.stringify(k)}`, HINT);
     }
   }
-  if (opts.needTarget && !r.via && !r.dev) throw new AttachError(`route ${words.join(' ')}`, 'needs "via <gw>" or "dev <ifname>"', HINT);
+  if (opts.needTarget && !r.via && !r.dev) throw new PluginError(`route ${words.join(' ')}`, 'needs "via <gw>" or "dev <ifname>"', HINT);
   return r;
 }
 
@@ -104,27 +106,26 @@ async function spec(ns: Netns, r: RouteRequest): Promise<RouteSpec> {
   let oif: number | undefined;
   if (r.dev) {
     const l = await ns.rtnl.findLink(r.dev);
-    if (!l) throw new AttachError(`dev ${r.dev}`, `no such interface in ${ns.label}`, "list them with 'ip -n <netns> link', or drop 'dev' to let the kernel pick it from the gateway");
+    if (!l) throw new PluginError(`dev ${r.dev}`, `no such interface in ${ns.label}`, "list them with 'ip -n <netns> link', or drop 'dev' to let the kernel pick it from the gateway");
     oif = l.index;
   }
-  const v6 = family(r) === 6;
-  return {
-    dst: r.dst === 'default' ? (v6 ? 'default6' : 'default') : r.dst === '::/0' ? 'default6' : r.dst,
-    ...(r.via ? { gateway: r.via } : {}),
-    ...(oif !== undefined ? { oif } : {}),
-    ...(r.metric !== undefined ? { priority: r.metric } : {}),
-    ...(r.table !== undefined ? { table: r.table } : {}),
-  };
+  return toRouteSpec(toCniRoute(r), oif);
+}
+
+/** The request as a CNI route (what the chained plugin reports, and what toRouteSpec takes). */
+export function toCniRoute(r: RouteRequest): Route {
+  const dst = r.dst === 'default' ? (family(r) === 6 ? '::/0' : '0.0.0.0/0') : r.dst;
+  return { dst, ...(r.via ? { gw: r.via } : {}), ...(r.metric !== undefined ? { priority: r.metric } : {}), ...(r.table !== undefined ? { table: r.table } : {}) };
 }
 
 function explain(e: unknown, r: RouteRequest, ns: Netns, verb: 'add' | 'del'): never {
-  if (e instanceof AttachError) throw e;
+  if (e instanceof PluginError) throw e;
   const what = `route ${formatRoute(r)}`;
-  if (verb === 'add' && isNetlinkError(e, 'EEXIST')) throw new AttachError(what, `a route to ${r.dst}${r.metric !== undefined ? ` with metric ${r.metric}` : ''} already exists in ${ns.label}`, "remove it first with 'tsnet route del', or give another metric", AttachErrorCode.BadArgument);
+  if (verb === 'add' && isNetlinkError(e, 'EEXIST')) throw new PluginError(what, `a route to ${r.dst}${r.metric !== undefined ? ` with metric ${r.metric}` : ''} already exists in ${ns.label}`, "remove it first with 'tsnet route del', or give another metric", AttachErrorCode.BadArgument);
   if (verb === 'add' && (isNetlinkError(e, 'ENETUNREACH') || /invalid gateway|unreachable/i.test((e as Error).message)))
-    throw new AttachError(what, `gateway ${r.via} is not on a subnet of any interface in ${ns.label}`, 'give a gateway on a connected subnet (see ip -n <netns> addr), or attach the container to that network first', AttachErrorCode.BadArgument);
-  if (verb === 'del' && (isNetlinkError(e, 'ESRCH') || isNetlinkError(e, 'ENOENT'))) throw new AttachError(what, `no such route in ${ns.label}`, "list them with 'tsnet route ls <container>'", AttachErrorCode.BadArgument);
-  throw new AttachError(what, (e as Error).message, undefined, AttachErrorCode.Kernel);
+    throw new PluginError(what, `gateway ${r.via} is not on a subnet of any interface in ${ns.label}`, 'give a gateway on a connected subnet (see ip -n <netns> addr), or attach the container to that network first', AttachErrorCode.BadArgument);
+  if (verb === 'del' && (isNetlinkError(e, 'ESRCH') || isNetlinkError(e, 'ENOENT'))) throw new PluginError(what, `no such route in ${ns.label}`, "list them with 'tsnet route ls <container>'", AttachErrorCode.BadArgument);
+  throw new PluginError(what, (e as Error).message, undefined, AttachErrorCode.Kernel);
 }
 
 export async function addRoute(ns: Netns, r: RouteRequest): Promise<void> {
@@ -138,7 +139,7 @@ export async function deleteRoute(ns: Netns, r: RouteRequest, missingOk = false)
     await ns.rtnl.deleteRoute(await spec(ns, r));
     return true;
   } catch (e) {
-    if (missingOk && (isNetlinkError(e, 'ESRCH') || isNetlinkError(e, 'ENOENT') || isNetlinkError(e, 'ENODEV') || (e instanceof AttachError && e.thing.startsWith('dev ')))) return false;
+    if (missingOk && (isNetlinkError(e, 'ESRCH') || isNetlinkError(e, 'ENOENT') || isNetlinkError(e, 'ENODEV') || (e instanceof PluginError && e.thing.startsWith('dev ')))) return false;
     explain(e, r, ns, 'del');
   }
 }

@@ -3,7 +3,9 @@
 // in two netlink datagrams (up and addresses, then routes).
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Netns } from '../../native/netns.js';
-import type { Result } from '../cni/types.js';
+import type { Result, Route } from '../cni/types.js';
+import type { RouteSpec } from '../../native/netlink/route.js';
+import { RT_SCOPE_LINK } from '../../native/netlink/constants.js';
 
 export interface ConfigureOptions {
   /** Index of the interface in result.interfaces whose ips to configure (ips without `interface` always count). */
@@ -17,6 +19,22 @@ export interface ConfigureOptions {
    * then announces its address when its link or MAC changes later.
    */
   arpNotify?: boolean;
+}
+
+/** A CNI route as the kernel takes it (the one conversion every plugin uses): on interface `oif` if given. */
+export function toRouteSpec(r: Route, oif?: number): RouteSpec {
+  const v6 = r.dst.includes(':');
+  const isDefault = r.dst === '0.0.0.0/0' || r.dst === '::/0';
+  return {
+    dst: isDefault ? (v6 ? 'default6' : 'default') : r.dst,
+    ...(r.gw ? { gateway: r.gw } : {}),
+    ...(oif !== undefined ? { oif } : {}),
+    ...(r.priority !== undefined ? { priority: r.priority } : {}),
+    ...(r.table !== undefined ? { table: r.table } : {}),
+    ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
+    ...(r.advmss !== undefined ? { advmss: r.advmss } : {}),
+    ...(r.scope !== undefined ? { scope: r.scope } : {}),
+  };
 }
 
 export async function configureInterface(ns: Netns, ifname: string, result: Result, opts: ConfigureOptions = {}): Promise<void> {
@@ -47,19 +65,11 @@ export async function configureInterface(ns: Netns, ifname: string, result: Resu
   const addressError = addressErrors.find((e) => e !== undefined);
   if (addressError) throw addressError;
   const routes = (result.routes ?? []).map((r) => {
+    // A route without its own gateway goes via the gateway of the addresses of its family (the reference's
+    // rule), unless it is a link-scope route (on-link: no gateway by definition).
     const v6 = r.dst.includes(':');
-    const gw = r.gw ?? ips.find((ip) => ip.gateway && ip.gateway.includes(':') === v6)?.gateway;
-    const isDefault = r.dst === '0.0.0.0/0' || r.dst === '::/0';
-    return rt.replaceRouteRequest({
-      dst: isDefault ? (v6 ? 'default6' : 'default') : r.dst,
-      ...(gw ? { gateway: gw } : {}),
-      oif: link.index,
-      ...(r.priority !== undefined ? { priority: r.priority } : {}),
-      ...(r.table !== undefined ? { table: r.table } : {}),
-      ...(r.mtu !== undefined ? { mtu: r.mtu } : {}),
-      ...(r.advmss !== undefined ? { advmss: r.advmss } : {}),
-      ...(r.scope !== undefined ? { scope: r.scope } : {}),
-    });
+    const gw = r.gw ?? (r.scope === RT_SCOPE_LINK ? undefined : ips.find((ip) => ip.gateway && ip.gateway.includes(':') === v6)?.gateway);
+    return rt.replaceRouteRequest(toRouteSpec({ ...r, ...(gw ? { gw } : {}) }, link.index));
   });
   if (!routes.length) return;
   const routeError = (await rt.inOneTrip(routes)).find((e) => e !== undefined);

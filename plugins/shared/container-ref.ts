@@ -1,6 +1,8 @@
 // Resolves what users write for a container — a pid, a /proc/PID/ns/net or /run/netns/NAME path, a netns
 // name, or (through a resolver the engine registers) a tsnet container id or name — to a netns path.
-import { NETNS_RUN_DIR, NetnsError, assertNetnsPath } from '../../native/netns.js';
+import { CniCode, TsnetError } from '../../common/errors.js';
+import { NETNS_RUN_DIR } from '../../common/paths.js';
+import { NetnsError, assertNetnsPath } from '../../native/netns.js';
 
 /** Returns the netns path of a tsnet container id/name, or undefined when there is no such container. */
 export type ContainerResolver = (ref: string) => string | undefined | Promise<string | undefined>;
@@ -13,15 +15,15 @@ export function setContainerResolver(fn: ContainerResolver | undefined): void {
 }
 
 /** A container reference that names nothing usable: `ref`, why, and what to do. */
-export class ContainerRefError extends Error {
+export class ContainerRefError extends TsnetError {
   constructor(
     readonly ref: string,
-    readonly reason: string,
-    readonly fix: string,
+    reason: string,
+    fix: string,
     /** true when nothing by that name exists (CNI code 3); false when it exists but is unusable. */
     readonly unknown: boolean,
   ) {
-    super(`container ${JSON.stringify(ref)}: ${reason} (${fix})`);
+    super(`container ${JSON.stringify(ref)}`, reason, fix, { cniCode: unknown ? CniCode.UnknownContainer : CniCode.InvalidEnvironment, exitCode: 1 });
     this.name = 'ContainerRefError';
   }
 }
@@ -67,7 +69,7 @@ export async function resolveContainer(ref: string): Promise<ResolvedContainer> 
   }
   throw new ContainerRefError(
     r,
-    `unknown container: no ${resolver ? 'tsnet container, ' : ''}netns ${nsPath}${resolver ? '' : ' (and no container engine is registered)'}`,
+    `unknown container: no netns ${nsPath}${resolver ? ' and no tsnet container by that name' : ' (and no container engine is registered)'}`,
     `check the name with 'ip netns list'${resolver ? " or 'tsnet ps'" : ''}, or give a pid or /proc/PID/ns/net`,
     true,
   );

@@ -1,7 +1,7 @@
 // Runs a plugin's IPAM section, as the reference plugins' ipam.ExecAdd/ExecDel do: `tsnet-ipam` is called
 // in-process (same code as its executable), any other type (host-local, dhcp, static…) is exec'd from
 // CNI_PATH with the same env and the same network config on stdin.
-import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../../ipam/cni-ipam.js';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam-cni.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
 import { toInternal } from '../cni/convert.js';
 import { execPlugin, findPlugin } from '../cni/exec.js';

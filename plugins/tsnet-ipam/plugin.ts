@@ -1,5 +1,5 @@
 // tsnet's IPAM plugin as a library: host-local's keys, plus "subnet": "auto" and "network": NAME.
-import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../../ipam/cni-ipam.js';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../shared/ipam-cni.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
 import type { SkelOptions } from '../cni/skel.js';
 import type { Plugin } from '../cni/types.js';

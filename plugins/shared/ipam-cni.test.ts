@@ -3,11 +3,11 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addonCandidates } from '../native/addon.js';
-import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './cni-ipam.js';
-import { NetworkRegistry } from './networks.js';
-import { networkCommands } from './network-cli.js';
-import { CniError, type CniArgs, type NetConf } from '../plugins/cni/types.js';
+import { addonCandidates } from '../../native/addon.js';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam-cni.js';
+import { NetworkRegistry } from '../../ipam/networks.js';
+import { networkCommands } from '../../ipam/network-cli.js';
+import { CniError, type CniArgs, type NetConf } from '../cni/types.js';
 
 const noAddon = !addonCandidates().some(existsSync) && 'native addon not built (npm run build:native)';
 const args = (cid: string, extra: Record<string, string> = {}, ifname = 'eth0'): CniArgs => ({ command: 'ADD', containerId: cid, netns: '/x', ifname, args: extra, path: [] });

@@ -1,6 +1,6 @@
 // Read DNS settings from a resolv.conf-style file (host-local's "resolvConf" key).
 import { readFileSync } from 'node:fs';
-import type { Dns } from '../plugins/cni/types.js';
+import type { Dns } from '../cni/types.js';
 
 export function parseResolvConf(text: string): Dns {
   const dns: Dns = {};

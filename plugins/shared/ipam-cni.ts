@@ -1,5 +1,5 @@
-// The CNI-facing IPAM core: ADD / DEL / CHECK / GC as pure-ish functions over a network config, returning
-// CNI 1.x results and throwing CniError with spec codes. The `tsnet-ipam` executable is a thin wrapper.
+// tsnet-ipam's CNI face: ADD / DEL / CHECK / GC over a network config, returning CNI 1.x results and throwing
+// CniError with spec codes; the allocation itself is ipam/'s. The `tsnet-ipam` plugin is a thin wrapper.
 //
 // Config (conf.ipam) accepts host-local's keys unchanged — subnet, rangeStart, rangeEnd, gateway, ranges,
 // routes, dataDir, resolvConf (plus runtimeConfig.ipRanges / ips and CNI_ARGS IP=) — and tsnet's own:
@@ -9,28 +9,18 @@
 //   "root": state root (else the runtime's root, else $TSNET_ROOT, else /var/lib/tsnet).
 // State: <root>/ipam/<name>/ (tsnet's journal format), or <dataDir>/<name>/ when dataDir is given.
 import { join } from 'node:path';
-import { CniError, ErrorCode, type CniArgs, type Dns, type IpConfig, type NetConf, type Result, type Route } from '../plugins/cni/types.js';
-import { Allocator, ExhaustedError, RequestedAddressError, type Allocation } from './allocator.js';
-import { CidrError, formatAddr, parseAddr, parseCidr, type Addr } from './cidr.js';
-import { gcState } from './gc.js';
-import { isTransient } from './lock.js';
-import { NetworkError, NetworkRegistry, type HostUsage } from './networks.js';
-import { NoFreeSubnetError } from './picker.js';
-import type { PoolSpec } from './pools.js';
-import { canonicalizeRangeSets, rangeForAddr, RangeConfigError, type RangeSet, type RangeSpec } from './ranges.js';
+import { CniError, ErrorCode, type CniArgs, type Dns, type IpConfig, type NetConf, type Result, type Route } from '../cni/types.js';
+import { Allocator, RequestedAddressError, type Allocation } from '../../ipam/allocator.js';
+import { formatAddr, parseAddr, parseCidr, type Addr } from '../../ipam/cidr.js';
+import { gcState } from '../../ipam/gc.js';
+import { NetworkRegistry, type HostUsage } from '../../ipam/networks.js';
+import type { PoolSpec } from '../../ipam/pools.js';
+import { canonicalizeRangeSets, rangeForAddr, type RangeSet, type RangeSpec } from '../../ipam/ranges.js';
 import { readResolvConf } from './resolv-conf.js';
-import { checkName, IpamStore, StoreError, stateRoot } from './store.js';
-import type { Owner } from './state.js';
-
-/** Plugin-specific error codes (the spec leaves >= 100 to plugins). */
-export const IpamErrorCode = {
-  /** A range set has no free address. */
-  Exhausted: 100,
-  /** A requested (static) address is outside the ranges, the gateway, or held by someone else. */
-  RequestedUnavailable: 101,
-  /** "subnet": "auto" found no free subnet in any pool. */
-  NoFreeSubnet: 102,
-} as const;
+import { toCniError } from '../cni/errors.js';
+import { checkName, IpamStore } from '../../ipam/store.js';
+import { stateRoot } from '../../common/paths.js';
+import type { Owner } from '../../ipam/state.js';
 
 /** What the caller (CLI, engine, executable) provides besides the config. */
 export interface IpamRuntime {
@@ -190,22 +180,6 @@ function dnsOf(conf: NetConf): Dns | undefined {
   } catch (e) {
     throw new CniError(ErrorCode.IoFailure, `cannot read ipam.resolvConf ${path}: ${(e as Error).message}`);
   }
-}
-
-/** Map any error of this layer to the CniError the spec expects. */
-export function toCniError(e: unknown): CniError {
-  if (e instanceof CniError) return e;
-  const msg = e instanceof Error ? e.message : String(e);
-  if (isTransient(e)) return new CniError(ErrorCode.TryAgainLater, msg);
-  if (e instanceof ExhaustedError) return new CniError(IpamErrorCode.Exhausted, msg, 'release addresses no container uses (DEL, or GC with the valid attachments), or give the network a wider range');
-  if (e instanceof RequestedAddressError)
-    return new CniError(IpamErrorCode.RequestedUnavailable, msg, "request a free address inside the network's ranges (see 'tsnet network inspect'), or leave it out to get one assigned");
-  if (e instanceof NoFreeSubnetError) return new CniError(IpamErrorCode.NoFreeSubnet, msg, 'give a subnet explicitly, or add pools with room left');
-  if (e instanceof NetworkError) return new CniError(e.kind === 'no-subnet' ? IpamErrorCode.NoFreeSubnet : ErrorCode.InvalidNetworkConfig, msg);
-  if (e instanceof RangeConfigError || e instanceof CidrError) return new CniError(ErrorCode.InvalidNetworkConfig, msg);
-  if (e instanceof StoreError) return new CniError(/invalid network name/.test(msg) ? ErrorCode.InvalidNetworkConfig : ErrorCode.IoFailure, msg);
-  if (e instanceof Error && typeof (e as NodeJS.ErrnoException).code === 'string') return new CniError(ErrorCode.IoFailure, msg);
-  return new CniError(ErrorCode.Internal, msg);
 }
 
 function ownerOf(args: CniArgs): Owner {

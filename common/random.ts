@@ -1,0 +1,50 @@
+// Randomness and hashing without node:crypto at start-up (loading it costs a plugin ~7 ms: OpenSSL bindings,
+// ciphers, streams): random bytes come from a pool filled from the kernel's CSPRNG (/dev/urandom), one read
+// per 256 bytes; node:crypto is loaded on first need (sha256, or no /dev/urandom in a bare chroot).
+import { closeSync, openSync, readSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+let cryptoModule: typeof import('node:crypto') | undefined;
+
+/** node:crypto, loaded on first use. */
+export function nodeCrypto(): typeof import('node:crypto') {
+  cryptoModule ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
+  return cryptoModule;
+}
+
+export function sha256Hex(text: string): string {
+  return nodeCrypto().createHash('sha256').update(text).digest('hex');
+}
+
+let pool: Buffer = Buffer.alloc(0);
+let used = 0;
+
+function refill(): Buffer {
+  const buf = Buffer.alloc(256);
+  try {
+    const fd = openSync('/dev/urandom', 'r');
+    try {
+      if (readSync(fd, buf, 0, buf.length, null) === buf.length) return buf;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    /* no /dev/urandom (a bare chroot): node:crypto below */
+  }
+  return nodeCrypto().randomBytes(256);
+}
+
+/** n random bytes (n ≤ 256), a view into the pool: copy them if they must outlive the next call. */
+export function randomBytes(n: number): Buffer {
+  if (n > 256) return nodeCrypto().randomBytes(n);
+  if (used + n > pool.length) {
+    pool = refill();
+    used = 0;
+  }
+  used += n;
+  return pool.subarray(used - n, used);
+}
+
+export function randomHex(bytes: number): string {
+  return randomBytes(bytes).toString('hex');
+}

@@ -1,0 +1,94 @@
+// A container's port on a Linux bridge, for every plugin that makes one (bridge, attach): ensure the bridge
+// exists and is up, then create a veth pair whose host end is a port of it and whose other end is born inside
+// the container's netns under its final name. Kernel refusals become PluginErrors that name the step.
+import type { Netns } from '../../native/netns.js';
+import { isNetlinkError } from '../../native/netlink/errors.js';
+import type { Link } from '../../native/netlink/link.js';
+import { kernelError, PluginError } from './errors.js';
+import { randomVethName } from './random-name.js';
+
+/** The calling plugin's CNI codes and messages for what can go wrong here. */
+export interface PortErrors {
+  codes: { kernel: number; unsupported: number; bridgeFull: number };
+  /** `name` exists and is not a bridge. */
+  notABridge(link: Link): Error;
+  /** The container already has an interface called ifname. */
+  interfaceExists(): Error;
+}
+
+export interface BridgeSpec {
+  name: string;
+  mtu: number;
+  /** A MAC of its own for a bridge made here (else it takes its lowest port's, which changes as ports come and go). */
+  mac?: string;
+  promisc?: boolean;
+}
+
+/** The bridge `spec.name`, made if missing (another process making it at the same time is fine), up. */
+export async function ensureBridge(host: Netns, spec: BridgeSpec, errors: PortErrors): Promise<{ bridge: Link; created: boolean }> {
+  const codes = errors.codes;
+  let bridge = await host.rtnl.findLink(spec.name);
+  if (bridge && bridge.kind !== 'bridge') throw errors.notABridge(bridge);
+  let created = false;
+  if (!bridge) {
+    try {
+      bridge = await host.rtnl.createLink({ kind: 'bridge', name: spec.name, mtu: spec.mtu, ...(spec.mac ? { mac: spec.mac } : {}) });
+      created = true;
+    } catch (e) {
+      if (isNetlinkError(e, 'EEXIST')) bridge = await host.rtnl.link(spec.name); // made concurrently by another call
+      else kernelError(e, `create bridge "${spec.name}"`, codes);
+    }
+  }
+  if (!bridge.up || (spec.promisc && !(bridge.promiscuity ?? 0))) {
+    await host.rtnl.setLink(bridge.index, { up: true, ...(spec.promisc ? { promisc: true } : {}) }).catch((e) => kernelError(e, `bring bridge "${spec.name}" up`, codes));
+    bridge = await host.rtnl.link(bridge.index);
+  }
+  return { bridge, created };
+}
+
+export interface VethPortSpec {
+  bridge: Link;
+  /** The container end's name inside ctr. */
+  ifname: string;
+  /** The host end's name; default a random one with `prefix` (retried if it collides). */
+  hostName?: string;
+  prefix?: string;
+  mtu: number;
+  /** The container end's MAC (default: the kernel's random one). */
+  mac?: string;
+  /** Queues each way (a veth uses one unless raised with `ethtool -L`; the kernel otherwise makes one per CPU). */
+  queues?: number;
+}
+
+/** A veth pair: host end up and a port of the bridge, container end (down) named ifname inside ctr. */
+export async function createVethPort(host: Netns, ctr: Netns, spec: VethPortSpec, errors: PortErrors): Promise<Link> {
+  for (let attempt = 0; ; attempt++) {
+    const name = spec.hostName ?? randomVethName(spec.prefix);
+    const q = spec.queues ? { queues: spec.queues } : {};
+    try {
+      return await host.rtnl.createLink({
+        kind: 'veth',
+        name,
+        mtu: spec.mtu,
+        up: true,
+        masterIndex: spec.bridge.index,
+        ...q,
+        peer: { name: spec.ifname, netnsFd: ctr.fd(), mtu: spec.mtu, ...(spec.mac ? { mac: spec.mac } : {}), ...q },
+      });
+    } catch (e) {
+      if (isNetlinkError(e, 'EXFULL'))
+        throw new PluginError(
+          '',
+          `bridge "${spec.bridge.name}" is full: the kernel allows 1023 ports on a bridge (BR_MAX_PORTS 1024, port 0 reserved)`,
+          'spread containers over several networks (each has its own bridge), or DEL attachments you no longer need',
+          errors.codes.bridgeFull,
+        );
+      if (isNetlinkError(e, 'EEXIST')) {
+        // Either the container already has ifname (fatal), or the host name is taken: a random one is retried.
+        if (await ctr.rtnl.findLink(spec.ifname)) throw errors.interfaceExists();
+        if (!spec.hostName && attempt < 5) continue;
+      }
+      kernelError(e, `create veth pair ${name} ⇄ ${spec.ifname}`, errors.codes);
+    }
+  }
+}

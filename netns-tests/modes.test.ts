@@ -12,7 +12,7 @@ import { REPO } from './cni-exec.js';
 
 /** Calls hostPlugin.<verb> in a node process inside ns (so "the host" is the test's namespace). */
 function hostLib(ns: string, verb: 'add' | 'del' | 'check', conf: unknown): any {
-  const mod = join(REPO, 'dist', 'plugins', 'host', 'host.js');
+  const mod = join(REPO, 'dist', 'plugins', 'host', 'plugin.js');
   const args = { command: verb.toUpperCase(), containerId: 'h', netns: `/run/netns/${ns}`, ifname: 'eth0', args: {}, path: [] };
   const code = `const { hostPlugin } = await import(${JSON.stringify(mod)}); const r = await hostPlugin.${verb}(${JSON.stringify(conf)}, ${JSON.stringify(args)}); process.stdout.write(JSON.stringify(r ?? null));`;
   const p = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', code], { encoding: 'utf8' });

@@ -10,7 +10,7 @@ import { parseConfig, type NetworkConfigList } from '../../plugins/cni/conflist.
 import { toInternal } from '../../plugins/cni/convert.js';
 import { Invoker } from '../../plugins/cni/invoke.js';
 import { inProcessPlugins } from '../../plugins/registry.js';
-import { masqOwner } from '../../plugins/bridge/bridge.js';
+import { masqOwner } from '../../plugins/shared/owners.js';
 import { TsnetError } from '../../common/errors.js';
 import type { Endpoint } from './driver.js';
 import type { CniSeamRequest, CniSeamResult } from './cni-seam.js';

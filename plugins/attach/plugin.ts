@@ -1,6 +1,7 @@
 // The CNI plugin `attach`: pipework's attachment from a network config.
 // Keys: "bridge" (host bridge or NIC, default br0), "uplink" (a NIC to enslave into the bridge, moving its
 // addresses and routes), "address" ("IP/LEN", or "dhcp"), "gateway", "mac", "vlan".
+import type { PluginEntry } from '../cni/skel.js';
 import { Netns } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { parseCidr, formatAddrInPrefix } from '../../ipam/cidr.js';
@@ -78,4 +79,4 @@ async function check(conf: AttachConf, args: CniArgs): Promise<void> {
 
 export const attachPlugin: Plugin<AttachConf> = { add, del, check };
 
-export const attachEntry = { plugin: attachPlugin, opts: { name: 'attach', about: 'CNI attach plugin (tsnet): pipework-style interface on a host bridge or NIC', validate: validateAttachConf } };
+export const attachEntry: PluginEntry<AttachConf> = { plugin: attachPlugin, opts: { name: 'attach', about: 'CNI attach plugin (tsnet): pipework-style interface on a host bridge or NIC', validate: validateAttachConf } };

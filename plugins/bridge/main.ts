@@ -1,7 +1,5 @@
 // CNI executable: the bridge plugin.
-import { Netns } from '../../native/netns.js';
 import { runPlugin } from '../cni/skel.js';
-import { bridgePlugin, bridgeSkel } from './bridge.js';
+import { bridgeEntry } from './plugin.js';
 
-Netns.defaults = { blocking: true };
-void runPlugin(bridgePlugin, bridgeSkel);
+void runPlugin(bridgeEntry);

@@ -7,7 +7,7 @@ import { convertResult } from './convert.js';
 import { ResultCache } from './cache.js';
 import { parseConfig, type NetworkConfigList } from './conflist.js';
 import { cniPath, execPlugin, findPlugin } from './exec.js';
-import { dispatch, type SkelOptions } from './skel.js';
+import { dispatch, type PluginEntry } from './skel.js';
 import { CniError, ErrorCode, type CniCommand, type NetConf, type Plugin } from './types.js';
 import { versionAtLeast } from './version.js';
 
@@ -29,7 +29,7 @@ export interface Attachment {
 }
 
 /** Plugins the invoker calls in-process instead of exec'ing, by type. */
-export type InProcessRegistry = Record<string, { plugin: Plugin<any>; opts: SkelOptions<any> }>;
+export type InProcessRegistry = Record<string, PluginEntry>;
 
 export interface InvokerOptions {
   /** Directories searched for plugin executables (default: CNI_PATH, else /opt/cni/bin:/usr/lib/cni). */

@@ -1,8 +1,9 @@
 // The plugin side of the CNI contract: env + stdin in, result or spec error JSON out. `dispatch` is the pure
 // core (the invoker's in-process path calls it too); `runPlugin` binds it to the process.
-// Start-up matters (a plugin is exec'd per ADD/DEL): this module imports only node builtins and the
-// precompiled base validator; the native addon is loaded only when a netns path must be checked.
+// Start-up matters (a plugin is exec'd per ADD/DEL): this module imports node builtins, the precompiled base
+// validator and Netns (whose addon is loaded on first use, e.g. when a netns path must be checked).
 import { readFileSync, fstatSync, writeSync } from 'node:fs';
+import { Netns } from '../../native/netns.js';
 import { fromInternal, toInternal } from './convert.js';
 import { parseCommand, parseEnv } from './env.js';
 import { errorJson, toCniError } from './errors.js';
@@ -20,7 +21,7 @@ export interface SkelOptions<C extends NetConf = NetConf> {
   /** Spec versions the plugin accepts; default: all tsnet supports. */
   supportedVersions?: readonly string[];
   /** Plugin-specific config validation (e.g. schemaCheck(bridgeValidator)); throw CniError(7) when invalid. */
-  validate?: (conf: C) => void;
+  validate?(conf: C): void;
   /** Printed on stderr when run without CNI_COMMAND, e.g. "CNI bridge plugin (tsnet 0.1.0)". */
   about?: string;
   /** Accept CNI_NETNS naming the plugin's own netns (only the host plugin: its container shares it). */
@@ -160,7 +161,18 @@ function readProcessStdin(): string {
 }
 
 /** The `main` of a CNI plugin executable: dispatch on the process's env and stdin, print, exit. */
-export async function runPlugin<C extends NetConf>(plugin: Plugin<C>, opts: SkelOptions<C>): Promise<never> {
+/** A plugin and how the skel runs it: what `plugins/<type>/plugin.ts` exports, and what the registry holds. */
+export interface PluginEntry<C extends NetConf = NetConf> {
+  plugin: Plugin<C>;
+  opts: SkelOptions<C>;
+}
+
+/**
+ * The CNI executable: one invocation from the process's env and stdin, then exit. A one-shot process uses
+ * blocking netlink sockets (nothing else runs while the kernel answers; the daemon keeps async ones).
+ */
+export async function runPlugin<C extends NetConf>({ plugin, opts }: PluginEntry<C>): Promise<never> {
+  Netns.defaults = { blocking: true };
   if (!process.env.CNI_COMMAND && opts.about) process.stderr.write(`${opts.about}\nCNI protocol versions supported: ${(opts.supportedVersions ?? SUPPORTED_VERSIONS).join(', ')}\n`);
   const out = await dispatch(plugin, opts, process.env, readProcessStdin);
   if (out.stdout !== undefined) {

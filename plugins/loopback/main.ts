@@ -1,7 +1,5 @@
 // CNI executable: the loopback plugin.
-import { Netns } from '../../native/netns.js';
 import { runPlugin } from '../cni/skel.js';
-import { loopbackPlugin, loopbackSkel } from './loopback.js';
+import { loopbackEntry } from './plugin.js';
 
-Netns.defaults = { blocking: true };
-void runPlugin(loopbackPlugin, loopbackSkel);
+void runPlugin(loopbackEntry);

@@ -1,7 +1,5 @@
 // CNI executable: the none plugin.
-import { Netns } from '../../native/netns.js';
 import { runPlugin } from '../cni/skel.js';
-import { nonePlugin, noneSkel } from './none.js';
+import { noneEntry } from './plugin.js';
 
-Netns.defaults = { blocking: true };
-void runPlugin(nonePlugin, noneSkel);
+void runPlugin(noneEntry);

@@ -1,6 +1,7 @@
 // The chained CNI plugin `route`: after the main plugin, adds the routes of its config inside the container
 // (`"routes": [{"dst": "192.168.0.0/16", "gw": "192.168.115.2", "dev"?: "eth1", "metric"?: 10, "table"?: 100}]`),
 // reports them in the result (prevResult passed through, routes appended), removes them on DEL.
+import type { PluginEntry } from '../cni/skel.js';
 import { Netns } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result, type Route } from '../cni/types.js';
 import { PluginError } from '../shared/errors.js';
@@ -97,4 +98,4 @@ async function check(conf: RouteConf, args: CniArgs): Promise<void> {
 
 export const routePlugin: Plugin<RouteConf> = { add, del, check };
 
-export const routeEntry = { plugin: routePlugin, opts: { name: 'route', about: 'CNI route plugin (tsnet): static routes injected into the container', validate: (c: RouteConf) => void requests(c) } };
+export const routeEntry: PluginEntry<RouteConf> = { plugin: routePlugin, opts: { name: 'route', about: 'CNI route plugin (tsnet): static routes injected into the container', validate: (c: RouteConf) => void requests(c) } };

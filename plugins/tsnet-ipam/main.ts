@@ -1,7 +1,5 @@
-// CNI executable: tsnet's IPAM plugin.
-import { Netns } from '../../native/netns.js';
+// CNI executable: the tsnet-ipam plugin.
 import { runPlugin } from '../cni/skel.js';
-import { tsnetIpamPlugin, tsnetIpamSkel } from './plugin.js';
+import { tsnetIpamEntry } from './plugin.js';
 
-Netns.defaults = { blocking: true };
-void runPlugin(tsnetIpamPlugin, tsnetIpamSkel);
+void runPlugin(tsnetIpamEntry);

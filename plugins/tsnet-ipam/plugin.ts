@@ -1,10 +1,10 @@
 // tsnet's IPAM plugin as a library: host-local's keys, plus "subnet": "auto" and "network": NAME.
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from '../shared/ipam-cni.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
-import type { SkelOptions } from '../cni/skel.js';
+import type { PluginEntry } from '../cni/skel.js';
 import type { Plugin } from '../cni/types.js';
 
-export const tsnetIpamPlugin: Plugin = {
+const tsnetIpamPlugin: Plugin = {
   add: (conf, args) => ipamAdd(conf, args, { hostUsage: currentHostUsage }),
   del: (conf, args) => ipamDel(conf, args),
   check: (conf, args) => ipamCheck(conf, args),
@@ -16,4 +16,4 @@ export const tsnetIpamPlugin: Plugin = {
   },
 };
 
-export const tsnetIpamSkel: SkelOptions = { name: 'tsnet-ipam', about: 'CNI IPAM plugin tsnet-ipam' };
+export const tsnetIpamEntry: PluginEntry = { plugin: tsnetIpamPlugin, opts: { name: 'tsnet-ipam', about: 'CNI IPAM plugin tsnet-ipam' } };

@@ -5,9 +5,12 @@ import { bridgeValidator } from '../validators.js';
 import { probePlugin } from './probe-plugin.js';
 
 const bridgeCheck = schemaCheck(bridgeValidator);
-void runPlugin(probePlugin, {
-  name: 'probe',
-  about: 'tsnet test probe plugin',
-  // The probe accepts bridge keys so the corpus can exercise a plugin schema.
-  validate: (c) => bridgeCheck(c),
+void runPlugin({
+  plugin: probePlugin,
+  opts: {
+    name: 'probe',
+    about: 'tsnet test probe plugin',
+    // The probe accepts bridge keys so the corpus can exercise a plugin schema.
+    validate: (c) => bridgeCheck(c),
+  },
 });

@@ -1,10 +1,10 @@
 // The loopback plugin: `lo` up inside the container's netns, like the reference plugin.
 import { Netns } from '../../native/netns.js';
-import type { SkelOptions } from '../cni/skel.js';
+import type { PluginEntry } from '../cni/skel.js';
 import type { CniArgs, NetConf, Plugin, Result } from '../cni/types.js';
 import { checkLoopbackUp, loopbackDown, loopbackUp } from '../shared/loopback.js';
 
-export const loopbackPlugin: Plugin = {
+const loopbackPlugin: Plugin = {
   async add(conf: NetConf, args: CniArgs): Promise<Result> {
     const ns = Netns.open(args.netns);
     try {
@@ -17,4 +17,4 @@ export const loopbackPlugin: Plugin = {
   check: (_conf, args) => checkLoopbackUp(args),
 };
 
-export const loopbackSkel: SkelOptions = { name: 'loopback', about: 'CNI loopback plugin (tsnet)' };
+export const loopbackEntry: PluginEntry = { plugin: loopbackPlugin, opts: { name: 'loopback', about: 'CNI loopback plugin (tsnet)' } };

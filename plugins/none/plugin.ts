@@ -1,7 +1,7 @@
 // The none plugin (Docker's `--net none`): the container keeps its own netns with only `lo`, up.
 // It refuses a namespace that already holds other interfaces, since "none" promises isolation.
 import { Netns } from '../../native/netns.js';
-import type { SkelOptions } from '../cni/skel.js';
+import type { PluginEntry } from '../cni/skel.js';
 import { CniError, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { checkLoopbackUp, loopbackDown, loopbackUp } from '../shared/loopback.js';
 
@@ -17,7 +17,7 @@ async function onlyLoopback(ns: Netns): Promise<void> {
     );
 }
 
-export const nonePlugin: Plugin = {
+const nonePlugin: Plugin = {
   async add(conf: NetConf, args: CniArgs): Promise<Result> {
     const ns = Netns.open(args.netns);
     try {
@@ -39,4 +39,4 @@ export const nonePlugin: Plugin = {
   },
 };
 
-export const noneSkel: SkelOptions = { name: 'none', about: 'CNI none plugin (tsnet): only lo, up' };
+export const noneEntry: PluginEntry = { plugin: nonePlugin, opts: { name: 'none', about: 'CNI none plugin (tsnet): only lo, up' } };

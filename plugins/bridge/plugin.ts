@@ -5,13 +5,13 @@ import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
 import { addRules, masqueradeRule, removeRules } from '../../native/nftables.js';
 import { formatAddr, formatAddrInPrefix, formatPrefix, overlaps, parseCidr } from '../../ipam/cidr.js';
-import type { SkelOptions } from '../cni/skel.js';
+import type { PluginEntry } from '../cni/skel.js';
 import { assertValid } from '../cni/validate.js';
 import { bridgeValidator } from '../cni/validators.js';
 import { CniError, ErrorCode, type CniArgs, type Interface, type IpConfig, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { configureInterface } from '../shared/configure-iface.js';
 import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, IN_PROCESS_IPAM } from '../shared/ipam-delegate.js';
-import { sha256Hex } from '../../common/random.js';
+import { masqOwner } from '../shared/owners.js';
 import { randomMac } from '../shared/random-name.js';
 import { createVethPort, ensureBridge, type PortErrors } from '../shared/bridge-port.js';
 import { kernelError } from '../shared/errors.js';
@@ -165,16 +165,6 @@ async function ensureGatewayAddrs(host: Netns, br: Link, ips: IpConfig[], s: Set
 
 function enableSysctl(ns: Netns, key: string): void {
   if (ns.sysctl(key) !== '1') ns.setSysctl(key, 1);
-}
-
-/**
- * The owner tag of an attachment's masquerade rule: readable parts (network, short container id, ifname)
- * plus a hash of the full triple, so long names cannot make two attachments share a tag.
- */
-export function masqOwner(network: string, containerId: string, ifname: string): string {
-  const hash = sha256Hex(`${network}\0${containerId}\0${ifname}`).slice(0, 12);
-  const readable = `${network.slice(0, 32)}:${containerId.slice(0, 12)}:${ifname}`.replace(/[^A-Za-z0-9._:\-/]/g, '_');
-  return `bridge:${readable}:${hash}`;
 }
 
 /** `ip saddr ADDR ip daddr != SUBNET masquerade` for each address (ip6 likewise). */
@@ -349,7 +339,7 @@ async function check(conf: BridgeConf, args: CniArgs): Promise<void> {
   }
 }
 
-export const bridgePlugin: Plugin<BridgeConf> = {
+const bridgePlugin: Plugin<BridgeConf> = {
   add,
   del,
   check,
@@ -361,8 +351,7 @@ export const bridgePlugin: Plugin<BridgeConf> = {
   },
 };
 
-export const bridgeSkel: SkelOptions<BridgeConf> = {
-  name: 'bridge',
-  about: 'CNI bridge plugin (tsnet)',
-  validate: (conf) => assertValid(bridgeValidator, conf, 'bridge'),
+export const bridgeEntry: PluginEntry<BridgeConf> = {
+  plugin: bridgePlugin,
+  opts: { name: 'bridge', about: 'CNI bridge plugin (tsnet)', validate: (conf) => assertValid(bridgeValidator, conf, 'bridge') },
 };

@@ -4,6 +4,7 @@
 // DEL leaves the owner's network intact.
 // Config: "container": tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name
 // (also accepted as CNI_ARGS CONTAINER=…). Without it, the plugin reports CNI_NETNS as it is.
+import type { PluginEntry } from '../cni/skel.js';
 import { Netns } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { resolveContainer } from '../shared/container-ref.js';
@@ -64,7 +65,7 @@ export const containerPlugin: Plugin<ContainerConf> = {
   },
 };
 
-export const containerEntry = {
+export const containerEntry: PluginEntry<ContainerConf> = {
   plugin: containerPlugin,
   opts: { name: 'container', about: "CNI container plugin (tsnet): join another container's network namespace", validate: validateContainerConf },
 };

@@ -1,6 +1,7 @@
 // The host plugin (Docker's `--net host`): the container shares the host's netns. The plugin checks that
 // CNI_NETNS really is the namespace the plugin runs in (the host's), changes nothing, and reports the host's
 // interfaces and addresses. DEL has nothing to undo.
+import type { PluginEntry } from '../cni/skel.js';
 import { Netns, netnsId } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { reportInterfaces } from '../shared/report-ns.js';
@@ -38,4 +39,4 @@ export const hostPlugin: Plugin = {
   },
 };
 
-export const hostEntry = { plugin: hostPlugin, opts: { name: 'host', allowOwnNetns: true, about: 'CNI host plugin (tsnet): the container shares the host network namespace' } };
+export const hostEntry: PluginEntry<NetConf> = { plugin: hostPlugin, opts: { name: 'host', allowOwnNetns: true, about: 'CNI host plugin (tsnet): the container shares the host network namespace' } };

@@ -2,12 +2,12 @@
 import { Command } from 'commander';
 import { containerCommands } from './container-commands.js';
 import { imageCommands } from './image-commands.js';
-import { networkCommands } from '../../ipam/network-cli.js';
-import { cniCommands } from '../../plugins/cni/cni-cli.js';
+import { networkCommands } from './network-commands.js';
+import { cniCommands } from './cni-commands.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
 import { engineContainerNetns } from '../network/container-resolver.js';
-import { attachCommands } from '../../plugins/attach/attach-cli.js';
-import { routeCommand } from '../../plugins/route/route-cli.js';
+import { attachCommands } from './attach-commands.js';
+import { routeCommand } from './route-commands.js';
 import { setContainerResolver } from '../../plugins/shared/container-ref.js';
 
 export function buildProgram(): Command {

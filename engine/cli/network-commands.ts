@@ -1,7 +1,7 @@
 // `tsnet network create|ls|inspect|rm`: docker-like commands over the networks registry.
 // The lead wires this into the main CLI and passes the netlink-backed host usage for `--subnet auto`.
 import { Command, InvalidArgumentError } from 'commander';
-import { NetworkRegistry, type HostUsage, type NetworkRecord } from './networks.js';
+import { NetworkRegistry, type HostUsage, type NetworkRecord } from '../../ipam/networks.js';
 
 export interface NetworkCliDeps {
   /** Host routes and addresses, for --subnet auto. Without it only other tsnet networks are avoided. */
@@ -106,7 +106,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
           const rec = reg.require(name);
           const allocations: Record<string, { containerID: string; ifname: string }> = {};
           for (const r of (await reg.store(name).read()).all()) {
-            const { formatAddr } = await import('./cidr.js');
+            const { formatAddr } = await import('../../ipam/cidr.js');
             allocations[formatAddr(r)] = { containerID: r.containerID, ifname: r.ifname };
           }
           shown.push({ ...rec, allocations });

@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ipj, needsRoot, world } from '../../netns-tests/harness.js';
-import { ResultCache } from './cache.js';
-import { cniCommands, defaultContainerId, netnsPath } from './cni-cli.js';
-import { Invoker } from './invoke.js';
+import { ResultCache } from '../../plugins/cni/cache.js';
+import { cniCommands, defaultContainerId, netnsPath } from './cni-commands.js';
+import { Invoker } from '../../plugins/cni/invoke.js';
 
 async function runCli(args: string[], invoker: () => Invoker): Promise<string> {
   let out = '';

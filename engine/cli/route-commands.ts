@@ -1,9 +1,9 @@
 // `tsnet route add|del|ls <container> …`: routes edited inside a container's netns from outside.
 import { Command } from 'commander';
 import { Netns } from '../../native/netns.js';
-import { resolveContainer } from '../shared/container-ref.js';
-import { PluginError } from '../shared/errors.js';
-import { addRoute, deleteRoute, formatRoute, listRoutes, parseRouteWords, type ListedRoute } from './route.js';
+import { resolveContainer } from '../../plugins/shared/container-ref.js';
+import { PluginError } from '../../plugins/shared/errors.js';
+import { addRoute, deleteRoute, formatRoute, listRoutes, parseRouteWords, type ListedRoute } from '../../plugins/route/route.js';
 import { RT_SCOPE_LINK, RT_TABLE_MAIN } from '../../native/netlink/constants.js';
 
 async function inContainer<T>(ref: string, fn: (ns: Netns) => Promise<T>): Promise<T> {

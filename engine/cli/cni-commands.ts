@@ -2,11 +2,11 @@
 // Environment, as cnitool: NETCONFPATH (config dir), CNI_PATH (plugin dirs), CNI_ARGS, CAP_ARGS (JSON),
 // CNI_IFNAME; TSNET_ROOT for the result cache.
 import { Command, InvalidArgumentError } from 'commander';
-import { confDir, findNetwork } from './conflist.js';
-import { parseCniArgs, validateContainerId, validateIfname } from './env.js';
-import { Invoker, type Attachment, type InProcessRegistry, type RuntimeConf } from './invoke.js';
+import { confDir, findNetwork } from '../../plugins/cni/conflist.js';
+import { parseCniArgs, validateContainerId, validateIfname } from '../../plugins/cni/env.js';
+import { Invoker, type Attachment, type InProcessRegistry, type RuntimeConf } from '../../plugins/cni/invoke.js';
 import { sha256Hex } from '../../common/random.js';
-import { CniError } from './types.js';
+import { CniError } from '../../plugins/cni/types.js';
 
 interface CommonOpts {
   ifname: string;

@@ -1,12 +1,12 @@
 // `tsnet attach` and `tsnet detach`: pipework's command line over the attach library.
 import { Command } from 'commander';
-import { attach, detach, type AttachResult } from './attach.js';
-import { DEFAULT_IFNAME, parseAttachArgs, type AttachOptions } from './args.js';
-import { checkIfname } from '../shared/ifname.js';
-import { PluginError } from '../shared/errors.js';
-import { appendSaved, readSaved } from './save-file.js';
-import { waitForCarrier } from './wait.js';
-import { resolveContainer } from '../shared/container-ref.js';
+import { attach, detach, type AttachResult } from '../../plugins/attach/attach.js';
+import { DEFAULT_IFNAME, parseAttachArgs, type AttachOptions } from '../../plugins/attach/args.js';
+import { checkIfname } from '../../plugins/shared/ifname.js';
+import { PluginError } from '../../plugins/shared/errors.js';
+import { appendSaved, readSaved } from '../../plugins/attach/save-file.js';
+import { waitForCarrier } from '../../plugins/attach/wait.js';
+import { resolveContainer } from '../../plugins/shared/container-ref.js';
 import { Netns } from '../../native/netns.js';
 
 interface AttachFlags {
@@ -32,10 +32,6 @@ function seconds(v: string | undefined, what: string): number | undefined {
   if (v === undefined) return undefined;
   if (!/^\d+(\.\d+)?$/.test(v)) throw new PluginError(`${what} ${JSON.stringify(v)}`, 'not a number of seconds', `write e.g. ${what} 10`);
   return Number(v) * 1000;
-}
-
-async function run<T>(fn: () => Promise<T>): Promise<T> {
-  return fn();
 }
 
 async function restore(file: string, json: boolean): Promise<void> {
@@ -77,33 +73,31 @@ export function attachCommand(): Command {
     .option('--timeout <seconds>', 'give up --wait or DHCP after this many seconds')
     .option('--json', 'print the result as JSON')
     .action(async (words: string[], f: AttachFlags) => {
-      await run(async () => {
-        if (f.wait) {
-          if (words.length) throw new PluginError('--wait', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, "run 'tsnet attach --wait [-i eth1]' inside the container");
-          const ifname = f.ifname ?? DEFAULT_IFNAME;
-          checkIfname(ifname, 'container interface');
-          const t = seconds(f.timeout, '--timeout');
-          await waitForCarrier(ifname, t === undefined ? {} : { timeoutMs: t });
-          return;
-        }
-        if (f.restore) {
-          if (words.length) throw new PluginError('--restore', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, `run 'tsnet attach --restore ${f.restore}' alone`);
-          await restore(f.restore, !!f.json);
-          return;
-        }
-        const opts: AttachOptions = {
-          ...(f.ifname ? { ifname: f.ifname } : {}),
-          ...(f.hostIfname ? { hostIfname: f.hostIfname } : {}),
-          ...(f.takeUplink ? { takeUplink: true } : {}),
-          ...(f.bridge ? { bridge: f.bridge } : {}),
-          ...(f.uplink ? { uplink: f.uplink } : {}),
-        };
-        const req = parseAttachArgs(words, opts);
+      if (f.wait) {
+        if (words.length) throw new PluginError('--wait', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, "run 'tsnet attach --wait [-i eth1]' inside the container");
+        const ifname = f.ifname ?? DEFAULT_IFNAME;
+        checkIfname(ifname, 'container interface');
         const t = seconds(f.timeout, '--timeout');
-        const r = await attach(req, t === undefined ? {} : { dhcpTimeoutMs: t });
-        if (f.save) appendSaved(f.save, req);
-        process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `${describe(r)}\n`);
-      });
+        await waitForCarrier(ifname, t === undefined ? {} : { timeoutMs: t });
+        return;
+      }
+      if (f.restore) {
+        if (words.length) throw new PluginError('--restore', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, `run 'tsnet attach --restore ${f.restore}' alone`);
+        await restore(f.restore, !!f.json);
+        return;
+      }
+      const opts: AttachOptions = {
+        ...(f.ifname ? { ifname: f.ifname } : {}),
+        ...(f.hostIfname ? { hostIfname: f.hostIfname } : {}),
+        ...(f.takeUplink ? { takeUplink: true } : {}),
+        ...(f.bridge ? { bridge: f.bridge } : {}),
+        ...(f.uplink ? { uplink: f.uplink } : {}),
+      };
+      const req = parseAttachArgs(words, opts);
+      const t = seconds(f.timeout, '--timeout');
+      const r = await attach(req, t === undefined ? {} : { dhcpTimeoutMs: t });
+      if (f.save) appendSaved(f.save, req);
+      process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `${describe(r)}\n`);
     });
 }
 
@@ -113,12 +107,10 @@ export function detachCommand(): Command {
     .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
     .action(async (container: string, f: { ifname?: string }) => {
-      await run(async () => {
-        const ifname = f.ifname ?? DEFAULT_IFNAME;
-        checkIfname(ifname, 'container interface');
-        await detach({ container, ifname });
-        process.stdout.write(`detached ${ifname} from ${container}\n`);
-      });
+      const ifname = f.ifname ?? DEFAULT_IFNAME;
+      checkIfname(ifname, 'container interface');
+      await detach({ container, ifname });
+      process.stdout.write(`detached ${ifname} from ${container}\n`);
     });
 }
 

@@ -1,0 +1,62 @@
+// `tsnet network create|ls|inspect|rm` over the registry, with tsnet-ipam allocating from the networks it makes.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addonCandidates } from '../../native/addon.js';
+import { NetworkRegistry } from '../../ipam/networks.js';
+import { ipamAdd, ipamDel } from '../../plugins/shared/ipam-cni.js';
+import type { CniArgs, NetConf } from '../../plugins/cni/types.js';
+import { networkCommands } from './network-commands.js';
+
+const noAddon = !addonCandidates().some(existsSync) && 'native addon not built (npm run build:native)';
+const args = (cid: string, extra: Record<string, string> = {}, ifname = 'eth0'): CniArgs => ({ command: 'ADD', containerId: cid, netns: '/x', ifname, args: extra, path: [] });
+
+async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
+  const root = mkdtempSync(join(tmpdir(), 'tsnet-cni-ipam-'));
+  try {
+    await fn(root);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are allocated', { skip: noAddon }, () =>
+  withRoot(async (root) => {
+    const lines: string[] = [];
+    const errs: string[] = [];
+    const cli = (argv: string[]) =>
+      networkCommands({ root, hostUsage: async () => [{ prefix: '172.17.0.0/16', what: 'route 172.17.0.0/16 dev docker0' }], out: (s) => lines.push(s), err: (s) => errs.push(s) })
+        .exitOverride()
+        .parseAsync(argv, { from: 'user' });
+    await cli(['create', 'front']);
+    await cli(['create', 'back', '--subnet', '10.70.0.0/24', '--gateway', '10.70.0.254', '--ip-range', '10.70.0.128/25']);
+    assert.equal(errs.length, 0, errs.join('\n'));
+    const reg = new NetworkRegistry(root);
+    assert.equal(reg.require('front').subnet, '172.18.0.0/16');
+    assert.deepEqual(reg.require('back').ranges, [[{ subnet: '10.70.0.0/24', gateway: '10.70.0.254', rangeStart: '10.70.0.128', rangeEnd: '10.70.0.254' }]]);
+    await cli(['create', 'clash', '--subnet', '10.70.0.0/16']);
+    assert.match(errs.pop()!, /overlaps network "back"/);
+    process.exitCode = 0;
+
+    const conf: NetConf = { cniVersion: '1.0.0', name: 'whatever', type: 'x', ipam: { type: 't', root, network: 'back' } };
+    assert.equal((await ipamAdd(conf, args('a'))).ips![0]!.address, '10.70.0.128/24');
+    assert.equal((await ipamAdd(conf, args('b'))).ips![0]!.address, '10.70.0.129/24');
+
+    lines.length = 0;
+    await cli(['ls']);
+    assert.match(lines[0]!.split("\n")[0]!, /^NETWORK ID\s+NAME\s+DRIVER\s+SUBNET\s+GATEWAY\s+IN USE$/);
+    assert.match(lines[0]!.split('\n')[1]!, /back\s+bridge\s+10\.70\.0\.0\/24\s+10\.70\.0\.254\s+2$/);
+    lines.length = 0;
+    await cli(['inspect', 'back']);
+    assert.deepEqual(JSON.parse(lines[0]!)[0].allocations['10.70.0.129'], { containerID: 'b', ifname: 'eth0' });
+
+    await cli(['rm', 'back']);
+    assert.match(errs.pop()!, /network "back" still has 2 addresses allocated: 10\.70\.0\.128 \(a\/eth0\).*--force/);
+    process.exitCode = 0;
+    await cli(['rm', '--force', 'back', 'front']);
+    assert.equal(reg.list().length, 0);
+    await ipamDel(conf, args('a')); // DEL after the network is gone: success
+  }),
+);

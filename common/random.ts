@@ -1,6 +1,7 @@
-// Randomness and hashing without node:crypto at start-up (loading it costs a plugin ~7 ms: OpenSSL bindings,
-// ciphers, streams): random bytes come from a pool filled from the kernel's CSPRNG (/dev/urandom), one read
-// per 256 bytes; node:crypto is loaded on first need (sha256, or no /dev/urandom in a bare chroot).
+// Randomness and hashing without node:crypto at start-up (loading it, with its OpenSSL bindings, ciphers and
+// streams, is a measurable share of a plugin's start: bench/README.md). Random bytes come from a pool filled
+// from the kernel's CSPRNG (/dev/urandom), one read per 256 bytes; node:crypto is loaded on first need (sha256,
+// or no /dev/urandom in a bare chroot).
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 

@@ -193,7 +193,7 @@ export class Netns {
    * Looks up /proc/sys/net/<family> of this namespace ahead, on a thread of its own, for the sysctl writes to
    * come (they use it once sysctlsReady() has resolved). The kernel keeps that directory of every namespace
    * in one dentry hash chain, so its first lookup in a namespace costs time proportional to the number of
-   * namespaces — ~1 ms with 1,000 containers — which this takes off the caller's path. Failures are left
+   * namespaces (bench/README.md) — which this takes off the caller's path. Failures are left
    * to the writes themselves (they look the directory up again).
    */
   prefetchSysctlDir(family: 'ipv4' | 'ipv6'): void {
@@ -233,7 +233,7 @@ export class Netns {
   close(): void {
     this.closed = true;
     // Off this thread: a directory from a procfs instance of its own (see openDirAtAsync) takes that
-    // instance down with its last fd, which costs the closing thread ~0.05 ms.
+    // instance down with its last fd, which costs the closing thread some time.
     for (const fd of Object.values(this.sysctlDirFds)) closeAsync(fd);
     this.sysctlDirFds = {};
     const idle = this.path === null && this.rtnlHandle && !this.rtnlHandle.busy ? (CURRENT_IDLE.get(this.opts) ?? CURRENT_IDLE.set(this.opts, []).get(this.opts)!) : undefined;

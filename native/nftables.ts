@@ -93,7 +93,7 @@ let socket: NetlinkSocket | undefined;
 
 /**
  * One NETLINK_NETFILTER socket per process, kept open: the kernel finishes releasing deleted rules when the
- * socket that deleted them closes (~10 ms), which a long-lived process (tsnetd, the engine) then never waits
+ * socket that deleted them closes (bench/README.md), which a long-lived process (tsnetd, the engine) then never waits
  * for; a one-shot plugin pays it once, at exit.
  */
 function nfSocket(): NetlinkSocket {
@@ -147,7 +147,7 @@ export async function addRules(owner: string, rules: NftRule[], guard?: (existin
     const ruleOps = rules.map((r) => newRule(TABLE, r.chain, r.exprs, r.note ? `${tag}|${r.note}` : tag));
     const what = `add ${rules.length} rule(s) for ${tag} to table ${FAMILY} ${TABLE}`;
     // Only the rules when the table is there: re-declaring existing base chains makes the kernel do
-    // ~10 ms of work when the socket closes. The table and its chains are made when it answers ENOENT.
+    // work when the socket closes. The table and its chains are made when it answers ENOENT.
     try {
       await sock.batch(batchCount(ruleOps), ruleOps.length, (seq) => encodeBatch(ruleOps, seq), what);
     } catch (e) {

@@ -146,7 +146,7 @@ export class Rtnl {
    * Deletes a veth pair by one end (here) and resolves as soon as the kernel has unlinked both ends — each
    * end's RTM_DELLINK notification, sent once the device is out of every list, detached from its master
    * (bridge), its addresses and routes gone and its name free — instead of when the kernel has also
-   * released them: that last step ends in an RCU barrier (~15–20 ms here) which holds no lock and changes
+   * released them: that last step ends in an RCU barrier (tens of ms; bench/README.md) which holds no lock and changes
    * nothing anyone can observe, but keeps the deleting thread in sendmsg() until it is over. The request is
    * sent from a thread of its own, so the event loop is never blocked by it either.
    *

@@ -603,8 +603,8 @@ Napi::Value WriteFilesAt(const Napi::CallbackInfo& info) {
 // Opens /proc/REST through a procfs instance of its own: mounted (fsopen/fsmount, never attached anywhere),
 // used for this one lookup and dropped with its last reference. The dentry hash chain that makes a lookup
 // of /proc/sys/net/<family> cost time proportional to the number of namespaces (see OpenSysFile) belongs
-// to a superblock: this one's holds only what this lookup creates, so the cost is flat (~0.1 ms, against
-// ~0.5 ms at 1,000 namespaces through /proc — and ~0.03 ms at 100). The /proc/sys it shows is the
+// to a superblock: this one's holds only what this lookup creates, so the cost is flat instead of growing
+// with the number of namespaces, as it does through /proc (bench/README.md has the figures). The /proc/sys it shows is the
 // calling thread's network namespace's, as through /proc. Returns -1 with errno set when the kernel
 // (before 5.2), a seccomp filter or missing privilege refuses the mount; the caller then uses /proc.
 #ifndef FSOPEN_CLOEXEC

@@ -1,5 +1,5 @@
 // tsnetd's listening socket, on the event loop's own poll handles instead of Node's net.Server: a request
-// costs tsnetd one accept4() and one or two read()s, and no net.Socket and stream objects (~0.2 ms of
+// costs tsnetd one accept4() and one or two read()s, and no net.Socket and stream objects (see bench/README.md for the cost of
 // CPU per request with them). One request per connection, as protocol.ts frames it (u32 big-endian
 // length, body); the client half-closes after sending, and the answer goes back on the same connection.
 // For the main thread's event loop (tsnetd): it registers no environment cleanup hook, so it is not meant for

@@ -182,7 +182,7 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
   const ctr = Netns.open(args.netns);
   // The container end's disable_ipv6 is written in createVeth; its /proc/sys directory is looked up now, on a
   // thread of its own, while the bridge, the address and the veth are made (that lookup costs the kernel
-  // time proportional to the number of namespaces: ~1 ms with 1,000 containers).
+  // time proportional to the number of namespaces; bench/README.md).
   if (conf.ipam?.type) ctr.prefetchSysctlDir('ipv6');
   const undo: Undo[] = [];
   try {

@@ -35,7 +35,7 @@ export interface ExecResult {
   stderr: string;
 }
 
-// node:child_process is loaded on first use: it costs a plugin's start ~4 ms (it pulls in net and streams),
+// node:child_process is loaded on first use: it pulls in net and streams, a measurable share of a plugin's start (bench/README.md),
 // and most calls never exec anything (tsnet-ipam runs in-process).
 let spawnFn: typeof Spawn | undefined;
 async function loadSpawn(): Promise<typeof Spawn> {

@@ -2,7 +2,7 @@
 // connection (protocol.ts), many connections at once on one event loop. Netlink sockets stay non-blocking
 // (Netns.defaults is left alone), so a slow kernel call or a held IPAM lock never stalls other requests.
 // Connections are accepted and read by the addon's FrameServer, on the event loop's own poll handles (no
-// net.Socket per request, ~0.2 ms of CPU each); JavaScript gets (fd, request) and answers with frameReply.
+// net.Socket per request, whose CPU cost bench/README.md gives); JavaScript gets (fd, request) and answers with frameReply.
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';

@@ -1,5 +1,6 @@
-// A netlink socket (NETLINK_ROUTE by default, NETLINK_NETFILTER for nf_tables), opened inside a chosen network namespace by the addon. One request at a time per
-// socket (replies are matched by sequence number); dumps retry when the kernel flags them interrupted.
+// A netlink socket (NETLINK_ROUTE by default, NETLINK_NETFILTER for nf_tables), opened inside a chosen network
+// namespace by the addon. One request at a time per socket (replies are matched by sequence number); dumps retry
+// when the kernel flags them interrupted.
 import { constants } from 'node:os';
 import { closeSync } from 'node:fs';
 import { native } from '../addon.js';

@@ -25,8 +25,8 @@ let laidOut: Promise<void> | undefined;
 /** dist/cni-fast from the current shim and dist/cni (idempotent, atomic per file). */
 function ensureLayout(): Promise<void> {
   laidOut ??= (async () => {
-    const mod = (await import(pathToFileURL(join(REPO, 'plugins', 'daemon', 'layout.mjs')).href)) as { layout: () => unknown };
-    mod.layout();
+    const mod = (await import(pathToFileURL(join(REPO, 'plugins', 'cni', 'build.mjs')).href)) as { layoutFastPath: () => unknown };
+    mod.layoutFastPath();
   })();
   return laidOut;
 }

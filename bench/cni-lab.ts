@@ -46,7 +46,7 @@ export function ipBatch(lines: string[]): void {
 export function preflight(needs: { ref?: boolean; fast?: boolean; iperf?: boolean } = {}): void {
   if (process.getuid?.() !== 0) throw new Error('the CNI benchmarks need root (they create network namespaces)');
   if (!existsSync(join(OUR_CNI, 'bridge'))) throw new Error(`${OUR_CNI}/bridge missing: run 'node plugins/cni/build.mjs'`);
-  if (needs.fast && !existsSync(join(FAST_CNI, 'bridge'))) throw new Error(`${FAST_CNI}/bridge missing: run 'npm run build:native && node plugins/daemon/layout.mjs'`);
+  if (needs.fast && !existsSync(join(FAST_CNI, 'bridge'))) throw new Error(`${FAST_CNI}/bridge missing: run 'npm run build:native && npm run build:cni-fast'`);
   if (!existsSync(EXEC_TIMED)) throw new Error(`${EXEC_TIMED} missing: run 'npm run build:native'`);
   if (needs.fast && !existsSync(TSNETD)) throw new Error(`${TSNETD} missing: run 'npx tsc -p tsconfig.json'`);
   if (needs.ref && !existsSync(join(REF_CNI, 'bridge'))) throw new Error(`${REF_CNI}/bridge missing: apt-get install containernetworking-plugins`);

@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { IpamStore, ipamDir } from '../ipam/store.js';
+import { SUPPORTED_VERSIONS } from '../plugins/cni/types.js';
 import { cni, cniOk } from './cni-exec.js';
 import { inNs, ipj, needsRoot, pings, world, type World } from './harness.js';
 
-const VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'];
+const VERSIONS: readonly string[] = SUPPORTED_VERSIONS;
 
 interface Setup {
   w: World;

@@ -2,6 +2,7 @@
 // the chained CNI plugin `route` (routes from its config, reported in the result, removed on DEL).
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { SUPPORTED_VERSIONS } from '../plugins/cni/types.js';
 import { cni, cniOk } from './cni-exec.js';
 import { ip, ipj, needsRoot, world } from './harness.js';
 import { tsnet, tsnetOk } from './attach-cli.js';
@@ -40,7 +41,7 @@ describe('tsnet route', { skip: needsRoot }, () => {
 });
 
 describe('route CNI plugin', { skip: needsRoot }, () => {
-  for (const version of ['0.3.1', '0.4.0', '1.0.0', '1.1.0']) {
+  for (const version of SUPPORTED_VERSIONS.filter((v) => v !== '0.3.0')) {
     it(`ADD appends routes to prevResult, CHECK finds them, DEL removes them (cniVersion ${version})`, async (t) => {
       const { h, c } = setup(t);
       const prevResult = { cniVersion: version, interfaces: [{ name: 'eth1', sandbox: `/run/netns/${c}` }], ips: [{ ...(version.startsWith('0.') ? { version: '4' } : {}), address: '192.168.115.10/24', interface: 0 }] };

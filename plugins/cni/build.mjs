@@ -1,15 +1,36 @@
 #!/usr/bin/env node
-// Builds one standalone CNI executable per plugin into dist/cni/<type>: `plugins/<type>/main.ts` bundled by
-// esbuild into a single CommonJS file with a node shebang, mode 755. Run after `tsc`:
-//   node plugins/cni/build.mjs [--format=cjs|esm] [--out=dist/cni]
-// (a) regenerates plugins/cni/validators.generated.ts when a schema changed (tsc compiles it for dist/);
-// (b) bundles; the native addon stays external and is loaded lazily by native/addon.ts's loader, whose
-//     candidates include <bundle dir>/../../native/build/Release (dist/cni → repo/native/build/Release).
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+// The build of tsnet's bundled executables (esbuild compiles the TypeScript itself: no tsc run needed first).
+//   node plugins/cni/build.mjs [cni] [cli] [cni-fast] [--format=cjs|esm] [--out=dist/cni] [--fast-out=dist/cni-fast] [--shim=PATH]
+// Targets (none given: all three, in this order):
+//   cni       dist/cni/<type>: every plugins/<type>/main.ts bundled into one CommonJS file with a node shebang,
+//             mode 755; plus dist/cni/package.json and a copy of the native addon, so the directory can be copied
+//             elsewhere (e.g. /opt/cni/bin) as a whole.
+//   cli       dist/engine/cli/tsnet.mjs: the tsnet CLI as one ESM file.
+//   cni-fast  dist/cni-fast/<type> for every standalone plugin in dist/cni: a hardlink (or a copy, across file
+//             systems) of the native shim native/build/Release/tsnet-cni-shim (`npm run build:native` builds it),
+//             which forwards to tsnetd and falls back to ../cni/<type> when no daemon answers.
+// It writes under dist/ only. The ajv validators the bundles import (plugins/cni/validators.generated.ts) are
+// generated from plugins/cni/schemas/ by `npm run gen-validators` and committed; `cni` and `cli` stop with an error
+// naming that command when the file is stale, instead of bundling old validators.
+// The native addon stays external to every bundle and is loaded lazily by native/addon.ts's loader, whose
+// candidates include <bundle dir>/../../native/build/Release (dist/cni → repo/native/build/Release).
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
-import { generateValidators } from './gen-validators.mjs';
+import { checkValidators } from './gen-validators.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const REPO = resolve(here, '..', '..');
@@ -19,6 +40,22 @@ export const REPO = resolve(here, '..', '..');
  * (~50 ms with a system CA bundle); tsnet never speaks TLS, so its executables start without it.
  */
 export const SHEBANG = '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node';
+
+/** What every bundle shares: one file for Node 20, minified, the native addon left external. */
+const ESBUILD_BASE = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  minify: true,
+  legalComments: 'none',
+  sourcemap: false,
+  logLevel: 'warning',
+  external: ['*.node'],
+};
+
+/** Lets ESM code `require()` (bundled CommonJS dependencies need it). */
+const ESM_REQUIRE =
+  'import { createRequire as __tsnetCreateRequire } from "module"; const require = __tsnetCreateRequire(import.meta.url);';
 
 /** Every `plugins/<type>/main.ts`: the executables to build, named by their folder (= CNI type). */
 export function discoverEntries(root = REPO) {
@@ -37,23 +74,16 @@ export function discoverEntries(root = REPO) {
 export async function bundlePlugin({ entry, outfile, format = 'cjs', minify = true }) {
   mkdirSync(dirname(outfile), { recursive: true });
   const cjs = format === 'cjs';
-  if (cjs && !existsSync(join(dirname(outfile), 'package.json'))) writeFileSync(join(dirname(outfile), 'package.json'), '{ "type": "commonjs" }\n');
+  if (cjs && !existsSync(join(dirname(outfile), 'package.json')))
+    writeFileSync(join(dirname(outfile), 'package.json'), '{ "type": "commonjs" }\n');
   await build({
+    ...ESBUILD_BASE,
     entryPoints: [entry],
     outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
     format,
     minify,
-    legalComments: 'none',
-    sourcemap: false,
-    logLevel: 'warning',
-    external: ['*.node'],
     banner: {
-      js: cjs
-        ? `${SHEBANG}\nconst __tsnetMetaUrl = require("url").pathToFileURL(__filename).href;`
-        : `${SHEBANG}\nimport { createRequire as __tsnetCreateRequire } from "module"; const require = __tsnetCreateRequire(import.meta.url);`,
+      js: cjs ? `${SHEBANG}\nconst __tsnetMetaUrl = require("url").pathToFileURL(__filename).href;` : `${SHEBANG}\n${ESM_REQUIRE}`,
     },
     define: cjs ? { 'import.meta.url': '__tsnetMetaUrl' } : {},
   });
@@ -70,46 +100,111 @@ export async function bundleCli(root = REPO) {
   const outfile = join(root, 'dist', 'engine', 'cli', 'tsnet.mjs');
   mkdirSync(dirname(outfile), { recursive: true });
   await build({
+    ...ESBUILD_BASE,
     entryPoints: [join(root, 'engine', 'cli', 'main.ts')],
     outfile,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
     format: 'esm',
-    minify: true,
-    legalComments: 'none',
-    logLevel: 'warning',
-    external: ['*.node'],
-    banner: { js: 'import { createRequire as __tsnetCreateRequire } from "module"; const require = __tsnetCreateRequire(import.meta.url);' },
+    banner: { js: ESM_REQUIRE },
   });
   chmodSync(outfile, 0o755);
   return { outfile, bytes: statSync(outfile).size };
 }
 
-export async function buildAll({ outDir = join(REPO, 'dist', 'cni'), format = 'cjs', root = REPO } = {}) {
-  const regenerated = generateValidators();
-  const entries = discoverEntries(root);
+/** Every plugin into `outDir` (target `cni`), the addon copied next to them; with `cli`, the CLI bundle too. */
+export async function buildAll({ outDir = join(REPO, 'dist', 'cni'), format = 'cjs', root = REPO, cli = true } = {}) {
+  checkValidators();
   const built = [];
   // Extensionless files inside this repo would be ESM (package.json "type": "module"); pin dist/cni to CJS.
   mkdirSync(outDir, { recursive: true });
   writeFileSync(join(outDir, 'package.json'), '{ "type": "commonjs" }\n');
-  for (const { type, entry } of entries) built.push({ type, ...(await bundlePlugin({ entry, outfile: join(outDir, type), format })) });
-  built.push({ type: 'tsnet (CLI)', ...(await bundleCli(root)) });
+  for (const { type, entry } of discoverEntries(root))
+    built.push({ type, ...(await bundlePlugin({ entry, outfile: join(outDir, type), format })) });
+  if (cli) built.push({ type: 'tsnet (CLI)', ...(await bundleCli(root)) });
   // The addon travels with the bundles, so the directory can be copied to /opt/cni/bin as a whole.
   const addon = join(root, 'native', 'build', 'Release', 'tsnet_native.node');
   if (existsSync(addon)) copyFileSync(addon, join(outDir, 'tsnet_native.node'));
-  return { regenerated, built, outDir };
+  return { built, outDir };
 }
 
+/** Standalone plugin executables in `cniDir`: executable files that start with "#!". */
+export function standaloneTypes(cniDir) {
+  return readdirSync(cniDir)
+    .filter((f) => {
+      const p = join(cniDir, f);
+      const st = statSync(p);
+      if (!st.isFile() || !(st.mode & 0o111)) return false;
+      return readFileSync(p).subarray(0, 2).toString() === '#!';
+    })
+    .sort();
+}
+
+/**
+ * Target `cni-fast`: writes outDir/<type> for each standalone plugin in cniDir, atomically (temp name + rename),
+ * removing whatever else is in outDir (shims of types gone from cniDir). Idempotent.
+ */
+export function layoutFastPath({
+  cniDir = join(REPO, 'dist', 'cni'),
+  outDir = join(REPO, 'dist', 'cni-fast'),
+  shim = join(REPO, 'native', 'build', 'Release', 'tsnet-cni-shim'),
+} = {}) {
+  if (!existsSync(shim)) throw new Error(`shim ${shim} is missing: build it with 'npm run build:native'`);
+  if (!existsSync(cniDir)) throw new Error(`standalone plugins directory ${cniDir} is missing: build it with 'npm run build:cni'`);
+  const types = standaloneTypes(cniDir);
+  if (!types.length) throw new Error(`no standalone plugins in ${cniDir}: build them with 'npm run build:cni'`);
+  mkdirSync(outDir, { recursive: true });
+  for (const f of readdirSync(outDir)) if (!types.includes(f)) rmSync(join(outDir, f), { force: true });
+  const shimStat = statSync(shim);
+  for (const type of types) {
+    const dst = join(outDir, type);
+    const st = existsSync(dst) ? statSync(dst) : undefined;
+    // Already a link to this shim. (rename(2) onto another link of the same file does nothing and would leave the temp name behind.)
+    if (st && st.ino === shimStat.ino && st.dev === shimStat.dev) continue;
+    const tmp = `${dst}.tmp-${process.pid}`;
+    rmSync(tmp, { force: true });
+    try {
+      linkSync(shim, tmp);
+    } catch {
+      copyFileSync(shim, tmp);
+      chmodSync(tmp, 0o755);
+    }
+    renameSync(tmp, dst);
+  }
+  return { outDir, types };
+}
+
+const TARGETS = ['cni', 'cli', 'cni-fast'];
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const opt = (k, d) => process.argv.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3) ?? d;
+  const args = process.argv.slice(2);
+  const opt = (k, d) => args.find((a) => a.startsWith(`--${k}=`))?.slice(k.length + 3) ?? d;
+  const targets = args.filter((a) => !a.startsWith('--'));
+  const unknown = targets.filter((t) => !TARGETS.includes(t));
+  if (unknown.length) {
+    console.error(`build: unknown target ${unknown.join(', ')} (targets: ${TARGETS.join(', ')})`);
+    process.exit(2);
+  }
+  const want = (t) => !targets.length || targets.includes(t);
+  const cniDir = resolve(opt('out', join(REPO, 'dist', 'cni')));
   try {
-    const { regenerated, built, outDir } = await buildAll({ outDir: resolve(opt('out', join(REPO, 'dist', 'cni'))), format: opt('format', 'cjs') });
-    if (regenerated) console.log('regenerated plugins/cni/validators.generated.ts (run tsc again so dist/ has it)');
-    if (!built.length) console.log('no plugins/<type>/main.ts found; nothing to bundle');
-    for (const b of built) console.log(`${relative(REPO, b.outfile ?? join(outDir, b.type))}  ${(b.bytes / 1024).toFixed(1)} KiB`);
+    if (want('cni')) {
+      const { built } = await buildAll({ outDir: cniDir, format: opt('format', 'cjs'), cli: want('cli') });
+      if (!built.length) console.log('no plugins/<type>/main.ts found; nothing to bundle');
+      for (const b of built) console.log(`${relative(REPO, b.outfile)}  ${(b.bytes / 1024).toFixed(1)} KiB`);
+    } else if (want('cli')) {
+      checkValidators();
+      const b = await bundleCli();
+      console.log(`${relative(REPO, b.outfile)}  ${(b.bytes / 1024).toFixed(1)} KiB`);
+    }
+    if (want('cni-fast')) {
+      const { outDir, types } = layoutFastPath({
+        cniDir,
+        outDir: resolve(opt('fast-out', join(REPO, 'dist', 'cni-fast'))),
+        shim: resolve(opt('shim', join(REPO, 'native', 'build', 'Release', 'tsnet-cni-shim'))),
+      });
+      console.log(`${relative(REPO, outDir) || outDir}: ${types.join(', ')} -> tsnet-cni-shim`);
+    }
   } catch (e) {
-    console.error(`build:cni failed: ${e.message}`);
+    console.error(`build failed: ${e.message}`);
     process.exit(1);
   }
 }

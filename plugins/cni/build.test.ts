@@ -7,6 +7,7 @@ import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { uid } from '../../netns-tests/harness.js';
 import { buildModule, repoRoot } from './testdata/bundle.js';
+import { SUPPORTED_VERSIONS } from './types.js';
 
 test('discoverEntries finds every plugins/<type>/main.ts but not plugins/cni', async () => {
   const b = await buildModule();
@@ -30,7 +31,7 @@ for (const format of ['cjs', 'esm'] as const) {
     const env = { PATH: process.env.PATH };
     const v = spawnSync(out, [], { env: { ...env, CNI_COMMAND: 'VERSION' }, encoding: 'utf8', input: '{"cniVersion":"1.0.0"}' });
     assert.equal(v.status, 0, v.stderr);
-    assert.deepEqual(JSON.parse(v.stdout), { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
+    assert.deepEqual(JSON.parse(v.stdout), { cniVersion: '1.0.0', supportedVersions: [...SUPPORTED_VERSIONS] });
     // /proc/self/ns/mnt passes the stat checks; only the addon's nsType can tell it is not a network namespace.
     const a = spawnSync(out, [], {
       env: { ...env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: 'c', CNI_NETNS: '/proc/self/ns/mnt', CNI_IFNAME: 'eth0', CNI_PATH: '/x' },

@@ -5,7 +5,7 @@ import { dispatch } from './skel.js';
 import { probePlugin } from './testdata/probe-plugin.js';
 import { CniError, SUPPORTED_VERSIONS, type Result } from './types.js';
 
-const LEGACY = ['0.3.0', '0.3.1', '0.4.0'];
+const LEGACY: readonly string[] = SUPPORTED_VERSIONS.filter((v) => v.startsWith('0.'));
 
 /** A result as a plugin of version v would print it. */
 function wire(v: string): Record<string, unknown> {

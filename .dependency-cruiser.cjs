@@ -59,6 +59,13 @@ module.exports = {
       to: { path: '^plugins/[^/]+/', pathNot: '^plugins/($1|cni|shared)/' },
     },
     {
+      name: 'cni-imports-shared',
+      severity: 'error',
+      comment: 'plugins/cni/ is the contract under every plugin: plugins/shared/ builds on it, never the reverse',
+      from: { path: '^plugins/cni/', pathNot: TEST },
+      to: { path: '^plugins/shared/' },
+    },
+    {
       name: 'plugin-imports-registry',
       severity: 'error',
       comment: 'of plugins/, only plugins/daemon/ may import plugins/registry.ts (or another top-level file of plugins/)',

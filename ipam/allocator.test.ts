@@ -1,9 +1,5 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Allocator, ExhaustedError, RangeIter, RequestedAddressError } from './allocator.js';
 import { formatAddr } from './cidr.js';
 import { canonicalizeRange, canonicalizeRangeSet, canonicalizeRangeSets, capacity, type RangeSpec } from './ranges.js';

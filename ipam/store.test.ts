@@ -1,33 +1,16 @@
-// The durable store across real processes: 64 concurrent ADDs, then 64 DELs; and SIGKILL at random points.
+// The durable store: transactions, a torn or damaged journal, a store removed or destroyed under it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { join } from 'node:path';
 import { addonCandidates } from '../native/addon.js';
 import { Allocator } from './allocator.js';
 import { formatAddr } from './cidr.js';
-import { gcState } from './gc.js';
-import { withLock } from './lock.js';
 import { canonicalizeRangeSet } from './ranges.js';
 import { IpamStore } from './store.js';
 
-const WORKER = join(dirname(fileURLToPath(import.meta.url)), 'fixtures', 'store-worker.js');
 const noAddon = !addonCandidates().some(existsSync) && 'native addon not built (npm run build:native)';
-
-function run(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve) => {
-    const p = spawn(process.execPath, [WORKER, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d: Buffer) => (out += d));
-    p.stderr.on('data', (d: Buffer) => (err += d));
-    p.on('close', (code) => resolve({ code, out, err }));
-  });
-}
 
 const tmpRoot = () => mkdtempSync(join(tmpdir(), 'tsnet-ipam-'));
 

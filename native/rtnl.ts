@@ -192,7 +192,10 @@ export class Rtnl {
             for (const [mon, index] of monitors) {
               // The device's own notification (family AF_UNSPEC), sent once it is fully unregistered — not the
               // bridge's AF_BRIDGE one about the port, which comes earlier, while the port is being removed.
-              if (mon.recvQueued().some((m) => m.type === C.RTM_DELLINK && m.payload.length >= 8 && m.payload[0] === C.AF_UNSPEC && m.payload.readInt32LE(4) === index)) monitors.delete(mon), mon.close();
+              if (mon.recvQueued().some((m) => m.type === C.RTM_DELLINK && m.payload.length >= 8 && m.payload[0] === C.AF_UNSPEC && m.payload.readInt32LE(4) === index)) {
+                monitors.delete(mon);
+                mon.close();
+              }
             }
           } catch (e) {
             if (!isSysError(e, 'ENOBUFS')) throw e;

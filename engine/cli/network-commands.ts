@@ -132,7 +132,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             try {
               note = await deps.onRemoved?.(rec);
             } catch (e) {
-              throw new Error(`network ${name} removed, but tidying up after it failed: ${(e as Error).message}`);
+              throw new Error(`network ${name} removed, but tidying up after it failed: ${(e as Error).message}`, { cause: e });
             }
             out(name);
             if (note) err(`Warning: network ${name} removed; ${note}`);

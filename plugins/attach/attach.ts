@@ -82,7 +82,7 @@ async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
   } else if (req.takeUplink) {
     throw new PluginError(`host interface ${req.hostIf}`, link ? 'is a bridge, so there is no NIC to take' : 'does not exist, so there is no NIC to take', `name the NIC: '<nic> --take-uplink [--bridge ${req.hostIf}]', or '${req.hostIf} --uplink <nic>'`);
   }
-  let bridge = kind === 'bridge' ? link : await host.rtnl.findLink(bridgeName);
+  const bridge = kind === 'bridge' ? link : await host.rtnl.findLink(bridgeName);
   if (bridge && bridge.kind !== 'bridge') throw new PluginError(`bridge ${bridgeName}`, `already exists and is a ${bridge.kind ?? 'physical'} interface, not a bridge`, 'pick another --bridge name');
   const uplink = uplinkName ? await checkUplink(host, uplinkName, bridgeName) : undefined;
   if (req.vlan) {

@@ -1,5 +1,6 @@
 // The invoker's result cache (like libcni's): one file per attachment (network, container, ifname) under
 // <root>/cni-cache/results, holding the ADD result and the config it was made with, for DEL/CHECK/GC.
+import { NAME_RE } from '../../common/paths.js';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_STATE_ROOT } from '../../common/paths.js';
@@ -28,7 +29,7 @@ export class ResultCache {
 
   private file(network: string, containerId: string, ifname: string): string {
     // Names are validated, so none can contain '/' or be '..': the path stays inside the cache.
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/.test(network)) throw new Error(`cache: invalid network name '${network}'`);
+    if (!NAME_RE.test(network)) throw new Error(`cache: invalid network name '${network}'`);
     validateContainerId(containerId, 'container ID');
     validateIfname(ifname, 'interface name');
     return join(this.dir, 'results', `${network}-${containerId}-${ifname}`);

@@ -1,5 +1,6 @@
 // Network configuration files (the invoker side): .conf/.json (one plugin) and .conflist (a chain), looked up
 // by network name in a directory (NETCONFPATH, default /etc/cni/net.d), like libcni's conf.go.
+import { NAME_RE } from '../../common/paths.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CniError, ErrorCode, type NetConf } from './types.js';
@@ -35,7 +36,7 @@ export function parseConfig(text: string, source = 'network config'): NetworkCon
   }
   if (!isObj(raw)) throw invalid(source, 'must be a JSON object', 'write {"cniVersion", "name", "plugins": [...]} or a single plugin config');
   const name = raw.name;
-  if (typeof name !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/.test(name)) {
+  if (typeof name !== 'string' || !NAME_RE.test(name)) {
     throw invalid(source, `name ${JSON.stringify(name)} is missing or invalid`, 'set "name" to letters, digits, "_", ".", "-"');
   }
   const version = raw.cniVersion;
@@ -46,7 +47,7 @@ export function parseConfig(text: string, source = 'network config'): NetworkCon
   const plugins = single ? [raw] : raw.plugins;
   if (!Array.isArray(plugins) || plugins.length === 0) throw invalid(source, '"plugins" must be a non-empty array', 'list at least one plugin config');
   const confs = plugins.map((p, i) => {
-    if (!isObj(p) || typeof p.type !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/.test(p.type)) {
+    if (!isObj(p) || typeof p.type !== 'string' || !NAME_RE.test(p.type)) {
       throw invalid(source, `plugins[${i}].type is missing or invalid`, 'each plugin needs "type": the executable name on CNI_PATH');
     }
     return { ...p, name, cniVersion: version } as NetConf;

@@ -1,5 +1,6 @@
 // The CNI_* environment of one invocation: which variables each verb needs, and the hostile-input checks
 // that run before anything touches the host.
+import { NAME_RE } from '../../common/paths.js';
 import { CniError, ErrorCode, type CniArgs, type CniCommand } from './types.js';
 
 export const COMMANDS: readonly CniCommand[] = ['ADD', 'DEL', 'CHECK', 'VERSION', 'GC', 'STATUS'];
@@ -14,7 +15,7 @@ const REQUIRED: Record<CniCommand, readonly string[]> = {
   VERSION: [],
 };
 
-const CONTAINER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/;
+const CONTAINER_ID = NAME_RE;
 /** IFNAMSIZ is 16 including the NUL. */
 export const MAX_IFNAME_BYTES = 15;
 

@@ -1,4 +1,5 @@
 // Finding a plugin executable on CNI_PATH and running it: env + stdin in, parsed stdout or a CniError out.
+import { NAME_RE } from '../../common/paths.js';
 import type { spawn as Spawn } from 'node:child_process';
 import { accessSync, constants, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,7 +14,7 @@ export function cniPath(env: NodeJS.ProcessEnv = process.env): string[] {
 
 /** The first executable file named `type` in `path`. */
 export function findPlugin(type: string, path: string[]): string {
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.\-]*$/.test(type)) {
+  if (!NAME_RE.test(type)) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, `plugin type '${type}' is not a valid executable name`, 'a plugin type is a file name on CNI_PATH, without "/"');
   }
   for (const dir of path) {

@@ -8,7 +8,7 @@ import { ResultCache } from './cache.js';
 import { parseConfig, type NetworkConfigList } from './conflist.js';
 import { cniPath, execPlugin, findPlugin } from './exec.js';
 import { dispatch, type PluginEntry } from './skel.js';
-import { CniError, ErrorCode, type CniCommand, type NetConf, type Plugin } from './types.js';
+import { CniError, ErrorCode, type CniCommand, type NetConf } from './types.js';
 import { versionAtLeast } from './version.js';
 
 /** What the runtime knows about one attachment. */

@@ -1,14 +1,10 @@
 // The plugins tsnetd runs in-process, by CNI type: the same { plugin, opts } each type's main.ts passes to
 // runPlugin (plugins/registry.ts), so answers are identical to the standalone executable. A type not listed
 // is declined and the shim runs its standalone executable.
-import type { SkelOptions } from '../cni/skel.js';
-import type { Plugin } from '../cni/types.js';
+import type { PluginEntry } from '../cni/skel.js';
 import { inProcessPlugins } from '../registry.js';
 
-export interface Registered {
-  plugin: Plugin<any>;
-  opts: SkelOptions<any>;
-}
+export type Registered = PluginEntry;
 
 export type Registry = Map<string, Registered>;
 

@@ -3,7 +3,7 @@
 // reports them in the result (prevResult passed through, routes appended), removes them on DEL.
 import type { PluginEntry } from '../cni/skel.js';
 import { Netns } from '../../native/netns.js';
-import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result, type Route } from '../cni/types.js';
+import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { PluginError } from '../shared/errors.js';
 import { addRoute, deleteRoute, listRoutes, parseRouteWords, routeListed, toCniRoute, type ListedRoute, type RouteRequest } from './route.js';
 

@@ -1,19 +1,18 @@
-// The durable store across real processes: 64 concurrent ADDs, then 64 DELs; and SIGKILL at random points.
+// tsnet-ipam over the durable store across real processes: 64 concurrent ADDs then 64 DELs, SIGKILL at random
+// points, a lock held too long, stores changed under a long-lived process.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { addonCandidates } from '../../native/addon.js';
-import { Allocator } from '../../ipam/allocator.js';
 import { formatAddr } from '../../ipam/cidr.js';
 import { ipamAdd, ipamDel } from './ipam-cni.js';
 import { gcState } from '../../ipam/gc.js';
 import { withLock } from '../../ipam/lock.js';
-import { canonicalizeRangeSet } from '../../ipam/ranges.js';
 import { IpamStore } from '../../ipam/store.js';
 import { CniError, type NetConf } from '../cni/types.js';
 

@@ -2,7 +2,7 @@
 // tsnet's own plugins): the default `bridge` network (Linux bridge tsnet0, subnet picked like docker0's),
 // user networks from `tsnet network create`, and published ports (-p) as DNAT rules in tsnet's nftables table.
 import { Netns } from '../../native/netns.js';
-import { addRules, dnatRule, masqueradeRule, removeRules, type NftRule } from '../../native/nftables.js';
+import { removeRules } from '../../native/nftables.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
 import { NetworkRegistry, type NetworkRecord } from '../../ipam/networks.js';
 import { ResultCache, cacheDir } from '../../plugins/cni/cache.js';
@@ -10,19 +10,11 @@ import { parseConfig, type NetworkConfigList } from '../../plugins/cni/conflist.
 import { toInternal } from '../../plugins/cni/convert.js';
 import { Invoker } from '../../plugins/cni/invoke.js';
 import { inProcessPlugins } from '../../plugins/registry.js';
-import { masqOwner } from '../../plugins/bridge/bridge.js';
 import { TsnetError } from '../errors.js';
 import type { Endpoint } from './driver.js';
 import type { CniSeamRequest, CniSeamResult } from './cni-seam.js';
-import type { PortMapping } from './ports.js';
-
-/** The default network's name (docker's key under NetworkSettings.Networks) and Linux bridge. */
-export const DEFAULT_NETWORK = 'bridge';
-export const DEFAULT_BRIDGE = 'tsnet0';
-
-export function bridgeNameOf(rec: NetworkRecord): string {
-  return rec.options?.bridge ?? (rec.name === DEFAULT_NETWORK ? DEFAULT_BRIDGE : `br-${rec.id.slice(0, 12)}`);
-}
+import { bridgeNameOf, DEFAULT_BRIDGE, DEFAULT_NETWORK, masqOwner } from './owners.js';
+import { publishPorts, unpublishPorts } from './ports.js';
 
 /**
  * The conflist the engine runs for a network: tsnet's bridge plugin over tsnet-ipam. Only the container's
@@ -85,33 +77,6 @@ function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endp
   return { ip: addr!, prefixLen: Number(len), gateway: ip.gateway ?? '', mac: (idx >= 0 ? result.interfaces![idx]!.mac : '') ?? '', iface: ifname };
 }
 
-const portsOwner = (containerId: string, ifname: string) => `ports:${containerId}:${ifname}`;
-
-/** DNAT for -p: packets to a local address (any, or the given host IP) on hostPort go to the container. */
-async function publish(containerId: string, ifname: string, bridge: string, cip: string, ports: PortMapping[]): Promise<void> {
-  if (!ports.length) return;
-  const rules: NftRule[] = [];
-  for (const p of ports) {
-    // The note keeps what the port-conflict check below reads back: "[ip daddr HOSTIP ]tcp dport PORT".
-    const note = `${p.hostIp ? `ip daddr ${p.hostIp} ` : ''}${p.protocol} dport ${p.hostPort}`;
-    const dnat = dnatRule({ ...(p.hostIp ? { hostIp: p.hostIp } : {}), proto: p.protocol, port: p.hostPort, to: cip, toPort: p.containerPort });
-    rules.push({ chain: 'prerouting', exprs: dnat, note }, { chain: 'output', exprs: dnat, note });
-    // Connections from the host's loopback address need a source the container can answer.
-    rules.push({ chain: 'postrouting', exprs: masqueradeRule({ saddr: '127.0.0.0/8', daddr: cip, proto: p.protocol, dport: p.containerPort }) });
-  }
-  // Loopback-sourced packets may only leave through the bridge with route_localnet on it.
-  Netns.current().setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, 1);
-  await addRules(portsOwner(containerId, ifname), rules, (existing) => {
-    for (const p of ports) {
-      const taken = existing.find(
-        (r) => r.chain === 'prerouting' && r.owner.startsWith('ports:') && new RegExp(`\\b${p.protocol} dport ${p.hostPort}$`).test(r.text) && (!p.hostIp || !/ip daddr /.test(r.text) || r.text.startsWith(`ip daddr ${p.hostIp} `)),
-      );
-      if (taken)
-        throw new TsnetError(`-p ${p.hostIp ? `${p.hostIp}:` : ''}${p.hostPort}:${p.containerPort}/${p.protocol}`, `host port ${p.hostPort}/${p.protocol} is already published by container ${taken.owner.split(':')[1]!.slice(0, 12)}`, 'pick another host port, or remove that container');
-    }
-  });
-}
-
 export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): Promise<CniSeamResult> {
   let list: NetworkConfigList;
   let key: string;
@@ -130,7 +95,7 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
       // plugin removes what it made; tsnet-ipam finds the network gone and holds nothing. Without a cached
       // config (the ADD failed, and rolled itself back) only the rules are looked for, by their owner tags.
       // (A DEL never makes the default network.)
-      await removeRules(portsOwner(req.containerId, req.ifname));
+      await unpublishPorts(req.containerId, req.ifname);
       const cache = new ResultCache(cacheDir());
       const cached = cache.read(name, req.containerId, req.ifname);
       let list: NetworkConfigList | undefined;
@@ -155,17 +120,17 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
   const invoker = new Invoker({ inProcess: inProcessPlugins(), cache: new ResultCache(cacheDir()) });
   const rt = { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname, ...(req.ip ? { args: { IP: req.ip } } : {}) };
   if (command === 'DEL') {
-    await removeRules(portsOwner(req.containerId, req.ifname));
+    await unpublishPorts(req.containerId, req.ifname);
     await invoker.del(list, rt);
     return { networks: {}, ports: [] };
   }
   const result = toInternal(await invoker.add(list, rt), `result of network "${key}"`);
   try {
     const ep = endpointOf(result, req.ifname);
-    if (bridge) await publish(req.containerId, req.ifname, bridge, ep.ip, req.ports);
+    if (bridge) await publishPorts(req.containerId, req.ifname, bridge, ep.ip, req.ports);
     return { networks: { [key]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
   } catch (e) {
-    await removeRules(portsOwner(req.containerId, req.ifname));
+    await unpublishPorts(req.containerId, req.ifname);
     await invoker.del(list, rt).catch(() => undefined);
     throw e;
   }

@@ -13,32 +13,9 @@ import { inProcessPlugins } from '../../plugins/registry.js';
 import { TsnetError } from '../errors.js';
 import type { Endpoint } from './driver.js';
 import type { CniSeamRequest, CniSeamResult } from './cni-seam.js';
+import { attachConflist, conflistFor } from './conflists.js';
 import { bridgeNameOf, DEFAULT_BRIDGE, DEFAULT_NETWORK, masqOwner } from './owners.js';
 import { publishPorts, unpublishPorts } from './ports.js';
-
-/**
- * The conflist the engine runs for a network: tsnet's bridge plugin over tsnet-ipam. Only the container's
- * first network (eth0) sets its default route; networks connected later add their subnet only.
- */
-export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigList {
-  const conf = {
-    cniVersion: '1.1.0',
-    name: rec.name,
-    plugins: [
-      {
-        type: 'bridge',
-        bridge: bridgeNameOf(rec),
-        isGateway: true,
-        isDefaultGateway: primary,
-        ipMasq: rec.options?.ipMasq ?? true,
-        hairpinMode: true,
-        ...(rec.options?.mtu ? { mtu: rec.options.mtu } : {}),
-        ipam: { type: 'tsnet-ipam', network: rec.name },
-      },
-    ],
-  };
-  return parseConfig(JSON.stringify(conf), `network "${rec.name}"`);
-}
 
 /** The network a bridge/named mode means: `bridge` is the default network. */
 function networkName(req: CniSeamRequest): string {
@@ -53,19 +30,6 @@ async function networkForAdd(reg: NetworkRegistry, name: string): Promise<Networ
   const rec = reg.get(name);
   if (!rec) throw new TsnetError(`--net ${name}`, 'no such network', `create it with 'tsnet network create ${name}', or see 'tsnet network ls'`);
   return rec;
-}
-
-/**
- * `--net attach:BRIDGE:IP/LEN[@GW][:MAC]` — pipework's attachment as the container's network, through the
- * attach plugin: e.g. attach:br0:192.168.115.10/24@192.168.115.2.
- */
-export function attachConflist(spec: string): { list: NetworkConfigList; key: string } {
-  const m = /^([^:/\s]{1,15}):([^@:]+\/\d{1,3}|dhcp)(?:@([0-9a-fA-F.:]+?))?(?::([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}))?$/.exec(spec);
-  if (!m)
-    throw new TsnetError(`--net attach:${spec}`, 'expected BRIDGE:IP/LEN[@GATEWAY][:MAC]', 'write e.g. --net attach:br0:192.168.115.10/24@192.168.115.2');
-  const [, bridge, address, gateway, mac] = m;
-  const conf = { cniVersion: '1.1.0', name: `attach-${bridge}`, plugins: [{ type: 'attach', bridge, address, ...(gateway ? { gateway } : {}), ...(mac ? { mac } : {}) }] };
-  return { list: parseConfig(JSON.stringify(conf), `--net attach:${spec}`), key: bridge! };
 }
 
 function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endpoint {

@@ -4,7 +4,6 @@
 import { Netns } from '../../native/netns.js';
 import { getContainer, updateState } from '../containers/store.js';
 import { TsnetError } from '../errors.js';
-import { cniNetworks } from './cni-seam.js';
 import { networkMode } from './modes.js';
 
 async function nextIfname(netnsPath: string): Promise<string> {
@@ -27,6 +26,7 @@ export async function connectNetwork(network: string, ref: string, opts: { ip?: 
   if (att.networks[network]) throw new TsnetError(`container ${c.config.name}`, `is already connected to network "${network}"`, `disconnect it first with 'tsnet network disconnect ${network} ${c.config.name}'`);
   const ifname = await nextIfname(att.netnsPath);
   const req = { containerId: c.config.id, containerName: c.config.name, mode: networkMode(network), netnsPath: att.netnsPath, ifname, ...(opts.ip ? { ip: opts.ip } : {}), ports: [] };
+  const { cniNetworks } = await import('./cni-networks.js');
   const r = await cniNetworks('ADD', req);
   try {
     const fresh = getContainer(c.config.id).state.network ?? att;
@@ -50,6 +50,7 @@ export async function disconnectNetwork(network: string, ref: string): Promise<v
       first ? 'remove the container to leave it' : `see 'tsnet inspect ${c.config.name}'`,
     );
   }
+  const { cniNetworks } = await import('./cni-networks.js');
   await cniNetworks('DEL', { containerId: c.config.id, containerName: c.config.name, mode: networkMode(network), netnsPath: att.netnsPath, ifname: entry.ifname, ports: [] });
   const { [network]: _gone, ...rest } = att.networks;
   updateState(c.config.id, { network: { ...att, networks: rest, connected: att.connected!.filter((x) => x !== entry) } });

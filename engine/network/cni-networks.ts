@@ -1,7 +1,11 @@
-// The engine's CNI-backed networks, through the same invoker an orchestrator would use (in-process for
-// tsnet's own plugins): the default `bridge` network (Linux bridge tsnet0, subnet picked like docker0's),
-// user networks from `tsnet network create`, and published ports (-p) as DNAT rules in tsnet's nftables table.
-import { Netns } from '../../native/netns.js';
+// The engine's CNI-backed networks — --net bridge, --net <network>, --net attach:… and -p — through the same
+// invoker an orchestrator would use, with tsnet's plugins in-process. The runtime has created the container's
+// netns (persistent, /run/netns/tsnet-<short id>) and passes its path; the network's conflist runs through the
+// invoker. DEL must be idempotent (it also runs after a crash, maybe for an ADD that never happened) and
+// removes published ports.
+//
+// Callers load this module with a dynamic import(), only when a container is networked: it loads the plugins,
+// and commands such as `ps` never need them.
 import { removeRules } from '../../native/nftables.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
 import { NetworkRegistry, type NetworkRecord } from '../../ipam/networks.js';
@@ -11,14 +15,34 @@ import { toInternal } from '../../plugins/cni/convert.js';
 import { Invoker } from '../../plugins/cni/invoke.js';
 import { inProcessPlugins } from '../../plugins/registry.js';
 import { TsnetError } from '../errors.js';
-import type { Endpoint } from './driver.js';
-import type { CniSeamRequest, CniSeamResult } from './cni-seam.js';
 import { attachConflist, conflistFor } from './conflists.js';
+import type { Endpoint, NetMode } from './driver.js';
 import { bridgeNameOf, DEFAULT_BRIDGE, DEFAULT_NETWORK, masqOwner } from './owners.js';
-import { publishPorts, unpublishPorts } from './ports.js';
+import { publishPorts, unpublishPorts, type PortMapping } from './ports.js';
+
+export interface CniNetworkRequest {
+  containerId: string;
+  containerName: string;
+  /** bridge | network | attach (host/none/container never come here). */
+  mode: Extract<NetMode, { kind: 'bridge' | 'network' | 'attach' }>;
+  netnsPath: string;
+  /** Interface name inside the container (eth0 for the first network). */
+  ifname: string;
+  /** --ip */
+  ip?: string;
+  ports: PortMapping[];
+}
+
+export interface CniNetworkResult {
+  /** Network name (docker's key under NetworkSettings.Networks: 'bridge' or the user network's name) → endpoint. */
+  networks: Record<string, Endpoint>;
+  dns?: { nameservers?: string[]; search?: string[]; options?: string[] };
+  /** Ports published (empty when none were asked). */
+  ports: PortMapping[];
+}
 
 /** The network a bridge/named mode means: `bridge` is the default network. */
-function networkName(req: CniSeamRequest): string {
+function networkName(req: CniNetworkRequest): string {
   if (req.mode.kind === 'bridge') return DEFAULT_NETWORK;
   if (req.mode.kind === 'network') return req.mode.name;
   throw new TsnetError(`--net attach:${req.mode.spec}`, 'not a bridge network', 'internal: attach networks take attachConflist');
@@ -41,40 +65,50 @@ function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endp
   return { ip: addr!, prefixLen: Number(len), gateway: ip.gateway ?? '', mac: (idx >= 0 ? result.interfaces![idx]!.mac : '') ?? '', iface: ifname };
 }
 
-export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): Promise<CniSeamResult> {
+/**
+ * DEL on a network that never existed (ADD failed on it) or was force-removed with its allocations
+ * (`network rm -f`): its addresses went with it, but this attachment's veth and rules are still ours. The DEL
+ * is replayed with the config the attachment was made with (the invoker's cache), so the bridge plugin removes
+ * what it made; tsnet-ipam finds the network gone and holds nothing. Without a cached config (the ADD failed,
+ * and rolled itself back) only the rules are looked for, by their owner tags. (A DEL never makes the default
+ * network.)
+ */
+async function delOnMissingNetwork(name: string, req: CniNetworkRequest): Promise<void> {
+  await unpublishPorts(req.containerId, req.ifname);
+  const cache = new ResultCache(cacheDir());
+  const cached = cache.read(name, req.containerId, req.ifname);
+  let list: NetworkConfigList | undefined;
+  try {
+    list = cached ? parseConfig(cached.config, `cached config of network "${name}"`) : undefined;
+  } catch {
+    list = undefined; // damaged or from another version: fall back as if there were none
+  }
+  if (list) {
+    await new Invoker({ inProcess: inProcessPlugins(), cache }).del(list, { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname });
+  } else {
+    // The veth, if any, goes when the container's netns is deleted.
+    await removeRules(masqOwner(name, req.containerId, req.ifname));
+    cache.remove(name, req.containerId, req.ifname);
+  }
+}
+
+/** ADD or DEL of one container interface on a CNI-backed network. */
+export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest): Promise<CniNetworkResult> {
   let list: NetworkConfigList;
   let key: string;
   let bridge: string | undefined;
   if (req.mode.kind === 'attach') {
     ({ list, key } = attachConflist(req.mode.spec));
-    if (command === 'ADD' && req.ports.length) throw new TsnetError('-p', 'ports are published on tsnet bridge networks only', `drop -p, or use --net bridge (the container is reachable at its own address on ${key})`);
+    if (command === 'ADD' && req.ports.length) {
+      const fix = `drop -p, or use --net bridge (the container is reachable at its own address on ${key})`;
+      throw new TsnetError('-p', 'ports are published on tsnet bridge networks only', fix);
+    }
   } else {
     const reg = new NetworkRegistry();
     const name = networkName(req);
     const rec = command === 'DEL' ? reg.get(name) : await networkForAdd(reg, name);
     if (!rec) {
-      // DEL on a network that never existed (ADD failed on it) or was force-removed with its allocations
-      // (`network rm -f`): its addresses went with it, but this attachment's veth and rules are still ours.
-      // The DEL is replayed with the config the attachment was made with (the invoker's cache), so the bridge
-      // plugin removes what it made; tsnet-ipam finds the network gone and holds nothing. Without a cached
-      // config (the ADD failed, and rolled itself back) only the rules are looked for, by their owner tags.
-      // (A DEL never makes the default network.)
-      await unpublishPorts(req.containerId, req.ifname);
-      const cache = new ResultCache(cacheDir());
-      const cached = cache.read(name, req.containerId, req.ifname);
-      let list: NetworkConfigList | undefined;
-      try {
-        list = cached ? parseConfig(cached.config, `cached config of network "${name}"`) : undefined;
-      } catch {
-        list = undefined; // damaged or from another version: fall back as if there were none
-      }
-      if (list) {
-        await new Invoker({ inProcess: inProcessPlugins(), cache }).del(list, { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname });
-      } else {
-        // The veth, if any, goes when the container's netns is deleted.
-        await removeRules(masqOwner(name, req.containerId, req.ifname));
-        cache.remove(name, req.containerId, req.ifname);
-      }
+      await delOnMissingNetwork(name, req);
       return { networks: {}, ports: [] };
     }
     list = conflistFor(rec, req.ifname === 'eth0');
@@ -97,24 +131,5 @@ export async function cniProvider(command: 'ADD' | 'DEL', req: CniSeamRequest): 
     await unpublishPorts(req.containerId, req.ifname);
     await invoker.del(list, rt).catch(() => undefined);
     throw e;
-  }
-}
-
-/**
- * After `network rm`: removes the network's Linux bridge when no container port is left on it. A bridge that
- * still has ports (`network rm -f` under running containers) is kept, and the answer says so, with the fix.
- */
-export async function removeNetworkBridge(rec: NetworkRecord): Promise<string | undefined> {
-  const host = Netns.current();
-  try {
-    const name = bridgeNameOf(rec);
-    const br = await host.rtnl.findLink(name);
-    if (!br || br.kind !== 'bridge') return undefined;
-    const ports = (await host.rtnl.links()).filter((l) => l.masterIndex === br.index);
-    if (ports.length) return `its bridge ${name} is kept: it still has ports (${ports.map((p) => p.name).join(', ')}); remove the containers on it, then the bridge with 'ip link del ${name}'`;
-    await host.rtnl.deleteLinkIfExists(br.index);
-    return undefined;
-  } finally {
-    host.close();
   }
 }

@@ -1,6 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { hostPortOfNote, hostPortsClash, portNote, portsOwner, portsOwnerContainer } from './ports.js';
+import { TsnetError } from '../errors.js';
+import { formatPort, hostPortOfNote, hostPortsClash, parsePort, portNote, portsOwner, portsOwnerContainer } from './ports.js';
+
+test('-p parsing', () => {
+  assert.deepEqual(parsePort('8080:80'), { hostPort: 8080, containerPort: 80, protocol: 'tcp' });
+  assert.deepEqual(parsePort('53:53/udp'), { hostPort: 53, containerPort: 53, protocol: 'udp' });
+  assert.deepEqual(parsePort('127.0.0.1:8080:80'), { hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' });
+  assert.equal(formatPort(parsePort('8080:80')), '0.0.0.0:8080->80/tcp');
+  for (const bad of ['80', '0:80', '8080:70000', '8080:80/sctp', 'x:80', '1.2.3:1:2']) assert.throws(() => parsePort(bad), TsnetError, bad);
+});
 
 test('published-port rules: the note reads back, the owner names the container', () => {
   for (const p of [{ protocol: 'tcp', hostPort: 8080 }, { hostIp: '127.0.0.1', protocol: 'udp', hostPort: 53 }] as const) {

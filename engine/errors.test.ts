@@ -1,0 +1,7 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { TsnetError, formatError } from './errors.js';
+
+test('errors print as tsnet: thing: reason (fix)', () => {
+  assert.equal(formatError(new TsnetError('container x', 'not found', "see 'tsnet ps -a'")), "tsnet: container x: not found (see 'tsnet ps -a')");
+});

@@ -5,7 +5,7 @@ import { imageCommands } from './image-commands.js';
 import { networkCommands } from './network-commands.js';
 import { cniCommands } from './cni-commands.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
-import { engineContainerNetns } from '../network/container-resolver.js';
+import { engineContainerNetns } from '../containers/netns-resolver.js';
 import { attachCommands } from './attach-commands.js';
 import { routeCommand } from './route-commands.js';
 import { setContainerResolver } from '../../plugins/shared/container-ref.js';
@@ -22,7 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(imageCommands());
 
   // ── Commands of the other areas: network (ipam/), cni (plugins/cni/), attach/detach and route (plugins/) ──
-  const network = networkCommands({ hostUsage: currentHostUsage, onRemoved: async (rec) => (await import('../network/cni-provider.js')).removeNetworkBridge(rec) });
+  const network = networkCommands({ hostUsage: currentHostUsage, onRemoved: async (rec) => (await import('../network/remove-bridge.js')).removeNetworkBridge(rec) });
   network
     .command('connect')
     .description('connect a running container to a network, on a new interface (eth1, eth2, …)')
@@ -30,7 +30,7 @@ export function buildProgram(): Command {
     .argument('<container>', 'container id or name')
     .option('--ip <address>', 'a static address from the network')
     .action(async (net: string, ctr: string, o: { ip?: string }) => {
-      const { connectNetwork } = await import('../network/connect.js');
+      const { connectNetwork } = await import('../containers/connect.js');
       const ifname = await connectNetwork(net, ctr, o);
       process.stdout.write(`${ifname}\n`);
     });
@@ -40,7 +40,7 @@ export function buildProgram(): Command {
     .argument('<network>', 'network name')
     .argument('<container>', 'container id or name')
     .action(async (net: string, ctr: string) => {
-      const { disconnectNetwork } = await import('../network/connect.js');
+      const { disconnectNetwork } = await import('../containers/connect.js');
       await disconnectNetwork(net, ctr);
     });
   program.addCommand(network);

@@ -1,6 +1,6 @@
 // Containers on disk: <root>/containers/<id>/{config.json,state.json,pid,exit,container.log,…}, plus
 // <root>/names/<name> (created with O_EXCL, so two runs can never take the same name).
-import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsnetError } from '../../common/errors.js';
 import { paths } from '../paths.js';

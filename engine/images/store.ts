@@ -32,7 +32,7 @@ export function normalizeImageName(name: string): string {
   return name.slice(slash + 1).includes(':') ? name : `${name}:latest`;
 }
 
-const IMAGE_NAME_RE = /^[a-z0-9][a-z0-9._\/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
+const IMAGE_NAME_RE = /^[a-z0-9][a-z0-9._/-]*(:[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?$/;
 
 export function validateImageName(name: string): string {
   if (!IMAGE_NAME_RE.test(name)) {

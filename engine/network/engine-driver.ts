@@ -1,10 +1,15 @@
 // The engine's network driver: host (no netns), container:<ref> (the other container's netns), none (a fresh
-// netns with only lo, brought up by the init helper), and bridge / <network> / attach:… through the CNI seam.
+// netns with only lo, brought up by the init helper), and bridge / <network> / attach:… through ./cni-networks.ts.
 import { TsnetError } from '../../common/errors.js';
+import type { CniNetworkRequest, CniNetworkResult } from './cni-networks.js';
 import type { Attachment, NetworkDriver, NetworkTarget } from './driver.js';
-import { cniNetworks } from './cni-seam.js';
 import { networkMode } from './modes.js';
 import { createNetns, deleteNetns, netnsOf, netnsPathFor } from './netns.js';
+
+/** ./cni-networks.ts, loaded when a container is networked: it loads the plugins, which `ps` and the like never need. */
+async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest): Promise<CniNetworkResult> {
+  return (await import('./cni-networks.js')).cniNetworks(command, req);
+}
 
 /** What the driver needs to know about another container for container:<ref>. */
 export interface PeerInfo {

@@ -34,6 +34,14 @@ export function parseConfig(text: string, source = 'network config'): NetworkCon
   } catch (e) {
     throw new CniError(ErrorCode.DecodingFailure, `${source}: not valid JSON: ${(e as Error).message}`, 'fix the file so it holds one JSON object');
   }
+  return configFromObject(raw, source, text);
+}
+
+/**
+ * Validates and normalises an already-parsed .conflist (or single-plugin .conf) object, as parseConfig does
+ * after JSON.parse. `text` is what `bytes` keeps: the parsed text, else the object serialised.
+ */
+export function configFromObject(raw: unknown, source = 'network config', text?: string): NetworkConfigList {
   if (!isObj(raw)) throw invalid(source, 'must be a JSON object', 'write {"cniVersion", "name", "plugins": [...]} or a single plugin config');
   const name = raw.name;
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
@@ -52,7 +60,7 @@ export function parseConfig(text: string, source = 'network config'): NetworkCon
     }
     return { ...p, name, cniVersion: version } as NetConf;
   });
-  const list: NetworkConfigList = { cniVersion: version, name, plugins: confs, source, bytes: text };
+  const list: NetworkConfigList = { cniVersion: version, name, plugins: confs, source, bytes: text ?? JSON.stringify(raw) };
   if (typeof raw.disableCheck === 'boolean') list.disableCheck = raw.disableCheck;
   else if (raw.disableCheck === 'true') list.disableCheck = true;
   if (typeof raw.disableGC === 'boolean') list.disableGC = raw.disableGC;

@@ -1,8 +1,8 @@
 // Lets `tsnet attach`, `tsnet route` and the container plugin name engine containers by id or name: a
 // running container's network namespace is the one its driver made (or, for host/container modes, its pid's).
-import { findContainer } from '../containers/store.js';
 import { TsnetError } from '../../common/errors.js';
-import { netnsOf } from './netns.js';
+import { netnsOf } from '../network/netns.js';
+import { findContainer } from './store.js';
 
 export function engineContainerNetns(ref: string): string | undefined {
   const c = findContainer(ref);

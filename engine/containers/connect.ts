@@ -2,10 +2,9 @@
 // eth2, …), through the same CNI path as the container's first network; recorded in its state so `inspect`
 // shows it and stop/rm detach it.
 import { Netns } from '../../native/netns.js';
-import { getContainer, updateState } from '../containers/store.js';
 import { TsnetError } from '../../common/errors.js';
-import { cniNetworks } from './cni-seam.js';
-import { networkMode } from './modes.js';
+import { networkMode } from '../network/modes.js';
+import { getContainer, updateState } from './store.js';
 
 async function nextIfname(netnsPath: string): Promise<string> {
   const ns = Netns.open(netnsPath);
@@ -27,6 +26,7 @@ export async function connectNetwork(network: string, ref: string, opts: { ip?: 
   if (att.networks[network]) throw new TsnetError(`container ${c.config.name}`, `is already connected to network "${network}"`, `disconnect it first with 'tsnet network disconnect ${network} ${c.config.name}'`);
   const ifname = await nextIfname(att.netnsPath);
   const req = { containerId: c.config.id, containerName: c.config.name, mode: networkMode(network), netnsPath: att.netnsPath, ifname, ...(opts.ip ? { ip: opts.ip } : {}), ports: [] };
+  const { cniNetworks } = await import('../network/cni-networks.js');
   const r = await cniNetworks('ADD', req);
   try {
     const fresh = getContainer(c.config.id).state.network ?? att;
@@ -50,6 +50,7 @@ export async function disconnectNetwork(network: string, ref: string): Promise<v
       first ? 'remove the container to leave it' : `see 'tsnet inspect ${c.config.name}'`,
     );
   }
+  const { cniNetworks } = await import('../network/cni-networks.js');
   await cniNetworks('DEL', { containerId: c.config.id, containerName: c.config.name, mode: networkMode(network), netnsPath: att.netnsPath, ifname: entry.ifname, ports: [] });
   const { [network]: _gone, ...rest } = att.networks;
   updateState(c.config.id, { network: { ...att, networks: rest, connected: att.connected!.filter((x) => x !== entry) } });

@@ -1,0 +1,37 @@
+// `tsnet rm [-f]` (and --rm, from the exit hook): a running container is killed only with force; whatever a
+// crashed run left (netns, cgroup, mounts, files, the name) is cleaned up.
+import { existsSync, rmSync } from 'node:fs';
+import { TsnetError } from '../../common/errors.js';
+import { sameProcessAlive } from '../runtime/proc.js';
+import { cleanupAfterExit } from './cleanup.js';
+import { signalPid, waitFor } from './stop.js';
+import { files, getContainer, loadContainer, releaseName, updateState } from './store.js';
+import { unmountLeftovers } from './unmount.js';
+
+export async function removeContainer(ref: string, opts: { force?: boolean; fromExitHook?: boolean } = {}): Promise<string> {
+  const c = typeof ref === 'string' && /^[0-9a-f]{64}$/.test(ref) ? loadContainer(ref) : getContainer(ref);
+  if (!c) return ref;
+  const id = c.config.id;
+  if (c.state.status === 'running') {
+    if (!opts.force) {
+      throw new TsnetError(`container ${c.config.name}`, 'is running', `stop it first with 'tsnet stop ${c.config.name}', or use 'tsnet rm -f'`);
+    }
+    signalPid(c.state.pid, 'SIGKILL');
+    await waitFor(() => !sameProcessAlive(c.state.pid, c.state.pidStart), 5000);
+  }
+  if (!opts.fromExitHook) {
+    if (c.state.status === 'created' && sameProcessAlive(c.state.supervisorPid, c.state.supervisorStart)) {
+      signalPid(c.state.supervisorPid, 'SIGKILL');
+    }
+    // let a running exit hook finish, but do not depend on it
+    await waitFor(() => !sameProcessAlive(c.state.supervisorPid, c.state.supervisorStart), 5000);
+  }
+  if (!loadContainer(id)) return id; // the exit hook removed it (--rm)
+  updateState(id, { status: 'removing' });
+  await cleanupAfterExit(id);
+  unmountLeftovers(files.dir(id));
+  rmSync(files.dir(id), { recursive: true, force: true });
+  releaseName(c.config.name, id);
+  if (existsSync(files.dir(id))) throw new TsnetError(`container ${c.config.name}`, `could not remove ${files.dir(id)}`, 'check for mounts under it');
+  return id;
+}

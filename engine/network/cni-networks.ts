@@ -1,0 +1,135 @@
+// The engine's CNI-backed networks — --net bridge, --net <network>, --net attach:… and -p — through the same
+// invoker an orchestrator would use, with tsnet's plugins in-process. The runtime has created the container's
+// netns (persistent, /run/netns/tsnet-<short id>) and passes its path; the network's conflist runs through the
+// invoker. DEL must be idempotent (it also runs after a crash, maybe for an ADD that never happened) and
+// removes published ports.
+//
+// Callers load this module with a dynamic import(), only when a container is networked: it loads the plugins,
+// and commands such as `ps` never need them.
+import { removeRules } from '../../native/nftables.js';
+import { currentHostUsage } from '../../ipam/host-usage.js';
+import { NetworkRegistry, type NetworkRecord } from '../../ipam/networks.js';
+import { ResultCache, cacheDir } from '../../plugins/cni/cache.js';
+import { parseConfig, type NetworkConfigList } from '../../plugins/cni/conflist.js';
+import { toInternal } from '../../plugins/cni/convert.js';
+import { Invoker } from '../../plugins/cni/invoke.js';
+import { inProcessPlugins } from '../../plugins/registry.js';
+import { TsnetError } from '../../common/errors.js';
+import { attachConflist, conflistFor } from './conflists.js';
+import type { Endpoint, NetMode } from './driver.js';
+import { bridgeNameOf, DEFAULT_BRIDGE, DEFAULT_NETWORK, masqOwner } from './owners.js';
+import { publishPorts, unpublishPorts, type PortMapping } from './ports.js';
+
+export interface CniNetworkRequest {
+  containerId: string;
+  containerName: string;
+  /** bridge | network | attach (host/none/container never come here). */
+  mode: Extract<NetMode, { kind: 'bridge' | 'network' | 'attach' }>;
+  netnsPath: string;
+  /** Interface name inside the container (eth0 for the first network). */
+  ifname: string;
+  /** --ip */
+  ip?: string;
+  ports: PortMapping[];
+}
+
+export interface CniNetworkResult {
+  /** Network name (docker's key under NetworkSettings.Networks: 'bridge' or the user network's name) → endpoint. */
+  networks: Record<string, Endpoint>;
+  dns?: { nameservers?: string[]; search?: string[]; options?: string[] };
+  /** Ports published (empty when none were asked). */
+  ports: PortMapping[];
+}
+
+/** The network a bridge/named mode means: `bridge` is the default network. */
+function networkName(req: CniNetworkRequest): string {
+  if (req.mode.kind === 'bridge') return DEFAULT_NETWORK;
+  if (req.mode.kind === 'network') return req.mode.name;
+  throw new TsnetError(`--net attach:${req.mode.spec}`, 'not a bridge network', 'internal: attach networks take attachConflist');
+}
+
+/** For ADD: the network's record; the default network is made on first use, a named one must exist. */
+async function networkForAdd(reg: NetworkRegistry, name: string): Promise<NetworkRecord> {
+  if (name === DEFAULT_NETWORK) return reg.ensureAuto({ name, hostUsage: currentHostUsage, options: { bridge: DEFAULT_BRIDGE } });
+  const rec = reg.get(name);
+  if (!rec) throw new TsnetError(`--net ${name}`, 'no such network', `create it with 'tsnet network create ${name}', or see 'tsnet network ls'`);
+  return rec;
+}
+
+function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endpoint {
+  const idx = result.interfaces?.findIndex((i) => i.sandbox && i.name === ifname) ?? -1;
+  const ips = (result.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === idx);
+  const ip = ips.find((i) => !i.address.includes(':')) ?? ips[0];
+  if (!ip) throw new TsnetError(`network interface ${ifname}`, 'the plugins returned no address for it', 'check the network configuration');
+  const [addr, len] = ip.address.split('/');
+  return { ip: addr!, prefixLen: Number(len), gateway: ip.gateway ?? '', mac: (idx >= 0 ? result.interfaces![idx]!.mac : '') ?? '', iface: ifname };
+}
+
+/**
+ * DEL on a network that never existed (ADD failed on it) or was force-removed with its allocations
+ * (`network rm -f`): its addresses went with it, but this attachment's veth and rules are still ours. The DEL
+ * is replayed with the config the attachment was made with (the invoker's cache), so the bridge plugin removes
+ * what it made; tsnet-ipam finds the network gone and holds nothing. Without a cached config (the ADD failed,
+ * and rolled itself back) only the rules are looked for, by their owner tags. (A DEL never makes the default
+ * network.)
+ */
+async function delOnMissingNetwork(name: string, req: CniNetworkRequest): Promise<void> {
+  await unpublishPorts(req.containerId, req.ifname);
+  const cache = new ResultCache(cacheDir());
+  const cached = cache.read(name, req.containerId, req.ifname);
+  let list: NetworkConfigList | undefined;
+  try {
+    list = cached ? parseConfig(cached.config, `cached config of network "${name}"`) : undefined;
+  } catch {
+    list = undefined; // damaged or from another version: fall back as if there were none
+  }
+  if (list) {
+    await new Invoker({ inProcess: inProcessPlugins(), cache }).del(list, { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname });
+  } else {
+    // The veth, if any, goes when the container's netns is deleted.
+    await removeRules(masqOwner(name, req.containerId, req.ifname));
+    cache.remove(name, req.containerId, req.ifname);
+  }
+}
+
+/** ADD or DEL of one container interface on a CNI-backed network. */
+export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest): Promise<CniNetworkResult> {
+  let list: NetworkConfigList;
+  let key: string;
+  let bridge: string | undefined;
+  if (req.mode.kind === 'attach') {
+    ({ list, key } = attachConflist(req.mode.spec));
+    if (command === 'ADD' && req.ports.length) {
+      const fix = `drop -p, or use --net bridge (the container is reachable at its own address on ${key})`;
+      throw new TsnetError('-p', 'ports are published on tsnet bridge networks only', fix);
+    }
+  } else {
+    const reg = new NetworkRegistry();
+    const name = networkName(req);
+    const rec = command === 'DEL' ? reg.get(name) : await networkForAdd(reg, name);
+    if (!rec) {
+      await delOnMissingNetwork(name, req);
+      return { networks: {}, ports: [] };
+    }
+    list = conflistFor(rec, req.ifname === 'eth0');
+    key = rec.name;
+    bridge = bridgeNameOf(rec);
+  }
+  const invoker = new Invoker({ inProcess: inProcessPlugins(), cache: new ResultCache(cacheDir()) });
+  const rt = { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname, ...(req.ip ? { args: { IP: req.ip } } : {}) };
+  if (command === 'DEL') {
+    await unpublishPorts(req.containerId, req.ifname);
+    await invoker.del(list, rt);
+    return { networks: {}, ports: [] };
+  }
+  const result = toInternal(await invoker.add(list, rt), `result of network "${key}"`);
+  try {
+    const ep = endpointOf(result, req.ifname);
+    if (bridge) await publishPorts(req.containerId, req.ifname, bridge, ep.ip, req.ports);
+    return { networks: { [key]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
+  } catch (e) {
+    await unpublishPorts(req.containerId, req.ifname);
+    await invoker.del(list, rt).catch(() => undefined);
+    throw e;
+  }
+}

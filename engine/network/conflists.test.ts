@@ -1,0 +1,36 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { NetworkRecord } from '../../ipam/networks.js';
+import { parseConfig } from '../../plugins/cni/conflist.js';
+import { TsnetError } from '../../common/errors.js';
+import { attachConflist, conflistFor } from './conflists.js';
+
+const rec = (name: string, options?: NetworkRecord['options']): NetworkRecord =>
+  ({ name, id: 'f'.repeat(64), created: '', driver: 'bridge', subnet: '10.99.0.0/24', auto: false, ranges: [], ...(options ? { options } : {}) });
+
+test('a network conflist is the same list its JSON text would parse to', () => {
+  for (const [r, primary] of [[rec('bridge', { bridge: 'tsnet0' }), true], [rec('web', { mtu: 1400, ipMasq: false }), false]] as const) {
+    const list = conflistFor(r, primary);
+    assert.deepEqual(list, parseConfig(list.bytes, list.source));
+    assert.equal(list.plugins[0]!.type, 'bridge');
+    assert.deepEqual(list.plugins[0]!.ipam, { type: 'tsnet-ipam', network: r.name });
+  }
+  assert.equal(conflistFor(rec('web')).plugins[0]!.bridge, 'br-ffffffffffff');
+  assert.equal(conflistFor(rec('web'), false).plugins[0]!.isDefaultGateway, false);
+});
+
+test('--net attach:… becomes an attach conflist keyed by its bridge', () => {
+  const { list, key } = attachConflist('br0:192.168.115.10/24@192.168.115.2:02:42:c0:a8:73:0a');
+  assert.equal(key, 'br0');
+  assert.deepEqual(list, parseConfig(list.bytes, list.source));
+  assert.deepEqual(list.plugins[0], {
+    type: 'attach',
+    bridge: 'br0',
+    address: '192.168.115.10/24',
+    gateway: '192.168.115.2',
+    mac: '02:42:c0:a8:73:0a',
+    name: 'attach-br0',
+    cniVersion: '1.1.0',
+  });
+  assert.throws(() => attachConflist('br0'), TsnetError);
+});

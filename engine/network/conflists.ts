@@ -1,0 +1,44 @@
+// The conflists the engine runs through the CNI invoker, built as objects and handed over as they are (no
+// JSON text in between): tsnet's bridge plugin over tsnet-ipam for a network, the attach plugin for
+// --net attach:…
+import type { NetworkRecord } from '../../ipam/networks.js';
+import { configFromObject, type NetworkConfigList } from '../../plugins/cni/conflist.js';
+import { TsnetError } from '../../common/errors.js';
+import { bridgeNameOf } from './owners.js';
+
+/**
+ * The conflist of a network: tsnet's bridge plugin over tsnet-ipam. Only the container's first network (eth0)
+ * sets its default route; networks connected later add their subnet only.
+ */
+export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigList {
+  const conf = {
+    cniVersion: '1.1.0',
+    name: rec.name,
+    plugins: [
+      {
+        type: 'bridge',
+        bridge: bridgeNameOf(rec),
+        isGateway: true,
+        isDefaultGateway: primary,
+        ipMasq: rec.options?.ipMasq ?? true,
+        hairpinMode: true,
+        ...(rec.options?.mtu ? { mtu: rec.options.mtu } : {}),
+        ipam: { type: 'tsnet-ipam', network: rec.name },
+      },
+    ],
+  };
+  return configFromObject(conf, `network "${rec.name}"`);
+}
+
+/**
+ * `--net attach:BRIDGE:IP/LEN[@GW][:MAC]` — pipework's attachment as the container's network, through the
+ * attach plugin: e.g. attach:br0:192.168.115.10/24@192.168.115.2. `key` names it in the container's networks.
+ */
+export function attachConflist(spec: string): { list: NetworkConfigList; key: string } {
+  const m = /^([^:/\s]{1,15}):([^@:]+\/\d{1,3}|dhcp)(?:@([0-9a-fA-F.:]+?))?(?::([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}))?$/.exec(spec);
+  if (!m)
+    throw new TsnetError(`--net attach:${spec}`, 'expected BRIDGE:IP/LEN[@GATEWAY][:MAC]', 'write e.g. --net attach:br0:192.168.115.10/24@192.168.115.2');
+  const [, bridge, address, gateway, mac] = m;
+  const plugin = { type: 'attach', bridge, address, ...(gateway ? { gateway } : {}), ...(mac ? { mac } : {}) };
+  return { list: configFromObject({ cniVersion: '1.1.0', name: `attach-${bridge}`, plugins: [plugin] }, `--net attach:${spec}`), key: bridge! };
+}

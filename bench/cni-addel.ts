@@ -10,7 +10,23 @@
 //   node dist/bench/cni-addel.js [--runs N]        (default 40; needs root)
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { callSync, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, stats, type Flavor, type Setup } from './cni-lab.js';
+import {
+  callSync,
+  FLAVOR_LABEL,
+  fmt,
+  innerContext,
+  INSIDE,
+  makeContainers,
+  mustOk,
+  Outer,
+  preflight,
+  procMem,
+  setup,
+  startDaemon,
+  stats,
+  type Flavor,
+  type Setup,
+} from './cni-lab.js';
 
 const FLAVORS: Flavor[] = ['ref', 'ours', 'fast', 'shim-fallback'];
 
@@ -30,7 +46,9 @@ async function inner(): Promise<void> {
   const { arg, prefix, tmp } = innerContext<{ runs: number }>();
   const daemon = await startDaemon(tmp, 'addel');
   try {
-    const setups: Setup[] = FLAVORS.map((f, i) => setup(f, { bridge: `${prefix}b${i}`.slice(0, 15), subnet: `10.${100 + i}.0.0/16`, tmp, tag: `addel-${f}`, socket: daemon.socket }));
+    const setups: Setup[] = FLAVORS.map((f, i) =>
+      setup(f, { bridge: `${prefix}b${i}`.slice(0, 15), subnet: `10.${100 + i}.0.0/16`, tmp, tag: `addel-${f}`, socket: daemon.socket }),
+    );
     // The fast path's daemon has its own root: point the setup at it.
     const fast = setups.find((s) => s.flavor === 'fast')!;
     fast.env.TSNET_ROOT = `${tmp}/root-addel`;
@@ -86,7 +104,11 @@ async function inner(): Promise<void> {
     if (existsSync('/usr/bin/time')) {
       for (const s of setups) {
         const c = ctrs.get(s.flavor)![0]!;
-        const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS=%M', s.file], { env: { ...s.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: c, CNI_NETNS: `/run/netns/${c}`, CNI_IFNAME: 'eth0' }, input: s.conf, encoding: 'utf8' });
+        const r = spawnSync('/usr/bin/time', ['-f', 'MAXRSS=%M', s.file], {
+          env: { ...s.env, CNI_COMMAND: 'ADD', CNI_CONTAINERID: c, CNI_NETNS: `/run/netns/${c}`, CNI_IFNAME: 'eth0' },
+          input: s.conf,
+          encoding: 'utf8',
+        });
         maxrssKiB[s.flavor] = Number(/MAXRSS=(\d+)/.exec(r.stderr)?.[1] ?? NaN);
         mustOk(callSync(s, 'DEL', c), `${s.flavor} DEL`);
       }
@@ -109,7 +131,9 @@ async function outer(): Promise<void> {
     const table = (title: string, add: Record<string, number[]>, del: Record<string, number[]>, trueMs: number[]) => {
       const ref = { add: stats(add.ref!).median, del: stats(del.ref!).median };
       console.log(`\n${title}`);
-      console.log(`${'flavour'.padEnd(40)} ${'ADD med'.padStart(8)} ${'p90'.padStart(7)} ${'DEL med'.padStart(8)} ${'p90'.padStart(7)} ${'ADD ×ref'.padStart(9)} ${'DEL ×ref'.padStart(9)} ${'maxrss'.padStart(9)}`);
+      console.log(
+        `${'flavour'.padEnd(40)} ${'ADD med'.padStart(8)} ${'p90'.padStart(7)} ${'DEL med'.padStart(8)} ${'p90'.padStart(7)} ${'ADD ×ref'.padStart(9)} ${'DEL ×ref'.padStart(9)} ${'maxrss'.padStart(9)}`,
+      );
       for (const f of FLAVORS) {
         const a = stats(add[f]!);
         const d = stats(del[f]!);
@@ -123,7 +147,10 @@ async function outer(): Promise<void> {
     table('spawned by this Node process (fork + exec):', r.add, r.del, r.trueMs);
     table('spawned with posix_spawn by exec-timed (as Go os/exec — podman, containerd — does):', r.addExec, r.delExec, r.trueExecMs);
     console.log('');
-    if (r.daemon) console.log(`tsnetd after the run: VmHWM ${fmt(r.daemon.hwmMiB)} MiB, VmRSS ${fmt(r.daemon.rssMiB)} MiB (the shim's maxrss above excludes the daemon's work)`);
+    if (r.daemon)
+      console.log(
+        `tsnetd after the run: VmHWM ${fmt(r.daemon.hwmMiB)} MiB, VmRSS ${fmt(r.daemon.rssMiB)} MiB (the shim's maxrss above excludes the daemon's work)`,
+      );
     console.log('targets (issue 6): fast path ≤ 0.5× reference, standalone ≤ 6×');
   } finally {
     o.cleanup();

@@ -4,7 +4,20 @@
 // Needs iperf3: apt-get install -y iperf3.  Target (issue 6): ≥ 0.98× the reference.
 //   node dist/bench/cni-iperf.js [--seconds S] [--rounds R]     (default 5 s × 3 rounds; root)
 import { spawn, spawnSync } from 'node:child_process';
-import { callSync, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, setup, stats, type Flavor } from './cni-lab.js';
+import {
+  callSync,
+  FLAVOR_LABEL,
+  fmt,
+  innerContext,
+  INSIDE,
+  makeContainers,
+  mustOk,
+  Outer,
+  preflight,
+  setup,
+  stats,
+  type Flavor,
+} from './cni-lab.js';
 
 const FLAVORS: Flavor[] = ['ref', 'ours'];
 
@@ -76,7 +89,9 @@ async function outer(): Promise<void> {
     const ref = stats(r.gbps.ref!).median;
     for (const f of FLAVORS) {
       const s = stats(r.gbps[f]!);
-      console.log(`${FLAVOR_LABEL[f].padEnd(40)} median ${fmt(s.median, 2)} Gbit/s (runs: ${r.gbps[f]!.map((x) => fmt(x, 2)).join(', ')}), eth0 mtu ${r.mtu[f]}  ${fmt(s.median / ref, 3)}× reference`);
+      console.log(
+        `${FLAVOR_LABEL[f].padEnd(40)} median ${fmt(s.median, 2)} Gbit/s (runs: ${r.gbps[f]!.map((x) => fmt(x, 2)).join(', ')}), eth0 mtu ${r.mtu[f]}  ${fmt(s.median / ref, 3)}× reference`,
+      );
     }
     console.log('target (issue 6): ≥ 0.98× the reference');
   } finally {

@@ -46,10 +46,12 @@ export function ipBatch(lines: string[]): void {
 export function preflight(needs: { ref?: boolean; fast?: boolean; iperf?: boolean } = {}): void {
   if (process.getuid?.() !== 0) throw new Error('the CNI benchmarks need root (they create network namespaces)');
   if (!existsSync(join(OUR_CNI, 'bridge'))) throw new Error(`${OUR_CNI}/bridge missing: run 'node plugins/cni/build.mjs'`);
-  if (needs.fast && !existsSync(join(FAST_CNI, 'bridge'))) throw new Error(`${FAST_CNI}/bridge missing: run 'npm run build:native && npm run build:cni-fast'`);
+  if (needs.fast && !existsSync(join(FAST_CNI, 'bridge')))
+    throw new Error(`${FAST_CNI}/bridge missing: run 'npm run build:native && npm run build:cni-fast'`);
   if (!existsSync(EXEC_TIMED)) throw new Error(`${EXEC_TIMED} missing: run 'npm run build:native'`);
   if (needs.fast && !existsSync(TSNETD)) throw new Error(`${TSNETD} missing: run 'npx tsc -p tsconfig.json'`);
-  if (needs.ref && !existsSync(join(REF_CNI, 'bridge'))) throw new Error(`${REF_CNI}/bridge missing: apt-get install containernetworking-plugins`);
+  if (needs.ref && !existsSync(join(REF_CNI, 'bridge')))
+    throw new Error(`${REF_CNI}/bridge missing: apt-get install containernetworking-plugins`);
   if (needs.iperf && spawnSync('iperf3', ['--version']).status !== 0) throw new Error('iperf3 missing: apt-get install -y iperf3');
 }
 
@@ -88,7 +90,9 @@ export class Outer {
         this.child = p;
         let stdout = '';
         p.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-        p.on('close', (code) => (code === 0 ? res(stdout) : rej(new Error(`bench phase ${JSON.stringify(arg)} failed with exit code ${code}`))));
+        p.on('close', (code) =>
+          code === 0 ? res(stdout) : rej(new Error(`bench phase ${JSON.stringify(arg)} failed with exit code ${code}`)),
+        );
       });
       const last = out.trim().split('\n').pop() ?? '';
       return JSON.parse(last) as T;
@@ -173,14 +177,20 @@ export function setup(flavor: Flavor, opts: { bridge: string; subnet: string; tm
   if (flavor === 'ref') {
     const dataDir = join(opts.tmp, `host-local-${opts.tag}`);
     mkdirSync(dataDir, { recursive: true });
-    return { flavor, file: join(REF_CNI, 'bridge'), env: { ...env, CNI_PATH: REF_CNI }, conf: JSON.stringify({ ...base, ipam: { type: 'host-local', subnet: opts.subnet, dataDir } }) };
+    return {
+      flavor,
+      file: join(REF_CNI, 'bridge'),
+      env: { ...env, CNI_PATH: REF_CNI },
+      conf: JSON.stringify({ ...base, ipam: { type: 'host-local', subnet: opts.subnet, dataDir } }),
+    };
   }
   const root = join(opts.tmp, `root-${opts.tag}`);
   mkdirSync(root, { recursive: true });
   const conf = JSON.stringify({ ...base, ipam: { type: 'tsnet-ipam', subnet: opts.subnet } });
   const ourEnv = { ...env, CNI_PATH: `${OUR_CNI}:${REF_CNI}`, TSNET_ROOT: root };
   if (flavor === 'ours') return { flavor, file: join(OUR_CNI, 'bridge'), env: ourEnv, conf };
-  if (flavor === 'shim-fallback') return { flavor, file: join(FAST_CNI, 'bridge'), env: { ...ourEnv, TSNET_SOCKET: join(opts.tmp, 'no-daemon.sock') }, conf };
+  if (flavor === 'shim-fallback')
+    return { flavor, file: join(FAST_CNI, 'bridge'), env: { ...ourEnv, TSNET_SOCKET: join(opts.tmp, 'no-daemon.sock') }, conf };
   return { flavor, file: join(FAST_CNI, 'bridge'), env: { ...ourEnv, TSNET_SOCKET: opts.socket! }, conf };
 }
 
@@ -215,7 +225,12 @@ export function callSync(s: Setup, command: string, ctr: string, timed = false):
   const t0 = process.hrtime.bigint();
   const opts = { env: callEnv(s, command, ctr), input: s.conf, encoding: 'utf8' as const };
   const r = timed ? spawnSync(EXEC_TIMED, [s.file], { ...opts, stdio: ['pipe', 'pipe', 'pipe', 'pipe'] }) : spawnSync(s.file, [], opts);
-  const out: CallResult = { ms: Number(process.hrtime.bigint() - t0) / 1e6, status: r.status, stdout: r.stdout ?? '', stderr: r.stderr ?? '' };
+  const out: CallResult = {
+    ms: Number(process.hrtime.bigint() - t0) / 1e6,
+    status: r.status,
+    stdout: r.stdout ?? '',
+    stderr: r.stderr ?? '',
+  };
   if (timed && r.status === 0) out.execMs = execMsOf(r.output[3] ?? '', `${s.flavor} ${command}`);
   return out;
 }
@@ -249,7 +264,10 @@ export async function startDaemon(tmp: string, tag: string): Promise<{ socket: s
   const socket = join(tmp, `tsnetd-${tag}.sock`);
   const root = join(tmp, `root-${tag}`);
   mkdirSync(root, { recursive: true });
-  const p = spawn(process.execPath, [TSNETD], { env: { ...process.env, TSNET_SOCKET: socket, TSNET_ROOT: root }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const p = spawn(process.execPath, [TSNETD], {
+    env: { ...process.env, TSNET_SOCKET: socket, TSNET_ROOT: root },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   writeFileSync(join(tmp, `tsnetd-${tag}.pid`), String(p.pid));
   let log = '';
   await new Promise<void>((res, rej) => {

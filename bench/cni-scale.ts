@@ -9,7 +9,24 @@
 // Target (issue 6): last-100 / first-100 ≤ 1.2 (the reference grows ~11 → 17 ms from N=100 to N=500).
 //   node dist/bench/cni-scale.js [N] [--flavors ref,fast,ours] [--modes seq,par] [--repeat R]   (default N=1000; root)
 // A bridge holds at most 1023 ports: N is capped there.
-import { stats, callAsync, callSync, FLAVOR_LABEL, fmt, innerContext, INSIDE, makeContainers, mustOk, Outer, preflight, procMem, setup, startDaemon, type CallResult, type Flavor } from './cni-lab.js';
+import {
+  stats,
+  callAsync,
+  callSync,
+  FLAVOR_LABEL,
+  fmt,
+  innerContext,
+  INSIDE,
+  makeContainers,
+  mustOk,
+  Outer,
+  preflight,
+  procMem,
+  setup,
+  startDaemon,
+  type CallResult,
+  type Flavor,
+} from './cni-lab.js';
 
 const PARALLEL = 16;
 
@@ -34,7 +51,13 @@ async function inner(): Promise<void> {
   const ctrs = makeContainers(prefix, arg.n);
   const daemon = arg.flavor === 'fast' ? await startDaemon(tmp, `scale-${arg.mode}-${arg.round}`) : undefined;
   try {
-    const s = setup(arg.flavor, { bridge: `${prefix}br`.slice(0, 15), subnet: '10.200.0.0/16', tmp, tag: `scale-${arg.flavor}-${arg.mode}-${arg.round}`, ...(daemon ? { socket: daemon.socket } : {}) });
+    const s = setup(arg.flavor, {
+      bridge: `${prefix}br`.slice(0, 15),
+      subnet: '10.200.0.0/16',
+      tmp,
+      tag: `scale-${arg.flavor}-${arg.mode}-${arg.round}`,
+      ...(daemon ? { socket: daemon.socket } : {}),
+    });
     if (daemon) s.env.TSNET_ROOT = `${tmp}/root-scale-${arg.mode}-${arg.round}`;
     const ms: number[] = new Array(arg.n);
     const nodeMs: number[] = new Array(arg.n);
@@ -79,7 +102,9 @@ async function outer(): Promise<void> {
     return i >= 0 ? argv[i + 1]! : d;
   };
   // N: the one argument that is neither an option nor an option's value.
-  const positional = argv.filter((a, i) => !a.startsWith('--') && !(i > 0 && argv[i - 1]!.startsWith('--') && argv[i - 1] !== '--no-standalone'));
+  const positional = argv.filter(
+    (a, i) => !a.startsWith('--') && !(i > 0 && argv[i - 1]!.startsWith('--') && argv[i - 1] !== '--no-standalone'),
+  );
   const n = Math.min(1023, Number(positional[0] ?? 1000));
   if (!Number.isInteger(n) || n < 2) throw new Error(`N must be an integer ≥ 2, got ${positional[0]}`);
   const flavors = opt('flavors', argv.includes('--no-standalone') ? 'ref,fast' : 'ref,fast,ours').split(',') as Flavor[];
@@ -94,7 +119,9 @@ async function outer(): Promise<void> {
   const label = (flavor: Flavor, mode: string) => `${FLAVOR_LABEL[flavor]}, ${mode === 'seq' ? 'sequential' : `${PARALLEL} parallel`}`;
   const header = `${'run'.padEnd(56)} ${'first'.padStart(8)} ${'last'.padStart(8)} ${'growth'.padStart(8)} ${'median'.padStart(8)} ${'(Node)'.padStart(8)} ${'wall s'.padStart(8)} ${'ADD/s'.padStart(7)}`;
   try {
-    console.log(`${n} containers on one bridge; per-ADD ms (posix_spawn → exit), mean of the first ${k} vs the last ${k} (growth), the same with medians, and the growth of means as this Node process saw the calls; parallel = ${PARALLEL} at a time on a 2-core machine${repeat > 1 ? `; ${repeat} rounds` : ''}`);
+    console.log(
+      `${n} containers on one bridge; per-ADD ms (posix_spawn → exit), mean of the first ${k} vs the last ${k} (growth), the same with medians, and the growth of means as this Node process saw the calls; parallel = ${PARALLEL} at a time on a 2-core machine${repeat > 1 ? `; ${repeat} rounds` : ''}`,
+    );
     console.log(header);
     for (let round = 0; round < repeat; round++) {
       for (const mode of modes) {
@@ -114,7 +141,8 @@ async function outer(): Promise<void> {
     }
     console.log(`\n${header}`);
     for (const r of rows) console.log(r);
-    const summary = (xs: number[]) => (xs.length > 1 ? `${fmt(median(xs), 2)}× (median of ${xs.length}: ${xs.map((x) => fmt(x, 2)).join(', ')})` : `${fmt(xs[0]!, 2)}×`);
+    const summary = (xs: number[]) =>
+      xs.length > 1 ? `${fmt(median(xs), 2)}× (median of ${xs.length}: ${xs.map((x) => fmt(x, 2)).join(', ')})` : `${fmt(xs[0]!, 2)}×`;
     for (const mode of modes) {
       const ref = growth[`ref/${mode}`];
       for (const f of flavors.filter((x) => x !== 'ref')) {

@@ -49,11 +49,15 @@ try {
     ['-N', '--warmup', '5', '--runs', String(runs), '--export-json', json, ...commands.flatMap(([name, cmd]) => ['-n', name, cmd])],
     { env: { ...process.env, CNI_COMMAND: 'VERSION' }, stdio: ['ignore', 'ignore', 'inherit'] },
   );
-  const results = (JSON.parse(readFileSync(json, 'utf8')) as { results: { command: string; mean: number; stddev: number; median: number }[] }).results;
+  const results = (
+    JSON.parse(readFileSync(json, 'utf8')) as { results: { command: string; mean: number; stddev: number; median: number }[] }
+  ).results;
   const base = results[0].median;
   console.log(`CNI VERSION call cost (${runs} runs each, median; ratios against node -e 0)`);
   for (const r of results) {
-    console.log(`  ${r.command.padEnd(34)} ${(r.median * 1000).toFixed(1).padStart(7)} ms  ±${(r.stddev * 1000).toFixed(1)}  ${(r.median / base).toFixed(2)}×`);
+    console.log(
+      `  ${r.command.padEnd(34)} ${(r.median * 1000).toFixed(1).padStart(7)} ms  ±${(r.stddev * 1000).toFixed(1)}  ${(r.median / base).toFixed(2)}×`,
+    );
   }
   const ours = results[1].median / base;
   console.log(`target ≤ 1.15× node -e 0: ${ours <= 1.15 ? 'met' : 'NOT met'} (${ours.toFixed(2)}×)`);

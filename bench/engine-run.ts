@@ -51,7 +51,9 @@ try {
   tsnet('run', '--rm', '--net', ourNet, 'bench', 'true'); // warm-up
   const ours = Array.from({ length: n }, () => time(() => tsnet('run', '--rm', '--net', ourNet, 'bench', 'true')));
   console.log(`tsnet  run --rm --net ${net} ×${n}: ${stats(ours)}`);
-  const nodeStart = Array.from({ length: 5 }, () => time(() => spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } })));
+  const nodeStart = Array.from({ length: 5 }, () =>
+    time(() => spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } })),
+  );
   console.log(`(node -e 0 alone: ${stats(nodeStart)}; a tsnet run pays a Node start for the CLI and one for the exit hook)`);
 
   if (spawnSync('podman', ['--version']).status !== 0) {
@@ -61,7 +63,18 @@ try {
     mkdirSync(netd);
     writeFileSync(
       join(netd, 'bench.conflist'),
-      JSON.stringify({ cniVersion: '1.0.0', name: 'bench', plugins: [{ type: 'bridge', bridge: `tbp${id}`, isGateway: true, ipam: { type: 'host-local', subnet: '10.78.0.0/24', dataDir: join(dir, 'host-local') } }] }),
+      JSON.stringify({
+        cniVersion: '1.0.0',
+        name: 'bench',
+        plugins: [
+          {
+            type: 'bridge',
+            bridge: `tbp${id}`,
+            isGateway: true,
+            ipam: { type: 'host-local', subnet: '10.78.0.0/24', dataDir: join(dir, 'host-local') },
+          },
+        ],
+      }),
     );
     writeFileSync(
       join(dir, 'containers.conf'),

@@ -24,7 +24,9 @@ for (let i = 0; i < total; i++) {
 }
 const firstK = stamps[999]!;
 const lastK = stamps[total - 1]! - stamps[total - 1001]!;
-console.log(`allocated ${state.size} addresses of 10.200.0.0/16 (65,534 usable, gateway 10.200.0.1 reserved) in ${stamps[total - 1]!.toFixed(1)} ms`);
+console.log(
+  `allocated ${state.size} addresses of 10.200.0.0/16 (65,534 usable, gateway 10.200.0.1 reserved) in ${stamps[total - 1]!.toFixed(1)} ms`,
+);
 console.log(`first 1,000: ${firstK.toFixed(2)} ms   last 1,000: ${lastK.toFixed(2)} ms   ratio last/first: ${(lastK / firstK).toFixed(2)}`);
 let full = false;
 try {
@@ -50,7 +52,15 @@ if (process.getuid?.() === 0 && existsSync(ours) && existsSync(ref)) {
       const t = process.hrtime.bigint();
       const r = spawnSync(file, [], {
         input: JSON.stringify({ cniVersion: '1.0.0', name: 'bench', type: 'bridge', ipam }),
-        env: { ...process.env, CNI_COMMAND: cmd, CNI_CONTAINERID: cid, CNI_NETNS: `/run/netns/${ns}`, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni', TSNET_ROOT: join(dir, 'tsnet') },
+        env: {
+          ...process.env,
+          CNI_COMMAND: cmd,
+          CNI_CONTAINERID: cid,
+          CNI_NETNS: `/run/netns/${ns}`,
+          CNI_IFNAME: 'eth0',
+          CNI_PATH: '/usr/lib/cni',
+          TSNET_ROOT: join(dir, 'tsnet'),
+        },
         encoding: 'utf8',
       });
       if (r.status !== 0) throw new Error(`${file} ${cmd}: ${r.stdout}${r.stderr}`);
@@ -63,18 +73,30 @@ if (process.getuid?.() === 0 && existsSync(ours) && existsSync(ref)) {
       t.refDel!.push(call(ref, 'DEL', `c${i}`, { type: 'host-local', subnet: '10.201.0.0/16', dataDir: join(dir, 'hl') }));
       t.ourDel!.push(call(ours, 'DEL', `c${i}`, { type: 'tsnet-ipam', subnet: '10.202.0.0/16' }));
       const s = process.hrtime.bigint();
-      await ipamAdd({ cniVersion: '1.0.0', name: 'inproc', type: 'x', ipam: { type: 'tsnet-ipam', subnet: '10.203.0.0/16', root: join(dir, 'inproc') } }, { command: 'ADD', containerId: `c${i}`, netns: '', ifname: 'eth0', args: {}, path: [] });
+      await ipamAdd(
+        {
+          cniVersion: '1.0.0',
+          name: 'inproc',
+          type: 'x',
+          ipam: { type: 'tsnet-ipam', subnet: '10.203.0.0/16', root: join(dir, 'inproc') },
+        },
+        { command: 'ADD', containerId: `c${i}`, netns: '', ifname: 'eth0', args: {}, path: [] },
+      );
       t.inproc!.push(Number(process.hrtime.bigint() - s) / 1e6);
     }
     const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
     console.log(`\nexec'd IPAM plugins, ${rounds} ADD+DEL rounds, medians:`);
     console.log(`  reference host-local   ADD ${med(t.refAdd!).toFixed(1)} ms   DEL ${med(t.refDel!).toFixed(1)} ms`);
-    console.log(`  tsnet-ipam standalone  ADD ${med(t.ourAdd!).toFixed(1)} ms   DEL ${med(t.ourDel!).toFixed(1)} ms   ratio ADD ${(med(t.ourAdd!) / med(t.refAdd!)).toFixed(2)}×  DEL ${(med(t.ourDel!) / med(t.refDel!)).toFixed(2)}×`);
-    console.log(`  tsnet-ipam in-process  ADD ${med(t.inproc!).toFixed(2)} ms (what tsnetd and the engine pay)   ratio ${(med(t.inproc!) / med(t.refAdd!)).toFixed(2)}×`);
+    console.log(
+      `  tsnet-ipam standalone  ADD ${med(t.ourAdd!).toFixed(1)} ms   DEL ${med(t.ourDel!).toFixed(1)} ms   ratio ADD ${(med(t.ourAdd!) / med(t.refAdd!)).toFixed(2)}×  DEL ${(med(t.ourDel!) / med(t.refDel!)).toFixed(2)}×`,
+    );
+    console.log(
+      `  tsnet-ipam in-process  ADD ${med(t.inproc!).toFixed(2)} ms (what tsnetd and the engine pay)   ratio ${(med(t.inproc!) / med(t.refAdd!)).toFixed(2)}×`,
+    );
   } finally {
     spawnSync('ip', ['netns', 'del', ns]);
     rmSync(dir, { recursive: true, force: true });
   }
 } else {
-  console.log('\n(skipping the exec\'d comparison: needs root, dist/cni/tsnet-ipam and /usr/lib/cni/host-local)');
+  console.log("\n(skipping the exec'd comparison: needs root, dist/cni/tsnet-ipam and /usr/lib/cni/host-local)");
 }

@@ -39,7 +39,10 @@ export class TsnetError extends Error {
     readonly fix?: string,
     opts: TsnetErrorOptions = {},
   ) {
-    super(`${thing ? `${thing}: ${reason}` : reason}${fix ? ` (${fix})` : ''}`, opts.cause === undefined ? undefined : { cause: opts.cause });
+    super(
+      `${thing ? `${thing}: ${reason}` : reason}${fix ? ` (${fix})` : ''}`,
+      opts.cause === undefined ? undefined : { cause: opts.cause },
+    );
     this.name = 'TsnetError';
     this.cniCode = opts.cniCode;
     this.exitCode = opts.exitCode ?? 125;

@@ -10,8 +10,50 @@ export function shortId(id: string): string {
   return id.slice(0, 12);
 }
 
-const ADJECTIVES = ['brave', 'calm', 'eager', 'fond', 'gentle', 'happy', 'jolly', 'keen', 'lucid', 'merry', 'nifty', 'proud', 'quiet', 'sharp', 'sleepy', 'swift', 'tender', 'vivid', 'witty', 'zen'];
-const NOUNS = ['babbage', 'curie', 'darwin', 'euler', 'fermi', 'gauss', 'hopper', 'kepler', 'lovelace', 'meitner', 'newton', 'noether', 'pascal', 'ritchie', 'shannon', 'thompson', 'torvalds', 'turing', 'wozniak', 'yalow'];
+const ADJECTIVES = [
+  'brave',
+  'calm',
+  'eager',
+  'fond',
+  'gentle',
+  'happy',
+  'jolly',
+  'keen',
+  'lucid',
+  'merry',
+  'nifty',
+  'proud',
+  'quiet',
+  'sharp',
+  'sleepy',
+  'swift',
+  'tender',
+  'vivid',
+  'witty',
+  'zen',
+];
+const NOUNS = [
+  'babbage',
+  'curie',
+  'darwin',
+  'euler',
+  'fermi',
+  'gauss',
+  'hopper',
+  'kepler',
+  'lovelace',
+  'meitner',
+  'newton',
+  'noether',
+  'pascal',
+  'ritchie',
+  'shannon',
+  'thompson',
+  'torvalds',
+  'turing',
+  'wozniak',
+  'yalow',
+];
 
 export function randomName(): string {
   return `${ADJECTIVES[randomInt(ADJECTIVES.length)]}_${NOUNS[randomInt(NOUNS.length)]}`;

@@ -25,33 +25,55 @@ test('range defaults follow host-local: start .1 (gateway skipped), end before b
 
 test('range validation errors name the field and the fix', () => {
   assert.throws(() => canonicalizeRange({ subnet: '10.0.0.1/24' }), /host bits set.*10\.0\.0\.0\/24/);
-  assert.throws(() => canonicalizeRange({ subnet: '10.0.0.0/24', rangeStart: '10.0.1.1' }), /rangeStart 10\.0\.1\.1 is not inside subnet 10\.0\.0\.0\/24/);
+  assert.throws(
+    () => canonicalizeRange({ subnet: '10.0.0.0/24', rangeStart: '10.0.1.1' }),
+    /rangeStart 10\.0\.1\.1 is not inside subnet 10\.0\.0\.0\/24/,
+  );
   assert.throws(() => canonicalizeRange({ subnet: '10.0.0.0/24', rangeStart: '10.0.0.9', rangeEnd: '10.0.0.3' }), /after rangeEnd/);
   assert.throws(() => canonicalizeRangeSet([{ subnet: '10.0.0.0/24' }, { subnet: 'fd00::/64' }]), /mixes IPv4 and IPv6/);
-  assert.throws(() => canonicalizeRangeSets([[{ subnet: '10.0.0.0/24' }], [{ subnet: '10.0.0.0/25' }]]), /range set 0 overlaps with range set 1/);
+  assert.throws(
+    () => canonicalizeRangeSets([[{ subnet: '10.0.0.0/24' }], [{ subnet: '10.0.0.0/25' }]]),
+    /range set 0 overlaps with range set 1/,
+  );
   assert.throws(() => canonicalizeRangeSets([]), /no IP ranges specified/);
 });
 
 test('next-fit: sequential, wraps after the last reserved, reuses released addresses only after a full turn', () => {
   const { a, get } = alloc([{ subnet: '10.0.0.0/29' }]); // usable .2-.6 (gateway .1)
-  assert.deepEqual(['a', 'b', 'c'].map((c) => get(c)), ['10.0.0.2/29', '10.0.0.3/29', '10.0.0.4/29']);
+  assert.deepEqual(
+    ['a', 'b', 'c'].map((c) => get(c)),
+    ['10.0.0.2/29', '10.0.0.3/29', '10.0.0.4/29'],
+  );
   a.release(owner('a'));
   assert.equal(get('d'), '10.0.0.5/29'); // not .2: round-robin continues after the last reserved
   assert.equal(get('e'), '10.0.0.6/29');
   assert.equal(get('f'), '10.0.0.2/29'); // wrapped, skipping the gateway
-  assert.throws(() => get('g'), (e: unknown) => e instanceof ExhaustedError && /network "net1".*range set 0 \(10\.0\.0\.1-10\.0\.0\.6\): 5 of 5 addresses are held/.test(e.message));
+  assert.throws(
+    () => get('g'),
+    (e: unknown) =>
+      e instanceof ExhaustedError && /network "net1".*range set 0 \(10\.0\.0\.1-10\.0\.0\.6\): 5 of 5 addresses are held/.test(e.message),
+  );
 });
 
 test('rangeStart/rangeEnd/gateway exclusions, IPv6, several ranges in one set', () => {
   const { get } = alloc([{ subnet: '10.1.0.0/24', rangeStart: '10.1.0.10', rangeEnd: '10.1.0.12', gateway: '10.1.0.11' }]);
-  assert.deepEqual(['a', 'b'].map((c) => get(c)), ['10.1.0.10/24', '10.1.0.12/24']);
+  assert.deepEqual(
+    ['a', 'b'].map((c) => get(c)),
+    ['10.1.0.10/24', '10.1.0.12/24'],
+  );
   assert.throws(() => get('c'), ExhaustedError);
 
   const six = alloc([{ subnet: 'fd00:1::/64', rangeStart: 'fd00:1::ffff', rangeEnd: 'fd00:1::1:1' }]);
-  assert.deepEqual(['a', 'b', 'c'].map((c) => six.get(c)), ['fd00:1::ffff/64', 'fd00:1::1:0/64', 'fd00:1::1:1/64']);
+  assert.deepEqual(
+    ['a', 'b', 'c'].map((c) => six.get(c)),
+    ['fd00:1::ffff/64', 'fd00:1::1:0/64', 'fd00:1::1:1/64'],
+  );
 
   const multi = alloc([{ subnet: '10.2.0.0/30' }, { subnet: '10.3.0.0/30' }]);
-  assert.deepEqual(['a', 'b'].map((c) => multi.get(c)), ['10.2.0.2/30', '10.3.0.2/30']);
+  assert.deepEqual(
+    ['a', 'b'].map((c) => multi.get(c)),
+    ['10.2.0.2/30', '10.3.0.2/30'],
+  );
   assert.throws(() => multi.get('c'), /10\.2\.0\.1-10\.2\.0\.2,10\.3\.0\.1-10\.3\.0\.2\): 2 of 2/);
 });
 
@@ -67,7 +89,10 @@ test('static requests: reserved, next-fit continues after them; gateway, foreign
   assert.equal(get('a', '10.0.0.50'), '10.0.0.50/24');
   assert.equal(get('b'), '10.0.0.51/24');
   assert.equal(get('a', '10.0.0.50'), '10.0.0.50/24'); // same owner: idempotent
-  assert.throws(() => get('c', '10.0.0.50'), (e: unknown) => e instanceof RequestedAddressError && /held by a\/eth0/.test(e.message));
+  assert.throws(
+    () => get('c', '10.0.0.50'),
+    (e: unknown) => e instanceof RequestedAddressError && /held by a\/eth0/.test(e.message),
+  );
   assert.throws(() => get('c', '10.0.0.1'), /is the gateway/);
   assert.throws(() => get('c', '10.0.1.1'), /not in range set 0/);
 });

@@ -41,7 +41,11 @@ export class ExhaustedError extends IpamError {
 /** A requested (static) address cannot be given. */
 export class RequestedAddressError extends IpamError {
   constructor(msg: string) {
-    super(msg, "request a free address inside the network's ranges (see 'tsnet network inspect'), or leave it out to get one assigned", IpamErrorCode.RequestedUnavailable);
+    super(
+      msg,
+      "request a free address inside the network's ranges (see 'tsnet network inspect'), or leave it out to get one assigned",
+      IpamErrorCode.RequestedUnavailable,
+    );
     this.name = 'RequestedAddressError';
   }
 }

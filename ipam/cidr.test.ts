@@ -26,8 +26,7 @@ test('parse and format IPv4 and IPv6 addresses', () => {
   assert.throws(() => parseAddr('nope'), /not an IPv4 or IPv6/);
   assert.throws(() => parseAddr('fe80::1%eth0'), /zone/);
   // Plain dotted quads take a path of their own: same values, same formatting, same refusals.
-  for (const a of ['0.0.0.0', '255.255.255.255', '192.168.0.1', '10.200.3.44', '128.0.0.0'])
-    assert.equal(formatAddr(parseAddr(a)), a);
+  for (const a of ['0.0.0.0', '255.255.255.255', '192.168.0.1', '10.200.3.44', '128.0.0.0']) assert.equal(formatAddr(parseAddr(a)), a);
   assert.equal(parseAddr('255.255.255.255').value, 0xffffffffn);
   assert.equal(formatAddr({ family: 4, value: 0x80000001n }), '128.0.0.1');
   assert.throws(() => parseAddr('256.1.1.1'), /not an IPv4 or IPv6/);

@@ -118,7 +118,8 @@ export function parseCidr(s: string): ParsedCidr {
   if (slash < 0) throw new CidrError(`"${s}" is not in CIDR notation (address/prefix-length, e.g. 10.1.0.0/24)`);
   const addrText = text.slice(0, slash);
   const lenText = text.slice(slash + 1);
-  const v6Mapped = parseDottedQuad(addrText) === undefined && ipaddr.IPv6.isValid(addrText) && ipaddr.IPv6.parse(addrText).isIPv4MappedAddress();
+  const v6Mapped =
+    parseDottedQuad(addrText) === undefined && ipaddr.IPv6.isValid(addrText) && ipaddr.IPv6.parse(addrText).isIPv4MappedAddress();
   const addr = parseAddr(addrText);
   if (!/^\d{1,3}$/.test(lenText)) throw new CidrError(`"${s}": prefix length "${lenText}" is not a number`);
   let length = Number(lenText);
@@ -136,9 +137,7 @@ export function parseCidr(s: string): ParsedCidr {
 export function parsePrefix(s: string, opts: { strict?: boolean } = {}): Prefix {
   const { addr, prefix } = parseCidr(s);
   if (opts.strict && addr.value !== prefix.network) {
-    throw new CidrError(
-      `"${s}" has host bits set: for a /${prefix.length} the network address is ${formatPrefix(prefix)}`,
-    );
+    throw new CidrError(`"${s}" has host bits set: for a /${prefix.length} the network address is ${formatPrefix(prefix)}`);
   }
   return prefix;
 }

@@ -4,18 +4,7 @@
 import { CniCode, IpamError, IpamErrorCode } from './errors.js';
 import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  containsAddr,
-  first,
-  formatAddr,
-  formatPrefix,
-  last,
-  overlaps,
-  parseAddr,
-  parsePrefix,
-  size,
-  type Prefix,
-} from './cidr.js';
+import { containsAddr, first, formatAddr, formatPrefix, last, overlaps, parseAddr, parsePrefix, size, type Prefix } from './cidr.js';
 import { randomHex } from '../common/random.js';
 import { stateRoot } from '../common/paths.js';
 import { ensureDir, fsyncDir, writeFileAtomic } from './durable.js';
@@ -87,7 +76,10 @@ export class NetworkRegistry {
   readonly dir: string;
   private readonly lockPath: string;
 
-  constructor(root?: string, private readonly lockTimeoutMs?: number) {
+  constructor(
+    root?: string,
+    private readonly lockTimeoutMs?: number,
+  ) {
     this.root = stateRoot(root);
     this.dir = join(this.root, 'networks');
     this.lockPath = join(this.dir, '.lock');
@@ -149,13 +141,21 @@ export class NetworkRegistry {
     return withLock(
       this.lockPath,
       async () => {
-        if (this.get(o.name)) throw new NetworkError('exists', `network "${o.name}" already exists; pick another name or remove it first ('tsnet network rm ${o.name}')`);
+        if (this.get(o.name))
+          throw new NetworkError(
+            'exists',
+            `network "${o.name}" already exists; pick another name or remove it first ('tsnet network rm ${o.name}')`,
+          );
         const others = this.list();
         let subnet: Prefix;
         if (auto) {
           const occupied: Occupied[] = [...host, ...others.map((n) => ({ prefix: n.subnet, what: `tsnet network ${n.name}` }))];
           try {
-            subnet = pickSubnet({ occupied, ...(o.pools ? { pools: o.pools } : {}), ...(o.prefixLength !== undefined ? { prefixLength: o.prefixLength } : {}) }).subnet;
+            subnet = pickSubnet({
+              occupied,
+              ...(o.pools ? { pools: o.pools } : {}),
+              ...(o.prefixLength !== undefined ? { prefixLength: o.prefixLength } : {}),
+            }).subnet;
           } catch (e) {
             throw new NetworkError('no-subnet', `cannot create network "${o.name}": ${(e as Error).message}`);
           }
@@ -167,7 +167,10 @@ export class NetworkRegistry {
           }
           const clash = others.find((n) => overlaps(parsePrefix(n.subnet), subnet));
           if (clash) {
-            throw new NetworkError('overlap', `subnet ${formatPrefix(subnet)} overlaps network "${clash.name}" (${clash.subnet}); choose another subnet or use --subnet auto`);
+            throw new NetworkError(
+              'overlap',
+              `subnet ${formatPrefix(subnet)} overlaps network "${clash.name}" (${clash.subnet}); choose another subnet or use --subnet auto`,
+            );
           }
         }
         const rec = buildRecord(o, subnet, auto);

@@ -37,7 +37,12 @@ test('all of 172.16-31 covered → 192.168.0.0/20, then the next free /20', () =
 });
 
 test('then 10.0.0.0/8 in /24s, skipping used /24s quickly', () => {
-  const occupied = [route('172.16.0.0/12'), route('192.168.0.0/16'), route('10.0.0.0/16'), { prefix: '10.1.0.0/24', what: 'tsnet network a' }];
+  const occupied = [
+    route('172.16.0.0/12'),
+    route('192.168.0.0/16'),
+    route('10.0.0.0/16'),
+    { prefix: '10.1.0.0/24', what: 'tsnet network a' },
+  ];
   assert.equal(pickSubnet({ occupied }).cidr, '10.1.1.0/24');
 });
 

@@ -6,18 +6,7 @@
 // that installs 0.0.0.0/1 + 128.0.0.0/1 really does capture every candidate, so we say so instead of
 // silently handing out an unreachable subnet; pass an explicit subnet or other pools in that case.
 import { IpamError, IpamErrorCode } from './errors.js';
-import {
-  alignUp,
-  bits,
-  CidrError,
-  first,
-  formatPrefix,
-  last,
-  overlaps,
-  parseCidr,
-  type Family,
-  type Prefix,
-} from './cidr.js';
+import { alignUp, bits, CidrError, first, formatPrefix, last, overlaps, parseCidr, type Family, type Prefix } from './cidr.js';
 import { DEFAULT_POOLS, formatPool, parsePools, type Pool, type PoolSpec } from './pools.js';
 
 /** Something that already uses addresses: a host route, a host interface address, another tsnet network. */

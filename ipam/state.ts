@@ -19,9 +19,7 @@ export interface Reservation {
 }
 
 /** A journal op: reserve (sets last-reserved of its range set) or release. Addresses as text. */
-export type Op =
-  | { o: '+'; a: string; c: string; i: string; r: string }
-  | { o: '-'; a: string };
+export type Op = { o: '+'; a: string; c: string; i: string; r: string } | { o: '-'; a: string };
 
 export interface Snapshot {
   version: 1;

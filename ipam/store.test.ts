@@ -41,24 +41,28 @@ test('store: transact persists, a throwing transaction writes nothing, compactio
   }
 });
 
-test('store: a torn journal tail is ignored and truncated by the next write; damage in the middle is reported', { skip: noAddon }, async () => {
-  const root = tmpRoot();
-  try {
-    const set = canonicalizeRangeSet([{ subnet: '10.5.0.0/24' }]);
-    const s = IpamStore.forNetwork(root, 'n');
-    await s.transact((st) => new Allocator(set, st, '0').get({ containerID: 'a', ifname: 'eth0' }));
-    appendFileSync(s.journalPath, '{"s":2,"ops":[{"o":"+","a":"10.5.0.9"'); // as if killed mid-write
-    assert.equal((await s.read()).size, 1);
-    await s.transact((st) => new Allocator(set, st, '0').get({ containerID: 'b', ifname: 'eth0' }));
-    const st = await s.read();
-    assert.equal(st.size, 2);
-    assert.ok(!st.isHeld({ family: 4, value: 0x0a050009n }));
-    writeFileSync(s.journalPath, 'garbage\n' + readFileSync(s.journalPath, 'utf8'));
-    await assert.rejects(s.read(), /damaged at byte 0/);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+test(
+  'store: a torn journal tail is ignored and truncated by the next write; damage in the middle is reported',
+  { skip: noAddon },
+  async () => {
+    const root = tmpRoot();
+    try {
+      const set = canonicalizeRangeSet([{ subnet: '10.5.0.0/24' }]);
+      const s = IpamStore.forNetwork(root, 'n');
+      await s.transact((st) => new Allocator(set, st, '0').get({ containerID: 'a', ifname: 'eth0' }));
+      appendFileSync(s.journalPath, '{"s":2,"ops":[{"o":"+","a":"10.5.0.9"'); // as if killed mid-write
+      assert.equal((await s.read()).size, 1);
+      await s.transact((st) => new Allocator(set, st, '0').get({ containerID: 'b', ifname: 'eth0' }));
+      const st = await s.read();
+      assert.equal(st.size, 2);
+      assert.ok(!st.isHeld({ family: 4, value: 0x0a050009n }));
+      writeFileSync(s.journalPath, 'garbage\n' + readFileSync(s.journalPath, 'utf8'));
+      await assert.rejects(s.read(), /damaged at byte 0/);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
 
 test('store: a store whose directory was removed is made again by the next transaction, starting empty', { skip: noAddon }, async () => {
   const root = tmpRoot();
@@ -78,17 +82,21 @@ test('store: a store whose directory was removed is made again by the next trans
   }
 });
 
-test('store: destroy empties the store but keeps its lock file (a waiter must not lock a file nobody else sees)', { skip: noAddon }, async () => {
-  const root = tmpRoot();
-  try {
-    const set = canonicalizeRangeSet([{ subnet: '10.6.0.0/24' }]);
-    const s = IpamStore.forNetwork(root, 'd');
-    await s.transact((st) => new Allocator(set, st, '0').get({ containerID: 'c', ifname: 'eth0' }));
-    await s.destroy();
-    assert.ok(existsSync(s.lockPath), 'the lock file stays');
-    assert.ok(!existsSync(s.journalPath) && !existsSync(s.snapshotPath), 'the state is gone');
-    assert.equal((await s.read()).size, 0);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+test(
+  'store: destroy empties the store but keeps its lock file (a waiter must not lock a file nobody else sees)',
+  { skip: noAddon },
+  async () => {
+    const root = tmpRoot();
+    try {
+      const set = canonicalizeRangeSet([{ subnet: '10.6.0.0/24' }]);
+      const s = IpamStore.forNetwork(root, 'd');
+      await s.transact((st) => new Allocator(set, st, '0').get({ containerID: 'c', ifname: 'eth0' }));
+      await s.destroy();
+      assert.ok(existsSync(s.lockPath), 'the lock file stays');
+      assert.ok(!existsSync(s.journalPath) && !existsSync(s.snapshotPath), 'the state is gone');
+      assert.equal((await s.read()).size, 0);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);

@@ -11,13 +11,24 @@
 //   Amortised, each transaction still writes O(1) bytes per op; loading reads O(reservations).
 import { CniCode, IpamError } from './errors.js';
 import { NAME_RE } from '../common/paths.js';
-import { closeSync, existsSync, fdatasync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, rmSync, statSync, constants } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fdatasync,
+  ftruncateSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  constants,
+} from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
 import { ensureDir, fsyncDir, writeAll, writeFileAtomic } from './durable.js';
 import { withLock } from './lock.js';
 import { IpamState, type Op, type Snapshot } from './state.js';
-
 
 /** Directory of a network's IPAM state: <root>/ipam/<name>. */
 export function ipamDir(root: string, network: string): string {
@@ -158,7 +169,9 @@ function parseJournal(buf: Buffer, after: number, path: string, offset: number):
     try {
       entry = JSON.parse(text) as { s: number; ops: Op[] };
     } catch {
-      throw new StoreError(`IPAM journal ${path} is damaged at byte ${offset + pos} (a complete line that is not JSON). Inspect or remove ${dirname(path)}.`);
+      throw new StoreError(
+        `IPAM journal ${path} is damaged at byte ${offset + pos} (a complete line that is not JSON). Inspect or remove ${dirname(path)}.`,
+      );
     }
     lines++;
     if (entry.s > after) {
@@ -203,7 +216,8 @@ export class IpamStore {
         const loaded = this.loadCached(ids);
         try {
           const out = fn(loaded.state);
-          const written = loaded.state.pending.length > 0 ? await this.commit(loaded, loaded.state.pending, ids.journal !== undefined) : undefined;
+          const written =
+            loaded.state.pending.length > 0 ? await this.commit(loaded, loaded.state.pending, ids.journal !== undefined) : undefined;
           // An append leaves both files' identities as they were (the journal's inode and birth): known.
           this.remember(loaded, written, written && ids.journal !== undefined ? ids : undefined);
           return out;
@@ -235,7 +249,8 @@ export class IpamStore {
       journalSize(jid) >= c.loaded.journalGood &&
       // The journal must still hold, where we left off, the very line we last read or wrote: a store
       // deleted and made again (maybe on the same inode, with as many bytes) fails this.
-      (c.loaded.journalGood === 0 || readRange(this.journalPath, c.loaded.journalGood - c.lastLine.length, c.loaded.journalGood).equals(c.lastLine))
+      (c.loaded.journalGood === 0 ||
+        readRange(this.journalPath, c.loaded.journalGood - c.lastLine.length, c.loaded.journalGood).equals(c.lastLine))
     ) {
       const l = c.loaded;
       const size = journalSize(jid);
@@ -269,7 +284,12 @@ export class IpamStore {
     }
     loaded.state.pending = [];
     const lastLine = loaded.journalGood === 0 ? Buffer.alloc(0) : (written ?? lastLineBefore(this.journalPath, loaded.journalGood));
-    LOADED.set(this.dir, { snapshot: ids ? ids.snapshot : fileIdentity(this.snapshotPath), journalIno: journalBirth(jid), lastLine, loaded });
+    LOADED.set(this.dir, {
+      snapshot: ids ? ids.snapshot : fileIdentity(this.snapshotPath),
+      journalIno: journalBirth(jid),
+      lastLine,
+      loaded,
+    });
   }
 
   /** The current state, read under the lock (a missing store is empty). */
@@ -288,7 +308,8 @@ export class IpamStore {
       this.lockPath,
       () => {
         LOADED.delete(this.dir);
-        for (const f of readdirSync(this.dir)) if (join(this.dir, f) !== this.lockPath) rmSync(join(this.dir, f), { recursive: true, force: true });
+        for (const f of readdirSync(this.dir))
+          if (join(this.dir, f) !== this.lockPath) rmSync(join(this.dir, f), { recursive: true, force: true });
       },
       this.opts.lockTimeoutMs,
     );
@@ -300,9 +321,12 @@ export class IpamStore {
       try {
         snap = JSON.parse(readFileSync(this.snapshotPath, 'utf8')) as Snapshot;
       } catch (e) {
-        throw new StoreError(`IPAM snapshot ${this.snapshotPath} is unreadable (${(e as Error).message}); it is only ever replaced atomically, so the disk or another program damaged it. Restore it or remove the directory ${this.dir} and let GC rebuild the allocations.`);
+        throw new StoreError(
+          `IPAM snapshot ${this.snapshotPath} is unreadable (${(e as Error).message}); it is only ever replaced atomically, so the disk or another program damaged it. Restore it or remove the directory ${this.dir} and let GC rebuild the allocations.`,
+        );
       }
-      if (snap.version !== 1) throw new StoreError(`IPAM snapshot ${this.snapshotPath} has unknown version ${String(snap.version)}; this tsnet reads version 1`);
+      if (snap.version !== 1)
+        throw new StoreError(`IPAM snapshot ${this.snapshotPath} has unknown version ${String(snap.version)}; this tsnet reads version 1`);
     }
     const state = snap ? IpamState.fromSnapshot(snap) : new IpamState();
     let seq = snap?.seq ?? 0;

@@ -50,7 +50,13 @@ export interface NativeAddon {
   /** Closes an accepted connection without an answer. */
   frameDrop(fd: number): void;
   /** Accepts on a listening fd, reads one length-prefixed frame per connection, hands over (fd, body). */
-  FrameServer: new (listenFd: number, onRequest: (fd: number, body: Buffer) => void, onError: (message: string) => void, maxFrame: number, readTimeoutMs: number) => FrameServer;
+  FrameServer: new (
+    listenFd: number,
+    onRequest: (fd: number, body: Buffer) => void,
+    onError: (message: string) => void,
+    maxFrame: number,
+    readTimeoutMs: number,
+  ) => FrameServer;
 }
 
 export interface FrameServer {

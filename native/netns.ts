@@ -62,7 +62,8 @@ export function assertNetnsPath(path: string, ref = path): void {
     type = native().nsType(path);
   } catch (e) {
     if (isSysError(e, 'ENOENT')) throw new NetnsError(ref, /^\d+$/.test(ref) ? `no process ${ref}` : `${path} does not exist`, true);
-    if (isSysError(e, 'ENOTTY') || isSysError(e, 'EINVAL')) throw new NetnsError(ref, `${path} is not a namespace file (expected /proc/PID/ns/net or a file under ${NETNS_RUN_DIR})`);
+    if (isSysError(e, 'ENOTTY') || isSysError(e, 'EINVAL'))
+      throw new NetnsError(ref, `${path} is not a namespace file (expected /proc/PID/ns/net or a file under ${NETNS_RUN_DIR})`);
     if (isSysError(e)) throw new NetnsError(ref, `${path}: ${e.message}`);
     throw e;
   }
@@ -124,7 +125,8 @@ export class Netns {
       const path = native().netnsCreate(dir, name);
       return new Netns(path, `netns ${name}`, opts);
     } catch (e) {
-      if (isSysError(e, 'EEXIST')) throw new NetnsError(name, `${dir}/${name} already exists (remove it with 'ip netns del ${name}' or pick another name)`);
+      if (isSysError(e, 'EEXIST'))
+        throw new NetnsError(name, `${dir}/${name} already exists (remove it with 'ip netns del ${name}' or pick another name)`);
       throw e;
     }
   }
@@ -236,7 +238,10 @@ export class Netns {
     // instance down with its last fd, which costs the closing thread some time.
     for (const fd of Object.values(this.sysctlDirFds)) closeAsync(fd);
     this.sysctlDirFds = {};
-    const idle = this.path === null && this.rtnlHandle && !this.rtnlHandle.busy ? (CURRENT_IDLE.get(this.opts) ?? CURRENT_IDLE.set(this.opts, []).get(this.opts)!) : undefined;
+    const idle =
+      this.path === null && this.rtnlHandle && !this.rtnlHandle.busy
+        ? (CURRENT_IDLE.get(this.opts) ?? CURRENT_IDLE.set(this.opts, []).get(this.opts)!)
+        : undefined;
     if (idle && idle.length < MAX_IDLE) idle.push(this.rtnlHandle!);
     else this.rtnlHandle?.close();
     this.rtnlHandle = undefined;

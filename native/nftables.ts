@@ -80,7 +80,10 @@ async function locked<T>(fn: (sock: NetlinkSocket) => Promise<T>): Promise<T> {
   try {
     const t0 = Date.now();
     for (let backoff = 1; !native().flock(fd, LOCK_EX | LOCK_NB); backoff = Math.min(backoff * 2, 20)) {
-      if (Date.now() - t0 > 30_000) throw new NftError(`timed out after 30 s waiting for ${LOCK_DIR}/nftables.lock: another tsnet process holds it (find it with 'fuser ${LOCK_DIR}/nftables.lock')`);
+      if (Date.now() - t0 > 30_000)
+        throw new NftError(
+          `timed out after 30 s waiting for ${LOCK_DIR}/nftables.lock: another tsnet process holds it (find it with 'fuser ${LOCK_DIR}/nftables.lock')`,
+        );
       await sleep(backoff);
     }
     return await fn(nfSocket());
@@ -112,7 +115,9 @@ async function apply(sock: NetlinkSocket, ops: NftOp[], what: string): Promise<v
     await sock.batch(batchCount(ops), ops.length /* the last operation; BEGIN is 0 */, (seq) => encodeBatch(ops, seq), what);
   } catch (e) {
     if (isNetlinkError(e, 'ENOENT') && /nat|expression|family/i.test(e.extack ?? ''))
-      throw new NftError(`${what}: this kernel lacks an nf_tables feature tsnet needs (${e.message}); it needs nf_tables with nat, masq and fib support`);
+      throw new NftError(
+        `${what}: this kernel lacks an nf_tables feature tsnet needs (${e.message}); it needs nf_tables with nat, masq and fib support`,
+      );
     throw e;
   }
 }
@@ -120,7 +125,12 @@ async function apply(sock: NetlinkSocket, ops: NftOp[], what: string): Promise<v
 /** Every rule of our table (none when the table does not exist). */
 async function listRules(sock: NetlinkSocket): Promise<RuleInfo[]> {
   try {
-    const msgs = await sock.dump(nftType(NFT_MSG_GETRULE), nfgenmsg(NFPROTO_INET), [str(NFTA_RULE_TABLE, TABLE)], `list the rules of table ${FAMILY} ${TABLE}`);
+    const msgs = await sock.dump(
+      nftType(NFT_MSG_GETRULE),
+      nfgenmsg(NFPROTO_INET),
+      [str(NFTA_RULE_TABLE, TABLE)],
+      `list the rules of table ${FAMILY} ${TABLE}`,
+    );
     return msgs.map((m) => decodeRule(m.payload));
   } catch (e) {
     if (isNetlinkError(e, 'ENOENT')) return [];
@@ -160,7 +170,9 @@ export async function addRules(owner: string, rules: NftRule[], guard?: (existin
 /** Every rule of our table with its owner tag and note: for tests and diagnostics. */
 export async function ruleTexts(): Promise<RuleText[]> {
   return locked(async (sock) =>
-    (await listRules(sock)).filter((r) => r.comment !== undefined).map((r) => ({ chain: r.chain, owner: ownerOf(r.comment)!, text: r.comment!.slice(ownerOf(r.comment)!.length + 1) })),
+    (await listRules(sock))
+      .filter((r) => r.comment !== undefined)
+      .map((r) => ({ chain: r.chain, owner: ownerOf(r.comment)!, text: r.comment!.slice(ownerOf(r.comment)!.length + 1) })),
   );
 }
 

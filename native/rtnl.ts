@@ -62,14 +62,25 @@ export class Rtnl {
   /** The link, or a NetlinkError ENODEV naming it. */
   async link(ref: LinkRef): Promise<Link> {
     const byName = typeof ref === 'string';
-    const m = await this.sock.get(C.RTM_GETLINK, ifinfomsg(byName ? 0 : ref), byName ? [str(C.IFLA_IFNAME, ref)] : [], this.op(`find link ${JSON.stringify(ref)}`));
+    const m = await this.sock.get(
+      C.RTM_GETLINK,
+      ifinfomsg(byName ? 0 : ref),
+      byName ? [str(C.IFLA_IFNAME, ref)] : [],
+      this.op(`find link ${JSON.stringify(ref)}`),
+    );
     return decodeLink(m.payload);
   }
 
   /** The link, or undefined when there is none by that name/index. */
   async findLink(ref: LinkRef): Promise<Link | undefined> {
     const byName = typeof ref === 'string';
-    const m = await this.sock.find(C.RTM_GETLINK, ifinfomsg(byName ? 0 : ref), byName ? [str(C.IFLA_IFNAME, ref)] : [], this.op(`find link ${JSON.stringify(ref)}`), ENODEV);
+    const m = await this.sock.find(
+      C.RTM_GETLINK,
+      ifinfomsg(byName ? 0 : ref),
+      byName ? [str(C.IFLA_IFNAME, ref)] : [],
+      this.op(`find link ${JSON.stringify(ref)}`),
+      ENODEV,
+    );
     return m && decodeLink(m.payload);
   }
 
@@ -90,7 +101,11 @@ export class Rtnl {
       echoed = await this.sock.requestEcho(C.RTM_NEWLINK, C.NLM_F_CREATE | C.NLM_F_EXCL, fixed, attrs, what);
     } catch (e) {
       if (isNetlinkError(e, 'EOPNOTSUPP') && /unknown device type/i.test(e.extack ?? e.message)) {
-        const unsupported = new NetlinkError(e.errno, what, `this kernel has no "${spec.kind}" link support (driver not built or module not loadable)`);
+        const unsupported = new NetlinkError(
+          e.errno,
+          what,
+          `this kernel has no "${spec.kind}" link support (driver not built or module not loadable)`,
+        );
         unsupported.unsupportedKind = spec.kind;
         throw unsupported;
       }
@@ -98,8 +113,13 @@ export class Rtnl {
     }
     // The kernel's echo of the new link (6.1+); older kernels send none, and the link is read back. The echo
     // is sent before the kernel enslaves the link: the master it was created with is filled in.
-    const made = echoed.filter((m) => m.type === C.RTM_NEWLINK).map((m) => decodeLink(m.payload)).find((l) => l.name === spec.name);
-    return made ? { ...made, ...(spec.masterIndex !== undefined && made.masterIndex === undefined ? { masterIndex: spec.masterIndex } : {}) } : await this.link(spec.name);
+    const made = echoed
+      .filter((m) => m.type === C.RTM_NEWLINK)
+      .map((m) => decodeLink(m.payload))
+      .find((l) => l.name === spec.name);
+    return made
+      ? { ...made, ...(spec.masterIndex !== undefined && made.masterIndex === undefined ? { masterIndex: spec.masterIndex } : {}) }
+      : await this.link(spec.name);
   }
 
   async setLink(ref: LinkRef, change: LinkChange): Promise<void> {
@@ -110,7 +130,13 @@ export class Rtnl {
   /** setLink as a request for inOneTrip. */
   setLinkRequest(index: number, change: LinkChange, ref: LinkRef = index): NetlinkRequest {
     const { fixed, attrs } = encodeLinkChange(index, change);
-    return { type: C.RTM_NEWLINK, flags: 0, fixed, attrs, operation: this.op(`change link ${JSON.stringify(ref)} (${Object.keys(change).join(', ')})`) };
+    return {
+      type: C.RTM_NEWLINK,
+      flags: 0,
+      fixed,
+      attrs,
+      operation: this.op(`change link ${JSON.stringify(ref)} (${Object.keys(change).join(', ')})`),
+    };
   }
 
   /** Sends one request built by a `…Request` method and waits for its ACK. */
@@ -128,7 +154,13 @@ export class Rtnl {
 
   async deleteLink(ref: LinkRef): Promise<void> {
     const byName = typeof ref === 'string';
-    await this.sock.request(C.RTM_DELLINK, 0, ifinfomsg(byName ? 0 : ref), byName ? [str(C.IFLA_IFNAME, ref)] : [], this.op(`delete link ${JSON.stringify(ref)}`));
+    await this.sock.request(
+      C.RTM_DELLINK,
+      0,
+      ifinfomsg(byName ? 0 : ref),
+      byName ? [str(C.IFLA_IFNAME, ref)] : [],
+      this.op(`delete link ${JSON.stringify(ref)}`),
+    );
   }
 
   /** Deletes the link if present; returns whether it existed. */
@@ -192,7 +224,17 @@ export class Rtnl {
             for (const [mon, index] of monitors) {
               // The device's own notification (family AF_UNSPEC), sent once it is fully unregistered — not the
               // bridge's AF_BRIDGE one about the port, which comes earlier, while the port is being removed.
-              if (mon.recvQueued().some((m) => m.type === C.RTM_DELLINK && m.payload.length >= 8 && m.payload[0] === C.AF_UNSPEC && m.payload.readInt32LE(4) === index)) {
+              if (
+                mon
+                  .recvQueued()
+                  .some(
+                    (m) =>
+                      m.type === C.RTM_DELLINK &&
+                      m.payload.length >= 8 &&
+                      m.payload[0] === C.AF_UNSPEC &&
+                      m.payload.readInt32LE(4) === index,
+                  )
+              ) {
                 monitors.delete(mon);
                 mon.close();
               }
@@ -204,10 +246,17 @@ export class Rtnl {
           if (monitors.size === 0) return true;
         }
         const fds = [req.descriptor, ...(sent >= 0 ? [sent] : []), ...(watching ? [...monitors.keys()].map((m) => m.descriptor) : [])];
-        const ready = await native().pollReadable(fds, DELETE_TIMEOUT_MS).catch((e: unknown) => {
-          if (isSysError(e, 'ETIMEDOUT')) throw new NetlinkError(constants.errno.ETIMEDOUT, operation, `the kernel did not answer within ${DELETE_TIMEOUT_MS / 1000} s`);
-          throw e;
-        });
+        const ready = await native()
+          .pollReadable(fds, DELETE_TIMEOUT_MS)
+          .catch((e: unknown) => {
+            if (isSysError(e, 'ETIMEDOUT'))
+              throw new NetlinkError(
+                constants.errno.ETIMEDOUT,
+                operation,
+                `the kernel did not answer within ${DELETE_TIMEOUT_MS / 1000} s`,
+              );
+            throw e;
+          });
         if (sent >= 0 && ready.includes(sent)) {
           const v = Buffer.alloc(8);
           readSync(sent, v, 0, 8, null);
@@ -229,7 +278,12 @@ export class Rtnl {
   async addresses(filter: { family?: number; link?: LinkRef } = {}): Promise<Address[]> {
     const index = filter.link === undefined ? undefined : await this.index(filter.link);
     // The kernel filters by index (strict dump checking); the filter below also covers kernels that do not.
-    const msgs = await this.sock.dump(C.RTM_GETADDR, ifaddrmsg(filter.family ?? C.AF_UNSPEC, 0, 0, 0, index ?? 0), [], this.op('list addresses'));
+    const msgs = await this.sock.dump(
+      C.RTM_GETADDR,
+      ifaddrmsg(filter.family ?? C.AF_UNSPEC, 0, 0, 0, index ?? 0),
+      [],
+      this.op('list addresses'),
+    );
     return msgs
       .filter((m) => m.type === C.RTM_NEWADDR)
       .map((m) => decodeAddress(m.payload))
@@ -242,9 +296,21 @@ export class Rtnl {
   }
 
   /** addAddress as a request for inOneTrip. */
-  addAddressRequest(index: number, cidr: string, opts: Omit<AddressSpec, 'index' | 'cidr'> = {}, replace = false, link: LinkRef = index): NetlinkRequest {
+  addAddressRequest(
+    index: number,
+    cidr: string,
+    opts: Omit<AddressSpec, 'index' | 'cidr'> = {},
+    replace = false,
+    link: LinkRef = index,
+  ): NetlinkRequest {
     const { fixed, attrs } = encodeAddress({ ...opts, index, cidr });
-    return { type: C.RTM_NEWADDR, flags: C.NLM_F_CREATE | (replace ? C.NLM_F_REPLACE : C.NLM_F_EXCL), fixed, attrs, operation: this.op(`add address ${cidr} to link ${JSON.stringify(link)}`) };
+    return {
+      type: C.RTM_NEWADDR,
+      flags: C.NLM_F_CREATE | (replace ? C.NLM_F_REPLACE : C.NLM_F_EXCL),
+      fixed,
+      attrs,
+      operation: this.op(`add address ${cidr} to link ${JSON.stringify(link)}`),
+    };
   }
 
   async deleteAddress(link: LinkRef, cidr: string): Promise<void> {
@@ -257,7 +323,12 @@ export class Rtnl {
 
   async routes(filter: RouteFilter = {}): Promise<RouteEntry[]> {
     const family = filter.family ?? C.AF_UNSPEC;
-    const msgs = await this.sock.dump(C.RTM_GETROUTE, rtmsg({ family, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 }), [], this.op('list routes'));
+    const msgs = await this.sock.dump(
+      C.RTM_GETROUTE,
+      rtmsg({ family, dstLen: 0, table: 0, protocol: 0, scope: 0, type: 0 }),
+      [],
+      this.op('list routes'),
+    );
     const table = filter.table ?? C.RT_TABLE_MAIN;
     return msgs
       .filter((m) => m.type === C.RTM_NEWROUTE)
@@ -278,7 +349,13 @@ export class Rtnl {
   /** replaceRoute as a request for inOneTrip. */
   replaceRouteRequest(spec: RouteSpec): NetlinkRequest {
     const { fixed, attrs } = encodeRoute(spec);
-    return { type: C.RTM_NEWROUTE, flags: C.NLM_F_CREATE | C.NLM_F_REPLACE, fixed, attrs, operation: this.op(`replace route ${describeRoute(spec)}`) };
+    return {
+      type: C.RTM_NEWROUTE,
+      flags: C.NLM_F_CREATE | C.NLM_F_REPLACE,
+      fixed,
+      attrs,
+      operation: this.op(`replace route ${describeRoute(spec)}`),
+    };
   }
 
   async deleteRoute(spec: RouteSpec): Promise<void> {
@@ -301,12 +378,24 @@ export class Rtnl {
   async setNeighbour(spec: Omit<NeighbourSpec, 'index'> & { link: LinkRef }): Promise<void> {
     const index = await this.index(spec.link);
     const { fixed, attrs } = encodeNeighbour({ ...spec, index });
-    await this.sock.request(C.RTM_NEWNEIGH, C.NLM_F_CREATE | C.NLM_F_REPLACE, fixed, attrs, this.op(`set neighbour ${spec.ip} lladdr ${spec.mac}`));
+    await this.sock.request(
+      C.RTM_NEWNEIGH,
+      C.NLM_F_CREATE | C.NLM_F_REPLACE,
+      fixed,
+      attrs,
+      this.op(`set neighbour ${spec.ip} lladdr ${spec.mac}`),
+    );
   }
 }
 
 export function describeRoute(r: RouteSpec): string {
-  return [r.dst, r.gateway && `via ${r.gateway}`, r.oif !== undefined && `dev #${r.oif}`, r.table !== undefined && `table ${r.table}`, r.priority !== undefined && `metric ${r.priority}`]
+  return [
+    r.dst,
+    r.gateway && `via ${r.gateway}`,
+    r.oif !== undefined && `dev #${r.oif}`,
+    r.table !== undefined && `table ${r.table}`,
+    r.priority !== undefined && `metric ${r.priority}`,
+  ]
     .filter(Boolean)
     .join(' ');
 }

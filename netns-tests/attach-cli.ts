@@ -27,8 +27,16 @@ export function tsnetOk(hostNs: string, ...args: string[]): string {
 
 /** Links (name, kind, master, mtu, mac), addresses and routes of a namespace, in a comparable form. */
 export function snapshot(ns: string): unknown {
-  const links = ipj(ns, '-d', 'link', 'show').map((l: any) => ({ name: l.ifname, kind: l.linkinfo?.info_kind, master: l.master, mtu: l.mtu, mac: l.address }));
-  const addrs = ipj(ns, 'addr', 'show').flatMap((l: any) => (l.addr_info ?? []).filter((a: any) => a.scope !== 'link').map((a: any) => `${l.ifname} ${a.local}/${a.prefixlen}`));
+  const links = ipj(ns, '-d', 'link', 'show').map((l: any) => ({
+    name: l.ifname,
+    kind: l.linkinfo?.info_kind,
+    master: l.master,
+    mtu: l.mtu,
+    mac: l.address,
+  }));
+  const addrs = ipj(ns, 'addr', 'show').flatMap((l: any) =>
+    (l.addr_info ?? []).filter((a: any) => a.scope !== 'link').map((a: any) => `${l.ifname} ${a.local}/${a.prefixlen}`),
+  );
   // IPv6 link-local and multicast entries come and go on their own (DAD after link-up): not ours to compare.
   const routes = ipj(ns, 'route', 'show', 'table', 'all')
     .filter((r: any) => !/^(fe80:|ff00:|ff02:)/.test(r.dst) && r.type !== 'multicast')

@@ -12,7 +12,9 @@ const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const skip = needsRoot || (!busybox ? 'busybox is not installed (apt-get install busybox-static)' : false);
 
 function dhcpClients(): string[] {
-  return spawnSync('pgrep', ['-a', '-f', 'udhcpc|dhclient|dhcpcd'], { encoding: 'utf8' }).stdout.split('\n').filter((l) => l && !l.includes('pgrep'));
+  return spawnSync('pgrep', ['-a', '-f', 'udhcpc|dhclient|dhcpcd'], { encoding: 'utf8' })
+    .stdout.split('\n')
+    .filter((l) => l && !l.includes('pgrep'));
 }
 
 describe('tsnet attach with dhcp', { skip }, () => {
@@ -31,7 +33,16 @@ describe('tsnet attach with dhcp', { skip }, () => {
     writeFileSync(join(dir, 'leases'), '');
     writeFileSync(
       join(dir, 'udhcpd.conf'),
-      ['start 192.168.121.100', 'end 192.168.121.110', 'interface eth0', `lease_file ${join(dir, 'leases')}`, 'option subnet 255.255.255.0', 'option router 192.168.121.1', 'option lease 600', ''].join('\n'),
+      [
+        'start 192.168.121.100',
+        'end 192.168.121.110',
+        'interface eth0',
+        `lease_file ${join(dir, 'leases')}`,
+        'option subnet 255.255.255.0',
+        'option router 192.168.121.1',
+        'option lease 600',
+        '',
+      ].join('\n'),
     );
     const before = new Set(dhcpClients());
     const srv = spawn('ip', ['netns', 'exec', server, busybox!, 'udhcpd', '-f', join(dir, 'udhcpd.conf')], { stdio: 'ignore' });

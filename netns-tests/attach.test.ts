@@ -10,13 +10,22 @@ import { inNs, ip, ipj, needsRoot, pings, world } from './harness.js';
 import { snapshot, tsnet, tsnetOk } from './attach-cli.js';
 
 function addrsOf(ns: string, dev: string): string[] {
-  return ipj(ns, 'addr', 'show', 'dev', dev)[0].addr_info.filter((a: any) => a.family === 'inet').map((a: any) => `${a.local}/${a.prefixlen}`);
+  return ipj(ns, 'addr', 'show', 'dev', dev)[0]
+    .addr_info.filter((a: any) => a.family === 'inet')
+    .map((a: any) => `${a.local}/${a.prefixlen}`);
 }
 
 describe('tsnet attach across two hosts', { skip: needsRoot }, () => {
   it('br0 holds the wire in each host; C1 and C2 share one L2; route add via the gateway reaches beyond it', async (t) => {
     const w = world(t);
-    const [h1, h2, c1, c2, gw, far] = ['h1', 'h2', 'c1', 'c2', 'gw', 'far'].map((l) => w.netns(l)) as [string, string, string, string, string, string];
+    const [h1, h2, c1, c2, gw, far] = ['h1', 'h2', 'c1', 'c2', 'gw', 'far'].map((l) => w.netns(l)) as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     // The wire between the hosts, with an address on H1's end that --take-uplink must move onto br0.
     ip(null, 'link', 'add', 'wa', 'netns', h1, 'type', 'veth', 'peer', 'name', 'wb', 'netns', h2);
     ip(h1, 'link', 'set', 'wa', 'up');
@@ -28,7 +37,10 @@ describe('tsnet attach across two hosts', { skip: needsRoot }, () => {
     assert.match(out1, /attached eth1 .*192\.168\.115\.10\/24 gw 192\.168\.115\.2 .*bridge br0 \(created\)/);
     tsnetOk(h2, 'attach', 'wb', '--take-uplink', c2, '192.168.115.11/24@192.168.115.2');
 
-    for (const [h, wire] of [[h1, 'wa'], [h2, 'wb']] as const) {
+    for (const [h, wire] of [
+      [h1, 'wa'],
+      [h2, 'wb'],
+    ] as const) {
       const br = ipj(h, '-d', 'link', 'show', 'br0')[0];
       assert.equal(br.linkinfo.info_kind, 'bridge');
       assert.equal(br.operstate, 'UP');
@@ -37,7 +49,10 @@ describe('tsnet attach across two hosts', { skip: needsRoot }, () => {
       assert.deepEqual(addrsOf(h, wire), []);
     }
     assert.ok(pings(h1, '10.77.0.2'), 'the hosts still reach each other over br0');
-    for (const [c, a] of [[c1, '192.168.115.10/24'], [c2, '192.168.115.11/24']] as const) {
+    for (const [c, a] of [
+      [c1, '192.168.115.10/24'],
+      [c2, '192.168.115.11/24'],
+    ] as const) {
       const eth1 = ipj(c, 'addr', 'show', 'dev', 'eth1')[0];
       assert.deepEqual(addrsOf(c, 'eth1'), [a]);
       assert.equal(eth1.operstate, 'UP');
@@ -72,7 +87,10 @@ describe('tsnet attach across two hosts', { skip: needsRoot }, () => {
     // Detach removes the container's interface and the host veth, and leaves br0 and the wire alone.
     const portsBefore = ipj(h1, 'link', 'show', 'master', 'br0').length;
     tsnetOk(h1, 'detach', c1);
-    assert.equal(ipj(c1, 'link', 'show').some((l: any) => l.ifname === 'eth1'), false);
+    assert.equal(
+      ipj(c1, 'link', 'show').some((l: any) => l.ifname === 'eth1'),
+      false,
+    );
     assert.equal(ipj(h1, 'link', 'show', 'master', 'br0').length, portsBefore - 1);
     assert.equal(ipj(h1, 'link', 'show', 'wa')[0].master, 'br0');
   });
@@ -88,7 +106,10 @@ describe('tsnet attach on one host', { skip: needsRoot }, () => {
     assert.equal(l.address, '02:42:0a:58:00:05');
     assert.deepEqual(addrsOf(c, 'net7'), ['10.88.0.5/32']);
     const routes = ipj(c, 'route', 'show');
-    assert.ok(routes.some((r: any) => r.dst === '10.88.0.1' && r.dev === 'net7' && r.scope === 'link'), JSON.stringify(routes));
+    assert.ok(
+      routes.some((r: any) => r.dst === '10.88.0.1' && r.dev === 'net7' && r.scope === 'link'),
+      JSON.stringify(routes),
+    );
     assert.ok(routes.some((r: any) => r.dst === 'default' && r.gateway === '10.88.0.1'));
     assert.equal(ipj(h, 'link', 'show', 'hv7')[0].master, 'br7');
   });
@@ -109,9 +130,18 @@ describe('tsnet attach on one host', { skip: needsRoot }, () => {
     assert.equal(l.linkinfo.info_data.mode, 'bridge');
     assert.deepEqual(addrsOf(c, 'eth1'), ['10.97.0.5/24']);
     assert.ok(pings(c, '10.97.0.1'), 'the macvlan reaches the far end of the NIC');
-    assert.deepEqual(ipj(h, 'link', 'show').map((x: any) => x.ifname).sort(), ['lo', 'nic0'], 'nothing else in the host');
+    assert.deepEqual(
+      ipj(h, 'link', 'show')
+        .map((x: any) => x.ifname)
+        .sort(),
+      ['lo', 'nic0'],
+      'nothing else in the host',
+    );
     tsnetOk(h, 'detach', c);
-    assert.equal(ipj(c, 'link', 'show').some((x: any) => x.ifname === 'eth1'), false);
+    assert.equal(
+      ipj(c, 'link', 'show').some((x: any) => x.ifname === 'eth1'),
+      false,
+    );
   });
 
   it('--save appends, --restore replays after the interfaces are gone, present ones are skipped', async (t) => {
@@ -145,14 +175,22 @@ describe('tsnet attach on one host', { skip: needsRoot }, () => {
     const h = w.netns('host');
     const c = w.netns('ctr');
     const before = snapshot(c);
-    const r = spawnSync('/usr/sbin/ip', ['netns', 'exec', h, process.execPath, join(process.cwd(), 'dist/engine/cli/main.js'), 'attach', 'br0', c, 'dhcp'], {
-      encoding: 'utf8',
-      env: { PATH: w.tmpdir() },
-    });
+    const r = spawnSync(
+      '/usr/sbin/ip',
+      ['netns', 'exec', h, process.execPath, join(process.cwd(), 'dist/engine/cli/main.js'), 'attach', 'br0', c, 'dhcp'],
+      {
+        encoding: 'utf8',
+        env: { PATH: w.tmpdir() },
+      },
+    );
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /dhcp: no DHCP client found .*udhcpc, dhcpcd, dhclient/);
     assert.deepEqual(snapshot(c), before, 'nothing left in the container');
-    assert.deepEqual(ipj(h, 'link', 'show').map((l: any) => l.ifname), ['lo'], 'no bridge or veth left in the host');
+    assert.deepEqual(
+      ipj(h, 'link', 'show').map((l: any) => l.ifname),
+      ['lo'],
+      'no bridge or veth left in the host',
+    );
   });
 });
 
@@ -173,13 +211,19 @@ describe('tsnet attach: every bad argument → clear message, non-zero exit, not
     const cases: [string[], RegExp][] = [
       [['attach', 'br0', c, '10.99.0.300/24'], /address "10\.99\.0\.300\/24": .*not an IPv4 or IPv6 address/],
       [['attach', 'br0', c, '10.99.0.5'], /address 10\.99\.0\.5: has no prefix length.*did you mean 10\.99\.0\.5\/24\?/],
-      [['attach', 'br0', '-i', 'eth2', `nosuch-${w.id}`, '10.99.0.5/24'], /container "nosuch-[^"]+": unknown container: no netns \/run\/netns\/nosuch-/],
+      [
+        ['attach', 'br0', '-i', 'eth2', `nosuch-${w.id}`, '10.99.0.5/24'],
+        /container "nosuch-[^"]+": unknown container: no netns \/run\/netns\/nosuch-/,
+      ],
       [['attach', 'br0', '-i', 'eth2', '999999999', '10.99.0.5/24'], /container "999999999": no process 999999999/],
       [['attach', 'br0', c, '10.99.0.5/24'], /container interface eth1: already exists in netns .*pick another name with -i/],
       [['attach', 'lo', '-i', 'eth2', c, '10.99.0.5/24'], /host interface lo: is the loopback interface: it is neither a bridge nor a NIC/],
       [['attach', 'tun9', '-i', 'eth2', c, '10.99.0.5/24'], /host interface tun9: has no Ethernet address .*neither a bridge nor a NIC/],
       [['attach', 'br0', '-i', 'eth2', c, '10.99.0.5/24', '@10'], /@10 on bridge br0: .*VLAN/],
-      [['attach', 'nic0', '-i', 'eth2', c, '10.98.0.5/24', '@10'], /VLAN sub-interface nic0\.10 of nic0: this kernel has no vlan support \(8021q/],
+      [
+        ['attach', 'nic0', '-i', 'eth2', c, '10.98.0.5/24', '@10'],
+        /VLAN sub-interface nic0\.10 of nic0: this kernel has no vlan support \(8021q/,
+      ],
       [['attach', 'br0', '-i', 'eth2', c, '10.99.0.5/24', '01:00:5e:00:00:01'], /MAC 01:00:5e:00:00:01: is a multicast address/],
       [['attach', 'br0', '-i', 'eth2', '-l', 'nic0', c, '10.99.0.5/24'], /host-side interface nic0: already exists/],
       [['attach', 'br0', '--take-uplink', '-i', 'eth2', c, '10.99.0.5/24'], /is a bridge, so there is no NIC to take/],

@@ -77,7 +77,10 @@ describe('bridge plugin', { skip: needsRoot }, () => {
       const def = ipj(ctr, 'route', 'show', 'default')[0];
       assert.deepEqual({ gw: def.gateway, dev: def.dev }, { gw: '10.61.0.1', dev: 'eth0' });
       const br = ipj(s.host, 'addr', 'show', 'dev', s.bridge)[0];
-      assert.ok(br.addr_info.some((a: any) => a.local === '10.61.0.1' && a.prefixlen === 24), 'gateway address on the bridge');
+      assert.ok(
+        br.addr_info.some((a: any) => a.local === '10.61.0.1' && a.prefixlen === 24),
+        'gateway address on the bridge',
+      );
       assert.equal(result.interfaces[0].name, s.bridge);
       assert.ok(pings(ctr, '10.61.0.1'), 'container reaches its gateway');
       assert.equal(await held(s.root, `net${s.w.id}`), 1);
@@ -100,8 +103,14 @@ describe('bridge plugin', { skip: needsRoot }, () => {
       // DEL: veth gone on both sides, address released; DEL again: success.
       const hostVeth = result.interfaces[1].name;
       cniOk({ ...call, command: 'DEL', conf: s.conf() });
-      assert.equal(ipj(ctr, 'link', 'show').some((l: any) => l.ifname === 'eth0'), false);
-      assert.equal(ipj(s.host, 'link', 'show').some((l: any) => l.ifname === hostVeth), false);
+      assert.equal(
+        ipj(ctr, 'link', 'show').some((l: any) => l.ifname === 'eth0'),
+        false,
+      );
+      assert.equal(
+        ipj(s.host, 'link', 'show').some((l: any) => l.ifname === hostVeth),
+        false,
+      );
       assert.equal(await held(s.root, `net${s.w.id}`), 0);
       cniOk({ ...call, command: 'DEL', conf: s.conf() });
     });
@@ -112,26 +121,55 @@ describe('bridge plugin', { skip: needsRoot }, () => {
     const dual = s.w.netns('dual');
     const v4 = s.w.netns('v4');
     const env = { TSNET_ROOT: s.root };
-    const dualConf = { ...s.conf(), name: `dual${s.w.id}`, ipam: { type: 'tsnet-ipam', ranges: [[{ subnet: '10.67.0.0/24' }], [{ subnet: 'fd00:67::/64' }]] } };
-    const r6 = cniOk({ hostNs: s.host, plugin: 'bridge', command: 'ADD', netns: `/run/netns/${dual}`, containerId: `d-${s.w.id}`, env, conf: dualConf });
-    assert.deepEqual(r6.ips.map((i: any) => i.address), ['10.67.0.2/24', 'fd00:67::2/64']);
+    const dualConf = {
+      ...s.conf(),
+      name: `dual${s.w.id}`,
+      ipam: { type: 'tsnet-ipam', ranges: [[{ subnet: '10.67.0.0/24' }], [{ subnet: 'fd00:67::/64' }]] },
+    };
+    const r6 = cniOk({
+      hostNs: s.host,
+      plugin: 'bridge',
+      command: 'ADD',
+      netns: `/run/netns/${dual}`,
+      containerId: `d-${s.w.id}`,
+      env,
+      conf: dualConf,
+    });
+    assert.deepEqual(
+      r6.ips.map((i: any) => i.address),
+      ['10.67.0.2/24', 'fd00:67::2/64'],
+    );
     const e6 = ipj(dual, 'addr', 'show', 'dev', 'eth0')[0].addr_info.map((a: any) => `${a.local}/${a.prefixlen}`);
     assert.ok(e6.includes('fd00:67::2/64') && e6.includes('10.67.0.2/24'), `both families on eth0: ${e6.join(' ')}`);
     assert.equal(inNs(dual, 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6').trim(), '0');
-    assert.deepEqual(ipj(dual, '-6', 'route', 'show', 'default').map((r: any) => r.gateway), ['fd00:67::1']);
+    assert.deepEqual(
+      ipj(dual, '-6', 'route', 'show', 'default').map((r: any) => r.gateway),
+      ['fd00:67::1'],
+    );
     // IPv6 networks keep the usual link-local address (made once the link has carrier).
     const hasLinkLocal = () => ipj(dual, '-6', 'addr', 'show', 'dev', 'eth0')[0]?.addr_info.some((a: any) => a.scope === 'link');
     for (let i = 0; i < 100 && !hasLinkLocal(); i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(hasLinkLocal(), 'eth0 has a link-local address on a dual-stack network');
 
-    const r4 = cniOk({ hostNs: s.host, plugin: 'bridge', command: 'ADD', netns: `/run/netns/${v4}`, containerId: `f-${s.w.id}`, env, conf: s.conf() });
+    const r4 = cniOk({
+      hostNs: s.host,
+      plugin: 'bridge',
+      command: 'ADD',
+      netns: `/run/netns/${v4}`,
+      containerId: `f-${s.w.id}`,
+      env,
+      conf: s.conf(),
+    });
     assert.equal(inNs(v4, 'cat', '/proc/sys/net/ipv6/conf/eth0/disable_ipv6').trim(), '1');
     assert.equal(inNs(v4, 'cat', '/proc/sys/net/ipv4/conf/eth0/arp_notify').trim(), '1');
     assert.deepEqual(ipj(v4, '-6', 'addr', 'show', 'dev', 'eth0'), [], 'no IPv6 address at all, not even link-local');
     assert.equal(inNs(s.host, 'cat', `/proc/sys/net/ipv6/conf/${r4.interfaces[1].name}/disable_ipv6`).trim(), '1');
     assert.deepEqual(ipj(s.host, '-6', 'addr', 'show', 'dev', r4.interfaces[1].name), [], 'no IPv6 address on the host end');
     assert.deepEqual(ipj(s.host, '-6', 'route', 'show', 'table', 'all', 'dev', r4.interfaces[1].name), [], 'nor IPv6 routes');
-    for (const [ns, c, id] of [[dual, dualConf, 'd'], [v4, s.conf(), 'f']] as const)
+    for (const [ns, c, id] of [
+      [dual, dualConf, 'd'],
+      [v4, s.conf(), 'f'],
+    ] as const)
       cniOk({ hostNs: s.host, plugin: 'bridge', command: 'DEL', netns: `/run/netns/${ns}`, containerId: `${id}-${s.w.id}`, env, conf: c });
   });
 
@@ -190,12 +228,26 @@ describe('bridge plugin', { skip: needsRoot }, () => {
     const s = setup(t, '1.0.0', '10.64.0.0/24');
     const ctr = s.w.netns('taken');
     spawnSync('ip', ['-n', ctr, 'link', 'add', 'eth0', 'type', 'bridge']);
-    const hostLinksBefore = ipj(s.host, 'link', 'show').map((l: any) => l.ifname).sort();
-    const r = cni({ hostNs: s.host, plugin: 'bridge', command: 'ADD', conf: s.conf(), netns: `/run/netns/${ctr}`, env: { TSNET_ROOT: s.root } });
+    const hostLinksBefore = ipj(s.host, 'link', 'show')
+      .map((l: any) => l.ifname)
+      .sort();
+    const r = cni({
+      hostNs: s.host,
+      plugin: 'bridge',
+      command: 'ADD',
+      conf: s.conf(),
+      netns: `/run/netns/${ctr}`,
+      env: { TSNET_ROOT: s.root },
+    });
     assert.notEqual(r.status, 0);
     assert.equal(r.json.code, 100);
     assert.match(r.json.msg, /already has an interface named "eth0"/);
-    assert.deepEqual(ipj(s.host, 'link', 'show').map((l: any) => l.ifname).sort(), hostLinksBefore);
+    assert.deepEqual(
+      ipj(s.host, 'link', 'show')
+        .map((l: any) => l.ifname)
+        .sort(),
+      hostLinksBefore,
+    );
     assert.equal(await held(s.root, `net${s.w.id}`), 0);
   });
 
@@ -216,11 +268,22 @@ describe('bridge plugin', { skip: needsRoot }, () => {
   it('refuses vlan on a kernel without bridge VLAN filtering, with a clear message', async (t) => {
     const s = setup(t, '1.0.0', '10.66.0.0/24');
     const ctr = s.w.netns('vlan');
-    const r = cni({ hostNs: s.host, plugin: 'bridge', command: 'ADD', conf: s.conf({ vlan: 100 }), netns: `/run/netns/${ctr}`, env: { TSNET_ROOT: s.root } });
+    const r = cni({
+      hostNs: s.host,
+      plugin: 'bridge',
+      command: 'ADD',
+      conf: s.conf({ vlan: 100 }),
+      netns: `/run/netns/${ctr}`,
+      env: { TSNET_ROOT: s.root },
+    });
     assert.notEqual(r.status, 0);
     assert.match(r.json.msg, /vlan/i);
     assert.equal(ipj(ctr, 'link', 'show').length, 1, 'only lo in the container');
-    assert.equal(ipj(s.host, 'link', 'show').some((l: any) => l.ifname === s.bridge), false, 'no bridge made');
+    assert.equal(
+      ipj(s.host, 'link', 'show').some((l: any) => l.ifname === s.bridge),
+      false,
+      'no bridge made',
+    );
     assert.equal(await held(s.root, `net${s.w.id}`), 0);
   });
 
@@ -234,10 +297,18 @@ describe('bridge plugin', { skip: needsRoot }, () => {
       ...call,
       plugin: 'ref:tuning',
       command: 'ADD',
-      conf: { cniVersion: '1.0.0', name: `net${s.w.id}`, type: 'tuning', sysctl: { 'net.ipv4.conf.eth0.arp_ignore': '1' }, prevResult: result },
+      conf: {
+        cniVersion: '1.0.0',
+        name: `net${s.w.id}`,
+        type: 'tuning',
+        sysctl: { 'net.ipv4.conf.eth0.arp_ignore': '1' },
+        prevResult: result,
+      },
     });
     assert.deepEqual(tuned.ips, result.ips);
-    const arpIgnore = spawnSync('ip', ['netns', 'exec', ctr, 'cat', '/proc/sys/net/ipv4/conf/eth0/arp_ignore'], { encoding: 'utf8' }).stdout.trim();
+    const arpIgnore = spawnSync('ip', ['netns', 'exec', ctr, 'cat', '/proc/sys/net/ipv4/conf/eth0/arp_ignore'], {
+      encoding: 'utf8',
+    }).stdout.trim();
     assert.equal(arpIgnore, '1');
     const bw = cni({
       ...call,
@@ -264,7 +335,12 @@ describe('bridge plugin', { skip: needsRoot }, () => {
     assert.match(spawnSync('ip', ['netns', 'exec', s.host, 'iptables-save', '-t', 'filter'], { encoding: 'utf8' }).stdout, /10\.67\.0\.2/);
     cniOk({ ...call, plugin: 'ref:firewall', command: 'DEL', conf: { ...fwConf, prevResult: pm.json } });
     cniOk({ ...call, plugin: 'ref:portmap', command: 'DEL', conf: { ...pmConf, prevResult: pm.json } });
-    cniOk({ ...call, plugin: 'ref:bandwidth', command: 'DEL', conf: { cniVersion: '1.0.0', name: `net${s.w.id}`, type: 'bandwidth', egressRate: 1000000, egressBurst: 100000 } });
+    cniOk({
+      ...call,
+      plugin: 'ref:bandwidth',
+      command: 'DEL',
+      conf: { cniVersion: '1.0.0', name: `net${s.w.id}`, type: 'bandwidth', egressRate: 1000000, egressBurst: 100000 },
+    });
     cniOk({ ...call, plugin: 'bridge', command: 'DEL', conf: s.conf() });
   });
 });
@@ -293,7 +369,13 @@ describe('loopback and none plugins', { skip: needsRoot }, () => {
     const host = w.netns('host');
     const ctr = w.netns('busy');
     spawnSync('ip', ['-n', ctr, 'link', 'add', 'extra0', 'type', 'bridge']);
-    const r = cni({ hostNs: host, plugin: 'none', command: 'ADD', netns: `/run/netns/${ctr}`, conf: { cniVersion: '1.0.0', name: 'n', type: 'none' } });
+    const r = cni({
+      hostNs: host,
+      plugin: 'none',
+      command: 'ADD',
+      netns: `/run/netns/${ctr}`,
+      conf: { cniVersion: '1.0.0', name: 'n', type: 'none' },
+    });
     assert.notEqual(r.status, 0);
     assert.match(r.json.msg, /extra0/);
   });

@@ -33,7 +33,9 @@ export interface CniOutcome {
 
 export function cni(call: CniCall): CniOutcome {
   const path = call.path ?? `${OUR_CNI}:${REF_CNI}`;
-  const file = call.plugin.includes('/') ? call.plugin : join(call.plugin.startsWith('ref:') ? REF_CNI : OUR_CNI, call.plugin.replace(/^ref:/, ''));
+  const file = call.plugin.includes('/')
+    ? call.plugin
+    : join(call.plugin.startsWith('ref:') ? REF_CNI : OUR_CNI, call.plugin.replace(/^ref:/, ''));
   const env = {
     PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
     CNI_COMMAND: call.command,
@@ -45,7 +47,11 @@ export function cni(call: CniCall): CniOutcome {
     ...(process.env.TSNET_ROOT ? { TSNET_ROOT: process.env.TSNET_ROOT } : {}),
     ...call.env,
   };
-  const r = spawnSync('ip', ['netns', 'exec', call.hostNs, file], { env, input: typeof call.conf === 'string' ? call.conf : JSON.stringify(call.conf), encoding: 'utf8' });
+  const r = spawnSync('ip', ['netns', 'exec', call.hostNs, file], {
+    env,
+    input: typeof call.conf === 'string' ? call.conf : JSON.stringify(call.conf),
+    encoding: 'utf8',
+  });
   let json: any;
   try {
     json = r.stdout.trim() ? JSON.parse(r.stdout) : undefined;

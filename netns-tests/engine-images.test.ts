@@ -42,8 +42,16 @@ test('engine images from archives', { skip: needsRoot }, async (t) => {
     sh('tar', '-cf', join(save, 'base', 'layer.tar'), '-C', baseLayer, '.');
     sh('tar', '-cf', join(save, 'one', 'layer.tar'), '-C', l1, '.');
     sh('tar', '-cf', join(save, 'two', 'layer.tar'), '-C', l2, '.');
-    writeFileSync(join(save, 'cfg.json'), JSON.stringify({ config: { Env: ['PATH=/usr/bin:/bin', 'FROM_IMAGE=yes'], Cmd: ['sh', '-c', 'echo $FROM_IMAGE'], WorkingDir: '/dir' } }));
-    writeFileSync(join(save, 'manifest.json'), JSON.stringify([{ Config: 'cfg.json', RepoTags: ['layered:1'], Layers: ['base/layer.tar', 'one/layer.tar', 'two/layer.tar'] }]));
+    writeFileSync(
+      join(save, 'cfg.json'),
+      JSON.stringify({
+        config: { Env: ['PATH=/usr/bin:/bin', 'FROM_IMAGE=yes'], Cmd: ['sh', '-c', 'echo $FROM_IMAGE'], WorkingDir: '/dir' },
+      }),
+    );
+    writeFileSync(
+      join(save, 'manifest.json'),
+      JSON.stringify([{ Config: 'cfg.json', RepoTags: ['layered:1'], Layers: ['base/layer.tar', 'one/layer.tar', 'two/layer.tar'] }]),
+    );
     const archive = join(work, 'saved.tar');
     sh('tar', '-cf', archive, '-C', save, '.');
     assert.match(e.ok('image', 'load', archive), /Loaded image: layered:1/);

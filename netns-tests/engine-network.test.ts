@@ -69,7 +69,18 @@ describe('engine bridge networking', { skip: needsRoot }, () => {
     const { e, net } = engineWorld(t, '10.82.0.0/24');
     const port = 18000 + Math.floor(Math.random() * 1000);
     const id = e
-      .ok('run', '-d', '--net', net, '-p', `${port}:80`, 'img', 'sh', '-c', 'mkdir -p /www && echo published-ok > /www/index.html && exec busybox httpd -f -p 80 -h /www')
+      .ok(
+        'run',
+        '-d',
+        '--net',
+        net,
+        '-p',
+        `${port}:80`,
+        'img',
+        'sh',
+        '-c',
+        'mkdir -p /www && echo published-ok > /www/index.html && exec busybox httpd -f -p 80 -h /www',
+      )
       .trim();
     const deadline = Date.now() + 5000;
     let body = '';
@@ -86,7 +97,11 @@ describe('engine bridge networking', { skip: needsRoot }, () => {
     assert.notEqual(clash.status, 0);
     assert.match(clash.stderr, new RegExp(`host port ${port}/tcp is already published by container ${id.slice(0, 12)}`));
     const clashId = e.ids().find((x) => x !== id);
-    if (clashId) assert.deepEqual(leftovers(e.root, clashId).filter((l) => l.startsWith('netns')), []);
+    if (clashId)
+      assert.deepEqual(
+        leftovers(e.root, clashId).filter((l) => l.startsWith('netns')),
+        [],
+      );
     assert.equal((await httpGet('127.0.0.1', port)).trim(), 'published-ok', 'the first container keeps its port');
     e.ok('rm', '-f', id);
     assert.doesNotMatch(nftOwners(), new RegExp(`ports:${id}`), 'published port rules removed with the container');
@@ -146,7 +161,10 @@ describe('engine bridge networking', { skip: needsRoot }, () => {
     assert.notEqual(again.status, 0);
     assert.match(again.stderr, /already connected/);
     e.ok('network', 'disconnect', net2, id);
-    assert.equal(ipj(netns, 'link', 'show').some((l: any) => l.ifname === 'eth1'), false);
+    assert.equal(
+      ipj(netns, 'link', 'show').some((l: any) => l.ifname === 'eth1'),
+      false,
+    );
     assert.deepEqual(JSON.parse(e.ok('network', 'inspect', net2))[0].allocations, {});
     e.ok('network', 'connect', net2, id);
     e.ok('rm', '-f', id);
@@ -162,14 +180,24 @@ describe('engine bridge networking', { skip: needsRoot }, () => {
     const rm = e.tsnet('network', 'rm', '-f', net);
     assert.equal(rm.status, 0, rm.stderr);
     assert.equal(rm.stdout.trim(), net);
-    assert.match(rm.stderr, new RegExp(`Warning: network ${net} removed; its bridge ${bridge} is kept: it still has ports \\(${ports[0]}\\)`));
-    assert.deepEqual(ipj(null, 'link', 'show', 'master', bridge).map((l: any) => l.ifname), ports, 'the bridge and its port are left alone');
+    assert.match(
+      rm.stderr,
+      new RegExp(`Warning: network ${net} removed; its bridge ${bridge} is kept: it still has ports \\(${ports[0]}\\)`),
+    );
+    assert.deepEqual(
+      ipj(null, 'link', 'show', 'master', bridge).map((l: any) => l.ifname),
+      ports,
+      'the bridge and its port are left alone',
+    );
     const cached = join(e.root, 'cni-cache', 'results', `${net}-${id}-eth0`);
     assert.ok(existsSync(cached), 'the attachment is cached');
     e.ok('rm', '-f', id);
     // The replayed DEL ran: the invoker dropped the cached attachment, and the veth is gone.
     assert.equal(existsSync(cached), false, 'the cached attachment is gone with its DEL');
-    assert.deepEqual(ipj(null, 'link', 'show').filter((l: any) => l.ifname === ports[0]), []);
+    assert.deepEqual(
+      ipj(null, 'link', 'show').filter((l: any) => l.ifname === ports[0]),
+      [],
+    );
     assert.equal(e.tsnet('inspect', id).status === 0, false, 'the container is gone');
   });
 
@@ -179,6 +207,9 @@ describe('engine bridge networking', { skip: needsRoot }, () => {
     assert.notEqual(r.status, 0);
     assert.match(r.stderr, /no such network/);
     assert.match(r.stderr, /tsnet network create/);
-    assert.deepEqual(e.ids().flatMap((id) => leftovers(e.root, id)), []);
+    assert.deepEqual(
+      e.ids().flatMap((id) => leftovers(e.root, id)),
+      [],
+    );
   });
 });

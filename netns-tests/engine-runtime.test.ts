@@ -55,7 +55,16 @@ test('engine runtime on the real kernel', { skip: needsRoot }, async (t) => {
   });
 
   await t.test('pid namespace: the container sees only its own processes, command under pid 1', () => {
-    const out = e.ok('run', '--rm', '--net', 'none', 'img', 'sh', '-c', 'ls /proc | grep -E "^[0-9]+$" | sort -n | tr "\\n" " "; echo; cat /proc/1/comm');
+    const out = e.ok(
+      'run',
+      '--rm',
+      '--net',
+      'none',
+      'img',
+      'sh',
+      '-c',
+      'ls /proc | grep -E "^[0-9]+$" | sort -n | tr "\\n" " "; echo; cat /proc/1/comm',
+    );
     const [pids, comm] = out.trim().split('\n');
     const list = pids.trim().split(' ').map(Number);
     // pid 1 (init), the shell and its pipeline: a handful of small numbers, none of the host's processes
@@ -66,7 +75,9 @@ test('engine runtime on the real kernel', { skip: needsRoot }, async (t) => {
 
   await t.test('/ is the image and writes land in the upper layer only', () => {
     const name = `rootfs-${uid()}`;
-    const id = e.ok('run', '-d', '--name', name, '--net', 'none', 'img', 'sh', '-c', 'echo hello > /written-here; rm /etc/group; sleep 30').trim();
+    const id = e
+      .ok('run', '-d', '--name', name, '--net', 'none', 'img', 'sh', '-c', 'echo hello > /written-here; rm /etc/group; sleep 30')
+      .trim();
     t.after(() => e.tsnet('rm', '-f', name));
     assert.equal(e.ok('exec', name, 'cat', '/etc/passwd').split('\n')[0], 'root:x:0:0:root:/root:/bin/sh');
     // host's own files are not there
@@ -91,7 +102,18 @@ test('engine runtime on the real kernel', { skip: needsRoot }, async (t) => {
   });
 
   await t.test('--pids-limit 20 stops a fork bomb', () => {
-    const r = e.tsnet('run', '--rm', '--net', 'none', '--pids-limit', '20', 'img', 'sh', '-c', 'i=0; while [ $i -lt 60 ]; do sleep 5 & i=$((i+1)); done; echo all forked');
+    const r = e.tsnet(
+      'run',
+      '--rm',
+      '--net',
+      'none',
+      '--pids-limit',
+      '20',
+      'img',
+      'sh',
+      '-c',
+      'i=0; while [ $i -lt 60 ]; do sleep 5 & i=$((i+1)); done; echo all forked',
+    );
     assert.doesNotMatch(r.stdout, /all forked/);
     assert.match(r.stderr, /fork/i);
   });
@@ -119,15 +141,24 @@ test('engine runtime on the real kernel', { skip: needsRoot }, async (t) => {
     assert.ok(readFileSync(`/proc/${pid}/cgroup`, 'utf8').includes(j.Id));
   });
 
-  await t.test('--net container:A shares A\'s netns but not its processes', () => {
+  await t.test("--net container:A shares A's netns but not its processes", () => {
     const a = `a-${uid()}`;
     e.ok('run', '-d', '--name', a, '--net', 'none', 'img', 'sleep', '30');
     t.after(() => e.tsnet('rm', '-f', a));
     const aNet = e.ok('exec', a, 'readlink', '/proc/self/ns/net').trim();
-    const out = e.ok('run', '--rm', '--net', `container:${a}`, 'img', 'sh', '-c', 'readlink /proc/self/ns/net; ls /proc | grep -cE "^[0-9]+$"; cat /proc/*/comm');
+    const out = e.ok(
+      'run',
+      '--rm',
+      '--net',
+      `container:${a}`,
+      'img',
+      'sh',
+      '-c',
+      'readlink /proc/self/ns/net; ls /proc | grep -cE "^[0-9]+$"; cat /proc/*/comm',
+    );
     const [bNet] = out.split('\n');
     assert.equal(bNet, aNet);
-    assert.doesNotMatch(out, /sleep/, 'A\'s sleep must not be visible in B');
+    assert.doesNotMatch(out, /sleep/, "A's sleep must not be visible in B");
   });
 });
 
@@ -139,7 +170,10 @@ test('engine cleanup: nothing of a container is left', { skip: needsRoot }, asyn
     assert.match(short, /^[0-9a-f]{12}$/);
     const id = e.ids().find((i) => i.startsWith(short));
     assert.equal(id, undefined, 'state dir must be gone');
-    assert.deepEqual(leftovers(e.root, short.padEnd(64, '?')).filter((l) => !l.startsWith('state')), []);
+    assert.deepEqual(
+      leftovers(e.root, short.padEnd(64, '?')).filter((l) => !l.startsWith('state')),
+      [],
+    );
     assert.ok(!existsSync(`/run/netns/tsnet-${short}`));
   });
 
@@ -155,13 +189,18 @@ test('engine cleanup: nothing of a container is left', { skip: needsRoot }, asyn
   });
 
   await t.test('stop sends SIGTERM, the exit code is recorded, the netns and cgroup go', () => {
-    const id = e.ok('run', '-d', '--net', 'none', 'img', 'sh', '-c', 'trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done').trim();
+    const id = e
+      .ok('run', '-d', '--net', 'none', 'img', 'sh', '-c', 'trap "echo got-term; exit 7" TERM; while :; do sleep 0.1; done')
+      .trim();
     e.ok('stop', '-t', '5', id);
     const j = e.inspect(id);
     assert.equal(j.State.Status, 'exited');
     assert.equal(j.State.ExitCode, 7);
     assert.match(e.ok('logs', id), /got-term/);
-    assert.deepEqual(leftovers(e.root, id).filter((l) => !l.startsWith('state')), []);
+    assert.deepEqual(
+      leftovers(e.root, id).filter((l) => !l.startsWith('state')),
+      [],
+    );
     e.ok('rm', id);
   });
 

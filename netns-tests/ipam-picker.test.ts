@@ -13,12 +13,18 @@ import { ip, needsRoot, world } from './harness.js';
 const CLI = join(REPO, 'dist', 'engine', 'cli', 'main.js');
 
 function createAuto(hostNs: string, root: string, name: string): { status: number; out: string } {
-  const r = spawnSync('ip', ['netns', 'exec', hostNs, process.execPath, CLI, 'network', 'create', name], { env: { ...process.env, TSNET_ROOT: root }, encoding: 'utf8' });
+  const r = spawnSync('ip', ['netns', 'exec', hostNs, process.execPath, CLI, 'network', 'create', name], {
+    env: { ...process.env, TSNET_ROOT: root },
+    encoding: 'utf8',
+  });
   return { status: r.status ?? -1, out: r.stdout + r.stderr };
 }
 
 function subnetOf(hostNs: string, root: string, name: string): string {
-  const r = spawnSync('ip', ['netns', 'exec', hostNs, process.execPath, CLI, 'network', 'inspect', name], { env: { ...process.env, TSNET_ROOT: root }, encoding: 'utf8' });
+  const r = spawnSync('ip', ['netns', 'exec', hostNs, process.execPath, CLI, 'network', 'inspect', name], {
+    env: { ...process.env, TSNET_ROOT: root },
+    encoding: 'utf8',
+  });
   return JSON.parse(r.stdout)[0].subnet;
 }
 

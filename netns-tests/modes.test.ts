@@ -36,7 +36,13 @@ describe('network modes', { skip: needsRoot }, () => {
     assert.deepEqual(hostLib(h, 'add', conf), printed, 'library and executable agree');
     cniOk({ hostNs: h, plugin: 'host', command: 'CHECK', conf: { ...conf, prevResult: r }, netns: `/run/netns/${h}` });
     // Every other plugin still refuses the host's own netns.
-    const refused = cni({ hostNs: h, plugin: 'none', command: 'ADD', conf: { cniVersion: '1.0.0', name: 'n', type: 'none' }, netns: `/run/netns/${h}` });
+    const refused = cni({
+      hostNs: h,
+      plugin: 'none',
+      command: 'ADD',
+      conf: { cniVersion: '1.0.0', name: 'n', type: 'none' },
+      netns: `/run/netns/${h}`,
+    });
     assert.equal(refused.json.code, 4);
     assert.match(refused.json.msg, /own network namespace/);
     const i = r.interfaces.findIndex((x: any) => x.name === 'up0');
@@ -71,7 +77,10 @@ describe('network modes', { skip: needsRoot }, () => {
     const call = { hostNs: h, plugin: 'container', netns: `/run/netns/${owner}`, containerId: 'joiner', ifname: 'eth0' };
     const r = cniOk({ ...call, command: 'ADD', conf });
     const i = r.interfaces.findIndex((x: any) => x.name === 'eth0');
-    assert.ok(r.ips.some((x: any) => x.address === '10.67.0.2/24' && x.interface === i && x.gateway === '10.67.0.1'), JSON.stringify(r));
+    assert.ok(
+      r.ips.some((x: any) => x.address === '10.67.0.2/24' && x.interface === i && x.gateway === '10.67.0.1'),
+      JSON.stringify(r),
+    );
     assert.equal(r.interfaces[i].sandbox, `/run/netns/${owner}`);
     assert.equal(cni({ ...call, command: 'CHECK', conf: { ...conf, prevResult: r } }).status, 0);
     cniOk({ ...call, command: 'DEL', conf });
@@ -92,9 +101,18 @@ describe('network modes', { skip: needsRoot }, () => {
     const w = world(t);
     const h = w.netns('host');
     const c = w.netns('ctr');
-    cniOk({ hostNs: h, plugin: 'none', command: 'ADD', conf: { cniVersion: '1.0.0', name: 'nonet', type: 'none' }, netns: `/run/netns/${c}` });
+    cniOk({
+      hostNs: h,
+      plugin: 'none',
+      command: 'ADD',
+      conf: { cniVersion: '1.0.0', name: 'nonet', type: 'none' },
+      netns: `/run/netns/${c}`,
+    });
     const links = ipj(c, 'link', 'show');
-    assert.deepEqual(links.map((l: any) => l.ifname), ['lo']);
+    assert.deepEqual(
+      links.map((l: any) => l.ifname),
+      ['lo'],
+    );
     assert.ok(links[0].flags.includes('UP'));
   });
 
@@ -102,7 +120,15 @@ describe('network modes', { skip: needsRoot }, () => {
     const w = world(t);
     const h = w.netns('host');
     const c = w.netns('ctr');
-    const conf = { cniVersion: '1.0.0', name: 'pipe', type: 'attach', bridge: 'br0', address: '192.168.115.20/24', gateway: '192.168.115.2', mac: '02:42:c0:a8:73:14' };
+    const conf = {
+      cniVersion: '1.0.0',
+      name: 'pipe',
+      type: 'attach',
+      bridge: 'br0',
+      address: '192.168.115.20/24',
+      gateway: '192.168.115.2',
+      mac: '02:42:c0:a8:73:14',
+    };
     const call = { hostNs: h, plugin: 'attach', netns: `/run/netns/${c}`, ifname: 'eth1' };
     const r = cniOk({ ...call, command: 'ADD', conf });
     assert.deepEqual(r.ips, [{ address: '192.168.115.20/24', gateway: '192.168.115.2', interface: 2 }]);
@@ -111,7 +137,10 @@ describe('network modes', { skip: needsRoot }, () => {
     assert.equal(ipj(c, 'route', 'show', 'default')[0].gateway, '192.168.115.2');
     assert.equal(cni({ ...call, command: 'CHECK', conf: { ...conf, prevResult: r } }).status, 0);
     cniOk({ ...call, command: 'DEL', conf });
-    assert.equal(ipj(c, 'link', 'show').some((l: any) => l.ifname === 'eth1'), false);
+    assert.equal(
+      ipj(c, 'link', 'show').some((l: any) => l.ifname === 'eth1'),
+      false,
+    );
     cniOk({ ...call, command: 'DEL', conf });
     const bad = cni({ ...call, command: 'ADD', conf: { ...conf, address: '192.168.115.20' } });
     assert.equal(bad.json.code, 7);

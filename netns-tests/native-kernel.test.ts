@@ -24,7 +24,11 @@ describe('native kernel layer', { skip: needsRoot }, () => {
     const inside = ipj(ns, '-d', 'link', 'show', 'eth0')[0];
     assert.equal(inside.linkinfo.info_kind, 'veth');
     assert.equal(inside.mtu, 1400);
-    assert.equal(ipj(host, 'link', 'show').some((l: any) => l.ifname === 'eth0'), false, 'peer must not appear in the creating netns');
+    assert.equal(
+      ipj(host, 'link', 'show').some((l: any) => l.ifname === 'eth0'),
+      false,
+      'peer must not appear in the creating netns',
+    );
   });
 
   it('creates a bridge, enslaves a port, and brings both up', async (t) => {
@@ -60,11 +64,14 @@ describe('native kernel layer', { skip: needsRoot }, () => {
     await n.rtnl.addRoute({ dst: 'fd99::/48', gateway: 'fd77::1' });
     await n.rtnl.addRoute({ dst: '172.31.9.0/24', oif: (await n.rtnl.link('d0')).index, table: 1000 });
 
-    const ipAddrs = ipj(ns, 'addr', 'show', 'dev', 'd0')[0].addr_info
-      .filter((a: any) => a.scope === 'global')
+    const ipAddrs = ipj(ns, 'addr', 'show', 'dev', 'd0')[0]
+      .addr_info.filter((a: any) => a.scope === 'global')
       .map((a: any) => `${a.local}/${a.prefixlen}`)
       .sort();
-    const ours = (await n.rtnl.addresses({ link: 'd0' })).filter((a) => a.scope === 0).map((a) => a.cidr).sort();
+    const ours = (await n.rtnl.addresses({ link: 'd0' }))
+      .filter((a) => a.scope === 0)
+      .map((a) => a.cidr)
+      .sort();
     assert.deepEqual(ours, ipAddrs);
     assert.deepEqual(ipAddrs, ['10.77.0.5/24', 'fd77::5/64']);
     assert.equal(ipj(ns, 'addr', 'show', 'dev', 'd0')[0].addr_info.find((a: any) => a.local === '10.77.0.5').broadcast, '10.77.0.255');
@@ -96,7 +103,10 @@ describe('native kernel layer', { skip: needsRoot }, () => {
     const B = Netns.open(b);
     t.after(() => [H, A, B].forEach((x) => x.close()));
     const br = await H.rtnl.createLink({ kind: 'bridge', name: 'tbr0', up: true });
-    for (const [name, C, addr] of [['va', A, '10.55.0.2/24'], ['vb', B, '10.55.0.3/24']] as const) {
+    for (const [name, C, addr] of [
+      ['va', A, '10.55.0.2/24'],
+      ['vb', B, '10.55.0.3/24'],
+    ] as const) {
       await H.rtnl.createLink({ kind: 'veth', name, masterIndex: br.index, up: true, peer: { name: 'eth0', netnsFd: C.fd() } });
       await C.rtnl.addAddress('eth0', addr);
       await C.rtnl.setLink('eth0', { up: true });
@@ -167,7 +177,7 @@ describe('native kernel layer', { skip: needsRoot }, () => {
     assert.equal(ipj(ns, 'route', 'show', '192.168.60.0/24').length, 0);
   });
 
-  it('opens a namespace\'s /proc/sys/net directory through a procfs instance of its own', async (t) => {
+  it("opens a namespace's /proc/sys/net directory through a procfs instance of its own", async (t) => {
     const w = world(t);
     const ns = w.netns('psys');
     const { native } = await import('../native/addon.js');
@@ -215,15 +225,24 @@ describe('native kernel layer', { skip: needsRoot }, () => {
       await c.rtnl.setLink('eth0', { up: true });
       assert.equal(await c.rtnl.deleteVeth('eth0', `/run/netns/${host}`), true);
       // At once, as ip sees it: neither end listed, no port left on the bridge.
-      assert.deepEqual(ipj(ctrName, 'link', 'show').map((l: any) => l.ifname), ['lo']);
-      assert.equal(ipj(host, 'link', 'show').some((l: any) => l.ifname === `vh${i}`), false);
+      assert.deepEqual(
+        ipj(ctrName, 'link', 'show').map((l: any) => l.ifname),
+        ['lo'],
+      );
+      assert.equal(
+        ipj(host, 'link', 'show').some((l: any) => l.ifname === `vh${i}`),
+        false,
+      );
       assert.deepEqual(ipj(host, 'link', 'show', 'master', 'br0'), []);
     }
     assert.equal(await c.rtnl.deleteVeth('eth0', `/run/netns/${host}`), false, 'a missing link: false');
     // Not a veth: a plain delete.
     await c.rtnl.createLink({ kind: 'bridge', name: 'notveth' });
     assert.equal(await c.rtnl.deleteVeth('notveth', null), true);
-    assert.equal(ipj(ctrName, 'link', 'show').some((l: any) => l.ifname === 'notveth'), false);
+    assert.equal(
+      ipj(ctrName, 'link', 'show').some((l: any) => l.ifname === 'notveth'),
+      false,
+    );
     // The kernel finishes each delete on a thread of its own, which then closes its copies of the descriptors.
     for (let i = 0; i < 100 && fds() > before; i++) await new Promise((r) => setTimeout(r, 20));
     assert.ok(fds() <= before, `descriptors: ${before} before, ${fds()} after`);
@@ -235,7 +254,15 @@ describe('native kernel layer', { skip: needsRoot }, () => {
     // The child process sees no /proc: its own mount namespace, /proc lazily unmounted.
     const addon = join(dirname(fileURLToPath(import.meta.url)), '..', 'native', 'index.js');
     const script = `import('${addon}').then(async ({ Netns }) => { const n = Netns.open('/run/netns/${name}'); await n.rtnl.createLink({ kind: 'bridge', name: 'np0' }); n.close(); console.log(require('fs').existsSync('/proc/self') ? 'proc' : 'noproc'); })`;
-    const out = sh('unshare', '--mount', '--propagation', 'private', 'sh', '-c', `umount -l /proc && exec ${process.execPath} -e "${script.replace(/"/g, '\\"')}"`);
+    const out = sh(
+      'unshare',
+      '--mount',
+      '--propagation',
+      'private',
+      'sh',
+      '-c',
+      `umount -l /proc && exec ${process.execPath} -e "${script.replace(/"/g, '\\"')}"`,
+    );
     assert.equal(out.trim(), 'noproc');
     assert.equal(ipj(name, '-d', 'link', 'show', 'np0')[0].linkinfo.info_kind, 'bridge');
   });
@@ -279,7 +306,10 @@ describe('native kernel layer', { skip: needsRoot }, () => {
     });
     assert.ok(sh('ip', 'netns', 'list').includes(name));
     n.close();
-    assert.throws(() => Netns.create(name), (e: unknown) => e instanceof NetnsError && /already exists/.test((e as Error).message));
+    assert.throws(
+      () => Netns.create(name),
+      (e: unknown) => e instanceof NetnsError && /already exists/.test((e as Error).message),
+    );
     Netns.remove(name);
     assert.equal(sh('ip', 'netns', 'list').includes(name), false);
     assert.throws(() => Netns.open('/etc/hostname'), /not a namespace file/);

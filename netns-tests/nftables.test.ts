@@ -12,7 +12,19 @@ const MOD = join(REPO, 'dist', 'native', 'nftables.js');
 
 /** Runs `body` (with `n` = the module) in a node process inside `ns`. */
 function inNs(ns: string, body: string): string {
-  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, '--input-type=module', '-e', `const n = await import(${JSON.stringify(MOD)}); ${body}; process.exit(0);`], { encoding: 'utf8' });
+  const r = spawnSync(
+    'ip',
+    [
+      'netns',
+      'exec',
+      ns,
+      process.execPath,
+      '--input-type=module',
+      '-e',
+      `const n = await import(${JSON.stringify(MOD)}); ${body}; process.exit(0);`,
+    ],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) throw new Error(r.stderr || r.stdout);
   return r.stdout;
 }
@@ -42,7 +54,10 @@ describe('nftables over netlink', { skip: needsRoot }, () => {
     assert.match(text, /ip daddr 127\.0\.0\.1 udp dport 5300 dnat ip to 10\.70\.0\.2:53/);
     assert.match(text, /ip saddr 127\.0\.0\.0\/8 ip daddr 10\.70\.0\.2 tcp dport 80 masquerade/);
     // The guard sees the notes of existing rules and can refuse.
-    const refused = inNs(ns, `try { await n.addRules('ports:c:eth0', [], (ex) => { if (ex.some((r) => r.text === 'tcp dport 18080')) throw new Error('taken'); }); console.log('added'); } catch (e) { console.log(e.message); }`);
+    const refused = inNs(
+      ns,
+      `try { await n.addRules('ports:c:eth0', [], (ex) => { if (ex.some((r) => r.text === 'tcp dport 18080')) throw new Error('taken'); }); console.log('added'); } catch (e) { console.log(e.message); }`,
+    );
     assert.equal(refused.trim(), 'taken');
     assert.equal(inNs(ns, `console.log(await n.removeRules('net:a'))`).trim(), '2');
     assert.doesNotMatch(nftList(ns), /net:a/);

@@ -34,7 +34,11 @@ describe('podman runs containers on tsnet plugins', { skip }, () => {
     for (const b of ['sh', 'ip', 'cat', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', b));
     sh('tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.');
     mkdirSync(join(dir, 'net.d'));
-    const conflist = { cniVersion: '1.0.0', name: net, plugins: [{ type: 'bridge', bridge, isGateway: true, ipam: { type: 'tsnet-ipam', subnet: '10.91.0.0/24', dataDir } }] };
+    const conflist = {
+      cniVersion: '1.0.0',
+      name: net,
+      plugins: [{ type: 'bridge', bridge, isGateway: true, ipam: { type: 'tsnet-ipam', subnet: '10.91.0.0/24', dataDir } }],
+    };
     writeFileSync(join(dir, 'net.d', `${net}.conflist`), JSON.stringify(conflist));
     writeFileSync(
       join(dir, 'containers.conf'),
@@ -54,7 +58,8 @@ describe('podman runs containers on tsnet plugins', { skip }, () => {
     );
     const env = { ...process.env, CONTAINERS_CONF: join(dir, 'containers.conf') };
     const base = ['--root', join(dir, 'storage'), '--runroot', join(dir, 'run'), '--storage-driver', 'vfs'];
-    const pm = (...args: string[]) => spawnSync('nsenter', [`--net=/run/netns/${host}`, podman!, ...base, ...args], { env, encoding: 'utf8', timeout: 120_000 });
+    const pm = (...args: string[]) =>
+      spawnSync('nsenter', [`--net=/run/netns/${host}`, podman!, ...base, ...args], { env, encoding: 'utf8', timeout: 120_000 });
     w.defer(() => {
       pm('rm', '-af');
       pm('system', 'reset', '--force');
@@ -78,18 +83,26 @@ describe('podman runs containers on tsnet plugins', { skip }, () => {
     // The same conflist through our invoker.
     const ctr = w.netns('pmctr');
     const cli = join(REPO, 'dist', 'engine', 'cli', 'main.js');
-    const add = spawnSync('nsenter', [`--net=/run/netns/${host}`, process.execPath, cli, 'cni', 'add', net, `/run/netns/${ctr}`, '--conf-dir', join(dir, 'net.d')], {
-      env: { ...process.env, TSNET_ROOT: join(dir, 'tsnet'), CNI_PATH: `${OUR_CNI}:${REF_CNI}` },
-      encoding: 'utf8',
-    });
+    const add = spawnSync(
+      'nsenter',
+      [`--net=/run/netns/${host}`, process.execPath, cli, 'cni', 'add', net, `/run/netns/${ctr}`, '--conf-dir', join(dir, 'net.d')],
+      {
+        env: { ...process.env, TSNET_ROOT: join(dir, 'tsnet'), CNI_PATH: `${OUR_CNI}:${REF_CNI}` },
+        encoding: 'utf8',
+      },
+    );
     assert.equal(add.status, 0, add.stderr);
     const result = JSON.parse(add.stdout);
     assert.match(result.ips[0].address, /^10\.91\.0\.\d+\/24$/);
     assert.ok(ipj(ctr, 'addr', 'show', 'dev', 'eth0')[0].addr_info.some((a: any) => `${a.local}/${a.prefixlen}` === result.ips[0].address));
-    const del = spawnSync('nsenter', [`--net=/run/netns/${host}`, process.execPath, cli, 'cni', 'del', net, `/run/netns/${ctr}`, '--conf-dir', join(dir, 'net.d')], {
-      env: { ...process.env, TSNET_ROOT: join(dir, 'tsnet'), CNI_PATH: `${OUR_CNI}:${REF_CNI}` },
-      encoding: 'utf8',
-    });
+    const del = spawnSync(
+      'nsenter',
+      [`--net=/run/netns/${host}`, process.execPath, cli, 'cni', 'del', net, `/run/netns/${ctr}`, '--conf-dir', join(dir, 'net.d')],
+      {
+        env: { ...process.env, TSNET_ROOT: join(dir, 'tsnet'), CNI_PATH: `${OUR_CNI}:${REF_CNI}` },
+        encoding: 'utf8',
+      },
+    );
     assert.equal(del.status, 0, del.stderr);
     assert.equal(await held(dataDir, net), 0);
   });

@@ -35,7 +35,10 @@ describe('tsnet route', { skip: needsRoot }, () => {
     assert.match(dup.stderr, /already exists.*tsnet route del/);
     tsnetOk(h, 'route', 'del', c, '192.168.0.0/16', 'via', '192.168.115.2');
     tsnetOk(h, 'route', 'del', c, '172.16.0.0/12', 'table', '100');
-    assert.equal(ipj(c, 'route', 'show').some((r: any) => r.dst === '192.168.0.0/16'), false);
+    assert.equal(
+      ipj(c, 'route', 'show').some((r: any) => r.dst === '192.168.0.0/16'),
+      false,
+    );
     assert.equal(ipj(c, 'route', 'show', 'table', '100').length, 0);
   });
 });
@@ -44,11 +47,30 @@ describe('route CNI plugin', { skip: needsRoot }, () => {
   for (const version of SUPPORTED_VERSIONS.filter((v) => v !== '0.3.0')) {
     it(`ADD appends routes to prevResult, CHECK finds them, DEL removes them (cniVersion ${version})`, async (t) => {
       const { h, c } = setup(t);
-      const prevResult = { cniVersion: version, interfaces: [{ name: 'eth1', sandbox: `/run/netns/${c}` }], ips: [{ ...(version.startsWith('0.') ? { version: '4' } : {}), address: '192.168.115.10/24', interface: 0 }] };
-      const conf = { cniVersion: version, name: 'inject', type: 'route', routes: [{ dst: '192.168.0.0/16', gw: '192.168.115.2' }, { dst: '10.0.0.0/8', gw: '192.168.115.3', metric: 7 }], prevResult };
+      const prevResult = {
+        cniVersion: version,
+        interfaces: [{ name: 'eth1', sandbox: `/run/netns/${c}` }],
+        ips: [{ ...(version.startsWith('0.') ? { version: '4' } : {}), address: '192.168.115.10/24', interface: 0 }],
+      };
+      const conf = {
+        cniVersion: version,
+        name: 'inject',
+        type: 'route',
+        routes: [
+          { dst: '192.168.0.0/16', gw: '192.168.115.2' },
+          { dst: '10.0.0.0/8', gw: '192.168.115.3', metric: 7 },
+        ],
+        prevResult,
+      };
       const call = { hostNs: h, plugin: 'route', netns: `/run/netns/${c}`, ifname: 'eth1' };
       const r = cniOk({ ...call, command: 'ADD', conf });
-      assert.deepEqual(r.routes, [{ dst: '192.168.0.0/16', gw: '192.168.115.2' }, { dst: '10.0.0.0/8', gw: '192.168.115.3', ...(version.startsWith('0.') ? {} : { priority: 7 }) }].map((x) => (version.startsWith('0.') ? { dst: x.dst, gw: x.gw } : x)));
+      assert.deepEqual(
+        r.routes,
+        [
+          { dst: '192.168.0.0/16', gw: '192.168.115.2' },
+          { dst: '10.0.0.0/8', gw: '192.168.115.3', ...(version.startsWith('0.') ? {} : { priority: 7 }) },
+        ].map((x) => (version.startsWith('0.') ? { dst: x.dst, gw: x.gw } : x)),
+      );
       assert.equal(r.ips[0].address, '192.168.115.10/24', 'prevResult passed through');
       assert.ok(ipj(c, 'route', 'show').some((x: any) => x.dst === '10.0.0.0/8' && x.metric === 7));
       if (version !== '0.3.1') assert.equal(cni({ ...call, command: 'CHECK', conf: { ...conf, prevResult: r } }).status, 0);
@@ -67,7 +89,17 @@ describe('route CNI plugin', { skip: needsRoot }, () => {
     assert.match(bad.json.msg, /host bits set/);
     assert.match(bad.json.details, /did you mean 192\.168\.0\.0\/16/);
     const before = ipj(c, 'route', 'show');
-    const unreachable = cni({ ...call, command: 'ADD', conf: { ...base, routes: [{ dst: '192.168.0.0/16', gw: '192.168.115.2' }, { dst: '10.0.0.0/8', gw: '172.31.0.1' }] } });
+    const unreachable = cni({
+      ...call,
+      command: 'ADD',
+      conf: {
+        ...base,
+        routes: [
+          { dst: '192.168.0.0/16', gw: '192.168.115.2' },
+          { dst: '10.0.0.0/8', gw: '172.31.0.1' },
+        ],
+      },
+    });
     assert.equal(unreachable.json.code, 100);
     assert.match(unreachable.json.msg, /gateway 172\.31\.0\.1 is not on a subnet/);
     assert.deepEqual(ipj(c, 'route', 'show'), before, 'the first route was rolled back');

@@ -32,7 +32,14 @@ describe('bridge port limit', { skip: needsRoot }, () => {
     const ctr = w.netns('c');
     const root = w.tmpdir();
     fill(w, h, 'br0');
-    const conf = { cniVersion: '1.0.0', name: `net${w.id}`, type: 'bridge', bridge: 'br0', isGateway: true, ipam: { type: 'tsnet-ipam', subnet: '10.67.0.0/16' } };
+    const conf = {
+      cniVersion: '1.0.0',
+      name: `net${w.id}`,
+      type: 'bridge',
+      bridge: 'br0',
+      isGateway: true,
+      ipam: { type: 'tsnet-ipam', subnet: '10.67.0.0/16' },
+    };
     const r = cni({ hostNs: h, plugin: 'bridge', command: 'ADD', conf, netns: `/run/netns/${ctr}`, env: { TSNET_ROOT: root } });
     assert.equal(r.status, 1, r.stdout);
     assert.equal(r.json?.code, 104, r.stdout);

@@ -23,7 +23,8 @@ interface AttachFlags {
 }
 
 function describe(r: AttachResult): string {
-  const where = r.mode === 'bridge' ? `bridge ${r.bridge}${r.createdBridge ? ' (created)' : ''} via ${r.hostVeth}` : `macvlan of ${r.parent}`;
+  const where =
+    r.mode === 'bridge' ? `bridge ${r.bridge}${r.createdBridge ? ' (created)' : ''} via ${r.hostVeth}` : `macvlan of ${r.parent}`;
   const ip = r.address ? ` ${r.address}${r.gateway ? ` gw ${r.gateway}` : ''}` : '';
   return `attached ${r.ifname} (${r.mac}, mtu ${r.mtu})${ip} in ${r.container} to ${where}`;
 }
@@ -43,7 +44,11 @@ async function restore(file: string, json: boolean): Promise<void> {
       const ns = Netns.open(netnsPath);
       const present = await ns.rtnl.findLink(req.ifname).finally(() => ns.close());
       if (present) {
-        process.stdout.write(json ? `${JSON.stringify({ line, skipped: `${req.ifname} already present` })}\n` : `${file}:${line}: ${req.ifname} already present in ${req.container}, skipped\n`);
+        process.stdout.write(
+          json
+            ? `${JSON.stringify({ line, skipped: `${req.ifname} already present` })}\n`
+            : `${file}:${line}: ${req.ifname} already present in ${req.container}, skipped\n`,
+        );
         continue;
       }
       const r = await attach(req);
@@ -54,13 +59,20 @@ async function restore(file: string, json: boolean): Promise<void> {
       failed.push(String(line));
     }
   }
-  if (failed.length) throw new PluginError(`--restore ${file}`, `${failed.length} of ${entries.length} attachments failed (line${failed.length > 1 ? 's' : ''} ${failed.join(', ')})`, 'see the messages above; fixed lines can be replayed again, present ones are skipped');
+  if (failed.length)
+    throw new PluginError(
+      `--restore ${file}`,
+      `${failed.length} of ${entries.length} attachments failed (line${failed.length > 1 ? 's' : ''} ${failed.join(', ')})`,
+      'see the messages above; fixed lines can be replayed again, present ones are skipped',
+    );
 }
 
 export function attachCommand(): Command {
   return new Command('attach')
     .description("give a container an extra interface on a host bridge or NIC (pipework's syntax)")
-    .usage('[options] <hostif> <container> <ip>/<len>[@<gw>] [<mac>][@<vlan>]  |  <hostif> <container> dhcp [<mac>][@<vlan>]  |  --restore FILE  |  --wait')
+    .usage(
+      '[options] <hostif> <container> <ip>/<len>[@<gw>] [<mac>][@<vlan>]  |  <hostif> <container> dhcp [<mac>][@<vlan>]  |  --restore FILE  |  --wait',
+    )
     .argument('[args...]', '<hostif> <container> <ip>/<len>[@gw]|dhcp [mac][@vlan]')
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
     .option('-l, --host-ifname <name>', 'name of the host end of the veth (default: generated)')
@@ -74,7 +86,12 @@ export function attachCommand(): Command {
     .option('--json', 'print the result as JSON')
     .action(async (words: string[], f: AttachFlags) => {
       if (f.wait) {
-        if (words.length) throw new PluginError('--wait', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, "run 'tsnet attach --wait [-i eth1]' inside the container");
+        if (words.length)
+          throw new PluginError(
+            '--wait',
+            `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`,
+            "run 'tsnet attach --wait [-i eth1]' inside the container",
+          );
         const ifname = f.ifname ?? DEFAULT_IFNAME;
         checkIfname(ifname, 'container interface');
         const t = seconds(f.timeout, '--timeout');
@@ -82,7 +99,12 @@ export function attachCommand(): Command {
         return;
       }
       if (f.restore) {
-        if (words.length) throw new PluginError('--restore', `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`, `run 'tsnet attach --restore ${f.restore}' alone`);
+        if (words.length)
+          throw new PluginError(
+            '--restore',
+            `takes no positional arguments (got ${JSON.stringify(words.join(' '))})`,
+            `run 'tsnet attach --restore ${f.restore}' alone`,
+          );
         await restore(f.restore, !!f.json);
         return;
       }

@@ -33,7 +33,9 @@ function parseJsonOpt(s: string | undefined, what: string): Record<string, unkno
     if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
     return v as Record<string, unknown>;
   } catch (e) {
-    throw new InvalidArgumentError(`${what} must be a JSON object, e.g. '{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}' (${(e as Error).message})`);
+    throw new InvalidArgumentError(
+      `${what} must be a JSON object, e.g. '{"portMappings":[{"hostPort":8080,"containerPort":80,"protocol":"tcp"}]}' (${(e as Error).message})`,
+    );
   }
 }
 
@@ -121,7 +123,12 @@ export function cniCommands(options: CniCommandsOptions = {}): Command {
   cni
     .command('gc <network>')
     .description('GC: release every cached attachment of the network not listed with --valid')
-    .option('--valid <cid:ifname...>', 'attachments to keep (containerID:ifname)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+    .option(
+      '--valid <cid:ifname...>',
+      'attachments to keep (containerID:ifname)',
+      (v: string, acc: string[]) => [...acc, v],
+      [] as string[],
+    )
     .option('--conf-dir <dir>', 'network config directory')
     .action(async (network: string, o: { valid: string[]; confDir?: string }) => {
       try {

@@ -69,7 +69,7 @@ export function containerCommands(program: Command): void {
     .command('run')
     .description('create and start a container')
     .argument('<image>', 'image name or id (tsnet image ls)')
-    .argument('[command...]', 'command and arguments (default: the image\'s)')
+    .argument('[command...]', "command and arguments (default: the image's)")
     .option('-d, --detach', 'run in the background and print the id')
     .option('--rm', 'remove the container when it exits')
     .option('--name <name>', 'container name (default: generated)')

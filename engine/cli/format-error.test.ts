@@ -4,5 +4,8 @@ import { TsnetError } from '../../common/errors.js';
 import { formatError } from './format-error.js';
 
 test('errors print as tsnet: thing: reason (fix)', () => {
-  assert.equal(formatError(new TsnetError('container x', 'not found', "see 'tsnet ps -a'")), "tsnet: container x: not found (see 'tsnet ps -a')");
+  assert.equal(
+    formatError(new TsnetError('container x', 'not found', "see 'tsnet ps -a'")),
+    "tsnet: container x: not found (see 'tsnet ps -a')",
+  );
 });

@@ -6,7 +6,8 @@ import { CniCode, isTsnetError } from '../../common/errors.js';
 export function formatError(e: unknown): string {
   // A plugin's CNI error whose code is "internal" is a surprise like any unclassified error; every other
   // TsnetError already names the thing, the reason and the fix.
-  if (isTsnetError(e) && !(e.name === 'CniError' && e.cniCode === CniCode.Internal)) return `tsnet: ${e.summary}${e.fix ? ` (${e.fix})` : ''}`;
+  if (isTsnetError(e) && !(e.name === 'CniError' && e.cniCode === CniCode.Internal))
+    return `tsnet: ${e.summary}${e.fix ? ` (${e.fix})` : ''}`;
   if (e instanceof Error) {
     const code = (e as NodeJS.ErrnoException).code;
     return `tsnet: ${e.message}${code && !e.message.includes(code) ? ` [${code}]` : ''} (this is unexpected; re-run with TSNET_DEBUG=1 for a stack trace)`;

@@ -41,7 +41,13 @@ export function imageCommands(): Command {
     .option('--bin <list>', `comma-separated commands (default: ${DEFAULT_BINS.join(',')})`)
     .option('--no-busybox', 'do not add busybox applets')
     .action((name: string, o: { bin?: string; busybox?: boolean }) => {
-      const img = imageFromHost(name, { bins: o.bin?.split(',').map((s) => s.trim()).filter(Boolean), busybox: o.busybox });
+      const img = imageFromHost(name, {
+        bins: o.bin
+          ?.split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+        busybox: o.busybox,
+      });
       process.stdout.write(`${img.name} ${shortId(img.id)}\n`);
     });
 
@@ -70,7 +76,11 @@ export function imageCommands(): Command {
         const img = getImage(r);
         const users = listContainers().filter((c) => c.config.imageId === img.id);
         if (users.length && !o.force) {
-          throw new TsnetError(`image ${img.name}`, `used by container(s) ${users.map((u) => u.config.name).join(', ')}`, "remove them first with 'tsnet rm', or use 'image rm -f'");
+          throw new TsnetError(
+            `image ${img.name}`,
+            `used by container(s) ${users.map((u) => u.config.name).join(', ')}`,
+            "remove them first with 'tsnet rm', or use 'image rm -f'",
+          );
         }
         removeImage(img);
         process.stdout.write(`Deleted: ${img.name} ${shortId(img.id)}\n`);

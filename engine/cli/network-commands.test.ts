@@ -11,7 +11,14 @@ import type { CniArgs, NetConf } from '../../plugins/cni/types.js';
 import { networkCommands } from './network-commands.js';
 
 const noAddon = !addonCandidates().some(existsSync) && 'native addon not built (npm run build:native)';
-const args = (cid: string, extra: Record<string, string> = {}, ifname = 'eth0'): CniArgs => ({ command: 'ADD', containerId: cid, netns: '/x', ifname, args: extra, path: [] });
+const args = (cid: string, extra: Record<string, string> = {}, ifname = 'eth0'): CniArgs => ({
+  command: 'ADD',
+  containerId: cid,
+  netns: '/x',
+  ifname,
+  args: extra,
+  path: [],
+});
 
 async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
   const root = mkdtempSync(join(tmpdir(), 'tsnet-cni-ipam-'));
@@ -27,7 +34,12 @@ test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are
     const lines: string[] = [];
     const errs: string[] = [];
     const cli = (argv: string[]) =>
-      networkCommands({ root, hostUsage: async () => [{ prefix: '172.17.0.0/16', what: 'route 172.17.0.0/16 dev docker0' }], out: (s) => lines.push(s), err: (s) => errs.push(s) })
+      networkCommands({
+        root,
+        hostUsage: async () => [{ prefix: '172.17.0.0/16', what: 'route 172.17.0.0/16 dev docker0' }],
+        out: (s) => lines.push(s),
+        err: (s) => errs.push(s),
+      })
         .exitOverride()
         .parseAsync(argv, { from: 'user' });
     await cli(['create', 'front']);
@@ -35,7 +47,9 @@ test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are
     assert.equal(errs.length, 0, errs.join('\n'));
     const reg = new NetworkRegistry(root);
     assert.equal(reg.require('front').subnet, '172.18.0.0/16');
-    assert.deepEqual(reg.require('back').ranges, [[{ subnet: '10.70.0.0/24', gateway: '10.70.0.254', rangeStart: '10.70.0.128', rangeEnd: '10.70.0.254' }]]);
+    assert.deepEqual(reg.require('back').ranges, [
+      [{ subnet: '10.70.0.0/24', gateway: '10.70.0.254', rangeStart: '10.70.0.128', rangeEnd: '10.70.0.254' }],
+    ]);
     await cli(['create', 'clash', '--subnet', '10.70.0.0/16']);
     assert.match(errs.pop()!, /overlaps network "back"/);
     process.exitCode = 0;
@@ -46,7 +60,7 @@ test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are
 
     lines.length = 0;
     await cli(['ls']);
-    assert.match(lines[0]!.split("\n")[0]!, /^NETWORK ID\s+NAME\s+DRIVER\s+SUBNET\s+GATEWAY\s+IN USE$/);
+    assert.match(lines[0]!.split('\n')[0]!, /^NETWORK ID\s+NAME\s+DRIVER\s+SUBNET\s+GATEWAY\s+IN USE$/);
     assert.match(lines[0]!.split('\n')[1]!, /back\s+bridge\s+10\.70\.0\.0\/24\s+10\.70\.0\.254\s+2$/);
     lines.length = 0;
     await cli(['inspect', 'back']);

@@ -16,7 +16,14 @@ export interface NetworkCliDeps {
 
 function table(rows: string[][]): string {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  return rows.map((r) => r.map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3))).join('').trimEnd()).join('\n');
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i]! + 3)))
+        .join('')
+        .trimEnd(),
+    )
+    .join('\n');
 }
 
 function prefixLen(v: string): number {
@@ -59,20 +66,39 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
       return n;
     })
     .action(
-      guard(async (name: string, o: { subnet: string; prefix?: number; gateway?: string; ipRange?: string; driver: string; bridge?: string; masquerade: boolean; mtu?: number }) => {
-        if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge)) throw new Error(`--bridge ${JSON.stringify(o.bridge)}: an interface name has 1-15 characters without '/', ':' or spaces`);
-        const rec = await registry().create({
-          name,
-          subnet: o.subnet,
-          driver: o.driver,
-          options: { ...(o.bridge ? { bridge: o.bridge } : {}), ...(o.masquerade === false ? { ipMasq: false } : {}), ...(o.mtu ? { mtu: o.mtu } : {}) },
-          ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
-          ...(o.gateway ? { gateway: o.gateway } : {}),
-          ...(o.ipRange ? { ipRange: o.ipRange } : {}),
-          ...(deps.hostUsage ? { hostUsage: deps.hostUsage } : {}),
-        });
-        out(rec.id);
-      }),
+      guard(
+        async (
+          name: string,
+          o: {
+            subnet: string;
+            prefix?: number;
+            gateway?: string;
+            ipRange?: string;
+            driver: string;
+            bridge?: string;
+            masquerade: boolean;
+            mtu?: number;
+          },
+        ) => {
+          if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge))
+            throw new Error(`--bridge ${JSON.stringify(o.bridge)}: an interface name has 1-15 characters without '/', ':' or spaces`);
+          const rec = await registry().create({
+            name,
+            subnet: o.subnet,
+            driver: o.driver,
+            options: {
+              ...(o.bridge ? { bridge: o.bridge } : {}),
+              ...(o.masquerade === false ? { ipMasq: false } : {}),
+              ...(o.mtu ? { mtu: o.mtu } : {}),
+            },
+            ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
+            ...(o.gateway ? { gateway: o.gateway } : {}),
+            ...(o.ipRange ? { ipRange: o.ipRange } : {}),
+            ...(deps.hostUsage ? { hostUsage: deps.hostUsage } : {}),
+          });
+          out(rec.id);
+        },
+      ),
     );
 
   cmd

@@ -17,7 +17,8 @@ export function parseLimits(o: { memory?: string; cpus?: string; pidsLimit?: str
   }
   if (o.pidsLimit !== undefined) {
     const n = Number(o.pidsLimit);
-    if (!Number.isInteger(n) || n < 1) throw new TsnetError(`--pids-limit ${o.pidsLimit}`, 'not a positive integer', 'e.g. --pids-limit 100');
+    if (!Number.isInteger(n) || n < 1)
+      throw new TsnetError(`--pids-limit ${o.pidsLimit}`, 'not a positive integer', 'e.g. --pids-limit 100');
     limits.pidsLimit = n;
   }
   return limits;

@@ -22,7 +22,10 @@ export function buildProgram(): Command {
   program.addCommand(imageCommands());
 
   // ── Commands of the other areas: network (ipam/), cni (plugins/cni/), attach/detach and route (plugins/) ──
-  const network = networkCommands({ hostUsage: currentHostUsage, onRemoved: async (rec) => (await import('../network/remove-bridge.js')).removeNetworkBridge(rec) });
+  const network = networkCommands({
+    hostUsage: currentHostUsage,
+    onRemoved: async (rec) => (await import('../network/remove-bridge.js')).removeNetworkBridge(rec),
+  });
   network
     .command('connect')
     .description('connect a running container to a network, on a new interface (eth1, eth2, …)')

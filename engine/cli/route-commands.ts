@@ -17,13 +17,24 @@ async function inContainer<T>(ref: string, fn: (ns: Netns) => Promise<T>): Promi
 }
 
 function line(r: ListedRoute): string {
-  return [r.dst, r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.table !== RT_TABLE_MAIN && `table ${r.table}`, r.scope === RT_SCOPE_LINK && 'scope link', r.metric !== undefined && `metric ${r.metric}`].filter(Boolean).join(' ');
+  return [
+    r.dst,
+    r.via && `via ${r.via}`,
+    r.dev && `dev ${r.dev}`,
+    r.table !== RT_TABLE_MAIN && `table ${r.table}`,
+    r.scope === RT_SCOPE_LINK && 'scope link',
+    r.metric !== undefined && `metric ${r.metric}`,
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 const WORDS = '<dst-cidr> via <gw> [dev <ifname>] [metric N] [table N]';
 
 export function routeCommand(): Command {
-  const cmd = new Command('route').description("edit routes inside a container's network namespace from outside (the container needs no capability)");
+  const cmd = new Command('route').description(
+    "edit routes inside a container's network namespace from outside (the container needs no capability)",
+  );
   cmd
     .command('add')
     .description('add a route in the container')
@@ -57,7 +68,8 @@ export function routeCommand(): Command {
     .action(async (container: string, f: { table?: string; json?: boolean }) => {
       let table: number | undefined;
       if (f.table !== undefined) {
-        if (!/^\d+$/.test(f.table) || Number(f.table) < 1) throw new PluginError(`--table ${JSON.stringify(f.table)}`, 'not a table number', 'write e.g. --table 100 (main is 254)');
+        if (!/^\d+$/.test(f.table) || Number(f.table) < 1)
+          throw new PluginError(`--table ${JSON.stringify(f.table)}`, 'not a table number', 'write e.g. --table 100 (main is 254)');
         table = Number(f.table);
       }
       const routes = await inContainer(container, (ns) => listRoutes(ns, table));

@@ -32,6 +32,10 @@ export async function cleanupAfterExit(id: string, extra: { error?: string } = {
     ...(extra.error || errors.length ? { error: [extra.error, ...errors].filter(Boolean).join('; ') } : {}),
   });
   if (errors.length) {
-    throw new TsnetError(`container ${c.config.name}`, `cleanup incomplete: ${errors.join('; ')}`, `retry with 'tsnet rm -f ${c.config.name}'`);
+    throw new TsnetError(
+      `container ${c.config.name}`,
+      `cleanup incomplete: ${errors.join('; ')}`,
+      `retry with 'tsnet rm -f ${c.config.name}'`,
+    );
   }
 }

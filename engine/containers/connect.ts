@@ -20,17 +20,37 @@ async function nextIfname(netnsPath: string): Promise<string> {
 export async function connectNetwork(network: string, ref: string, opts: { ip?: string } = {}): Promise<string> {
   const c = getContainer(ref);
   const att = c.state.network;
-  if (c.state.status !== 'running' || !att) throw new TsnetError(`container ${c.config.name}`, `is ${c.state.status}`, 'connect networks to a running container');
+  if (c.state.status !== 'running' || !att)
+    throw new TsnetError(`container ${c.config.name}`, `is ${c.state.status}`, 'connect networks to a running container');
   if (!att.ownsNetns || att.netnsPath === 'host')
-    throw new TsnetError(`container ${c.config.name}`, `shares another network namespace (--net ${c.config.net})`, 'connect the container that owns the namespace instead');
-  if (att.networks[network]) throw new TsnetError(`container ${c.config.name}`, `is already connected to network "${network}"`, `disconnect it first with 'tsnet network disconnect ${network} ${c.config.name}'`);
+    throw new TsnetError(
+      `container ${c.config.name}`,
+      `shares another network namespace (--net ${c.config.net})`,
+      'connect the container that owns the namespace instead',
+    );
+  if (att.networks[network])
+    throw new TsnetError(
+      `container ${c.config.name}`,
+      `is already connected to network "${network}"`,
+      `disconnect it first with 'tsnet network disconnect ${network} ${c.config.name}'`,
+    );
   const ifname = await nextIfname(att.netnsPath);
-  const req = { containerId: c.config.id, containerName: c.config.name, mode: networkMode(network), netnsPath: att.netnsPath, ifname, ...(opts.ip ? { ip: opts.ip } : {}), ports: [] };
+  const req = {
+    containerId: c.config.id,
+    containerName: c.config.name,
+    mode: networkMode(network),
+    netnsPath: att.netnsPath,
+    ifname,
+    ...(opts.ip ? { ip: opts.ip } : {}),
+    ports: [],
+  };
   const { cniNetworks } = await import('../network/cni-networks.js');
   const r = await cniNetworks('ADD', req);
   try {
     const fresh = getContainer(c.config.id).state.network ?? att;
-    updateState(c.config.id, { network: { ...fresh, networks: { ...fresh.networks, ...r.networks }, connected: [...(fresh.connected ?? []), { network, ifname }] } });
+    updateState(c.config.id, {
+      network: { ...fresh, networks: { ...fresh.networks, ...r.networks }, connected: [...(fresh.connected ?? []), { network, ifname }] },
+    });
   } catch (e) {
     await cniNetworks('DEL', req).catch(() => undefined);
     throw e;
@@ -51,7 +71,14 @@ export async function disconnectNetwork(network: string, ref: string): Promise<v
     );
   }
   const { cniNetworks } = await import('../network/cni-networks.js');
-  await cniNetworks('DEL', { containerId: c.config.id, containerName: c.config.name, mode: networkMode(network), netnsPath: att.netnsPath, ifname: entry.ifname, ports: [] });
+  await cniNetworks('DEL', {
+    containerId: c.config.id,
+    containerName: c.config.name,
+    mode: networkMode(network),
+    netnsPath: att.netnsPath,
+    ifname: entry.ifname,
+    ports: [],
+  });
   const { [network]: _gone, ...rest } = att.networks;
   updateState(c.config.id, { network: { ...att, networks: rest, connected: att.connected!.filter((x) => x !== entry) } });
 }

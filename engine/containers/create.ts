@@ -40,7 +40,8 @@ export function createContainer(o: RunOptions): ContainerConfig {
   const img = getImage(o.image);
   parseNetMode(o.net); // fail early on a bad --net
   const cmd = [...(img.config.entrypoint ?? []), ...(o.cmd.length ? o.cmd : (img.config.cmd ?? []))];
-  if (!cmd.length) throw new TsnetError(`image ${img.name}`, 'has no default command', 'give one after the image: tsnet run IMAGE sh -c ...');
+  if (!cmd.length)
+    throw new TsnetError(`image ${img.name}`, 'has no default command', 'give one after the image: tsnet run IMAGE sh -c ...');
   const id = newId();
   let name = o.name ? validateName(o.name) : randomName();
   for (let i = 0; ; i++) {

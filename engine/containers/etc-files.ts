@@ -6,7 +6,14 @@ import { join } from 'node:path';
 import type { Attachment } from '../network/driver.js';
 
 export function hostsFile(hostname: string, att: Attachment): string {
-  const lines = ['127.0.0.1\tlocalhost', '::1\tlocalhost ip6-localhost ip6-loopback', 'fe00::0\tip6-localnet', 'ff00::0\tip6-mcastprefix', 'ff02::1\tip6-allnodes', 'ff02::2\tip6-allrouters'];
+  const lines = [
+    '127.0.0.1\tlocalhost',
+    '::1\tlocalhost ip6-localhost ip6-loopback',
+    'fe00::0\tip6-localnet',
+    'ff00::0\tip6-mcastprefix',
+    'ff02::1\tip6-allnodes',
+    'ff02::2\tip6-allrouters',
+  ];
   const ips = Object.values(att.networks).map((n) => n.ip);
   if (ips.length) for (const ip of ips) lines.push(`${ip}\t${hostname}`);
   else lines.push(`127.0.1.1\t${hostname}`);

@@ -18,7 +18,11 @@ export interface ExecOptions {
 export async function execInContainer(ref: string, cmd: string[], opts: ExecOptions = {}): Promise<number> {
   const c = getContainer(ref);
   if (c.state.status !== 'running' || !c.state.pid) {
-    throw new TsnetError(`container ${c.config.name}`, `is not running (${c.state.status})`, `start a new one with 'tsnet run', or see 'tsnet ps -a'`);
+    throw new TsnetError(
+      `container ${c.config.name}`,
+      `is not running (${c.state.status})`,
+      `start a new one with 'tsnet run', or see 'tsnet ps -a'`,
+    );
   }
   if (!cmd.length) throw new TsnetError('exec', 'no command given', 'write tsnet exec CONTAINER COMMAND [ARG…]');
   const conf = join(files.dir(c.config.id), `exec-${randomBytes(4).toString('hex')}.conf`);

@@ -13,7 +13,8 @@ export function inspectJson(c: Container): Record<string, unknown> {
   }
   if (netMode === 'host' || netMode === 'none') networks[netMode] ??= { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
   const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
-  for (const p of cfg.ports) (ports[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp ?? '0.0.0.0', HostPort: String(p.hostPort) });
+  for (const p of cfg.ports)
+    (ports[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp ?? '0.0.0.0', HostPort: String(p.hostPort) });
   return {
     Id: cfg.id,
     Created: cfg.created,

@@ -3,7 +3,17 @@ import { test } from 'node:test';
 import { statusText } from './ps.js';
 
 test('ps status text', () => {
-  const config = { id: 'a'.repeat(64), name: 'n', image: 'i', imageId: 'x', created: '', cmd: ['sh'], env: [], workdir: '/', hostname: 'h' };
+  const config = {
+    id: 'a'.repeat(64),
+    name: 'n',
+    image: 'i',
+    imageId: 'x',
+    created: '',
+    cmd: ['sh'],
+    env: [],
+    workdir: '/',
+    hostname: 'h',
+  };
   const base = { config: { ...config, net: 'none', ports: [], limits: {}, autoRemove: false, detached: true } };
   const now = Date.parse('2024-01-01T00:01:00Z');
   assert.equal(

@@ -14,7 +14,11 @@ export async function removeContainer(ref: string, opts: { force?: boolean; from
   const id = c.config.id;
   if (c.state.status === 'running') {
     if (!opts.force) {
-      throw new TsnetError(`container ${c.config.name}`, 'is running', `stop it first with 'tsnet stop ${c.config.name}', or use 'tsnet rm -f'`);
+      throw new TsnetError(
+        `container ${c.config.name}`,
+        'is running',
+        `stop it first with 'tsnet stop ${c.config.name}', or use 'tsnet rm -f'`,
+      );
     }
     signalPid(c.state.pid, 'SIGKILL');
     await waitFor(() => !sameProcessAlive(c.state.pid, c.state.pidStart), 5000);
@@ -32,6 +36,7 @@ export async function removeContainer(ref: string, opts: { force?: boolean; from
   unmountLeftovers(files.dir(id));
   rmSync(files.dir(id), { recursive: true, force: true });
   releaseName(c.config.name, id);
-  if (existsSync(files.dir(id))) throw new TsnetError(`container ${c.config.name}`, `could not remove ${files.dir(id)}`, 'check for mounts under it');
+  if (existsSync(files.dir(id)))
+    throw new TsnetError(`container ${c.config.name}`, `could not remove ${files.dir(id)}`, 'check for mounts under it');
   return id;
 }

@@ -74,7 +74,8 @@ async function notStarted(cfg: ContainerConfig, exited: Promise<number>, setupEr
   const log = setupErr() || (readTextIfExists(files.log(id)) ?? '');
   const helperLines = log.split('\n').filter((l) => l.startsWith(HELPER_PREFIX));
   const reason =
-    helperLines.map((l) => l.slice(HELPER_PREFIX.length).trimStart()).join('; ') || `the init helper exited with ${readExit(id)?.code ?? 'no status'}`;
+    helperLines.map((l) => l.slice(HELPER_PREFIX.length).trimStart()).join('; ') ||
+    `the init helper exited with ${readExit(id)?.code ?? 'no status'}`;
   const fix = reason.includes('exec ') ? 'check the command exists in the image' : `see 'tsnet logs ${cfg.name}' for the full output`;
   return new TsnetError(`container ${cfg.name}`, `did not start: ${reason}`, fix, { exitCode: code === 126 || code === 127 ? code : 125 });
 }

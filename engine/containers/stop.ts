@@ -48,7 +48,10 @@ export async function stopContainer(ref: string, timeoutSec = 10): Promise<Conta
   const c = getContainer(ref);
   if (c.state.status === 'running') {
     signalPid(c.state.pid, 'SIGTERM');
-    const exitedInTime = await waitFor(() => !!readExit(c.config.id) || !sameProcessAlive(c.state.pid, c.state.pidStart), timeoutSec * 1000);
+    const exitedInTime = await waitFor(
+      () => !!readExit(c.config.id) || !sameProcessAlive(c.state.pid, c.state.pidStart),
+      timeoutSec * 1000,
+    );
     if (!exitedInTime) {
       signalPid(c.state.pid, 'SIGKILL');
       await waitFor(() => !sameProcessAlive(c.state.pid, c.state.pidStart), 5000);
@@ -60,7 +63,8 @@ export async function stopContainer(ref: string, timeoutSec = 10): Promise<Conta
 
 export async function killContainer(ref: string, sig: NodeJS.Signals = 'SIGKILL'): Promise<Container> {
   const c = getContainer(ref);
-  if (c.state.status !== 'running') throw new TsnetError(`container ${c.config.name}`, 'is not running', `see its state with 'tsnet ps -a'`);
+  if (c.state.status !== 'running')
+    throw new TsnetError(`container ${c.config.name}`, 'is not running', `see its state with 'tsnet ps -a'`);
   signalPid(c.state.pid, sig);
   if (sig === 'SIGKILL') {
     await waitFor(() => !sameProcessAlive(c.state.pid, c.state.pidStart), 5000);

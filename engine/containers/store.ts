@@ -35,7 +35,11 @@ export function reserveName(name: string, id: string): void {
         rmSync(paths.name(name), { force: true }); // left by a crash before the container dir existed
         return reserveName(name, id);
       }
-      throw new TsnetError(`container name '${name}'`, `already in use by ${holder?.slice(0, 12) ?? 'another container'}`, `remove it with 'tsnet rm ${name}' or pick another --name`);
+      throw new TsnetError(
+        `container name '${name}'`,
+        `already in use by ${holder?.slice(0, 12) ?? 'another container'}`,
+        `remove it with 'tsnet rm ${name}' or pick another --name`,
+      );
     }
     throw e;
   }
@@ -137,4 +141,3 @@ export function getContainer(ref: string): Container {
   if (!c) throw new TsnetError(`container '${ref}'`, 'not found', "list containers with 'tsnet ps -a'");
   return c;
 }
-

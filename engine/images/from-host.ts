@@ -2,15 +2,53 @@
 // libraries they need (found with ldd), plus busybox (if installed) for every applet the host did not
 // provide. Needs no download, so a fresh machine can run a networked container right away.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, lstatSync, mkdirSync, realpathSync, rmSync, symlinkSync, writeFileSync, chmodSync, statSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+  statSync,
+} from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';
 import { TsnetError } from '../../common/errors.js';
 import { dirSize } from './size.js';
 import { type ImageRecord, newLayerDir, saveImage, validateImageName } from './store.js';
 
 export const DEFAULT_BINS = [
-  'sh', 'ip', 'ping', 'cat', 'ls', 'hostname', 'sleep', 'true', 'false', 'echo', 'ps', 'mount', 'head', 'tail',
-  'seq', 'grep', 'wc', 'env', 'id', 'sed', 'kill', 'mkdir', 'rm', 'touch', 'dd', 'tr', 'uname', 'df', 'stat',
+  'sh',
+  'ip',
+  'ping',
+  'cat',
+  'ls',
+  'hostname',
+  'sleep',
+  'true',
+  'false',
+  'echo',
+  'ps',
+  'mount',
+  'head',
+  'tail',
+  'seq',
+  'grep',
+  'wc',
+  'env',
+  'id',
+  'sed',
+  'kill',
+  'mkdir',
+  'rm',
+  'touch',
+  'dd',
+  'tr',
+  'uname',
+  'df',
+  'stat',
 ];
 
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox', '/usr/sbin/busybox'];
@@ -19,7 +57,15 @@ const TOP_LINKS = ['bin', 'sbin', 'lib', 'lib32', 'lib64', 'libx32'];
 /** Resolves a command name to its host path via PATH (plus the sbin dirs root usually has). */
 export function whichHost(name: string): string | undefined {
   if (name.includes('/')) return existsSync(name) ? name : undefined;
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/local/sbin', '/usr/local/bin', '/usr/sbin', '/usr/bin', '/sbin', '/bin'];
+  const dirs = [
+    ...(process.env.PATH ?? '').split(delimiter),
+    '/usr/local/sbin',
+    '/usr/local/bin',
+    '/usr/sbin',
+    '/usr/bin',
+    '/sbin',
+    '/bin',
+  ];
   for (const d of dirs) {
     if (!d) continue;
     const p = join(d, name);
@@ -129,7 +175,8 @@ export function findBusybox(): string | undefined {
 export function buildFromHost(root: string, opts: FromHostOptions = {}): { missing: string[] } {
   const fs = new Rootfs(root);
   fs.mirrorTopLinks();
-  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'root', 'run', 'var/tmp', 'usr/bin', 'usr/sbin']) mkdirSync(join(root, d), { recursive: true });
+  for (const d of ['proc', 'sys', 'dev', 'tmp', 'etc', 'root', 'run', 'var/tmp', 'usr/bin', 'usr/sbin'])
+    mkdirSync(join(root, d), { recursive: true });
   chmodSync(join(root, 'tmp'), 0o1777);
   const bins = opts.bins?.length ? opts.bins : DEFAULT_BINS;
   const missing: string[] = [];
@@ -154,7 +201,9 @@ export function buildFromHost(root: string, opts: FromHostOptions = {}): { missi
       if (!fs.exists(p)) fs.link(p, '/usr/bin/busybox');
     }
   }
-  const stillMissing = missing.filter((m) => !(bb && (fs.exists(`/usr/bin/${m}`) || fs.exists(`/bin/${m}`) || fs.exists(`/usr/sbin/${m}`) || fs.exists(`/sbin/${m}`))));
+  const stillMissing = missing.filter(
+    (m) => !(bb && (fs.exists(`/usr/bin/${m}`) || fs.exists(`/bin/${m}`) || fs.exists(`/usr/sbin/${m}`) || fs.exists(`/sbin/${m}`))),
+  );
   fs.write('/etc/passwd', 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n');
   fs.write('/etc/group', 'root:x:0:\nnogroup:x:65534:\n');
   fs.write('/etc/nsswitch.conf', 'passwd: files\ngroup: files\nhosts: files dns\n');
@@ -173,7 +222,11 @@ export function imageFromHost(name: string, opts: FromHostOptions = {}): ImageRe
   }
   if (missing.length) {
     rmSync(layer.dir, { recursive: true, force: true });
-    throw new TsnetError(`image from-host ${full}`, `not found on this host: ${missing.join(', ')}`, 'install them (or busybox-static), or leave them out of --bin');
+    throw new TsnetError(
+      `image from-host ${full}`,
+      `not found on this host: ${missing.join(', ')}`,
+      'install them (or busybox-static), or leave them out of --bin',
+    );
   }
   return saveImage({
     name: full,

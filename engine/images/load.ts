@@ -24,12 +24,18 @@ interface DockerConfig {
 /** Converts whiteouts in an extracted layer (needs root: mknod + trusted.* xattrs). */
 export function convertWhiteouts(dir: string): void {
   const r = spawnSync(initBinary(), ['whiteouts', dir], { encoding: 'utf8' });
-  if (r.status !== 0) throw new TsnetError(`layer ${dir}`, `whiteout conversion failed: ${(r.stderr || '').trim()}`, 'run as root on a filesystem that supports trusted.* xattrs');
+  if (r.status !== 0)
+    throw new TsnetError(
+      `layer ${dir}`,
+      `whiteout conversion failed: ${(r.stderr || '').trim()}`,
+      'run as root on a filesystem that supports trusted.* xattrs',
+    );
 }
 
 function inside(base: string, member: string): string {
   const p = normalize(member);
-  if (p.startsWith('..') || p.startsWith('/')) throw new TsnetError(`archive member '${member}'`, 'points outside the archive', 'use an archive written by docker save');
+  if (p.startsWith('..') || p.startsWith('/'))
+    throw new TsnetError(`archive member '${member}'`, 'points outside the archive', 'use an archive written by docker save');
   return join(base, p);
 }
 
@@ -42,7 +48,11 @@ export async function loadArchive(tarFile: string): Promise<ImageRecord[]> {
     try {
       manifest = JSON.parse(readFileSync(join(tmp, 'manifest.json'), 'utf8')) as ManifestEntry[];
     } catch {
-      throw new TsnetError(`archive '${tarFile}'`, 'has no readable manifest.json', "it is not a 'docker save' archive; for a 'docker export' rootfs tar use 'tsnet image import <tar> NAME'");
+      throw new TsnetError(
+        `archive '${tarFile}'`,
+        'has no readable manifest.json',
+        "it is not a 'docker save' archive; for a 'docker export' rootfs tar use 'tsnet image import <tar> NAME'",
+      );
     }
     const out: ImageRecord[] = [];
     for (const [n, entry] of manifest.entries()) {
@@ -50,7 +60,11 @@ export async function loadArchive(tarFile: string): Promise<ImageRecord[]> {
       try {
         cfg = JSON.parse(readFileSync(inside(tmp, entry.Config), 'utf8')) as DockerConfig;
       } catch (e) {
-        throw new TsnetError(`archive '${tarFile}'`, `image ${n + 1}'s config ${entry.Config} is missing or not JSON (${(e as Error).message})`, "re-create the archive with 'docker save'");
+        throw new TsnetError(
+          `archive '${tarFile}'`,
+          `image ${n + 1}'s config ${entry.Config} is missing or not JSON (${(e as Error).message})`,
+          "re-create the archive with 'docker save'",
+        );
       }
       const layers: string[] = [];
       let size = 0;

@@ -68,7 +68,11 @@ export function findImage(ref: string): ImageRecord | undefined {
 export function getImage(ref: string): ImageRecord {
   const img = findImage(ref);
   if (!img) {
-    throw new TsnetError(`image '${ref}'`, 'not found', "list images with 'tsnet image ls'; make one with 'tsnet image from-host NAME', 'image import' or 'image load'");
+    throw new TsnetError(
+      `image '${ref}'`,
+      'not found',
+      "list images with 'tsnet image ls'; make one with 'tsnet image from-host NAME', 'image import' or 'image load'",
+    );
   }
   return img;
 }
@@ -76,7 +80,12 @@ export function getImage(ref: string): ImageRecord {
 /** The image with this full id (as a container's config records it): one record read, no listing. */
 export function imageById(id: string): ImageRecord {
   const rec = /^[0-9a-f]{64}$/.test(id) ? readJsonIfExists<ImageRecord>(join(paths.image(id), 'image.json')) : undefined;
-  if (!rec) throw new TsnetError(`image ${shortId(id)}`, 'not found (removed since the container was created?)', "list images with 'tsnet image ls'; remove the container and run it again from an existing image");
+  if (!rec)
+    throw new TsnetError(
+      `image ${shortId(id)}`,
+      'not found (removed since the container was created?)',
+      "list images with 'tsnet image ls'; remove the container and run it again from an existing image",
+    );
   return rec;
 }
 

@@ -39,7 +39,19 @@ export async function extractTar(file: string, dir: string, opts: ExtractOptions
   } catch (e) {
     throw new TsnetError(`archive '${file}'`, `cannot read (${(e as NodeJS.ErrnoException).code})`, 'check the path');
   }
-  const args = ['-x', ...compressionFlag(file), '-f', '-', '-C', dir, '--numeric-owner', '-p', '--xattrs', '--xattrs-include=*', ...(opts.extra ?? [])];
+  const args = [
+    '-x',
+    ...compressionFlag(file),
+    '-f',
+    '-',
+    '-C',
+    dir,
+    '--numeric-owner',
+    '-p',
+    '--xattrs',
+    '--xattrs-include=*',
+    ...(opts.extra ?? []),
+  ];
   const child = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -58,7 +70,9 @@ export async function extractTar(file: string, dir: string, opts: ExtractOptions
     },
   });
   const exit = new Promise<number>((res, rej) => {
-    child.on('error', (e) => rej(new TsnetError('tar', `cannot run (${(e as NodeJS.ErrnoException).code})`, 'install GNU tar: apt-get install tar')));
+    child.on('error', (e) =>
+      rej(new TsnetError('tar', `cannot run (${(e as NodeJS.ErrnoException).code})`, 'install GNU tar: apt-get install tar')),
+    );
     child.on('close', (code) => res(code ?? 1));
   });
   createReadStream(file).pipe(counter).pipe(child.stdin);
@@ -68,7 +82,10 @@ export async function extractTar(file: string, dir: string, opts: ExtractOptions
   const code = await exit;
   if (showProgress) process.stderr.write(`\r${opts.label}: ${human(total)} done${' '.repeat(20)}\n`);
   if (code !== 0) {
-    throw new TsnetError(`archive '${file}'`, `tar failed: ${stderr.trim().split('\n').slice(-2).join('; ') || `exit ${code}`}`, 'is it a tar archive (docker export / docker save)?');
+    throw new TsnetError(
+      `archive '${file}'`,
+      `tar failed: ${stderr.trim().split('\n').slice(-2).join('; ') || `exit ${code}`}`,
+      'is it a tar archive (docker export / docker save)?',
+    );
   }
 }
-

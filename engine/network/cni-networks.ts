@@ -52,7 +52,8 @@ function networkName(req: CniNetworkRequest): string {
 async function networkForAdd(reg: NetworkRegistry, name: string): Promise<NetworkRecord> {
   if (name === DEFAULT_NETWORK) return reg.ensureAuto({ name, hostUsage: currentHostUsage, options: { bridge: DEFAULT_BRIDGE } });
   const rec = reg.get(name);
-  if (!rec) throw new TsnetError(`--net ${name}`, 'no such network', `create it with 'tsnet network create ${name}', or see 'tsnet network ls'`);
+  if (!rec)
+    throw new TsnetError(`--net ${name}`, 'no such network', `create it with 'tsnet network create ${name}', or see 'tsnet network ls'`);
   return rec;
 }
 
@@ -62,7 +63,13 @@ function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endp
   const ip = ips.find((i) => !i.address.includes(':')) ?? ips[0];
   if (!ip) throw new TsnetError(`network interface ${ifname}`, 'the plugins returned no address for it', 'check the network configuration');
   const [addr, len] = ip.address.split('/');
-  return { ip: addr!, prefixLen: Number(len), gateway: ip.gateway ?? '', mac: (idx >= 0 ? result.interfaces![idx]!.mac : '') ?? '', iface: ifname };
+  return {
+    ip: addr!,
+    prefixLen: Number(len),
+    gateway: ip.gateway ?? '',
+    mac: (idx >= 0 ? result.interfaces![idx]!.mac : '') ?? '',
+    iface: ifname,
+  };
 }
 
 /**
@@ -84,7 +91,11 @@ async function delOnMissingNetwork(name: string, req: CniNetworkRequest): Promis
     list = undefined; // damaged or from another version: fall back as if there were none
   }
   if (list) {
-    await new Invoker({ inProcess: inProcessPlugins(), cache }).del(list, { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname });
+    await new Invoker({ inProcess: inProcessPlugins(), cache }).del(list, {
+      containerId: req.containerId,
+      netns: req.netnsPath,
+      ifname: req.ifname,
+    });
   } else {
     // The veth, if any, goes when the container's netns is deleted.
     await removeRules(masqOwner(name, req.containerId, req.ifname));

@@ -5,11 +5,22 @@ import { parseConfig } from '../../plugins/cni/conflist.js';
 import { TsnetError } from '../../common/errors.js';
 import { attachConflist, conflistFor } from './conflists.js';
 
-const rec = (name: string, options?: NetworkRecord['options']): NetworkRecord =>
-  ({ name, id: 'f'.repeat(64), created: '', driver: 'bridge', subnet: '10.99.0.0/24', auto: false, ranges: [], ...(options ? { options } : {}) });
+const rec = (name: string, options?: NetworkRecord['options']): NetworkRecord => ({
+  name,
+  id: 'f'.repeat(64),
+  created: '',
+  driver: 'bridge',
+  subnet: '10.99.0.0/24',
+  auto: false,
+  ranges: [],
+  ...(options ? { options } : {}),
+});
 
 test('a network conflist is the same list its JSON text would parse to', () => {
-  for (const [r, primary] of [[rec('bridge', { bridge: 'tsnet0' }), true], [rec('web', { mtu: 1400, ipMasq: false }), false]] as const) {
+  for (const [r, primary] of [
+    [rec('bridge', { bridge: 'tsnet0' }), true],
+    [rec('web', { mtu: 1400, ipMasq: false }), false],
+  ] as const) {
     const list = conflistFor(r, primary);
     assert.deepEqual(list, parseConfig(list.bytes, list.source));
     assert.equal(list.plugins[0]!.type, 'bridge');

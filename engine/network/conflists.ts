@@ -37,8 +37,15 @@ export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigLi
 export function attachConflist(spec: string): { list: NetworkConfigList; key: string } {
   const m = /^([^:/\s]{1,15}):([^@:]+\/\d{1,3}|dhcp)(?:@([0-9a-fA-F.:]+?))?(?::([0-9a-fA-F]{2}(?::[0-9a-fA-F]{2}){5}))?$/.exec(spec);
   if (!m)
-    throw new TsnetError(`--net attach:${spec}`, 'expected BRIDGE:IP/LEN[@GATEWAY][:MAC]', 'write e.g. --net attach:br0:192.168.115.10/24@192.168.115.2');
+    throw new TsnetError(
+      `--net attach:${spec}`,
+      'expected BRIDGE:IP/LEN[@GATEWAY][:MAC]',
+      'write e.g. --net attach:br0:192.168.115.10/24@192.168.115.2',
+    );
   const [, bridge, address, gateway, mac] = m;
   const plugin = { type: 'attach', bridge, address, ...(gateway ? { gateway } : {}), ...(mac ? { mac } : {}) };
-  return { list: configFromObject({ cniVersion: '1.1.0', name: `attach-${bridge}`, plugins: [plugin] }, `--net attach:${spec}`), key: bridge! };
+  return {
+    list: configFromObject({ cniVersion: '1.1.0', name: `attach-${bridge}`, plugins: [plugin] }, `--net attach:${spec}`),
+    key: bridge!,
+  };
 }

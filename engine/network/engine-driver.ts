@@ -30,17 +30,30 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
     async attach(t: NetworkTarget): Promise<Attachment> {
       const m = t.mode;
       if (m.kind !== 'bridge' && m.kind !== 'network' && m.kind !== 'attach' && t.ports.length) {
-        throw new TsnetError(`-p with --net ${m.kind}`, 'ports are published only on bridge networks', m.kind === 'host' ? 'drop -p: in host mode the container already listens on the host' : 'use --net bridge or a user network');
+        throw new TsnetError(
+          `-p with --net ${m.kind}`,
+          'ports are published only on bridge networks',
+          m.kind === 'host' ? 'drop -p: in host mode the container already listens on the host' : 'use --net bridge or a user network',
+        );
       }
       if (t.ip && (m.kind === 'host' || m.kind === 'none' || m.kind === 'container')) {
-        throw new TsnetError(`--ip with --net ${m.kind}`, 'a static address needs a bridge or user network', 'drop --ip or use a user network');
+        throw new TsnetError(
+          `--ip with --net ${m.kind}`,
+          'a static address needs a bridge or user network',
+          'drop --ip or use a user network',
+        );
       }
       switch (m.kind) {
         case 'host':
           return { netnsPath: 'host', ownsNetns: false, loUp: false, networks: {}, ports: [] };
         case 'container': {
           const peer = deps.resolveContainer(m.ref);
-          if (!peer.running || !peer.pid) throw new TsnetError(`--net container:${m.ref}`, `container ${peer.name} is not running`, `start it first, or pick a running container from 'tsnet ps'`);
+          if (!peer.running || !peer.pid)
+            throw new TsnetError(
+              `--net container:${m.ref}`,
+              `container ${peer.name} is not running`,
+              `start it first, or pick a running container from 'tsnet ps'`,
+            );
           const pa = peer.attachment;
           const netnsPath = netnsOf(pa, peer.pid);
           return { netnsPath, ownsNetns: false, loUp: false, networks: { ...(pa?.networks ?? {}) }, dns: pa?.dns, ports: [] };
@@ -52,10 +65,25 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
         case 'attach': {
           const netnsPath = createNetns(t.id);
           try {
-            const r = await cniNetworks('ADD', { containerId: t.id, containerName: t.name, mode: m, netnsPath, ifname: 'eth0', ip: t.ip, ports: t.ports });
+            const r = await cniNetworks('ADD', {
+              containerId: t.id,
+              containerName: t.name,
+              mode: m,
+              netnsPath,
+              ifname: 'eth0',
+              ip: t.ip,
+              ports: t.ports,
+            });
             return { netnsPath, ownsNetns: true, loUp: true, networks: r.networks, dns: r.dns, ports: r.ports };
           } catch (e) {
-            await cniNetworks('DEL', { containerId: t.id, containerName: t.name, mode: m, netnsPath, ifname: 'eth0', ports: t.ports }).catch(() => undefined);
+            await cniNetworks('DEL', {
+              containerId: t.id,
+              containerName: t.name,
+              mode: m,
+              netnsPath,
+              ifname: 'eth0',
+              ports: t.ports,
+            }).catch(() => undefined);
             deleteNetns(netnsPath);
             throw e;
           }
@@ -68,7 +96,14 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
       if (m.kind === 'host' || m.kind === 'container') return;
       const netnsPath = att && att.netnsPath !== 'host' ? att.netnsPath : netnsPathFor(t.id);
       for (const c of att?.connected ?? []) {
-        await cniNetworks('DEL', { containerId: t.id, containerName: t.name, mode: networkMode(c.network), netnsPath, ifname: c.ifname, ports: [] });
+        await cniNetworks('DEL', {
+          containerId: t.id,
+          containerName: t.name,
+          mode: networkMode(c.network),
+          netnsPath,
+          ifname: c.ifname,
+          ports: [],
+        });
       }
       if (m.kind === 'bridge' || m.kind === 'network' || m.kind === 'attach') {
         await cniNetworks('DEL', { containerId: t.id, containerName: t.name, mode: m, netnsPath, ifname: 'eth0', ports: t.ports });

@@ -17,7 +17,11 @@ export function parseNetMode(s: string | undefined): NetMode {
     return { kind: 'attach', spec };
   }
   if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/.test(v)) {
-    throw new TsnetError(`--net ${v}`, 'not a network mode or network name', 'use host, none, bridge, container:<ctr>, attach:<spec> or a name from tsnet network ls');
+    throw new TsnetError(
+      `--net ${v}`,
+      'not a network mode or network name',
+      'use host, none, bridge, container:<ctr>, attach:<spec> or a name from tsnet network ls',
+    );
   }
   return { kind: 'network', name: v };
 }

@@ -32,7 +32,11 @@ export function createNetns(containerId: string): string {
         return native().netnsCreate(NETNS_DIR, netnsName(containerId));
       }
     }
-    throw new TsnetError(`netns ${netnsName(containerId)}`, `cannot create (${(e as Error).message})`, 'are you root, and is /run writable?');
+    throw new TsnetError(
+      `netns ${netnsName(containerId)}`,
+      `cannot create (${(e as Error).message})`,
+      'are you root, and is /run writable?',
+    );
   }
 }
 
@@ -43,7 +47,11 @@ export function deleteNetns(path: string): void {
     native().netnsDelete(path);
   } catch (e) {
     if (isSysError(e, 'ENOENT')) return;
-    throw new TsnetError(`netns ${path}`, `cannot delete (${(e as Error).message})`, 'a process may still hold it; stop the container and retry tsnet rm');
+    throw new TsnetError(
+      `netns ${path}`,
+      `cannot delete (${(e as Error).message})`,
+      'a process may still hold it; stop the container and retry tsnet rm',
+    );
   }
 }
 

@@ -12,7 +12,10 @@ test('-p parsing', () => {
 });
 
 test('published-port rules: the note reads back, the owner names the container', () => {
-  for (const p of [{ protocol: 'tcp', hostPort: 8080 }, { hostIp: '127.0.0.1', protocol: 'udp', hostPort: 53 }] as const) {
+  for (const p of [
+    { protocol: 'tcp', hostPort: 8080 },
+    { hostIp: '127.0.0.1', protocol: 'udp', hostPort: 53 },
+  ] as const) {
     assert.deepEqual(hostPortOfNote(portNote(p)), p);
   }
   assert.equal(portNote({ hostIp: '10.0.0.1', protocol: 'tcp', hostPort: 80 }), 'ip daddr 10.0.0.1 tcp dport 80');

@@ -14,16 +14,19 @@ export interface PortMapping {
 
 function port(s: string, spec: string): number {
   const n = Number(s);
-  if (!/^\d+$/.test(s) || n < 1 || n > 65535) throw new TsnetError(`-p ${spec}`, `'${s}' is not a port number 1-65535`, 'write -p 8080:80 or -p 127.0.0.1:8080:80/udp');
+  if (!/^\d+$/.test(s) || n < 1 || n > 65535)
+    throw new TsnetError(`-p ${spec}`, `'${s}' is not a port number 1-65535`, 'write -p 8080:80 or -p 127.0.0.1:8080:80/udp');
   return n;
 }
 
 export function parsePort(spec: string): PortMapping {
   const [main, proto = 'tcp', ...rest] = spec.split('/');
-  if (rest.length || (proto !== 'tcp' && proto !== 'udp')) throw new TsnetError(`-p ${spec}`, `protocol '${proto}' is not tcp or udp`, 'write -p 8080:80/tcp or /udp');
+  if (rest.length || (proto !== 'tcp' && proto !== 'udp'))
+    throw new TsnetError(`-p ${spec}`, `protocol '${proto}' is not tcp or udp`, 'write -p 8080:80/tcp or /udp');
   const parts = main.split(':');
   if (parts.length === 2) return { hostPort: port(parts[0], spec), containerPort: port(parts[1], spec), protocol: proto };
-  if (parts.length === 3 && isIP(parts[0]) === 4) return { hostIp: parts[0], hostPort: port(parts[1], spec), containerPort: port(parts[2], spec), protocol: proto };
+  if (parts.length === 3 && isIP(parts[0]) === 4)
+    return { hostIp: parts[0], hostPort: port(parts[1], spec), containerPort: port(parts[2], spec), protocol: proto };
   throw new TsnetError(`-p ${spec}`, 'expected hostPort:containerPort', 'write -p 8080:80, -p 8080:80/udp or -p 127.0.0.1:8080:80');
 }
 
@@ -59,7 +62,8 @@ export function hostPortOfNote(note: string): HostPort | undefined {
   const ipd = words[0] === 'ip' && words[1] === 'daddr';
   const [protocol, dport, n, ...more] = ipd ? words.slice(3) : words;
   const hostPort = Number(n);
-  if ((protocol !== 'tcp' && protocol !== 'udp') || dport !== 'dport' || !Number.isInteger(hostPort) || more.length || (ipd && !words[2])) return undefined;
+  if ((protocol !== 'tcp' && protocol !== 'udp') || dport !== 'dport' || !Number.isInteger(hostPort) || more.length || (ipd && !words[2]))
+    return undefined;
   return { ...(ipd ? { hostIp: words[2] } : {}), protocol, hostPort };
 }
 
@@ -93,10 +97,19 @@ export async function publishPorts(containerId: string, ifname: string, bridge: 
   const rules: NftRule[] = [];
   for (const p of ports) {
     const note = portNote(p);
-    const dnat = dnatRule({ ...(p.hostIp ? { hostIp: p.hostIp } : {}), proto: p.protocol, port: p.hostPort, to: cip, toPort: p.containerPort });
+    const dnat = dnatRule({
+      ...(p.hostIp ? { hostIp: p.hostIp } : {}),
+      proto: p.protocol,
+      port: p.hostPort,
+      to: cip,
+      toPort: p.containerPort,
+    });
     rules.push({ chain: 'prerouting', exprs: dnat, note }, { chain: 'output', exprs: dnat, note });
     // Connections from the host's loopback address need a source the container can answer.
-    rules.push({ chain: 'postrouting', exprs: masqueradeRule({ saddr: '127.0.0.0/8', daddr: cip, proto: p.protocol, dport: p.containerPort }) });
+    rules.push({
+      chain: 'postrouting',
+      exprs: masqueradeRule({ saddr: '127.0.0.0/8', daddr: cip, proto: p.protocol, dport: p.containerPort }),
+    });
   }
   // Loopback-sourced packets may only leave through the bridge with route_localnet on it.
   Netns.current().setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, 1);

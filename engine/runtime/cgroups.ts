@@ -88,7 +88,11 @@ function write(dir: string, file: string, value: string): void {
   try {
     writeFileSync(join(dir, file), value);
   } catch (e) {
-    throw new TsnetError(`cgroup ${join(dir, file)}`, `cannot write '${value}' (${(e as NodeJS.ErrnoException).code})`, 'is the controller enabled for this cgroup and are you root?');
+    throw new TsnetError(
+      `cgroup ${join(dir, file)}`,
+      `cannot write '${value}' (${(e as NodeJS.ErrnoException).code})`,
+      'is the controller enabled for this cgroup and are you root?',
+    );
   }
 }
 
@@ -108,13 +112,19 @@ export function createCgroup(id: string, limits: Limits): CgroupSet {
   }
   for (const d of set.dirs) mkdirSync(d, { recursive: true });
   if (limits.memory !== undefined) {
-    if (!set.memory) throw new TsnetError('--memory', 'the memory cgroup controller is not available', 'enable it (cgroup_enable=memory) or drop --memory');
+    if (!set.memory)
+      throw new TsnetError(
+        '--memory',
+        'the memory cgroup controller is not available',
+        'enable it (cgroup_enable=memory) or drop --memory',
+      );
     if (set.version === 2) {
       write(set.memory, 'memory.max', String(limits.memory));
       if (existsSync(join(set.memory, 'memory.swap.max'))) write(set.memory, 'memory.swap.max', '0');
     } else {
       write(set.memory, 'memory.limit_in_bytes', String(limits.memory));
-      if (existsSync(join(set.memory, 'memory.memsw.limit_in_bytes'))) write(set.memory, 'memory.memsw.limit_in_bytes', String(limits.memory));
+      if (existsSync(join(set.memory, 'memory.memsw.limit_in_bytes')))
+        write(set.memory, 'memory.memsw.limit_in_bytes', String(limits.memory));
     }
   }
   if (limits.pidsLimit !== undefined) {
@@ -172,7 +182,8 @@ export async function removeCgroup(set: CgroupSet): Promise<void> {
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === 'ENOENT') break;
-        if (attempt >= 50) throw new TsnetError(`cgroup ${dir}`, `cannot remove (${code})`, 'processes may still be exiting; retry the command');
+        if (attempt >= 50)
+          throw new TsnetError(`cgroup ${dir}`, `cannot remove (${code})`, 'processes may still be exiting; retry the command');
         await sleep(20);
       }
     }

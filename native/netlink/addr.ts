@@ -42,7 +42,15 @@ export function decodeAddress(payload: Buffer): Address {
   const main = local ?? addr;
   if (!main) throw new NetlinkDecodeError('address message without IFA_LOCAL or IFA_ADDRESS');
   const address = bytesToIp(main);
-  const out: Address = { index, family, address, prefixLen, cidr: `${address}/${prefixLen}`, scope, flags: a.u32(C.IFA_FLAGS) ?? payload.readUInt8(2) };
+  const out: Address = {
+    index,
+    family,
+    address,
+    prefixLen,
+    cidr: `${address}/${prefixLen}`,
+    scope,
+    flags: a.u32(C.IFA_FLAGS) ?? payload.readUInt8(2),
+  };
   if (addr && local && !addr.equals(local)) out.peer = bytesToIp(addr);
   const brd = a.raw(C.IFA_BROADCAST);
   if (brd) out.broadcast = bytesToIp(brd);

@@ -54,7 +54,8 @@ export class AttrMap {
     while (offset + 4 <= end) {
       const len = buf.readUInt16LE(offset);
       const type = buf.readUInt16LE(offset + 2) & NLA_TYPE_MASK;
-      if (len < 4 || offset + len > end) throw new NetlinkDecodeError(`attribute ${type} length ${len} at offset ${offset} overruns ${end}`);
+      if (len < 4 || offset + len > end)
+        throw new NetlinkDecodeError(`attribute ${type} length ${len} at offset ${offset} overruns ${end}`);
       const value = buf.subarray(offset + 4, offset + len);
       m.all.push({ type, value });
       m.byType.set(type, value);

@@ -20,7 +20,11 @@ function wire(type: number, e: { fixed: Buffer; attrs: ReturnType<typeof encodeL
 
 describe('attributes', () => {
   it('nests, aligns and parses back', () => {
-    const attrs = [str(1, 'abc'), nest(2, [u32(1, 0xdeadbeef), u8(2, 7), nest(3, [u16(9, 513)])], true), bytes(3, Buffer.from([1, 2, 3, 4, 5]))];
+    const attrs = [
+      str(1, 'abc'),
+      nest(2, [u32(1, 0xdeadbeef), u8(2, 7), nest(3, [u16(9, 513)])], true),
+      bytes(3, Buffer.from([1, 2, 3, 4, 5])),
+    ];
     const buf = Buffer.alloc(attrsSize(attrs));
     assert.equal(encodeAttrs(attrs, buf, 0), buf.length);
     assert.equal(buf.length % 4, 0);
@@ -52,7 +56,12 @@ describe('attributes', () => {
 
 describe('links', () => {
   it('round-trips a bridge with its info data', () => {
-    const link = decodeLink(wire(C.RTM_NEWLINK, encodeLinkCreate({ kind: 'bridge', name: 'br-test', mtu: 1450, mac: '02:42:ac:11:00:02', stpState: 0, up: true })));
+    const link = decodeLink(
+      wire(
+        C.RTM_NEWLINK,
+        encodeLinkCreate({ kind: 'bridge', name: 'br-test', mtu: 1450, mac: '02:42:ac:11:00:02', stpState: 0, up: true }),
+      ),
+    );
     assert.equal(link.name, 'br-test');
     assert.equal(link.kind, 'bridge');
     assert.equal(link.mtu, 1450);
@@ -74,8 +83,16 @@ describe('links', () => {
   });
 
   it('round-trips vxlan and vlan kinds', () => {
-    const vx = decodeLink(wire(C.RTM_NEWLINK, encodeLinkCreate({ kind: 'vxlan', name: 'vx0', vni: 4242, local: '10.0.0.1', group: '239.1.1.1', port: 4789, learning: false })));
-    assert.deepEqual({ ...vx.vxlan }, { vni: 4242, local: '10.0.0.1', group: '239.1.1.1', port: 4789, linkIndex: undefined, learning: false });
+    const vx = decodeLink(
+      wire(
+        C.RTM_NEWLINK,
+        encodeLinkCreate({ kind: 'vxlan', name: 'vx0', vni: 4242, local: '10.0.0.1', group: '239.1.1.1', port: 4789, learning: false }),
+      ),
+    );
+    assert.deepEqual(
+      { ...vx.vxlan },
+      { vni: 4242, local: '10.0.0.1', group: '239.1.1.1', port: 4789, linkIndex: undefined, learning: false },
+    );
     const vl = decodeLink(wire(C.RTM_NEWLINK, encodeLinkCreate({ kind: 'vlan', name: 'eth0.100', parentIndex: 3, vlanId: 100 })));
     assert.equal(vl.vlanId, 100);
     assert.equal(vl.linkIndex, 3);
@@ -116,10 +133,30 @@ describe('addresses', () => {
 
 describe('routes', () => {
   it('round-trips a gateway route with metric, table and metrics', () => {
-    const r = decodeRoute(wire(C.RTM_NEWROUTE, encodeRoute({ dst: '192.168.0.0/16', gateway: '192.168.115.2', oif: 4, priority: 100, table: 1000, mtu: 1400 })));
+    const r = decodeRoute(
+      wire(C.RTM_NEWROUTE, encodeRoute({ dst: '192.168.0.0/16', gateway: '192.168.115.2', oif: 4, priority: 100, table: 1000, mtu: 1400 })),
+    );
     assert.deepEqual(
-      { dst: r.dst, gateway: r.gateway, oif: r.oif, priority: r.priority, table: r.table, mtu: r.mtu, scope: r.scope, protocol: r.protocol },
-      { dst: '192.168.0.0/16', gateway: '192.168.115.2', oif: 4, priority: 100, table: 1000, mtu: 1400, scope: C.RT_SCOPE_UNIVERSE, protocol: C.RTPROT_STATIC },
+      {
+        dst: r.dst,
+        gateway: r.gateway,
+        oif: r.oif,
+        priority: r.priority,
+        table: r.table,
+        mtu: r.mtu,
+        scope: r.scope,
+        protocol: r.protocol,
+      },
+      {
+        dst: '192.168.0.0/16',
+        gateway: '192.168.115.2',
+        oif: 4,
+        priority: 100,
+        table: 1000,
+        mtu: 1400,
+        scope: C.RT_SCOPE_UNIVERSE,
+        protocol: C.RTPROT_STATIC,
+      },
     );
   });
   it('round-trips default routes for both families and an on-link flag', () => {
@@ -148,7 +185,10 @@ describe('framing and errors', () => {
     const a = encodeMessage(C.RTM_NEWLINK, C.NLM_F_MULTI, 1, Buffer.alloc(16), [str(C.IFLA_IFNAME, 'a')]);
     const b = encodeMessage(C.NLMSG_DONE, C.NLM_F_MULTI, 1, Buffer.alloc(4));
     const msgs = splitMessages(Buffer.concat([a, b]));
-    assert.deepEqual(msgs.map((m) => m.type), [C.RTM_NEWLINK, C.NLMSG_DONE]);
+    assert.deepEqual(
+      msgs.map((m) => m.type),
+      [C.RTM_NEWLINK, C.NLMSG_DONE],
+    );
   });
 
   it('decodes an error with the kernel extended ACK text', () => {

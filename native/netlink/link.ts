@@ -268,7 +268,8 @@ export function encodeLinkChange(index: number, ch: LinkChange): { fixed: Buffer
     attrs.push(nest(C.IFLA_LINKINFO, [str(C.IFLA_INFO_SLAVE_KIND, 'bridge'), nest(C.IFLA_INFO_SLAVE_DATA, d)]));
   }
   const af: Attr[] = [];
-  if (ch.ipv4Conf?.arpNotify !== undefined) af.push(nest(C.AF_INET, [nest(C.IFLA_INET_CONF, [u32(C.IPV4_DEVCONF_ARP_NOTIFY, ch.ipv4Conf.arpNotify ? 1 : 0)])]));
+  if (ch.ipv4Conf?.arpNotify !== undefined)
+    af.push(nest(C.AF_INET, [nest(C.IFLA_INET_CONF, [u32(C.IPV4_DEVCONF_ARP_NOTIFY, ch.ipv4Conf.arpNotify ? 1 : 0)])]));
   if (af.length) attrs.push(nest(C.IFLA_AF_SPEC, af));
   return { fixed: ifinfomsg(index, flags, change), attrs };
 }

@@ -33,7 +33,8 @@ export function splitMessages(buf: Buffer): NlMsg[] {
   let off = 0;
   while (off + NLMSG_HDRLEN <= buf.length) {
     const len = buf.readUInt32LE(off);
-    if (len < NLMSG_HDRLEN || off + len > buf.length) throw new NetlinkDecodeError(`message length ${len} at offset ${off} in a ${buf.length}-byte datagram`);
+    if (len < NLMSG_HDRLEN || off + len > buf.length)
+      throw new NetlinkDecodeError(`message length ${len} at offset ${off} in a ${buf.length}-byte datagram`);
     out.push({
       type: buf.readUInt16LE(off + 4),
       flags: buf.readUInt16LE(off + 6),

@@ -25,7 +25,12 @@ export interface Neighbour {
 export function decodeNeighbour(payload: Buffer): Neighbour {
   if (payload.length < 12) throw new NetlinkDecodeError(`ndmsg needs 12 bytes, got ${payload.length}`);
   const a = AttrMap.parse(payload, 12);
-  const n: Neighbour = { family: payload.readUInt8(0), index: payload.readInt32LE(4), state: payload.readUInt16LE(8), flags: payload.readUInt8(10) };
+  const n: Neighbour = {
+    family: payload.readUInt8(0),
+    index: payload.readInt32LE(4),
+    state: payload.readUInt16LE(8),
+    flags: payload.readUInt8(10),
+  };
   const dst = a.raw(C.NDA_DST);
   if (dst && (dst.length === 4 || dst.length === 16)) n.ip = bytesToIp(dst);
   const ll = a.raw(C.NDA_LLADDR);
@@ -43,5 +48,8 @@ export interface NeighbourSpec {
 
 export function encodeNeighbour(spec: NeighbourSpec): { fixed: Buffer; attrs: Attr[] } {
   const ip = ipToBytes(spec.ip);
-  return { fixed: ndmsg(ip.family, spec.index, spec.state ?? C.NUD_PERMANENT), attrs: [bytes(C.NDA_DST, ip.bytes), bytes(C.NDA_LLADDR, macToBytes(spec.mac))] };
+  return {
+    fixed: ndmsg(ip.family, spec.index, spec.state ?? C.NUD_PERMANENT),
+    attrs: [bytes(C.NDA_DST, ip.bytes), bytes(C.NDA_LLADDR, macToBytes(spec.mac))],
+  };
 }

@@ -58,7 +58,8 @@ const be64 = (type: number, v: bigint): Attr => {
   return bytes(type, b);
 };
 const data = (type: number, value: Buffer): Attr => nest(type, [bytes(NFTA_DATA_VALUE, value)], true);
-const expr = (name: string, attrs: Attr[]): Attr => nest(NFTA_LIST_ELEM, [str(NFTA_EXPR_NAME, name), nest(NFTA_EXPR_DATA, attrs, true)], true);
+const expr = (name: string, attrs: Attr[]): Attr =>
+  nest(NFTA_LIST_ELEM, [str(NFTA_EXPR_NAME, name), nest(NFTA_EXPR_DATA, attrs, true)], true);
 
 /** A message of the nf_tables subsystem: nlmsghdr + nfgenmsg (family, version 0, res_id) + attributes. */
 function nfMessage(type: number, flags: number, seq: number, family: number, attrs: Attr[], resId = 0): Buffer {
@@ -112,12 +113,22 @@ export function newNatChain(table: string, chain: string, hook: number, priority
   return {
     msg: NFT_MSG_NEWCHAIN,
     flags: NLM_F_CREATE,
-    attrs: [str(NFTA_CHAIN_TABLE, table), str(NFTA_CHAIN_NAME, chain), nest(NFTA_CHAIN_HOOK, [be32(NFTA_HOOK_HOOKNUM, hook), be32(NFTA_HOOK_PRIORITY, priority)], true), be32(NFTA_CHAIN_POLICY, NF_ACCEPT), str(NFTA_CHAIN_TYPE, 'nat')],
+    attrs: [
+      str(NFTA_CHAIN_TABLE, table),
+      str(NFTA_CHAIN_NAME, chain),
+      nest(NFTA_CHAIN_HOOK, [be32(NFTA_HOOK_HOOKNUM, hook), be32(NFTA_HOOK_PRIORITY, priority)], true),
+      be32(NFTA_CHAIN_POLICY, NF_ACCEPT),
+      str(NFTA_CHAIN_TYPE, 'nat'),
+    ],
   };
 }
 
 export function delRule(table: string, chain: string, handle: bigint): NftOp {
-  return { msg: NFT_MSG_DELRULE, flags: 0, attrs: [str(NFTA_RULE_TABLE, table), str(NFTA_RULE_CHAIN, chain), be64(NFTA_RULE_HANDLE, handle)] };
+  return {
+    msg: NFT_MSG_DELRULE,
+    flags: 0,
+    attrs: [str(NFTA_RULE_TABLE, table), str(NFTA_RULE_CHAIN, chain), be64(NFTA_RULE_HANDLE, handle)],
+  };
 }
 
 export function newRule(table: string, chain: string, exprs: Attr[], comment: string): NftOp {
@@ -127,7 +138,12 @@ export function newRule(table: string, chain: string, exprs: Attr[], comment: st
   return {
     msg: NFT_MSG_NEWRULE,
     flags: NLM_F_CREATE | NLM_F_APPEND,
-    attrs: [str(NFTA_RULE_TABLE, table), str(NFTA_RULE_CHAIN, chain), nest(NFTA_RULE_EXPRESSIONS, exprs, true), bytes(NFTA_RULE_USERDATA, udata)],
+    attrs: [
+      str(NFTA_RULE_TABLE, table),
+      str(NFTA_RULE_CHAIN, chain),
+      nest(NFTA_RULE_EXPRESSIONS, exprs, true),
+      bytes(NFTA_RULE_USERDATA, udata),
+    ],
   };
 }
 
@@ -143,7 +159,7 @@ export function decodeRule(payload: Buffer): RuleInfo {
   const handle = a.raw(NFTA_RULE_HANDLE);
   const info: RuleInfo = { chain: a.str(NFTA_RULE_CHAIN) ?? '', handle: handle && handle.length === 8 ? handle.readBigUInt64BE(0) : 0n };
   const ud = a.raw(NFTA_RULE_USERDATA);
-  for (let off = 0; ud && off + 2 <= ud.length; ) {
+  for (let off = 0; ud && off + 2 <= ud.length;) {
     const type = ud[off]!;
     const len = ud[off + 1]!;
     if (off + 2 + len > ud.length) break;
@@ -168,10 +184,18 @@ const RTN_LOCAL = 2;
 const IPPROTO: Record<'tcp' | 'udp', number> = { tcp: 6, udp: 17 };
 
 const meta = (key: number): Attr => expr('meta', [be32(1 /* DREG */, NFT_REG_1), be32(2 /* KEY */, key)]);
-const cmp = (op: number, value: Buffer, reg = NFT_REG_1): Attr => expr('cmp', [be32(1 /* SREG */, reg), be32(2 /* OP */, op), data(3 /* DATA */, value)]);
-const payload = (base: number, offset: number, len: number): Attr => expr('payload', [be32(1 /* DREG */, NFT_REG_1), be32(2 /* BASE */, base), be32(3 /* OFFSET */, offset), be32(4 /* LEN */, len)]);
+const cmp = (op: number, value: Buffer, reg = NFT_REG_1): Attr =>
+  expr('cmp', [be32(1 /* SREG */, reg), be32(2 /* OP */, op), data(3 /* DATA */, value)]);
+const payload = (base: number, offset: number, len: number): Attr =>
+  expr('payload', [be32(1 /* DREG */, NFT_REG_1), be32(2 /* BASE */, base), be32(3 /* OFFSET */, offset), be32(4 /* LEN */, len)]);
 function bitwiseMask(len: number, mask: Buffer): Attr {
-  return expr('bitwise', [be32(1 /* SREG */, NFT_REG_1), be32(2 /* DREG */, NFT_REG_1), be32(3 /* LEN */, len), data(4 /* MASK */, mask), data(5 /* XOR */, Buffer.alloc(len))]);
+  return expr('bitwise', [
+    be32(1 /* SREG */, NFT_REG_1),
+    be32(2 /* DREG */, NFT_REG_1),
+    be32(3 /* LEN */, len),
+    data(4 /* MASK */, mask),
+    data(5 /* XOR */, Buffer.alloc(len)),
+  ]);
 }
 const immediate = (reg: number, value: Buffer): Attr => expr('immediate', [be32(1 /* DREG */, reg), data(2 /* DATA */, value)]);
 
@@ -208,7 +232,12 @@ function addrMatch(field: 'saddr' | 'daddr', cidrOrIp: string, negate = false): 
 function dportMatch(proto: 'tcp' | 'udp', port: number): Attr[] {
   const pb = Buffer.alloc(2);
   pb.writeUInt16BE(port);
-  return [meta(NFT_META_L4PROTO), cmp(NFT_CMP_EQ, Buffer.from([IPPROTO[proto]])), payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2), cmp(NFT_CMP_EQ, pb)];
+  return [
+    meta(NFT_META_L4PROTO),
+    cmp(NFT_CMP_EQ, Buffer.from([IPPROTO[proto]])),
+    payload(NFT_PAYLOAD_TRANSPORT_HEADER, 2, 2),
+    cmp(NFT_CMP_EQ, pb),
+  ];
 }
 
 /** `ip saddr SADDR [ip daddr != NOT_DADDR] [ip daddr DADDR] [PROTO dport PORT] masquerade` */
@@ -228,12 +257,22 @@ export function dnatRule(d: { hostIp?: string; proto: 'tcp' | 'udp'; port: numbe
   else {
     const local = Buffer.alloc(4);
     local.writeUInt32LE(RTN_LOCAL); // fib's addrtype result is in host order
-    out.push(expr('fib', [be32(1 /* DREG */, NFT_REG_1), be32(2 /* RESULT */, NFT_FIB_RESULT_ADDRTYPE), be32(3 /* FLAGS */, NFTA_FIB_F_DADDR)]), cmp(NFT_CMP_EQ, local));
+    out.push(
+      expr('fib', [be32(1 /* DREG */, NFT_REG_1), be32(2 /* RESULT */, NFT_FIB_RESULT_ADDRTYPE), be32(3 /* FLAGS */, NFTA_FIB_F_DADDR)]),
+      cmp(NFT_CMP_EQ, local),
+    );
   }
   out.push(...dportMatch(d.proto, d.port));
   const port = Buffer.alloc(2);
   port.writeUInt16BE(d.toPort);
   out.push(immediate(NFT_REG_1, ipToBytes(d.to).bytes), immediate(NFT_REG_2, port));
-  out.push(expr('nat', [be32(1 /* TYPE */, NFT_NAT_DNAT), be32(2 /* FAMILY */, NFPROTO_IPV4), be32(3 /* REG_ADDR_MIN */, NFT_REG_1), be32(5 /* REG_PROTO_MIN */, NFT_REG_2)]));
+  out.push(
+    expr('nat', [
+      be32(1 /* TYPE */, NFT_NAT_DNAT),
+      be32(2 /* FAMILY */, NFPROTO_IPV4),
+      be32(3 /* REG_ADDR_MIN */, NFT_REG_1),
+      be32(5 /* REG_PROTO_MIN */, NFT_REG_2),
+    ]),
+  );
   return out;
 }

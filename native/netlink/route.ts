@@ -3,7 +3,17 @@ import { Attr, AttrMap, bytes, nest, u32, NetlinkDecodeError } from './attrs.js'
 import * as C from './constants.js';
 import { bytesToIp, ipToBytes, parsePrefix } from './wire-values.js';
 
-export function rtmsg(f: { family: number; dstLen: number; srcLen?: number; tos?: number; table: number; protocol: number; scope: number; type: number; flags?: number }): Buffer {
+export function rtmsg(f: {
+  family: number;
+  dstLen: number;
+  srcLen?: number;
+  tos?: number;
+  table: number;
+  protocol: number;
+  scope: number;
+  type: number;
+  flags?: number;
+}): Buffer {
   const b = Buffer.alloc(12);
   b.writeUInt8(f.family, 0);
   b.writeUInt8(f.dstLen, 1);

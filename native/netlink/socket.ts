@@ -5,7 +5,18 @@ import { constants } from 'node:os';
 import { closeSync } from 'node:fs';
 import { native } from '../addon.js';
 import { Attr, NetlinkDecodeError } from './attrs.js';
-import { NETLINK_ROUTE, NLM_F_ACK, NLM_F_DUMP, NLM_F_ECHO, NLM_F_DUMP_INTR, NLM_F_REQUEST, NLMSG_DONE, NLMSG_ERROR, NLMSG_NOOP, NLMSG_OVERRUN } from './constants.js';
+import {
+  NETLINK_ROUTE,
+  NLM_F_ACK,
+  NLM_F_DUMP,
+  NLM_F_ECHO,
+  NLM_F_DUMP_INTR,
+  NLM_F_REQUEST,
+  NLMSG_DONE,
+  NLMSG_ERROR,
+  NLMSG_NOOP,
+  NLMSG_OVERRUN,
+} from './constants.js';
 import { NetlinkError } from './errors.js';
 import { decodeError, encodeMessage, NlMsg, splitMessages } from './message.js';
 
@@ -169,7 +180,7 @@ export class NetlinkSocket {
       for (;;) {
         for (const m of await this.recvMessages()) {
           if (m.type !== NLMSG_ERROR) continue;
-          const inBatch = ((m.seq - first) >>> 0) < count;
+          const inBatch = (m.seq - first) >>> 0 < count;
           if (!inBatch) continue;
           const e = decodeError(m);
           if (e.errno !== 0) failure ??= new NetlinkError(e.errno, operation, e.extack);
@@ -188,7 +199,8 @@ export class NetlinkSocket {
       for (let attempt = 0; ; attempt++) {
         const { msgs, interrupted } = await this.dumpOnce(type, fixed, attrs, operation);
         if (!interrupted) return msgs;
-        if (attempt >= this.dumpRetries) throw new NetlinkError(errno.EINTR, `${operation}: dump interrupted ${attempt + 1} times by concurrent changes`);
+        if (attempt >= this.dumpRetries)
+          throw new NetlinkError(errno.EINTR, `${operation}: dump interrupted ${attempt + 1} times by concurrent changes`);
         // Let the burst of changes pass: 0, 1, 2, 4 … ms (capped), so a busy host does not exhaust the retries.
         if (attempt > 0) await new Promise((r) => setTimeout(r, Math.min(2 ** (attempt - 1), 50)));
       }
@@ -271,7 +283,9 @@ export class NetlinkSocket {
     if (this.fd < 0) throw new Error('netlink socket is closed');
     // rtnetlink and nfnetlink answer inside sendmsg(): the reply is normally queued already, and taking it
     // at once saves a worker-thread round trip per message; only a reply not there yet is waited for.
-    const data = this.blocking ? native().netlinkRecvSync(this.fd) : (native().netlinkRecvNow(this.fd) ?? (await native().netlinkRecv(this.fd)));
+    const data = this.blocking
+      ? native().netlinkRecvSync(this.fd)
+      : (native().netlinkRecvNow(this.fd) ?? (await native().netlinkRecv(this.fd)));
     return splitMessages(data);
   }
 

@@ -39,7 +39,8 @@ export function parsePrefix(cidr: string): Prefix {
 }
 
 export function macToBytes(mac: string): Buffer {
-  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac)) throw new TypeError(`'${mac}' is not a MAC address (write it as 02:42:ac:11:00:02)`);
+  if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
+    throw new TypeError(`'${mac}' is not a MAC address (write it as 02:42:ac:11:00:02)`);
   return Buffer.from(mac.split(':').map((h) => parseInt(h, 16)));
 }
 

@@ -63,15 +63,38 @@ describe('parseAttachArgs', () => {
     fails(() => parseAttachArgs(['br0', 'c', 'dhcp:x']), /dhcp takes no arguments/);
   });
   it('round-trips through the --save form', () => {
-    const r = parseAttachArgs(['eth0', 'c', '10.0.0.5/24@10.0.0.1', '02:00:00:00:00:01'], { takeUplink: true, bridge: 'br9', ifname: 'e9', hostIfname: 'vx' });
+    const r = parseAttachArgs(['eth0', 'c', '10.0.0.5/24@10.0.0.1', '02:00:00:00:00:01'], {
+      takeUplink: true,
+      bridge: 'br9',
+      ifname: 'e9',
+      hostIfname: 'vx',
+    });
     assert.deepEqual(recheck(JSON.parse(JSON.stringify(r))), r);
-    assert.deepEqual(formatAttachArgs(r), ['eth0', '-i', 'e9', '-l', 'vx', '--take-uplink', '--bridge', 'br9', 'c', '10.0.0.5/24@10.0.0.1', '02:00:00:00:00:01']);
+    assert.deepEqual(formatAttachArgs(r), [
+      'eth0',
+      '-i',
+      'e9',
+      '-l',
+      'vx',
+      '--take-uplink',
+      '--bridge',
+      'br9',
+      'c',
+      '10.0.0.5/24@10.0.0.1',
+      '02:00:00:00:00:01',
+    ]);
   });
 });
 
 describe('parseRouteWords', () => {
   it('takes ip-route words', () => {
-    assert.deepEqual(parseRouteWords(['192.168.0.0/16', 'via', '192.168.115.2', 'dev', 'eth1', 'metric', '5', 'table', '100']), { dst: '192.168.0.0/16', via: '192.168.115.2', dev: 'eth1', metric: 5, table: 100 });
+    assert.deepEqual(parseRouteWords(['192.168.0.0/16', 'via', '192.168.115.2', 'dev', 'eth1', 'metric', '5', 'table', '100']), {
+      dst: '192.168.0.0/16',
+      via: '192.168.115.2',
+      dev: 'eth1',
+      metric: 5,
+      table: 100,
+    });
     assert.deepEqual(parseRouteWords(['default', 'via', '10.0.0.1']), { dst: 'default', via: '10.0.0.1' });
   });
   it('explains each mistake', () => {

@@ -49,16 +49,28 @@ export function checkAddress(text: string): { address: string; family: Family } 
     try {
       family = parseAddr(text).family;
     } catch (e) {
-      throw new PluginError(`address ${JSON.stringify(text)}`, `not an IP address (${(e as Error).message})`, 'write it as IP/PREFIX-LENGTH, e.g. 192.168.115.10/24');
+      throw new PluginError(
+        `address ${JSON.stringify(text)}`,
+        `not an IP address (${(e as Error).message})`,
+        'write it as IP/PREFIX-LENGTH, e.g. 192.168.115.10/24',
+      );
     }
     const len = family === 4 ? 24 : 64;
-    throw new PluginError(`address ${text}`, 'has no prefix length, so the subnet (and the route to it) is unknown', `did you mean ${text}/${len}? write IP/PREFIX-LENGTH`);
+    throw new PluginError(
+      `address ${text}`,
+      'has no prefix length, so the subnet (and the route to it) is unknown',
+      `did you mean ${text}/${len}? write IP/PREFIX-LENGTH`,
+    );
   }
   let parsed;
   try {
     parsed = parseCidr(text);
   } catch (e) {
-    throw new PluginError(`address ${JSON.stringify(text)}`, e instanceof CidrError ? e.message.replace(/^"[^"]*"(: )?/, '') || e.message : String(e), 'write it as IP/PREFIX-LENGTH, e.g. 192.168.115.10/24');
+    throw new PluginError(
+      `address ${JSON.stringify(text)}`,
+      e instanceof CidrError ? e.message.replace(/^"[^"]*"(: )?/, '') || e.message : String(e),
+      'write it as IP/PREFIX-LENGTH, e.g. 192.168.115.10/24',
+    );
   }
   const { addr, prefix } = parsed;
   const hostBits = (addr.family === 4 ? 32 : 128) - prefix.length;
@@ -66,9 +78,17 @@ export function checkAddress(text: string): { address: string; family: Family } 
     /* a /32 is allowed (point-to-point style, gateway must then be on-link) */
   } else if (addr.family === 4 && hostBits >= 2) {
     if (addr.value === prefix.network)
-      throw new PluginError(`address ${text}`, `is the network address of ${formatPrefix(prefix)}, not a host address`, `pick a host address, e.g. ${formatAddr({ family: 4, value: prefix.network + 1n })}/${prefix.length}`);
+      throw new PluginError(
+        `address ${text}`,
+        `is the network address of ${formatPrefix(prefix)}, not a host address`,
+        `pick a host address, e.g. ${formatAddr({ family: 4, value: prefix.network + 1n })}/${prefix.length}`,
+      );
     if (addr.value === prefix.network + (1n << BigInt(hostBits)) - 1n)
-      throw new PluginError(`address ${text}`, `is the broadcast address of ${formatPrefix(prefix)}, not a host address`, `pick a host address, e.g. ${formatAddr({ family: 4, value: prefix.network + 1n })}/${prefix.length}`);
+      throw new PluginError(
+        `address ${text}`,
+        `is the broadcast address of ${formatPrefix(prefix)}, not a host address`,
+        `pick a host address, e.g. ${formatAddr({ family: 4, value: prefix.network + 1n })}/${prefix.length}`,
+      );
   }
   return { address: `${formatAddr(addr)}/${prefix.length}`, family: addr.family };
 }
@@ -78,12 +98,26 @@ export function checkGateway(gw: string, address: string | undefined): string {
   try {
     g = parseAddr(gw);
   } catch (e) {
-    throw new PluginError(`gateway ${JSON.stringify(gw)}`, (e as Error).message, 'write IP/LEN@GATEWAY with the gateway as a plain address, e.g. 192.168.115.10/24@192.168.115.1');
+    throw new PluginError(
+      `gateway ${JSON.stringify(gw)}`,
+      (e as Error).message,
+      'write IP/LEN@GATEWAY with the gateway as a plain address, e.g. 192.168.115.10/24@192.168.115.1',
+    );
   }
   if (address) {
     const { addr, prefix } = parseCidr(address);
-    if (g.family !== addr.family) throw new PluginError(`gateway ${gw}`, `is IPv${g.family} but the address ${address} is IPv${addr.family}`, 'use a gateway of the same family');
-    if (g.value === addr.value) throw new PluginError(`gateway ${gw}`, `is the container's own address ${address}`, 'give the address of the router, not of the container');
+    if (g.family !== addr.family)
+      throw new PluginError(
+        `gateway ${gw}`,
+        `is IPv${g.family} but the address ${address} is IPv${addr.family}`,
+        'use a gateway of the same family',
+      );
+    if (g.value === addr.value)
+      throw new PluginError(
+        `gateway ${gw}`,
+        `is the container's own address ${address}`,
+        'give the address of the router, not of the container',
+      );
     void containsAddr(prefix, g); // outside the subnet is allowed: an on-link host route is added first
   }
   return formatAddr(g);
@@ -91,9 +125,18 @@ export function checkGateway(gw: string, address: string | undefined): string {
 
 export function checkMac(mac: string): string {
   if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
-    throw new PluginError(`MAC ${JSON.stringify(mac)}`, 'not a MAC address', 'write six hex pairs separated by ":", e.g. 02:42:c0:a8:73:0a');
+    throw new PluginError(
+      `MAC ${JSON.stringify(mac)}`,
+      'not a MAC address',
+      'write six hex pairs separated by ":", e.g. 02:42:c0:a8:73:0a',
+    );
   const lower = mac.toLowerCase();
-  if (parseInt(lower.slice(0, 2), 16) & 1) throw new PluginError(`MAC ${mac}`, 'is a multicast address (lowest bit of the first byte set)', 'use a unicast MAC; locally administered ones start with x2, x6, xa or xe, e.g. 02:…');
+  if (parseInt(lower.slice(0, 2), 16) & 1)
+    throw new PluginError(
+      `MAC ${mac}`,
+      'is a multicast address (lowest bit of the first byte set)',
+      'use a unicast MAC; locally administered ones start with x2, x6, xa or xe, e.g. 02:…',
+    );
   if (lower === '00:00:00:00:00:00') throw new PluginError(`MAC ${mac}`, 'is all zeros', 'use a unicast MAC such as 02:42:c0:a8:73:0a');
   return lower;
 }
@@ -115,7 +158,8 @@ function macVlan(word: string): { mac?: string; vlan?: number } {
   };
 }
 
-const USAGE = 'usage: tsnet attach <hostif> [-i ifname] <container> <ip>/<len>[@<gw>] [<mac>][@<vlan>]  |  … <container> dhcp [<mac>][@<vlan>]';
+const USAGE =
+  'usage: tsnet attach <hostif> [-i ifname] <container> <ip>/<len>[@<gw>] [<mac>][@<vlan>]  |  … <container> dhcp [<mac>][@<vlan>]';
 
 /** Parses pipework's positional words plus the CLI's options into a checked request. */
 export function parseAttachArgs(words: string[], opts: AttachOptions = {}): AttachRequest {
@@ -131,7 +175,12 @@ export function parseAttachArgs(words: string[], opts: AttachOptions = {}): Atta
   if (opts.hostIfname) checkIfname(opts.hostIfname, 'host-side interface');
   if (opts.bridge) checkIfname(opts.bridge, 'bridge');
   if (opts.uplink) checkIfname(opts.uplink, 'uplink');
-  if (opts.takeUplink && opts.uplink) throw new PluginError('--take-uplink with --uplink', 'both name the NIC to enslave', `use either '${hostIf} --take-uplink' (hostif is the NIC) or '<bridge> --uplink <nic>'`);
+  if (opts.takeUplink && opts.uplink)
+    throw new PluginError(
+      '--take-uplink with --uplink',
+      'both name the NIC to enslave',
+      `use either '${hostIf} --take-uplink' (hostif is the NIC) or '<bridge> --uplink <nic>'`,
+    );
   const req: AttachRequest = { hostIf, container, ifname, ...(tail ? macVlan(tail) : {}) };
   if (opts.hostIfname) req.hostIfname = opts.hostIfname;
   if (opts.takeUplink) req.takeUplink = true;

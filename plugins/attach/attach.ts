@@ -44,8 +44,6 @@ export interface AttachEnv {
   dhcpTimeoutMs?: number;
 }
 
-
-
 const CODES = { kernel: AttachErrorCode.Kernel, unsupported: AttachErrorCode.Unsupported, bridgeFull: AttachErrorCode.Kernel };
 
 function kernel(e: unknown, what: string): never {
@@ -67,10 +65,20 @@ async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
   const link = await host.rtnl.findLink(req.hostIf);
   const kind = link ? classifyHostIf(link) : 'bridge';
   if (kind === 'nic' && !req.takeUplink) {
-    if (req.uplink) throw new PluginError(`host interface ${req.hostIf}`, 'is a NIC, so --uplink has no bridge to go into', `write '${req.hostIf} --take-uplink' to make a bridge holding it`);
+    if (req.uplink)
+      throw new PluginError(
+        `host interface ${req.hostIf}`,
+        'is a NIC, so --uplink has no bridge to go into',
+        `write '${req.hostIf} --take-uplink' to make a bridge holding it`,
+      );
     if (link!.masterIndex) {
       const master = await host.rtnl.findLink(link!.masterIndex);
-      throw new PluginError(`host interface ${req.hostIf}`, `is a port of ${master?.name ?? 'a bridge'}`, `attach to ${master?.name ?? 'that bridge'} instead`, AttachErrorCode.NotBridgeOrNic);
+      throw new PluginError(
+        `host interface ${req.hostIf}`,
+        `is a port of ${master?.name ?? 'a bridge'}`,
+        `attach to ${master?.name ?? 'that bridge'} instead`,
+        AttachErrorCode.NotBridgeOrNic,
+      );
     }
     return { mode: 'macvlan', parent: link!, mtu: link!.mtu };
   }
@@ -80,35 +88,80 @@ async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
     bridgeName = req.bridge ?? DEFAULT_BRIDGE;
     uplinkName = req.hostIf;
   } else if (req.takeUplink) {
-    throw new PluginError(`host interface ${req.hostIf}`, link ? 'is a bridge, so there is no NIC to take' : 'does not exist, so there is no NIC to take', `name the NIC: '<nic> --take-uplink [--bridge ${req.hostIf}]', or '${req.hostIf} --uplink <nic>'`);
+    throw new PluginError(
+      `host interface ${req.hostIf}`,
+      link ? 'is a bridge, so there is no NIC to take' : 'does not exist, so there is no NIC to take',
+      `name the NIC: '<nic> --take-uplink [--bridge ${req.hostIf}]', or '${req.hostIf} --uplink <nic>'`,
+    );
   }
   const bridge = kind === 'bridge' ? link : await host.rtnl.findLink(bridgeName);
-  if (bridge && bridge.kind !== 'bridge') throw new PluginError(`bridge ${bridgeName}`, `already exists and is a ${bridge.kind ?? 'physical'} interface, not a bridge`, 'pick another --bridge name');
+  if (bridge && bridge.kind !== 'bridge')
+    throw new PluginError(
+      `bridge ${bridgeName}`,
+      `already exists and is a ${bridge.kind ?? 'physical'} interface, not a bridge`,
+      'pick another --bridge name',
+    );
   const uplink = uplinkName ? await checkUplink(host, uplinkName, bridgeName) : undefined;
   if (req.vlan) {
     const known = bridge?.bridge?.vlanFiltering;
     throw new PluginError(
       `@${req.vlan} on bridge ${bridgeName}`,
-      bridge && known === undefined ? 'a VLAN on a bridge port needs bridge VLAN filtering, which this kernel does not have (CONFIG_BRIDGE_VLAN_FILTERING)' : 'per-port VLANs on a Linux bridge are not implemented by tsnet yet',
+      bridge && known === undefined
+        ? 'a VLAN on a bridge port needs bridge VLAN filtering, which this kernel does not have (CONFIG_BRIDGE_VLAN_FILTERING)'
+        : 'per-port VLANs on a Linux bridge are not implemented by tsnet yet',
       'drop @VLAN, or attach to a NIC (macvlan on a VLAN sub-interface) where the kernel has macvlan and 8021q',
       AttachErrorCode.Unsupported,
     );
   }
-  return { mode: 'bridge', bridgeName, ...(bridge ? { bridge } : {}), ...(uplink ? { uplink } : {}), mtu: bridge?.mtu ?? uplink?.mtu ?? 1500 };
+  return {
+    mode: 'bridge',
+    bridgeName,
+    ...(bridge ? { bridge } : {}),
+    ...(uplink ? { uplink } : {}),
+    mtu: bridge?.mtu ?? uplink?.mtu ?? 1500,
+  };
 }
 
-async function bridgeSide(host: Netns, ctr: Netns, req: AttachRequest, p: Plan, undo: Undo[]): Promise<{ bridge: Link; hostVeth: Link; created: boolean }> {
+async function bridgeSide(
+  host: Netns,
+  ctr: Netns,
+  req: AttachRequest,
+  p: Plan,
+  undo: Undo[],
+): Promise<{ bridge: Link; hostVeth: Link; created: boolean }> {
   const errors: PortErrors = {
     codes: CODES,
-    notABridge: (link) => new PluginError(`bridge ${link.name}`, `already exists and is a ${link.kind ?? 'physical'} interface, not a bridge`, 'pick another --bridge name'),
+    notABridge: (link) =>
+      new PluginError(
+        `bridge ${link.name}`,
+        `already exists and is a ${link.kind ?? 'physical'} interface, not a bridge`,
+        'pick another --bridge name',
+      ),
     interfaceExists: () => interfaceExists(req, ctr),
   };
   const { bridge, created } = await ensureBridge(host, { name: p.bridgeName!, mtu: p.mtu }, errors);
   if (created) undo.push(() => host.rtnl.deleteLinkIfExists(bridge.index));
   if (p.uplink && p.uplink.masterIndex !== bridge.index) undo.push(await takeUplink(host, bridge, p.uplink));
   if (req.hostIfname && (await host.rtnl.findLink(req.hostIfname)))
-    throw new PluginError(`host-side interface ${req.hostIfname}`, `already exists in ${host.label}`, 'pick another -l name, or omit -l for a generated one', AttachErrorCode.InterfaceExists);
-  const veth = await createVethPort(host, ctr, { bridge, ifname: req.ifname, prefix: 'tsa', mtu: p.mtu, ...(req.hostIfname ? { hostName: req.hostIfname } : {}), ...(req.mac ? { mac: req.mac } : {}) }, errors);
+    throw new PluginError(
+      `host-side interface ${req.hostIfname}`,
+      `already exists in ${host.label}`,
+      'pick another -l name, or omit -l for a generated one',
+      AttachErrorCode.InterfaceExists,
+    );
+  const veth = await createVethPort(
+    host,
+    ctr,
+    {
+      bridge,
+      ifname: req.ifname,
+      prefix: 'tsa',
+      mtu: p.mtu,
+      ...(req.hostIfname ? { hostName: req.hostIfname } : {}),
+      ...(req.mac ? { mac: req.mac } : {}),
+    },
+    errors,
+  );
   undo.push(() => host.rtnl.deleteLinkIfExists(veth.index));
   return { bridge, hostVeth: veth, created };
 }
@@ -132,7 +185,14 @@ async function macvlanSide(host: Netns, ctr: Netns, req: AttachRequest, p: Plan,
   const tmp = randomVethName('tsm');
   let mv: Link;
   try {
-    mv = await host.rtnl.createLink({ kind: 'macvlan', name: tmp, parentIndex: parent.index, mode: 'bridge', mtu: p.mtu, ...(req.mac ? { mac: req.mac } : {}) });
+    mv = await host.rtnl.createLink({
+      kind: 'macvlan',
+      name: tmp,
+      parentIndex: parent.index,
+      mode: 'bridge',
+      mtu: p.mtu,
+      ...(req.mac ? { mac: req.mac } : {}),
+    });
   } catch (e) {
     kernel(e, `macvlan on NIC ${parent.name}`);
   }
@@ -144,16 +204,29 @@ async function macvlanSide(host: Netns, ctr: Netns, req: AttachRequest, p: Plan,
     kernel(e, `move macvlan ${tmp} into ${ctr.label}`);
   }
   undo.push(() => ctr.rtnl.deleteLinkIfExists(tmp));
-  await ctr.rtnl.setLink(tmp, { name: req.ifname }).catch((e) => (isNetlinkError(e, 'EEXIST') ? Promise.reject(interfaceExists(req, ctr)) : kernel(e, `rename ${tmp} to ${req.ifname}`)));
+  await ctr.rtnl
+    .setLink(tmp, { name: req.ifname })
+    .catch((e) => (isNetlinkError(e, 'EEXIST') ? Promise.reject(interfaceExists(req, ctr)) : kernel(e, `rename ${tmp} to ${req.ifname}`)));
   undo.push(() => ctr.rtnl.deleteLinkIfExists(req.ifname));
   return parent;
 }
 
 function interfaceExists(req: AttachRequest, ctr: Netns): PluginError {
-  return new PluginError(`container interface ${req.ifname}`, `already exists in ${ctr.label}`, `pick another name with -i (pipework's default is eth1), or 'tsnet detach ${req.container} -i ${req.ifname}' first`, AttachErrorCode.InterfaceExists);
+  return new PluginError(
+    `container interface ${req.ifname}`,
+    `already exists in ${ctr.label}`,
+    `pick another name with -i (pipework's default is eth1), or 'tsnet detach ${req.container} -i ${req.ifname}' first`,
+    AttachErrorCode.InterfaceExists,
+  );
 }
 
-async function configure(ctr: Netns, req: AttachRequest, link: Link, env: AttachEnv, client?: DhcpClient): Promise<{ address?: string; gateway?: string }> {
+async function configure(
+  ctr: Netns,
+  req: AttachRequest,
+  link: Link,
+  env: AttachEnv,
+  client?: DhcpClient,
+): Promise<{ address?: string; gateway?: string }> {
   if (req.dhcp) {
     // arp_notify with the 'up' (the interface announces its address when its link or MAC changes later).
     await ctr.rtnl.setLink(link.index, { ipv4Conf: { arpNotify: true } }).catch(() => undefined); // no IPv4 state (MTU < 68): nothing to announce
@@ -168,8 +241,14 @@ async function configure(ctr: Netns, req: AttachRequest, link: Link, env: Attach
     if (!containsAddr(prefix, parseAddr(req.gateway))) routes.push({ dst: `${req.gateway}/${v6 ? 128 : 32}`, scope: RT_SCOPE_LINK });
     routes.push({ dst: v6 ? '::/0' : '0.0.0.0/0', gw: req.gateway });
   }
-  const result: Result = { cniVersion: '1.1.0', ips: [{ address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) }], routes };
-  await configureInterface(ctr, req.ifname, result, { index: link.index, arpNotify: true }).catch((e) => kernel(e, `configure ${req.address} on ${req.ifname} in ${ctr.label}`));
+  const result: Result = {
+    cniVersion: '1.1.0',
+    ips: [{ address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) }],
+    routes,
+  };
+  await configureInterface(ctr, req.ifname, result, { index: link.index, arpNotify: true }).catch((e) =>
+    kernel(e, `configure ${req.address} on ${req.ifname} in ${ctr.label}`),
+  );
   return { address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) };
 }
 
@@ -181,7 +260,11 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
   const undo: Undo[] = [];
   try {
     if (ctr.id() === host.id())
-      throw new PluginError(`container ${req.container}`, `shares the network namespace of the host (${host.label})`, 'a host-mode container already sees the host interfaces; attach a container that has its own netns');
+      throw new PluginError(
+        `container ${req.container}`,
+        `shares the network namespace of the host (${host.label})`,
+        'a host-mode container already sees the host interfaces; attach a container that has its own netns',
+      );
     if (await ctr.rtnl.findLink(req.ifname)) throw interfaceExists(req, ctr);
     const dhcpClient = req.dhcp ? findDhcpClient() : undefined; // before any change: no client, no attachment
     const p = await plan(host, req);
@@ -197,7 +280,16 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
     const ips = await configure(ctr, req, link, env, dhcpClient);
     const now = req.dhcp ? await ctr.rtnl.link(link.index) : link; // a DHCP client may have changed the MTU
     if (ips.address && now.mac) sendGratuitousArp(resolved.netnsPath, now.index, now.mac, ips.address.split('/')[0]!);
-    return { container: resolved.label, netnsPath: resolved.netnsPath, ifname: req.ifname, mac: now.mac ?? '', mtu: now.mtu, mode: p.mode, ...out, ...ips };
+    return {
+      container: resolved.label,
+      netnsPath: resolved.netnsPath,
+      ifname: req.ifname,
+      mac: now.mac ?? '',
+      mtu: now.mtu,
+      mode: p.mode,
+      ...out,
+      ...ips,
+    };
   } catch (e) {
     await rollBack(undo);
     throw e;
@@ -216,7 +308,12 @@ export interface DetachRequest {
 
 /** Removes an attached interface (the veth's host end, or the macvlan, goes with it). Never touches bridges. */
 export async function detach(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath'> = {}): Promise<boolean> {
-  if (req.ifname === 'lo') throw new PluginError('container interface lo', 'is the loopback interface, not an attachment', 'name the attached interface with -i (default eth1)');
+  if (req.ifname === 'lo')
+    throw new PluginError(
+      'container interface lo',
+      'is the loopback interface, not an attachment',
+      'name the attached interface with -i (default eth1)',
+    );
   let path: string;
   try {
     path = env.netnsPath ?? (await resolveContainer(req.container)).netnsPath;
@@ -235,7 +332,11 @@ export async function detach(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath
     const link = await ctr.rtnl.findLink(req.ifname);
     if (!link) {
       if (req.missingOk) return false;
-      throw new PluginError(`container interface ${req.ifname}`, `does not exist in ${ctr.label}`, `list the container's interfaces with 'ip -n <netns> link', and pass the attached one with -i`);
+      throw new PluginError(
+        `container interface ${req.ifname}`,
+        `does not exist in ${ctr.label}`,
+        `list the container's interfaces with 'ip -n <netns> link', and pass the attached one with -i`,
+      );
     }
     await ctr.rtnl.deleteVeth(link.index, null); // a veth's host end is in the current namespace; other kinds: plain delete
     return true;

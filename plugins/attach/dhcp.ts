@@ -39,10 +39,16 @@ export function findDhcpClient(path?: string): DhcpClient {
   }
   const bb = which('busybox', path);
   if (bb) return { kind: 'udhcpc', argv: [bb, 'udhcpc'] };
-  throw new PluginError('dhcp', 'no DHCP client found (looked for udhcpc, dhcpcd, dhclient and busybox in PATH)', 'install one (e.g. apt-get install udhcpc or isc-dhcp-client), or give a static IP/LEN[@GW]', AttachErrorCode.Dhcp);
+  throw new PluginError(
+    'dhcp',
+    'no DHCP client found (looked for udhcpc, dhcpcd, dhclient and busybox in PATH)',
+    'install one (e.g. apt-get install udhcpc or isc-dhcp-client), or give a static IP/LEN[@GW]',
+    AttachErrorCode.Dhcp,
+  );
 }
 
-const UDHCPC_SCRIPT = '#!/bin/sh\ncase "$1" in bound|renew) env > "$TSNET_LEASE.tmp" && mv "$TSNET_LEASE.tmp" "$TSNET_LEASE" ;; esac\nexit 0\n';
+const UDHCPC_SCRIPT =
+  '#!/bin/sh\ncase "$1" in bound|renew) env > "$TSNET_LEASE.tmp" && mv "$TSNET_LEASE.tmp" "$TSNET_LEASE" ;; esac\nexit 0\n';
 
 function maskLen(mask: string): number {
   return mask.split('.').reduce((n, o) => n + (Number(o) >>> 0).toString(2).replace(/0/g, '').length, 0);
@@ -54,7 +60,11 @@ export interface Lease {
 }
 
 /** Runs argv to completion (or timeout) in its own process group, then kills whatever is left of the group. */
-function runGroup(argv: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<{ code: number | null; stderr: string; timedOut: boolean }> {
+function runGroup(
+  argv: string[],
+  env: NodeJS.ProcessEnv,
+  timeoutMs: number,
+): Promise<{ code: number | null; stderr: string; timedOut: boolean }> {
   return new Promise((resolveRun, reject) => {
     const child = spawn(argv[0]!, argv.slice(1), { env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
@@ -98,7 +108,11 @@ function killPidFile(file: string): void {
  * Gets a lease for ifname inside ctr (which must be up) and leaves the interface configured with it.
  * No client process survives this call.
  */
-export async function runDhcp(ctr: Netns, ifname: string, opts: { timeoutMs?: number; client?: DhcpClient; hostname?: string } = {}): Promise<Lease> {
+export async function runDhcp(
+  ctr: Netns,
+  ifname: string,
+  opts: { timeoutMs?: number; client?: DhcpClient; hostname?: string } = {},
+): Promise<Lease> {
   const client = opts.client ?? findDhcpClient();
   const nsPath = ctr.path ?? '/proc/self/ns/net';
   const nsexec = nsexecBinary();
@@ -113,7 +127,20 @@ export async function runDhcp(ctr: Netns, ifname: string, opts: { timeoutMs?: nu
         const script = join(dir, 'script.sh');
         writeFileSync(script, UDHCPC_SCRIPT, { mode: 0o755 });
         const tries = String(Math.max(1, Math.floor(timeoutMs / 3000)));
-        args = ['-f', '-q', '-n', '-i', ifname, '-t', tries, '-T', '2', '-s', script, ...(opts.hostname ? ['-x', `hostname:${opts.hostname}`] : [])];
+        args = [
+          '-f',
+          '-q',
+          '-n',
+          '-i',
+          ifname,
+          '-t',
+          tries,
+          '-T',
+          '2',
+          '-s',
+          script,
+          ...(opts.hostname ? ['-x', `hostname:${opts.hostname}`] : []),
+        ];
         break;
       }
       case 'dhcpcd':
@@ -128,18 +155,32 @@ export async function runDhcp(ctr: Netns, ifname: string, opts: { timeoutMs?: nu
     if (r.timedOut || r.code !== 0)
       throw new PluginError(
         `dhcp on ${ifname} in ${ctr.label}`,
-        r.timedOut ? `${client.kind} got no lease within ${timeoutMs / 1000}s` : `${client.kind} exited with status ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}` : ''}`,
+        r.timedOut
+          ? `${client.kind} got no lease within ${timeoutMs / 1000}s`
+          : `${client.kind} exited with status ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}` : ''}`,
         'check that a DHCP server answers on that segment, or give a static IP/LEN[@GW]',
         AttachErrorCode.Dhcp,
       );
     if (client.kind === 'udhcpc') {
-      if (!existsSync(lease)) throw new PluginError(`dhcp on ${ifname} in ${ctr.label}`, 'udhcpc exited without reporting a lease', 'check the DHCP server, or give a static IP/LEN[@GW]', AttachErrorCode.Dhcp);
+      if (!existsSync(lease))
+        throw new PluginError(
+          `dhcp on ${ifname} in ${ctr.label}`,
+          'udhcpc exited without reporting a lease',
+          'check the DHCP server, or give a static IP/LEN[@GW]',
+          AttachErrorCode.Dhcp,
+        );
       const env = Object.fromEntries(
         readFileSync(lease, 'utf8')
           .split('\n')
           .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
       ) as Record<string, string>;
-      if (!env.ip) throw new PluginError(`dhcp on ${ifname} in ${ctr.label}`, 'the lease has no address', 'check the DHCP server configuration', AttachErrorCode.Dhcp);
+      if (!env.ip)
+        throw new PluginError(
+          `dhcp on ${ifname} in ${ctr.label}`,
+          'the lease has no address',
+          'check the DHCP server configuration',
+          AttachErrorCode.Dhcp,
+        );
       const address = `${env.ip}/${env.mask ? Number(env.mask) : env.subnet ? maskLen(env.subnet) : 24}`;
       const gateway = env.router?.split(/\s+/)[0] || undefined;
       await ctr.rtnl.addAddress(ifname, address, {}, true);
@@ -147,7 +188,13 @@ export async function runDhcp(ctr: Netns, ifname: string, opts: { timeoutMs?: nu
       return { address, ...(gateway ? { gateway } : {}) };
     }
     const addr = (await ctr.rtnl.addresses({ link: ifname, family: 2 }))[0];
-    if (!addr) throw new PluginError(`dhcp on ${ifname} in ${ctr.label}`, `${client.kind} finished but ${ifname} has no IPv4 address`, 'check the DHCP server', AttachErrorCode.Dhcp);
+    if (!addr)
+      throw new PluginError(
+        `dhcp on ${ifname} in ${ctr.label}`,
+        `${client.kind} finished but ${ifname} has no IPv4 address`,
+        'check the DHCP server',
+        AttachErrorCode.Dhcp,
+      );
     const def = (await ctr.rtnl.routes({ family: 2 })).find((x) => x.dst === 'default');
     return { address: addr.cidr, ...(def?.gateway ? { gateway: def.gateway } : {}) };
   } finally {

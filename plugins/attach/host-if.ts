@@ -25,7 +25,12 @@ export function classifyHostIf(link: Link): HostIfKind {
           ? `is a ${link.kind} device, which cannot be bridged`
           : undefined;
   if (why)
-    throw new PluginError(`host interface ${link.name}`, `${why}: it is neither a bridge nor a NIC`, 'give a Linux bridge (a missing name creates one, e.g. br0) or an Ethernet NIC', AttachErrorCode.NotBridgeOrNic);
+    throw new PluginError(
+      `host interface ${link.name}`,
+      `${why}: it is neither a bridge nor a NIC`,
+      'give a Linux bridge (a missing name creates one, e.g. br0) or an Ethernet NIC',
+      AttachErrorCode.NotBridgeOrNic,
+    );
   return 'nic';
 }
 
@@ -37,7 +42,12 @@ export async function checkUplink(host: Netns, name: string, bridgeName: string)
   if (nic.masterIndex) {
     const master = await host.rtnl.findLink(nic.masterIndex);
     if (master?.name !== bridgeName)
-      throw new PluginError(`uplink ${name}`, `is already a port of ${master?.name ?? `interface #${nic.masterIndex}`}`, `attach to ${master?.name ?? 'that bridge'} instead, or release it first (ip link set ${name} nomaster)`, AttachErrorCode.NotBridgeOrNic);
+      throw new PluginError(
+        `uplink ${name}`,
+        `is already a port of ${master?.name ?? `interface #${nic.masterIndex}`}`,
+        `attach to ${master?.name ?? 'that bridge'} instead, or release it first (ip link set ${name} nomaster)`,
+        AttachErrorCode.NotBridgeOrNic,
+      );
   }
   return nic;
 }
@@ -67,7 +77,9 @@ function routeSpec(r: RouteEntry, oif: number): RouteSpec {
 export async function takeUplink(host: Netns, bridge: Link, nic: Link): Promise<() => Promise<void>> {
   const rt = host.rtnl;
   const addrs = (await rt.addresses({ link: nic.index })).filter(movable);
-  const routes = (await rt.routes({ table: 'all' })).filter((r) => r.oif === nic.index && r.protocol !== RTPROT_KERNEL && r.type === RTN_UNICAST && (r.family === 2 || r.family === AF_INET6));
+  const routes = (await rt.routes({ table: 'all' })).filter(
+    (r) => r.oif === nic.index && r.protocol !== RTPROT_KERNEL && r.type === RTN_UNICAST && (r.family === 2 || r.family === AF_INET6),
+  );
   const moved: string[] = [];
   const undo = async () => {
     for (const r of routes) await rt.deleteRoute(routeSpec(r, bridge.index)).catch(() => undefined);
@@ -89,7 +101,12 @@ export async function takeUplink(host: Netns, bridge: Link, nic: Link): Promise<
     for (const r of [...routes].sort((x, y) => y.scope - x.scope)) await rt.replaceRoute(routeSpec(r, bridge.index));
   } catch (e) {
     await undo();
-    throw new PluginError(`uplink ${nic.name}`, `could not move it into bridge ${bridge.name}: ${(e as Error).message}`, 'its addresses and routes were put back; check them with ip addr / ip route', AttachErrorCode.Kernel);
+    throw new PluginError(
+      `uplink ${nic.name}`,
+      `could not move it into bridge ${bridge.name}: ${(e as Error).message}`,
+      'its addresses and routes were put back; check them with ip addr / ip route',
+      AttachErrorCode.Kernel,
+    );
   }
   return undo;
 }

@@ -24,14 +24,23 @@ export function validateAttachConf(conf: AttachConf): void {
   for (const [k, t] of Object.entries(KEYS)) {
     const v = conf[k];
     if (v !== undefined && typeof v !== t)
-      throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": "${k}" must be a ${t}, got ${JSON.stringify(v)}`, `e.g. {"type": "attach", "bridge": "br0", "address": "192.168.115.10/24", "gateway": "192.168.115.2"}`);
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `network "${conf.name}": "${k}" must be a ${t}, got ${JSON.stringify(v)}`,
+        `e.g. {"type": "attach", "bridge": "br0", "address": "192.168.115.10/24", "gateway": "192.168.115.2"}`,
+      );
   }
   if (conf.address === undefined)
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": "address" is required`, 'set "address": "IP/LEN" (e.g. "192.168.115.10/24") or "dhcp"');
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network "${conf.name}": "address" is required`,
+      'set "address": "IP/LEN" (e.g. "192.168.115.10/24") or "dhcp"',
+    );
   try {
     request(conf, { containerId: '', netns: '/', ifname: 'eth1', args: {}, path: [], command: 'ADD' });
   } catch (e) {
-    if (e instanceof PluginError) throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": ${e.thing}: ${e.reason}`, e.fix ?? '');
+    if (e instanceof PluginError)
+      throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": ${e.thing}: ${e.reason}`, e.fix ?? '');
     throw e;
   }
 }
@@ -40,20 +49,23 @@ export function validateAttachConf(conf: AttachConf): void {
 export function request(conf: AttachConf, args: CniArgs): AttachRequest {
   const tail = conf.mac || conf.vlan !== undefined ? `${conf.mac ?? ''}${conf.vlan !== undefined ? `@${conf.vlan}` : ''}` : undefined;
   const ip = conf.address === 'dhcp' ? 'dhcp' : `${conf.address}${conf.gateway ? `@${conf.gateway}` : ''}`;
-  return parseAttachArgs([conf.bridge ?? DEFAULT_BRIDGE, args.netns, ip, ...(tail ? [tail] : [])], { ifname: args.ifname, ...(conf.uplink ? { uplink: conf.uplink } : {}) });
+  return parseAttachArgs([conf.bridge ?? DEFAULT_BRIDGE, args.netns, ip, ...(tail ? [tail] : [])], {
+    ifname: args.ifname,
+    ...(conf.uplink ? { uplink: conf.uplink } : {}),
+  });
 }
 
 async function add(conf: AttachConf, args: CniArgs): Promise<Result> {
   const r = await attach(request(conf, args), { netnsPath: args.netns });
-    const interfaces = r.mode === 'bridge' ? [{ name: r.bridge! }, { name: r.hostVeth! }] : [{ name: r.parent! }];
-    const idx = interfaces.push({ name: r.ifname, mac: r.mac, mtu: r.mtu, sandbox: args.netns } as never) - 1;
-    return {
-      cniVersion: conf.cniVersion,
-      interfaces,
-      ips: r.address ? [{ address: r.address, interface: idx, ...(r.gateway ? { gateway: r.gateway } : {}) }] : [],
-      routes: r.gateway ? [{ dst: r.gateway.includes(':') ? '::/0' : '0.0.0.0/0', gw: r.gateway }] : [],
-      ...(conf.dns ? { dns: conf.dns } : {}),
-    };
+  const interfaces = r.mode === 'bridge' ? [{ name: r.bridge! }, { name: r.hostVeth! }] : [{ name: r.parent! }];
+  const idx = interfaces.push({ name: r.ifname, mac: r.mac, mtu: r.mtu, sandbox: args.netns } as never) - 1;
+  return {
+    cniVersion: conf.cniVersion,
+    interfaces,
+    ips: r.address ? [{ address: r.address, interface: idx, ...(r.gateway ? { gateway: r.gateway } : {}) }] : [],
+    routes: r.gateway ? [{ dst: r.gateway.includes(':') ? '::/0' : '0.0.0.0/0', gw: r.gateway }] : [],
+    ...(conf.dns ? { dns: conf.dns } : {}),
+  };
 }
 
 async function del(_conf: AttachConf, args: CniArgs): Promise<void> {
@@ -65,12 +77,27 @@ async function check(conf: AttachConf, args: CniArgs): Promise<void> {
   const ns = Netns.open(args.netns);
   try {
     const link = await ns.rtnl.findLink(args.ifname);
-    if (!link) throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" is missing from ${ns.label}`, 'the attachment changed since ADD; DEL and ADD it again');
-    if (conf.mac && link.mac !== conf.mac.toLowerCase()) throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" has MAC ${link.mac}, the config says ${conf.mac}`, 'the attachment changed since ADD; DEL and ADD it again');
+    if (!link)
+      throw new CniError(
+        ErrorCode.Internal,
+        `interface "${args.ifname}" is missing from ${ns.label}`,
+        'the attachment changed since ADD; DEL and ADD it again',
+      );
+    if (conf.mac && link.mac !== conf.mac.toLowerCase())
+      throw new CniError(
+        ErrorCode.Internal,
+        `interface "${args.ifname}" has MAC ${link.mac}, the config says ${conf.mac}`,
+        'the attachment changed since ADD; DEL and ADD it again',
+      );
     if (conf.address && conf.address !== 'dhcp') {
       const { addr, prefix } = parseCidr(conf.address);
       const want = formatAddrInPrefix(addr, prefix);
-      if (!(await ns.rtnl.addresses({ link: link.index })).some((a) => a.cidr === want)) throw new CniError(ErrorCode.Internal, `address ${want} is missing from "${args.ifname}" in ${ns.label}`, 'the attachment changed since ADD; DEL and ADD it again');
+      if (!(await ns.rtnl.addresses({ link: link.index })).some((a) => a.cidr === want))
+        throw new CniError(
+          ErrorCode.Internal,
+          `address ${want} is missing from "${args.ifname}" in ${ns.label}`,
+          'the attachment changed since ADD; DEL and ADD it again',
+        );
     }
   } finally {
     ns.close();
@@ -79,4 +106,11 @@ async function check(conf: AttachConf, args: CniArgs): Promise<void> {
 
 export const attachPlugin: Plugin<AttachConf> = { add, del, check };
 
-export const attachEntry: PluginEntry<AttachConf> = { plugin: attachPlugin, opts: { name: 'attach', about: 'CNI attach plugin (tsnet): pipework-style interface on a host bridge or NIC', validate: validateAttachConf } };
+export const attachEntry: PluginEntry<AttachConf> = {
+  plugin: attachPlugin,
+  opts: {
+    name: 'attach',
+    about: 'CNI attach plugin (tsnet): pipework-style interface on a host bridge or NIC',
+    validate: validateAttachConf,
+  },
+};

@@ -37,9 +37,14 @@ export function readSaved(file: string): { line: number; req: AttachRequest }[] 
       try {
         v = JSON.parse(t) as { attach?: AttachRequest };
       } catch (e) {
-        throw new PluginError(`${file}:${i + 1}`, `not a saved attachment (${(e as Error).message})`, 'each line must be as --save wrote it; remove or fix the line');
+        throw new PluginError(
+          `${file}:${i + 1}`,
+          `not a saved attachment (${(e as Error).message})`,
+          'each line must be as --save wrote it; remove or fix the line',
+        );
       }
-      if (!v.attach || typeof v.attach !== 'object') throw new PluginError(`${file}:${i + 1}`, 'not a saved attachment (no "attach" key)', 'each line must be as --save wrote it');
+      if (!v.attach || typeof v.attach !== 'object')
+        throw new PluginError(`${file}:${i + 1}`, 'not a saved attachment (no "attach" key)', 'each line must be as --save wrote it');
       try {
         out.push({ line: i + 1, req: recheck(v.attach) });
       } catch (e) {

@@ -12,7 +12,13 @@ export async function waitForCarrier(ifname: string, opts: { timeoutMs?: number;
       const l = await ns.rtnl.findLink(ifname);
       if (l && l.up && l.carrier !== false && l.operstate !== 'down' && l.operstate !== 'lowerlayerdown') return;
       if (Date.now() >= deadline)
-        throw new PluginError(`--wait ${ifname}`, l ? `${ifname} exists but has no carrier after ${opts.timeoutMs! / 1000}s` : `no interface ${ifname} appeared within ${opts.timeoutMs! / 1000}s`, 'run the attach on the host for this container, or raise --timeout');
+        throw new PluginError(
+          `--wait ${ifname}`,
+          l
+            ? `${ifname} exists but has no carrier after ${opts.timeoutMs! / 1000}s`
+            : `no interface ${ifname} appeared within ${opts.timeoutMs! / 1000}s`,
+          'run the attach on the host for this container, or raise --timeout',
+        );
       await sleep(opts.pollMs ?? 100);
     }
   } finally {

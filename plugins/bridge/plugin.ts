@@ -59,9 +59,17 @@ interface Settings {
 
 function settings(conf: BridgeConf): Settings {
   if (conf.hairpinMode && conf.promiscMode)
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": hairpinMode and promiscMode cannot both be true`, 'hairpin mode already reflects frames back to the port; drop one of the two');
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network "${conf.name}": hairpinMode and promiscMode cannot both be true`,
+      'hairpin mode already reflects frames back to the port; drop one of the two',
+    );
   if (conf.macspoofchk)
-    throw new CniError(BridgeErrorCode.Unsupported, `network "${conf.name}": macspoofchk is not supported by tsnet's bridge plugin yet`, 'remove "macspoofchk", or chain a plugin that filters by MAC');
+    throw new CniError(
+      BridgeErrorCode.Unsupported,
+      `network "${conf.name}": macspoofchk is not supported by tsnet's bridge plugin yet`,
+      'remove "macspoofchk", or chain a plugin that filters by MAC',
+    );
   if (conf.vlan)
     throw new CniError(
       BridgeErrorCode.Unsupported,
@@ -87,13 +95,26 @@ function portErrors(s: Settings, netName: string, ifname: string, ctr: Netns): P
   return {
     codes: { kernel: BridgeErrorCode.Kernel, unsupported: BridgeErrorCode.Unsupported, bridgeFull: BridgeErrorCode.BridgeFull },
     notABridge: (link) =>
-      new CniError(BridgeErrorCode.NotABridge, `network "${netName}": "${s.bridge}" already exists and is a ${link.kind ?? 'physical'} interface, not a bridge`, `set "bridge" to another name, or remove "${s.bridge}"`),
+      new CniError(
+        BridgeErrorCode.NotABridge,
+        `network "${netName}": "${s.bridge}" already exists and is a ${link.kind ?? 'physical'} interface, not a bridge`,
+        `set "bridge" to another name, or remove "${s.bridge}"`,
+      ),
     interfaceExists: () => interfaceExists(ifname, ctr),
   };
 }
 
 /** The veth: host end a port of the bridge, container end named ifname straight inside the netns. */
-async function createVeth(host: Netns, ctr: Netns, ifname: string, s: Settings, bridge: Link, peerMac: string, withIpam: boolean, errors: PortErrors): Promise<Link> {
+async function createVeth(
+  host: Netns,
+  ctr: Netns,
+  ifname: string,
+  s: Settings,
+  bridge: Link,
+  peerMac: string,
+  withIpam: boolean,
+  errors: PortErrors,
+): Promise<Link> {
   // The container end's MAC is chosen here (random, locally administered — as the kernel would), so the result
   // needs no read back from the container's namespace. One queue each way. The host end comes up with its
   // creation: with the container end still down it has no carrier, so IPv6 does nothing on it before
@@ -127,7 +148,11 @@ function disableIpv6(ns: Netns, ifname: string): void {
 }
 
 function interfaceExists(ifname: string, ctr: Netns): CniError {
-  return new CniError(BridgeErrorCode.InterfaceExists, `container already has an interface named "${ifname}" (${ctr.label})`, 'pick another CNI_IFNAME, or DEL the attachment that made it');
+  return new CniError(
+    BridgeErrorCode.InterfaceExists,
+    `container already has an interface named "${ifname}" (${ctr.label})`,
+    'pick another CNI_IFNAME, or DEL the attachment that made it',
+  );
 }
 
 /** The gateway of each address: IPAM's, else the first address of its subnet (as the reference computes it). */
@@ -150,13 +175,21 @@ async function ensureGatewayAddrs(host: Netns, br: Link, ips: IpConfig[], s: Set
     const conflicting = sameFamily.filter((a) => overlaps(parseCidr(a.cidr).prefix, prefix));
     if (conflicting.length) {
       if (!s.forceAddress)
-        throw new CniError(BridgeErrorCode.Kernel, `network "${netName}": bridge "${br.name}" already has ${conflicting.map((a) => a.cidr).join(', ')}; expected ${want}`, 'set "forceAddress": true to replace it, or use another bridge');
+        throw new CniError(
+          BridgeErrorCode.Kernel,
+          `network "${netName}": bridge "${br.name}" already has ${conflicting.map((a) => a.cidr).join(', ')}; expected ${want}`,
+          'set "forceAddress": true to replace it, or use another bridge',
+        );
       for (const a of conflicting) await host.rtnl.deleteAddress(br.index, a.cidr);
     }
     try {
       await host.rtnl.addAddress(br.index, want, { noDad: v6 });
     } catch (e) {
-      if (!isNetlinkError(e, 'EEXIST')) kernelError(e, `put gateway ${want} on bridge "${br.name}"`, { kernel: BridgeErrorCode.Kernel, unsupported: BridgeErrorCode.Unsupported });
+      if (!isNetlinkError(e, 'EEXIST'))
+        kernelError(e, `put gateway ${want} on bridge "${br.name}"`, {
+          kernel: BridgeErrorCode.Kernel,
+          unsupported: BridgeErrorCode.Unsupported,
+        });
     }
   }
   if (ips.some((ip) => !ip.address.includes(':'))) enableSysctl(host, 'net/ipv4/ip_forward');
@@ -199,7 +232,14 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     const start = () => {
       const p = delegateAdd(conf, args);
       p.catch(() => undefined); // awaited below; not an unhandled rejection while the veth is made
-      undo.push(() => (release ? p.then(() => delegateDel(conf, args), () => undefined) : undefined));
+      undo.push(() =>
+        release
+          ? p.then(
+              () => delegateDel(conf, args),
+              () => undefined,
+            )
+          : undefined,
+      );
       return p;
     };
     let allocating = conf.ipam?.type === IN_PROCESS_IPAM ? start() : undefined;
@@ -239,7 +279,12 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     }
     const result: Result = { cniVersion: conf.cniVersion, interfaces, ips, routes, dns: conf.dns ?? ipamResult.dns ?? {} };
     if (!result.dns || Object.keys(result.dns).length === 0) delete result.dns;
-    await configureInterface(ctr, args.ifname, result, { interfaceIndex: 2, enableDad: s.enableDad, index: ctrLink.index, arpNotify: true }).catch((e) => kernelError(e, `configure ${args.ifname} in ${ctr.label}`, errors.codes));
+    await configureInterface(ctr, args.ifname, result, {
+      interfaceIndex: 2,
+      enableDad: s.enableDad,
+      index: ctrLink.index,
+      arpNotify: true,
+    }).catch((e) => kernelError(e, `configure ${args.ifname} in ${ctr.label}`, errors.codes));
     if (s.isGateway) await ensureGatewayAddrs(host, br, ips, s, conf.name);
     if (s.ipMasq) {
       await masquerade(conf, args, ips);
@@ -265,11 +310,18 @@ async function del(conf: BridgeConf, args: CniArgs): Promise<void> {
     if (conf.ipMasq) await removeRules(masqOwner(conf.name, args.containerId, args.ifname));
     await deleteContainerVeth(args);
   };
-  const [address, veth] = conf.ipam?.type === IN_PROCESS_IPAM ? await Promise.allSettled([release(), remove()]) : [await outcome(release()), await outcome(remove())];
+  const [address, veth] =
+    conf.ipam?.type === IN_PROCESS_IPAM
+      ? await Promise.allSettled([release(), remove()])
+      : [await outcome(release()), await outcome(remove())];
   if (address.status === 'rejected' && veth.status === 'rejected') {
     const a = address.reason as Error;
     const v = veth.reason as Error;
-    throw new CniError(a instanceof CniError ? a.code : ErrorCode.Internal, `${a.message}; removing the veth failed too: ${v.message}`, a instanceof CniError ? a.details : undefined);
+    throw new CniError(
+      a instanceof CniError ? a.code : ErrorCode.Internal,
+      `${a.message}; removing the veth failed too: ${v.message}`,
+      a instanceof CniError ? a.details : undefined,
+    );
   }
   if (address.status === 'rejected') throw address.reason;
   if (veth.status === 'rejected') throw veth.reason;
@@ -300,7 +352,12 @@ async function deleteContainerVeth(args: CniArgs): Promise<void> {
 async function check(conf: BridgeConf, args: CniArgs): Promise<void> {
   const s = settings(conf);
   const prev = conf.prevResult;
-  if (!prev) throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": CHECK needs prevResult`, 'the runtime passes the cached ADD result as prevResult');
+  if (!prev)
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network "${conf.name}": CHECK needs prevResult`,
+      'the runtime passes the cached ADD result as prevResult',
+    );
   if (conf.ipam?.type) await delegateCheck(conf, args);
   const host = Netns.current();
   const ctr = Netns.open(args.netns);
@@ -312,13 +369,16 @@ async function check(conf: BridgeConf, args: CniArgs): Promise<void> {
     const want = prev.interfaces![ctrIndex]!;
     const link = await ctr.rtnl.findLink(args.ifname);
     if (!link) throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" is missing from ${ctr.label}`);
-    if (want.mac && link.mac !== want.mac) throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" has MAC ${link.mac}, prevResult says ${want.mac}`);
-    if (link.kind !== 'veth') throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" is a ${link.kind ?? 'device'}, not a veth`);
+    if (want.mac && link.mac !== want.mac)
+      throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" has MAC ${link.mac}, prevResult says ${want.mac}`);
+    if (link.kind !== 'veth')
+      throw new CniError(ErrorCode.Internal, `interface "${args.ifname}" is a ${link.kind ?? 'device'}, not a veth`);
     const hostSide = prev.interfaces!.find((i, n) => n !== ctrIndex && !i.sandbox && i.name !== s.bridge);
     if (hostSide) {
       const hv = await host.rtnl.findLink(hostSide.name);
       if (!hv) throw new CniError(ErrorCode.Internal, `host veth "${hostSide.name}" is missing`);
-      if (hv.masterIndex !== br.index) throw new CniError(ErrorCode.Internal, `host veth "${hostSide.name}" is not a port of bridge "${s.bridge}"`);
+      if (hv.masterIndex !== br.index)
+        throw new CniError(ErrorCode.Internal, `host veth "${hostSide.name}" is not a port of bridge "${s.bridge}"`);
     }
     const addrs = await ctr.rtnl.addresses({ link: link.index });
     for (const ip of prev.ips ?? []) {

@@ -32,7 +32,11 @@ export function parseConfig(text: string, source = 'network config'): NetworkCon
   try {
     raw = JSON.parse(text);
   } catch (e) {
-    throw new CniError(ErrorCode.DecodingFailure, `${source}: not valid JSON: ${(e as Error).message}`, 'fix the file so it holds one JSON object');
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `${source}: not valid JSON: ${(e as Error).message}`,
+      'fix the file so it holds one JSON object',
+    );
   }
   return configFromObject(raw, source, text);
 }
@@ -42,18 +46,24 @@ export function parseConfig(text: string, source = 'network config'): NetworkCon
  * after JSON.parse. `text` is what `bytes` keeps: the parsed text, else the object serialised.
  */
 export function configFromObject(raw: unknown, source = 'network config', text?: string): NetworkConfigList {
-  if (!isObj(raw)) throw invalid(source, 'must be a JSON object', 'write {"cniVersion", "name", "plugins": [...]} or a single plugin config');
+  if (!isObj(raw))
+    throw invalid(source, 'must be a JSON object', 'write {"cniVersion", "name", "plugins": [...]} or a single plugin config');
   const name = raw.name;
   if (typeof name !== 'string' || !NAME_RE.test(name)) {
     throw invalid(source, `name ${JSON.stringify(name)} is missing or invalid`, 'set "name" to letters, digits, "_", ".", "-"');
   }
   const version = raw.cniVersion;
   if (!isSupportedVersion(version)) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `${source}: cniVersion ${JSON.stringify(version)} is not supported`, 'use one of 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0');
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `${source}: cniVersion ${JSON.stringify(version)} is not supported`,
+      'use one of 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0',
+    );
   }
   const single = raw.plugins === undefined;
   const plugins = single ? [raw] : raw.plugins;
-  if (!Array.isArray(plugins) || plugins.length === 0) throw invalid(source, '"plugins" must be a non-empty array', 'list at least one plugin config');
+  if (!Array.isArray(plugins) || plugins.length === 0)
+    throw invalid(source, '"plugins" must be a non-empty array', 'list at least one plugin config');
   const confs = plugins.map((p, i) => {
     if (!isObj(p) || typeof p.type !== 'string' || !NAME_RE.test(p.type)) {
       throw invalid(source, `plugins[${i}].type is missing or invalid`, 'each plugin needs "type": the executable name on CNI_PATH');
@@ -75,9 +85,16 @@ export function configFiles(dir: string): string[] {
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return [];
-    throw new CniError(ErrorCode.IoFailure, `cannot read CNI config directory ${dir}: ${code ?? (e as Error).message}`, 'check the path and its permissions (NETCONFPATH)');
+    throw new CniError(
+      ErrorCode.IoFailure,
+      `cannot read CNI config directory ${dir}: ${code ?? (e as Error).message}`,
+      'check the path and its permissions (NETCONFPATH)',
+    );
   }
-  return names.filter((n) => /\.(conf|conflist|json)$/.test(n)).sort().map((n) => join(dir, n));
+  return names
+    .filter((n) => /\.(conf|conflist|json)$/.test(n))
+    .sort()
+    .map((n) => join(dir, n));
 }
 
 export function confDir(env: NodeJS.ProcessEnv = process.env): string {

@@ -20,7 +20,9 @@ function wire(v: string): Record<string, unknown> {
       { ...(legacy ? { version: '4' } : {}), interface: 1, address: '10.1.0.5/24', gateway: '10.1.0.1' },
       { ...(legacy ? { version: '6' } : {}), interface: 1, address: 'fd00::5/64', gateway: 'fd00::1' },
     ],
-    routes: legacy ? [{ dst: '0.0.0.0/0', gw: '10.1.0.1' }, { dst: '::/0' }] : [{ dst: '0.0.0.0/0', gw: '10.1.0.1', ...(v === '1.1.0' ? { mtu: 1400, table: 100 } : {}) }, { dst: '::/0' }],
+    routes: legacy
+      ? [{ dst: '0.0.0.0/0', gw: '10.1.0.1' }, { dst: '::/0' }]
+      : [{ dst: '0.0.0.0/0', gw: '10.1.0.1', ...(v === '1.1.0' ? { mtu: 1400, table: 100 } : {}) }, { dst: '::/0' }],
     dns: { nameservers: ['10.1.0.1'], search: ['example.test'] },
   };
 }
@@ -96,10 +98,22 @@ async function dispatchWithoutNetns(plugin: any, conf: Record<string, unknown>):
 }
 
 test('bad results are refused naming the field', () => {
-  assert.throws(() => toInternal({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.1' }] }, 'prevResult'), (e: CniError) => e.code === 6 && /prevResult\.ips\[0\]\.address/.test(e.message));
+  assert.throws(
+    () => toInternal({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.1' }] }, 'prevResult'),
+    (e: CniError) => e.code === 6 && /prevResult\.ips\[0\]\.address/.test(e.message),
+  );
   assert.throws(() => toInternal({ cniVersion: '1.0.0', ips: [{ address: '10.0.0.1/8', interface: 3 }] }), /interface: index 3/);
-  assert.throws(() => toInternal({ cniVersion: '0.4.0', ips: [{ version: '6', address: '10.0.0.1/8' }] }), /is "6" but 10.0.0.1\/8 is IPv4/);
-  assert.throws(() => toInternal({ cniVersion: '0.2.0' }), (e: CniError) => e.code === 1);
-  assert.throws(() => toInternal([]), (e: CniError) => e.code === 6);
+  assert.throws(
+    () => toInternal({ cniVersion: '0.4.0', ips: [{ version: '6', address: '10.0.0.1/8' }] }),
+    /is "6" but 10.0.0.1\/8 is IPv4/,
+  );
+  assert.throws(
+    () => toInternal({ cniVersion: '0.2.0' }),
+    (e: CniError) => e.code === 1,
+  );
+  assert.throws(
+    () => toInternal([]),
+    (e: CniError) => e.code === 6,
+  );
   assert.throws(() => toInternal({ cniVersion: '1.0.0', interfaces: [{ mac: 'x' }] }), /interfaces\[0\]\.name: is required/);
 });

@@ -133,7 +133,11 @@ export function toInternal(raw: unknown, where = 'result'): Result {
 /** Writes an internal result in the shape of `version` (0.3.x/0.4.0 legacy or 1.x). */
 export function fromInternal(result: Result, version: string = LATEST): Record<string, unknown> {
   if (!isSupportedVersion(version)) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `cannot write a result as cniVersion ${JSON.stringify(version)}`, 'supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0');
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `cannot write a result as cniVersion ${JSON.stringify(version)}`,
+      'supported: 0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0',
+    );
   }
   const legacy = isLegacyResultVersion(version);
   const out: Record<string, unknown> = { cniVersion: version };

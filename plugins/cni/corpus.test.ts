@@ -24,12 +24,20 @@ interface Run {
 }
 
 /** Runs the plugin as a runtime would, inside `hostNs` (a namespace playing the host) when given. */
-function runPlugin(file: string, env: Record<string, string | undefined>, stdin: string, hostNs?: string, timeoutMs = 10_000): Promise<Run> {
+function runPlugin(
+  file: string,
+  env: Record<string, string | undefined>,
+  stdin: string,
+  hostNs?: string,
+  timeoutMs = 10_000,
+): Promise<Run> {
   return new Promise((resolve) => {
     const clean: Record<string, string> = {};
     for (const [k, v] of Object.entries(env)) if (v !== undefined) clean[k] = v;
     // nsenter (not `ip netns exec`) keeps /proc and /sys as they are, so /proc/self/ns/net is the plugin's own.
-    const child = hostNs ? spawn('nsenter', [`--net=/run/netns/${hostNs}`, file], { env: clean, timeout: timeoutMs }) : spawn(file, [], { env: clean, timeout: timeoutMs });
+    const child = hostNs
+      ? spawn('nsenter', [`--net=/run/netns/${hostNs}`, file], { env: clean, timeout: timeoutMs })
+      : spawn(file, [], { env: clean, timeout: timeoutMs });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b) => (stdout += b));
@@ -42,8 +50,18 @@ function runPlugin(file: string, env: Record<string, string | undefined>, stdin:
 
 /** Links, addresses and routes of the namespace playing the host, without counters. */
 function hostState(ns: string): string {
-  const links = ipj(ns, 'link', 'show').map((l: any) => ({ ifname: l.ifname, flags: l.flags, mtu: l.mtu, master: l.master, address: l.address, operstate: l.operstate }));
-  const addrs = ipj(ns, 'addr', 'show').map((l: any) => ({ ifname: l.ifname, addr: (l.addr_info ?? []).map((a: any) => `${a.local}/${a.prefixlen}`) }));
+  const links = ipj(ns, 'link', 'show').map((l: any) => ({
+    ifname: l.ifname,
+    flags: l.flags,
+    mtu: l.mtu,
+    master: l.master,
+    address: l.address,
+    operstate: l.operstate,
+  }));
+  const addrs = ipj(ns, 'addr', 'show').map((l: any) => ({
+    ifname: l.ifname,
+    addr: (l.addr_info ?? []).map((a: any) => `${a.local}/${a.prefixlen}`),
+  }));
   const routes = [...ipj(ns, 'route', 'show', 'table', 'all'), ...ipj(ns, '-6', 'route', 'show', 'table', 'all')];
   return JSON.stringify({ links, addrs, routes });
 }
@@ -73,8 +91,20 @@ test('malformed env and stdin: spec error JSON, right code, non-zero exit, nothi
   }
   const verb = isRoot ? 'ADD' : 'DEL';
   const common = { PATH: process.env.PATH, TSNET_PROBE_MARKER: marker, TSNET_NATIVE: addonPath() };
-  const good = { ...common, CNI_COMMAND: verb, CNI_CONTAINERID: 'corpus-1', CNI_NETNS: netns, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' };
-  const envCase = (name: string, over: Record<string, string | undefined>, code = 4, stdin = conf()): Case => ({ name, env: { ...good, CNI_COMMAND: 'ADD', CNI_NETNS: netns ?? '/run/netns/none', ...over }, stdin, code });
+  const good = {
+    ...common,
+    CNI_COMMAND: verb,
+    CNI_CONTAINERID: 'corpus-1',
+    CNI_NETNS: netns,
+    CNI_IFNAME: 'eth0',
+    CNI_PATH: '/usr/lib/cni',
+  };
+  const envCase = (name: string, over: Record<string, string | undefined>, code = 4, stdin = conf()): Case => ({
+    name,
+    env: { ...good, CNI_COMMAND: 'ADD', CNI_NETNS: netns ?? '/run/netns/none', ...over },
+    stdin,
+    code,
+  });
   const stdinCase = (name: string, stdin: string, code: number): Case => ({ name, env: good, stdin, code });
 
   const cases: Case[] = [
@@ -110,8 +140,8 @@ test('malformed env and stdin: spec error JSON, right code, non-zero exit, nothi
     envCase('DEL containerID with /', { CNI_COMMAND: 'DEL', CNI_CONTAINERID: '../x' }),
     envCase('netns is a regular file', { CNI_NETNS: '/etc/hostname' }),
     envCase('netns does not exist', { CNI_NETNS: '/run/netns/tsnet-corpus-missing' }),
-    envCase('netns is the plugin\'s own', { CNI_NETNS: '/proc/self/ns/net' }),
-    envCase('netns is the plugin\'s own, by path', { CNI_NETNS: hostNs ? `/run/netns/${hostNs}` : '/proc/1/ns/net' }),
+    envCase("netns is the plugin's own", { CNI_NETNS: '/proc/self/ns/net' }),
+    envCase("netns is the plugin's own, by path", { CNI_NETNS: hostNs ? `/run/netns/${hostNs}` : '/proc/1/ns/net' }),
     envCase('netns is a mount namespace', { CNI_NETNS: '/proc/self/ns/mnt' }),
     envCase('netns is relative', { CNI_NETNS: 'run/netns/x' }),
     envCase('netns is a char device', { CNI_NETNS: '/dev/null' }),
@@ -158,7 +188,11 @@ test('malformed env and stdin: spec error JSON, right code, non-zero exit, nothi
     stdinCase('runtimeConfig is an array', conf({ runtimeConfig: [] }), 7),
     stdinCase('prevResult ips not an array', conf({ prevResult: { cniVersion: '1.0.0', ips: 3 } }), 7),
     stdinCase('prevResult address without prefix', conf({ prevResult: { cniVersion: '1.0.0', ips: [{ address: '10.0.0.2' }] } }), 7),
-    stdinCase('prevResult interface index out of range', conf({ prevResult: { cniVersion: '1.0.0', interfaces: [], ips: [{ address: '10.0.0.2/24', interface: 2 }] } }), 7),
+    stdinCase(
+      'prevResult interface index out of range',
+      conf({ prevResult: { cniVersion: '1.0.0', interfaces: [], ips: [{ address: '10.0.0.2/24', interface: 2 }] } }),
+      7,
+    ),
     stdinCase('prevResult of unknown version', conf({ prevResult: { cniVersion: '0.1.0' } }), 1),
     stdinCase('prevResult is a string', conf({ prevResult: 'x' }), 7),
     envCase('CHECK on 0.3.1', { CNI_COMMAND: 'CHECK' }, 1, conf({}, '0.3.1')),
@@ -178,7 +212,9 @@ test('malformed env and stdin: spec error JSON, right code, non-zero exit, nothi
       try {
         j = JSON.parse(r.stdout);
       } catch {
-        failures.push(`${c.name}: stdout is not JSON: ${JSON.stringify(r.stdout.slice(0, 200))} (exit ${r.status}, stderr ${r.stderr.slice(0, 200)})`);
+        failures.push(
+          `${c.name}: stdout is not JSON: ${JSON.stringify(r.stdout.slice(0, 200))} (exit ${r.status}, stderr ${r.stderr.slice(0, 200)})`,
+        );
         continue;
       }
       if (r.status === 0 || r.status === null) failures.push(`${c.name}: exit status ${r.status}`);

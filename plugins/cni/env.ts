@@ -27,7 +27,8 @@ function envError(msg: string, fix: string): CniError {
 export function ifnameProblem(name: string): string | undefined {
   if (name === '') return 'is empty';
   if (name === '.' || name === '..') return `'${name}' is reserved`;
-  if (Buffer.byteLength(name) > MAX_IFNAME_BYTES) return `'${name}' is ${Buffer.byteLength(name)} bytes, the kernel allows at most ${MAX_IFNAME_BYTES}`;
+  if (Buffer.byteLength(name) > MAX_IFNAME_BYTES)
+    return `'${name}' is ${Buffer.byteLength(name)} bytes, the kernel allows at most ${MAX_IFNAME_BYTES}`;
   if (/[/:\s]/u.test(name)) return `'${name}' contains '/', ':' or whitespace`;
   // eslint-disable-next-line no-control-regex
   if (/[\x00-\x1f\x7f]/.test(name)) return `'${name}' contains a control character`;
@@ -41,7 +42,10 @@ export function validateIfname(name: string, label = 'CNI_IFNAME'): void {
 
 export function validateContainerId(id: string, label = 'CNI_CONTAINERID'): void {
   if (!CONTAINER_ID.test(id)) {
-    throw envError(`${label} '${id}' is not a valid container ID`, 'it must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$ (letters, digits, "_", ".", "-")');
+    throw envError(
+      `${label} '${id}' is not a valid container ID`,
+      'it must match ^[a-zA-Z0-9][a-zA-Z0-9_.\\-]*$ (letters, digits, "_", ".", "-")',
+    );
   }
 }
 
@@ -51,7 +55,11 @@ export function parseCniArgs(s: string, label = 'CNI_ARGS'): Record<string, stri
   for (const pair of s.split(';')) {
     if (pair === '') continue;
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw envError(`${label}: '${pair}' is not KEY=VALUE`, 'pass CNI_ARGS as KEY=VALUE pairs separated by ";", e.g. IgnoreUnknown=1;K8S_POD_NAME=web');
+    if (eq <= 0)
+      throw envError(
+        `${label}: '${pair}' is not KEY=VALUE`,
+        'pass CNI_ARGS as KEY=VALUE pairs separated by ";", e.g. IgnoreUnknown=1;K8S_POD_NAME=web',
+      );
     out[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
   return out;
@@ -72,7 +80,10 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniArgs {
   const command = parseCommand(env);
   const missing = REQUIRED[command].filter((k) => !env[k]);
   if (missing.length) {
-    throw envError(`required env variables [${missing.join(',')}] missing for ${command}`, `the runtime must set ${missing.join(', ')} (see the CNI spec, "Parameters")`);
+    throw envError(
+      `required env variables [${missing.join(',')}] missing for ${command}`,
+      `the runtime must set ${missing.join(', ')} (see the CNI spec, "Parameters")`,
+    );
   }
   const containerId = env.CNI_CONTAINERID ?? '';
   const ifname = env.CNI_IFNAME ?? '';
@@ -83,7 +94,10 @@ export function parseEnv(env: NodeJS.ProcessEnv): CniArgs {
     validateIfname(ifname);
   }
   if (netns && (!netns.startsWith('/') || netns.includes('\0'))) {
-    throw envError(`CNI_NETNS '${netns}' is not an absolute path`, 'pass the path of a network namespace, e.g. /run/netns/NAME or /proc/PID/ns/net');
+    throw envError(
+      `CNI_NETNS '${netns}' is not an absolute path`,
+      'pass the path of a network namespace, e.g. /run/netns/NAME or /proc/PID/ns/net',
+    );
   }
   const args = parseCniArgs(env.CNI_ARGS ?? '');
   const path = (env.CNI_PATH ?? '').split(':').filter(Boolean);

@@ -22,7 +22,8 @@ export function toCniError(e: unknown): CniError {
   if (e instanceof Error) {
     const details = (isTsnetError(e) ? e.fix : undefined) ?? describe(e);
     const msg = isTsnetError(e) ? e.summary : e.message;
-    if ((e as Partial<TransientError>).transient === true) return new CniError(ErrorCode.TryAgainLater, msg, details || 'transient; retry the operation');
+    if ((e as Partial<TransientError>).transient === true)
+      return new CniError(ErrorCode.TryAgainLater, msg, details || 'transient; retry the operation');
     const errno = e as NodeJS.ErrnoException;
     if (typeof errno.code === 'string' && typeof errno.syscall === 'string') return new CniError(ErrorCode.IoFailure, msg, details);
     return new CniError(ErrorCode.Internal, msg, details || 'unexpected plugin error');

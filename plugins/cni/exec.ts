@@ -15,7 +15,11 @@ export function cniPath(env: NodeJS.ProcessEnv = process.env): string[] {
 /** The first executable file named `type` in `path`. */
 export function findPlugin(type: string, path: string[]): string {
   if (!NAME_RE.test(type)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `plugin type '${type}' is not a valid executable name`, 'a plugin type is a file name on CNI_PATH, without "/"');
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `plugin type '${type}' is not a valid executable name`,
+      'a plugin type is a file name on CNI_PATH, without "/"',
+    );
   }
   for (const dir of path) {
     const f = join(dir, type);
@@ -27,7 +31,11 @@ export function findPlugin(type: string, path: string[]): string {
       /* not here */
     }
   }
-  throw new CniError(ErrorCode.PluginNotAvailable, `failed to find plugin '${type}' in path [${path.join(':')}]`, 'install the plugin into a CNI_PATH directory, or add its directory to CNI_PATH');
+  throw new CniError(
+    ErrorCode.PluginNotAvailable,
+    `failed to find plugin '${type}' in path [${path.join(':')}]`,
+    'install the plugin into a CNI_PATH directory, or add its directory to CNI_PATH',
+  );
 }
 
 export interface ExecResult {
@@ -56,7 +64,15 @@ export async function execPlugin(file: string, env: NodeJS.ProcessEnv, stdin: st
     child.stdin.on('error', () => {
       /* a plugin may exit without reading stdin (VERSION); its exit status tells the story */
     });
-    child.on('error', (e) => reject(new CniError(ErrorCode.IoFailure, `cannot run plugin ${file}: ${e.message}`, 'check that the file is executable and its interpreter exists')));
+    child.on('error', (e) =>
+      reject(
+        new CniError(
+          ErrorCode.IoFailure,
+          `cannot run plugin ${file}: ${e.message}`,
+          'check that the file is executable and its interpreter exists',
+        ),
+      ),
+    );
     child.on('close', (code, signal) => {
       const stdout = Buffer.concat(out).toString('utf8');
       const stderr = Buffer.concat(err).toString('utf8');
@@ -82,7 +98,9 @@ export async function execPlugin(file: string, env: NodeJS.ProcessEnv, stdin: st
         return;
       }
       const why = signal ? `killed by ${signal}${signal === 'SIGTERM' ? ` (timeout ${timeoutMs} ms?)` : ''}` : `exit status ${code}`;
-      reject(new CniError(ErrorCode.Internal, `plugin ${file} failed (${why}) without an error JSON`, (stderr || stdout).trim().slice(0, 2000)));
+      reject(
+        new CniError(ErrorCode.Internal, `plugin ${file} failed (${why}) without an error JSON`, (stderr || stdout).trim().slice(0, 2000)),
+      );
     });
     child.stdin.end(stdin);
   });

@@ -37,7 +37,18 @@ for (const cniVersion of ['0.4.0', '1.0.0']) {
         cniVersion,
         name: net,
         plugins: [
-          { type: 'bridge', bridge: br, isGateway: false, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: `${s}.0/24`, gateway: `${s}.1` }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: join(dir, 'ipam') } },
+          {
+            type: 'bridge',
+            bridge: br,
+            isGateway: false,
+            ipMasq: false,
+            ipam: {
+              type: 'host-local',
+              ranges: [[{ subnet: `${s}.0/24`, gateway: `${s}.1` }]],
+              routes: [{ dst: '0.0.0.0/0' }],
+              dataDir: join(dir, 'ipam'),
+            },
+          },
           { type: 'tuning', mtu: 1400, capabilities: { mac: true } },
         ],
       }),
@@ -64,7 +75,11 @@ for (const cniVersion of ['0.4.0', '1.0.0']) {
 
     const addr = res.ips[0].address;
     await inv.del(list, rt);
-    assert.equal(ipj(ns, 'link', 'show').some((l: any) => l.ifname === 'eth0'), false, 'veth gone after DEL');
+    assert.equal(
+      ipj(ns, 'link', 'show').some((l: any) => l.ifname === 'eth0'),
+      false,
+      'veth gone after DEL',
+    );
     assert.equal(cache.read(net, rt.containerId, 'eth0'), undefined, 'cache entry removed');
     const leases = readdirSync(join(dir, 'ipam', net)).filter((f) => /^\d/.test(f));
     assert.deepEqual(leases, [], `host-local released ${addr}`);
@@ -94,8 +109,16 @@ test('GC deletes cached attachments that are not valid; STATUS is a no-op before
   await inv.add(list, b);
   const removed = await inv.gc(list, [{ containerId: a.containerId, ifname: 'eth0' }]);
   assert.deepEqual(removed, [{ containerId: b.containerId, ifname: 'eth0' }]);
-  assert.equal(ipj(ns2, 'link', 'show').some((l: any) => l.ifname === 'eth0'), false, 'GC ran DEL for b');
-  assert.equal(ipj(ns1, 'link', 'show').some((l: any) => l.ifname === 'eth0'), true, 'a kept');
+  assert.equal(
+    ipj(ns2, 'link', 'show').some((l: any) => l.ifname === 'eth0'),
+    false,
+    'GC ran DEL for b',
+  );
+  assert.equal(
+    ipj(ns1, 'link', 'show').some((l: any) => l.ifname === 'eth0'),
+    true,
+    'a kept',
+  );
   assert.equal(cache.list(list.name).length, 1);
   await inv.status(list);
   await inv.del(list, a);
@@ -104,20 +127,48 @@ test('GC deletes cached attachments that are not valid; STATUS is a no-op before
 test('in-process plugins go through the same validation and conversion as exec', async (t) => {
   const w = world(t);
   const dir = w.tmpdir();
-  const inv = new Invoker({ path: ['/nonexistent'], cache: new ResultCache(join(dir, 'cache')), inProcess: { probe: { plugin: probePlugin, opts: { name: 'probe' } } } });
-  const list = parseConfig(JSON.stringify({ cniVersion: '0.3.1', name: 'inproc', plugins: [{ type: 'probe' }, { type: 'probe' }] }), 'inproc');
+  const inv = new Invoker({
+    path: ['/nonexistent'],
+    cache: new ResultCache(join(dir, 'cache')),
+    inProcess: { probe: { plugin: probePlugin, opts: { name: 'probe' } } },
+  });
+  const list = parseConfig(
+    JSON.stringify({ cniVersion: '0.3.1', name: 'inproc', plugins: [{ type: 'probe' }, { type: 'probe' }] }),
+    'inproc',
+  );
   // DEL needs no netns: exercise chaining, reverse order and caching without a kernel.
   const rt = { containerId: 'c1', netns: '', ifname: 'eth0' };
-  await assert.rejects(inv.add(list, rt), (e: CniError) => e.code === 4 && /CNI_NETNS/.test(e.message), 'ADD without netns refused by the skel');
+  await assert.rejects(
+    inv.add(list, rt),
+    (e: CniError) => e.code === 4 && /CNI_NETNS/.test(e.message),
+    'ADD without netns refused by the skel',
+  );
   const res = (await inv.add(list, { ...rt, netns: '/proc/self/ns/mnt' }).catch((e) => e)) as CniError;
   // /proc/self/ns/mnt is not a network namespace: the real nsType check (native addon) refuses it.
   assert.equal(res.code, 4);
   assert.match(res.message, /plugin type="probe" name="inproc" ADD failed: CNI_NETNS/);
   const bad = parseConfig(JSON.stringify({ cniVersion: '1.0.0', name: 'inproc', plugins: [{ type: 'probe', mtu: 'x' }] }), 'inproc');
-  const inv2 = new Invoker({ path: ['/nonexistent'], cache: false, inProcess: { probe: { plugin: probePlugin, opts: { name: 'probe', validate: () => { throw new CniError(7, 'probe.mtu: must be integer'); } } } } });
+  const inv2 = new Invoker({
+    path: ['/nonexistent'],
+    cache: false,
+    inProcess: {
+      probe: {
+        plugin: probePlugin,
+        opts: {
+          name: 'probe',
+          validate: () => {
+            throw new CniError(7, 'probe.mtu: must be integer');
+          },
+        },
+      },
+    },
+  });
   await assert.rejects(inv2.del(bad, rt), (e: CniError) => e.code === 7 && /probe\.mtu/.test(e.message));
   await inv.del(list, rt);
-  await assert.rejects(new Invoker({ path: ['/nonexistent'], cache: false }).del(list, rt), (e: CniError) => e.code === 50 && /failed to find plugin 'probe'/.test(e.message));
+  await assert.rejects(
+    new Invoker({ path: ['/nonexistent'], cache: false }).del(list, rt),
+    (e: CniError) => e.code === 50 && /failed to find plugin 'probe'/.test(e.message),
+  );
 });
 
 test('in-process chain with a real netns: prevResult flows, result converted, cached', { skip: needsRoot }, async (t) => {
@@ -126,11 +177,14 @@ test('in-process chain with a real netns: prevResult flows, result converted, ca
   const dir = w.tmpdir();
   const cache = new ResultCache(join(dir, 'cache'));
   const inv = new Invoker({ path: ['/nonexistent'], cache, inProcess: { probe: { plugin: probePlugin, opts: { name: 'probe' } } } });
-  const list = parseConfig(JSON.stringify({ cniVersion: '0.4.0', name: 'inproc', plugins: [{ type: 'probe' }, { type: 'probe' }] }), 'inproc');
+  const list = parseConfig(
+    JSON.stringify({ cniVersion: '0.4.0', name: 'inproc', plugins: [{ type: 'probe' }, { type: 'probe' }] }),
+    'inproc',
+  );
   const rt = { containerId: 'c1', netns: `/run/netns/${ns}`, ifname: 'eth0' };
   const res = (await inv.add(list, rt)) as any;
   assert.equal(res.cniVersion, '0.4.0');
-  assert.equal(res.ips.length, 2, 'second plugin saw the first one\'s result');
+  assert.equal(res.ips.length, 2, "second plugin saw the first one's result");
   assert.equal(res.ips[1].version, '4');
   await inv.check(list, rt);
   await inv.del(list, rt);

@@ -43,10 +43,26 @@ export interface InvokerOptions {
 }
 
 /** Capabilities that libcni and the conventions document; any declared capability is honoured. */
-export const KNOWN_CAPABILITIES = ['portMappings', 'ips', 'mac', 'bandwidth', 'dns', 'ipRanges', 'infinibandGUID', 'deviceID', 'aliases', 'io.kubernetes.cri.pod-annotations', 'cgroupPath'];
+export const KNOWN_CAPABILITIES = [
+  'portMappings',
+  'ips',
+  'mac',
+  'bandwidth',
+  'dns',
+  'ipRanges',
+  'infinibandGUID',
+  'deviceID',
+  'aliases',
+  'io.kubernetes.cri.pod-annotations',
+  'cgroupPath',
+];
 
 function argsString(args: Record<string, string> | undefined): string {
-  return args ? Object.entries(args).map(([k, v]) => `${k}=${v}`).join(';') : '';
+  return args
+    ? Object.entries(args)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(';')
+    : '';
 }
 
 export class Invoker {
@@ -115,12 +131,22 @@ export class Invoker {
     for (const p of list.plugins) {
       const conf = this.buildConfig(list, p, rt, prev);
       const out = await this.callPlugin('ADD', conf, rt);
-      if (out === undefined) throw new CniError(ErrorCode.DecodingFailure, `plugin type="${p.type}" ADD printed no result`, 'an ADD must print a result JSON');
+      if (out === undefined)
+        throw new CniError(ErrorCode.DecodingFailure, `plugin type="${p.type}" ADD printed no result`, 'an ADD must print a result JSON');
       prev = convertResult(out, list.cniVersion, `result of plugin '${p.type}'`);
     }
     const result = prev!;
     if (this.cache) {
-      this.cache.write({ networkName: list.name, containerId: rt.containerId, ifName: rt.ifname, cniArgs: rt.args, capabilityArgs: rt.capabilityArgs, netns: rt.netns, config: list.bytes, result });
+      this.cache.write({
+        networkName: list.name,
+        containerId: rt.containerId,
+        ifName: rt.ifname,
+        cniArgs: rt.args,
+        capabilityArgs: rt.capabilityArgs,
+        netns: rt.netns,
+        config: list.bytes,
+        result,
+      });
     }
     return result;
   }
@@ -142,12 +168,20 @@ export class Invoker {
   /** CHECK (0.4.0+): every plugin with the cached ADD result as prevResult. */
   async check(list: NetworkConfigList, rt: RuntimeConf): Promise<void> {
     if (!versionAtLeast(list.cniVersion, '0.4.0')) {
-      throw new CniError(ErrorCode.IncompatibleVersion, `network '${list.name}' is cniVersion ${list.cniVersion}; CHECK needs 0.4.0 or later`, 'raise cniVersion in the conflist');
+      throw new CniError(
+        ErrorCode.IncompatibleVersion,
+        `network '${list.name}' is cniVersion ${list.cniVersion}; CHECK needs 0.4.0 or later`,
+        'raise cniVersion in the conflist',
+      );
     }
     if (list.disableCheck) return;
     const cached = this.cachedResult(list, rt);
     if (cached === undefined) {
-      throw new CniError(ErrorCode.UnknownContainer, `no cached ADD result for container ${rt.containerId} ifname ${rt.ifname} on network '${list.name}'`, 'run ADD first (through this invoker), or check the cache directory (TSNET_ROOT)');
+      throw new CniError(
+        ErrorCode.UnknownContainer,
+        `no cached ADD result for container ${rt.containerId} ifname ${rt.ifname} on network '${list.name}'`,
+        'run ADD first (through this invoker), or check the cache directory (TSNET_ROOT)',
+      );
     }
     for (const p of list.plugins) await this.callPlugin('CHECK', this.buildConfig(list, p, rt, cached), rt);
   }
@@ -172,7 +206,13 @@ export class Invoker {
         try {
           // The netns recorded at ADD, when it still exists, so plugins can also clean inside it.
           const netns = c.netns && existsSync(c.netns) ? c.netns : '';
-          await this.del(cachedList, { containerId: c.containerId, ifname: c.ifName, netns, args: c.cniArgs, capabilityArgs: c.capabilityArgs });
+          await this.del(cachedList, {
+            containerId: c.containerId,
+            ifname: c.ifName,
+            netns,
+            args: c.cniArgs,
+            capabilityArgs: c.capabilityArgs,
+          });
           removed.push({ containerId: c.containerId, ifname: c.ifName });
         } catch (e) {
           errors.push((e as Error).message);
@@ -191,7 +231,8 @@ export class Invoker {
         }
       }
     }
-    if (errors.length) throw new CniError(ErrorCode.Internal, `GC of network '${list.name}' had ${errors.length} failure(s)`, errors.join('; '));
+    if (errors.length)
+      throw new CniError(ErrorCode.Internal, `GC of network '${list.name}' had ${errors.length} failure(s)`, errors.join('; '));
     return removed;
   }
 

@@ -64,7 +64,8 @@ export async function checkNetns(command: CniCommand, path: string, probe: NsTyp
     if (gone()) return;
     throw envError(`CNI_NETNS '${path}' is not a namespace file`);
   }
-  if (own && st.ino === own.ino && !allowOwn) throw envError(`CNI_NETNS '${path}' is the plugin's own network namespace; refusing to configure the host`);
+  if (own && st.ino === own.ino && !allowOwn)
+    throw envError(`CNI_NETNS '${path}' is the plugin's own network namespace; refusing to configure the host`);
   let type: number;
   try {
     const t = probe(path);

@@ -12,7 +12,12 @@ const stub = { nsType: () => 0x40000000 };
 const base = { CNI_CONTAINERID: 'ctr-1', CNI_NETNS: NS, CNI_IFNAME: 'eth0', CNI_PATH: '/usr/lib/cni' };
 const conf = (extra: Record<string, unknown> = {}, v = '1.0.0') => JSON.stringify({ cniVersion: v, name: 'net1', type: 'probe', ...extra });
 
-async function run(env: Record<string, string | undefined>, stdin: string, opts: Record<string, unknown> = {}, hooks: object = stub): Promise<Outcome> {
+async function run(
+  env: Record<string, string | undefined>,
+  stdin: string,
+  opts: Record<string, unknown> = {},
+  hooks: object = stub,
+): Promise<Outcome> {
   const o = await dispatch(probePlugin, { name: 'probe', validate: schemaCheck(bridgeValidator), ...opts }, env, stdin, hooks);
   return o;
 }
@@ -110,14 +115,21 @@ test('config validation names the field', async () => {
   assert.match(await m({ cniVersion: 1, name: 'n', type: 'probe' }), /^netconf\.cniVersion: must be a version string/);
   assert.match(await m({ cniVersion: '1.0.0', name: '../x', type: 'probe' }), /^netconf\.name: must be a network name/);
   assert.match(await m({ cniVersion: '1.0.0', name: 'n', type: 'probe', bridge: 'a/b' }), /^probe\.bridge: must be an interface name/);
-  assert.match(await m({ cniVersion: '1.0.0', name: 'n', type: 'probe', isGateway: 'yes' }), /^probe\.isGateway: must be true or false \(got "yes"\)/);
+  assert.match(
+    await m({ cniVersion: '1.0.0', name: 'n', type: 'probe', isGateway: 'yes' }),
+    /^probe\.isGateway: must be true or false \(got "yes"\)/,
+  );
   assert.match(await m({ cniVersion: '1.0.0', name: 'n', type: 'probe', vlan: 5000 }), /^probe\.vlan: must be integer between 0 and 4094/);
   assert.equal(await m({ cniVersion: '1.0.0', name: 'n', type: 'probe', ipam: {} }), 'probe.ipam.type: is required');
-  assert.match(await m({ cniVersion: '1.0.0', name: 'n', type: 'probe', prevResult: { cniVersion: '1.0.0', ips: 3 } }), /prevResult\.ips: must be an array/);
+  assert.match(
+    await m({ cniVersion: '1.0.0', name: 'n', type: 'probe', prevResult: { cniVersion: '1.0.0', ips: 3 } }),
+    /prevResult\.ips: must be an array/,
+  );
 });
 
 test('ifname and CNI_ARGS rules', () => {
-  for (const bad of ['', '.', '..', 'a/b', 'a:b', 'a b', 'a\tb', 'x'.repeat(16), 'ééééééééé']) assert.ok(ifnameProblem(bad), JSON.stringify(bad));
+  for (const bad of ['', '.', '..', 'a/b', 'a:b', 'a b', 'a\tb', 'x'.repeat(16), 'ééééééééé'])
+    assert.ok(ifnameProblem(bad), JSON.stringify(bad));
   for (const good of ['eth0', 'x'.repeat(15), 'veth-1.2_3']) assert.equal(ifnameProblem(good), undefined);
   assert.deepEqual(parseCniArgs('A=1;B=x=y;;IgnoreUnknown=1'), { A: '1', B: 'x=y', IgnoreUnknown: '1' });
   assert.throws(() => parseCniArgs('A'), /not KEY=VALUE/);

@@ -47,7 +47,11 @@ function decode(stdin: string): unknown {
     return JSON.parse(stdin);
   } catch (e) {
     const why = stdin.trim() === '' ? 'stdin is empty' : (e as Error).message;
-    throw new CniError(ErrorCode.DecodingFailure, `error decoding network config from stdin: ${why}`, 'the runtime must write the network configuration as one JSON object on stdin');
+    throw new CniError(
+      ErrorCode.DecodingFailure,
+      `error decoding network config from stdin: ${why}`,
+      'the runtime must write the network configuration as one JSON object on stdin',
+    );
   }
 }
 
@@ -55,7 +59,11 @@ function decode(stdin: string): unknown {
 export function parseNetConf(stdin: string, supported: readonly string[]): NetConf {
   const raw = decode(stdin);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `network config must be a JSON object, got ${Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw}`, 'write {"cniVersion": ..., "name": ..., "type": ...} on stdin');
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network config must be a JSON object, got ${Array.isArray(raw) ? 'array' : raw === null ? 'null' : typeof raw}`,
+      'write {"cniVersion": ..., "name": ..., "type": ...} on stdin',
+    );
   }
   assertValid(netconfValidator, raw, 'netconf');
   const conf = raw as NetConf;
@@ -74,7 +82,8 @@ function readPrevResult(raw: unknown) {
   try {
     return toInternal(raw, 'prevResult');
   } catch (e) {
-    if (e instanceof CniError && e.code === ErrorCode.DecodingFailure) throw new CniError(ErrorCode.InvalidNetworkConfig, e.message, e.details);
+    if (e instanceof CniError && e.code === ErrorCode.DecodingFailure)
+      throw new CniError(ErrorCode.InvalidNetworkConfig, e.message, e.details);
     throw e;
   }
 }
@@ -82,10 +91,18 @@ function readPrevResult(raw: unknown) {
 function versionFloor(command: CniCommand, v: string, supported: readonly string[]): void {
   const floor = VERB_FLOOR[command];
   if (floor && !versionAtLeast(v, floor)) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `config version does not allow ${command}`, `${command} exists from cniVersion ${floor}; the config says ${v}`);
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `config version does not allow ${command}`,
+      `${command} exists from cniVersion ${floor}; the config says ${v}`,
+    );
   }
   if (floor && !supported.some((s) => versionAtLeast(s, floor))) {
-    throw new CniError(ErrorCode.IncompatibleVersion, `plugin version does not allow ${command}`, `this plugin supports [${supported.join(', ')}]`);
+    throw new CniError(
+      ErrorCode.IncompatibleVersion,
+      `plugin version does not allow ${command}`,
+      `this plugin supports [${supported.join(', ')}]`,
+    );
   }
 }
 
@@ -173,7 +190,8 @@ export interface PluginEntry<C extends NetConf = NetConf> {
  */
 export async function runPlugin<C extends NetConf>({ plugin, opts }: PluginEntry<C>): Promise<never> {
   Netns.defaults = { blocking: true };
-  if (!process.env.CNI_COMMAND && opts.about) process.stderr.write(`${opts.about}\nCNI protocol versions supported: ${(opts.supportedVersions ?? SUPPORTED_VERSIONS).join(', ')}\n`);
+  if (!process.env.CNI_COMMAND && opts.about)
+    process.stderr.write(`${opts.about}\nCNI protocol versions supported: ${(opts.supportedVersions ?? SUPPORTED_VERSIONS).join(', ')}\n`);
   const out = await dispatch(plugin, opts, process.env, readProcessStdin);
   if (out.stdout !== undefined) {
     const text = `${JSON.stringify(out.stdout, null, 2)}\n`;

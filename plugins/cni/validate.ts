@@ -45,7 +45,11 @@ export function assertValid(validator: StandaloneValidator, data: unknown, label
   if (validator(data)) return;
   const errs = validator.errors ?? [];
   const msg = errs.length ? describeSchemaError(label, errs[0]) : `${label}: invalid configuration`;
-  throw new CniError(ErrorCode.InvalidNetworkConfig, msg, 'fix the network configuration (the .conf/.conflist file or the stdin JSON) and retry');
+  throw new CniError(
+    ErrorCode.InvalidNetworkConfig,
+    msg,
+    'fix the network configuration (the .conf/.conflist file or the stdin JSON) and retry',
+  );
 }
 
 /** A `validate` hook for runPlugin from a generated validator; messages are prefixed with the plugin type. */

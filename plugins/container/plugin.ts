@@ -18,7 +18,11 @@ export const ContainerErrorCode = { NotOwnersNetns: 100 } as const;
 
 export function validateContainerConf(conf: ContainerConf): void {
   if (conf.container !== undefined && (typeof conf.container !== 'string' || !conf.container.trim()))
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": "container" must be a non-empty string`, 'give the container to join: id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name');
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network "${conf.name}": "container" must be a non-empty string`,
+      'give the container to join: id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name',
+    );
 }
 
 function ownerRef(conf: ContainerConf, args: CniArgs): string | undefined {
@@ -37,7 +41,11 @@ async function joined(conf: ContainerConf, args: CniArgs): Promise<Netns> {
     const owner = Netns.open(ownerPath);
     try {
       if (owner.id() !== ns.id())
-        throw new CniError(ContainerErrorCode.NotOwnersNetns, `CNI_NETNS ${args.netns} (${ns.id()}) is not the network namespace of container ${JSON.stringify(ref)} (${ownerPath}, ${owner.id()})`, `start the container in ${ownerPath}, which it must share, and pass that path as CNI_NETNS`);
+        throw new CniError(
+          ContainerErrorCode.NotOwnersNetns,
+          `CNI_NETNS ${args.netns} (${ns.id()}) is not the network namespace of container ${JSON.stringify(ref)} (${ownerPath}, ${owner.id()})`,
+          `start the container in ${ownerPath}, which it must share, and pass that path as CNI_NETNS`,
+        );
     } catch (e) {
       ns.close();
       throw e;
@@ -67,5 +75,9 @@ export const containerPlugin: Plugin<ContainerConf> = {
 
 export const containerEntry: PluginEntry<ContainerConf> = {
   plugin: containerPlugin,
-  opts: { name: 'container', about: "CNI container plugin (tsnet): join another container's network namespace", validate: validateContainerConf },
+  opts: {
+    name: 'container',
+    about: "CNI container plugin (tsnet): join another container's network namespace",
+    validate: validateContainerConf,
+  },
 };

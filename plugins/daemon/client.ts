@@ -15,7 +15,9 @@ export interface DaemonCall {
 
 export class DaemonConnectionLost extends Error {
   constructor(socket: string) {
-    super(`tsnetd at ${socket} closed the connection before answering (it exited or was killed); the operation may be partly done: DEL the attachment, then retry`);
+    super(
+      `tsnetd at ${socket} closed the connection before answering (it exited or was killed); the operation may be partly done: DEL the attachment, then retry`,
+    );
     this.name = 'DaemonConnectionLost';
   }
 }

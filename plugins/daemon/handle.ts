@@ -71,10 +71,18 @@ export class RequestTimeout extends Error {}
  * Runs an accepted request; never throws. `timeoutMs` bounds the answer, queue wait included: a request
  * still queued at its deadline is dropped unrun; one already running may still finish later.
  */
-export async function runRequest(req: DaemonRequest, registry: Registry, timeoutMs: number, queue?: KeyedQueue): Promise<DaemonResponse & { kind: 'result' }> {
+export async function runRequest(
+  req: DaemonRequest,
+  registry: Registry,
+  timeoutMs: number,
+  queue?: KeyedQueue,
+): Promise<DaemonResponse & { kind: 'result' }> {
   const entry = registry.get(req.type)!;
   const stdin = req.stdin.toString('utf8');
-  const stderr = !req.env.CNI_COMMAND && entry.opts.about ? `${entry.opts.about}\nCNI protocol versions supported: ${(entry.opts.supportedVersions ?? SUPPORTED_VERSIONS).join(', ')}\n` : '';
+  const stderr =
+    !req.env.CNI_COMMAND && entry.opts.about
+      ? `${entry.opts.about}\nCNI protocol versions supported: ${(entry.opts.supportedVersions ?? SUPPORTED_VERSIONS).join(', ')}\n`
+      : '';
   let timer: NodeJS.Timeout | undefined;
   let expired = false;
   const call = () => (expired ? Promise.resolve<Outcome>({ exitCode: 1 }) : dispatch(entry.plugin, entry.opts, req.env, stdin));

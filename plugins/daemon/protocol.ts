@@ -43,14 +43,20 @@ function frame(body: Buffer): Buffer {
 }
 
 export function encodeRequest(req: DaemonRequest): Buffer {
-  const entries = [`@type=${req.type}`, `@netns=${req.netns}`, `@pidns=${req.pidns}`, ...Object.entries(req.env).map(([k, v]) => `${k}=${v}`)];
+  const entries = [
+    `@type=${req.type}`,
+    `@netns=${req.netns}`,
+    `@pidns=${req.pidns}`,
+    ...Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
+  ];
   for (const e of entries) if (e.includes('\0')) throw new ProtocolError(`entry ${JSON.stringify(e.slice(0, 40))} contains a NUL byte`);
   const head = Buffer.from(`${entries.join('\0')}\0\0`);
   return frame(Buffer.concat([MAGIC, head, req.stdin]));
 }
 
 export function decodeRequest(body: Buffer): DaemonRequest {
-  if (body.length < 5 || !body.subarray(0, 4).equals(MAGIC)) throw new ProtocolError('request does not start with TSN1 (a client of another version?)');
+  if (body.length < 5 || !body.subarray(0, 4).equals(MAGIC))
+    throw new ProtocolError('request does not start with TSN1 (a client of another version?)');
   const env: Record<string, string> = {};
   let type = '';
   let netns = '';

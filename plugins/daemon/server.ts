@@ -72,8 +72,14 @@ async function prepare(path: string): Promise<void> {
   } catch {
     return;
   }
-  if (!st.isSocket()) throw new DaemonError(`tsnetd socket ${path}: a ${st.isDirectory() ? 'directory' : 'file'} that is not a socket is in the way; remove it or set TSNET_SOCKET to another path`);
-  if (await probe(path)) throw new DaemonError(`tsnetd socket ${path}: another tsnetd is already answering there; stop it first, or set TSNET_SOCKET to another path`);
+  if (!st.isSocket())
+    throw new DaemonError(
+      `tsnetd socket ${path}: a ${st.isDirectory() ? 'directory' : 'file'} that is not a socket is in the way; remove it or set TSNET_SOCKET to another path`,
+    );
+  if (await probe(path))
+    throw new DaemonError(
+      `tsnetd socket ${path}: another tsnetd is already answering there; stop it first, or set TSNET_SOCKET to another path`,
+    );
   unlinkSync(path); // stale: left by a daemon that died
 }
 

@@ -14,11 +14,19 @@ function assertHostNetns(args: CniArgs): void {
   try {
     theirs = netnsId(args.netns);
   } catch (e) {
-    throw new CniError(ErrorCode.InvalidEnvironment, `CNI_NETNS ${args.netns}: ${(e as Error).message}`, 'pass the host network namespace (e.g. /proc/1/ns/net) for host mode');
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `CNI_NETNS ${args.netns}: ${(e as Error).message}`,
+      'pass the host network namespace (e.g. /proc/1/ns/net) for host mode',
+    );
   }
   const ours = netnsId();
   if (theirs !== ours)
-    throw new CniError(HostErrorCode.NotHostNetns, `network mode "host" needs the container in the host's network namespace, but CNI_NETNS ${args.netns} is ${theirs} and the host's is ${ours}`, 'start the container in the host netns (CNI_NETNS=/proc/1/ns/net), or use another network mode');
+    throw new CniError(
+      HostErrorCode.NotHostNetns,
+      `network mode "host" needs the container in the host's network namespace, but CNI_NETNS ${args.netns} is ${theirs} and the host's is ${ours}`,
+      'start the container in the host netns (CNI_NETNS=/proc/1/ns/net), or use another network mode',
+    );
 }
 
 export const hostPlugin: Plugin = {
@@ -39,4 +47,7 @@ export const hostPlugin: Plugin = {
   },
 };
 
-export const hostEntry: PluginEntry<NetConf> = { plugin: hostPlugin, opts: { name: 'host', allowOwnNetns: true, about: 'CNI host plugin (tsnet): the container shares the host network namespace' } };
+export const hostEntry: PluginEntry<NetConf> = {
+  plugin: hostPlugin,
+  opts: { name: 'host', allowOwnNetns: true, about: 'CNI host plugin (tsnet): the container shares the host network namespace' },
+};

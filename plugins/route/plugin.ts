@@ -5,7 +5,16 @@ import type { PluginEntry } from '../cni/skel.js';
 import { Netns } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { PluginError } from '../shared/errors.js';
-import { addRoute, deleteRoute, listRoutes, parseRouteWords, routeListed, toCniRoute, type ListedRoute, type RouteRequest } from './route.js';
+import {
+  addRoute,
+  deleteRoute,
+  listRoutes,
+  parseRouteWords,
+  routeListed,
+  toCniRoute,
+  type ListedRoute,
+  type RouteRequest,
+} from './route.js';
 
 export interface RouteConfEntry {
   dst: string;
@@ -22,15 +31,35 @@ export interface RouteConf extends NetConf {
 export function requests(conf: RouteConf): RouteRequest[] {
   const routes = conf.routes;
   if (!Array.isArray(routes) || routes.length === 0)
-    throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": "routes" must be a non-empty array`, 'e.g. "routes": [{"dst": "192.168.0.0/16", "gw": "192.168.115.2"}]');
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network "${conf.name}": "routes" must be a non-empty array`,
+      'e.g. "routes": [{"dst": "192.168.0.0/16", "gw": "192.168.115.2"}]',
+    );
   return routes.map((r, i) => {
     const where = `network "${conf.name}": routes[${i}]`;
     if (typeof r !== 'object' || r === null || typeof r.dst !== 'string')
-      throw new CniError(ErrorCode.InvalidNetworkConfig, `${where} needs a "dst" string`, 'e.g. {"dst": "192.168.0.0/16", "gw": "192.168.115.2"}');
-    for (const [k, t] of [['gw', 'string'], ['dev', 'string'], ['metric', 'number'], ['table', 'number']] as const) {
-      if (r[k] !== undefined && typeof r[k] !== t) throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "${k}" must be a ${t}`, 'fix the value');
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `${where} needs a "dst" string`,
+        'e.g. {"dst": "192.168.0.0/16", "gw": "192.168.115.2"}',
+      );
+    for (const [k, t] of [
+      ['gw', 'string'],
+      ['dev', 'string'],
+      ['metric', 'number'],
+      ['table', 'number'],
+    ] as const) {
+      if (r[k] !== undefined && typeof r[k] !== t)
+        throw new CniError(ErrorCode.InvalidNetworkConfig, `${where}: "${k}" must be a ${t}`, 'fix the value');
     }
-    const words = [r.dst, ...(r.gw ? ['via', r.gw] : []), ...(r.dev ? ['dev', r.dev] : []), ...(r.metric !== undefined ? ['metric', String(r.metric)] : []), ...(r.table !== undefined ? ['table', String(r.table)] : [])];
+    const words = [
+      r.dst,
+      ...(r.gw ? ['via', r.gw] : []),
+      ...(r.dev ? ['dev', r.dev] : []),
+      ...(r.metric !== undefined ? ['metric', String(r.metric)] : []),
+      ...(r.table !== undefined ? ['table', String(r.table)] : []),
+    ];
     try {
       return parseRouteWords(words);
     } catch (e) {
@@ -89,7 +118,11 @@ async function check(conf: RouteConf, args: CniArgs): Promise<void> {
       const table = r.table ?? 254;
       if (!byTable.has(table)) byTable.set(table, await listRoutes(ns, table));
       if (!routeListed(byTable.get(table)!, r))
-        throw new CniError(ErrorCode.Internal, `route ${r.dst}${r.via ? ` via ${r.via}` : ''} is missing in ${ns.label}`, 'the route was removed since ADD; DEL and ADD the attachment again');
+        throw new CniError(
+          ErrorCode.Internal,
+          `route ${r.dst}${r.via ? ` via ${r.via}` : ''} is missing in ${ns.label}`,
+          'the route was removed since ADD; DEL and ADD the attachment again',
+        );
     }
   } finally {
     ns.close();
@@ -98,4 +131,11 @@ async function check(conf: RouteConf, args: CniArgs): Promise<void> {
 
 export const routePlugin: Plugin<RouteConf> = { add, del, check };
 
-export const routeEntry: PluginEntry<RouteConf> = { plugin: routePlugin, opts: { name: 'route', about: 'CNI route plugin (tsnet): static routes injected into the container', validate: (c: RouteConf) => void requests(c) } };
+export const routeEntry: PluginEntry<RouteConf> = {
+  plugin: routePlugin,
+  opts: {
+    name: 'route',
+    about: 'CNI route plugin (tsnet): static routes injected into the container',
+    validate: (c: RouteConf) => void requests(c),
+  },
+};

@@ -33,7 +33,11 @@ export function checkDst(text: string): string {
   if (!text.includes('/')) {
     try {
       const a = parseAddr(text);
-      throw new PluginError(`destination ${text}`, 'has no prefix length', `did you mean ${text}/${a.family === 4 ? 32 : 128} (one host) or a network such as ${text}/24? ${HINT}`);
+      throw new PluginError(
+        `destination ${text}`,
+        'has no prefix length',
+        `did you mean ${text}/${a.family === 4 ? 32 : 128} (one host) or a network such as ${text}/24? ${HINT}`,
+      );
     } catch (e) {
       if (e instanceof PluginError) throw e;
       throw new PluginError(`destination ${JSON.stringify(text)}`, 'not a CIDR or "default"', HINT);
@@ -45,7 +49,8 @@ export function checkDst(text: string): string {
   } catch (e) {
     throw new PluginError(`destination ${JSON.stringify(text)}`, e instanceof CidrError ? e.message : String(e), HINT);
   }
-  if (p.addr.value !== p.prefix.network) throw new PluginError(`destination ${text}`, 'has host bits set', `did you mean ${formatPrefix(p.prefix)}?`);
+  if (p.addr.value !== p.prefix.network)
+    throw new PluginError(`destination ${text}`, 'has host bits set', `did you mean ${formatPrefix(p.prefix)}?`);
   return formatPrefix(p.prefix);
 }
 
@@ -57,12 +62,18 @@ function checkVia(gw: string, dst: string): string {
     throw new PluginError(`gateway ${JSON.stringify(gw)}`, (e as Error).message, HINT);
   }
   const dstFamily = dst === 'default' ? a.family : dst.includes(':') ? 6 : 4;
-  if (a.family !== dstFamily) throw new PluginError(`gateway ${gw}`, `is IPv${a.family} but the destination ${dst} is IPv${dstFamily}`, 'use a gateway of the same family');
+  if (a.family !== dstFamily)
+    throw new PluginError(
+      `gateway ${gw}`,
+      `is IPv${a.family} but the destination ${dst} is IPv${dstFamily}`,
+      'use a gateway of the same family',
+    );
   return formatAddr(a);
 }
 
 function number(v: string | undefined, what: string, min: number, max: number): number {
-  if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new PluginError(`${what} ${JSON.stringify(v ?? '')}`, `not a number from ${min} to ${max}`, HINT);
+  if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+    throw new PluginError(`${what} ${JSON.stringify(v ?? '')}`, `not a number from ${min} to ${max}`, HINT);
   return Number(v);
 }
 
@@ -74,7 +85,8 @@ export function parseRouteWords(words: string[], opts: { needTarget?: boolean } 
   for (let i = 1; i < words.length; i += 2) {
     const k = words[i]!;
     const v = words[i + 1];
-    if (v === undefined && ['via', 'dev', 'metric', 'table', 'priority'].includes(k)) throw new PluginError(`route ${words.join(' ')}`, `"${k}" needs a value`, HINT);
+    if (v === undefined && ['via', 'dev', 'metric', 'table', 'priority'].includes(k))
+      throw new PluginError(`route ${words.join(' ')}`, `"${k}" needs a value`, HINT);
     switch (k) {
       case 'via':
         r.via = checkVia(v!, dst);
@@ -99,14 +111,27 @@ export function parseRouteWords(words: string[], opts: { needTarget?: boolean } 
 }
 
 export function formatRoute(r: RouteRequest): string {
-  return [r.dst, r.via && `via ${r.via}`, r.dev && `dev ${r.dev}`, r.metric !== undefined && `metric ${r.metric}`, r.table !== undefined && `table ${r.table}`].filter(Boolean).join(' ');
+  return [
+    r.dst,
+    r.via && `via ${r.via}`,
+    r.dev && `dev ${r.dev}`,
+    r.metric !== undefined && `metric ${r.metric}`,
+    r.table !== undefined && `table ${r.table}`,
+  ]
+    .filter(Boolean)
+    .join(' ');
 }
 
 async function spec(ns: Netns, r: RouteRequest): Promise<RouteSpec> {
   let oif: number | undefined;
   if (r.dev) {
     const l = await ns.rtnl.findLink(r.dev);
-    if (!l) throw new PluginError(`dev ${r.dev}`, `no such interface in ${ns.label}`, "list them with 'ip -n <netns> link', or drop 'dev' to let the kernel pick it from the gateway");
+    if (!l)
+      throw new PluginError(
+        `dev ${r.dev}`,
+        `no such interface in ${ns.label}`,
+        "list them with 'ip -n <netns> link', or drop 'dev' to let the kernel pick it from the gateway",
+      );
     oif = l.index;
   }
   return toRouteSpec(toCniRoute(r), oif);
@@ -115,16 +140,33 @@ async function spec(ns: Netns, r: RouteRequest): Promise<RouteSpec> {
 /** The request as a CNI route (what the chained plugin reports, and what toRouteSpec takes). */
 export function toCniRoute(r: RouteRequest): Route {
   const dst = r.dst === 'default' ? (family(r) === 6 ? '::/0' : '0.0.0.0/0') : r.dst;
-  return { dst, ...(r.via ? { gw: r.via } : {}), ...(r.metric !== undefined ? { priority: r.metric } : {}), ...(r.table !== undefined ? { table: r.table } : {}) };
+  return {
+    dst,
+    ...(r.via ? { gw: r.via } : {}),
+    ...(r.metric !== undefined ? { priority: r.metric } : {}),
+    ...(r.table !== undefined ? { table: r.table } : {}),
+  };
 }
 
 function explain(e: unknown, r: RouteRequest, ns: Netns, verb: 'add' | 'del'): never {
   if (e instanceof PluginError) throw e;
   const what = `route ${formatRoute(r)}`;
-  if (verb === 'add' && isNetlinkError(e, 'EEXIST')) throw new PluginError(what, `a route to ${r.dst}${r.metric !== undefined ? ` with metric ${r.metric}` : ''} already exists in ${ns.label}`, "remove it first with 'tsnet route del', or give another metric", AttachErrorCode.BadArgument);
+  if (verb === 'add' && isNetlinkError(e, 'EEXIST'))
+    throw new PluginError(
+      what,
+      `a route to ${r.dst}${r.metric !== undefined ? ` with metric ${r.metric}` : ''} already exists in ${ns.label}`,
+      "remove it first with 'tsnet route del', or give another metric",
+      AttachErrorCode.BadArgument,
+    );
   if (verb === 'add' && (isNetlinkError(e, 'ENETUNREACH') || /invalid gateway|unreachable/i.test((e as Error).message)))
-    throw new PluginError(what, `gateway ${r.via} is not on a subnet of any interface in ${ns.label}`, 'give a gateway on a connected subnet (see ip -n <netns> addr), or attach the container to that network first', AttachErrorCode.BadArgument);
-  if (verb === 'del' && (isNetlinkError(e, 'ESRCH') || isNetlinkError(e, 'ENOENT'))) throw new PluginError(what, `no such route in ${ns.label}`, "list them with 'tsnet route ls <container>'", AttachErrorCode.BadArgument);
+    throw new PluginError(
+      what,
+      `gateway ${r.via} is not on a subnet of any interface in ${ns.label}`,
+      'give a gateway on a connected subnet (see ip -n <netns> addr), or attach the container to that network first',
+      AttachErrorCode.BadArgument,
+    );
+  if (verb === 'del' && (isNetlinkError(e, 'ESRCH') || isNetlinkError(e, 'ENOENT')))
+    throw new PluginError(what, `no such route in ${ns.label}`, "list them with 'tsnet route ls <container>'", AttachErrorCode.BadArgument);
   throw new PluginError(what, (e as Error).message, undefined, AttachErrorCode.Kernel);
 }
 
@@ -139,7 +181,14 @@ export async function deleteRoute(ns: Netns, r: RouteRequest, missingOk = false)
     await ns.rtnl.deleteRoute(await spec(ns, r));
     return true;
   } catch (e) {
-    if (missingOk && (isNetlinkError(e, 'ESRCH') || isNetlinkError(e, 'ENOENT') || isNetlinkError(e, 'ENODEV') || (e instanceof PluginError && e.thing.startsWith('dev ')))) return false;
+    if (
+      missingOk &&
+      (isNetlinkError(e, 'ESRCH') ||
+        isNetlinkError(e, 'ENOENT') ||
+        isNetlinkError(e, 'ENODEV') ||
+        (e instanceof PluginError && e.thing.startsWith('dev ')))
+    )
+      return false;
     explain(e, r, ns, 'del');
   }
 }
@@ -148,7 +197,9 @@ export async function deleteRoute(ns: Netns, r: RouteRequest, missingOk = false)
 /** Whether `list` (from listRoutes) has the route `r` asks for. */
 export function routeListed(list: ListedRoute[], r: RouteRequest): boolean {
   const dst = r.dst === '::/0' ? 'default' : r.dst;
-  return list.some((k) => k.dst === dst && (!r.via || k.via === r.via) && (!r.dev || k.dev === r.dev) && (r.metric === undefined || k.metric === r.metric));
+  return list.some(
+    (k) => k.dst === dst && (!r.via || k.via === r.via) && (!r.dev || k.dev === r.dev) && (r.metric === undefined || k.metric === r.metric),
+  );
 }
 
 export async function hasRoute(ns: Netns, r: RouteRequest): Promise<boolean> {

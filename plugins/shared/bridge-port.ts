@@ -35,12 +35,15 @@ export async function ensureBridge(host: Netns, spec: BridgeSpec, errors: PortEr
       bridge = await host.rtnl.createLink({ kind: 'bridge', name: spec.name, mtu: spec.mtu, ...(spec.mac ? { mac: spec.mac } : {}) });
       created = true;
     } catch (e) {
-      if (isNetlinkError(e, 'EEXIST')) bridge = await host.rtnl.link(spec.name); // made concurrently by another call
+      if (isNetlinkError(e, 'EEXIST'))
+        bridge = await host.rtnl.link(spec.name); // made concurrently by another call
       else kernelError(e, `create bridge "${spec.name}"`, codes);
     }
   }
   if (!bridge.up || (spec.promisc && !(bridge.promiscuity ?? 0))) {
-    await host.rtnl.setLink(bridge.index, { up: true, ...(spec.promisc ? { promisc: true } : {}) }).catch((e) => kernelError(e, `bring bridge "${spec.name}" up`, codes));
+    await host.rtnl
+      .setLink(bridge.index, { up: true, ...(spec.promisc ? { promisc: true } : {}) })
+      .catch((e) => kernelError(e, `bring bridge "${spec.name}" up`, codes));
     bridge = await host.rtnl.link(bridge.index);
   }
   return { bridge, created };

@@ -40,7 +40,9 @@ export function toRouteSpec(r: Route, oif?: number): RouteSpec {
 export async function configureInterface(ns: Netns, ifname: string, result: Result, opts: ConfigureOptions = {}): Promise<void> {
   const rt = ns.rtnl;
   const link = { index: opts.index ?? (await rt.link(ifname)).index };
-  const ips = (result.ips ?? []).filter((ip) => ip.interface === undefined || opts.interfaceIndex === undefined || ip.interface === opts.interfaceIndex);
+  const ips = (result.ips ?? []).filter(
+    (ip) => ip.interface === undefined || opts.interfaceIndex === undefined || ip.interface === opts.interfaceIndex,
+  );
   if (ips.some((ip) => ip.address.includes(':'))) {
     // IPv6 must be enabled on the interface before it takes addresses.
     try {
@@ -53,7 +55,9 @@ export async function configureInterface(ns: Netns, ifname: string, result: Resu
   // routes in a second once those succeeded: a route replaces one the container may already have (another
   // network's default), which must not happen for an attachment that is failing anyway.
   const up = rt.setLinkRequest(link.index, { up: true, ...(opts.arpNotify ? { ipv4Conf: { arpNotify: true } } : {}) }, ifname);
-  const addresses = ips.map((ip) => rt.addAddressRequest(link.index, ip.address, { noDad: ip.address.includes(':') && !opts.enableDad }, false, ifname));
+  const addresses = ips.map((ip) =>
+    rt.addAddressRequest(link.index, ip.address, { noDad: ip.address.includes(':') && !opts.enableDad }, false, ifname),
+  );
   const [upError, ...addressErrors] = await rt.inOneTrip([up, ...addresses]);
   if (upError && opts.arpNotify && isNetlinkError(upError, 'EAFNOSUPPORT')) {
     // No IPv4 state on the interface (an MTU below 68): the kernel refused the whole 'up'. Bring it up

@@ -23,7 +23,10 @@ export class ContainerRefError extends TsnetError {
     /** true when nothing by that name exists (CNI code 3); false when it exists but is unusable. */
     readonly unknown: boolean,
   ) {
-    super(`container ${JSON.stringify(ref)}`, reason, fix, { cniCode: unknown ? CniCode.UnknownContainer : CniCode.InvalidEnvironment, exitCode: 1 });
+    super(`container ${JSON.stringify(ref)}`, reason, fix, {
+      cniCode: unknown ? CniCode.UnknownContainer : CniCode.InvalidEnvironment,
+      exitCode: 1,
+    });
     this.name = 'ContainerRefError';
   }
 }
@@ -42,7 +45,14 @@ function checked(path: string, ref: string, label: string): ResolvedContainer {
     assertNetnsPath(path, ref);
   } catch (e) {
     if (e instanceof NetnsError) {
-      throw new ContainerRefError(ref, e.reason, e.missing ? 'check the pid or path; the container may have stopped' : 'give a pid, /proc/PID/ns/net, /run/netns/NAME or a netns name', e.missing);
+      throw new ContainerRefError(
+        ref,
+        e.reason,
+        e.missing
+          ? 'check the pid or path; the container may have stopped'
+          : 'give a pid, /proc/PID/ns/net, /run/netns/NAME or a netns name',
+        e.missing,
+      );
     }
     throw e;
   }
@@ -51,11 +61,17 @@ function checked(path: string, ref: string, label: string): ResolvedContainer {
 
 export async function resolveContainer(ref: string): Promise<ResolvedContainer> {
   const r = ref.trim();
-  if (!r) throw new ContainerRefError(ref, 'empty container reference', 'give a container id or name, a pid, a netns path or a netns name', true);
+  if (!r)
+    throw new ContainerRefError(ref, 'empty container reference', 'give a container id or name, a pid, a netns path or a netns name', true);
   if (/^\d+$/.test(r)) return checked(`/proc/${r}/ns/net`, r, `pid ${r}`);
   if (r.startsWith('/')) return checked(r, r, r);
   if (!NAME_RE.test(r) || r === '.' || r === '..')
-    throw new ContainerRefError(r, 'not a pid, an absolute path, a netns name or a container name', 'give a container id or name, a pid, /proc/PID/ns/net, /run/netns/NAME or a netns name', true);
+    throw new ContainerRefError(
+      r,
+      'not a pid, an absolute path, a netns name or a container name',
+      'give a container id or name, a pid, /proc/PID/ns/net, /run/netns/NAME or a netns name',
+      true,
+    );
   if (resolver) {
     const path = await resolver(r);
     if (path) return checked(path, r, `container ${r}`);

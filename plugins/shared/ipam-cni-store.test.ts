@@ -53,66 +53,70 @@ test('64 concurrent ADD processes on one /24 → 64 distinct addresses; 64 DELs 
   }
 });
 
-test('SIGKILL at random points, 100 times: store always loads, nothing doubled, GC recovers leaks', { skip: noAddon, timeout: 60_000 }, async () => {
-  const lanes = 4;
-  const perLane = 25;
-  const roots = Array.from({ length: lanes }, tmpRoot);
-  let committed = 0;
-  try {
-    await Promise.all(
-      roots.map(async (root, lane) => {
-        const live = new Map<string, string>(); // cid → address the child reported as committed
-        for (let iter = 0; iter < perLane; iter++) {
-          const uncertain = new Set<string>();
-          const child = spawn(process.execPath, [WORKER, 'loop', root, `L${lane}i${iter}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-          let out = '';
-          let killed = false;
-          const done = new Promise<void>((r) => child.on('close', () => r()));
-          child.stdout.on('data', (d: Buffer) => {
-            out += d;
-            if (!killed && out.startsWith('ready\n')) {
-              killed = true;
-              setTimeout(() => child.kill('SIGKILL'), Math.random() * 30);
+test(
+  'SIGKILL at random points, 100 times: store always loads, nothing doubled, GC recovers leaks',
+  { skip: noAddon, timeout: 60_000 },
+  async () => {
+    const lanes = 4;
+    const perLane = 25;
+    const roots = Array.from({ length: lanes }, tmpRoot);
+    let committed = 0;
+    try {
+      await Promise.all(
+        roots.map(async (root, lane) => {
+          const live = new Map<string, string>(); // cid → address the child reported as committed
+          for (let iter = 0; iter < perLane; iter++) {
+            const uncertain = new Set<string>();
+            const child = spawn(process.execPath, [WORKER, 'loop', root, `L${lane}i${iter}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+            let out = '';
+            let killed = false;
+            const done = new Promise<void>((r) => child.on('close', () => r()));
+            child.stdout.on('data', (d: Buffer) => {
+              out += d;
+              if (!killed && out.startsWith('ready\n')) {
+                killed = true;
+                setTimeout(() => child.kill('SIGKILL'), Math.random() * 30);
+              }
+            });
+            await done;
+            for (const line of out.split('\n')) {
+              const [kind, cid, addr] = line.split(' ');
+              if (kind === 'ok') {
+                live.set(cid!, addr!);
+                committed++;
+              }
+              if (kind === 'del') {
+                live.delete(cid!);
+                uncertain.add(cid!); // killed between "del" and its commit: may still be held
+              }
             }
-          });
-          await done;
-          for (const line of out.split('\n')) {
-            const [kind, cid, addr] = line.split(' ');
-            if (kind === 'ok') {
-              live.set(cid!, addr!);
-              committed++;
+            const store = IpamStore.forNetwork(root, 'kill');
+            const st = await store.read(); // must always load
+            assert.deepEqual(st.conflicts, [], `doubled address after kill (lane ${lane}, iteration ${iter})`);
+            for (const [cid, addr] of live) {
+              const held = st.ownedBy({ containerID: cid, ifname: 'eth0' });
+              assert.equal(held.length, 1, `${cid} lost its address`);
+              assert.equal(`${formatAddr(held[0]!)}/20`, addr);
             }
-            if (kind === 'del') {
-              live.delete(cid!);
-              uncertain.add(cid!); // killed between "del" and its commit: may still be held
+            const seen = new Set<string>();
+            for (const r of st.all()) {
+              const a = formatAddr(r);
+              assert.ok(!seen.has(a), `${a} held twice`);
+              seen.add(a);
             }
+            // GC with the attachments we know are valid releases whatever leaked (committed but never reported)
+            const valid = [...live.keys()].map((containerID) => ({ containerID, ifname: 'eth0' }));
+            await store.transact((s) => gcState(s, valid));
+            assert.equal((await store.read()).size, live.size);
           }
-          const store = IpamStore.forNetwork(root, 'kill');
-          const st = await store.read(); // must always load
-          assert.deepEqual(st.conflicts, [], `doubled address after kill (lane ${lane}, iteration ${iter})`);
-          for (const [cid, addr] of live) {
-            const held = st.ownedBy({ containerID: cid, ifname: 'eth0' });
-            assert.equal(held.length, 1, `${cid} lost its address`);
-            assert.equal(`${formatAddr(held[0]!)}/20`, addr);
-          }
-          const seen = new Set<string>();
-          for (const r of st.all()) {
-            const a = formatAddr(r);
-            assert.ok(!seen.has(a), `${a} held twice`);
-            seen.add(a);
-          }
-          // GC with the attachments we know are valid releases whatever leaked (committed but never reported)
-          const valid = [...live.keys()].map((containerID) => ({ containerID, ifname: 'eth0' }));
-          await store.transact((s) => gcState(s, valid));
-          assert.equal((await store.read()).size, live.size);
-        }
-      }),
-    );
-    assert.ok(committed > 0, 'the children never got to allocate before being killed');
-  } finally {
-    for (const r of roots) rmSync(r, { recursive: true, force: true });
-  }
-});
+        }),
+      );
+      assert.ok(committed > 0, 'the children never got to allocate before being killed');
+    } finally {
+      for (const r of roots) rmSync(r, { recursive: true, force: true });
+    }
+  },
+);
 
 test('lock held too long → CniError 11 (try again later)', { skip: noAddon }, async () => {
   const root = tmpRoot();
@@ -134,46 +138,57 @@ test('lock held too long → CniError 11 (try again later)', { skip: noAddon }, 
   }
 });
 
-test('store: a long-lived process sees what other processes appended and compacted between its transactions', { skip: noAddon }, async () => {
-  const root = tmpRoot();
-  try {
-    const conf: NetConf = { cniVersion: '1.1.0', name: 't', type: 'x', ipam: { type: 'tsnet-ipam', subnet: '10.77.0.0/24', root } };
-    const add = (cid: string) => ipamAdd(conf, { command: 'ADD', containerId: cid, netns: '/x', ifname: 'eth0', args: {}, path: [] });
-    const seen = new Set<string>();
-    const note = (addr: string) => {
-      assert.ok(!seen.has(addr), `address ${addr} handed out twice`);
-      seen.add(addr);
-    };
-    // This process caches what it read; other processes append to the journal in between.
-    for (let round = 0; round < 4; round++) {
-      note((await add(`self-${round}-a`)).ips![0]!.address);
-      const others = await Promise.all([0, 1, 2].map((i) => run(['add', root, `other-${round}-${i}`])));
-      for (const o of others) {
-        assert.equal(o.code, 0, o.err);
-        note(JSON.parse(o.out).ips[0].address);
+test(
+  'store: a long-lived process sees what other processes appended and compacted between its transactions',
+  { skip: noAddon },
+  async () => {
+    const root = tmpRoot();
+    try {
+      const conf: NetConf = { cniVersion: '1.1.0', name: 't', type: 'x', ipam: { type: 'tsnet-ipam', subnet: '10.77.0.0/24', root } };
+      const add = (cid: string) => ipamAdd(conf, { command: 'ADD', containerId: cid, netns: '/x', ifname: 'eth0', args: {}, path: [] });
+      const seen = new Set<string>();
+      const note = (addr: string) => {
+        assert.ok(!seen.has(addr), `address ${addr} handed out twice`);
+        seen.add(addr);
+      };
+      // This process caches what it read; other processes append to the journal in between.
+      for (let round = 0; round < 4; round++) {
+        note((await add(`self-${round}-a`)).ips![0]!.address);
+        const others = await Promise.all([0, 1, 2].map((i) => run(['add', root, `other-${round}-${i}`])));
+        for (const o of others) {
+          assert.equal(o.code, 0, o.err);
+          note(JSON.parse(o.out).ips[0].address);
+        }
+        note((await add(`self-${round}-b`)).ips![0]!.address);
       }
-      note((await add(`self-${round}-b`)).ips![0]!.address);
+      // Another process releases an address and compacts (a new snapshot, an emptied journal): this process must
+      // notice, reload, and may hand the released address out again — but no other.
+      const first = [...seen][0]!;
+      const c = await run(['release-compact', root, 'self-0-a']);
+      assert.equal(c.code, 0, c.err);
+      seen.delete(first);
+      note((await add('after-compaction')).ips![0]!.address);
+      note((await add('after-compaction-2')).ips![0]!.address);
+      const state = await IpamStore.forNetwork(root, 't').read();
+      assert.equal(state.size, seen.size);
+    } finally {
+      rmSync(root, { recursive: true, force: true });
     }
-    // Another process releases an address and compacts (a new snapshot, an emptied journal): this process must
-    // notice, reload, and may hand the released address out again — but no other.
-    const first = [...seen][0]!;
-    const c = await run(['release-compact', root, 'self-0-a']);
-    assert.equal(c.code, 0, c.err);
-    seen.delete(first);
-    note((await add('after-compaction')).ips![0]!.address);
-    note((await add('after-compaction-2')).ips![0]!.address);
-    const state = await IpamStore.forNetwork(root, 't').read();
-    assert.equal(state.size, seen.size);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test('store: a store deleted and recreated by another process is never trusted from the cache', { skip: noAddon }, async () => {
   const root = tmpRoot();
   try {
     const conf: NetConf = { cniVersion: '1.1.0', name: 't', type: 'x', ipam: { type: 'tsnet-ipam', subnet: '10.77.0.0/24', root } };
-    const args = (command: 'ADD' | 'DEL', cid: string, extra: Record<string, string> = {}) => ({ command, containerId: cid, netns: '/x', ifname: 'eth0', args: extra, path: [] });
+    const args = (command: 'ADD' | 'DEL', cid: string, extra: Record<string, string> = {}) => ({
+      command,
+      containerId: cid,
+      netns: '/x',
+      ifname: 'eth0',
+      args: extra,
+      path: [],
+    });
     for (let round = 0; round < 3; round++) {
       // This process: ADD mine-R-0..2, DEL mine-R-0 → it holds .3 and .4 and caches that.
       await IpamStore.forNetwork(root, 't').destroy();
@@ -199,4 +214,3 @@ test('store: a store deleted and recreated by another process is never trusted f
     rmSync(root, { recursive: true, force: true });
   }
 });
-

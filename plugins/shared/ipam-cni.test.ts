@@ -9,7 +9,14 @@ import { NetworkRegistry } from '../../ipam/networks.js';
 import { CniError, type CniArgs, type NetConf } from '../cni/types.js';
 
 const noAddon = !addonCandidates().some(existsSync) && 'native addon not built (npm run build:native)';
-const args = (cid: string, extra: Record<string, string> = {}, ifname = 'eth0'): CniArgs => ({ command: 'ADD', containerId: cid, netns: '/x', ifname, args: extra, path: [] });
+const args = (cid: string, extra: Record<string, string> = {}, ifname = 'eth0'): CniArgs => ({
+  command: 'ADD',
+  containerId: cid,
+  netns: '/x',
+  ifname,
+  args: extra,
+  path: [],
+});
 const code = (n: number, re?: RegExp) => (e: unknown) => e instanceof CniError && e.code === n && (!re || re.test(e.message));
 
 async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
@@ -26,11 +33,22 @@ test('ADD/CHECK/DEL with host-local keys, routes, resolvConf, static IP via CNI_
     const rc = join(root, 'resolv.conf');
     writeFileSync(rc, 'nameserver 10.0.0.53\nsearch a.example b.example\noptions ndots:2\n');
     const conf: NetConf = {
-      cniVersion: '1.0.0', name: 'n1', type: 'bridge',
-      ipam: { type: 'tsnet-ipam', root, ranges: [[{ subnet: '10.40.0.0/24' }], [{ subnet: 'fd40::/64' }]], routes: [{ dst: '0.0.0.0/0' }], resolvConf: rc },
+      cniVersion: '1.0.0',
+      name: 'n1',
+      type: 'bridge',
+      ipam: {
+        type: 'tsnet-ipam',
+        root,
+        ranges: [[{ subnet: '10.40.0.0/24' }], [{ subnet: 'fd40::/64' }]],
+        routes: [{ dst: '0.0.0.0/0' }],
+        resolvConf: rc,
+      },
     };
     const r = await ipamAdd(conf, args('a'));
-    assert.deepEqual(r.ips, [{ address: '10.40.0.2/24', gateway: '10.40.0.1' }, { address: 'fd40::2/64', gateway: 'fd40::1' }]);
+    assert.deepEqual(r.ips, [
+      { address: '10.40.0.2/24', gateway: '10.40.0.1' },
+      { address: 'fd40::2/64', gateway: 'fd40::1' },
+    ]);
     assert.deepEqual(r.routes, [{ dst: '0.0.0.0/0' }]);
     assert.deepEqual(r.dns, { nameservers: ['10.0.0.53'], search: ['a.example', 'b.example'], options: ['ndots:2'] });
     await ipamCheck(conf, args('a'));
@@ -38,7 +56,10 @@ test('ADD/CHECK/DEL with host-local keys, routes, resolvConf, static IP via CNI_
     const s = await ipamAdd(conf, args('b', { IP: '10.40.0.77' }));
     assert.equal(s.ips![0]!.address, '10.40.0.77/24');
     const t = await ipamAdd({ ...conf, runtimeConfig: { ips: ['fd40::99/64', '10.40.0.99/24'] } }, args('c'));
-    assert.deepEqual(t.ips!.map((x) => x.address), ['10.40.0.99/24', 'fd40::99/64']);
+    assert.deepEqual(
+      t.ips!.map((x) => x.address),
+      ['10.40.0.99/24', 'fd40::99/64'],
+    );
     await assert.rejects(ipamAdd(conf, args('d', { IP: '10.41.0.1' })), code(101, /failed to allocate all requested IPs: 10\.41\.0\.1/));
     await assert.rejects(ipamAdd(conf, args('d', { IP: '10.40.0.77' })), code(101, /held by b\/eth0/));
     await ipamDel(conf, args('a'));
@@ -53,8 +74,14 @@ test('config errors are code 7 and say what is wrong', { skip: noAddon }, () =>
     await assert.rejects(ipamAdd({ ...base } as NetConf, args('a')), code(7, /missing "ipam"/));
     await assert.rejects(ipamAdd({ ...base, ipam: { type: 't', root } }, args('a')), code(7, /no IP ranges specified/));
     await assert.rejects(ipamAdd({ ...base, ipam: { type: 't', root, subnet: '10.0.0.1/24' } }, args('a')), code(7, /host bits/));
-    await assert.rejects(ipamAdd({ ...base, ipam: { type: 't', root, network: 'ghost' } }, args('a')), code(7, /network "ghost" not found/));
-    await assert.rejects(ipamAdd({ ...base, name: '../x', ipam: { type: 't', root, subnet: '10.0.0.0/24' } }, args('a')), code(7, /invalid network name/));
+    await assert.rejects(
+      ipamAdd({ ...base, ipam: { type: 't', root, network: 'ghost' } }, args('a')),
+      code(7, /network "ghost" not found/),
+    );
+    await assert.rejects(
+      ipamAdd({ ...base, name: '../x', ipam: { type: 't', root, subnet: '10.0.0.0/24' } }, args('a')),
+      code(7, /invalid network name/),
+    );
     await assert.rejects(ipamGc({ ...base, ipam: { type: 't', root, subnet: '10.0.0.0/24' } }), code(7, /valid-attachments/));
   }),
 );
@@ -63,7 +90,10 @@ test('exhausted range: error names the network, the range and how many are held'
   withRoot(async (root) => {
     const conf: NetConf = { cniVersion: '1.0.0', name: 'tiny', type: 'x', ipam: { type: 't', root, subnet: '10.50.0.0/30' } };
     await ipamAdd(conf, args('a'));
-    await assert.rejects(ipamAdd(conf, args('b')), code(100, /network "tiny": no free address in range set 0 \(10\.50\.0\.1-10\.50\.0\.2\): 1 of 1 addresses are held/));
+    await assert.rejects(
+      ipamAdd(conf, args('b')),
+      code(100, /network "tiny": no free address in range set 0 \(10\.50\.0\.1-10\.50\.0\.2\): 1 of 1 addresses are held/),
+    );
   }),
 );
 
@@ -72,7 +102,13 @@ test('GC releases everything not in cni.dev/valid-attachments', { skip: noAddon 
     const conf: NetConf = { cniVersion: '1.1.0', name: 'g', type: 'x', ipam: { type: 't', root, subnet: '10.60.0.0/24' } };
     for (const c of ['a', 'b', 'c']) await ipamAdd(conf, args(c));
     await ipamAdd(conf, args('a', {}, 'eth1'));
-    const { released } = await ipamGc({ ...conf, 'cni.dev/valid-attachments': [{ containerID: 'a', ifname: 'eth0' }, { containerID: 'c', ifname: 'eth0' }] });
+    const { released } = await ipamGc({
+      ...conf,
+      'cni.dev/valid-attachments': [
+        { containerID: 'a', ifname: 'eth0' },
+        { containerID: 'c', ifname: 'eth0' },
+      ],
+    });
     assert.deepEqual(released.sort(), ['10.60.0.3', '10.60.0.5']);
     await ipamCheck(conf, args('a'));
     await assert.rejects(ipamCheck(conf, args('b')), code(3));
@@ -81,7 +117,10 @@ test('GC releases everything not in cni.dev/valid-attachments', { skip: noAddon 
 
 test('"subnet": "auto" picks once (avoiding host usage and other networks) and then sticks', { skip: noAddon }, () =>
   withRoot(async (root) => {
-    const hostUsage = async () => [{ prefix: '172.17.0.1/16', what: 'address 172.17.0.1/16 on docker0' }, { prefix: '0.0.0.0/0', what: 'default route' }];
+    const hostUsage = async () => [
+      { prefix: '172.17.0.1/16', what: 'address 172.17.0.1/16 on docker0' },
+      { prefix: '0.0.0.0/0', what: 'default route' },
+    ];
     await new NetworkRegistry(root).create({ name: 'other', subnet: '172.18.0.0/16' });
     const conf: NetConf = { cniVersion: '1.0.0', name: 'autonet', type: 'x', ipam: { type: 't', root, subnet: 'auto', prefixLength: 24 } };
     const a = await ipamAdd(conf, args('a'), { hostUsage });
@@ -91,4 +130,3 @@ test('"subnet": "auto" picks once (avoiding host usage and other networks) and t
     assert.equal(new NetworkRegistry(root).require('autonet').auto, true);
   }),
 );
-

@@ -111,7 +111,11 @@ async function resolve(conf: NetConf, rt: IpamRuntime, create: boolean): Promise
           })
         : registry.get(name);
       if (!rec) return undefined;
-      return { network: name, store: registry.store(name), rangeSets: canonical([...rec.ranges, ...rangeSetsFrom(ipam.ranges, 'ipam.ranges')]) };
+      return {
+        network: name,
+        store: registry.store(name),
+        rangeSets: canonical([...rec.ranges, ...rangeSetsFrom(ipam.ranges, 'ipam.ranges')]),
+      };
     }
 
     // host-local compatible: runtimeConfig.ipRanges, then the top-level range, then "ranges".

@@ -11,7 +11,12 @@ export const IN_PROCESS_IPAM = 'tsnet-ipam';
 
 function ipamType(conf: NetConf): string {
   const t = conf.ipam?.type;
-  if (typeof t !== 'string' || !t) throw new CniError(ErrorCode.InvalidNetworkConfig, `network "${conf.name}": "ipam" with a "type" is required`, 'add e.g. "ipam": {"type": "tsnet-ipam", "subnet": "auto"}');
+  if (typeof t !== 'string' || !t)
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network "${conf.name}": "ipam" with a "type" is required`,
+      'add e.g. "ipam": {"type": "tsnet-ipam", "subnet": "auto"}',
+    );
   return t;
 }
 

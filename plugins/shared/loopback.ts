@@ -33,7 +33,12 @@ export async function checkLoopbackUp(args: CniArgs): Promise<void> {
   const ns = Netns.open(args.netns);
   try {
     const lo = await ns.rtnl.link('lo');
-    if (!lo.up) throw new CniError(ErrorCode.Internal, `lo is down in ${ns.label}`, 'something in the container took lo down; DEL and ADD the attachment again');
+    if (!lo.up)
+      throw new CniError(
+        ErrorCode.Internal,
+        `lo is down in ${ns.label}`,
+        'something in the container took lo down; DEL and ADD the attachment again',
+      );
   } finally {
     ns.close();
   }

@@ -4,8 +4,12 @@ import type { Netns } from '../../native/netns.js';
 import type { IpConfig, Interface, Result } from '../cni/types.js';
 import { IFF_LOOPBACK } from '../../native/netlink/constants.js';
 
-
-export async function reportInterfaces(ns: Netns, sandbox: string, cniVersion: string, opts: { includeLoopback?: boolean } = {}): Promise<Result> {
+export async function reportInterfaces(
+  ns: Netns,
+  sandbox: string,
+  cniVersion: string,
+  opts: { includeLoopback?: boolean } = {},
+): Promise<Result> {
   const links = (await ns.rtnl.links()).filter((l) => opts.includeLoopback || !(l.flags & IFF_LOOPBACK)).sort((a, b) => a.index - b.index);
   const addrs = await ns.rtnl.addresses();
   const interfaces: Interface[] = [];

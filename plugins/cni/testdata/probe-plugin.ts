@@ -11,7 +11,8 @@ function mark(verb: string, args: CniArgs): void {
 export const probePlugin: Plugin = {
   async add(conf: NetConf, args: CniArgs): Promise<Result> {
     mark('ADD', args);
-    if (conf.args && (conf.args as Record<string, unknown>).fail === 'transient') throw Object.assign(new Error('busy, try later'), { transient: true });
+    if (conf.args && (conf.args as Record<string, unknown>).fail === 'transient')
+      throw Object.assign(new Error('busy, try later'), { transient: true });
     if (conf.args && (conf.args as Record<string, unknown>).fail === 'internal') throw new Error('boom');
     const prev = conf.prevResult;
     return {

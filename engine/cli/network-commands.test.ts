@@ -1,33 +1,11 @@
 // `tsnet network create|ls|inspect|rm` over the registry, with tsnet-ipam allocating from the networks it makes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { addonCandidates } from '../../native/addon.js';
 import { NetworkRegistry } from '../../ipam/networks.js';
 import { ipamAdd, ipamDel } from '../../plugins/shared/ipam-cni.js';
-import type { CniArgs, NetConf } from '../../plugins/cni/types.js';
+import type { NetConf } from '../../plugins/cni/types.js';
 import { networkCommands } from './network-commands.js';
-
-const noAddon = !addonCandidates().some(existsSync) && 'native addon not built (npm run build:native)';
-const args = (cid: string, extra: Record<string, string> = {}, ifname = 'eth0'): CniArgs => ({
-  command: 'ADD',
-  containerId: cid,
-  netns: '/x',
-  ifname,
-  args: extra,
-  path: [],
-});
-
-async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
-  const root = mkdtempSync(join(tmpdir(), 'tsnet-cni-ipam-'));
-  try {
-    await fn(root);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-}
+import { args, noAddon, withRoot } from '../../plugins/shared/fixtures/ipam-calls.js';
 
 test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are allocated', { skip: noAddon }, () =>
   withRoot(async (root) => {

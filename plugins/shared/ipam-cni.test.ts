@@ -1,32 +1,13 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addonCandidates } from '../../native/addon.js';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam-cni.js';
 import { NetworkRegistry } from '../../ipam/networks.js';
-import { CniError, type CniArgs, type NetConf } from '../cni/types.js';
+import { CniError, type NetConf } from '../cni/types.js';
+import { args, noAddon, withRoot } from './fixtures/ipam-calls.js';
 
-const noAddon = !addonCandidates().some(existsSync) && 'native addon not built (npm run build:native)';
-const args = (cid: string, extra: Record<string, string> = {}, ifname = 'eth0'): CniArgs => ({
-  command: 'ADD',
-  containerId: cid,
-  netns: '/x',
-  ifname,
-  args: extra,
-  path: [],
-});
 const code = (n: number, re?: RegExp) => (e: unknown) => e instanceof CniError && e.code === n && (!re || re.test(e.message));
-
-async function withRoot(fn: (root: string) => Promise<void>): Promise<void> {
-  const root = mkdtempSync(join(tmpdir(), 'tsnet-cni-ipam-'));
-  try {
-    await fn(root);
-  } finally {
-    rmSync(root, { recursive: true, force: true });
-  }
-}
 
 test('ADD/CHECK/DEL with host-local keys, routes, resolvConf, static IP via CNI_ARGS and runtimeConfig', { skip: noAddon }, () =>
   withRoot(async (root) => {

@@ -1,11 +1,12 @@
 // Persistent network namespaces for containers, made with the addon (like `ip netns add`): /run/netns/tsnet-<short id>.
+import { NETNS_RUN_DIR } from '../../common/paths.js';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { native, isSysError } from '../../native/addon.js';
 import { assertNetnsPath } from '../../native/netns.js';
 import { TsnetError } from '../../common/errors.js';
 
-export const NETNS_DIR = '/run/netns';
+const NETNS_DIR = NETNS_RUN_DIR;
 
 export function netnsName(containerId: string): string {
   return `tsnet-${containerId.slice(0, 12)}`;

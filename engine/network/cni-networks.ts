@@ -17,7 +17,8 @@ import { inProcessPlugins } from '../../plugins/registry.js';
 import { TsnetError } from '../../common/errors.js';
 import { attachConflist, conflistFor } from './conflists.js';
 import type { Endpoint, NetMode } from './driver.js';
-import { bridgeNameOf, DEFAULT_BRIDGE, DEFAULT_NETWORK, masqOwner } from './owners.js';
+import { DEFAULT_BRIDGE, DEFAULT_NETWORK } from '../../common/paths.js';
+import { bridgeNameOf, masqOwner } from './owners.js';
 import { publishPorts, unpublishPorts, type PortMapping } from './ports.js';
 
 export interface CniNetworkRequest {

@@ -5,7 +5,6 @@
 import type { NetworkRecord } from '../../ipam/networks.js';
 import { DEFAULT_BRIDGE, DEFAULT_NETWORK } from '../../common/paths.js';
 export { masqOwner } from '../../plugins/shared/owners.js';
-export { DEFAULT_BRIDGE, DEFAULT_NETWORK };
 
 /** The Linux bridge of a network: its --bridge option, tsnet0 for the default network, else br-<id prefix>. */
 export function bridgeNameOf(rec: NetworkRecord): string {

@@ -139,7 +139,7 @@ async function bridgeSide(
       ),
     interfaceExists: () => interfaceExists(req, ctr),
   };
-  const { bridge, created } = await ensureBridge(host, { name: p.bridgeName!, mtu: p.mtu }, errors);
+  const { bridge, created } = await ensureBridge(host, { name: p.bridgeName!, mtu: p.mtu }, errors, p.bridge ?? null);
   if (created) undo.push(() => host.rtnl.deleteLinkIfExists(bridge.index));
   if (p.uplink && p.uplink.masterIndex !== bridge.index) undo.push(await takeUplink(host, bridge, p.uplink));
   if (req.hostIfname && (await host.rtnl.findLink(req.hostIfname)))

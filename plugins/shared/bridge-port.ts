@@ -24,10 +24,18 @@ export interface BridgeSpec {
   promisc?: boolean;
 }
 
-/** The bridge `spec.name`, made if missing (another process making it at the same time is fine), up. */
-export async function ensureBridge(host: Netns, spec: BridgeSpec, errors: PortErrors): Promise<{ bridge: Link; created: boolean }> {
+/**
+ * The bridge `spec.name`, made if missing (another process making it at the same time is fine), up. `known`: the
+ * caller's own lookup of it (null: it was missing), saving a second one.
+ */
+export async function ensureBridge(
+  host: Netns,
+  spec: BridgeSpec,
+  errors: PortErrors,
+  known?: Link | null,
+): Promise<{ bridge: Link; created: boolean }> {
   const codes = errors.codes;
-  let bridge = await host.rtnl.findLink(spec.name);
+  let bridge = known === undefined ? await host.rtnl.findLink(spec.name) : (known ?? undefined);
   if (bridge && bridge.kind !== 'bridge') throw errors.notABridge(bridge);
   let created = false;
   if (!bridge) {

@@ -1,11 +1,13 @@
 // Route injection on the real kernel: `tsnet route add|del|ls` through the real CLI in a child process, and
 // the chained CNI plugin `route` (routes from its config, reported in the result, removed on DEL).
 import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { statSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { SUPPORTED_VERSIONS } from '../plugins/cni/types.js';
 import { cni, cniOk } from './cni-exec.js';
 import { ip, ipj, needsRoot, world } from './harness.js';
-import { tsnet, tsnetOk } from './attach-cli.js';
+import { CLI, snapshot, tsnet, tsnetOk } from './attach-cli.js';
 
 function setup(t: Parameters<typeof world>[0]) {
   const w = world(t);
@@ -40,6 +42,77 @@ describe('tsnet route', { skip: needsRoot }, () => {
       false,
     );
     assert.equal(ipj(c, 'route', 'show', 'table', '100').length, 0);
+  });
+});
+
+describe("tsnet route never edits the host's own routes unless --host says so", { skip: needsRoot }, () => {
+  it('refuses a host pid, /proc/self/ns/net, the netns tsnet runs in and pid 1 of its pid namespace; --host does it', async (t) => {
+    const w = world(t);
+    const h = w.netns('host'); // plays the host: its uplink carries its default route
+    const far = w.netns('far');
+    const other = w.netns('other');
+    ip(null, 'link', 'add', 'up0', 'netns', h, 'type', 'veth', 'peer', 'name', 'up1', 'netns', far);
+    ip(h, 'addr', 'add', '10.66.0.2/24', 'dev', 'up0');
+    ip(h, 'link', 'set', 'up0', 'up');
+    ip(far, 'link', 'set', 'up1', 'up');
+    ip(h, 'route', 'add', 'default', 'via', '10.66.0.1');
+    // A process of "the host", such as a host-mode container's: its pid names the host's netns.
+    const sleeper = spawn('ip', ['netns', 'exec', h, 'sleep', '600'], { stdio: 'ignore' });
+    w.defer(() => void sleeper.kill('SIGKILL'));
+    const hostPid = String(sleeper.pid); // ip netns exec execs sleep in place: same pid, once inside h
+    const inH = () => {
+      try {
+        return statSync(`/proc/${hostPid}/ns/net`).ino === statSync(`/run/netns/${h}`).ino;
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 500 && !inH(); i++) await new Promise((res) => setTimeout(res, 10));
+    assert.ok(inH(), 'the host process runs in the netns that plays the host');
+    const before = snapshot(h);
+    const refused = (r: { status: number | null; stderr: string }, what: string) => {
+      assert.notEqual(r.status, 0, `${what} must be refused`);
+      assert.match(r.stderr, /^tsnet: container "[^"]+": is the host's network namespace .*--host/, what);
+      assert.deepEqual(snapshot(h), before, `${what}: the host's routes are unchanged`);
+    };
+    for (const target of [hostPid, '/proc/self/ns/net', `/run/netns/${h}`, h]) {
+      refused(tsnet(h, 'route', 'del', target, 'default'), `route del ${target} default`);
+      refused(tsnet(h, 'route', 'add', target, '10.200.0.0/16', 'via', '10.66.0.1'), `route add ${target} 10.200.0.0/16`);
+    }
+    // tsnet in a pid namespace of its own: pid 1 there is tsnet itself, in the host's netns …
+    const inPidNs = (cmd: string[]) =>
+      spawnSync('ip', ['netns', 'exec', h, 'unshare', '--pid', '--fork', '--mount-proc', ...cmd], { encoding: 'utf8', timeout: 60_000 });
+    refused(inPidNs([process.execPath, CLI, 'route', 'del', '1', 'default']), 'route del 1 default (in a pid namespace)');
+    // … and pid 1 of that pid namespace is in the host's netns while tsnet runs in another one.
+    refused(
+      inPidNs(['sh', '-c', `ip netns exec ${other} ${process.execPath} ${CLI} route del 1 default & wait $!`]),
+      'route del 1 default (pid 1 of the pid namespace in the host netns)',
+    );
+    // The chained CNI plugin refuses the netns it runs in (code 4), as the skel does for every such plugin.
+    const viaCni = cni({
+      hostNs: h,
+      plugin: 'route',
+      command: 'ADD',
+      netns: `/run/netns/${h}`,
+      ifname: 'up0',
+      conf: { cniVersion: '1.0.0', name: 'inject', type: 'route', routes: [{ dst: '10.200.0.0/16', gw: '10.66.0.1' }] },
+    });
+    assert.equal(viaCni.json?.code, 4, viaCni.stdout);
+    assert.match(viaCni.json.msg, /own network namespace/);
+    assert.deepEqual(snapshot(h), before, 'CNI ADD: the host routes are unchanged');
+
+    // Said explicitly, it is done.
+    tsnetOk(h, 'route', 'add', '--host', hostPid, '10.200.0.0/16', 'via', '10.66.0.1');
+    assert.ok(ipj(h, 'route', 'show').some((r: any) => r.dst === '10.200.0.0/16' && r.gateway === '10.66.0.1'));
+    tsnetOk(h, 'route', 'del', '--host', '/proc/self/ns/net', '10.200.0.0/16');
+    assert.deepEqual(snapshot(h), before);
+    tsnetOk(h, 'route', 'del', '--host', h, 'default');
+    assert.equal(ipj(h, 'route', 'show', 'default').length, 0, '--host deleted the default route of the host');
+    // A container's netns still needs no --host.
+    const c = w.netns('ctr');
+    ip(c, 'link', 'set', 'lo', 'up');
+    tsnetOk(h, 'route', 'add', c, '10.201.0.0/16', 'dev', 'lo');
+    assert.ok(ipj(c, 'route', 'show').some((r: any) => r.dst === '10.201.0.0/16'));
   });
 });
 

@@ -1,14 +1,25 @@
 // `tsnet route add|del|ls <container> …`: routes edited inside a container's netns from outside.
 import { Command } from 'commander';
 import { Netns } from '../../native/netns.js';
-import { resolveContainer } from '../../plugins/shared/container-ref.js';
+import { refuseHostNetns, resolveContainer } from '../../plugins/shared/container-ref.js';
 import { PluginError } from '../../plugins/shared/errors.js';
 import { addRoute, deleteRoute, formatRoute, listRoutes, parseRouteWords, type ListedRoute } from '../../plugins/route/route.js';
 import { RT_SCOPE_LINK, RT_TABLE_MAIN } from '../../native/netlink/constants.js';
 
-async function inContainer<T>(ref: string, fn: (ns: Netns) => Promise<T>): Promise<T> {
-  const { netnsPath } = await resolveContainer(ref);
-  const ns = Netns.open(netnsPath);
+/**
+ * Runs fn in the container's netns. `edit` (add/del) refuses the host's own netns unless `host` is set:
+ * a pid, /proc/self/ns/net or a name can all point there, and `route del 1 default` would cut the host off.
+ */
+async function inContainer<T>(ref: string, fn: (ns: Netns) => Promise<T>, edit?: { verb: 'add' | 'del'; host?: boolean }): Promise<T> {
+  const c = await resolveContainer(ref);
+  if (edit && !edit.host)
+    refuseHostNetns(
+      c,
+      ref,
+      `'route ${edit.verb}' there would edit the host's own routes`,
+      `give a container that has a network namespace of its own, or add --host to edit the host's routes on purpose`,
+    );
+  const ns = Netns.open(c.netnsPath);
   try {
     return await fn(ns);
   } finally {
@@ -41,9 +52,10 @@ export function routeCommand(): Command {
     .usage(`<container> ${WORDS}`)
     .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
     .argument('[route...]', WORDS)
-    .action(async (container: string, words: string[]) => {
+    .option('--host', "the container is the host's own network namespace: edit the host's routes")
+    .action(async (container: string, words: string[], f: { host?: boolean }) => {
       const r = parseRouteWords(words, { needTarget: true });
-      await inContainer(container, (ns) => addRoute(ns, r));
+      await inContainer(container, (ns) => addRoute(ns, r), { verb: 'add', ...(f.host ? { host: true } : {}) });
       process.stdout.write(`added ${formatRoute(r)} in ${container}\n`);
     });
   cmd
@@ -53,9 +65,10 @@ export function routeCommand(): Command {
     .usage(`<container> ${WORDS}`)
     .argument('<container>')
     .argument('[route...]', WORDS)
-    .action(async (container: string, words: string[]) => {
+    .option('--host', "the container is the host's own network namespace: edit the host's routes")
+    .action(async (container: string, words: string[], f: { host?: boolean }) => {
       const r = parseRouteWords(words);
-      await inContainer(container, (ns) => deleteRoute(ns, r));
+      await inContainer(container, (ns) => deleteRoute(ns, r), { verb: 'del', ...(f.host ? { host: true } : {}) });
       process.stdout.write(`deleted ${formatRoute(r)} in ${container}\n`);
     });
   cmd

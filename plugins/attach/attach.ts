@@ -5,7 +5,7 @@ import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
 import { containsAddr, parseAddr, parseCidr } from '../../ipam/cidr.js';
-import { resolveContainer } from '../shared/container-ref.js';
+import { hostNetnsReason, resolveContainer } from '../shared/container-ref.js';
 import { randomVethName } from '../shared/random-name.js';
 import { createVethPort, ensureBridge, type PortErrors } from '../shared/bridge-port.js';
 import { DEFAULT_BRIDGE, type AttachRequest } from './args.js';
@@ -259,10 +259,11 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
   const ctr = Netns.open(resolved.netnsPath);
   const undo: Undo[] = [];
   try {
-    if (ctr.id() === host.id())
+    const hostWhy = ctr.id() === host.id() ? host.label : env.host ? undefined : hostNetnsReason(resolved.netnsPath);
+    if (hostWhy)
       throw new PluginError(
         `container ${req.container}`,
-        `shares the network namespace of the host (${host.label})`,
+        `shares the network namespace of the host (${hostWhy})`,
         'a host-mode container already sees the host interfaces; attach a container that has its own netns',
       );
     if (await ctr.rtnl.findLink(req.ifname)) throw interfaceExists(req, ctr);

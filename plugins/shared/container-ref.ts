@@ -1,5 +1,7 @@
 // Resolves what users write for a container — a pid, a /proc/PID/ns/net or /run/netns/NAME path, a netns
-// name, or (through a resolver the engine registers) a tsnet container id or name — to a netns path.
+// name, or (through a resolver the engine registers) a tsnet container id or name — to a netns path; and
+// tells whether that netns is the host's own, which the commands that edit a container refuse to touch.
+import { statSync } from 'node:fs';
 import { CniCode, TsnetError } from '../../common/errors.js';
 import { NETNS_RUN_DIR } from '../../common/paths.js';
 import { NetnsError, assertNetnsPath } from '../../native/netns.js';
@@ -89,4 +91,36 @@ export async function resolveContainer(ref: string): Promise<ResolvedContainer> 
     `check the name with 'ip netns list'${resolver ? " or 'tsnet ps'" : ''}, or give a pid or /proc/PID/ns/net`,
     true,
   );
+}
+
+function sameFile(a: string, b: string): boolean {
+  try {
+    const x = statSync(a);
+    const y = statSync(b);
+    return x.dev === y.dev && x.ino === y.ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why `netnsPath` is the host's own network namespace, or undefined when it is another one. The host's is
+ * the one this process runs in (so /proc/self/ns/net, the pid of any host process, a host-mode container's
+ * pid) and the one of pid 1 as this process sees it (the host's init, or the init of the pid namespace
+ * tsnet runs in, even while tsnet itself runs in another netns).
+ */
+export function hostNetnsReason(netnsPath: string): string | undefined {
+  if (sameFile(netnsPath, '/proc/self/ns/net')) return 'the network namespace tsnet runs in';
+  if (sameFile(netnsPath, '/proc/1/ns/net')) return 'the network namespace of pid 1';
+  return undefined;
+}
+
+/**
+ * Throws when `c` is the host's own network namespace: commands that edit a container's network must not
+ * edit the host's by mistake (`route del 1 default` would take the host's default route away). `doing` says
+ * what would happen there, `fix` how to say it on purpose.
+ */
+export function refuseHostNetns(c: ResolvedContainer, ref: string, doing: string, fix: string): void {
+  const why = hostNetnsReason(c.netnsPath);
+  if (why) throw new ContainerRefError(ref, `is the host's network namespace (${why}): ${doing}`, fix, false);
 }

@@ -15,6 +15,7 @@ interface AttachFlags {
   takeUplink?: boolean;
   bridge?: string;
   uplink?: string;
+  force?: boolean;
   save?: string;
   restore?: string;
   wait?: boolean;
@@ -79,6 +80,7 @@ export function attachCommand(): Command {
     .option('--take-uplink', '<hostif> is a NIC: make a bridge holding it (moving its addresses and routes onto the bridge)')
     .option('--bridge <name>', 'bridge name for --take-uplink (default br0)')
     .option('--uplink <nic>', 'enslave this NIC into the bridge <hostif>, moving its addresses and routes')
+    .option('--force', "use a NIC that carries the host's default route all the same (a macvlan of it, or as the uplink)")
     .option('--save <file>', 'append the attachment to FILE, for --restore')
     .option('--restore <file>', 'replay the attachments saved in FILE')
     .option('--wait', 'inside a container: block until the interface (-i, default eth1) has carrier')
@@ -114,6 +116,7 @@ export function attachCommand(): Command {
         ...(f.takeUplink ? { takeUplink: true } : {}),
         ...(f.bridge ? { bridge: f.bridge } : {}),
         ...(f.uplink ? { uplink: f.uplink } : {}),
+        ...(f.force ? { force: true } : {}),
       };
       const req = parseAttachArgs(words, opts);
       const t = seconds(f.timeout, '--timeout');

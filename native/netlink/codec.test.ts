@@ -168,6 +168,29 @@ describe('routes', () => {
     assert.equal(r6.family, C.AF_INET6);
     assert.equal(r6.gateway, 'fd00::1');
   });
+  it('decodes the paths of a multipath route (RTA_MULTIPATH), and refuses a path that overruns it', () => {
+    const hop = (ifindex: number, hops: number, gw: number[]) => {
+      const attrs = [bytes(C.RTA_GATEWAY, Buffer.from(gw))];
+      const b = Buffer.alloc(8 + attrsSize(attrs));
+      b.writeUInt16LE(b.length, 0);
+      b.writeUInt8(0, 2);
+      b.writeUInt8(hops, 3);
+      b.writeInt32LE(ifindex, 4);
+      encodeAttrs(attrs, b, 8);
+      return b;
+    };
+    const fixed = encodeRoute({ dst: 'default', gateway: '10.0.0.1' }).fixed;
+    const paths = Buffer.concat([hop(3, 0, [10, 0, 0, 1]), hop(7, 2, [10, 0, 1, 1])]);
+    const r = decodeRoute(wire(C.RTM_NEWROUTE, { fixed, attrs: [bytes(C.RTA_MULTIPATH, paths)] }));
+    assert.equal(r.oif, undefined);
+    assert.deepEqual(r.nexthops, [
+      { oif: 3, gateway: '10.0.0.1', weight: 1, flags: 0 },
+      { oif: 7, gateway: '10.0.1.1', weight: 3, flags: 0 },
+    ]);
+    const bad = Buffer.from(paths);
+    bad.writeUInt16LE(200, 0);
+    assert.throws(() => decodeRoute(wire(C.RTM_NEWROUTE, { fixed, attrs: [bytes(C.RTA_MULTIPATH, bad)] })), NetlinkDecodeError);
+  });
   it('refuses a gateway of the other family', () => {
     assert.throws(() => encodeRoute({ dst: '10.0.0.0/8', gateway: 'fd00::1' }), /same family/);
   });

@@ -44,6 +44,33 @@ export interface RouteEntry {
   flags: number;
   mtu?: number;
   advmss?: number;
+  /** The paths of a multipath route (RTA_MULTIPATH), which then has no oif or gateway of its own. */
+  nexthops?: RouteNexthop[];
+}
+
+/** One path of a multipath route: struct rtnexthop and its RTA_GATEWAY. */
+export interface RouteNexthop {
+  oif: number;
+  gateway?: string;
+  /** rtnh_hops + 1, as `ip route` prints it. */
+  weight: number;
+  flags: number;
+}
+
+/** RTA_MULTIPATH: a run of struct rtnexthop { u16 len; u8 flags; u8 hops; s32 ifindex } each with attributes. */
+function decodeNexthops(buf: Buffer): RouteNexthop[] {
+  const out: RouteNexthop[] = [];
+  let off = 0;
+  while (off + 8 <= buf.length) {
+    const len = buf.readUInt16LE(off);
+    if (len < 8 || off + len > buf.length) throw new NetlinkDecodeError(`rtnexthop length ${len} at offset ${off} overruns ${buf.length}`);
+    const nh: RouteNexthop = { oif: buf.readInt32LE(off + 4), weight: buf.readUInt8(off + 3) + 1, flags: buf.readUInt8(off + 2) };
+    const gw = AttrMap.parse(buf, off + 8, off + len).raw(C.RTA_GATEWAY);
+    if (gw) nh.gateway = bytesToIp(gw);
+    out.push(nh);
+    off += (len + 3) & ~3;
+  }
+  return out;
 }
 
 export function decodeRoute(payload: Buffer): RouteEntry {
@@ -76,6 +103,8 @@ export function decodeRoute(payload: Buffer): RouteEntry {
     const advmss = metrics.u32(C.RTAX_ADVMSS);
     if (advmss !== undefined) r.advmss = advmss;
   }
+  const multipath = a.raw(C.RTA_MULTIPATH);
+  if (multipath) r.nexthops = decodeNexthops(multipath);
   return r;
 }
 

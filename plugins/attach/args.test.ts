@@ -68,7 +68,9 @@ describe('parseAttachArgs', () => {
       bridge: 'br9',
       ifname: 'e9',
       hostIfname: 'vx',
+      force: true,
     });
+    assert.equal(r.force, true);
     assert.deepEqual(recheck(JSON.parse(JSON.stringify(r))), r);
     assert.deepEqual(formatAttachArgs(r), [
       'eth0',
@@ -79,6 +81,7 @@ describe('parseAttachArgs', () => {
       '--take-uplink',
       '--bridge',
       'br9',
+      '--force',
       'c',
       '10.0.0.5/24@10.0.0.1',
       '02:00:00:00:00:01',

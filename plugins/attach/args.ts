@@ -31,6 +31,8 @@ export interface AttachRequest {
   bridge?: string;
   /** A NIC to enslave into the bridge hostIf (moving its addresses and routes), as takeUplink does. */
   uplink?: string;
+  /** Use a NIC that carries the host's default route all the same (macvlan of it, or taking it as uplink). */
+  force?: boolean;
 }
 
 export interface AttachOptions {
@@ -39,6 +41,7 @@ export interface AttachOptions {
   takeUplink?: boolean;
   bridge?: string;
   uplink?: string;
+  force?: boolean;
 }
 
 /** Checks "ip/len" (the address part of pipework's spec): a host address inside its prefix. */
@@ -186,6 +189,7 @@ export function parseAttachArgs(words: string[], opts: AttachOptions = {}): Atta
   if (opts.takeUplink) req.takeUplink = true;
   if (opts.bridge) req.bridge = opts.bridge;
   if (opts.uplink) req.uplink = opts.uplink;
+  if (opts.force) req.force = true;
   if (ipSpec === 'dhcp' || ipSpec.startsWith('dhcp:')) {
     if (ipSpec !== 'dhcp') throw new PluginError(`address ${ipSpec}`, 'dhcp takes no arguments here', "write just 'dhcp'");
     req.dhcp = true;
@@ -210,6 +214,7 @@ export function formatAttachArgs(r: AttachRequest): string[] {
   if (r.takeUplink) out.push('--take-uplink');
   if (r.bridge) out.push('--bridge', r.bridge);
   if (r.uplink) out.push('--uplink', r.uplink);
+  if (r.force) out.push('--force');
   out.push(r.container, r.dhcp ? 'dhcp' : `${r.address}${r.gateway ? `@${r.gateway}` : ''}`);
   if (r.mac || r.vlan) out.push(`${r.mac ?? ''}${r.vlan ? `@${r.vlan}` : ''}`);
   return out;

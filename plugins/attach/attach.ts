@@ -12,7 +12,7 @@ import { DEFAULT_BRIDGE, type AttachRequest } from './args.js';
 import { findDhcpClient, runDhcp, type DhcpClient } from './dhcp.js';
 import { AttachErrorCode, kernelError, PluginError } from '../shared/errors.js';
 import { sendGratuitousArp } from './garp.js';
-import { checkUplink, classifyHostIf, takeUplink } from './host-if.js';
+import { checkUplink, classifyHostIf, defaultRouteThrough, takeUplink } from './host-if.js';
 import { rollBack, type Undo } from '../shared/rollback.js';
 import { RT_SCOPE_LINK } from '../../native/netlink/constants.js';
 import { configureInterface } from '../shared/configure-iface.js';
@@ -61,6 +61,26 @@ interface Plan {
   mtu: number;
 }
 
+/**
+ * Refuses, unless req.force, a NIC that carries the host's default route: a macvlan of it puts the container
+ * on the host's uplink segment, and taking it into a bridge moves the host's own connectivity (addresses,
+ * routes) — one mistake there and the host is cut off.
+ */
+async function refuseUplinkNic(host: Netns, req: AttachRequest, nic: Link, mode: 'macvlan' | 'bridge', bridge?: string): Promise<void> {
+  if (req.force) return;
+  const route = await defaultRouteThrough(host, nic);
+  if (!route) return;
+  throw new PluginError(
+    `${mode === 'macvlan' ? 'host interface' : 'uplink'} ${nic.name}`,
+    `carries the host's default route (${route}): ` +
+      (mode === 'macvlan'
+        ? "a macvlan of it would put the container straight on the host's uplink network"
+        : `taking it into bridge ${bridge} would move the host's uplink (its addresses and routes) onto the bridge, and bridge the containers onto the host's uplink network; the host is cut off if that goes wrong`),
+    'attach to a bridge, or to a NIC the host does not route through; add --force if this is really meant',
+    AttachErrorCode.BadArgument,
+  );
+}
+
 async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
   const link = await host.rtnl.findLink(req.hostIf);
   const kind = link ? classifyHostIf(link) : 'bridge';
@@ -80,6 +100,7 @@ async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
         AttachErrorCode.NotBridgeOrNic,
       );
     }
+    await refuseUplinkNic(host, req, link!, 'macvlan');
     return { mode: 'macvlan', parent: link!, mtu: link!.mtu };
   }
   let bridgeName = req.hostIf;
@@ -102,6 +123,7 @@ async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
       'pick another --bridge name',
     );
   const uplink = uplinkName ? await checkUplink(host, uplinkName, bridgeName) : undefined;
+  if (uplink && (!bridge || uplink.masterIndex !== bridge.index)) await refuseUplinkNic(host, req, uplink, 'bridge', bridgeName);
   if (req.vlan) {
     const known = bridge?.bridge?.vlanFiltering;
     throw new PluginError(

@@ -5,11 +5,13 @@ import type { Link } from '../../native/netlink/link.js';
 import type { Address } from '../../native/netlink/addr.js';
 import type { RouteEntry, RouteSpec } from '../../native/netlink/route.js';
 import { PluginError, AttachErrorCode } from '../shared/errors.js';
-import { IFF_LOOPBACK, RTN_UNICAST, RTPROT_KERNEL } from '../../native/netlink/constants.js';
+import { IFF_LOOPBACK, RT_TABLE_MAIN, RTN_UNICAST, RTPROT_KERNEL } from '../../native/netlink/constants.js';
 
 const AF_INET6 = 10;
 /** Kinds that carry Ethernet frames but cannot be a bridge port or a macvlan parent. */
 const NOT_BRIDGEABLE = new Set(['ipvlan', 'ipvtap', 'vrf', 'bond_slave']);
+/** Kinds whose IFLA_LINK is the device they sit on (a veth's is its peer, not its parent). */
+const STACKED = new Set(['vlan', 'macvlan', 'macvtap', 'ipvlan', 'ipvtap']);
 
 export type HostIfKind = 'bridge' | 'nic';
 
@@ -50,6 +52,37 @@ export async function checkUplink(host: Netns, name: string, bridgeName: string)
       );
   }
   return nic;
+}
+
+/**
+ * The host's default route (IPv4 or IPv6, any table) that leaves through `nic` — directly, as one path of a
+ * multipath route, or through a VLAN or macvlan stacked on it — as `ip route` would print it; undefined when
+ * there is none. Such a NIC is the host's uplink.
+ */
+export async function defaultRouteThrough(host: Netns, nic: Link): Promise<string | undefined> {
+  const links = await host.rtnl.links();
+  const byIndex = new Map(links.map((l) => [l.index, l]));
+  const onNic = (oif: number | undefined) => {
+    if (oif === undefined) return false;
+    const l = byIndex.get(oif);
+    return oif === nic.index || (!!l && l.linkIndex === nic.index && l.linkNetnsId === undefined && STACKED.has(l.kind ?? ''));
+  };
+  for (const r of await host.rtnl.routes({ table: 'all' })) {
+    if (r.dst !== 'default' || r.type !== RTN_UNICAST) continue;
+    const paths = r.nexthops ?? [{ oif: r.oif, gateway: r.gateway }];
+    const path = paths.find((p) => onNic(p.oif));
+    if (!path) continue;
+    const dev = byIndex.get(path.oif!)?.name ?? nic.name;
+    return [
+      r.family === AF_INET6 ? 'default (IPv6)' : 'default',
+      path.gateway && `via ${path.gateway}`,
+      `dev ${dev}`,
+      r.table !== RT_TABLE_MAIN && `table ${r.table}`,
+    ]
+      .filter(Boolean)
+      .join(' ');
+  }
+  return undefined;
 }
 
 function movable(a: Address): boolean {

@@ -1,6 +1,7 @@
 // The CNI plugin `attach`: pipework's attachment from a network config.
 // Keys: "bridge" (host bridge or NIC, default br0), "uplink" (a NIC to enslave into the bridge, moving its
-// addresses and routes), "address" ("IP/LEN", or "dhcp"), "gateway", "mac", "vlan".
+// addresses and routes), "address" ("IP/LEN", or "dhcp"), "gateway", "mac", "vlan", "force" (use a NIC that
+// carries the host's default route all the same).
 import type { PluginEntry } from '../cni/skel.js';
 import { Netns } from '../../native/netns.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
@@ -16,9 +17,18 @@ export interface AttachConf extends NetConf {
   gateway?: string;
   mac?: string;
   vlan?: number;
+  force?: boolean;
 }
 
-const KEYS = { bridge: 'string', uplink: 'string', address: 'string', gateway: 'string', mac: 'string', vlan: 'number' } as const;
+const KEYS = {
+  bridge: 'string',
+  uplink: 'string',
+  address: 'string',
+  gateway: 'string',
+  mac: 'string',
+  vlan: 'number',
+  force: 'boolean',
+} as const;
 
 export function validateAttachConf(conf: AttachConf): void {
   for (const [k, t] of Object.entries(KEYS)) {
@@ -52,6 +62,7 @@ export function request(conf: AttachConf, args: CniArgs): AttachRequest {
   return parseAttachArgs([conf.bridge ?? DEFAULT_BRIDGE, args.netns, ip, ...(tail ? [tail] : [])], {
     ifname: args.ifname,
     ...(conf.uplink ? { uplink: conf.uplink } : {}),
+    ...(conf.force ? { force: true } : {}),
   });
 }
 

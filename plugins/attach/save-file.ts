@@ -21,6 +21,7 @@ export function recheck(req: AttachRequest): AttachRequest {
     ...(req.takeUplink ? { takeUplink: true } : {}),
     ...(req.bridge ? { bridge: req.bridge } : {}),
     ...(req.uplink ? { uplink: req.uplink } : {}),
+    ...(req.force ? { force: true } : {}),
   });
 }
 

@@ -1,11 +1,28 @@
 // Runs the real tsnet attach/detach/route command line in a child process inside a namespace that plays the
 // host, and snapshots what the kernel holds in a namespace so tests can assert "nothing half-made".
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO } from './cni-exec.js';
 import { ipj } from './harness.js';
 
 export const CLI = join(REPO, 'dist', 'engine', 'cli', 'main.js');
+
+let root: string | undefined;
+/**
+ * The state root the CLI runs with (attach keeps its records of taken uplinks there): $TSNET_ROOT when set,
+ * else one of this test process's own, removed when it exits — never the host's /var/lib/tsnet.
+ */
+export function cliRoot(): string {
+  if (process.env.TSNET_ROOT) return process.env.TSNET_ROOT;
+  if (!root) {
+    const made = mkdtempSync(join(tmpdir(), 'tsnet-cli-root-'));
+    process.on('exit', () => rmSync(made, { recursive: true, force: true }));
+    root = made;
+  }
+  return root;
+}
 
 export interface CliOutcome {
   status: number;
@@ -15,7 +32,11 @@ export interface CliOutcome {
 
 /** `tsnet <args>` run inside hostNs (the namespace that plays the host). */
 export function tsnet(hostNs: string, ...args: string[]): CliOutcome {
-  const r = spawnSync('ip', ['netns', 'exec', hostNs, process.execPath, CLI, ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync('ip', ['netns', 'exec', hostNs, process.execPath, CLI, ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, TSNET_ROOT: cliRoot() },
+  });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 

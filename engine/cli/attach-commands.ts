@@ -77,7 +77,10 @@ export function attachCommand(): Command {
     .argument('[args...]', '<hostif> <container> <ip>/<len>[@gw]|dhcp [mac][@vlan]')
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
     .option('-l, --host-ifname <name>', 'name of the host end of the veth (default: generated)')
-    .option('--take-uplink', '<hostif> is a NIC: make a bridge holding it (moving its addresses and routes onto the bridge)')
+    .option(
+      '--take-uplink',
+      '<hostif> is a NIC: make a bridge holding it (moving its addresses and routes onto the bridge; detach of the last container undoes it)',
+    )
     .option('--bridge <name>', 'bridge name for --take-uplink (default br0)')
     .option('--uplink <nic>', 'enslave this NIC into the bridge <hostif>, moving its addresses and routes')
     .option('--force', "use a NIC that carries the host's default route all the same (a macvlan of it, or as the uplink)")
@@ -128,7 +131,10 @@ export function attachCommand(): Command {
 
 export function detachCommand(): Command {
   return new Command('detach')
-    .description('remove an interface that tsnet attach gave a container (bridges and NICs stay)')
+    .description(
+      'remove an interface that tsnet attach gave a container; when it was the last on a bridge that took a NIC ' +
+        '(--take-uplink, --uplink), the NIC is given back with its addresses and routes, and a bridge tsnet made goes',
+    )
     .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
     .action(async (container: string, f: { ifname?: string }) => {

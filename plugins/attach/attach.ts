@@ -12,7 +12,8 @@ import { DEFAULT_BRIDGE, type AttachRequest } from './args.js';
 import { findDhcpClient, runDhcp, type DhcpClient } from './dhcp.js';
 import { AttachErrorCode, kernelError, PluginError } from '../shared/errors.js';
 import { sendGratuitousArp } from './garp.js';
-import { checkUplink, classifyHostIf, defaultRouteThrough, takeUplink } from './host-if.js';
+import { checkUplink, classifyHostIf, defaultRouteThrough, giveBackUplink, planUplinkMove, takeUplink } from './host-if.js';
+import { readUplinkRecords, recordUplink, releaseIdleUplinks, withAttachLock } from './uplink-record.js';
 import { rollBack, type Undo } from '../shared/rollback.js';
 import { RT_SCOPE_LINK } from '../../native/netlink/constants.js';
 import { configureInterface } from '../shared/configure-iface.js';
@@ -161,9 +162,16 @@ async function bridgeSide(
       ),
     interfaceExists: () => interfaceExists(req, ctr),
   };
-  const { bridge, created } = await ensureBridge(host, { name: p.bridgeName!, mtu: p.mtu }, errors, p.bridge ?? null);
+  // Looked up again under the lock: a detach may have given the bridge back since plan() saw it.
+  const { bridge, created } = await ensureBridge(host, { name: p.bridgeName!, mtu: p.mtu }, errors, p.bridge ? undefined : null);
   if (created) undo.push(() => host.rtnl.deleteLinkIfExists(bridge.index));
-  if (p.uplink && p.uplink.masterIndex !== bridge.index) undo.push(await takeUplink(host, bridge, p.uplink));
+  const nic = p.uplink && (await host.rtnl.link(p.uplink.index));
+  if (nic && nic.masterIndex !== bridge.index) {
+    const move = await planUplinkMove(host, nic);
+    undo.push(await recordUplink(host, bridge, created, move)); // recorded before it happens: a crash leaves the record
+    undo.push(() => giveBackUplink(host, bridge.index, move));
+    await takeUplink(host, bridge, nic, move);
+  }
   if (req.hostIfname && (await host.rtnl.findLink(req.hostIfname)))
     throw new PluginError(
       `host-side interface ${req.hostIfname}`,
@@ -293,7 +301,27 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
     const p = await plan(host, req);
     let out: Pick<AttachResult, 'bridge' | 'hostVeth' | 'parent' | 'createdBridge'>;
     if (p.mode === 'bridge') {
-      const b = await bridgeSide(host, ctr, req, p, undo);
+      // Under the attachments lock: a detach never finds the bridge idle between the NIC taken and the port made.
+      const b = await withAttachLock(async () => {
+        const steps: Undo[] = [];
+        try {
+          return await bridgeSide(host, ctr, req, p, steps);
+        } catch (e) {
+          await rollBack(steps);
+          throw e;
+        }
+      });
+      // A later failure undoes this as a detach would: the port goes, and the bridge (with the NIC it took) only
+      // if no other container has joined it since.
+      undo.push(() =>
+        withAttachLock(async () => {
+          await host.rtnl.deleteLinkIfExists(b.hostVeth.index);
+          await releaseIdleUplinks(host);
+          const br = b.created ? await host.rtnl.findLink(b.bridge.index) : undefined;
+          if (br?.name === b.bridge.name && !(await host.rtnl.links()).some((l) => l.masterIndex === br.index))
+            await host.rtnl.deleteLinkIfExists(br.index);
+        }),
+      );
       out = { bridge: b.bridge.name, hostVeth: b.hostVeth.name, createdBridge: b.created };
     } else {
       const parent = await macvlanSide(host, ctr, req, p, undo);
@@ -329,14 +357,37 @@ export interface DetachRequest {
   missingOk?: boolean;
 }
 
-/** Removes an attached interface (the veth's host end, or the macvlan, goes with it). Never touches bridges. */
-export async function detach(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath'> = {}): Promise<boolean> {
+/**
+ * Removes an attached interface (the veth's host end, or the macvlan, goes with it). A bridge that took a NIC
+ * (--take-uplink, --uplink) and now has no container left gives the NIC back — out of the bridge, its addresses
+ * and routes back on it — and goes if tsnet made it (see uplink-record.ts). Other bridges stay.
+ */
+export async function detach(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath' | 'host'> = {}): Promise<boolean> {
   if (req.ifname === 'lo')
     throw new PluginError(
       'container interface lo',
       'is the loopback interface, not an attachment',
       'name the attached interface with -i (default eth1)',
     );
+  const removed = await removeInterface(req, env);
+  const host = env.host ?? Netns.current();
+  try {
+    if (!readUplinkRecords(host.id()).length) return removed;
+    const failed = await withAttachLock(() => releaseIdleUplinks(host));
+    if (failed.length && !req.missingOk)
+      throw new PluginError(
+        `detach ${req.ifname} from ${req.container}`,
+        `the interface is gone, but giving the uplink back was incomplete (${failed.join('; ')})`,
+        "check the NIC's addresses and routes on the host (ip addr, ip route) and put back what is missing",
+        AttachErrorCode.Kernel,
+      );
+    return removed;
+  } finally {
+    if (!env.host) host.close();
+  }
+}
+
+async function removeInterface(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath'>): Promise<boolean> {
   let path: string;
   try {
     path = env.netnsPath ?? (await resolveContainer(req.container)).netnsPath;

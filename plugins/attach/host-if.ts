@@ -5,6 +5,7 @@ import type { Link } from '../../native/netlink/link.js';
 import type { Address } from '../../native/netlink/addr.js';
 import type { RouteEntry, RouteSpec } from '../../native/netlink/route.js';
 import { PluginError, AttachErrorCode } from '../shared/errors.js';
+import { isNetlinkError } from '../../native/netlink/errors.js';
 import { IFF_LOOPBACK, RT_TABLE_MAIN, RTN_UNICAST, RTPROT_KERNEL } from '../../native/netlink/constants.js';
 
 const AF_INET6 = 10;
@@ -89,7 +90,29 @@ function movable(a: Address): boolean {
   return a.scope === 0 && !(a.family === AF_INET6 && a.address.toLowerCase().startsWith('fe80:'));
 }
 
-function routeSpec(r: RouteEntry, oif: number): RouteSpec {
+/** A route as taken off the NIC: what it takes to put it back on another interface (JSON, for the record). */
+export interface SavedRoute {
+  dst: string;
+  family: number;
+  table: number;
+  protocol: number;
+  scope: number;
+  gateway?: string;
+  priority?: number;
+  prefsrc?: string;
+}
+
+/** What taking a NIC into a bridge moves: its global addresses and its routes but the kernel's own. */
+export interface UplinkMove {
+  nic: string;
+  nicIndex: number;
+  /** Whether the NIC was up before (it is brought up as a bridge port; given back down if it was). */
+  nicWasUp: boolean;
+  addresses: string[];
+  routes: SavedRoute[];
+}
+
+function routeSpec(r: SavedRoute, oif: number): RouteSpec {
   const dst = r.dst === 'default' && r.family === AF_INET6 ? 'default6' : r.dst;
   return {
     dst,
@@ -103,37 +126,56 @@ function routeSpec(r: RouteEntry, oif: number): RouteSpec {
   };
 }
 
-/**
- * Enslaves `nic` to `bridge` and moves its global addresses and non-kernel routes onto the bridge (the
- * bridge takes the NIC's MAC, so neighbours' caches stay valid). Returns an undo that puts them back.
- */
-export async function takeUplink(host: Netns, bridge: Link, nic: Link): Promise<() => Promise<void>> {
+function saved(r: RouteEntry): SavedRoute {
+  return {
+    dst: r.dst,
+    family: r.family,
+    table: r.table,
+    protocol: r.protocol,
+    scope: r.scope,
+    ...(r.gateway ? { gateway: r.gateway } : {}),
+    ...(r.priority !== undefined ? { priority: r.priority } : {}),
+    ...(r.prefsrc ? { prefsrc: r.prefsrc } : {}),
+  };
+}
+
+/** Reads what taking `nic` into a bridge will move (before anything moves, so it can be recorded first). */
+export async function planUplinkMove(host: Netns, nic: Link): Promise<UplinkMove> {
   const rt = host.rtnl;
   const addrs = (await rt.addresses({ link: nic.index })).filter(movable);
   const routes = (await rt.routes({ table: 'all' })).filter(
     (r) => r.oif === nic.index && r.protocol !== RTPROT_KERNEL && r.type === RTN_UNICAST && (r.family === 2 || r.family === AF_INET6),
   );
-  const moved: string[] = [];
-  const undo = async () => {
-    for (const r of routes) await rt.deleteRoute(routeSpec(r, bridge.index)).catch(() => undefined);
-    for (const cidr of moved) await rt.deleteAddress(bridge.index, cidr).catch(() => undefined);
-    await rt.setLink(nic.index, { masterIndex: 0 }).catch(() => undefined);
-    for (const cidr of moved) await rt.addAddress(nic.index, cidr).catch(() => undefined);
-    for (const r of routes) await rt.replaceRoute(routeSpec(r, nic.index)).catch(() => undefined);
+  return {
+    nic: nic.name,
+    nicIndex: nic.index,
+    nicWasUp: nic.up,
+    addresses: addrs.map((a) => a.cidr),
+    routes: routes.map(saved),
   };
+}
+
+const isV6 = (cidr: string) => cidr.includes(':');
+
+/**
+ * Enslaves the NIC of `move` to `bridge` and moves its global addresses and non-kernel routes onto the bridge
+ * (the bridge takes the NIC's MAC, so neighbours' caches stay valid). On failure gives everything back and
+ * throws.
+ */
+export async function takeUplink(host: Netns, bridge: Link, nic: Link, move: UplinkMove): Promise<void> {
+  const rt = host.rtnl;
   try {
     if (nic.mac) await rt.setLink(bridge.index, { mac: nic.mac });
     await rt.setLink(nic.index, { masterIndex: bridge.index, up: true });
     await rt.setLink(bridge.index, { up: true });
-    for (const a of addrs) {
-      await rt.deleteAddress(nic.index, a.cidr);
-      moved.push(a.cidr);
-      await rt.addAddress(bridge.index, a.cidr, { noDad: a.family === AF_INET6 });
+    for (const cidr of move.addresses) {
+      await rt.deleteAddress(nic.index, cidr);
+      await rt.addAddress(bridge.index, cidr, { noDad: isV6(cidr) });
     }
     // Link-scope routes first, so gateways are reachable when the routes through them come back.
-    for (const r of [...routes].sort((x, y) => y.scope - x.scope)) await rt.replaceRoute(routeSpec(r, bridge.index));
+    for (const r of [...move.routes].sort((x, y) => y.scope - x.scope)) await rt.replaceRoute(routeSpec(r, bridge.index));
   } catch (e) {
-    await undo();
+    await giveBackUplink(host, bridge.index, move);
     throw new PluginError(
       `uplink ${nic.name}`,
       `could not move it into bridge ${bridge.name}: ${(e as Error).message}`,
@@ -141,5 +183,35 @@ export async function takeUplink(host: Netns, bridge: Link, nic: Link): Promise<
       AttachErrorCode.Kernel,
     );
   }
-  return undo;
+}
+
+/**
+ * Undoes takeUplink: the NIC out of the bridge, its addresses and routes back on it, down again if it was.
+ * Tolerates what is already undone (so it can be replayed after a crash). Returns what could not be done.
+ */
+export async function giveBackUplink(host: Netns, bridgeIndex: number, move: UplinkMove): Promise<string[]> {
+  const rt = host.rtnl;
+  const failed: string[] = [];
+  const step = async (what: string, fn: () => Promise<unknown>, benign: string[] = []) => {
+    try {
+      await fn();
+    } catch (e) {
+      if (!benign.some((code) => isNetlinkError(e, code))) failed.push(`${what}: ${(e as Error).message}`);
+    }
+  };
+  // The bridge's copies go first (routes, then addresses); whatever of them is already gone, or goes with a
+  // bridge about to be deleted, is no loss to the NIC.
+  for (const r of move.routes) await rt.deleteRoute(routeSpec(r, bridgeIndex)).catch(() => undefined);
+  for (const cidr of move.addresses) await rt.deleteAddress(bridgeIndex, cidr).catch(() => undefined);
+  const nic = await rt.findLink(move.nicIndex);
+  if (!nic || nic.name !== move.nic) return []; // the NIC is gone: nothing is left to give back
+  if (nic.masterIndex === bridgeIndex) await step(`release ${move.nic} from the bridge`, () => rt.setLink(nic.index, { masterIndex: 0 }));
+  for (const cidr of move.addresses)
+    await step(`put ${cidr} back on ${move.nic}`, () => rt.addAddress(nic.index, cidr, { noDad: isV6(cidr) }), ['EEXIST']);
+  for (const r of [...move.routes].sort((x, y) => y.scope - x.scope))
+    await step(`put route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} back on ${move.nic}`, () =>
+      rt.replaceRoute(routeSpec(r, nic.index)),
+    );
+  if (!move.nicWasUp) await step(`bring ${move.nic} down again`, () => rt.setLink(nic.index, { up: false }));
+  return failed;
 }

@@ -302,7 +302,10 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
     let out: Pick<AttachResult, 'bridge' | 'hostVeth' | 'parent' | 'createdBridge'>;
     if (p.mode === 'bridge') {
       // Under the attachments lock: a detach never finds the bridge idle between the NIC taken and the port made.
-      const b = await withAttachLock(async () => {
+      // Only where a NIC is taken, now or before: other attachments leave the state root alone.
+      const locked = !!p.uplink || readUplinkRecords(host.id()).length > 0;
+      const serialised = <T>(fn: () => Promise<T>) => (locked ? withAttachLock(fn) : fn());
+      const b = await serialised(async () => {
         const steps: Undo[] = [];
         try {
           return await bridgeSide(host, ctr, req, p, steps);
@@ -314,7 +317,7 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
       // A later failure undoes this as a detach would: the port goes, and the bridge (with the NIC it took) only
       // if no other container has joined it since.
       undo.push(() =>
-        withAttachLock(async () => {
+        serialised(async () => {
           await host.rtnl.deleteLinkIfExists(b.hostVeth.index);
           await releaseIdleUplinks(host);
           const br = b.created ? await host.rtnl.findLink(b.bridge.index) : undefined;

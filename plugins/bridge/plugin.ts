@@ -10,10 +10,18 @@ import { assertValid } from '../cni/validate.js';
 import { bridgeValidator } from '../cni/validators.js';
 import { CniError, ErrorCode, type CniArgs, type Interface, type IpConfig, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { configureInterface } from '../shared/configure-iface.js';
-import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, IN_PROCESS_IPAM } from '../shared/ipam-delegate.js';
+import {
+  delegateAdd,
+  delegateCheck,
+  delegateDel,
+  delegateGc,
+  delegatePrecheck,
+  delegateStatus,
+  IN_PROCESS_IPAM,
+} from '../shared/ipam-delegate.js';
 import { masqOwner } from '../shared/owners.js';
 import { randomMac } from '../shared/random-name.js';
-import { createVethPort, ensureBridge, type PortErrors } from '../shared/bridge-port.js';
+import { createVethPort, removeBridgeIfUnused, withBridge, type PortErrors } from '../shared/bridge-port.js';
 import { kernelError } from '../shared/errors.js';
 import { TsnetError } from '../../common/errors.js';
 import { DEFAULT_BRIDGE } from '../../common/paths.js';
@@ -219,10 +227,12 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
   if (conf.ipam?.type) ctr.prefetchSysctlDir('ipv6');
   const undo: Undo[] = [];
   try {
-    // Checked before anything is made (a concurrent ADD racing for the name still surfaces in createVeth).
+    // Checked before anything is made (a concurrent ADD racing for the name still surfaces in createVeth), as
+    // is all of the IPAM config and request that can be (a missing IPAM plugin included): a bad one changes
+    // nothing on the host.
     if (await ctr.rtnl.findLink(args.ifname)) throw interfaceExists(args.ifname, ctr);
+    if (conf.ipam?.type) await delegatePrecheck(conf, args);
     const errors = portErrors(s, conf.name, args.ifname, ctr);
-    const { bridge: br } = await ensureBridge(host, { name: s.bridge, mtu: s.mtu, mac: randomMac(), promisc: s.promisc }, errors);
     // tsnet-ipam (in-process, needs no interface) allocates while the veth is made: its wait for the journal
     // to reach the disk overlaps the kernel's work. Other IPAM plugins run after, as the reference orders
     // them: dhcp, say, works on the interface. Either failing undoes the other (releasing what was never
@@ -242,15 +252,21 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
       );
       return p;
     };
-    let allocating = conf.ipam?.type === IN_PROCESS_IPAM ? start() : undefined;
+    let allocating: Promise<Result> | undefined;
     const ctrMac = randomMac();
-    let hostVeth: Link;
-    try {
-      hostVeth = await createVeth(host, ctr, args.ifname, s, br, ctrMac, conf.ipam?.type !== undefined, errors);
-    } catch (e) {
-      if (e instanceof TsnetError && e.cniCode === BridgeErrorCode.InterfaceExists) release = false;
-      throw e;
-    }
+    const bridgeSpec = { name: s.bridge, mtu: s.mtu, mac: randomMac(), promisc: s.promisc };
+    const { br, hostVeth } = await withBridge(host, bridgeSpec, errors, async (br, created) => {
+      // A bridge this ADD made goes again if the ADD fails — last, once the veth is gone, and only while no
+      // other container has a port on it.
+      if (created) undo.push(() => removeBridgeIfUnused(host, br));
+      if (conf.ipam?.type === IN_PROCESS_IPAM) allocating = start();
+      try {
+        return { br, hostVeth: await createVeth(host, ctr, args.ifname, s, br, ctrMac, conf.ipam?.type !== undefined, errors) };
+      } catch (e) {
+        if (e instanceof TsnetError && e.cniCode === BridgeErrorCode.InterfaceExists) release = false;
+        throw e;
+      }
+    });
     const hostIndex = hostVeth.index;
     undo.push(() => host.rtnl.deleteLinkIfExists(hostIndex));
     if (conf.ipam?.type && !allocating) allocating = start();

@@ -367,6 +367,22 @@ export class Rtnl {
     };
   }
 
+  /**
+   * A route added beside any the kernel has for the same destination and metric (NLM_F_CREATE|NLM_F_APPEND,
+   * `ip route append`; for IPv6 routes with gateways, another path of a multipath route): nothing is
+   * replaced. The very same route present already answers EEXIST. As a request for inOneTrip.
+   */
+  appendRouteRequest(spec: RouteSpec): NetlinkRequest {
+    const { fixed, attrs } = encodeRoute(spec);
+    return {
+      type: C.RTM_NEWROUTE,
+      flags: C.NLM_F_CREATE | C.NLM_F_APPEND,
+      fixed,
+      attrs,
+      operation: this.op(`append route ${describeRoute(spec)}`),
+    };
+  }
+
   async deleteRoute(spec: RouteSpec): Promise<void> {
     const { fixed, attrs } = encodeRoute(spec, true);
     await this.sock.request(C.RTM_DELROUTE, 0, fixed, attrs, this.op(`delete route ${describeRoute(spec)}`));

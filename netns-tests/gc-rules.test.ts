@@ -7,41 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { IpamStore, ipamDir } from '../ipam/store.js';
 import { masqOwner } from '../plugins/shared/owners.js';
-import { CLI } from './attach-cli.js';
 import { cniOk, REPO } from './cni-exec.js';
 import { needsRoot, world } from './harness.js';
-
-/** The owner tags of the rules in tsnet's table in `ns` (one entry per rule). */
-export function ruleOwners(ns: string): string[] {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', '-j', 'list', 'table', 'inet', 'tsnet'], { encoding: 'utf8' });
-  if (r.status !== 0) return []; // no table: no rules
-  return (JSON.parse(r.stdout).nftables as any[])
-    .filter((o) => o.rule)
-    .map((o) => String(o.rule.comment ?? '').split('|')[0]!)
-    .sort();
-}
-
-/** `tsnet ARGS` in `ns` with TSNET_ROOT=root; its stdout, or a throw with its stderr. */
-export function tsnetIn(ns: string, root: string, ...args: string[]): string {
-  const r = spawnSync('ip', ['netns', 'exec', ns, process.execPath, CLI, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, TSNET_ROOT: root },
-    timeout: 60_000,
-  });
-  if (r.status !== 0) throw new Error(`tsnet ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
-  return r.stdout;
-}
-
-async function holders(root: string, network: string): Promise<string[]> {
-  const store = new IpamStore(ipamDir(root, network));
-  if (!store.exists()) return [];
-  return (await store.read())
-    .owners()
-    .map((o) => `${o.containerID}/${o.ifname}`)
-    .sort();
-}
+import { addressHolders as holders, ruleOwners, tsnetIn } from './state-probe.js';
 
 describe('CNI GC and the firewall', { skip: needsRoot }, () => {
   it("tsnet cni gc removes the masquerade rules of every attachment not valid, and only this network's", async (t) => {

@@ -3,7 +3,7 @@
 // one that has a port by the time the failure is handled. The plugin runs as a runtime execs it, inside a
 // namespace that plays the host; the host's links are read with `ip -j`, the addresses from the store.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { IpamStore, ipamDir } from '../ipam/store.js';
@@ -61,6 +61,25 @@ describe('bridge plugin: a failing ADD leaves the host as it found it', { skip: 
     const before = hostLinks(host);
     const ctrBefore = hostLinks(ctr);
     const problems: string[] = [];
+    // Every link the host's kernel makes or removes meanwhile, to prove the bridge was never even made.
+    const monitor = spawn('ip', ['-n', host, '-o', 'monitor', 'link'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    w.defer(() => void monitor.kill('SIGKILL'));
+    let events = '';
+    monitor.stdout.setEncoding('utf8').on('data', (d: string) => (events += d));
+    const mark = async (name: string) => {
+      // A link made and removed, again until the monitor reports its removal: from then on it has
+      // reported everything the kernel did before.
+      const reported = () => new RegExp(`^Deleted [^\\n]*\\b${name}:`, 'm').test(events);
+      for (let i = 0; i < 100; i++) {
+        ip(host, 'link', 'add', name, 'type', 'bridge');
+        ip(host, 'link', 'del', name);
+        for (let j = 0; j < 10 && !reported(); j++) await new Promise((r) => setTimeout(r, 10));
+        if (reported()) return;
+      }
+      throw new Error(`ip monitor reported nothing: ${events}`);
+    };
+    await mark('mark0');
+    const from = events.length;
     for (const bad of BAD) {
       const conf = {
         cniVersion: '1.0.0',
@@ -97,6 +116,13 @@ describe('bridge plugin: a failing ADD leaves the host as it found it', { skip: 
       if (wrong.length) problems.push(`${bad.what}: ${wrong.join('; ')} (${r.json?.msg ?? r.stdout + r.stderr})`);
     }
     assert.deepEqual(problems, []);
+    await mark('mark1');
+    const seen = events.slice(from, events.indexOf('mark1'));
+    assert.doesNotMatch(
+      seen,
+      new RegExp(bridge),
+      `the bridge was never made: every input was refused before the kernel was touched\n${seen}`,
+    );
     const tables = spawnSync('ip', ['netns', 'exec', host, 'nft', 'list', 'tables'], { encoding: 'utf8' }).stdout;
     assert.doesNotMatch(tables, /tsnet/, 'no firewall table either');
   });

@@ -140,6 +140,13 @@ async function listRules(sock: NetlinkSocket): Promise<RuleInfo[]> {
 
 const ownerOf = (comment: string | undefined): string | undefined => comment?.split('|')[0];
 
+const textOf = (r: RuleInfo & { comment: string }): RuleText => {
+  const owner = ownerOf(r.comment)!;
+  return { chain: r.chain, owner, text: r.comment.slice(owner.length + 1) };
+};
+
+const tagged = (r: RuleInfo): r is RuleInfo & { comment: string } => r.comment !== undefined;
+
 /**
  * Adds rules tagged `owner` to our table, creating the table and its chains when needed. `guard` sees the
  * table's current rules under the same lock and may throw to refuse (e.g. a port taken).
@@ -148,10 +155,7 @@ export async function addRules(owner: string, rules: NftRule[], guard?: (existin
   const tag = safeComment(owner);
   await locked(async (sock) => {
     if (guard) {
-      const existing = (await listRules(sock))
-        .filter((r) => r.comment !== undefined)
-        .map((r) => ({ chain: r.chain, owner: ownerOf(r.comment)!, text: r.comment!.slice(ownerOf(r.comment)!.length + 1) }));
-      guard(existing);
+      guard((await listRules(sock)).filter(tagged).map(textOf));
     }
     if (!rules.length) return;
     const ruleOps = rules.map((r) => newRule(TABLE, r.chain, r.exprs, r.note ? `${tag}|${r.note}` : tag));
@@ -167,32 +171,42 @@ export async function addRules(owner: string, rules: NftRule[], guard?: (existin
   });
 }
 
-/** Every rule of our table with its owner tag and note: for tests and diagnostics. */
+/** Every rule of our table with its owner tag and note: for tests, diagnostics and GC. */
 export async function ruleTexts(): Promise<RuleText[]> {
-  return locked(async (sock) =>
-    (await listRules(sock))
-      .filter((r) => r.comment !== undefined)
-      .map((r) => ({ chain: r.chain, owner: ownerOf(r.comment)!, text: r.comment!.slice(ownerOf(r.comment)!.length + 1) })),
-  );
+  return locked(async (sock) => (await listRules(sock)).filter(tagged).map(textOf));
+}
+
+/**
+ * Removes every rule `match` picks, in one batch, then the table if no rule is left; returns what it removed.
+ * `match` sees each tagged rule under the table's lock (a rule added meanwhile is seen, or not yet there).
+ */
+async function removeWhere(sock: NetlinkSocket, match: (r: RuleText) => boolean, what: string): Promise<RuleText[]> {
+  const rules = await listRules(sock);
+  const mine = rules.filter((r) => tagged(r) && match(textOf(r)));
+  const ops = mine.map((r) => delRule(TABLE, r.chain, r.handle));
+  if (rules.length > 0 && mine.length === rules.length) ops.push(delTable(TABLE));
+  else if (rules.length === 0) {
+    // An empty table left by an earlier run: remove it (ENOENT when there is none at all).
+    try {
+      await apply(sock, [delTable(TABLE)], `delete table ${FAMILY} ${TABLE}`);
+    } catch (e) {
+      if (!isNetlinkError(e, 'ENOENT')) throw e;
+    }
+    return [];
+  }
+  if (ops.length) await apply(sock, ops, `remove ${what} from table ${FAMILY} ${TABLE}`);
+  return mine.filter(tagged).map(textOf);
 }
 
 /** Removes every rule tagged `owner`, then the table if no rule is left. Idempotent. */
 export async function removeRules(owner: string): Promise<number> {
-  return locked(async (sock) => {
-    const rules = await listRules(sock);
-    const mine = rules.filter((r) => ownerOf(r.comment) === owner);
-    const ops = mine.map((r) => delRule(TABLE, r.chain, r.handle));
-    if (rules.length > 0 && mine.length === rules.length) ops.push(delTable(TABLE));
-    else if (rules.length === 0) {
-      // An empty table left by an earlier run: remove it (ENOENT when there is none at all).
-      try {
-        await apply(sock, [delTable(TABLE)], `delete table ${FAMILY} ${TABLE}`);
-      } catch (e) {
-        if (!isNetlinkError(e, 'ENOENT')) throw e;
-      }
-      return 0;
-    }
-    if (ops.length) await apply(sock, ops, `remove the rules of ${owner} from table ${FAMILY} ${TABLE}`);
-    return mine.length;
-  });
+  return locked(async (sock) => (await removeWhere(sock, (r) => r.owner === owner, `the rules of ${owner}`)).length);
+}
+
+/**
+ * Removes, in one batch, every rule `match` picks by its owner and note (GC: the rules whose owner is gone),
+ * then the table if no rule is left. Returns the rules removed.
+ */
+export async function removeRulesWhere(match: (r: RuleText) => boolean): Promise<RuleText[]> {
+  return locked((sock) => removeWhere(sock, match, 'the rules of owners that are gone'));
 }

@@ -4,7 +4,7 @@ import { constants } from 'node:os';
 import { closeSync, readSync } from 'node:fs';
 import { isSysError, native } from './addon.js';
 import { encodeAddress, AddressSpec, Address, decodeAddress, ifaddrmsg } from './netlink/addr.js';
-import { str } from './netlink/attrs.js';
+import { str, u32 } from './netlink/attrs.js';
 import * as C from './netlink/constants.js';
 import { NetlinkError, isNetlinkError } from './netlink/errors.js';
 import { decodeLink, encodeLinkChange, encodeLinkCreate, ifinfomsg, Link, LinkChange, LinkSpec } from './netlink/link.js';
@@ -54,9 +54,18 @@ export class Rtnl {
 
   // ---- links
 
-  async links(): Promise<Link[]> {
-    const msgs = await this.sock.dump(C.RTM_GETLINK, ifinfomsg(), [], this.op('list links'));
-    return msgs.filter((m) => m.type === C.RTM_NEWLINK).map((m) => decodeLink(m.payload));
+  /** Every link, or with `master` only the ports of that bridge (filtered by the kernel, and again here). */
+  async links(filter: { master?: number } = {}): Promise<Link[]> {
+    const master = filter.master;
+    const attrs = master === undefined ? [] : [u32(C.IFLA_MASTER, master)];
+    const msgs = await this.sock.dump(
+      C.RTM_GETLINK,
+      ifinfomsg(),
+      attrs,
+      this.op(master === undefined ? 'list links' : `list the ports of link #${master}`),
+    );
+    const links = msgs.filter((m) => m.type === C.RTM_NEWLINK).map((m) => decodeLink(m.payload));
+    return master === undefined ? links : links.filter((l) => l.masterIndex === master);
   }
 
   /** The link, or a NetlinkError ENODEV naming it. */
@@ -355,6 +364,22 @@ export class Rtnl {
       fixed,
       attrs,
       operation: this.op(`replace route ${describeRoute(spec)}`),
+    };
+  }
+
+  /**
+   * A route added beside any the kernel has for the same destination and metric (NLM_F_CREATE|NLM_F_APPEND,
+   * `ip route append`; for IPv6 routes with gateways, another path of a multipath route): nothing is
+   * replaced. The very same route present already answers EEXIST. As a request for inOneTrip.
+   */
+  appendRouteRequest(spec: RouteSpec): NetlinkRequest {
+    const { fixed, attrs } = encodeRoute(spec);
+    return {
+      type: C.RTM_NEWROUTE,
+      flags: C.NLM_F_CREATE | C.NLM_F_APPEND,
+      fixed,
+      attrs,
+      operation: this.op(`append route ${describeRoute(spec)}`),
     };
   }
 

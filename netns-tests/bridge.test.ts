@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { IpamStore, ipamDir } from '../ipam/store.js';
 import { SUPPORTED_VERSIONS } from '../plugins/cni/types.js';
-import { cni, cniOk } from './cni-exec.js';
+import { join } from 'node:path';
+import { cni, cniOk, REPO } from './cni-exec.js';
 import { inNs, ipj, needsRoot, pings, world, type World } from './harness.js';
 
 const VERSIONS: readonly string[] = SUPPORTED_VERSIONS;
@@ -222,6 +223,43 @@ describe('bridge plugin', { skip: needsRoot }, () => {
     cniOk({ hostNs: s.host, plugin: 'bridge', command: 'DEL', conf, netns: `/run/netns/${a}`, containerId: 'ca', env });
     assert.equal(ipj(s.host, 'link', 'show', s.bridge)[0].address, brMac);
     cniOk({ hostNs: s.host, plugin: 'bridge', command: 'DEL', conf, netns: `/run/netns/${b}`, containerId: 'cb', env });
+  });
+
+  it("a second network's default route is added beside the first one's (podman network connect + disconnect)", async (t) => {
+    const s = setup(t, '1.0.0', '10.69.0.0/24');
+    const ctr = s.w.netns('two');
+    const env = { TSNET_ROOT: s.root };
+    const call = { hostNs: s.host, plugin: 'bridge', netns: `/run/netns/${ctr}`, containerId: `c-${s.w.id}`, env };
+    const second = s.conf({ name: `second${s.w.id}`, bridge: `tb2${s.w.id}`, ipam: { type: 'tsnet-ipam', subnet: '10.70.0.0/24' } });
+    const defaults = () =>
+      ipj(ctr, 'route', 'show', 'default')
+        .map((r: any) => `${r.gateway} ${r.dev}`)
+        .sort();
+    cniOk({ ...call, command: 'ADD', conf: s.conf() });
+    const r2 = cniOk({ ...call, command: 'ADD', conf: second, ifname: 'eth1' });
+    assert.deepEqual(defaults(), ['10.69.0.1 eth0', '10.70.0.1 eth1'], 'both networks keep their default route, as the reference does');
+    // Configuring eth1's routes again finds them in place: the very same route is no error, nothing is doubled.
+    const again = spawnSync(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ctr,
+        process.execPath,
+        '--input-type=module',
+        '-e',
+        `const { configureInterface } = await import(${JSON.stringify(join(REPO, 'dist', 'plugins', 'shared', 'configure-iface.js'))});
+         const { Netns } = await import(${JSON.stringify(join(REPO, 'dist', 'native', 'netns.js'))});
+         await configureInterface(Netns.current(), 'eth1', ${JSON.stringify({ cniVersion: '1.0.0', routes: r2.routes })});
+         process.exit(0);`,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(again.status, 0, again.stderr);
+    assert.deepEqual(defaults(), ['10.69.0.1 eth0', '10.70.0.1 eth1']);
+    cniOk({ ...call, command: 'DEL', conf: second, ifname: 'eth1' });
+    assert.deepEqual(defaults(), ['10.69.0.1 eth0'], "the first network's default route outlives the second's DEL");
+    cniOk({ ...call, command: 'DEL', conf: s.conf() });
   });
 
   it('refuses an ifname the container already has, and leaves nothing behind', async (t) => {

@@ -122,7 +122,9 @@ export function cniCommands(options: CniCommandsOptions = {}): Command {
   );
   cni
     .command('gc <network>')
-    .description('GC: release every cached attachment of the network not listed with --valid')
+    .description(
+      'GC: DEL every cached attachment of the network not listed with --valid, then (cniVersion 1.1.0+) let each plugin release what no valid attachment owns: addresses, masquerade rules',
+    )
     .option(
       '--valid <cid:ifname...>',
       'attachments to keep (containerID:ifname)',

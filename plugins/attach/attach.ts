@@ -276,7 +276,8 @@ async function configure(
     ips: [{ address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) }],
     routes,
   };
-  await configureInterface(ctr, req.ifname, result, { index: link.index, arpNotify: true }).catch((e) =>
+  // pipework's way: the gateway given becomes the container's default route (replacing one it has).
+  await configureInterface(ctr, req.ifname, result, { index: link.index, arpNotify: true, replaceRoutes: true }).catch((e) =>
     kernel(e, `configure ${req.address} on ${req.ifname} in ${ctr.label}`),
   );
   return { address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) };

@@ -3,17 +3,25 @@
 import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
-import { addRules, masqueradeRule, removeRules } from '../../native/nftables.js';
+import { addRules, masqueradeRule, removeRules, removeRulesWhere } from '../../native/nftables.js';
 import { formatAddr, formatAddrInPrefix, formatPrefix, overlaps, parseCidr } from '../../ipam/cidr.js';
 import type { PluginEntry } from '../cni/skel.js';
 import { assertValid } from '../cni/validate.js';
 import { bridgeValidator } from '../cni/validators.js';
 import { CniError, ErrorCode, type CniArgs, type Interface, type IpConfig, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { configureInterface } from '../shared/configure-iface.js';
-import { delegateAdd, delegateCheck, delegateDel, delegateGc, delegateStatus, IN_PROCESS_IPAM } from '../shared/ipam-delegate.js';
-import { masqOwner } from '../shared/owners.js';
+import {
+  delegateAdd,
+  delegateCheck,
+  delegateDel,
+  delegateGc,
+  delegatePrecheck,
+  delegateStatus,
+  IN_PROCESS_IPAM,
+} from '../shared/ipam-delegate.js';
+import { isMasqRuleOf, masqNote, masqOwner } from '../shared/owners.js';
 import { randomMac } from '../shared/random-name.js';
-import { createVethPort, ensureBridge, type PortErrors } from '../shared/bridge-port.js';
+import { createVethPort, removeBridgeIfUnused, withBridge, type PortErrors } from '../shared/bridge-port.js';
 import { kernelError } from '../shared/errors.js';
 import { TsnetError } from '../../common/errors.js';
 import { DEFAULT_BRIDGE } from '../../common/paths.js';
@@ -200,13 +208,43 @@ function enableSysctl(ns: Netns, key: string): void {
   if (ns.sysctl(key) !== '1') ns.setSysctl(key, 1);
 }
 
-/** `ip saddr ADDR ip daddr != SUBNET masquerade` for each address (ip6 likewise). */
+/**
+ * `ip saddr ADDR ip daddr != SUBNET masquerade` for each address (ip6 likewise): owned by the attachment, noted
+ * with the network (masqNote) for GC.
+ */
 function masquerade(conf: NetConf, args: CniArgs, ips: IpConfig[]): Promise<void> {
+  const note = masqNote(conf.name);
   const rules = ips.map((ip) => {
     const { addr, prefix } = parseCidr(ip.address);
-    return { chain: 'postrouting' as const, exprs: masqueradeRule({ saddr: formatAddr(addr), notDaddr: formatPrefix(prefix) }) };
+    return { chain: 'postrouting' as const, exprs: masqueradeRule({ saddr: formatAddr(addr), notDaddr: formatPrefix(prefix) }), note };
   });
   return addRules(masqOwner(conf.name, args.containerId, args.ifname), rules);
+}
+
+/** The attachments a GC keeps (cni.dev/valid-attachments), checked. */
+function validAttachments(conf: NetConf): { containerID: string; ifname: string }[] {
+  const valid = conf['cni.dev/valid-attachments'];
+  if (!Array.isArray(valid) || valid.some((v) => !v || typeof v.containerID !== 'string' || typeof v.ifname !== 'string'))
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network "${conf.name}": GC needs "cni.dev/valid-attachments", an array of {"containerID": string, "ifname": string}`,
+      'the runtime passes the attachments it still has',
+    );
+  return valid;
+}
+
+/**
+ * GC of the firewall: every masquerade rule of this network whose attachment is not a valid one (an ADD
+ * killed after its rules were written, a DEL killed before it removed them), in one batch.
+ */
+async function gcMasquerade(conf: BridgeConf): Promise<void> {
+  const keep = new Set(validAttachments(conf).map((v) => masqOwner(conf.name, v.containerID, v.ifname)));
+  try {
+    await removeRulesWhere((r) => isMasqRuleOf(conf.name, r) && !keep.has(r.owner));
+  } catch (e) {
+    // A network without ipMasq has no rules to lose (unless it had it once): only its own use needs nftables.
+    if (conf.ipMasq) throw e;
+  }
 }
 
 async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
@@ -219,10 +257,12 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
   if (conf.ipam?.type) ctr.prefetchSysctlDir('ipv6');
   const undo: Undo[] = [];
   try {
-    // Checked before anything is made (a concurrent ADD racing for the name still surfaces in createVeth).
+    // Checked before anything is made (a concurrent ADD racing for the name still surfaces in createVeth), as
+    // is all of the IPAM config and request that can be (a missing IPAM plugin included): a bad one changes
+    // nothing on the host.
     if (await ctr.rtnl.findLink(args.ifname)) throw interfaceExists(args.ifname, ctr);
+    if (conf.ipam?.type) await delegatePrecheck(conf, args);
     const errors = portErrors(s, conf.name, args.ifname, ctr);
-    const { bridge: br } = await ensureBridge(host, { name: s.bridge, mtu: s.mtu, mac: randomMac(), promisc: s.promisc }, errors);
     // tsnet-ipam (in-process, needs no interface) allocates while the veth is made: its wait for the journal
     // to reach the disk overlaps the kernel's work. Other IPAM plugins run after, as the reference orders
     // them: dhcp, say, works on the interface. Either failing undoes the other (releasing what was never
@@ -242,15 +282,21 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
       );
       return p;
     };
-    let allocating = conf.ipam?.type === IN_PROCESS_IPAM ? start() : undefined;
+    let allocating: Promise<Result> | undefined;
     const ctrMac = randomMac();
-    let hostVeth: Link;
-    try {
-      hostVeth = await createVeth(host, ctr, args.ifname, s, br, ctrMac, conf.ipam?.type !== undefined, errors);
-    } catch (e) {
-      if (e instanceof TsnetError && e.cniCode === BridgeErrorCode.InterfaceExists) release = false;
-      throw e;
-    }
+    const bridgeSpec = { name: s.bridge, mtu: s.mtu, mac: randomMac(), promisc: s.promisc };
+    const { br, hostVeth } = await withBridge(host, bridgeSpec, errors, async (br, created) => {
+      // A bridge this ADD made goes again if the ADD fails — last, once the veth is gone, and only while no
+      // other container has a port on it.
+      if (created) undo.push(() => removeBridgeIfUnused(host, br));
+      if (conf.ipam?.type === IN_PROCESS_IPAM) allocating = start();
+      try {
+        return { br, hostVeth: await createVeth(host, ctr, args.ifname, s, br, ctrMac, conf.ipam?.type !== undefined, errors) };
+      } catch (e) {
+        if (e instanceof TsnetError && e.cniCode === BridgeErrorCode.InterfaceExists) release = false;
+        throw e;
+      }
+    });
     const hostIndex = hostVeth.index;
     undo.push(() => host.rtnl.deleteLinkIfExists(hostIndex));
     if (conf.ipam?.type && !allocating) allocating = start();
@@ -404,7 +450,10 @@ const bridgePlugin: Plugin<BridgeConf> = {
   del,
   check,
   async gc(conf, args) {
-    if (conf.ipam?.type) await delegateGc(conf, args);
+    // Addresses and rules are collected each whatever happens to the other; the first failure is reported.
+    const outcomes = await Promise.allSettled([conf.ipam?.type ? delegateGc(conf, args) : undefined, gcMasquerade(conf)]);
+    const failed = outcomes.find((o) => o.status === 'rejected');
+    if (failed) throw failed.reason;
   },
   async status(conf, args) {
     if (conf.ipam?.type) await delegateStatus(conf, args);

@@ -1,6 +1,7 @@
 // Puts a CNI result's addresses and routes on an interface inside the container's netns (the reference
 // plugins' ipam.ConfigureIface): up, addresses, then routes — each route via its own gw or the address's —
-// in two netlink datagrams (up and addresses, then routes).
+// in two netlink datagrams (up and addresses, then routes). Routes are appended, as the reference's
+// RouteAddEcmp does: a second network's default route goes beside the first one's, never in its place.
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Netns } from '../../native/netns.js';
 import type { Result, Route } from '../cni/types.js';
@@ -19,6 +20,11 @@ export interface ConfigureOptions {
    * then announces its address when its link or MAC changes later.
    */
   arpNotify?: boolean;
+  /**
+   * Replace a route the kernel has for the same destination and metric (NLM_F_REPLACE) instead of adding
+   * beside it: pipework's "the gateway given becomes the default route". Default false, as the reference.
+   */
+  replaceRoutes?: boolean;
 }
 
 /** A CNI route as the kernel takes it (the one conversion every plugin uses): on interface `oif` if given. */
@@ -52,8 +58,7 @@ export async function configureInterface(ns: Netns, ifname: string, result: Resu
     }
   }
   // The up and the addresses go to the kernel in one datagram (applied in that order, each on its own), the
-  // routes in a second once those succeeded: a route replaces one the container may already have (another
-  // network's default), which must not happen for an attachment that is failing anyway.
+  // routes in a second once those succeeded: no route of an attachment that is failing anyway.
   const up = rt.setLinkRequest(link.index, { up: true, ...(opts.arpNotify ? { ipv4Conf: { arpNotify: true } } : {}) }, ifname);
   const addresses = ips.map((ip) =>
     rt.addAddressRequest(link.index, ip.address, { noDad: ip.address.includes(':') && !opts.enableDad }, false, ifname),
@@ -73,9 +78,11 @@ export async function configureInterface(ns: Netns, ifname: string, result: Resu
     // rule), unless it is a link-scope route (on-link: no gateway by definition).
     const v6 = r.dst.includes(':');
     const gw = r.gw ?? (r.scope === RT_SCOPE_LINK ? undefined : ips.find((ip) => ip.gateway && ip.gateway.includes(':') === v6)?.gateway);
-    return rt.replaceRouteRequest(toRouteSpec({ ...r, ...(gw ? { gw } : {}) }, link.index));
+    const spec = toRouteSpec({ ...r, ...(gw ? { gw } : {}) }, link.index);
+    return opts.replaceRoutes ? rt.replaceRouteRequest(spec) : rt.appendRouteRequest(spec);
   });
   if (!routes.length) return;
-  const routeError = (await rt.inOneTrip(routes)).find((e) => e !== undefined);
+  // EEXIST of an append: this very route is there already (an ADD retried), which is what was asked.
+  const routeError = (await rt.inOneTrip(routes)).find((e) => e !== undefined && (opts.replaceRoutes || !isNetlinkError(e, 'EEXIST')));
   if (routeError) throw routeError;
 }

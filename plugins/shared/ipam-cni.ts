@@ -20,7 +20,7 @@ import { readResolvConf } from './resolv-conf.js';
 import { toCniError } from '../cni/errors.js';
 import { checkName, IpamStore } from '../../ipam/store.js';
 import { stateRoot } from '../../common/paths.js';
-import type { Owner } from '../../ipam/state.js';
+import { IpamState, type Owner } from '../../ipam/state.js';
 
 /** What the caller (CLI, engine, executable) provides besides the config. */
 export interface IpamRuntime {
@@ -78,8 +78,14 @@ function canonical(sets: RangeSpec[][]): RangeSet[] {
   }
 }
 
-/** Resolve which store and ranges a config means. `create`: allowed to create the auto network (ADD only). */
-async function resolve(conf: NetConf, rt: IpamRuntime, create: boolean): Promise<Resolved | undefined> {
+/**
+ * How resolve treats a network that does not exist: 'add' makes the auto network (ADD only) and refuses a
+ * missing named one; 'precheck' refuses a missing named one and makes nothing; 'read' answers undefined.
+ */
+type ResolveMode = 'add' | 'precheck' | 'read';
+
+/** Resolve which store and ranges a config means. */
+async function resolve(conf: NetConf, rt: IpamRuntime, mode: ResolveMode): Promise<Resolved | undefined> {
   const ipam = ipamOf(conf);
   const root = stateRoot(optString(ipam, 'root') ?? rt.root);
   const registry = new NetworkRegistry(root, rt.lockTimeoutMs);
@@ -90,7 +96,7 @@ async function resolve(conf: NetConf, rt: IpamRuntime, create: boolean): Promise
   try {
     if (named !== undefined) {
       checkName(named);
-      const rec = create ? registry.require(named) : registry.get(named);
+      const rec = mode === 'read' ? registry.get(named) : registry.require(named);
       if (!rec) return undefined; // DEL/CHECK/GC of a removed network: nothing is held
       return { network: named, store: registry.store(named), rangeSets: canonical(rec.ranges) };
     }
@@ -102,14 +108,15 @@ async function resolve(conf: NetConf, rt: IpamRuntime, create: boolean): Promise
       }
       const pools = ipam.pools as PoolSpec[] | undefined;
       if (pools !== undefined && !Array.isArray(pools)) throw invalid('ipam.pools must be an array of {"base": CIDR, "size": N}');
-      const rec = create
-        ? await registry.ensureAuto({
-            name,
-            ...(prefixLength !== undefined ? { prefixLength: prefixLength as number } : {}),
-            ...(pools ? { pools } : {}),
-            ...(rt.hostUsage ? { hostUsage: rt.hostUsage } : {}),
-          })
-        : registry.get(name);
+      const rec =
+        mode === 'add'
+          ? await registry.ensureAuto({
+              name,
+              ...(prefixLength !== undefined ? { prefixLength: prefixLength as number } : {}),
+              ...(pools ? { pools } : {}),
+              ...(rt.hostUsage ? { hostUsage: rt.hostUsage } : {}),
+            })
+          : registry.get(name);
       if (!rec) return undefined;
       return {
         network: name,
@@ -192,30 +199,36 @@ function ownerOf(args: CniArgs): Owner {
   return { containerID: args.containerId, ifname: args.ifname };
 }
 
+/**
+ * One address per range set for `owner` in `state`: a static request where one falls in the set, else the next
+ * free one. Throws (discarding the transaction) for a request no set can give.
+ */
+function allocateAll(res: Resolved, state: IpamState, owner: Owner, requested: Addr[]): Allocation[] {
+  const out: Allocation[] = [];
+  const left = [...requested];
+  res.rangeSets.forEach((set, idx) => {
+    const i = left.findIndex((a) => rangeForAddr(set, a) !== undefined);
+    const want = i >= 0 ? left.splice(i, 1)[0] : undefined;
+    out.push(new Allocator(set, state, String(idx), res.network).get(owner, want));
+  });
+  if (left.length > 0) {
+    throw new RequestedAddressError(
+      `failed to allocate all requested IPs: ${left.map(formatAddr).join(', ')} ${left.length === 1 ? 'is' : 'are'} in no range set of network "${res.network}"`,
+    );
+  }
+  return out;
+}
+
 export async function ipamAdd(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}): Promise<Result> {
   const owner = ownerOf(args);
   const requested = requestedIps(conf, args);
   const routes = routesOf(conf);
   const dns = dnsOf(conf);
-  const res = (await resolve(conf, rt, true))!;
+  const res = (await resolve(conf, rt, 'add'))!;
   let allocs: Allocation[];
   try {
-    allocs = await res.store.transact((state) => {
-      const out: Allocation[] = [];
-      const left = [...requested];
-      res.rangeSets.forEach((set, idx) => {
-        const i = left.findIndex((a) => rangeForAddr(set, a) !== undefined);
-        const want = i >= 0 ? left.splice(i, 1)[0] : undefined;
-        out.push(new Allocator(set, state, String(idx), res.network).get(owner, want));
-      });
-      if (left.length > 0) {
-        // Throwing inside the transaction discards every reservation made above.
-        throw new RequestedAddressError(
-          `failed to allocate all requested IPs: ${left.map(formatAddr).join(', ')} ${left.length === 1 ? 'is' : 'are'} in no range set of network "${res.network}"`,
-        );
-      }
-      return out;
-    });
+    // Throwing inside the transaction discards every reservation made in it.
+    allocs = await res.store.transact((state) => allocateAll(res, state, owner, requested));
   } catch (e) {
     throw toCniError(e);
   }
@@ -223,10 +236,32 @@ export async function ipamAdd(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}
   return { cniVersion: '1.1.0', ips, ...(routes ? { routes } : {}), ...(dns ? { dns } : {}) };
 }
 
+/**
+ * What ipamAdd would refuse, found without the store's lock, without writing anything, and without the
+ * kernel: the environment, the config (ranges, routes, resolvConf, a named network that exists) and each
+ * static request against the range sets (in one of them, not a gateway, not the network or broadcast address
+ * — all but "held by another container", which only the store knows). A plugin that changes the kernel
+ * before it allocates (bridge) runs this first, so a bad config or request leaves nothing behind. An auto
+ * network not made yet has no ranges to check requests against.
+ */
+export async function ipamPrecheck(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}): Promise<void> {
+  const owner = ownerOf(args);
+  const requested = requestedIps(conf, args);
+  routesOf(conf);
+  dnsOf(conf);
+  const res = await resolve(conf, rt, 'precheck');
+  if (!res) return;
+  try {
+    allocateAll(res, new IpamState(), owner, requested);
+  } catch (e) {
+    throw toCniError(e);
+  }
+}
+
 /** Release what (containerID, ifname) holds. Idempotent; a missing store or network is success. */
 export async function ipamDel(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}): Promise<void> {
   const owner = ownerOf(args);
-  const res = await resolve(conf, rt, false);
+  const res = await resolve(conf, rt, 'read');
   if (!res || !res.store.exists()) return;
   try {
     await res.store.transact((state) => state.releaseOwner(owner));
@@ -238,7 +273,7 @@ export async function ipamDel(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}
 /** The owner must hold an address in every range set. */
 export async function ipamCheck(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}): Promise<void> {
   const owner = ownerOf(args);
-  const res = await resolve(conf, rt, false);
+  const res = await resolve(conf, rt, 'read');
   if (!res) throw new CniError(ErrorCode.InvalidNetworkConfig, `network of ${JSON.stringify(conf.name)} does not exist (anymore)`);
   let held;
   try {
@@ -265,7 +300,7 @@ export async function ipamGc(conf: NetConf, _args?: CniArgs, rt: IpamRuntime = {
       throw invalid(`cni.dev/valid-attachments[${i}] must be {"containerID": string, "ifname": string}`);
     }
   }
-  const res = await resolve(conf, rt, false);
+  const res = await resolve(conf, rt, 'read');
   if (!res || !res.store.exists()) return { released: [] };
   try {
     const released = await res.store.transact((state) => gcState(state, valid));

@@ -1,7 +1,7 @@
 // Runs a plugin's IPAM section, as the reference plugins' ipam.ExecAdd/ExecDel do: `tsnet-ipam` is called
 // in-process (same code as its executable), any other type (host-local, dhcp, static…) is exec'd from
 // CNI_PATH with the same env and the same network config on stdin.
-import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam-cni.js';
+import { ipamAdd, ipamCheck, ipamDel, ipamGc, ipamPrecheck } from './ipam-cni.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
 import { toInternal } from '../cni/convert.js';
 import { execPlugin, findPlugin } from '../cni/exec.js';
@@ -38,6 +38,16 @@ async function execIpam(command: CniCommand, conf: NetConf, args: CniArgs): Prom
   const file = findPlugin(ipamType(conf), args.path);
   const { output } = await execPlugin(file, envFor(command, args), JSON.stringify(conf));
   return output;
+}
+
+/**
+ * What can be found wrong with an ADD's IPAM before anything is changed: tsnet-ipam checks its config and the
+ * static requests (ipamPrecheck); any other type must be an executable on CNI_PATH.
+ */
+export async function delegatePrecheck(conf: NetConf, args: CniArgs): Promise<void> {
+  const type = ipamType(conf);
+  if (type === IN_PROCESS_IPAM) return ipamPrecheck(conf, args);
+  findPlugin(type, args.path);
 }
 
 export async function delegateAdd(conf: NetConf, args: CniArgs): Promise<Result> {

@@ -1,0 +1,99 @@
+// IPAM state that must hold up (issue 13, "State"): subnets with no room for a gateway and a container are
+// refused before anything is made (a /31 once handed the bridge's gateway address to a container). The plugins
+// run as a runtime execs them, in a namespace that plays the host; the kernel is read with `ip -j`.
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { cni } from './cni-exec.js';
+import { ipj, needsRoot, world } from './harness.js';
+
+/** Every IPv4 address on any interface of the given namespaces, as "ns dev addr/len". */
+function addresses(...nss: string[]): string[] {
+  return nss.flatMap((ns) =>
+    ipj(ns, 'addr', 'show').flatMap((l: any) =>
+      (l.addr_info ?? [])
+        .filter((a: any) => a.family === 'inet' && l.ifname !== 'lo')
+        .map((a: any) => `${ns} ${l.ifname} ${a.local}/${a.prefixlen}`),
+    ),
+  );
+}
+
+const veths = (ns: string): string[] => ipj(ns, 'link', 'show', 'type', 'veth').map((l: any) => l.ifname);
+
+describe('IPAM subnets too small for a gateway and a container', { skip: needsRoot }, () => {
+  for (const subnet of ['10.231.7.6/31', '10.231.7.7/32']) {
+    it(`bridge + tsnet-ipam on a ${subnet.slice(-3)}: ADD refused (code 7, the subnet, the fix), no address handed out, no veth left`, (t) => {
+      const w = world(t);
+      const host = w.netns('host');
+      const root = w.tmpdir();
+      const ctrs = [w.netns('ctr'), w.netns('ctr')];
+      const conf = {
+        cniVersion: '1.0.0',
+        name: `p2p${w.id}`,
+        type: 'bridge',
+        bridge: `tbr${w.id}`,
+        isGateway: true,
+        ipam: { type: 'tsnet-ipam', subnet },
+      };
+      for (const [i, ctr] of ctrs.entries()) {
+        const r = cni({
+          hostNs: host,
+          plugin: 'bridge',
+          command: 'ADD',
+          conf,
+          netns: `/run/netns/${ctr}`,
+          containerId: `c${i}-${w.id}`,
+          env: { TSNET_ROOT: root },
+        });
+        assert.notEqual(r.status, 0, `ADD ${i} must fail; it gave ${r.stdout}; addresses now: ${addresses(host, ...ctrs).join(', ')}`);
+        assert.equal(r.json?.code, 7, r.stdout + r.stderr);
+        assert.match(
+          r.json.msg,
+          new RegExp(
+            `subnet ${subnet.replace(/[./]/g, '\\$&')} is too small to allocate from: .*no room for both a gateway and a container`,
+          ),
+        );
+        assert.match(r.json.details, /use a \/30 or larger subnet/);
+      }
+      assert.deepEqual(addresses(host, ...ctrs), [], 'no address on any interface: none handed out twice');
+      assert.deepEqual(veths(host), [], 'no veth left on the host');
+      for (const ctr of ctrs)
+        assert.deepEqual(
+          ipj(ctr, 'link', 'show').map((l: any) => l.ifname),
+          ['lo'],
+          'no eth0 in the container',
+        );
+      assert.ok(!existsSync(join(root, 'ipam', conf.name, 'journal')), 'nothing was written to the IPAM store');
+    });
+  }
+
+  it("bridge + the reference static IPAM without a gateway: a /32 or the subnet's first address is refused, not made a gateway", (t) => {
+    const w = world(t);
+    const host = w.netns('host');
+    const ctr = w.netns('ctr');
+    for (const [address, why] of [
+      ['10.231.8.5/32', /subnet 10\.231\.8\.5\/32 has no address left for one/],
+      ['10.231.8.1/31', /subnet 10\.231\.8\.0\/31 has no address left for one/],
+      ['10.231.9.1/24', /the gateway the bridge would take \(10\.231\.9\.1\) is that very address/],
+    ] as const) {
+      const conf = {
+        cniVersion: '1.0.0',
+        name: `st${w.id}`,
+        type: 'bridge',
+        bridge: `tbr${w.id}`,
+        isGateway: true,
+        isDefaultGateway: true,
+        ipam: { type: 'static', addresses: [{ address }] },
+      };
+      const r = cni({ hostNs: host, plugin: 'bridge', command: 'ADD', conf, netns: `/run/netns/${ctr}`, containerId: `s-${w.id}` });
+      assert.notEqual(r.status, 0, `ADD with ${address} must fail; it gave ${r.stdout}`);
+      assert.equal(r.json?.code, 7, r.stdout + r.stderr);
+      assert.match(r.json.msg, new RegExp(`IPAM gave ${address.replace(/[./]/g, '\\$&')} without a gateway`));
+      assert.match(r.json.msg, why);
+      assert.match(r.json.details, /or have the IPAM plugin return a "gateway"/);
+      assert.deepEqual(addresses(host, ctr), [], `${address}: no address on the bridge or in the container`);
+      assert.deepEqual(veths(host), [], `${address}: no veth left on the host`);
+    }
+  });
+});

@@ -1,6 +1,19 @@
-// Durable file primitives: atomic replace (temp + fsync + rename + fsync of the directory) and appends
-// that reach the disk before we report success.
-import { closeSync, fsync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync, constants } from 'node:fs';
+// Durable file primitives: atomic replace (temp + fsync + rename + fsync of the directory), appends that reach
+// the disk before we report success, and space kept aside so that releases can be written on a full disk.
+import {
+  closeSync,
+  fdatasyncSync,
+  fsync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+  constants,
+} from 'node:fs';
+import { randomFillSync } from 'node:crypto';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -52,4 +65,43 @@ export async function writeFileAtomic(path: string, data: string | Buffer): Prom
   } finally {
     closeSync(dfd);
   }
+}
+
+/**
+ * Space kept aside: makes `path` a file of `bytes` written bytes (blocks the filesystem has handed out, not a
+ * sparse hole; random, so that a compressing filesystem stores them too), so that deleting it later frees that
+ * much for writes that must not fail on a full disk. Throws (ENOSPC) when the disk cannot hold it; what was
+ * written stays, and the next call completes it. Costs one stat when the space is kept already.
+ */
+export function ensureReserve(path: string, bytes: number): void {
+  try {
+    if (statSync(path).size >= bytes) return;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, 0o600);
+  try {
+    const piece = randomFillSync(Buffer.alloc(Math.min(bytes, 64 * 1024)));
+    for (let off = 0; off < bytes; off += piece.length) {
+      const n = Math.min(piece.length, bytes - off);
+      let done = 0;
+      while (done < n) done += writeSync(fd, piece, done, n - done, off + done);
+    }
+    fdatasyncSync(fd); // the blocks are the disk's now (a delayed allocation is not yet)
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Gives the space kept at `path` back to the filesystem; false when there was none. */
+export function releaseReserve(path: string): boolean {
+  try {
+    rmSync(path);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+    throw e;
+  }
+  // Some filesystems (ext4) reuse freed blocks only once the deletion is committed: commit it now.
+  fsyncDir(dirname(path));
+  return true;
 }

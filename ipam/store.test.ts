@@ -1,14 +1,14 @@
 // The durable store: transactions, a torn or damaged journal, a store removed or destroyed under it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addonCandidates } from '../native/addon.js';
 import { Allocator } from './allocator.js';
 import { formatAddr } from './cidr.js';
 import { canonicalizeRangeSet } from './ranges.js';
-import { IpamStore } from './store.js';
+import { IpamStore, RESERVE_BYTES } from './store.js';
 
 const noAddon = !addonCandidates().some(existsSync) && 'native addon not built (npm run build:native)';
 
@@ -100,3 +100,22 @@ test(
     }
   },
 );
+
+test('store: space for releases is kept by ADDs, not by releases', { skip: noAddon }, async () => {
+  const root = tmpRoot();
+  try {
+    const set = canonicalizeRangeSet([{ subnet: '10.7.0.0/24' }]);
+    const s = IpamStore.forNetwork(root, 'r');
+    const get = (cid: string) => s.transact((st) => new Allocator(set, st, '0').get({ containerID: cid, ifname: 'eth0' }));
+    await get('a');
+    assert.equal(statSync(s.reservePath).size, RESERVE_BYTES);
+    assert.equal(statSync(s.reservePath).blocks * 512 >= RESERVE_BYTES, true, 'blocks of its own, not a sparse hole');
+    rmSync(s.reservePath);
+    await s.transact((st) => st.releaseOwner({ containerID: 'a', ifname: 'eth0' }));
+    assert.ok(!existsSync(s.reservePath), 'a release does not take space to keep');
+    await get('b');
+    assert.equal(statSync(s.reservePath).size, RESERVE_BYTES, 'the next ADD keeps the space again');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});

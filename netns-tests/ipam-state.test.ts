@@ -1,12 +1,17 @@
 // IPAM state that must hold up (issue 13, "State"): subnets with no room for a gateway and a container are
-// refused before anything is made (a /31 once handed the bridge's gateway address to a container). The plugins
-// run as a runtime execs them, in a namespace that plays the host; the kernel is read with `ip -j`.
+// refused before anything is made (a /31 once handed the bridge's gateway address to a container); and a release
+// succeeds on a full disk (a DEL once failed with ENOSPC, so the address could not be freed). The plugins run as
+// a runtime execs them, in a namespace that plays the host; the kernel is read with `ip -j`.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { cni } from './cni-exec.js';
 import { ipj, needsRoot, world } from './harness.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
 
 /** Every IPv4 address on any interface of the given namespaces, as "ns dev addr/len". */
 function addresses(...nss: string[]): string[] {
@@ -95,5 +100,42 @@ describe('IPAM subnets too small for a gateway and a container', { skip: needsRo
       assert.deepEqual(addresses(host, ctr), [], `${address}: no address on the bridge or in the container`);
       assert.deepEqual(veths(host), [], `${address}: no veth left on the host`);
     }
+  });
+});
+
+describe('IPAM on a full disk', { skip: needsRoot }, () => {
+  it('every DEL releases its address while the disk is full; an ADD is refused with code 5 and a fix; space back, the address is free', (t) => {
+    const w = world(t);
+    const dir = w.tmpdir();
+    // A private mount namespace whose tmpfs covers `dir`: the mount ends with the child, whatever happens.
+    const r = spawnSync(
+      'unshare',
+      [
+        '--mount',
+        '--propagation',
+        'private',
+        'sh',
+        '-c',
+        'mount -t tmpfs -o size=512k,mode=0700 tsnet-full "$0" && exec "$1" "$2"',
+        dir,
+        process.execPath,
+        join(here, 'full-disk-child.js'),
+      ],
+      { env: { ...process.env, TSNET_FULL_DIR: dir }, encoding: 'utf8', timeout: 120_000 },
+    );
+    assert.equal(r.status, 0, r.stderr + r.stdout);
+    const out = JSON.parse(r.stdout.trim().split('\n').pop()!);
+    assert.equal(out.full, true, 'the filesystem was full');
+    assert.equal(out.addError?.code, 5, JSON.stringify(out.addError));
+    assert.match(
+      out.addError.msg,
+      /no space left on the filesystem holding the IPAM store .*full for a new address and the space kept to release it/,
+    );
+    assert.match(out.addError.details, /free space on that filesystem, then try again; DEL and GC still work/);
+    assert.deepEqual(out.delFailures, [], `${out.added + out.addedWhenFull} DELs on the full disk`);
+    assert.equal(out.heldAfterDel, 0, 'every address released');
+    assert.equal(out.again, '10.231.0.2/16', "with space again, the first container's address is free");
+    assert.equal(out.reserve, 64 * 1024, 'the space kept for releases is whole again');
+    assert.ok(!readdirSync(dir).length, 'the tmpfs was private to the child');
   });
 });

@@ -13,6 +13,7 @@
 //   full disk (ENOSPC) deletes it and writes its line in the space that frees, so a DEL or a GC never waits
 //   for space to be freed. A transaction that reserves first makes sure the reserve is whole again: an ADD is
 //   refused on a disk too full to keep the space its DEL will need.
+// - State is root's alone: files 0600, directories 0700; older, looser ones are tightened on the first write.
 import { CniCode, IpamError } from './errors.js';
 import { NAME_RE } from '../common/paths.js';
 import {
@@ -30,7 +31,18 @@ import {
 } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
-import { ensureDir, ensureReserve, fsyncDir, releaseReserve, writeAll, writeFileAtomic } from './durable.js';
+import {
+  DIR_MODE,
+  ensureDir,
+  ensureReserve,
+  FILE_MODE,
+  fsyncDir,
+  releaseReserve,
+  tightenFd,
+  tightenPath,
+  writeAll,
+  writeFileAtomic,
+} from './durable.js';
 import { withLock } from './lock.js';
 import { IpamState, type Op, type Snapshot } from './state.js';
 
@@ -103,6 +115,8 @@ interface FileIds {
 
 /** What this process last read of each store (by directory); only trusted under the store's lock. */
 const LOADED = new Map<string, Cached>();
+/** Stores whose modes this process has checked (once per process is enough). */
+const TIGHT = new Set<string>();
 
 /** "ino:size:mtimeNs:birthtimeNs" of a file, or undefined when it does not exist. */
 function fileIdentity(path: string): string | undefined {
@@ -381,8 +395,13 @@ export class IpamStore {
       }
     }
     const isNew = !journalExists && !existsSync(this.journalPath);
-    const fd = openSync(this.journalPath, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o644);
+    const fd = openSync(this.journalPath, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, FILE_MODE);
     try {
+      if (!TIGHT.has(this.dir)) {
+        tightenFd(fd);
+        tightenPath(this.dir, DIR_MODE);
+        TIGHT.add(this.dir);
+      }
       if (loaded.journalGood < loaded.journalSize) ftruncateSync(fd, loaded.journalGood);
       try {
         writeAll(fd, line);

@@ -4,7 +4,10 @@
 //   <root>/containers/<id>/               config.json, state.json, pid, exit, init.conf, container.log,
 //                                         upper/, work/, rootfs/ (mount point), etc/ (hosts, resolv.conf, hostname)
 //   <root>/names/<name>                   holds the id of the container called <name> (created O_EXCL: unique)
+// State is root's alone: records are written 0600, and images/, names/ made 0700 (containers/ 0710).
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { DIR_MODE, tightenPath } from '../ipam/durable.js';
 
 export function stateRoot(): string {
   return resolve(process.env.TSNET_ROOT || '/var/lib/tsnet');
@@ -21,3 +24,8 @@ export const paths = {
   name: (n: string) => join(stateRoot(), 'names', n),
   tmp: () => join(stateRoot(), 'tmp'),
 };
+
+/** mkdir -p a state directory, root's alone (0700); one left looser by an older tsnet is tightened. */
+export function ensureStateDir(dir: string): void {
+  if (mkdirSync(dir, { recursive: true, mode: DIR_MODE }) === undefined) tightenPath(dir, DIR_MODE);
+}

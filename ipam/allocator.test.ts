@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Allocator, ExhaustedError, RangeIter, RequestedAddressError } from './allocator.js';
 import { formatAddr } from './cidr.js';
-import { canonicalizeRange, canonicalizeRangeSet, canonicalizeRangeSets, capacity, type RangeSpec } from './ranges.js';
+import { canonicalizeRange, canonicalizeRangeSet, canonicalizeRangeSets, capacity, RangeConfigError, type RangeSpec } from './ranges.js';
 import { IpamState } from './state.js';
 
 const owner = (c: string, i = 'eth0') => ({ containerID: c, ifname: i });
@@ -77,11 +77,33 @@ test('rangeStart/rangeEnd/gateway exclusions, IPv6, several ranges in one set', 
   assert.throws(() => multi.get('c'), /10\.2\.0\.1-10\.2\.0\.2,10\.3\.0\.1-10\.3\.0\.2\): 2 of 2/);
 });
 
-test('/31 and /32 are usable in full (deviation from host-local), no default gateway', () => {
-  const { a, get } = alloc([{ subnet: '10.9.0.0/31' }]);
-  assert.equal(get('a'), '10.9.0.0/31');
-  assert.equal(get('b'), '10.9.0.1/31');
-  assert.equal(a.get(owner('a')).gateway, undefined);
+test('/31, /32, /127 and /128 are refused as host-local does, naming the subnet, why and the fix; a /30 holds gateway + one', () => {
+  for (const [subnet, count, fix] of [
+    ['10.9.0.0/31', '2 addresses', '/30'],
+    ['10.9.0.7/32', '1 address', '/30'],
+    ['fd00:9::/127', '2 addresses', '/126'],
+    ['fd00:9::7/128', '1 address', '/126'],
+  ] as const) {
+    for (const spec of [{ subnet }, { subnet, gateway: subnet.replace(/\/.*/, '') }]) {
+      assert.throws(
+        () => canonicalizeRange(spec),
+        (e: unknown) =>
+          e instanceof RangeConfigError &&
+          e.reason === `subnet ${subnet} is too small to allocate from: its ${count} leave no room for both a gateway and a container` &&
+          e.fix!.startsWith(`use a ${fix} or larger subnet`),
+        subnet,
+      );
+    }
+  }
+  assert.throws(
+    () => canonicalizeRangeSets([[{ subnet: '10.9.0.0/24' }], [{ subnet: '10.9.1.0/24' }, { subnet: '10.9.2.0/31' }]]),
+    (e: unknown) =>
+      e instanceof RangeConfigError && /^range set 1, range 1: subnet 10\.9\.2\.0\/31 is too small/.test(e.reason) && /\/30/.test(e.fix!),
+  );
+  const { a, get } = alloc([{ subnet: '10.9.0.0/30' }]);
+  assert.equal(get('a'), '10.9.0.2/30');
+  assert.equal(a.get(owner('a')).gateway, '10.9.0.1');
+  assert.throws(() => get('b'), ExhaustedError);
 });
 
 test('static requests: reserved, next-fit continues after them; gateway, foreign and out-of-range refused', () => {

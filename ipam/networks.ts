@@ -4,15 +4,15 @@
 import { CniCode, IpamError, IpamErrorCode } from './errors.js';
 import { existsSync, readdirSync, readFileSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { containsAddr, first, formatAddr, formatPrefix, last, overlaps, parseAddr, parsePrefix, size, type Prefix } from './cidr.js';
+import { containsAddr, first, formatAddr, formatPrefix, last, overlaps, parseAddr, parsePrefix, type Prefix } from './cidr.js';
 import { randomHex } from '../common/random.js';
 import { stateRoot } from '../common/paths.js';
 import { ensureDir, fsyncDir, writeFileAtomic } from './durable.js';
 import { withLock } from './lock.js';
 import { pickSubnet, type Occupied } from './picker.js';
 import type { PoolSpec } from './pools.js';
-import type { RangeSpec } from './ranges.js';
-import { canonicalizeRangeSets } from './ranges.js';
+import type { RangeConfigError, RangeSpec } from './ranges.js';
+import { canonicalizeRange, canonicalizeRangeSets } from './ranges.js';
 import { checkName, IpamStore } from './store.js';
 
 export interface NetworkRecord {
@@ -47,8 +47,9 @@ export class NetworkError extends IpamError {
   constructor(
     readonly kind: NetworkErrorKind,
     msg: string,
+    fix?: string,
   ) {
-    super(msg, undefined, kind === 'no-subnet' ? IpamErrorCode.NoFreeSubnet : CniCode.InvalidNetworkConfig);
+    super(msg, fix, kind === 'no-subnet' ? IpamErrorCode.NoFreeSubnet : CniCode.InvalidNetworkConfig);
     this.name = 'NetworkError';
   }
 }
@@ -222,6 +223,16 @@ export class NetworkRegistry {
 
 function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean): NetworkRecord {
   const v4 = subnet.family === 4;
+  try {
+    canonicalizeRange({ subnet: formatPrefix(subnet) }); // too small (a /31, /32)?
+  } catch (e) {
+    const max = v4 ? 30 : 126;
+    throw new NetworkError(
+      'invalid',
+      `cannot create network "${o.name}": ${(e as RangeConfigError).reason}`,
+      auto ? `ask for a prefix length of ${max} or less` : (e as RangeConfigError).fix,
+    );
+  }
   let gateway: string | undefined;
   if (o.gateway) {
     let gw;
@@ -232,7 +243,7 @@ function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean): Ne
     }
     if (!containsAddr(subnet, gw)) throw new NetworkError('invalid', `--gateway ${o.gateway} is not inside subnet ${formatPrefix(subnet)}`);
     gateway = formatAddr(gw);
-  } else if (size(subnet) > 2n) {
+  } else {
     gateway = formatAddr({ family: subnet.family, value: first(subnet) + 1n });
   }
   const range: RangeSpec = { subnet: formatPrefix(subnet), ...(gateway ? { gateway } : {}) };
@@ -249,10 +260,8 @@ function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean): Ne
     }
     let start = first(r);
     let end = last(r);
-    if (size(subnet) > 2n) {
-      if (start === first(subnet)) start += 1n;
-      if (v4 && end === last(subnet)) end -= 1n;
-    }
+    if (start === first(subnet)) start += 1n;
+    if (v4 && end === last(subnet)) end -= 1n;
     if (start > end) throw new NetworkError('invalid', `--ip-range ${o.ipRange} leaves no usable address`);
     range.rangeStart = formatAddr({ family: subnet.family, value: start });
     range.rangeEnd = formatAddr({ family: subnet.family, value: end });

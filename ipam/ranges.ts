@@ -2,8 +2,10 @@
 // rangeStart defaults to network+1, rangeEnd to the last address (minus the IPv4 broadcast), the gateway to
 // network+1. A range set is a list of ranges of one family; one address is handed out per range set.
 //
-// Deviation from host-local: /31 and /32 (and IPv6 /127, /128) are accepted — every address is usable
-// (RFC 3021 point-to-point) and there is no default gateway. host-local refuses them as "too small".
+// Like host-local, a subnet needs room for a gateway and a container besides its network address (and the
+// IPv4 broadcast): /31 and /32 (IPv6 /127, /128) are refused as too small. RFC 3021 point-to-point /31s are
+// not served: the bridge plugin gives every network a gateway address of its own on the bridge, and a /31
+// has no address left for it.
 import { IpamConfigError } from './errors.js';
 import {
   CidrError,
@@ -39,10 +41,16 @@ export interface Range {
 export type RangeSet = Range[];
 
 export class RangeConfigError extends IpamConfigError {
-  constructor(msg: string) {
-    super(msg);
+  constructor(msg: string, fix?: string) {
+    super(msg, fix);
     this.name = 'RangeConfigError';
   }
+}
+
+/** The same error with `where` put before its reason (the fix stays the fix). */
+function within(where: string, e: unknown): RangeConfigError {
+  if (e instanceof RangeConfigError) return new RangeConfigError(`${where}: ${e.reason}`, e.fix);
+  return new RangeConfigError(`${where}: ${(e as Error).message}`);
 }
 
 function addrIn(what: string, text: string, subnet: Prefix): Addr {
@@ -69,23 +77,20 @@ export function canonicalizeRange(spec: RangeSpec): Range {
     throw new RangeConfigError(`subnet: ${(e as Error).message}`);
   }
   const family = subnet.family;
-  const tiny = size(subnet) <= 2n;
-  const gateway =
-    spec.gateway !== undefined && spec.gateway !== ''
-      ? addrIn('gateway', spec.gateway, subnet).value
-      : tiny
-        ? undefined
-        : first(subnet) + 1n;
+  if (size(subnet) <= 2n) {
+    const smallest = family === 4 ? '/30' : '/126';
+    throw new RangeConfigError(
+      `subnet ${formatPrefix(subnet)} is too small to allocate from: its ${size(subnet)} address${size(subnet) === 1n ? '' : 'es'} leave no room for both a gateway and a container`,
+      `use a ${smallest} or larger subnet (a ${smallest} holds the gateway and one container)`,
+    );
+  }
+  const gateway = spec.gateway !== undefined && spec.gateway !== '' ? addrIn('gateway', spec.gateway, subnet).value : first(subnet) + 1n;
   const start =
-    spec.rangeStart !== undefined && spec.rangeStart !== ''
-      ? addrIn('rangeStart', spec.rangeStart, subnet).value
-      : tiny
-        ? first(subnet)
-        : first(subnet) + 1n;
+    spec.rangeStart !== undefined && spec.rangeStart !== '' ? addrIn('rangeStart', spec.rangeStart, subnet).value : first(subnet) + 1n;
   const end =
     spec.rangeEnd !== undefined && spec.rangeEnd !== ''
       ? addrIn('rangeEnd', spec.rangeEnd, subnet).value
-      : tiny || family === 6
+      : family === 6
         ? last(subnet)
         : last(subnet) - 1n;
   if (start > end) {
@@ -118,7 +123,7 @@ export function canonicalizeRangeSet(specs: RangeSpec[], idx = 0): RangeSet {
     try {
       return canonicalizeRange(s);
     } catch (e) {
-      throw new RangeConfigError(`range set ${idx}, range ${j}: ${(e as Error).message}`);
+      throw within(`range set ${idx}, range ${j}`, e);
     }
   });
   for (const r of set) {

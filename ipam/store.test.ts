@@ -1,14 +1,15 @@
 // The durable store: transactions, a torn or damaged journal, a store removed or destroyed under it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync, appendFileSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addonCandidates } from '../native/addon.js';
 import { Allocator } from './allocator.js';
 import { formatAddr } from './cidr.js';
 import { canonicalizeRangeSet } from './ranges.js';
-import { IpamStore } from './store.js';
+import { IpamStore, RESERVE_BYTES } from './store.js';
+import { NetworkRegistry } from './networks.js';
 
 const noAddon = !addonCandidates().some(existsSync) && 'native addon not built (npm run build:native)';
 
@@ -96,6 +97,57 @@ test(
       assert.ok(!existsSync(s.journalPath) && !existsSync(s.snapshotPath), 'the state is gone');
       assert.equal((await s.read()).size, 0);
     } finally {
+      rmSync(root, { recursive: true, force: true });
+    }
+  },
+);
+
+test('store: space for releases is kept by ADDs, not by releases', { skip: noAddon }, async () => {
+  const root = tmpRoot();
+  try {
+    const set = canonicalizeRangeSet([{ subnet: '10.7.0.0/24' }]);
+    const s = IpamStore.forNetwork(root, 'r');
+    const get = (cid: string) => s.transact((st) => new Allocator(set, st, '0').get({ containerID: cid, ifname: 'eth0' }));
+    await get('a');
+    assert.equal(statSync(s.reservePath).size, RESERVE_BYTES);
+    assert.equal(statSync(s.reservePath).blocks * 512 >= RESERVE_BYTES, true, 'blocks of its own, not a sparse hole');
+    rmSync(s.reservePath);
+    await s.transact((st) => st.releaseOwner({ containerID: 'a', ifname: 'eth0' }));
+    assert.ok(!existsSync(s.reservePath), 'a release does not take space to keep');
+    await get('b');
+    assert.equal(statSync(s.reservePath).size, RESERVE_BYTES, 'the next ADD keeps the space again');
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+});
+
+test(
+  'store: files 0600 and directories 0700 whatever the umask (the snapshot and the network registry too)',
+  { skip: noAddon },
+  async () => {
+    const root = tmpRoot();
+    const old = process.umask(0);
+    try {
+      const set = canonicalizeRangeSet([{ subnet: '10.7.0.0/24' }]);
+      const s = IpamStore.forNetwork(root, 'm', { compactEvery: 3 });
+      const get = (cid: string) => s.transact((st) => new Allocator(set, st, '0').get({ containerID: cid, ifname: 'eth0' }));
+      for (let i = 0; i < 5; i++) await get(`c${i}`);
+      for (let i = 1; i < 4; i++) await s.transact((st) => st.releaseOwner({ containerID: `c${i}`, ifname: 'eth0' }));
+      const mode = (p: string) => (statSync(p).mode & 0o777).toString(8);
+      assert.ok(existsSync(s.snapshotPath), 'compaction wrote a snapshot');
+      assert.deepEqual([join(root, 'ipam'), s.dir, s.journalPath, s.snapshotPath, s.lockPath, s.reservePath].map(mode), [
+        '700',
+        '700',
+        '600',
+        '600',
+        '600',
+        '600',
+      ]);
+      const registry = new NetworkRegistry(root);
+      await registry.create({ name: 'reg', subnet: '10.8.0.0/24' });
+      assert.deepEqual([mode(registry.dir), mode(join(registry.dir, 'reg.json'))], ['700', '600']);
+    } finally {
+      process.umask(old);
       rmSync(root, { recursive: true, force: true });
     }
   },

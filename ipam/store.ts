@@ -9,6 +9,11 @@
 //   via temp + fsync + rename + fsync(dir), then the journal is truncated. A crash between the two is
 //   harmless: lines whose sequence number is not above the snapshot's are skipped on replay.
 //   Amortised, each transaction still writes O(1) bytes per op; loading reads O(reservations).
+// - <dir>/reserve keeps RESERVE_BYTES of the disk for releases: a transaction that only releases and meets a
+//   full disk (ENOSPC) deletes it and writes its line in the space that frees, so a DEL or a GC never waits
+//   for space to be freed. A transaction that reserves first makes sure the reserve is whole again: an ADD is
+//   refused on a disk too full to keep the space its DEL will need.
+// - State is root's alone: files 0600, directories 0700; older, looser ones are tightened on the first write.
 import { CniCode, IpamError } from './errors.js';
 import { NAME_RE } from '../common/paths.js';
 import {
@@ -26,7 +31,18 @@ import {
 } from 'node:fs';
 import { promisify } from 'node:util';
 import { dirname, join } from 'node:path';
-import { ensureDir, fsyncDir, writeAll, writeFileAtomic } from './durable.js';
+import {
+  DIR_MODE,
+  ensureDir,
+  ensureReserve,
+  FILE_MODE,
+  fsyncDir,
+  releaseReserve,
+  tightenFd,
+  tightenPath,
+  writeAll,
+  writeFileAtomic,
+} from './durable.js';
 import { withLock } from './lock.js';
 import { IpamState, type Op, type Snapshot } from './state.js';
 
@@ -46,10 +62,24 @@ export function checkName(name: string): string {
 }
 
 export class StoreError extends IpamError {
-  constructor(msg: string) {
-    super(msg, undefined, /invalid network name/.test(msg) ? CniCode.InvalidNetworkConfig : CniCode.IoFailure);
+  constructor(msg: string, fix?: string) {
+    super(msg, fix, /invalid network name/.test(msg) ? CniCode.InvalidNetworkConfig : CniCode.IoFailure);
     this.name = 'StoreError';
   }
+}
+
+/** Bytes of disk each store keeps for releases: some thousand release lines, or a few filesystem blocks. */
+export const RESERVE_BYTES = 64 * 1024;
+
+const isNoSpace = (e: unknown): boolean => (e as NodeJS.ErrnoException)?.code === 'ENOSPC';
+
+function noSpace(dir: string, releasing: boolean): StoreError {
+  return new StoreError(
+    releasing
+      ? `no space left on the filesystem holding the IPAM store ${dir}, not even the space kept for releases`
+      : `no space left on the filesystem holding the IPAM store ${dir} for a new address and the space kept to release it`,
+    `free space on that filesystem, then try again${releasing ? '' : '; DEL and GC still work until then'}`,
+  );
 }
 
 export interface StoreOptions {
@@ -85,6 +115,8 @@ interface FileIds {
 
 /** What this process last read of each store (by directory); only trusted under the store's lock. */
 const LOADED = new Map<string, Cached>();
+/** Stores whose modes this process has checked (once per process is enough). */
+const TIGHT = new Set<string>();
 
 /** "ino:size:mtimeNs:birthtimeNs" of a file, or undefined when it does not exist. */
 function fileIdentity(path: string): string | undefined {
@@ -189,6 +221,7 @@ export class IpamStore {
   readonly snapshotPath: string;
   readonly journalPath: string;
   readonly lockPath: string;
+  readonly reservePath: string;
 
   constructor(
     readonly dir: string,
@@ -197,6 +230,7 @@ export class IpamStore {
     this.snapshotPath = join(dir, 'state.json');
     this.journalPath = join(dir, 'journal');
     this.lockPath = join(dir, 'lock');
+    this.reservePath = join(dir, 'reserve');
   }
 
   static forNetwork(root: string, network: string, opts?: StoreOptions): IpamStore {
@@ -352,12 +386,40 @@ export class IpamStore {
   private async commit(loaded: Loaded, ops: Op[], journalExists: boolean): Promise<Buffer | undefined> {
     const seq = loaded.seq + 1;
     const line = Buffer.from(JSON.stringify({ s: seq, ops }) + '\n');
+    const releasing = ops.every((op) => op.o === '-');
+    if (!releasing) {
+      try {
+        ensureReserve(this.reservePath, RESERVE_BYTES);
+      } catch (e) {
+        throw isNoSpace(e) ? noSpace(this.dir, false) : e;
+      }
+    }
     const isNew = !journalExists && !existsSync(this.journalPath);
-    const fd = openSync(this.journalPath, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, 0o644);
+    const fd = openSync(this.journalPath, constants.O_WRONLY | constants.O_CREAT | constants.O_APPEND, FILE_MODE);
     try {
+      if (!TIGHT.has(this.dir)) {
+        tightenFd(fd);
+        tightenPath(this.dir, DIR_MODE);
+        TIGHT.add(this.dir);
+      }
       if (loaded.journalGood < loaded.journalSize) ftruncateSync(fd, loaded.journalGood);
-      writeAll(fd, line);
-      await fdatasyncAsync(fd);
+      try {
+        writeAll(fd, line);
+        await fdatasyncAsync(fd);
+      } catch (e) {
+        if (!isNoSpace(e)) throw e;
+        // The disk is full. A release takes the space kept for it; anything else fails, leaving no torn line.
+        ftruncateSync(fd, loaded.journalGood);
+        if (!releasing || !releaseReserve(this.reservePath)) throw noSpace(this.dir, releasing);
+        try {
+          writeAll(fd, line);
+          await fdatasyncAsync(fd);
+        } catch (e2) {
+          if (!isNoSpace(e2)) throw e2;
+          ftruncateSync(fd, loaded.journalGood);
+          throw noSpace(this.dir, true);
+        }
+      }
     } finally {
       closeSync(fd);
     }
@@ -369,7 +431,8 @@ export class IpamStore {
     loaded.journalLines += 1;
 
     const compactEvery = this.opts.compactEvery ?? 256;
-    if (loaded.journalLines > Math.max(compactEvery, loaded.state.size)) {
+    // Not while the reserve is spent (the disk was full): a snapshot would take the space the next releases need.
+    if (loaded.journalLines > Math.max(compactEvery, loaded.state.size) && (!releasing || existsSync(this.reservePath))) {
       // The transaction is committed (its journal line is on disk): compaction is housekeeping. If it fails
       // (disk full, say), the journal keeps growing and the next commit tries again.
       // Its waits for the disk run on a worker (still under the lock): tsnetd serves other networks meanwhile.

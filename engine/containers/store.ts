@@ -3,7 +3,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsnetError } from '../../common/errors.js';
-import { paths } from '../paths.js';
+import { ensureStateDir, paths } from '../paths.js';
 import { readJsonIfExists, readTextIfExists, writeJsonAtomic } from '../util/files.js';
 import type { Container, ContainerConfig, ContainerState } from './model.js';
 import { sameProcessAlive } from '../runtime/proc.js';
@@ -24,10 +24,10 @@ export const files = {
 
 /** Reserves a name for an id; throws when it is taken. */
 export function reserveName(name: string, id: string): void {
-  mkdirSync(paths.names(), { recursive: true });
+  ensureStateDir(paths.names());
   let fd: number;
   try {
-    fd = openSync(paths.name(name), 'wx');
+    fd = openSync(paths.name(name), 'wx', 0o600);
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') {
       const holder = readTextIfExists(paths.name(name))?.trim();

@@ -2,7 +2,7 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { TsnetError } from '../../common/errors.js';
 import { newId, shortId } from '../ids.js';
-import { paths } from '../paths.js';
+import { ensureStateDir, paths } from '../paths.js';
 import { readJsonIfExists, writeJsonAtomic } from '../util/files.js';
 import { join } from 'node:path';
 
@@ -108,7 +108,8 @@ export function saveImage(rec: Omit<ImageRecord, 'id' | 'created'>): ImageRecord
   for (const old of listImages()) {
     if (old.name === full.name) writeJsonAtomic(join(paths.image(old.id), 'image.json'), { ...old, name: `<none>:${shortId(old.id)}` });
   }
-  mkdirSync(paths.image(full.id), { recursive: true });
+  ensureStateDir(paths.images());
+  ensureStateDir(paths.image(full.id));
   writeJsonAtomic(join(paths.image(full.id), 'image.json'), full);
   return full;
 }

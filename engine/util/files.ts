@@ -1,9 +1,10 @@
 // Small filesystem helpers: atomic writes (temp + fsync + rename) so a crash never leaves half a file.
 import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 
+/** Replaces `path` with a new file (0600: state is root's alone) holding `data`. */
 export function writeFileAtomic(path: string, data: string): void {
   const tmp = `${path}.${process.pid}.tmp`;
-  const fd = openSync(tmp, 'w', 0o644);
+  const fd = openSync(tmp, 'w', 0o600);
   try {
     writeSync(fd, data);
     fsyncSync(fd);

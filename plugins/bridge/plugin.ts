@@ -4,7 +4,7 @@ import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
 import { addRules, masqueradeRule, removeRules, removeRulesWhere } from '../../native/nftables.js';
-import { formatAddr, formatAddrInPrefix, formatPrefix, overlaps, parseCidr } from '../../ipam/cidr.js';
+import { formatAddr, formatAddrInPrefix, formatPrefix, overlaps, parseCidr, size } from '../../ipam/cidr.js';
 import type { PluginEntry } from '../cni/skel.js';
 import { assertValid } from '../cni/validate.js';
 import { bridgeValidator } from '../cni/validators.js';
@@ -164,11 +164,19 @@ function interfaceExists(ifname: string, ctr: Netns): CniError {
 }
 
 /** The gateway of each address: IPAM's, else the first address of its subnet (as the reference computes it). */
+/** The reference's gateway for an IPAM result without one: the subnet's first address, when that is free to take. */
 function withGateways(ips: IpConfig[]): IpConfig[] {
   return ips.map((ip) => {
     if (ip.gateway) return ip;
-    const { prefix } = parseCidr(ip.address);
-    return { ...ip, gateway: formatAddr({ family: prefix.family, value: prefix.network + 1n }) };
+    const { prefix, addr } = parseCidr(ip.address);
+    const gw = prefix.network + 1n;
+    if (size(prefix) <= 2n || gw === addr.value)
+      throw new CniError(
+        ErrorCode.InvalidNetworkConfig,
+        `IPAM gave ${ip.address} without a gateway, and ${size(prefix) <= 2n ? `subnet ${formatPrefix(prefix)} has no address left for one` : `the gateway the bridge would take (${formatAddr({ family: prefix.family, value: gw })}) is that very address`}`,
+        `use a ${prefix.family === 4 ? '/30' : '/126'} or larger subnet whose first address is not the container's, or have the IPAM plugin return a "gateway"`,
+      );
+    return { ...ip, gateway: formatAddr({ family: prefix.family, value: gw }) };
   });
 }
 

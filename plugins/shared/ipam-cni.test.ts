@@ -1,9 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ipamAdd, ipamCheck, ipamDel, ipamGc } from './ipam-cni.js';
-import { NetworkRegistry } from '../../ipam/networks.js';
+import { NetworkError, NetworkRegistry } from '../../ipam/networks.js';
 import { CniError, type NetConf } from '../cni/types.js';
 import { args, noAddon, withRoot } from './fixtures/ipam-calls.js';
 
@@ -64,6 +64,50 @@ test('config errors are code 7 and say what is wrong', { skip: noAddon }, () =>
       code(7, /invalid network name/),
     );
     await assert.rejects(ipamGc({ ...base, ipam: { type: 't', root, subnet: '10.0.0.0/24' } }), code(7, /valid-attachments/));
+  }),
+);
+
+test('a /31 or /32 is refused (code 7) before anything is written, naming the subnet, why and the fix', { skip: noAddon }, () =>
+  withRoot(async (root) => {
+    const base = { cniVersion: '1.0.0', name: 'p2p', type: 'x' };
+    const small = (e: unknown, subnet: string, fix: RegExp) =>
+      e instanceof CniError &&
+      e.code === 7 &&
+      e.message.includes(`subnet ${subnet} is too small to allocate from`) &&
+      /no room for both a gateway and a container/.test(e.message) &&
+      fix.test(e.details);
+    for (const subnet of ['10.70.0.0/31', '10.70.0.9/32', 'fd70::/127']) {
+      await assert.rejects(ipamAdd({ ...base, ipam: { type: 't', root, subnet } }, args('a')), (e) =>
+        small(e, subnet, subnet.includes(':') ? /a \/126 or larger/ : /a \/30 or larger/),
+      );
+    }
+    await assert.rejects(
+      ipamAdd(
+        { ...base, ipam: { type: 't', root, ranges: [[{ subnet: '10.70.1.0/24' }, { subnet: '10.70.2.0/31', gateway: '10.70.2.0' }]] } },
+        args('a'),
+      ),
+      (e) => small(e, '10.70.2.0/31', /\/30/),
+    );
+    // "subnet": "auto" with a /31: no network is recorded.
+    await assert.rejects(
+      ipamAdd(
+        { ...base, ipam: { type: 't', root, subnet: 'auto', prefixLength: 31, pools: [{ base: '10.71.0.0/16', size: 16 }] } },
+        args('a'),
+      ),
+      (e) => small(e, '10.71.0.0/31', /prefix length of 30 or less/),
+    );
+    const registry = new NetworkRegistry(root);
+    assert.deepEqual(registry.list(), []);
+    await assert.rejects(
+      registry.create({ name: 'pt', subnet: '10.72.0.0/31' }),
+      (e: unknown) =>
+        e instanceof NetworkError &&
+        e.kind === 'invalid' &&
+        /network "pt": subnet 10\.72\.0\.0\/31 is too small/.test(e.message) &&
+        /\/30 or larger/.test(e.fix!),
+    );
+    assert.deepEqual(registry.list(), []);
+    assert.ok(!existsSync(join(root, 'ipam', 'p2p')), 'no IPAM store was made');
   }),
 );
 

@@ -20,6 +20,7 @@ import { readResolvConf } from './resolv-conf.js';
 import { toCniError } from '../cni/errors.js';
 import { checkName, IpamStore } from '../../ipam/store.js';
 import { stateRoot } from '../../common/paths.js';
+import { isTsnetError } from '../../common/errors.js';
 import { IpamState, type Owner } from '../../ipam/state.js';
 
 /** What the caller (CLI, engine, executable) provides besides the config. */
@@ -74,6 +75,7 @@ function canonical(sets: RangeSpec[][]): RangeSet[] {
   try {
     return canonicalizeRangeSets(sets);
   } catch (e) {
+    if (isTsnetError(e)) throw new CniError(ErrorCode.InvalidNetworkConfig, `invalid IPAM ranges: ${e.summary}`, e.fix ?? '');
     throw invalid(`invalid IPAM ranges: ${(e as Error).message}`);
   }
 }

@@ -49,14 +49,32 @@ export interface NativeAddon {
   frameReply(fd: number, data: Buffer): 'sent' | 'queued' | 'gone';
   /** Closes an accepted connection without an answer. */
   frameDrop(fd: number): void;
-  /** Accepts on a listening fd, reads one length-prefixed frame per connection, hands over (fd, body). */
+  /**
+   * Accepts on a listening fd, reads one length-prefixed frame per connection, hands over (fd, body, who is
+   * calling as the kernel says). peerFromProc (tests): find a caller's namespaces through /proc/PID/ns even
+   * where its pidfd would tell (Linux ≥ 6.11).
+   */
   FrameServer: new (
     listenFd: number,
-    onRequest: (fd: number, body: Buffer) => void,
+    onRequest: (fd: number, body: Buffer, peer: FramePeer) => void,
     onError: (message: string) => void,
     maxFrame: number,
     readTimeoutMs: number,
+    peerFromProc?: boolean,
   ) => FrameServer;
+}
+
+/** The caller of a connection, from the kernel (SO_PEERCRED, its pidfd or /proc/PID/ns). */
+export interface FramePeer {
+  /** As this process's pid namespace sees it; 0 when it is not visible here. */
+  pid: number;
+  /** As this process's user namespace sees them; -1 when unknown. */
+  uid: number;
+  gid: number;
+  /** The caller's namespaces as "dev:ino" (as `statSync('/proc/self/ns/net')` gives them); '' when unknown. */
+  netns: string;
+  pidns: string;
+  userns: string;
 }
 
 export interface FrameServer {

@@ -1,5 +1,5 @@
-// Fixtures for tsnetd tests: a daemon as a child process inside a namespace that plays the host, and a plugin
-// (shim or standalone) exec'd as a runtime does.
+// Fixtures for tsnetd tests: a daemon as a child process inside a namespace that plays the host, a plugin
+// (shim or standalone) exec'd as a runtime does, and raw clients of the socket that say what they like.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -129,4 +129,48 @@ export function exec(c: Call): Promise<Outcome> {
 /** Output with the random parts (MACs, host veth names) masked. */
 export function norm(s: string): string {
   return s.replace(/\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b/g, 'MAC').replace(/veth[0-9a-f]{8}/g, 'VETH');
+}
+
+/**
+ * A request frame built by hand, saying whatever a client likes: "TSN1", the NUL-terminated entries, an
+ * empty entry, stdin (plugins/daemon/protocol.ts), behind its u32 length.
+ */
+export function rawRequest(entries: string[], stdin: string | Buffer = ''): Buffer {
+  const body = Buffer.concat([Buffer.from('TSN1'), Buffer.from(entries.map((e) => `${e}\0`).join('') + '\0'), Buffer.from(stdin)]);
+  const head = Buffer.alloc(4);
+  head.writeUInt32BE(body.length);
+  return Buffer.concat([head, body]);
+}
+
+/** A client of the socket as a separate process: sends `frame`, half-closes, prints the answer (base64). */
+const RAW_CLIENT = `
+  const c = require('node:net').createConnection(process.argv[1]);
+  const got = [];
+  c.on('connect', () => c.end(Buffer.from(process.argv[2], 'base64')));
+  c.on('data', (d) => got.push(d));
+  c.on('error', (e) => { process.stderr.write(String(e.code || e.message)); process.exitCode = 3; });
+  c.on('close', () => process.stdout.write(Buffer.concat(got).toString('base64')));`;
+
+/**
+ * Sends a raw frame from a process of its own — inside `netns` (by name) when given, as `uid` when given —
+ * and resolves the answer's bytes (empty when the daemon closed without one).
+ */
+export function rawCall(socket: string, frame: Buffer, opts: { netns?: string; uid?: number } = {}): Promise<Buffer> {
+  const argv = [
+    ...(opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []),
+    ...(opts.uid !== undefined ? ['setpriv', `--reuid=${opts.uid}`, `--regid=${opts.uid}`, '--clear-groups'] : []),
+    process.execPath,
+    '-e',
+    RAW_CLIENT,
+    socket,
+    frame.toString('base64'),
+  ];
+  return new Promise((res, rej) => {
+    const p = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    p.stderr.setEncoding('utf8').on('data', (d: string) => (err += d));
+    p.on('close', (code) => (code === 0 ? res(Buffer.from(out, 'base64')) : rej(new Error(`raw client exited ${code}: ${err}`))));
+  });
 }

@@ -173,7 +173,7 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
         c.write(data, () => (halfClose ? c.end() : undefined));
       });
     const reqEnv = Object.fromEntries(Object.entries(env('CHECK')).filter((e): e is [string, string] => e[1] !== undefined));
-    const frame = encodeRequest({ type: 'fake', env: reqEnv, netns: '', pidns: '', stdin: Buffer.from(conf) });
+    const frame = encodeRequest({ type: 'fake', env: reqEnv, stdin: Buffer.from(conf) });
     const head = Buffer.alloc(4);
     head.writeUInt32BE(100);
     const huge = Buffer.alloc(4);
@@ -224,8 +224,6 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
         encodeRequest({
           type: 'big',
           env: reqEnv,
-          netns: '',
-          pidns: '',
           stdin: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'big' })),
         }),
         () => res(),
@@ -318,7 +316,7 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
     // A client halfway through sending its request when the daemon starts closing is still read, and told to
     // run the standalone plugin (nothing was started for it).
     const reqEnv = Object.fromEntries(Object.entries(env('ADD')).filter((e): e is [string, string] => e[1] !== undefined));
-    const frame = encodeRequest({ type: 'fake', env: reqEnv, netns: '', pidns: '', stdin: Buffer.from(conf) });
+    const frame = encodeRequest({ type: 'fake', env: reqEnv, stdin: Buffer.from(conf) });
     const late = createConnection(socket);
     const lateAnswer = new Promise<Buffer>((res, rej) => {
       const got: Buffer[] = [];

@@ -6,27 +6,48 @@
 // worker threads, whose environment may be torn down under it.
 //
 //   frameListen(path, backlog): fd        — a non-blocking AF_UNIX stream socket bound (mode 0600) and listening
-//   new FrameServer(fd, onRequest(fd, body), onError(message), maxFrame, readTimeoutMs)
+//   new FrameServer(fd, onRequest(fd, body, peer), onError(message), maxFrame, readTimeoutMs, peerFromProc?)
 //       .close()                           — stops accepting and closes the listening fd
 //       .dropReading()                     — closes the connections whose request is still being read
 //       .reading                           — how many those are
 //   frameReply(fd, data)                  — writes the answer and closes the connection: 'sent', 'gone', or
 //                                            'queued' (what the socket would not take yet goes as it drains)
 //   frameDrop(fd)                          — closes a connection without an answer
+//
+// Who is calling comes from the kernel, never from the request: `peer` is SO_PEERCRED's pid, uid and gid (as
+// this process's namespaces see them) and the caller's network, pid and user namespaces as "dev:ino" ('' when
+// they cannot be known), read through the caller's pidfd (SO_PEERPIDFD and the pidfs namespace ioctls,
+// Linux ≥ 6.11), else from /proc/PID/ns/ — checked against the pidfd, when there is one, so a pid reused after
+// the caller died is not taken for it. (On kernels without SO_PEERPIDFD, < 6.5, that last check is not possible.)
+// `peerFromProc` makes it take the /proc way even where the pidfd one works, for tests.
 #include <napi.h>
 #include <uv.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <set>
 #include <string>
+
+#ifndef SO_PEERPIDFD
+#define SO_PEERPIDFD 77  // asm-generic (x86, arm): Linux 6.5
+#endif
+#ifndef PIDFS_IOCTL_MAGIC
+#define PIDFS_IOCTL_MAGIC 0xFF
+#endif
+#ifndef PIDFD_GET_NET_NAMESPACE  // Linux 6.11
+#define PIDFD_GET_NET_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 4)
+#define PIDFD_GET_PID_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 5)
+#define PIDFD_GET_USER_NAMESPACE _IO(PIDFS_IOCTL_MAGIC, 9)
+#endif
 
 namespace {
 
@@ -60,6 +81,59 @@ Napi::Value FrameListen(const Napi::CallbackInfo& info) {
     throw Errno(info.Env(), err, (r != 0 ? "bind '" : "listen '") + path + "'");
   }
   return Napi::Number::New(info.Env(), fd);
+}
+
+// ── Who is calling ─────────────────────────────────────────────────────────────────────────────────────
+struct Peer {
+  pid_t pid = 0;
+  uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  std::string net, pidns, user;
+};
+
+std::string NsId(const struct stat& st) {
+  return std::to_string(static_cast<unsigned long long>(st.st_dev)) + ":" + std::to_string(static_cast<unsigned long long>(st.st_ino));
+}
+
+// One namespace of the peer, '' when it cannot be known (the caller exited, or is not visible from here).
+std::string PeerNs(int pidfd, pid_t pid, unsigned long ioc, const char* kind) {
+  if (pidfd >= 0) {
+    int nsfd = ioctl(pidfd, ioc, 0);
+    if (nsfd >= 0) {
+      struct stat st;
+      bool ok = fstat(nsfd, &st) == 0;
+      close(nsfd);
+      return ok ? NsId(st) : "";
+    }
+    if (errno == ESRCH) return "";  // the caller is gone
+    // ENOTTY/EINVAL: a kernel without the pidfs ioctls; /proc below.
+  }
+  if (pid <= 0) return "";  // the caller's pid namespace is not below ours: no pid for it here
+  std::string path = "/proc/" + std::to_string(pid) + "/ns/" + kind;
+  struct stat st;
+  if (stat(path.c_str(), &st) != 0) return "";
+  // The pid was the caller's; while its pidfd says it still lives, the pid cannot have been reused.
+  if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, 0, nullptr, 0) != 0) return "";
+  return NsId(st);
+}
+
+// procOnly: skip the pidfd (tests of the way older kernels take).
+Peer PeerOf(int fd, bool procOnly) {
+  Peer p;
+  struct ucred uc;
+  socklen_t len = sizeof uc;
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0) return p;
+  p.pid = uc.pid;
+  p.uid = uc.uid;
+  p.gid = uc.gid;
+  int pidfd = -1;
+  len = sizeof pidfd;
+  if (procOnly || getsockopt(fd, SOL_SOCKET, SO_PEERPIDFD, &pidfd, &len) != 0) pidfd = -1;
+  p.net = PeerNs(pidfd, p.pid, PIDFD_GET_NET_NAMESPACE, "net");
+  p.pidns = PeerNs(pidfd, p.pid, PIDFD_GET_PID_NAMESPACE, "pid");
+  p.user = PeerNs(pidfd, p.pid, PIDFD_GET_USER_NAMESPACE, "user");
+  if (pidfd >= 0) close(pidfd);
+  return p;
 }
 
 // The rest of an answer the socket would not take at once (bigger than its buffer, a client slow to read):
@@ -164,12 +238,13 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
 
   FrameServer(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FrameServer>(info), context_(info.Env(), "tsnetd.request") {
     Napi::Env env = info.Env();
-    if (info.Length() < 5) throw Napi::TypeError::New(env, "usage: new FrameServer(fd, onRequest, onError, maxFrame, readTimeoutMs)");
+    if (info.Length() < 5) throw Napi::TypeError::New(env, "usage: new FrameServer(fd, onRequest, onError, maxFrame, readTimeoutMs, peerFromProc?)");
     fd_ = info[0].As<Napi::Number>().Int32Value();
     onRequest_ = Napi::Persistent(info[1].As<Napi::Function>());
     onError_ = Napi::Persistent(info[2].As<Napi::Function>());
     maxFrame_ = static_cast<size_t>(info[3].As<Napi::Number>().Int64Value());
     readTimeoutMs_ = static_cast<uint64_t>(info[4].As<Napi::Number>().Int64Value());
+    procOnly_ = info.Length() > 5 && info[5].ToBoolean().Value();
     if (napi_get_uv_event_loop(env, &loop_) != napi_ok) throw Napi::Error::New(env, "FrameServer: no event loop");
     listen_ = new uv_poll_t;
     if (uv_poll_init(loop_, listen_, fd_) != 0) {
@@ -305,13 +380,22 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
     }
   }
 
+  // Hands (fd, body, peer) to JavaScript.
   void Deliver(Conn* c) {
     int fd = c->fd;
-    std::string body = c->buf.substr(4);
-    Finish(c, false);
+    Peer p = PeerOf(fd, procOnly_);
     Napi::Env env = Env();
     Napi::HandleScope scope(env);
-    Call(onRequest_, {Napi::Number::New(env, fd), Napi::Buffer<char>::Copy(env, body.data(), body.size())});
+    Napi::Buffer<char> body = Napi::Buffer<char>::Copy(env, c->buf.data() + 4, c->buf.size() - 4);
+    Finish(c, false);
+    Napi::Object peer = Napi::Object::New(env);
+    peer.Set("pid", Napi::Number::New(env, p.pid));
+    peer.Set("uid", Napi::Number::New(env, p.uid == static_cast<uid_t>(-1) ? -1 : static_cast<double>(p.uid)));
+    peer.Set("gid", Napi::Number::New(env, p.gid == static_cast<gid_t>(-1) ? -1 : static_cast<double>(p.gid)));
+    peer.Set("netns", Napi::String::New(env, p.net));
+    peer.Set("pidns", Napi::String::New(env, p.pidns));
+    peer.Set("userns", Napi::String::New(env, p.user));
+    Call(onRequest_, {Napi::Number::New(env, fd), body, peer});
   }
 
   bool Fail(Conn* c, const std::string& why) {
@@ -364,6 +448,7 @@ class FrameServer : public Napi::ObjectWrap<FrameServer> {
   Napi::AsyncContext context_;
   size_t maxFrame_ = 0;
   uint64_t readTimeoutMs_ = 0;
+  bool procOnly_ = false;
   std::set<Conn*> reading_;
 };
 

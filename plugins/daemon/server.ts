@@ -2,13 +2,14 @@
 // connection (protocol.ts), many connections at once on one event loop. Netlink sockets stay non-blocking
 // (Netns.defaults is left alone), so a slow kernel call or a held IPAM lock never stalls other requests.
 // Connections are accepted and read by the addon's FrameServer, on the event loop's own poll handles (no
-// net.Socket per request, whose CPU cost bench/README.md gives); JavaScript gets (fd, request) and answers with frameReply.
+// net.Socket per request, whose CPU cost bench/README.md gives); JavaScript gets (fd, request, who is calling as
+// the kernel says) and answers with frameReply.
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { dirname } from 'node:path';
 import { native } from '../../native/addon.js';
 import { DEFAULT_SOCKET_DIR, socketPath } from './endpoint.js';
-import { declineReason, ownIdentity, runRequest, type DaemonIdentity } from './handle.js';
+import { declineReason, ownIdentity, runRequest, type Caller, type DaemonIdentity } from './handle.js';
 import { decodeRequest, encodeResponse, MAX_FRAME, type DaemonResponse } from './protocol.js';
 import { KeyedQueue } from './queue.js';
 import { defaultRegistry, type Registry } from './registry.js';
@@ -35,6 +36,8 @@ export interface ServerOptions {
   identity?: DaemonIdentity;
   /** How long a client has to send its whole request (default 10 s). */
   readTimeoutMs?: number;
+  /** Tests: take callers' namespaces from /proc/PID/ns, as on kernels before 6.11, not from their pidfd. */
+  peerFromProc?: boolean;
 }
 
 export interface DaemonServer {
@@ -105,11 +108,11 @@ export async function startServer(opts: ServerOptions = {}): Promise<DaemonServe
   const drop = (fd: number) => {
     if (conns.delete(fd)) native().frameDrop(fd);
   };
-  const serve = async (fd: number, body: Buffer) => {
+  const serve = async (fd: number, body: Buffer, caller: Caller) => {
     running++;
     try {
       const req = decodeRequest(body);
-      const why = closing ? 'tsnetd is shutting down' : declineReason(req, me, registry);
+      const why = closing ? 'tsnetd is shutting down' : declineReason(req, caller, me, registry);
       if (why) {
         counts.declined++;
         finish(fd, { kind: 'fallback', reason: why });
@@ -133,13 +136,14 @@ export async function startServer(opts: ServerOptions = {}): Promise<DaemonServe
   chmodSync(path, 0o600);
   const server = new (native().FrameServer)(
     listenFd,
-    (fd, body) => {
+    (fd, body, caller) => {
       conns.add(fd);
-      void serve(fd, body);
+      void serve(fd, body, caller);
     },
     (message) => log(message),
     MAX_FRAME,
     opts.readTimeoutMs ?? READ_TIMEOUT_MS,
+    opts.peerFromProc ?? false,
   );
   log(`listening on ${path} (pid ${process.pid}, state root ${me.root}, plugins: ${[...registry.keys()].join(', ')})`);
 

@@ -1,23 +1,35 @@
 // tsnetd trusts nothing it is told:
-// - the caller's namespaces and uid come from the kernel (SO_PEERCRED / pidfd), not from the request.
+// - the caller's namespaces and uid come from the kernel (SO_PEERCRED / pidfd), not from the request;
+// - connections, buffered bytes and the time to send a request are bounded, and over a bound tsnetd refuses,
+//   logs once and stays up.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, statSync } from 'node:fs';
+import { createConnection, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { decodeResponse } from '../plugins/daemon/protocol.js';
 import type { Registry } from '../plugins/daemon/registry.js';
 import { startServer } from '../plugins/daemon/server.js';
-import { rawCall, rawRequest, SHIM, startDaemon } from './daemon-fixture.js';
+import { OUR_CNI } from './cni-exec.js';
+import { ensureLayout, exec, FAST, rawCall, rawRequest, SHIM, startDaemon } from './daemon-fixture.js';
 import { needsRoot, world, type World } from './harness.js';
 
 const NOBODY = 65534;
 const skip = needsRoot || (!existsSync(SHIM) ? 'native shim not built (npm run build:native)' : false);
+const MiB = 1024 * 1024;
 
 /** A directory for a socket that others (nobody) can reach: the tmpdir opened to 0755. */
 function openDir(w: World): string {
   const d = w.tmpdir();
   chmodSync(d, 0o755);
   return d;
+}
+
+/** Resident set size and its peak (KiB) of a process, from /proc/PID/status. */
+function memory(pid: number): { rss: number; hwm: number } {
+  const s = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1]);
+  return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
 }
 
 const version = (root: string) => [`CNI_COMMAND=VERSION`, `TSNET_ROOT=${root}`];
@@ -106,6 +118,157 @@ describe('on kernels without pidfd namespace lookups (before 6.11), tsnetd reads
     const asNobody = answer(await rawCall(socket, frame, { uid: NOBODY }));
     assert.match((asNobody as { reason: string }).reason, /uid 65534, not as root/);
     assert.equal(answer(await rawCall(socket, frame))?.kind, 'result');
-    assert.deepEqual(srv.stats(), { served: 1, declined: 2, failed: 0 });
+    assert.deepEqual(srv.stats(), { served: 1, declined: 2, malformed: 0, failed: 0 });
+  });
+});
+
+describe('tsnetd bounds what a client can make it hold', { skip }, () => {
+  /** Opens a connection and resolves once it is connected. */
+  const connect = (socket: string) =>
+    new Promise<Socket>((res, rej) => {
+      const c = createConnection(socket);
+      c.once('connect', () => res(c));
+      c.once('error', rej);
+    });
+  /** What came back on `c` until it closed, and whether the server closed it. */
+  const outcome = (c: Socket) =>
+    new Promise<Buffer>((res) => {
+      const got: Buffer[] = [];
+      c.on('data', (d) => got.push(d));
+      c.on('error', () => {});
+      c.on('close', () => res(Buffer.concat(got)));
+    });
+
+  it('20 unfinished 15 MiB requests: memory stays within the byte budget; the daemon logs once and still serves', async (t) => {
+    await ensureLayout();
+    const w = world(t);
+    const h = w.netns('h');
+    const root = w.tmpdir();
+    const socket = join(w.tmpdir(), 'd.sock');
+    const d = await startDaemon(w, h, root, socket, {
+      TSNETD_MAX_REQUEST_BYTES: String(16 * MiB),
+      TSNETD_MAX_BUFFERED_BYTES: String(32 * MiB),
+    });
+    const before = memory(d.proc.pid!);
+    const chunk = Buffer.alloc(15 * MiB - 1, 0x41);
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(15 * MiB);
+    const clients = await Promise.all(Array.from({ length: 20 }, () => connect(socket)));
+    w.defer(() => clients.forEach((c) => c.destroy()));
+    // Each sends all but the last byte: done when the daemon took it, or refused it.
+    await Promise.all(
+      clients.map(
+        (c) =>
+          new Promise<void>((res) => {
+            c.on('error', () => res());
+            c.on('close', () => res());
+            c.write(head);
+            c.write(chunk, () => res());
+          }),
+      ),
+    );
+    const after = memory(d.proc.pid!);
+    const grewMiB = (after.hwm - before.rss) / 1024;
+    assert.ok(grewMiB < 100, `tsnetd's peak memory grew by ${grewMiB.toFixed(0)} MiB for 300 MiB of unfinished requests`);
+    assert.equal(d.log().match(/unanswered requests/g)?.length, 1, `logged once: ${d.log()}`);
+
+    const standalone = await exec({ hostNs: h, file: join(OUR_CNI, 'bridge'), command: 'VERSION', conf: { cniVersion: '1.0.0' } });
+    const r = await exec({
+      hostNs: h,
+      file: join(FAST, 'bridge'),
+      command: 'VERSION',
+      conf: { cniVersion: '1.0.0' },
+      env: { TSNET_SOCKET: socket, TSNET_ROOT: root },
+    });
+    assert.equal(r.stdout, standalone.stdout);
+    clients.forEach((c) => c.destroy());
+    await d.kill('SIGTERM');
+    assert.match(d.log(), /stopped after 1 answered/, 'still up and answering');
+  });
+
+  it('over the connection limit a client is told to run standalone at once; the daemon logs once and serves again after', async (t) => {
+    await ensureLayout();
+    const w = world(t);
+    const h = w.netns('h');
+    const root = w.tmpdir();
+    const socket = join(w.tmpdir(), 'd.sock');
+    const d = await startDaemon(w, h, root, socket, { TSNETD_MAX_CONNECTIONS: '4', TSNETD_READ_TIMEOUT_MS: '600000' });
+    const idle: Socket[] = [];
+    for (let i = 0; i < 4; i++) idle.push(await connect(socket));
+    w.defer(() => idle.forEach((c) => c.destroy()));
+    // The daemon has these four open: each further one is answered "fallback" and closed, without waiting.
+    const refused = await Promise.all(Array.from({ length: 6 }, async () => outcome(await connect(socket))));
+    for (const b of refused) {
+      const a = answer(b);
+      assert.equal(a?.kind, 'fallback');
+      assert.match((a as { reason: string }).reason, /limit of 4 open connections/);
+    }
+    // A shim meanwhile falls back to the standalone plugin: the same answer, only slower.
+    const standalone = await exec({ hostNs: h, file: join(OUR_CNI, 'bridge'), command: 'VERSION', conf: { cniVersion: '1.0.0' } });
+    const viaShim = () =>
+      exec({
+        hostNs: h,
+        file: join(FAST, 'bridge'),
+        command: 'VERSION',
+        conf: { cniVersion: '1.0.0' },
+        env: { TSNET_SOCKET: socket, TSNET_ROOT: root },
+      });
+    assert.equal((await viaShim()).stdout, standalone.stdout);
+    assert.equal(d.log().match(/limit of 4 open connections/g)?.length, 1, `logged once: ${d.log()}`);
+
+    const gone = idle.map((c) => outcome(c));
+    idle.forEach((c) => c.end());
+    await Promise.all(gone);
+    assert.equal((await viaShim()).stdout, standalone.stdout);
+    await d.kill('SIGTERM');
+    assert.match(d.log(), /stopped after 1 answered/, 'served again once under the limit');
+  });
+
+  it('a client sending a byte at a time is dropped at the deadline for the whole request', async (t) => {
+    await ensureLayout();
+    const w = world(t);
+    const h = w.netns('h');
+    const root = w.tmpdir();
+    const socket = join(w.tmpdir(), 'd.sock');
+    const d = await startDaemon(w, h, root, socket, { TSNETD_READ_TIMEOUT_MS: '1000' });
+    const c = await connect(socket);
+    w.defer(() => {
+      c.destroy();
+    });
+    const closed = outcome(c);
+    let isClosed = false;
+    void closed.then(() => (isClosed = true));
+    const head = Buffer.alloc(4);
+    head.writeUInt32BE(200);
+    c.write(head);
+    // A byte every 100 ms: each arrives well within a per-byte idle timeout, never within a whole-frame one.
+    let sent = 0;
+    while (!isClosed && sent < 100) {
+      await new Promise((r) => setTimeout(r, 100));
+      if (!isClosed) c.write(Buffer.from('x'), () => {});
+      sent++;
+    }
+    assert.ok(isClosed && sent < 100, `still connected after ${sent} bytes, ${sent / 10} s`);
+    assert.match(d.log(), /did not send its whole request within 1000 ms/);
+  });
+});
+
+describe('tsnetd leaves to the standalone plugin what would cost it unbounded memory', { skip }, () => {
+  it("a config nested 200,000 levels deep is declined, and the answer is the standalone plugin's", async (t) => {
+    await ensureLayout();
+    const w = world(t);
+    const h = w.netns('h');
+    const root = w.tmpdir();
+    const socket = join(w.tmpdir(), 'd.sock');
+    const d = await startDaemon(w, h, root, socket);
+    const conf = `{"cniVersion":"1.0.0","name":"n${w.id}","type":"bridge","x":${'['.repeat(200_000)}${']'.repeat(200_000)}}`;
+    const one = (file: string, env: Record<string, string> = {}) =>
+      exec({ hostNs: h, file, command: 'VERSION', conf, env: { TSNET_ROOT: root, ...env } });
+    const viaShim = await one(join(FAST, 'bridge'), { TSNET_SOCKET: socket });
+    const standalone = await one(join(OUR_CNI, 'bridge'));
+    assert.equal(standalone.status, 0, standalone.stdout);
+    assert.deepEqual({ status: viaShim.status, stdout: viaShim.stdout }, { status: standalone.status, stdout: standalone.stdout });
+    await d.kill('SIGTERM');
+    assert.match(d.log(), /stopped after 0 answered, 1 declined/);
   });
 });

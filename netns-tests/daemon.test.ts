@@ -179,16 +179,22 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
     const huge = Buffer.alloc(4);
     huge.writeUInt32BE(64 * 1024 * 1024);
     assert.equal((await exchange(Buffer.concat([head, Buffer.from('short')]), true)).length, 0);
-    assert.equal((await exchange(huge, false)).length, 0);
+    // Over the size limit: told at once to run the standalone plugin.
+    assert.deepEqual(decodeResponse((await exchange(huge, false)).subarray(4)), {
+      kind: 'fallback',
+      reason: "a request of 67108864 bytes exceeds tsnetd's limit of 1048576 bytes per request",
+    });
     assert.equal((await exchange(Buffer.concat([frame, Buffer.from('x')]), true)).length, 0);
     assert.equal((await exchange(Buffer.alloc(0), false)).length, 0, 'nothing sent: dropped after readTimeoutMs');
+    // The same failure again within a minute is counted, not logged again.
+    assert.equal((await exchange(Buffer.concat([head, Buffer.from('short')]), true)).length, 0);
     assert.deepEqual(
       lines.filter((l) => !l.startsWith('listening')),
       [
         'client closed the connection in the middle of its request',
-        'frame of 67108864 bytes exceeds the 16777216-byte limit',
+        "refused a request: a request of 67108864 bytes exceeds tsnetd's limit of 1048576 bytes per request; its caller runs the standalone plugin",
         'extra bytes after the frame',
-        'client sent no complete request in time; dropped',
+        'client did not send its whole request within 300 ms; dropped',
       ],
     );
     // Still serving, and a request sent in pieces is read whole.
@@ -196,6 +202,7 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
     const res = decodeResponse(ok.subarray(4));
     assert.equal(res.kind, 'result');
     assert.equal(srv.stats().served, 1);
+    assert.deepEqual(srv.usage(), { open: 0, reading: 0, buffered: 0, refused: 1 }, 'nothing held once all are answered or dropped');
   });
 
   it('an answer bigger than the socket buffer goes out as the client reads it, and holds up no other request', async (t) => {

@@ -113,6 +113,20 @@ static int write_all(int fd, const char *p, size_t n) {
   return 0;
 }
 
+/* write_all for the socket: a daemon that closed (refusing the request) is an error, not a SIGPIPE. */
+static int send_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
 static int read_full(int fd, char *p, size_t n) {
   while (n > 0) {
     ssize_t r = read(fd, p, n);
@@ -255,7 +269,8 @@ int main(int argc, char **argv) {
   req.p[1] = (char)(body >> 16);
   req.p[2] = (char)(body >> 8);
   req.p[3] = (char)body;
-  if (write_all(s, req.p, req.len) != 0) {
+  if (send_all(s, req.p, req.len) != 0) {
+    /* tsnetd refused it (over a limit) with a fallback answer and closed, or went away: standalone either way. */
     close(s);
     run_standalone(&in, had_stdin, "tsnetd closed the connection before reading the request");
   }

@@ -1,7 +1,7 @@
 // One request, in-process: decide whether this daemon may answer it (a caller that is root in tsnetd's user
-// namespace, in its network and pid namespaces as the kernel says, with its state root; a plugin it has),
-// then run the plugin through skel's `dispatch` — the very code the standalone executable runs — and render
-// stdout/stderr/exit code exactly as `runPlugin` would.
+// namespace, in its network and pid namespaces as the kernel says, with its state root; a plugin it has; a
+// config it can parse at a bounded cost), then run the plugin through skel's `dispatch` — the very code the
+// standalone executable runs — and render stdout/stderr/exit code exactly as `runPlugin` would.
 import { dispatch, type Outcome } from '../cni/skel.js';
 import { CniError, ErrorCode, SUPPORTED_VERSIONS } from '../cni/types.js';
 import { errorJson } from '../cni/errors.js';
@@ -25,12 +25,39 @@ export interface DaemonIdentity {
 /** Who is calling, as the kernel says (SO_PEERCRED, the caller's pidfd or /proc/PID/ns). */
 export type Caller = FramePeer;
 
+/** A CNI config nests some 6 levels and holds tens of objects and arrays. */
+export const MAX_JSON_DEPTH = 64;
+export const MAX_JSON_CONTAINERS = 10_000;
+
 export function rootOf(env: Record<string, string | undefined>): string {
   return stateRoot(env.TSNET_ROOT);
 }
 
 export function ownIdentity(): DaemonIdentity {
   return { netns: nsId('net'), pidns: nsId('pid'), userns: nsId('user'), root: rootOf(process.env) };
+}
+
+/**
+ * Why parsing `stdin` as JSON could cost far more memory and time than its bytes (V8 spends ~60 bytes on
+ * each `[`: 2 MB of them take ~120 MB and half a second), or undefined. A scan of the bytes, no parse.
+ */
+export function costlyJson(stdin: Buffer): string | undefined {
+  let depth = 0;
+  let containers = 0;
+  let inString = false;
+  for (let i = 0; i < stdin.length; i++) {
+    const c = stdin[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: the next byte is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > MAX_JSON_DEPTH) return `the config nests deeper than ${MAX_JSON_DEPTH} levels`;
+      if (++containers > MAX_JSON_CONTAINERS) return `the config holds more than ${MAX_JSON_CONTAINERS} objects and arrays`;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return undefined;
 }
 
 /**
@@ -60,6 +87,8 @@ export function declineReason(req: DaemonRequest, caller: Caller, me: DaemonIden
       : `tsnetd cannot tell which pid namespace the caller (pid ${caller.pid}) is in`;
   const root = rootOf(req.env);
   if (root !== me.root) return `caller's TSNET_ROOT is ${root}, tsnetd's is ${me.root}`;
+  const costly = costlyJson(req.stdin);
+  if (costly) return `${costly}; tsnetd leaves configs that costly to parse to the standalone plugin`;
   return undefined;
 }
 

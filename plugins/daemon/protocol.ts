@@ -7,14 +7,18 @@
 //              then the plugin's stdin bytes (the rest of the body).
 //              Keys: the plugin type as "@type", then the CNI_* variables and TSNET_ROOT (when set) exactly
 //              as the caller had them. Other "@" keys are ignored (shims before tsnetd took the caller's
-//              namespaces from the kernel sent "@netns"/"@pidns"), and so is any other key.
+//              namespaces from the kernel sent "@netns"/"@pidns"), and so is any other key; at most
+//              MAX_ENTRIES entries.
 //   response = "TSN1", then one kind byte:
 //              'R' result:  i32 BE exit code, u32 BE stdout length, stdout bytes, stderr bytes (the rest)
 //              'F' fallback: UTF-8 reason (the rest); the caller runs the standalone plugin instead.
+//              (native/src/frame-server.cc writes 'F' itself when it refuses a connection over a limit.)
 
 export const MAGIC = Buffer.from('TSN1');
 /** Largest body either side accepts; a network config is a few KiB. (tsnetd's own limit may be lower.) */
 export const MAX_FRAME = 16 * 1024 * 1024;
+/** Most entries a request header may have (a CNI call has about ten). */
+export const MAX_ENTRIES = 256;
 
 export interface DaemonRequest {
   /** Plugin type (the executable's name). */
@@ -47,6 +51,7 @@ export function forwarded(key: string): boolean {
 
 export function encodeRequest(req: DaemonRequest): Buffer {
   const entries = [`@type=${req.type}`, ...Object.entries(req.env).map(([k, v]) => `${k}=${v}`)];
+  if (entries.length > MAX_ENTRIES) throw new ProtocolError(`${entries.length} entries exceed the limit of ${MAX_ENTRIES}`);
   for (const e of entries) if (e.includes('\0')) throw new ProtocolError(`entry ${JSON.stringify(e.slice(0, 40))} contains a NUL byte`);
   const head = Buffer.from(`${entries.join('\0')}\0\0`);
   return frame(Buffer.concat([MAGIC, head, req.stdin]));
@@ -58,13 +63,14 @@ export function decodeRequest(body: Buffer): DaemonRequest {
   const env: Record<string, string> = {};
   let type = '';
   let off = 4;
-  for (;;) {
+  for (let n = 0; ; n++) {
     const end = body.indexOf(0, off);
     if (end < 0) throw new ProtocolError('request header is not terminated by an empty entry');
     if (end === off) {
       off = end + 1;
       break;
     }
+    if (n === MAX_ENTRIES) throw new ProtocolError(`request header has more than ${MAX_ENTRIES} entries`);
     const entry = body.toString('utf8', off, end);
     off = end + 1;
     const eq = entry.indexOf('=');

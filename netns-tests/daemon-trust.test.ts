@@ -383,6 +383,22 @@ describe('tsnetd bounds what a client can make it hold', { skip }, () => {
     assert.match(d.log(), /stopped after 1 answered/, 'served again once under the limit');
   });
 
+  it('a limit that is not a positive whole number, or a budget smaller than one request, stops tsnetd at start', async (t) => {
+    const w = world(t);
+    const h = w.netns('h');
+    const root = w.tmpdir();
+    const socket = join(w.tmpdir(), 'd.sock');
+    await assert.rejects(
+      startDaemon(w, h, root, socket, { TSNETD_MAX_CONNECTIONS: 'lots' }),
+      /exited with 1: .*TSNETD_MAX_CONNECTIONS=lots is not a positive whole number/s,
+    );
+    await assert.rejects(
+      startDaemon(w, h, root, socket, { TSNETD_MAX_REQUEST_BYTES: '4096', TSNETD_MAX_BUFFERED_BYTES: '4096' }),
+      /TSNETD_MAX_BUFFERED_BYTES=4096 cannot hold even one request of TSNETD_MAX_REQUEST_BYTES=4096 bytes/,
+    );
+    assert.equal(existsSync(socket), false, 'nothing left listening');
+  });
+
   it('a client sending a byte at a time is dropped at the deadline for the whole request', async (t) => {
     await ensureLayout();
     const w = world(t);

@@ -42,30 +42,64 @@ export interface NativeAddon {
   /** A non-blocking unix stream socket bound at path (born 0600) and listening. */
   frameListen(path: string, backlog: number): number;
   /**
-   * Writes a framed answer on an accepted connection and closes it: 'sent'; 'queued' when the socket would
-   * not take it all at once (the rest is written as the client reads, dropped after 10 s without progress);
-   * 'gone' when the client had closed its end. Never waits.
+   * Accepts on a listening fd, reads one length-prefixed frame per connection within the limits, hands over
+   * (fd, body, who is calling as the kernel says); over a limit a client gets a fallback frame (protocol.ts).
    */
-  frameReply(fd: number, data: Buffer): 'sent' | 'queued' | 'gone';
-  /** Closes an accepted connection without an answer. */
-  frameDrop(fd: number): void;
-  /** Accepts on a listening fd, reads one length-prefixed frame per connection, hands over (fd, body). */
   FrameServer: new (
     listenFd: number,
-    onRequest: (fd: number, body: Buffer) => void,
+    onRequest: (fd: number, body: Buffer, peer: FramePeer) => void,
     onError: (message: string) => void,
-    maxFrame: number,
-    readTimeoutMs: number,
+    limits: FrameLimits,
   ) => FrameServer;
 }
 
+export interface FrameLimits {
+  /** Largest request body, in bytes. */
+  maxFrame: number;
+  /** Deadline for a whole request, from accept. */
+  readTimeoutMs: number;
+  /** Connections open at once (being read, handed over, being answered). */
+  maxConnections: number;
+  /** Bytes of requests (their declared lengths) held at once until answered. */
+  maxBuffered: number;
+  /** Tests: find a caller's namespaces through /proc/PID/ns even where its pidfd would tell (Linux ≥ 6.11). */
+  peerFromProc?: boolean;
+}
+
+/** The caller of a connection, from the kernel (SO_PEERCRED, its pidfd or /proc/PID/ns). */
+export interface FramePeer {
+  /** As this process's pid namespace sees it; 0 when it is not visible here. */
+  pid: number;
+  /** As this process's user namespace sees them; -1 when unknown. */
+  uid: number;
+  gid: number;
+  /** The caller's namespaces as "dev:ino" (as `statSync('/proc/self/ns/net')` gives them); '' when unknown. */
+  netns: string;
+  pidns: string;
+  userns: string;
+}
+
 export interface FrameServer {
+  /**
+   * Writes a framed answer on a handed-over connection and closes it: 'sent'; 'queued' when the socket would
+   * not take it all at once (the rest is written as the client reads, dropped after 10 s without progress);
+   * 'gone' when the client had closed its end, or fd is not a connection waiting for an answer. Never waits.
+   */
+  reply(fd: number, data: Buffer): 'sent' | 'queued' | 'gone';
+  /** Closes a handed-over connection without an answer. */
+  drop(fd: number): void;
   /** Stops accepting and closes the listening fd; connections being read are still handed over. */
   close(): void;
   /** Closes the connections whose request is still being read. */
   dropReading(): void;
   /** Connections accepted whose request is still being read. */
   readonly reading: number;
+  /** Connections open: being read, handed over, or being answered. */
+  readonly open: number;
+  /** Bytes reserved for requests not answered yet. */
+  readonly buffered: number;
+  /** Connections refused (over a limit) since start. */
+  readonly refused: number;
 }
 
 /** An error from a syscall in the addon: `code` is the errno name ('EEXIST'), `syscall` the call. */

@@ -2,7 +2,7 @@
 // The daemon runs as a child process inside a namespace that plays the host (`ip netns exec H node …`),
 // with TSNET_SOCKET and TSNET_ROOT in temp dirs, and is killed when each test ends.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, statSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { join } from 'node:path';
@@ -14,126 +14,9 @@ import { decodeResponse, encodeRequest } from '../plugins/daemon/protocol.js';
 import type { Registry } from '../plugins/daemon/registry.js';
 import { startServer } from '../plugins/daemon/server.js';
 import { CniError } from '../plugins/cni/types.js';
-import { OUR_CNI, REF_CNI, REPO } from './cni-exec.js';
-import { ipj, needsRoot, world, type World } from './harness.js';
-
-const FAST = join(REPO, 'dist', 'cni-fast');
-const TSNETD = join(REPO, 'dist', 'plugins', 'daemon', 'tsnetd-main.js');
-const SHIM = join(REPO, 'native', 'build', 'Release', 'tsnet-cni-shim');
-
-let laidOut: Promise<void> | undefined;
-/** dist/cni-fast from the current shim and dist/cni (idempotent, atomic per file). */
-function ensureLayout(): Promise<void> {
-  laidOut ??= (async () => {
-    const mod = (await import(pathToFileURL(join(REPO, 'plugins', 'cni', 'build.mjs')).href)) as { layoutFastPath: () => unknown };
-    mod.layoutFastPath();
-  })();
-  return laidOut;
-}
-
-interface Daemon {
-  proc: ChildProcess;
-  socket: string;
-  log: () => string;
-  exited: Promise<number | null>;
-  kill(sig?: NodeJS.Signals): Promise<number | null>;
-}
-
-/** Starts tsnetd in `hostNs`; resolves once it listens. Killed (SIGKILL) at the end of the test. */
-async function startDaemon(w: World, hostNs: string, root: string, socket: string, extraEnv: Record<string, string> = {}): Promise<Daemon> {
-  const proc = spawn('ip', ['netns', 'exec', hostNs, process.execPath, TSNETD], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TSNET_SOCKET: socket, TSNET_ROOT: root, ...extraEnv },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let log = '';
-  proc.stderr!.setEncoding('utf8');
-  const exited = new Promise<number | null>((res) => proc.once('exit', (code) => res(code)));
-  w.defer(async () => {
-    if (proc.exitCode === null && proc.signalCode === null) {
-      proc.kill('SIGKILL');
-      await exited;
-    }
-  });
-  await new Promise<void>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`tsnetd did not start within 10 s: ${log}`)), 10_000);
-    proc.stderr!.on('data', (d: string) => {
-      log += d;
-      if (log.includes('listening on')) {
-        clearTimeout(timer);
-        res();
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      rej(new Error(`tsnetd exited with ${code}: ${log}`));
-    });
-  });
-  return {
-    proc,
-    socket,
-    log: () => log,
-    exited,
-    async kill(sig: NodeJS.Signals = 'SIGTERM') {
-      proc.kill(sig);
-      return exited;
-    },
-  };
-}
-
-interface Call {
-  hostNs: string;
-  file: string;
-  command: string;
-  conf: unknown;
-  containerId?: string;
-  netns?: string;
-  ifname?: string;
-  env?: Record<string, string>;
-}
-
-interface Outcome {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  json: any;
-}
-
-/** Execs a plugin (shim or standalone) inside `hostNs`, asynchronously, as a runtime would. */
-function exec(c: Call): Promise<Outcome> {
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-    CNI_COMMAND: c.command,
-    CNI_CONTAINERID: c.containerId ?? 'ctr1',
-    CNI_NETNS: c.netns ?? '',
-    CNI_IFNAME: c.ifname ?? 'eth0',
-    CNI_ARGS: '',
-    CNI_PATH: `${OUR_CNI}:${REF_CNI}`,
-    ...c.env,
-  };
-  for (const [k, v] of Object.entries(env)) if (v === '\0unset') delete env[k];
-  return new Promise((res) => {
-    const p = spawn('ip', ['netns', 'exec', c.hostNs, c.file], { env });
-    let stdout = '';
-    let stderr = '';
-    p.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    p.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    p.stdin.end(typeof c.conf === 'string' ? c.conf : JSON.stringify(c.conf));
-    p.on('close', (status) => {
-      let json: any;
-      try {
-        json = stdout.trim() ? JSON.parse(stdout) : undefined;
-      } catch {
-        json = undefined;
-      }
-      res({ status, stdout, stderr, json });
-    });
-  });
-}
-
-/** Output with the random parts (MACs, host veth names) masked. */
-function norm(s: string): string {
-  return s.replace(/\b([0-9a-f]{2}:){5}[0-9a-f]{2}\b/g, 'MAC').replace(/veth[0-9a-f]{8}/g, 'VETH');
-}
+import { OUR_CNI, REPO } from './cni-exec.js';
+import { ensureLayout, exec, FAST, norm, SHIM, startDaemon } from './daemon-fixture.js';
+import { ipj, needsRoot, world } from './harness.js';
 
 async function held(root: string, network: string): Promise<number> {
   const store = new IpamStore(ipamDir(root, network));
@@ -290,22 +173,28 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
         c.write(data, () => (halfClose ? c.end() : undefined));
       });
     const reqEnv = Object.fromEntries(Object.entries(env('CHECK')).filter((e): e is [string, string] => e[1] !== undefined));
-    const frame = encodeRequest({ type: 'fake', env: reqEnv, netns: '', pidns: '', stdin: Buffer.from(conf) });
+    const frame = encodeRequest({ type: 'fake', env: reqEnv, stdin: Buffer.from(conf) });
     const head = Buffer.alloc(4);
     head.writeUInt32BE(100);
     const huge = Buffer.alloc(4);
     huge.writeUInt32BE(64 * 1024 * 1024);
     assert.equal((await exchange(Buffer.concat([head, Buffer.from('short')]), true)).length, 0);
-    assert.equal((await exchange(huge, false)).length, 0);
+    // Over the size limit: told at once to run the standalone plugin.
+    assert.deepEqual(decodeResponse((await exchange(huge, false)).subarray(4)), {
+      kind: 'fallback',
+      reason: "a request of 67108864 bytes exceeds tsnetd's limit of 1048576 bytes per request",
+    });
     assert.equal((await exchange(Buffer.concat([frame, Buffer.from('x')]), true)).length, 0);
     assert.equal((await exchange(Buffer.alloc(0), false)).length, 0, 'nothing sent: dropped after readTimeoutMs');
+    // The same failure again within a minute is counted, not logged again.
+    assert.equal((await exchange(Buffer.concat([head, Buffer.from('short')]), true)).length, 0);
     assert.deepEqual(
       lines.filter((l) => !l.startsWith('listening')),
       [
         'client closed the connection in the middle of its request',
-        'frame of 67108864 bytes exceeds the 16777216-byte limit',
+        "refused a request: a request of 67108864 bytes exceeds tsnetd's limit of 1048576 bytes per request; its caller runs the standalone plugin",
         'extra bytes after the frame',
-        'client sent no complete request in time; dropped',
+        'client did not send its whole request within 300 ms; dropped',
       ],
     );
     // Still serving, and a request sent in pieces is read whole.
@@ -313,6 +202,7 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
     const res = decodeResponse(ok.subarray(4));
     assert.equal(res.kind, 'result');
     assert.equal(srv.stats().served, 1);
+    assert.deepEqual(srv.usage(), { open: 0, reading: 0, buffered: 0, refused: 1 }, 'nothing held once all are answered or dropped');
   });
 
   it('an answer bigger than the socket buffer goes out as the client reads it, and holds up no other request', async (t) => {
@@ -341,8 +231,6 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
         encodeRequest({
           type: 'big',
           env: reqEnv,
-          netns: '',
-          pidns: '',
           stdin: Buffer.from(JSON.stringify({ cniVersion: '1.0.0', name: 'n', type: 'big' })),
         }),
         () => res(),
@@ -435,7 +323,7 @@ describe('tsnetd server (in-process, fake plugins)', { skip: needsRoot }, () => 
     // A client halfway through sending its request when the daemon starts closing is still read, and told to
     // run the standalone plugin (nothing was started for it).
     const reqEnv = Object.fromEntries(Object.entries(env('ADD')).filter((e): e is [string, string] => e[1] !== undefined));
-    const frame = encodeRequest({ type: 'fake', env: reqEnv, netns: '', pidns: '', stdin: Buffer.from(conf) });
+    const frame = encodeRequest({ type: 'fake', env: reqEnv, stdin: Buffer.from(conf) });
     const late = createConnection(socket);
     const lateAnswer = new Promise<Buffer>((res, rej) => {
       const got: Buffer[] = [];

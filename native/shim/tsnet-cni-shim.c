@@ -1,11 +1,22 @@
 /*
- * tsnet-cni-shim: the CNI fast path. Installed as <dir>/<type> (a copy or hardlink per plugin type, see
- * plugins/daemon/layout.mjs), it forwards one CNI invocation (the CNI_* variables, TSNET_ROOT and stdin) to
- * the resident tsnetd over its unix socket and prints the answer, exiting with the daemon's exit code.
+ * tsnet-cni-shim: the CNI fast path. Installed as <dir>/<type> (a copy or hardlink per plugin type, made by
+ * `node plugins/cni/build.mjs cni-fast`), it forwards one CNI invocation (the CNI_* variables, TSNET_ROOT and
+ * stdin) to the resident tsnetd over its unix socket and prints the answer, exiting with the daemon's exit code.
+ *
+ * The plugin type is the name of the file exec'd, symlinks followed: an orchestrator's `host-local ->
+ * dist/cni-fast/tsnet-ipam` is tsnet-ipam. That is the basename of /proc/self/exe (the path the kernel
+ * exec'd, symlinks resolved, a hardlink by the name it was reached through); where that is the build's own
+ * name (tsnet-cni-shim) or unreadable, the last name in argv[0]'s symlink chain that is not.
  *
  * When no daemon answers (socket missing or refused), or the daemon declines (it does not serve this type,
- * or runs in another namespace or state root), the shim execs the standalone Node plugin for the type with
- * the same environment and the same stdin bytes: the results are identical, only slower.
+ * or the caller is not root in its namespaces, or it is at a limit), the shim execs the standalone Node
+ * plugin for the type with the same environment and the same stdin bytes: the results are identical, only
+ * slower.
+ *
+ * The socket is trusted only where no one but root could have put it: its real path (symlinks resolved) is a
+ * socket owned by root in a directory owned by root that group and others cannot write, under directories
+ * owned by root that group and others cannot write unless sticky (/tmp); and the process listening on it runs
+ * as root (SO_PEERCRED). Otherwise the shim says why on stderr and runs the standalone plugin.
  *
  * Standalone plugin location, first that exists:
  *   $TSNET_CNI_STANDALONE_DIR/<type>, TSNET_STANDALONE_DIR/<type> (compile-time define, if given),
@@ -29,10 +40,12 @@
 
 #define DEFAULT_SOCKET "/run/tsnet/tsnetd.sock"
 #define MAX_FRAME (16u * 1024u * 1024u)
+#define SHIM_NAME "tsnet-cni-shim"
 
 extern char **environ;
 
 static const char *plugin_type;
+static char plugin_type_buf[NAME_MAX + 1];
 
 struct buf {
   char *p;
@@ -93,16 +106,23 @@ static void read_stdin(struct buf *in) {
   }
 }
 
-static const char *ns_inode(const char *path, char *out, size_t outlen) {
-  struct stat st;
-  if (stat(path, &st) != 0) return "";
-  snprintf(out, outlen, "%llu", (unsigned long long)st.st_ino);
-  return out;
-}
-
 static int write_all(int fd, const char *p, size_t n) {
   while (n > 0) {
     ssize_t w = write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return -1;
+    }
+    p += w;
+    n -= (size_t)w;
+  }
+  return 0;
+}
+
+/* write_all for the socket: a daemon that closed (refusing the request) is an error, not a SIGPIPE. */
+static int send_all(int fd, const char *p, size_t n) {
+  while (n > 0) {
+    ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
     if (w < 0) {
       if (errno == EINTR) continue;
       return -1;
@@ -201,15 +221,151 @@ static void config_version(const struct buf *in, char *out, size_t outlen) {
   else snprintf(out, outlen, "1.1.0");
 }
 
+/* The last path component of p, without a trailing " (deleted)" (an exe replaced while it ran). */
+static void base_name(const char *p, char *out, size_t outlen) {
+  const char *b = strrchr(p, '/');
+  b = b ? b + 1 : p;
+  size_t n = strlen(b);
+  const char *del = " (deleted)";
+  if (n > strlen(del) && strcmp(b + n - strlen(del), del) == 0) n -= strlen(del);
+  if (n >= outlen) n = outlen - 1;
+  memcpy(out, b, n);
+  out[n] = 0;
+}
+
+/* The plugin type: see the head of this file. */
+static const char *resolve_type(const char *a0) {
+  char path[PATH_MAX], name[NAME_MAX + 1];
+  ssize_t n = readlink("/proc/self/exe", path, sizeof path - 1);
+  if (n > 0) {
+    path[n] = 0;
+    base_name(path, name, sizeof name);
+    if (*name && strcmp(name, SHIM_NAME) != 0) {
+      strcpy(plugin_type_buf, name);
+      return plugin_type_buf;
+    }
+  }
+  /* argv[0] and the symlinks it leads through: the last name that is not the build's own. */
+  base_name(a0, plugin_type_buf, sizeof plugin_type_buf);
+  if (!strchr(a0, '/') || strlen(a0) >= sizeof path) return plugin_type_buf;
+  strcpy(path, a0);
+  for (int hops = 0; hops < 40; hops++) {
+    struct stat st;
+    if (lstat(path, &st) != 0 || !S_ISLNK(st.st_mode)) break;
+    char target[PATH_MAX];
+    ssize_t t = readlink(path, target, sizeof target - 1);
+    if (t <= 0) break;
+    target[t] = 0;
+    if (target[0] != '/') { /* relative to the link's directory */
+      char *slash = strrchr(path, '/');
+      size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+      if (dirlen + (size_t)t >= sizeof path) break;
+      memmove(path + dirlen, target, (size_t)t + 1);
+    } else {
+      memcpy(path, target, (size_t)t + 1);
+    }
+    base_name(path, name, sizeof name);
+    if (*name && strcmp(name, SHIM_NAME) != 0) strcpy(plugin_type_buf, name);
+  }
+  return plugin_type_buf;
+}
+
+/*
+ * Whether the socket at `path` may be trusted (see the head of this file): NULL and its real path in
+ * `real`, or why not in `why` (`real` set too, unless the path does not resolve).
+ */
+static const char *untrusted_socket(const char *path, char *real, char *why, size_t whylen) {
+  real[0] = 0;
+  if (!realpath(path, real)) {
+    real[0] = 0;
+    snprintf(why, whylen, "%s", strerror(errno));
+    return why;
+  }
+  struct stat st;
+  if (lstat(real, &st) != 0) {
+    snprintf(why, whylen, "%s: %s", real, strerror(errno));
+    return why;
+  }
+  if (!S_ISSOCK(st.st_mode)) {
+    snprintf(why, whylen, "%s is not a socket", real);
+    return why;
+  }
+  if (st.st_uid != 0) {
+    snprintf(why, whylen, "%s is owned by uid %u, not root", real, (unsigned)st.st_uid);
+    return why;
+  }
+  char dir[PATH_MAX];
+  strcpy(dir, real);
+  for (int first = 1;; first = 0) {
+    char *slash = strrchr(dir, '/');
+    if (!slash) break;
+    if (slash == dir) slash[1] = 0; /* "/" itself */
+    else *slash = 0;
+    if (lstat(dir, &st) != 0) {
+      snprintf(why, whylen, "%s: %s", dir, strerror(errno));
+      return why;
+    }
+    if (st.st_uid != 0) {
+      snprintf(why, whylen, "directory %s is owned by uid %u, not root", dir, (unsigned)st.st_uid);
+      return why;
+    }
+    /* Others may add entries to a sticky directory (/tmp) but not replace root's; not so the socket's own. */
+    if ((st.st_mode & (S_IWGRP | S_IWOTH)) && (first || !(st.st_mode & S_ISVTX))) {
+      snprintf(why, whylen, "directory %s is writable by others (mode %04o)", dir, (unsigned)(st.st_mode & 07777));
+      return why;
+    }
+    if (strcmp(dir, "/") == 0) break;
+  }
+  return NULL;
+}
+
+/*
+ * Connects to a trusted tsnetd socket: the fd, or -1 with `why` set, and *warn when it is worth saying: the
+ * socket is there and this caller could have connected (a missing or unreachable one is the plain "no daemon").
+ */
+static int connect_daemon(const char *sockpath, char *why, size_t whylen, int *warn) {
+  char real[PATH_MAX];
+  *warn = 0;
+  if (untrusted_socket(sockpath, real, why, whylen)) {
+    *warn = real[0] && access(real, W_OK) == 0;
+    return -1;
+  }
+  struct sockaddr_un addr = {.sun_family = AF_UNIX};
+  if (strlen(real) >= sizeof addr.sun_path) {
+    snprintf(why, whylen, "its real path %s is longer than %zu bytes", real, sizeof addr.sun_path - 1);
+    *warn = 1;
+    return -1;
+  }
+  strcpy(addr.sun_path, real);
+  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (s < 0) {
+    snprintf(why, whylen, "cannot make a unix socket: %s", strerror(errno));
+    return -1;
+  }
+  if (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
+    /* ECONNREFUSED: no daemon. EACCES and the rest: not ours to use; the plugin itself decides. */
+    snprintf(why, whylen, "%s", strerror(errno));
+    close(s);
+    return -1;
+  }
+  struct ucred uc;
+  socklen_t len = sizeof uc;
+  if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &uc, &len) != 0 || uc.uid != 0) {
+    snprintf(why, whylen, "the process listening on %s runs as uid %d, not root", real, len == sizeof uc ? (int)uc.uid : -1);
+    *warn = 1;
+    close(s);
+    return -1;
+  }
+  return s;
+}
+
 int main(int argc, char **argv) {
   (void)argc;
-  const char *a0 = argv[0] ? argv[0] : "";
-  const char *base = strrchr(a0, '/');
-  plugin_type = base ? base + 1 : a0;
-  if (!*plugin_type || strcmp(plugin_type, "tsnet-cni-shim") == 0) {
+  plugin_type = resolve_type(argv[0] ? argv[0] : "");
+  if (!*plugin_type || strcmp(plugin_type, SHIM_NAME) == 0) {
     fprintf(stderr,
-            "tsnet-cni-shim: install me as <dir>/<plugin type> (e.g. dist/cni-fast/bridge, made by plugins/daemon/layout.mjs);\n"
-            "I forward CNI calls to tsnetd ($TSNET_SOCKET, default " DEFAULT_SOCKET ") or run the standalone plugin.\n");
+            "tsnet-cni-shim: install me as <dir>/<plugin type> (e.g. dist/cni-fast/bridge, made by node plugins/cni/build.mjs cni-fast),\n"
+            "or link a name to such a file; I forward CNI calls to tsnetd ($TSNET_SOCKET, default " DEFAULT_SOCKET ") or run the standalone plugin.\n");
     return 2;
   }
 
@@ -224,26 +380,19 @@ int main(int argc, char **argv) {
 
   const char *sockpath = getenv("TSNET_SOCKET");
   if (!sockpath || !*sockpath) sockpath = DEFAULT_SOCKET;
-  struct sockaddr_un addr = {.sun_family = AF_UNIX};
-  if (strlen(sockpath) >= sizeof addr.sun_path) die("TSNET_SOCKET %s is longer than 107 bytes; use a shorter path", sockpath);
-  strcpy(addr.sun_path, sockpath);
-  int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0) run_standalone(&in, had_stdin, "cannot make a unix socket");
-  if (connect(s, (struct sockaddr *)&addr, sizeof addr) != 0) {
-    /* ENOENT/ECONNREFUSED: no daemon. EACCES and the rest: not ours to use; the plugin itself decides. */
-    close(s);
-    run_standalone(&in, had_stdin, strerror(errno));
+  char why[PATH_MAX + 128];
+  int warn;
+  int s = connect_daemon(sockpath, why, sizeof why, &warn);
+  if (s < 0) {
+    if (warn) fprintf(stderr, "tsnet-cni-shim (%s): not using %s: %s; running the standalone plugin\n", plugin_type, sockpath, why);
+    run_standalone(&in, had_stdin, why);
   }
 
   /* Request: u32 length, "TSN1", KEY=VALUE\0 ..., \0, stdin. */
   struct buf req = {0};
-  char tmp[64], line[96];
+  char line[NAME_MAX + 8];
   put(&req, "\0\0\0\0TSN1", 8);
   snprintf(line, sizeof line, "@type=%s", plugin_type);
-  put_str(&req, line);
-  snprintf(line, sizeof line, "@netns=%s", ns_inode("/proc/self/ns/net", tmp, sizeof tmp));
-  put_str(&req, line);
-  snprintf(line, sizeof line, "@pidns=%s", ns_inode("/proc/self/ns/pid", tmp, sizeof tmp));
   put_str(&req, line);
   for (char **e = environ; *e; e++)
     if (strncmp(*e, "CNI_", 4) == 0 || strncmp(*e, "TSNET_ROOT=", 11) == 0) put_str(&req, *e);
@@ -255,7 +404,8 @@ int main(int argc, char **argv) {
   req.p[1] = (char)(body >> 16);
   req.p[2] = (char)(body >> 8);
   req.p[3] = (char)body;
-  if (write_all(s, req.p, req.len) != 0) {
+  if (send_all(s, req.p, req.len) != 0) {
+    /* tsnetd refused it (over a limit) with a fallback answer and closed, or went away: standalone either way. */
     close(s);
     run_standalone(&in, had_stdin, "tsnetd closed the connection before reading the request");
   }

@@ -1,9 +1,10 @@
 // A Node client for tsnetd: what the C shim does, for callers already in Node (the engine, tests).
 // Returns the daemon's answer, or `undefined` when no daemon answers or it declines — the caller then runs
-// the plugin some other way (in-process `dispatch`, or the standalone executable).
+// the plugin some other way (in-process `dispatch`, or the standalone executable). Who is calling (uid,
+// namespaces) is not said: tsnetd asks the kernel.
 import { createConnection } from 'node:net';
-import { decodeResponse, encodeRequest, FrameReader, type DaemonResponse } from './protocol.js';
-import { nsInode, socketPath } from './endpoint.js';
+import { decodeResponse, encodeRequest, forwarded, FrameReader, type DaemonResponse } from './protocol.js';
+import { socketPath } from './endpoint.js';
 
 export interface DaemonCall {
   type: string;
@@ -25,7 +26,7 @@ export class DaemonConnectionLost extends Error {
 /** The subset of an environment that travels to the daemon. */
 export function forwardedEnv(env: NodeJS.ProcessEnv): Record<string, string> {
   const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(env)) if (v !== undefined && (k.startsWith('CNI_') || k === 'TSNET_ROOT')) out[k] = v;
+  for (const [k, v] of Object.entries(env)) if (v !== undefined && forwarded(k)) out[k] = v;
   return out;
 }
 
@@ -38,8 +39,6 @@ export function callDaemon(call: DaemonCall): Promise<DaemonResponse | undefined
   const frame = encodeRequest({
     type: call.type,
     env: forwardedEnv(call.env),
-    netns: nsInode('net'),
-    pidns: nsInode('pid'),
     stdin: typeof call.stdin === 'string' ? Buffer.from(call.stdin) : call.stdin,
   });
   return new Promise((res, rej) => {

@@ -1,4 +1,4 @@
-// Where tsnetd listens, and how a caller names the namespaces it runs in: shared by the daemon and its
+// Where tsnetd listens, and how the daemon names the namespaces it runs in: shared by the daemon and its
 // clients, so a client loads none of the daemon's plugins.
 import { statSync } from 'node:fs';
 
@@ -10,10 +10,14 @@ export function socketPath(env: NodeJS.ProcessEnv = process.env): string {
   return env.TSNET_SOCKET || DEFAULT_SOCKET;
 }
 
-/** The inode of a process's network or pid namespace ('' when unreadable), as the C shim sends it. */
-export function nsInode(kind: 'net' | 'pid', pid: number | 'self' = 'self'): string {
+/**
+ * A process's network, pid or user namespace as "dev:ino" ('' when unreadable): the form in which the
+ * addon's FrameServer reports a caller's (native/addon.ts FramePeer).
+ */
+export function nsId(kind: 'net' | 'pid' | 'user', pid: number | 'self' = 'self'): string {
   try {
-    return String(statSync(`/proc/${pid}/ns/${kind}`).ino);
+    const st = statSync(`/proc/${pid}/ns/${kind}`);
+    return `${st.dev}:${st.ino}`;
   } catch {
     return '';
   }

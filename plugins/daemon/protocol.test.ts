@@ -9,8 +9,6 @@ describe('tsnetd protocol', () => {
     const frame = encodeRequest({
       type: 'bridge',
       env: { CNI_COMMAND: 'ADD', CNI_ARGS: 'A=1;B=2', TSNET_ROOT: '/x' },
-      netns: '123',
-      pidns: '456',
       stdin,
     });
     const r = new FrameReader();
@@ -22,8 +20,6 @@ describe('tsnetd protocol', () => {
       {
         type: 'bridge',
         env: { CNI_COMMAND: 'ADD', CNI_ARGS: 'A=1;B=2', TSNET_ROOT: '/x' },
-        netns: '123',
-        pidns: '456',
         stdin: stdin.toString('latin1'),
       },
     );

@@ -5,24 +5,26 @@
 //   frame    = u32 big-endian length of body, body
 //   request  = "TSN1", then NUL-terminated "KEY=VALUE" entries, then one empty entry (a lone NUL),
 //              then the plugin's stdin bytes (the rest of the body).
-//              Keys: the plugin type as "@type", the caller's network/pid namespace inodes as "@netns" and
-//              "@pidns", then the CNI_* variables and TSNET_ROOT (when set) exactly as the caller had them.
+//              Keys: the plugin type as "@type", then the CNI_* variables and TSNET_ROOT (when set) exactly
+//              as the caller had them. Other "@" keys are ignored (shims before tsnetd took the caller's
+//              namespaces from the kernel sent "@netns"/"@pidns"), and so is any other key; at most
+//              MAX_ENTRIES entries.
 //   response = "TSN1", then one kind byte:
 //              'R' result:  i32 BE exit code, u32 BE stdout length, stdout bytes, stderr bytes (the rest)
 //              'F' fallback: UTF-8 reason (the rest); the caller runs the standalone plugin instead.
+//              (native/src/frame-server.cc writes 'F' itself when it refuses a connection over a limit.)
 
 export const MAGIC = Buffer.from('TSN1');
-/** Largest body either side accepts; a network config is a few KiB. */
+/** Largest body either side accepts; a network config is a few KiB. (tsnetd's own limit may be lower.) */
 export const MAX_FRAME = 16 * 1024 * 1024;
+/** Most entries a request header may have (a CNI call has about ten). */
+export const MAX_ENTRIES = 256;
 
 export interface DaemonRequest {
   /** Plugin type (the executable's name). */
   type: string;
   /** The CNI_* variables (and TSNET_ROOT) of the invocation. */
   env: Record<string, string>;
-  /** "@netns"/"@pidns": inode numbers of the caller's namespaces, as decimal strings; '' when unknown. */
-  netns: string;
-  pidns: string;
   stdin: Buffer;
 }
 
@@ -42,13 +44,14 @@ function frame(body: Buffer): Buffer {
   return Buffer.concat([head, body]);
 }
 
+/** The variables a request carries: CNI_* and TSNET_ROOT. */
+export function forwarded(key: string): boolean {
+  return key.startsWith('CNI_') || key === 'TSNET_ROOT';
+}
+
 export function encodeRequest(req: DaemonRequest): Buffer {
-  const entries = [
-    `@type=${req.type}`,
-    `@netns=${req.netns}`,
-    `@pidns=${req.pidns}`,
-    ...Object.entries(req.env).map(([k, v]) => `${k}=${v}`),
-  ];
+  const entries = [`@type=${req.type}`, ...Object.entries(req.env).map(([k, v]) => `${k}=${v}`)];
+  if (entries.length > MAX_ENTRIES) throw new ProtocolError(`${entries.length} entries exceed the limit of ${MAX_ENTRIES}`);
   for (const e of entries) if (e.includes('\0')) throw new ProtocolError(`entry ${JSON.stringify(e.slice(0, 40))} contains a NUL byte`);
   const head = Buffer.from(`${entries.join('\0')}\0\0`);
   return frame(Buffer.concat([MAGIC, head, req.stdin]));
@@ -59,16 +62,15 @@ export function decodeRequest(body: Buffer): DaemonRequest {
     throw new ProtocolError('request does not start with TSN1 (a client of another version?)');
   const env: Record<string, string> = {};
   let type = '';
-  let netns = '';
-  let pidns = '';
   let off = 4;
-  for (;;) {
+  for (let n = 0; ; n++) {
     const end = body.indexOf(0, off);
     if (end < 0) throw new ProtocolError('request header is not terminated by an empty entry');
     if (end === off) {
       off = end + 1;
       break;
     }
+    if (n === MAX_ENTRIES) throw new ProtocolError(`request header has more than ${MAX_ENTRIES} entries`);
     const entry = body.toString('utf8', off, end);
     off = end + 1;
     const eq = entry.indexOf('=');
@@ -76,12 +78,10 @@ export function decodeRequest(body: Buffer): DaemonRequest {
     const k = entry.slice(0, eq);
     const v = entry.slice(eq + 1);
     if (k === '@type') type = v;
-    else if (k === '@netns') netns = v;
-    else if (k === '@pidns') pidns = v;
-    else if (!k.startsWith('@')) env[k] = v;
+    else if (forwarded(k)) env[k] = v;
   }
   if (!type) throw new ProtocolError('request names no plugin type (@type)');
-  return { type, env, netns, pidns, stdin: body.subarray(off) };
+  return { type, env, stdin: body.subarray(off) };
 }
 
 export function encodeResponse(res: DaemonResponse): Buffer {

@@ -4,7 +4,7 @@
 // requests in flight get up to the request timeout to finish; a second signal exits immediately.
 // All state lives in the IPAM store on disk, so a restart (or a crash) loses nothing.
 import { socketPath } from './endpoint.js';
-import { DaemonError, DEFAULT_TIMEOUT_MS, startServer } from './server.js';
+import { DaemonError, DEFAULT_TIMEOUT_MS, limitsFromEnv, startServer } from './server.js';
 
 export interface DaemonOptions {
   /** Socket path; default $TSNET_SOCKET, else /run/tsnet/tsnetd.sock. */
@@ -40,6 +40,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<number> {
     server = await startServer({
       socket: opts.socket ?? socketPath(),
       timeoutMs: opts.timeoutMs ?? envTimeout() ?? DEFAULT_TIMEOUT_MS,
+      limits: limitsFromEnv(),
       log: opts.quiet ? (l) => (l.startsWith('listening') ? undefined : log(l)) : log,
     });
   } catch (e) {
@@ -58,7 +59,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<number> {
       log(`${sig}: stopping (${s.inflight()} request(s) in flight)`);
       void s.close().then(() => {
         const st = s.stats();
-        log(`stopped after ${st.served} answered, ${st.declined} declined, ${st.failed} failed request(s)`);
+        log(`stopped after ${st.served} answered, ${st.declined} declined, ${st.malformed} malformed, ${st.failed} failed request(s)`);
         process.off('SIGTERM', onTerm);
         process.off('SIGINT', onInt);
         res(0);

@@ -4,6 +4,7 @@
 //   <root>/containers/<id>/               config.json, state.json, pid, exit, init.conf, container.log,
 //                                         upper/, work/, rootfs/ (mount point), etc/ (hosts, resolv.conf, hostname)
 //   <root>/names/<name>                   holds the id of the container called <name> (created O_EXCL: unique)
+//   <root>/cache/seccomp/<hash>.bpf       seccomp filters the init helper compiled (written and read by it)
 import { join, resolve } from 'node:path';
 
 export function stateRoot(): string {
@@ -20,4 +21,5 @@ export const paths = {
   names: () => join(stateRoot(), 'names'),
   name: (n: string) => join(stateRoot(), 'names', n),
   tmp: () => join(stateRoot(), 'tmp'),
+  seccompCache: () => join(stateRoot(), 'cache', 'seccomp'),
 };

@@ -75,7 +75,7 @@ export function capName(s: string, flag = '--cap-add'): Capability | 'ALL' {
     throw new TsnetError(
       `${flag} ${s}`,
       'not a Linux capability',
-      'use a name such as NET_ADMIN or SYS_PTRACE (see capabilities(7)), or ALL',
+      'use a name capabilities(7) lists, such as NET_ADMIN or SYS_PTRACE, or ALL',
     );
   return name;
 }

@@ -112,7 +112,8 @@ function enableV2Controllers(dir: string): void {
 export function createCgroup(id: string, limits: Limits, deviceAllow?: string[]): CgroupSet {
   const set = cgroupFor(id);
   if (set.devices && !deviceAllow) {
-    set.dirs = set.dirs.filter((d) => d !== set.devices);
+    // every device: the container stays in the devices hierarchy's root (unless it shares a mount with another controller)
+    if (![set.memory, set.pids, set.cpu].includes(set.devices)) set.dirs = set.dirs.filter((d) => d !== set.devices);
     delete set.devices;
   }
   if (set.version === 2) {

@@ -2,11 +2,16 @@
 // 4.3, CNI backend, the reference bridge + host-local plugins) on the same rootfs and the same network shape:
 // a bridge network of its own, gateway on the bridge, no masquerade. Both run inside a namespace that plays
 // the host (entered with nsenter), so the machine's own network is untouched; everything is removed after.
-// Run as root after `npm ci`:  node dist/bench/engine-run.js [--net bridge|none] [-n 20]
+// tsnet's runs alternate between the default confinement (Docker's capabilities, no_new_privs, seccomp
+// profile, masked paths, device cgroup) and `--privileged` (none of it: how every container started before),
+// so the cost of the defaults is measured in the same run. Under the noise of two Node starts per run, the
+// init helper is then timed alone (posix_spawn → exit, by exec-timed): `tsnet-init run` of a `true` container
+// with the default confinement keys, without them, and with a seccomp cache it has to fill first.
+// Run as root after `npm ci`:  node dist/bench/engine-run.js [--net bridge|none] [-n 20] [--no-podman]
 import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const args = process.argv.slice(2);
@@ -19,6 +24,7 @@ const dir = mkdtempSync(join(tmpdir(), 'tsnet-bench-'));
 const id = Math.random().toString(16).slice(2, 8);
 const hostNs = `tsb-run-${id}`;
 const env = { ...process.env, TSNET_ROOT: join(dir, 'tsnet') };
+const release = join(resolve(dirname(fileURLToPath(import.meta.url)), '..', '..'), 'native', 'build', 'Release');
 
 function inHost(cmd: string, a: string[], e: NodeJS.ProcessEnv = env): SpawnSyncReturns<string> {
   return spawnSync('nsenter', [`--net=/run/netns/${hostNs}`, cmd, ...a], { env: e, encoding: 'utf8' });
@@ -39,6 +45,55 @@ function stats(xs: number[]): string {
   return `median ${median(xs).toFixed(1)} ms, min ${s[0]!.toFixed(1)} ms, max ${s[s.length - 1]!.toFixed(1)} ms`;
 }
 
+/** `tsnet-init run` of a `true` container, alone: the keys of a real container's init.conf, own dirs, no netns. */
+function helperAlone(rounds: number): void {
+  const probe = tsnet('run', '-d', '--net', 'none', 'bench', 'sleep', '600').trim();
+  const conf = readFileSync(join(dir, 'tsnet', 'containers', probe, 'init.conf'), 'utf8');
+  tsnet('rm', '-f', probe);
+  const own = ['rootfs', 'upper', 'work', 'pidfile', 'exitfile', 'onexit', 'cgroup', 'netns', 'lo_up', 'arg', 'bind'];
+  const confinement = ['caps', 'no_new_privs', 'seccomp_default', 'seccomp_arch', 'seccomp', 'seccomp_cache', 'mask', 'ro'];
+  const keep = (line: string, drop: string[]) => !drop.includes(line.split('=')[0]!);
+  const lines = conf.split('\n').filter((l) => l && !l.startsWith('#') && keep(l, own));
+  const h = mkdtempSync(join(dir, 'helper-'));
+  for (const d of ['upper', 'work', 'rootfs']) mkdirSync(join(h, d));
+  const dirs = [`rootfs=${join(h, 'rootfs')}`, `upper=${join(h, 'upper')}`, `work=${join(h, 'work')}`, 'arg=true'];
+  const write = (name: string, body: string[]) => (writeFileSync(join(h, name), `${[...body, ...dirs].join('\n')}\n`), join(h, name));
+  const confined = write('confined.conf', lines);
+  const unconfined = write(
+    'unconfined.conf',
+    lines.filter((l) => keep(l, confinement)),
+  );
+  const timed = (conf: string): number => {
+    const r = spawnSync(
+      'nsenter',
+      [`--net=/run/netns/${hostNs}`, join(release, 'tsnet-bench-exec'), join(release, 'tsnet-init'), 'run', conf],
+      {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+      },
+    );
+    if (r.status !== 0) throw new Error(`tsnet-init run ${conf}: ${r.stderr}`);
+    return Number(r.output[3]);
+  };
+  const cold = (i: number) =>
+    write(`cold${i}.conf`, [...lines.filter((l) => !l.startsWith('seccomp_cache=')), `seccomp_cache=${join(h, `cache${i}`)}`]);
+  timed(confined); // fills the seccomp cache the engine names
+  const a: number[] = [];
+  const b: number[] = [];
+  const c: number[] = [];
+  for (let i = 0; i < rounds; i++) {
+    a.push(timed(confined));
+    b.push(timed(unconfined));
+    if (i % 4 === 0) c.push(timed(cold(i)));
+  }
+  console.log(`tsnet-init run alone ×${rounds}, default confinement (filter cached): ${stats(a)}`);
+  console.log(`tsnet-init run alone ×${rounds}, unconfined: ${stats(b)}`);
+  console.log(`tsnet-init run alone ×${c.length}, default confinement, filter compiled (first container of a root): ${stats(c)}`);
+  console.log(
+    `cost of the default confinement in the helper (median): ${(median(a) - median(b)).toFixed(2)} ms cached, ${(median(c) - median(b)).toFixed(2)} ms compiling`,
+  );
+}
+
 spawnSync('ip', ['netns', 'add', hostNs]);
 spawnSync('ip', ['-n', hostNs, 'link', 'set', 'lo', 'up']);
 try {
@@ -49,14 +104,25 @@ try {
     ourNet = 'bench';
   }
   tsnet('run', '--rm', '--net', ourNet, 'bench', 'true'); // warm-up
-  const ours = Array.from({ length: n }, () => time(() => tsnet('run', '--rm', '--net', ourNet, 'bench', 'true')));
-  console.log(`tsnet  run --rm --net ${net} ×${n}: ${stats(ours)}`);
+  tsnet('run', '--rm', '--privileged', '--net', ourNet, 'bench', 'true');
+  const ours: number[] = [];
+  const unconfined: number[] = [];
+  for (let i = 0; i < n; i++) {
+    ours.push(time(() => tsnet('run', '--rm', '--net', ourNet, 'bench', 'true')));
+    unconfined.push(time(() => tsnet('run', '--rm', '--privileged', '--net', ourNet, 'bench', 'true')));
+  }
+  console.log(`tsnet  run --rm --net ${net} ×${n} (default confinement): ${stats(ours)}`);
+  console.log(`tsnet  run --rm --privileged --net ${net} ×${n} (unconfined): ${stats(unconfined)}`);
+  console.log(`cost of the default confinement (median): ${(median(ours) - median(unconfined)).toFixed(1)} ms`);
+  helperAlone(Math.max(n, 20));
   const nodeStart = Array.from({ length: 5 }, () =>
     time(() => spawnSync(process.execPath, ['-e', '0'], { env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } })),
   );
   console.log(`(node -e 0 alone: ${stats(nodeStart)}; a tsnet run pays a Node start for the CLI and one for the exit hook)`);
 
-  if (spawnSync('podman', ['--version']).status !== 0) {
+  if (args.includes('--no-podman')) {
+    console.log('--no-podman: no reference measurement');
+  } else if (spawnSync('podman', ['--version']).status !== 0) {
     console.log('podman not installed: no reference measurement (apt-get install podman runc for the ratio)');
   } else {
     const netd = join(dir, 'net.d');

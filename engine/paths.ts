@@ -4,14 +4,14 @@
 //   <root>/containers/<id>/               config.json, state.json, pid, exit, init.conf, container.log,
 //                                         upper/, work/, rootfs/ (mount point), etc/ (hosts, resolv.conf, hostname)
 //   <root>/names/<name>                   holds the id of the container called <name> (created O_EXCL: unique)
+//   <root>/cache/seccomp/<hash>.bpf       seccomp filters the init helper compiled (written and read by it)
 // State is root's alone: records are written 0600, and images/, names/ made 0700 (containers/ 0710).
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
+import { stateRoot } from '../common/paths.js';
 import { DIR_MODE, tightenPath } from '../ipam/durable.js';
 
-export function stateRoot(): string {
-  return resolve(process.env.TSNET_ROOT || '/var/lib/tsnet');
-}
+export { stateRoot };
 
 export const paths = {
   images: () => join(stateRoot(), 'images'),
@@ -23,6 +23,7 @@ export const paths = {
   names: () => join(stateRoot(), 'names'),
   name: (n: string) => join(stateRoot(), 'names', n),
   tmp: () => join(stateRoot(), 'tmp'),
+  seccompCache: () => join(stateRoot(), 'cache', 'seccomp'),
 };
 
 /** mkdir -p a state directory, root's alone (0700); one left looser by an older tsnet is tightened. */

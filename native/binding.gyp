@@ -14,7 +14,8 @@
       "type": "executable",
       "sources": ["init/tsnet-init.c"],
       "defines": ["_GNU_SOURCE"],
-      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"],
+      "libraries": ["<!@(sh init/seccomp-libs.sh)"]
     },
     {
       "target_name": "tsnet-nsexec",

@@ -11,7 +11,7 @@ import { killContainer, signalName, stopContainer } from '../containers/stop.js'
 import { streamLogs } from '../containers/logs.js';
 import { psRow, psTable } from '../containers/ps.js';
 import { getContainer, listContainers } from '../containers/store.js';
-import { collect, parseLimits, parsePorts, parseTimeout } from './options.js';
+import { collect, parseLimits, parsePorts, parseTimeout, securityOptions } from './options.js';
 
 interface RunFlags {
   detach?: boolean;
@@ -27,6 +27,10 @@ interface RunFlags {
   memory?: string;
   cpus?: string;
   pidsLimit?: string;
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  securityOpt?: string[];
 }
 
 async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
@@ -41,6 +45,7 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
     env: f.env,
     workdir: f.workdir,
     limits: parseLimits(f),
+    security: securityOptions(f),
     autoRemove: f.rm,
     detached: f.detach,
   });
@@ -83,6 +88,14 @@ export function containerCommands(program: Command): void {
     .option('-m, --memory <size>', 'memory limit, e.g. 64m')
     .option('--cpus <n>', 'CPU limit, e.g. 0.5')
     .option('--pids-limit <n>', 'maximum number of processes')
+    .option('--cap-add <cap>', 'add a capability to the default set, e.g. NET_ADMIN, or ALL (repeatable)', collect)
+    .option('--cap-drop <cap>', 'drop a capability from the default set, or ALL (repeatable)', collect)
+    .option('--privileged', 'every capability, no seccomp filter, no_new_privs off, /proc and /sys unmasked, every device')
+    .option(
+      '--security-opt <opt>',
+      'seccomp=unconfined | seccomp=FILE (a Docker-format profile) | no-new-privileges=false | systempaths=unconfined (repeatable)',
+      collect,
+    )
     .passThroughOptions()
     .action(async (image: string, cmd: string[], f: RunFlags) => run(image, cmd, f));
 

@@ -2,6 +2,7 @@
 import { TsnetError } from '../../common/errors.js';
 import { parsePort, type PortMapping } from '../network/ports.js';
 import { type Limits, parseSize } from '../runtime/cgroups.js';
+import type { SecurityOptions } from '../runtime/security.js';
 
 export function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -22,6 +23,17 @@ export function parseLimits(o: { memory?: string; cpus?: string; pidsLimit?: str
     limits.pidsLimit = n;
   }
   return limits;
+}
+
+/** --privileged, --cap-add, --cap-drop, --security-opt (checked when the container is created). */
+export function securityOptions(o: {
+  privileged?: boolean;
+  capAdd?: string[];
+  capDrop?: string[];
+  securityOpt?: string[];
+}): SecurityOptions {
+  const split = (v: string[] = []) => v.flatMap((s) => s.split(',')).filter(Boolean);
+  return { privileged: !!o.privileged, capAdd: split(o.capAdd), capDrop: split(o.capDrop), securityOpt: o.securityOpt ?? [] };
 }
 
 export function parsePorts(specs: string[] = []): PortMapping[] {

@@ -7,6 +7,7 @@ import { getImage } from '../images/store.js';
 import { parseNetMode } from '../network/modes.js';
 import type { PortMapping } from '../network/ports.js';
 import type { Limits } from '../runtime/cgroups.js';
+import { resolveSecurity, type SecurityOptions } from '../runtime/security.js';
 import type { ContainerConfig } from './model.js';
 import { releaseName, reserveName, saveConfig, saveState } from './store.js';
 
@@ -21,6 +22,7 @@ export interface RunOptions {
   env?: string[];
   workdir?: string;
   limits?: Limits;
+  security?: SecurityOptions;
   autoRemove?: boolean;
   detached?: boolean;
 }
@@ -39,6 +41,7 @@ function mergeEnv(base: string[], extra: string[]): string[] {
 export function createContainer(o: RunOptions): ContainerConfig {
   const img = getImage(o.image);
   parseNetMode(o.net); // fail early on a bad --net
+  const security = resolveSecurity(o.security); // and on bad --cap-add/--cap-drop/--security-opt
   const cmd = [...(img.config.entrypoint ?? []), ...(o.cmd.length ? o.cmd : (img.config.cmd ?? []))];
   if (!cmd.length)
     throw new TsnetError(`image ${img.name}`, 'has no default command', 'give one after the image: tsnet run IMAGE sh -c ...');
@@ -74,6 +77,7 @@ export function createContainer(o: RunOptions): ContainerConfig {
     ip: o.ip,
     ports: o.ports ?? [],
     limits: o.limits ?? {},
+    security,
     autoRemove: !!o.autoRemove,
     detached: !!o.detached,
   };

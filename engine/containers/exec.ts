@@ -1,12 +1,14 @@
-// `tsnet exec CTR CMD…`: the init helper joins the container's ipc/uts/net/pid/mnt namespaces and cgroups
-// and runs the command there; its exit code is returned.
+// `tsnet exec CTR CMD…`: the init helper joins the container's ipc/uts/net/pid/cgroup/mnt namespaces and
+// cgroups and runs the command there, confined as the container is; its exit code is returned.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsnetError } from '../../common/errors.js';
+import { paths } from '../paths.js';
 import { initBinary } from '../runtime/init-binary.js';
 import { encodeInitConfig } from '../runtime/init-config.js';
+import { confinementInitConfig } from '../runtime/security.js';
 import { files, getContainer } from './store.js';
 import { exitStatus } from '../util/exit-code.js';
 
@@ -34,6 +36,7 @@ export async function execInContainer(ref: string, cmd: string[], opts: ExecOpti
       env: [...c.config.env, ...(opts.env ?? [])],
       cwd: opts.workdir ?? c.config.workdir,
       arg: cmd,
+      ...confinementInitConfig(c.config.security, paths.seccompCache()), // what the container's own processes run under
     }),
   );
   try {

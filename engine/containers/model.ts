@@ -2,6 +2,7 @@
 import type { Attachment } from '../network/driver.js';
 import type { PortMapping } from '../network/ports.js';
 import type { CgroupSet, Limits } from '../runtime/cgroups.js';
+import type { Security } from '../runtime/security.js';
 
 export interface ContainerConfig {
   id: string;
@@ -19,6 +20,8 @@ export interface ContainerConfig {
   ip?: string;
   ports: PortMapping[];
   limits: Limits;
+  /** Capabilities, seccomp, no_new_privs, masked paths (absent in containers created before them: unconfined). */
+  security?: Security;
   autoRemove: boolean;
   detached: boolean;
 }

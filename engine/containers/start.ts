@@ -8,6 +8,8 @@ import { createCgroup } from '../runtime/cgroups.js';
 import { initBinary } from '../runtime/init-binary.js';
 import { encodeInitConfig } from '../runtime/init-config.js';
 import { procStartTime } from '../runtime/proc.js';
+import { confinementInitConfig, deviceAllowList, rootfsInitConfig } from '../runtime/security.js';
+import { paths } from '../paths.js';
 import { exitStatus } from '../util/exit-code.js';
 import { readTextIfExists, sleep } from '../util/files.js';
 import { cleanupAfterExit } from './cleanup.js';
@@ -32,7 +34,7 @@ async function prepare(cfg: ContainerConfig): Promise<void> {
   const id = cfg.id;
   const img = imageById(cfg.imageId);
   try {
-    const cgroup = createCgroup(id, cfg.limits);
+    const cgroup = createCgroup(id, cfg.limits, cfg.security ? deviceAllowList(cfg.security) : undefined);
     updateState(id, { cgroup });
     const network = await driver.attach(networkTarget(cfg));
     updateState(id, { network });
@@ -58,6 +60,8 @@ async function prepare(cfg: ContainerConfig): Promise<void> {
         exitfile: files.exit(id),
         arg: cfg.cmd,
         onexit: exitHookArgv(id),
+        ...rootfsInitConfig(cfg.security),
+        ...confinementInitConfig(cfg.security, paths.seccompCache()),
       }),
     );
   } catch (e) {

@@ -21,6 +21,12 @@ test('v1 cgroup mounts from mountinfo, co-mounted controllers included', () => {
     '31 25 0:27 / /sys/fs/cgroup/memory rw,nosuid - cgroup cgroup rw,memory',
     '32 25 0:28 / /sys/fs/cgroup/pids rw,nosuid - cgroup cgroup rw,pids',
     '33 25 0:29 / /sys/fs/cgroup/unified rw - cgroup2 cgroup2 rw',
+    '34 25 0:30 / /sys/fs/cgroup/devices rw,nosuid - cgroup cgroup rw,devices',
   ].join('\n');
-  assert.deepEqual(v1Mounts(mi), { cpu: '/sys/fs/cgroup/cpu,cpuacct', memory: '/sys/fs/cgroup/memory', pids: '/sys/fs/cgroup/pids' });
+  assert.deepEqual(v1Mounts(mi), {
+    cpu: '/sys/fs/cgroup/cpu,cpuacct',
+    memory: '/sys/fs/cgroup/memory',
+    pids: '/sys/fs/cgroup/pids',
+    devices: '/sys/fs/cgroup/devices',
+  });
 });

@@ -2,9 +2,10 @@
 //   v2 (/sys/fs/cgroup is cgroup2): one dir /sys/fs/cgroup/tsnet/<id> with memory.max (+ memory.swap.max 0),
 //       pids.max, cpu.max "<quota> <period>"; the controllers are enabled in the parents' subtree_control.
 //   v1 (tmpfs with one mount per controller, found in /proc/self/mountinfo): <mount>/tsnet/<id> in the memory,
-//       pids and cpu hierarchies, with memory.limit_in_bytes (+ memsw when swap accounting exists),
-//       pids.max, cpu.cfs_quota_us/cpu.cfs_period_us.
-// The init helper joins the dirs (writes "0" to each cgroup.procs) before it execs the command.
+//       pids, cpu and devices hierarchies, with memory.limit_in_bytes (+ memsw when swap accounting exists),
+//       pids.max, cpu.cfs_quota_us/cpu.cfs_period_us, and the device allow-list (devices.deny a, then
+//       devices.allow). On v2 the device allow-list would be a BPF program: not done (engine/README.md).
+// The init helper joins the dirs, then unshares a cgroup namespace, so the container sees its own cgroup as /.
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmdirSync, statfsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsnetError } from '../../common/errors.js';
@@ -31,6 +32,8 @@ export interface CgroupSet {
   memory?: string;
   pids?: string;
   cpu?: string;
+  /** v1 only: where the device allow-list is. */
+  devices?: string;
 }
 
 /** Parses `--memory 64m` style sizes (b, k, m, g; case-insensitive; bare numbers are bytes). */
@@ -62,7 +65,7 @@ export function v1Mounts(mountinfo = readFileSync('/proc/self/mountinfo', 'utf8'
     const [fstype, , superOpts] = right.split(' ');
     if (fstype !== 'cgroup') continue;
     const mnt = left.split(' ')[4];
-    for (const opt of (superOpts ?? '').split(',')) if (['memory', 'pids', 'cpu'].includes(opt) && !out[opt]) out[opt] = mnt;
+    for (const opt of (superOpts ?? '').split(',')) if (['memory', 'pids', 'cpu', 'devices'].includes(opt) && !out[opt]) out[opt] = mnt;
   }
   return out;
 }
@@ -75,7 +78,7 @@ export function cgroupFor(id: string): CgroupSet {
   }
   const m = v1Mounts();
   const set: CgroupSet = { version: 1, dirs: [] };
-  for (const c of ['memory', 'pids', 'cpu'] as const) {
+  for (const c of ['memory', 'pids', 'cpu', 'devices'] as const) {
     if (!m[c]) continue;
     const dir = join(m[c], PARENT, id);
     set[c] = dir;
@@ -102,15 +105,27 @@ function enableV2Controllers(dir: string): void {
   if (want.length) write(dir, 'cgroup.subtree_control', want.map((c) => `+${c}`).join(' '));
 }
 
-/** Creates the container's cgroup(s) and applies the limits. */
-export function createCgroup(id: string, limits: Limits): CgroupSet {
+/**
+ * Creates the container's cgroup(s) and applies the limits and, on v1, the device allow-list (`devices.allow`
+ * lines; undefined: every device, the container stays in the devices hierarchy's root).
+ */
+export function createCgroup(id: string, limits: Limits, deviceAllow?: string[]): CgroupSet {
   const set = cgroupFor(id);
+  if (set.devices && !deviceAllow) {
+    // every device: the container stays in the devices hierarchy's root (unless it shares a mount with another controller)
+    if (![set.memory, set.pids, set.cpu].includes(set.devices)) set.dirs = set.dirs.filter((d) => d !== set.devices);
+    delete set.devices;
+  }
   if (set.version === 2) {
     mkdirSync(join(ROOT, PARENT), { recursive: true });
     enableV2Controllers(ROOT);
     enableV2Controllers(join(ROOT, PARENT));
   }
   for (const d of set.dirs) mkdirSync(d, { recursive: true });
+  if (set.devices && deviceAllow) {
+    write(set.devices, 'devices.deny', 'a');
+    for (const rule of deviceAllow) write(set.devices, 'devices.allow', rule);
+  }
   if (limits.memory !== undefined) {
     if (!set.memory)
       throw new TsnetError(

@@ -13,15 +13,29 @@ export interface Out {
 }
 
 export class EngineFixture {
-  constructor(readonly root: string) {}
+  /**
+   * `hostNetns`: a netns name (/run/netns/NAME) that plays the host: every command runs in it (entered with
+   * nsenter, which keeps this mount namespace, /sys and the cgroup hierarchies).
+   */
+  constructor(
+    readonly root: string,
+    readonly hostNetns?: string,
+  ) {}
 
   env(): NodeJS.ProcessEnv {
     return { ...process.env, TSNET_ROOT: this.root };
   }
 
+  /** The argv that runs `tsnet ARGS` (in the namespace that plays the host, if there is one). */
+  argv(...args: string[]): [string, string[]] {
+    const cli = [process.execPath, CLI, ...args];
+    return this.hostNetns ? ['nsenter', [`--net=/run/netns/${this.hostNetns}`, ...cli]] : [cli[0]!, cli.slice(1)];
+  }
+
   /** Runs `tsnet ARGS` and waits. */
   tsnet(...args: string[]): Out {
-    const r = spawnSync(process.execPath, [CLI, ...args], { env: this.env(), encoding: 'utf8', timeout: 60_000 });
+    const [cmd, argv] = this.argv(...args);
+    const r = spawnSync(cmd, argv, { env: this.env(), encoding: 'utf8', timeout: 60_000 });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -34,7 +48,8 @@ export class EngineFixture {
 
   /** Starts `tsnet ARGS` without waiting (for crash tests). */
   spawn(...args: string[]) {
-    return spawn(process.execPath, [CLI, ...args], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, argv] = this.argv(...args);
+    return spawn(cmd, argv, { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   inspect(ref: string): any {
@@ -58,7 +73,7 @@ export function leftovers(root: string, id: string): string[] {
   const out: string[] = [];
   const short = id.slice(0, 12);
   if (existsSync(`/run/netns/tsnet-${short}`)) out.push(`netns /run/netns/tsnet-${short}`);
-  for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/cpu']) {
+  for (const base of ['/sys/fs/cgroup', '/sys/fs/cgroup/memory', '/sys/fs/cgroup/pids', '/sys/fs/cgroup/cpu', '/sys/fs/cgroup/devices']) {
     const d = join(base, 'tsnet');
     if (!existsSync(d)) continue;
     for (const e of readdirSync(d)) if (e.startsWith(short)) out.push(`cgroup ${join(d, e)}`);

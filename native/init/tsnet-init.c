@@ -26,19 +26,42 @@
  *     exitfile=PATH     written (atomically) with "<code>\n" when the container ends (128+N if killed by signal N)
  *     arg=WORD          the command and its arguments (repeated, at least one)
  *     onexit=WORD       a command (repeated words) the supervisor execs after writing exitfile (engine cleanup hook)
+ *     mask=PATH         a path (inside the container) hidden after pivot_root: /dev/null bound over a file, an
+ *                       empty read-only tmpfs over a directory; absent paths are skipped (repeated)
+ *     ro=PATH           a path made read-only (bound onto itself, remounted ro,nosuid,nodev,noexec) (repeated)
+ *     sys_rw=1          mount /sys read-write (default: read-only)
  *
- *   exec keys: pid=PID (the container's pid 1), cgroup=, env=, cwd=, arg= as above.
+ *   confinement keys (run and exec; applied to the container's pid 1 and to the command, after the setup
+ *   that needs privilege, right before the command is exec'd):
+ *     caps=HEX          the capabilities kept, as a 64-bit mask: the bounding set is cut to it, permitted and
+ *                       effective set to it (as far as the helper holds them), inheritable and ambient cleared.
+ *                       Absent: capabilities are left as the helper has them (--privileged)
+ *     no_new_privs=1    prctl(PR_SET_NO_NEW_PRIVS)
+ *     seccomp_default=ACTION   a seccomp filter is loaded (libseccomp) with this default action:
+ *                       allow | errno:N | kill_thread | kill_process | trap | log
+ *     seccomp_arch=NAME an architecture the filter also covers besides the native one, e.g. x86, x32 (repeated)
+ *     seccomp=ACTION NAME[,NAME…] [ARG:OP:VALUE[:VALUE2]]…   a rule (repeated): the syscalls, by name (names
+ *                       libseccomp does not know are skipped), and conditions on their arguments, all of which
+ *                       must hold: ARG 0-5, OP ne lt le eq ge gt masked_eq (VALUE = mask, VALUE2 = datum)
+ *     seccomp_cache=DIR where compiled filters are kept (by a hash of libseccomp's version and the seccomp
+ *                       lines, which the file holds too and must match): the same filter is compiled once
+ *
+ *   exec keys: pid=PID (the container's pid 1), cgroup=, env=, cwd=, arg= and the confinement keys as above.
  *
  * Process layout (run)
  *   supervisor (host pid ns, stays outside the container's cgroup) — unshare(CLONE_NEWPID) then fork:
- *     reaper = pid 1 of the new pid ns: unshares mount/uts/ipc, joins netns + cgroup, builds the rootfs,
- *     pivot_root, then forks the command (pid 2) and, like tini, forwards signals to it and reaps every
- *     zombie; it exits with the command's exit code as soon as the command exits (the kernel then kills
- *     whatever else is left in the pid namespace).
+ *     reaper = pid 1 of the new pid ns: unshares mount/uts/ipc, joins netns + cgroup, unshares the cgroup
+ *     namespace (the container sees its own cgroup as the root), builds the rootfs, pivot_root, masks and
+ *     read-only paths, then confines itself (capabilities, no_new_privs, seccomp: what the command gets too,
+ *     so the container's pid 1 is no way around them), forks the command (pid 2) and, like tini, forwards
+ *     signals to it and reaps every zombie; it exits with the command's exit code as soon as the command exits
+ *     (the kernel then kills whatever else is left in the pid namespace). It keeps no fd but 0, 1, 2.
  *   A CLOEXEC pipe tells the supervisor whether the command was exec'd (EOF) or why setup failed (text).
  *   The supervisor writes pidfile, waits, writes exitfile, then execs onexit. Signals it receives
  *   (TERM, INT, HUP, QUIT, USR1, USR2) are forwarded to the reaper.
  *   stdout/stderr are whatever the engine gave the supervisor (a log file for -d, pipes in the foreground).
+ *   Every other fd the helper inherited is closed as it starts (run and exec): nothing but 0, 1, 2 crosses
+ *   into a container or the exit hook.
  *
  * Exit codes: the command's; 125 when the container could not be set up; 126 cannot exec; 127 not found.
  */
@@ -47,6 +70,13 @@
 #endif
 #include <errno.h>
 #include <fcntl.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+#include <sys/mman.h>
 #include <ftw.h>
 #include <limits.h>
 #include <net/if.h>
@@ -76,13 +106,16 @@ struct list {
 };
 
 struct config {
-  const char *rootfs, *upper, *work, *netns, *hostname, *cwd, *pidfile, *exitfile;
-  int lo_up;
+  const char *rootfs, *upper, *work, *netns, *hostname, *cwd, *pidfile, *exitfile, *seccomp_default, *seccomp_cache;
+  int lo_up, sys_rw, no_new_privs, has_caps;
+  uint64_t caps;
   long pid;
-  struct list lower, cgroup, bind, env, arg, onexit;
+  struct list lower, cgroup, bind, env, arg, onexit, mask, ro, seccomp_arch, seccomp;
 };
 
 static int sync_fd = -1; /* write end of the setup-status pipe, in the reaper and the command */
+
+static void mkdirs(const char *path, mode_t mode);
 
 static void die(const char *fmt, ...) {
   char buf[1024];
@@ -150,6 +183,21 @@ static void load_config(const char *path, struct config *c) {
     else if (!strcmp(k, "env")) push(&c->env, v);
     else if (!strcmp(k, "arg")) push(&c->arg, v);
     else if (!strcmp(k, "onexit")) push(&c->onexit, v);
+    else if (!strcmp(k, "mask")) push(&c->mask, v);
+    else if (!strcmp(k, "ro")) push(&c->ro, v);
+    else if (!strcmp(k, "sys_rw")) c->sys_rw = atoi(v);
+    else if (!strcmp(k, "no_new_privs")) c->no_new_privs = atoi(v);
+    else if (!strcmp(k, "caps")) {
+      char *end;
+      errno = 0;
+      c->caps = strtoull(v, &end, 16);
+      if (errno || !*v || *end) { errno = 0; die("config %s: caps=%s is not a hex mask", path, v); }
+      c->has_caps = 1;
+    }
+    else if (!strcmp(k, "seccomp_default")) c->seccomp_default = v;
+    else if (!strcmp(k, "seccomp_cache")) c->seccomp_cache = v;
+    else if (!strcmp(k, "seccomp_arch")) push(&c->seccomp_arch, v);
+    else if (!strcmp(k, "seccomp")) push(&c->seccomp, v);
     else { errno = 0; die("config %s: unknown key '%s'", path, k); }
   }
   free(line);
@@ -167,6 +215,238 @@ static void write_atomic(const char *path, const char *text) {
   fsync(fd);
   close(fd);
   if (rename(tmp, path) < 0) perror(path);
+}
+
+/* ---- fds ---- */
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* Closes (or, with CLOSE_RANGE_CLOEXEC, marks close-on-exec) every fd from 3 up. */
+static void close_from_3(unsigned flags) {
+  if (syscall(SYS_close_range, 3U, ~0U, flags) == 0) return;
+  /* kernels before 5.9 (5.11 for CLOEXEC): walk /proc/self/fd */
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return;
+  int dfd = dirfd(d);
+  struct dirent *e;
+  while ((e = readdir(d))) {
+    int fd = atoi(e->d_name);
+    if (fd < 3 || fd == dfd) continue;
+    if (flags & CLOSE_RANGE_CLOEXEC) fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC);
+    else close(fd);
+  }
+  closedir(d);
+}
+
+/* ---- confinement: capabilities, no_new_privs, seccomp ---- */
+
+/* Bounding set cut to c->caps, ambient and inheritable cleared, permitted = effective = c->caps (as far as
+ * this process holds them: a capability it lacks cannot be given). Root's execve then yields exactly that
+ * bounding set as the command's permitted and effective sets. */
+static void apply_caps(const struct config *c) {
+  for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+    if (cap < 64 && (c->caps >> cap) & 1) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) die("drop capability %d from the bounding set", cap);
+  }
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 && errno != EINVAL) die("clear ambient capabilities");
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  memset(data, 0, sizeof data);
+  if (syscall(SYS_capget, &hdr, data) < 0) die("capget");
+  uint32_t lo = (uint32_t)c->caps, hi = (uint32_t)(c->caps >> 32);
+  data[0].permitted &= lo;
+  data[1].permitted &= hi;
+  data[0].effective = data[0].permitted;
+  data[1].effective = data[1].permitted;
+  data[0].inheritable = data[1].inheritable = 0;
+  if (syscall(SYS_capset, &hdr, data) < 0) die("capset");
+}
+
+static uint32_t seccomp_action(const char *s, const char *rule) {
+  if (!strcmp(s, "allow")) return SCMP_ACT_ALLOW;
+  if (!strncmp(s, "errno:", 6)) return SCMP_ACT_ERRNO((uint16_t)atoi(s + 6));
+  if (!strcmp(s, "kill_thread") || !strcmp(s, "kill")) return SCMP_ACT_KILL_THREAD;
+  if (!strcmp(s, "kill_process")) return SCMP_ACT_KILL_PROCESS;
+  if (!strcmp(s, "trap")) return SCMP_ACT_TRAP;
+  if (!strcmp(s, "log")) return SCMP_ACT_LOG;
+  errno = 0;
+  die("seccomp rule '%s': unknown action '%s'", rule, s);
+  return 0;
+}
+
+static enum scmp_compare seccomp_op(const char *s, const char *rule) {
+  static const struct { const char *name; enum scmp_compare op; } ops[] = {
+      {"ne", SCMP_CMP_NE}, {"lt", SCMP_CMP_LT}, {"le", SCMP_CMP_LE},       {"eq", SCMP_CMP_EQ},
+      {"ge", SCMP_CMP_GE}, {"gt", SCMP_CMP_GT}, {"masked_eq", SCMP_CMP_MASKED_EQ}};
+  for (size_t i = 0; i < sizeof ops / sizeof ops[0]; i++)
+    if (!strcmp(s, ops[i].name)) return ops[i].op;
+  errno = 0;
+  die("seccomp rule '%s': unknown comparison '%s'", rule, s);
+  return SCMP_CMP_EQ;
+}
+
+/* One `seccomp=` line: ACTION NAME[,NAME…] [ARG:OP:VALUE[:VALUE2]]… */
+static void seccomp_rule(scmp_filter_ctx ctx, const char *line) {
+  char *copy = strdup(line), *save = NULL;
+  char *act = strtok_r(copy, " ", &save), *names = strtok_r(NULL, " ", &save);
+  if (!act || !names) { errno = 0; die("seccomp rule '%s': expected ACTION NAME[,NAME…] [ARG:OP:VALUE]…", line); }
+  uint32_t action = seccomp_action(act, line);
+  struct scmp_arg_cmp cmp[6];
+  unsigned ncmp = 0;
+  for (char *t; (t = strtok_r(NULL, " ", &save));) {
+    if (ncmp == 6) { errno = 0; die("seccomp rule '%s': more than 6 conditions", line); }
+    char *f[4] = {0}, *s2 = NULL;
+    int nf = 0;
+    for (char *x = strtok_r(t, ":", &s2); x && nf < 4; x = strtok_r(NULL, ":", &s2)) f[nf++] = x;
+    if (nf < 3) { errno = 0; die("seccomp rule '%s': condition '%s' is not ARG:OP:VALUE[:VALUE2]", line, t); }
+    int arg = atoi(f[0]);
+    if (arg < 0 || arg > 5) { errno = 0; die("seccomp rule '%s': argument index %d out of 0-5", line, arg); }
+    cmp[ncmp].arg = arg;
+    cmp[ncmp].op = seccomp_op(f[1], line);
+    cmp[ncmp].datum_a = strtoull(f[2], NULL, 0);
+    cmp[ncmp].datum_b = f[3] ? strtoull(f[3], NULL, 0) : 0;
+    ncmp++;
+  }
+  char *s3 = NULL;
+  for (char *name = strtok_r(names, ",", &s3); name; name = strtok_r(NULL, ",", &s3)) {
+    int nr = seccomp_syscall_resolve_name(name);
+    if (nr == __NR_SCMP_ERROR) continue; /* unknown to this libseccomp (newer than it): stays denied */
+    int rc = seccomp_rule_add_array(ctx, action, nr, ncmp, cmp);
+    /* -EACCES: the rule's action is the filter's default (libseccomp refuses redundant rules) */
+    if (rc < 0 && rc != -EACCES) { errno = -rc; die("seccomp rule '%s': %s", line, name); }
+  }
+  free(copy);
+}
+
+/* The filter, compiled before the helper leaves the host's mount namespace, loaded by confine(). */
+static struct sock_fprog seccomp_prog;
+
+/* What identifies a filter: libseccomp's version and every seccomp line of the config. */
+static char *seccomp_key(const struct config *c, size_t *len) {
+  const struct scmp_version *v = seccomp_version();
+  size_t cap = 64 + strlen(c->seccomp_default);
+  for (int i = 0; i < c->seccomp_arch.n; i++) cap += strlen(c->seccomp_arch.v[i]) + 8;
+  for (int i = 0; i < c->seccomp.n; i++) cap += strlen(c->seccomp.v[i]) + 2;
+  char *k = malloc(cap);
+  size_t n = snprintf(k, cap, "libseccomp %u.%u.%u\n%s\n", v->major, v->minor, v->micro, c->seccomp_default);
+  for (int i = 0; i < c->seccomp_arch.n; i++) n += snprintf(k + n, cap - n, "arch %s\n", c->seccomp_arch.v[i]);
+  for (int i = 0; i < c->seccomp.n; i++) n += snprintf(k + n, cap - n, "%s\n", c->seccomp.v[i]);
+  *len = n;
+  return k;
+}
+
+static uint64_t fnv1a(const char *p, size_t n) {
+  uint64_t h = 0xcbf29ce484222325ULL;
+  while (n--) h = (h ^ (unsigned char)*p++) * 0x100000001b3ULL;
+  return h;
+}
+
+/* Reads all of fd into a malloc'd buffer. */
+static char *read_all(int fd, size_t *len) {
+  size_t cap = 16384, n = 0;
+  char *b = malloc(cap);
+  for (ssize_t r; (r = read(fd, b + n, cap - n)) != 0;) {
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      free(b);
+      return NULL;
+    }
+    n += r;
+    if (n == cap) b = realloc(b, cap *= 2);
+  }
+  *len = n;
+  return b;
+}
+
+/* A cache file is "<key length, 4 bytes><key><BPF instructions>"; its name is a hash of the key, and the key
+ * is compared whole, so a file only ever serves the filter it was made for. */
+static int seccomp_from_cache(const char *path, const char *key, size_t klen) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return 0;
+  size_t n;
+  char *b = read_all(fd, &n);
+  close(fd);
+  uint32_t stored;
+  if (!b || n < 4 || (memcpy(&stored, b, 4), stored != klen) || n < 4 + klen || memcmp(b + 4, key, klen) ||
+      (n - 4 - klen) % sizeof(struct sock_filter) || n - 4 - klen == 0 ||
+      (n - 4 - klen) / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    free(b);
+    return 0;
+  }
+  seccomp_prog.len = (n - 4 - klen) / sizeof(struct sock_filter);
+  seccomp_prog.filter = malloc(n - 4 - klen);
+  memcpy(seccomp_prog.filter, b + 4 + klen, n - 4 - klen);
+  free(b);
+  return 1;
+}
+
+static void seccomp_to_cache(const char *dir, const char *path, const char *key, size_t klen) {
+  mkdirs(dir, 0700);
+  char tmp[PATH_MAX + 32];
+  snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return; /* no cache: the next container compiles again */
+  uint32_t kl = klen;
+  size_t blen = seccomp_prog.len * sizeof(struct sock_filter);
+  int ok = write(fd, &kl, 4) == 4 && write(fd, key, klen) == (ssize_t)klen && write(fd, seccomp_prog.filter, blen) == (ssize_t)blen;
+  close(fd);
+  if (!ok || rename(tmp, path) < 0) unlink(tmp);
+}
+
+/* Compiles the config's seccomp lines with libseccomp into seccomp_prog, or takes it from seccomp_cache=DIR
+ * (compiling the default profile for three x86 ABIs takes libseccomp tens of ms; a cached one, none). */
+static void prepare_seccomp(const struct config *c) {
+  if (!c->seccomp_default) return;
+  size_t klen;
+  char *key = seccomp_key(c, &klen), path[PATH_MAX];
+  if (c->seccomp_cache) {
+    snprintf(path, sizeof path, "%s/%016" PRIx64 ".bpf", c->seccomp_cache, fnv1a(key, klen));
+    if (seccomp_from_cache(path, key, klen)) {
+      free(key);
+      return;
+    }
+  }
+  scmp_filter_ctx ctx = seccomp_init(seccomp_action(c->seccomp_default, "seccomp_default"));
+  if (!ctx) { errno = 0; die("seccomp_init failed"); }
+  seccomp_attr_set(ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2); /* a binary tree over the syscall numbers */
+  for (int i = 0; i < c->seccomp_arch.n; i++) {
+    uint32_t arch = seccomp_arch_resolve_name(c->seccomp_arch.v[i]);
+    if (!arch) { errno = 0; die("seccomp: unknown architecture '%s'", c->seccomp_arch.v[i]); }
+    int rc = seccomp_arch_add(ctx, arch);
+    if (rc < 0 && rc != -EEXIST) { errno = -rc; die("seccomp: add architecture %s", c->seccomp_arch.v[i]); }
+  }
+  for (int i = 0; i < c->seccomp.n; i++) seccomp_rule(ctx, c->seccomp.v[i]);
+  int mfd = memfd_create("tsnet-seccomp", MFD_CLOEXEC);
+  if (mfd < 0) die("seccomp: memfd_create");
+  int rc = seccomp_export_bpf(ctx, mfd);
+  if (rc < 0) { errno = -rc; die("seccomp: export filter"); }
+  seccomp_release(ctx);
+  size_t n;
+  lseek(mfd, 0, SEEK_SET);
+  char *b = read_all(mfd, &n);
+  close(mfd);
+  if (!b || !n || n % sizeof(struct sock_filter) || n / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+    errno = 0;
+    die("seccomp: the compiled filter has %zu bytes", n);
+  }
+  seccomp_prog.filter = (struct sock_filter *)b;
+  seccomp_prog.len = n / sizeof(struct sock_filter);
+  if (c->seccomp_cache) seccomp_to_cache(c->seccomp_cache, path, key, klen);
+  free(key);
+}
+
+static void load_seccomp(void) {
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &seccomp_prog) < 0) die("seccomp: load filter");
+}
+
+/* What the command runs under. Loading a filter without no_new_privs needs CAP_SYS_ADMIN, so then it goes
+ * first (as runc does); with no_new_privs it comes last, so capset and prctl need not be in its allow-list. */
+static void confine(const struct config *c) {
+  if (c->no_new_privs && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) die("prctl no_new_privs");
+  if (c->seccomp_default && !c->no_new_privs) load_seccomp();
+  if (c->has_caps) apply_caps(c);
+  if (c->seccomp_default && c->no_new_privs) load_seccomp();
 }
 
 /* Opens <dir>/cgroup.procs for each cgroup dir, so the fds can be written after leaving the host mount ns. */
@@ -245,6 +525,9 @@ static void make_dev(const char *root) {
   snprintf(p, sizeof p, "%s/dev/shm", root);
   mkdir(p, 01777);
   do_mount("shm", p, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777,size=65536k");
+  snprintf(p, sizeof p, "%s/dev/mqueue", root);
+  mkdir(p, 01777);
+  do_mount("mqueue", p, "mqueue", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL); /* the container's own IPC namespace */
   static const char *links[][2] = {
       {"/proc/self/fd", "fd"}, {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"}};
   for (size_t i = 0; i < 4; i++) {
@@ -276,6 +559,26 @@ static void bind_file(const char *root, char *spec) {
   do_mount(src, p, NULL, MS_BIND, NULL);
 }
 
+/* Docker's masked paths: /dev/null over a file, an empty read-only tmpfs over a directory. */
+static void mask_path(const char *path) {
+  struct stat st;
+  if (stat(path, &st) < 0) {
+    if (errno == ENOENT) return;
+    die("mask %s", path);
+  }
+  if (S_ISDIR(st.st_mode)) do_mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=555");
+  else do_mount("/dev/null", path, NULL, MS_BIND, NULL);
+}
+
+/* Docker's read-only paths: bound onto themselves, then that mount made read-only. */
+static void readonly_path(const char *path) {
+  if (mount(path, path, NULL, MS_BIND | MS_REC, NULL) < 0) {
+    if (errno == ENOENT) return;
+    die("bind %s read-only", path);
+  }
+  do_mount(NULL, path, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
 static void setup_rootfs(const struct config *c) {
   const char *root = c->rootfs;
   if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) die("make / private");
@@ -304,11 +607,14 @@ static void setup_rootfs(const struct config *c) {
   make_dev(root);
   snprintf(p, sizeof p, "%s/sys", root);
   mkdir(p, 0555);
-  if (mount("sysfs", p, "sysfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0) {
-    /* sysfs cannot be mounted when we share the host netns without owning it; a read-only rbind works */
-    do_mount("/sys", p, NULL, MS_BIND | MS_REC, NULL);
-    do_mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+  unsigned long sysro = c->sys_rw ? 0 : MS_RDONLY, sysfl = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+  if (mount("sysfs", p, "sysfs", sysro | sysfl, NULL) < 0 && mount("sysfs", p, "sysfs", sysfl, NULL) < 0) {
+    /* sysfs cannot be mounted when we share the host netns without owning it: /sys itself, bound without
+     * its submounts (MS_REC would bring the host's cgroup hierarchies mounted under it) */
+    do_mount("/sys", p, NULL, MS_BIND, NULL);
   }
+  /* a mount that came out read-write (or the bind) is made read-only */
+  if (sysro) do_mount(NULL, p, NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | sysfl, NULL);
   snprintf(p, sizeof p, "%s/tmp", root);
   mkdir(p, 01777);
   for (int i = 0; i < c->bind.n; i++) bind_file(root, c->bind.v[i]);
@@ -317,6 +623,8 @@ static void setup_rootfs(const struct config *c) {
   if (syscall(SYS_pivot_root, ".", ".") < 0) die("pivot_root %s", root);
   if (umount2(".", MNT_DETACH) < 0) die("detach old root");
   if (chdir("/") < 0) die("chdir /");
+  for (int i = 0; i < c->mask.n; i++) mask_path(c->mask.v[i]);
+  for (int i = 0; i < c->ro.n; i++) readonly_path(c->ro.v[i]);
 }
 
 static pid_t child_pid = -1;
@@ -366,12 +674,17 @@ static void reaper(const struct config *c, const int *cgfds, int ncg, int netfd)
   }
   if (c->lo_up) lo_up();
   join_cgroups(cgfds, ncg);
+  /* after joining: the container's cgroup is the root of what it sees (and of any cgroupfs it could mount) */
+  if (unshare(CLONE_NEWCGROUP) < 0) die("unshare cgroup namespace");
   if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0) die("sethostname %s", c->hostname);
   setup_rootfs(c);
 
   sigset_t all, old;
   sigfillset(&all);
   sigprocmask(SIG_BLOCK, &all, &old);
+  /* nothing but 0, 1, 2 and the setup-status pipe (close-on-exec) reaches the command; pid 1 keeps only 0-2 */
+  close_from_3(CLOSE_RANGE_CLOEXEC);
+  confine(c);
   child_pid = fork();
   if (child_pid < 0) die("fork command");
   if (child_pid == 0) {
@@ -379,13 +692,20 @@ static void reaper(const struct config *c, const int *cgfds, int ncg, int netfd)
     setsid();
     exec_command(c);
   }
-  close(sync_fd);
   sync_fd = -1;
+  close_from_3(0);
   prctl(PR_SET_NAME, "tsnet-init", 0, 0, 0);
   for (;;) {
     siginfo_t si;
     int sig = sigwaitinfo(&all, &si);
-    if (sig < 0) continue;
+    if (sig < 0) {
+      if (errno == EINTR) continue;
+      /* a custom seccomp profile may deny the wait for signals: then only reap (blocking) */
+      int st;
+      pid_t p = waitpid(-1, &st, 0);
+      if (p == child_pid) _exit(status_code(st));
+      continue;
+    }
     if (sig != SIGCHLD) {
       kill(child_pid, sig);
       continue;
@@ -399,9 +719,11 @@ static void reaper(const struct config *c, const int *cgfds, int ncg, int netfd)
 }
 
 static int cmd_run(const char *path) {
+  close_from_3(0); /* whatever the engine's caller left open stays out of the container and the exit hook */
   struct config c;
   load_config(path, &c);
   if (!c.rootfs || !c.upper || !c.work) { errno = 0; die("config %s: rootfs, upper and work are required", path); }
+  prepare_seccomp(&c); /* in the host's mount namespace, where the cache is */
   int cgfds[MAX_LIST];
   int ncg = open_cgroups(&c.cgroup, cgfds);
   int netfd = -1;
@@ -483,15 +805,19 @@ static int cmd_run(const char *path) {
 }
 
 static int cmd_exec(const char *path) {
+  close_from_3(0);
   struct config c;
   load_config(path, &c);
   if (c.pid <= 0) { errno = 0; die("config %s: pid= is required", path); }
+  prepare_seccomp(&c);
   int cgfds[MAX_LIST];
   int ncg = open_cgroups(&c.cgroup, cgfds);
-  static const struct { const char *name; int type; } nss[] = {
-      {"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS}, {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID}, {"mnt", CLONE_NEWNS}};
-  int fds[5];
-  for (int i = 0; i < 5; i++) {
+  static const struct { const char *name; int type; } nss[] = {{"ipc", CLONE_NEWIPC}, {"uts", CLONE_NEWUTS},
+                                                              {"net", CLONE_NEWNET}, {"pid", CLONE_NEWPID},
+                                                              {"cgroup", CLONE_NEWCGROUP}, {"mnt", CLONE_NEWNS}};
+  enum { NNS = sizeof nss / sizeof nss[0] };
+  int fds[NNS];
+  for (int i = 0; i < NNS; i++) {
     char p[64];
     snprintf(p, sizeof p, "/proc/%ld/ns/%s", c.pid, nss[i].name);
     fds[i] = open(p, O_RDONLY | O_CLOEXEC);
@@ -501,7 +827,12 @@ static int cmd_exec(const char *path) {
   snprintf(root, sizeof root, "/proc/%ld/root", c.pid);
   int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (rootfd < 0) die("open %s", root);
-  for (int i = 0; i < 5; i++) {
+  int cgnsfd = -1;
+  for (int i = 0; i < NNS; i++) {
+    if (nss[i].type == CLONE_NEWCGROUP) { /* entered by the command after it joined the cgroups */
+      cgnsfd = fds[i];
+      continue;
+    }
     if (setns(fds[i], nss[i].type) < 0) die("setns %s of pid %ld", nss[i].name, c.pid);
     close(fds[i]);
   }
@@ -513,9 +844,13 @@ static int cmd_exec(const char *path) {
   if (pid == 0) {
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     join_cgroups(cgfds, ncg);
+    if (setns(cgnsfd, CLONE_NEWCGROUP) < 0) die("setns cgroup of pid %ld", c.pid);
+    close_from_3(0);
+    confine(&c);
     exec_command(&c);
   }
   for (int i = 0; i < ncg; i++) close(cgfds[i]);
+  close(cgnsfd);
   child_pid = pid;
   forward_signals();
   int st;

@@ -9,7 +9,14 @@ export function inspectJson(c: Container): Record<string, unknown> {
   const netMode = formatNetMode(parseNetMode(cfg.net));
   const networks: Record<string, unknown> = {};
   for (const [name, ep] of Object.entries(st.network?.networks ?? {})) {
-    networks[name] = { IPAddress: ep.ip, IPPrefixLen: ep.prefixLen, Gateway: ep.gateway, MacAddress: ep.mac, InterfaceName: ep.iface };
+    networks[name] = {
+      IPAddress: ep.ip,
+      IPPrefixLen: ep.prefixLen,
+      Gateway: ep.gateway,
+      MacAddress: ep.mac,
+      InterfaceName: ep.iface,
+      Aliases: ep.aliases ?? null,
+    };
   }
   if (netMode === 'host' || netMode === 'none') networks[netMode] ??= { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
   const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -42,6 +49,7 @@ export function inspectJson(c: Container): Record<string, unknown> {
       CpuQuota: cfg.limits.cpus ? Math.round(cfg.limits.cpus * CPU_PERIOD_US) : 0,
       PidsLimit: cfg.limits.pidsLimit ?? null,
       PortBindings: ports,
+      Dns: cfg.dns ?? [],
       CgroupDirs: st.cgroup?.dirs ?? [],
     },
     Config: { Hostname: cfg.hostname, Env: cfg.env, Cmd: cfg.cmd, Image: cfg.image, WorkingDir: cfg.workdir },

@@ -50,6 +50,9 @@ describe('podman resolves container names through tsnet-dns', { skip }, () => {
         `cni_plugin_dirs = ["${OUR_CNI}", "${REF_CNI}"]`,
         `network_config_dir = "${join(dir, 'net.d')}"`,
         '[engine]',
+        // Locks and runtime files of its own: podman.test.ts may run podman (and reset it) at the same time.
+        `tmp_dir = "${join(dir, 'tmp')}"`,
+        'lock_type = "file"',
         'cgroup_manager = "cgroupfs"',
         'events_logger = "file"',
         'runtime = "runc"',

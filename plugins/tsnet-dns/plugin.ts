@@ -159,7 +159,7 @@ async function add(conf: DnsConf, args: CniArgs): Promise<Result> {
             `network "${conf.name}" resolver ${failed.map((f) => `${f.address}:53`).join(', ')}`,
             `cannot listen: ${failed.map((f) => f.error).join('; ')}`,
             inUse
-              ? 'another DNS server holds port 53 on that address (or on all addresses): stop it, or turn DNS off for this network ("disableDns": true, or tsnet network create --disable-dns)'
+              ? 'another DNS server holds port 53 on that address: stop it, or turn DNS off for this network ("disableDns": true, or tsnet network create --disable-dns)'
               : 'check that the bridge carries its gateway address',
             DnsErrorCode.CannotListen,
           );

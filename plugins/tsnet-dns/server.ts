@@ -37,7 +37,10 @@ interface Listener {
   network: string;
   udp?: UdpSocket;
   tcp?: Server;
+  /** UDP could not be bound: the address is not served. */
   error?: string;
+  /** TCP could not listen (a wildcard listener on port 53 of another server): served over UDP only. */
+  tcpError?: string;
 }
 
 class Worker {
@@ -48,6 +51,8 @@ class Worker {
   private readonly tcpClients = new Set<Socket>();
   private retryTimer?: NodeJS.Timeout;
   private stopping = false;
+  /** The last bind error logged per address (a retry every second logs only a new one). */
+  private readonly logged = new Map<string, string>();
   private readonly upstreams = new HostResolvConf('/etc/resolv.conf', () => new Set(this.listeners.keys()));
 
   constructor(readonly dir: string) {}
@@ -135,11 +140,17 @@ class Worker {
     l.tcp?.close();
   }
 
+  /**
+   * UDP and TCP port 53 on one address. UDP with SO_REUSEADDR, so that another DNS server bound to the wildcard
+   * address with it too (dnsmasq, libvirt's) does not keep us off the gateway — the kernel hands a datagram to
+   * the socket bound to its exact address. TCP, which carries only what did not fit a datagram, is kept where
+   * it can listen: a wildcard listener of another server leaves the address served over UDP alone (logged).
+   */
   private async listen(address: string, network: string): Promise<Listener> {
     const l: Listener = { network };
     try {
       l.udp = await new Promise<UdpSocket>((res, rej) => {
-        const s = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4' });
+        const s = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', reuseAddr: true });
         s.once('error', rej);
         s.bind(53, address, () => {
           s.off('error', rej);
@@ -148,6 +159,17 @@ class Worker {
         });
       });
       l.udp.on('message', (msg, rinfo) => this.onUdp(l.udp!, address, msg, rinfo.address, rinfo.port));
+      this.logged.delete(address);
+    } catch (e) {
+      this.closeListener(l);
+      l.udp = undefined;
+      l.error = `${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}`.trim();
+      if (this.logged.get(address) !== l.error)
+        log(`cannot listen on ${address}:53 for network ${network}: ${l.error}; trying again every second`);
+      this.logged.set(address, l.error);
+      return l;
+    }
+    try {
       l.tcp = await new Promise<Server>((res, rej) => {
         const s = createServer((c) => this.onTcp(c, address));
         s.maxConnections = MAX_TCP_CLIENTS;
@@ -159,11 +181,9 @@ class Worker {
         });
       });
     } catch (e) {
-      this.closeListener(l);
-      l.udp = undefined;
       l.tcp = undefined;
-      l.error = `${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}`.trim();
-      log(`cannot listen on ${address}:53 for network ${network}: ${l.error}`);
+      l.tcpError = `${(e as NodeJS.ErrnoException).code ?? ''} ${(e as Error).message}`.trim();
+      log(`TCP ${address}:53 for network ${network}: ${l.tcpError}; answering over UDP only`);
     }
     return l;
   }

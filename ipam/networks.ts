@@ -39,6 +39,8 @@ export interface NetworkOptions {
   /** Masquerade traffic leaving the subnet (default true, as Docker). */
   ipMasq?: boolean;
   mtu?: number;
+  /** The network's resolver (container names and aliases; tsnet-dns); false = `network create --disable-dns`. */
+  dns?: boolean;
 }
 
 export type NetworkErrorKind = 'invalid' | 'exists' | 'not-found' | 'in-use' | 'overlap' | 'no-subnet';

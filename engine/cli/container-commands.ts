@@ -21,6 +21,8 @@ interface RunFlags {
   net?: string;
   network?: string;
   ip?: string;
+  networkAlias?: string[];
+  dns?: string[];
   publish?: string[];
   env?: string[];
   workdir?: string;
@@ -41,6 +43,8 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
     hostname: f.hostname,
     net: f.net ?? f.network,
     ip: f.ip,
+    aliases: f.networkAlias,
+    dns: f.dns,
     ports: parsePorts(f.publish),
     env: f.env,
     workdir: f.workdir,
@@ -82,6 +86,8 @@ export function containerCommands(program: Command): void {
     .option('--net <mode>', 'host | none | bridge | container:<ctr> | attach:<spec> | <network>', 'bridge')
     .option('--network <mode>', 'same as --net')
     .option('--ip <addr>', 'static IPv4 address on the (first) network')
+    .option('--network-alias <name>', "another name for the container on its network's resolver (repeatable)", collect)
+    .option('--dns <ip>', "nameserver for the container's resolv.conf instead of its network's resolver (repeatable)", collect)
     .option('-p, --publish <host:ctr[/proto]>', 'publish a port (repeatable)', collect)
     .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
     .option('-w, --workdir <dir>', 'working directory inside the container')

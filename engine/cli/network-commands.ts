@@ -26,6 +26,22 @@ function table(rows: string[][]): string {
     .join('\n');
 }
 
+/**
+ * The network's resolver as inspect shows it: whether the network has one, the address containers ask (its
+ * gateway, written into their resolv.conf), the domain, and whether a resolver process listens there now
+ * (it runs while a container of a DNS-enabled network does).
+ */
+async function resolverOf(rec: NetworkRecord, root: string): Promise<Record<string, unknown>> {
+  const { dnsEnabled } = await import('../network/conflists.js');
+  if (!dnsEnabled(rec)) return { enabled: false };
+  const { DEFAULT_DOMAIN } = await import('../../plugins/tsnet-dns/names.js');
+  const { request } = await import('../../plugins/tsnet-dns/control.js');
+  const { join } = await import('node:path');
+  const status = await request(join(root, 'dns'), 'status', 2000).catch(() => undefined);
+  const listening = !!status?.listening.some((l) => l.network === rec.name && l.address === rec.gateway);
+  return { enabled: true, resolver: rec.gateway ?? null, domain: DEFAULT_DOMAIN, listening };
+}
+
 function prefixLen(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 128) throw new InvalidArgumentError('expected a prefix length such as 24');
@@ -60,6 +76,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .option('-d, --driver <driver>', 'network driver', 'bridge')
     .option('--bridge <ifname>', 'name of the Linux bridge (default: br-<id prefix>)')
     .option('--no-masquerade', 'do not masquerade traffic that leaves the subnet')
+    .option('--disable-dns', "no resolver for the containers' names on this network (user networks have one by default)")
     .option('--mtu <n>', 'MTU of the bridge and the container interfaces', (v) => {
       const n = Number(v);
       if (!Number.isInteger(n) || n < 68 || n > 65535) throw new InvalidArgumentError('expected an MTU between 68 and 65535');
@@ -77,6 +94,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             driver: string;
             bridge?: string;
             masquerade: boolean;
+            disableDns?: boolean;
             mtu?: number;
           },
         ) => {
@@ -90,6 +108,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
               ...(o.bridge ? { bridge: o.bridge } : {}),
               ...(o.masquerade === false ? { ipMasq: false } : {}),
               ...(o.mtu ? { mtu: o.mtu } : {}),
+              ...(o.disableDns ? { dns: false } : {}),
             },
             ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
             ...(o.gateway ? { gateway: o.gateway } : {}),
@@ -122,12 +141,12 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
 
   cmd
     .command('inspect')
-    .description('show networks as JSON, with their allocations')
+    .description('show networks as JSON, with their allocations and their resolver')
     .argument('<name...>', 'network names')
     .action(
       guard(async (names: string[]) => {
         const reg = registry();
-        const shown: (NetworkRecord & { allocations: Record<string, { containerID: string; ifname: string }> })[] = [];
+        const shown: (NetworkRecord & { allocations: Record<string, { containerID: string; ifname: string }>; dns: unknown })[] = [];
         for (const name of names) {
           const rec = reg.require(name);
           const allocations: Record<string, { containerID: string; ifname: string }> = {};
@@ -135,7 +154,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             const { formatAddr } = await import('../../ipam/cidr.js');
             allocations[formatAddr(r)] = { containerID: r.containerID, ifname: r.ifname };
           }
-          shown.push({ ...rec, allocations });
+          shown.push({ ...rec, allocations, dns: await resolverOf(rec, reg.root) });
         }
         out(JSON.stringify(shown, null, 2));
       }),

@@ -9,6 +9,7 @@ import { engineContainerNetns } from '../containers/netns-resolver.js';
 import { attachCommands } from './attach-commands.js';
 import { routeCommand } from './route-commands.js';
 import { setContainerResolver } from '../../plugins/shared/container-ref.js';
+import { collect } from './options.js';
 
 export function buildProgram(): Command {
   setContainerResolver(engineContainerNetns);
@@ -32,9 +33,12 @@ export function buildProgram(): Command {
     .argument('<network>', "network name ('bridge' is the default network)")
     .argument('<container>', 'container id or name')
     .option('--ip <address>', 'a static address from the network')
-    .action(async (net: string, ctr: string, o: { ip?: string }) => {
+    .option('--alias <name>', "another name for the container on this network's resolver (repeatable)", collect)
+    .option('--network-alias <name>', 'same as --alias', collect)
+    .action(async (net: string, ctr: string, o: { ip?: string; alias?: string[]; networkAlias?: string[] }) => {
       const { connectNetwork } = await import('../containers/connect.js');
-      const ifname = await connectNetwork(net, ctr, o);
+      const aliases = [...(o.alias ?? []), ...(o.networkAlias ?? [])];
+      const ifname = await connectNetwork(net, ctr, { ip: o.ip, aliases });
       process.stdout.write(`${ifname}\n`);
     });
   network

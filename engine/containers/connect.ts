@@ -17,7 +17,7 @@ async function nextIfname(netnsPath: string): Promise<string> {
   throw new TsnetError(`netns ${netnsPath}`, 'has eth1 … eth99 already', 'disconnect a network first');
 }
 
-export async function connectNetwork(network: string, ref: string, opts: { ip?: string } = {}): Promise<string> {
+export async function connectNetwork(network: string, ref: string, opts: { ip?: string; aliases?: string[] } = {}): Promise<string> {
   const c = getContainer(ref);
   const att = c.state.network;
   if (c.state.status !== 'running' || !att)
@@ -42,6 +42,7 @@ export async function connectNetwork(network: string, ref: string, opts: { ip?: 
     netnsPath: att.netnsPath,
     ifname,
     ...(opts.ip ? { ip: opts.ip } : {}),
+    ...(opts.aliases?.length ? { aliases: [...new Set(opts.aliases)] } : {}),
     ports: [],
   };
   const { cniNetworks } = await import('../network/cni-networks.js');

@@ -1,5 +1,6 @@
 // `tsnet run`, first half: options checked against the image, the name reserved, config.json and the first
 // state.json written. Nothing runs yet (./start.ts does that).
+import { isIP } from 'node:net';
 import { hostname as hostHostname } from 'node:os';
 import { TsnetError } from '../../common/errors.js';
 import { newId, randomName, shortId, validateName } from '../ids.js';
@@ -18,6 +19,8 @@ export interface RunOptions {
   hostname?: string;
   net?: string;
   ip?: string;
+  aliases?: string[];
+  dns?: string[];
   ports?: PortMapping[];
   env?: string[];
   workdir?: string;
@@ -40,7 +43,15 @@ function mergeEnv(base: string[], extra: string[]): string[] {
 /** Validates options and writes config.json; reserves the name. */
 export function createContainer(o: RunOptions): ContainerConfig {
   const img = getImage(o.image);
-  parseNetMode(o.net); // fail early on a bad --net
+  const netMode = parseNetMode(o.net); // fail early on a bad --net
+  if (o.aliases?.length && netMode.kind !== 'network')
+    throw new TsnetError(
+      `--network-alias ${o.aliases[0]}`,
+      'network-scoped aliases exist on user networks only',
+      "run the container on a network made with 'tsnet network create'",
+    );
+  for (const d of o.dns ?? [])
+    if (!isIP(d)) throw new TsnetError(`--dns ${d}`, 'not an IP address', 'give the address of a nameserver, e.g. --dns 192.0.2.53');
   const security = resolveSecurity(o.security); // and on bad --cap-add/--cap-drop/--security-opt
   const cmd = [...(img.config.entrypoint ?? []), ...(o.cmd.length ? o.cmd : (img.config.cmd ?? []))];
   if (!cmd.length)
@@ -75,6 +86,8 @@ export function createContainer(o: RunOptions): ContainerConfig {
     hostname,
     net: o.net ?? 'bridge',
     ip: o.ip,
+    ...(o.aliases?.length ? { aliases: [...new Set(o.aliases)] } : {}),
+    ...(o.dns?.length ? { dns: o.dns } : {}),
     ports: o.ports ?? [],
     limits: o.limits ?? {},
     security,

@@ -13,5 +13,13 @@ export const driver: NetworkDriver = createEngineDriver({
 });
 
 export function networkTarget(cfg: ContainerConfig): NetworkTarget {
-  return { id: cfg.id, name: cfg.name, hostname: cfg.hostname, mode: parseNetMode(cfg.net), ip: cfg.ip, ports: cfg.ports };
+  return {
+    id: cfg.id,
+    name: cfg.name,
+    hostname: cfg.hostname,
+    mode: parseNetMode(cfg.net),
+    ip: cfg.ip,
+    aliases: cfg.aliases,
+    ports: cfg.ports,
+  };
 }

@@ -18,3 +18,14 @@ test('/etc/hosts and resolv.conf', () => {
   assert.equal(resolvConf({ ...att, netnsPath: 'host' }, 'nameserver 127.0.0.53\n'), 'nameserver 127.0.0.53\n');
   assert.equal(resolvConf({ ...att, dns: { nameservers: ['1.1.1.1'], search: ['a'] } }, ''), 'nameserver 1.1.1.1\nsearch a\n');
 });
+
+test('--dns replaces the nameservers (the network resolver or the host), keeping search and options', () => {
+  const att: Attachment = { netnsPath: '/run/netns/x', ownsNetns: true, loUp: true, ports: [], networks: {} };
+  const onDnsNet = { ...att, dns: { nameservers: ['10.1.0.1'], search: ['dns.tsnet'] } };
+  assert.equal(resolvConf(onDnsNet, '', ['192.0.2.53']), 'nameserver 192.0.2.53\nsearch dns.tsnet\n');
+  assert.equal(
+    resolvConf(att, 'nameserver 127.0.0.53\nsearch lan\noptions edns0\n', ['192.0.2.53', '192.0.2.54']),
+    'nameserver 192.0.2.53\nnameserver 192.0.2.54\nsearch lan\noptions edns0\n',
+  );
+  assert.equal(resolvConf(onDnsNet, ''), 'nameserver 10.1.0.1\nsearch dns.tsnet\n', 'without --dns: the network resolver');
+});

@@ -20,7 +20,17 @@ export function hostsFile(hostname: string, att: Attachment): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function resolvConf(att: Attachment, hostResolv: string): string {
+export function resolvConf(att: Attachment, hostResolv: string, dnsOverride?: string[]): string {
+  if (dnsOverride?.length) {
+    // --dns: these nameservers instead of the network's resolver or the host's; search and options stay.
+    const rest = att.dns?.nameservers?.length
+      ? [
+          ...(att.dns.search?.length ? [`search ${att.dns.search.join(' ')}`] : []),
+          ...(att.dns.options?.length ? [`options ${att.dns.options.join(' ')}`] : []),
+        ]
+      : hostResolv.split('\n').filter((l) => /^\s*(search|domain|options)\s/.test(l));
+    return `${[...dnsOverride.map((n) => `nameserver ${n}`), ...rest].join('\n')}\n`;
+  }
   if (att.dns?.nameservers?.length) {
     const out = att.dns.nameservers.map((n) => `nameserver ${n}`);
     if (att.dns.search?.length) out.push(`search ${att.dns.search.join(' ')}`);
@@ -42,10 +52,10 @@ function readHostResolv(): string {
 }
 
 /** Writes the three files into dir; returns bind specs for the init helper (DST<TAB>SRC). */
-export function writeEtcFiles(dir: string, hostname: string, att: Attachment): string[] {
+export function writeEtcFiles(dir: string, hostname: string, att: Attachment, dns?: string[]): string[] {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'hosts'), hostsFile(hostname, att));
-  writeFileSync(join(dir, 'resolv.conf'), resolvConf(att, readHostResolv()));
+  writeFileSync(join(dir, 'resolv.conf'), resolvConf(att, readHostResolv(), dns));
   writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
   return ['hosts', 'resolv.conf', 'hostname'].map((f) => `/etc/${f}\t${join(dir, f)}`);
 }

@@ -9,7 +9,14 @@ export function inspectJson(c: Container): Record<string, unknown> {
   const netMode = formatNetMode(parseNetMode(cfg.net));
   const networks: Record<string, unknown> = {};
   for (const [name, ep] of Object.entries(st.network?.networks ?? {})) {
-    networks[name] = { IPAddress: ep.ip, IPPrefixLen: ep.prefixLen, Gateway: ep.gateway, MacAddress: ep.mac, InterfaceName: ep.iface };
+    networks[name] = {
+      IPAddress: ep.ip,
+      IPPrefixLen: ep.prefixLen,
+      Gateway: ep.gateway,
+      MacAddress: ep.mac,
+      InterfaceName: ep.iface,
+      Aliases: ep.aliases ?? null,
+    };
   }
   if (netMode === 'host' || netMode === 'none') networks[netMode] ??= { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
   const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -48,6 +55,7 @@ export function inspectJson(c: Container): Record<string, unknown> {
       MaskedPaths: cfg.security?.maskedPaths ?? [],
       ReadonlyPaths: cfg.security?.readonlyPaths ?? [],
       PortBindings: ports,
+      Dns: cfg.dns ?? [],
       CgroupDirs: st.cgroup?.dirs ?? [],
     },
     Config: { Hostname: cfg.hostname, Env: cfg.env, Cmd: cfg.cmd, Image: cfg.image, WorkingDir: cfg.workdir },

@@ -18,6 +18,10 @@ export interface ContainerConfig {
   /** --net as given (parsed again with parseNetMode). */
   net: string;
   ip?: string;
+  /** --network-alias (the first network). */
+  aliases?: string[];
+  /** --dns: nameservers for /etc/resolv.conf instead of the network's resolver or the host's. */
+  dns?: string[];
   ports: PortMapping[];
   limits: Limits;
   /** Capabilities, seccomp, no_new_privs, masked paths (absent in containers created before them: unconfined). */

@@ -39,7 +39,7 @@ async function prepare(cfg: ContainerConfig): Promise<void> {
     const network = await driver.attach(networkTarget(cfg));
     updateState(id, { network });
     for (const d of [files.upper(id), files.work(id), files.rootfs(id)]) mkdirSync(d, { recursive: true });
-    const binds = writeEtcFiles(files.etc(id), cfg.hostname, network);
+    const binds = writeEtcFiles(files.etc(id), cfg.hostname, network, cfg.dns);
     rmSync(files.pid(id), { force: true });
     rmSync(files.exit(id), { force: true });
     writeFileSync(

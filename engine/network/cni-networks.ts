@@ -31,6 +31,8 @@ export interface CniNetworkRequest {
   ifname: string;
   /** --ip */
   ip?: string;
+  /** --network-alias / --alias on this network. */
+  aliases?: string[];
   ports: PortMapping[];
 }
 
@@ -128,7 +130,15 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
     bridge = bridgeNameOf(rec);
   }
   const invoker = new Invoker({ inProcess: inProcessPlugins(), cache: new ResultCache(cacheDir()) });
-  const rt = { containerId: req.containerId, netns: req.netnsPath, ifname: req.ifname, ...(req.ip ? { args: { IP: req.ip } } : {}) };
+  // The container's name as podman passes it (CNI_ARGS K8S_POD_NAME) and its aliases as the `aliases`
+  // capability: what tsnet-dns registers on the network's resolver.
+  const rt = {
+    containerId: req.containerId,
+    netns: req.netnsPath,
+    ifname: req.ifname,
+    args: { K8S_POD_NAME: req.containerName, ...(req.ip ? { IP: req.ip } : {}) },
+    ...(req.aliases?.length ? { capabilityArgs: { aliases: { [key]: req.aliases } } } : {}),
+  };
   if (command === 'DEL') {
     await unpublishPorts(req.containerId, req.ifname);
     await invoker.del(list, rt);
@@ -136,7 +146,7 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
   }
   const result = toInternal(await invoker.add(list, rt), `result of network "${key}"`);
   try {
-    const ep = endpointOf(result, req.ifname);
+    const ep = { ...endpointOf(result, req.ifname), ...(req.aliases?.length ? { aliases: req.aliases } : {}) };
     if (bridge) await publishPorts(req.containerId, req.ifname, bridge, ep.ip, req.ports);
     return { networks: { [key]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
   } catch (e) {

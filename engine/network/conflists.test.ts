@@ -45,3 +45,13 @@ test('--net attach:… becomes an attach conflist keyed by its bridge', () => {
   });
   assert.throws(() => attachConflist('br0'), TsnetError);
 });
+
+test('user networks chain tsnet-dns after the bridge; the default network and --disable-dns do not', () => {
+  const types = (r: NetworkRecord) => conflistFor(r).plugins.map((p) => p.type);
+  assert.deepEqual(types(rec('web')), ['bridge', 'tsnet-dns']);
+  assert.deepEqual(types(rec('bridge', { bridge: 'tsnet0' })), ['bridge']);
+  assert.deepEqual(types(rec('quiet', { dns: false })), ['bridge']);
+  const dns = conflistFor(rec('web')).plugins[1]!;
+  assert.deepEqual(dns.capabilities, { aliases: true }, 'aliases arrive as runtimeConfig');
+  assert.match(String(dns.dataDir), /\/dns$/);
+});

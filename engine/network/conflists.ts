@@ -5,10 +5,19 @@ import type { NetworkRecord } from '../../ipam/networks.js';
 import { configFromObject, type NetworkConfigList } from '../../plugins/cni/conflist.js';
 import { TsnetError } from '../../common/errors.js';
 import { bridgeNameOf } from './owners.js';
+import { DEFAULT_NETWORK, stateRoot } from '../../common/paths.js';
+import { join } from 'node:path';
+
+/** Whether containers on the network resolve each other's names: user networks unless --disable-dns (Docker: not the default bridge). */
+export function dnsEnabled(rec: NetworkRecord): boolean {
+  return rec.name !== DEFAULT_NETWORK && rec.options?.dns !== false;
+}
 
 /**
- * The conflist of a network: tsnet's bridge plugin over tsnet-ipam. Only the container's first network (eth0)
- * sets its default route; networks connected later add their subnet only.
+ * The conflist of a network: tsnet's bridge plugin over tsnet-ipam, then tsnet-dns where the network has DNS
+ * (the container's name and aliases on the network's resolver; its state under the engine's root, named in the
+ * config so that a DEL replayed from the cache finds it). Only the container's first network (eth0) sets its
+ * default route; networks connected later add their subnet only.
  */
 export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigList {
   const conf = {
@@ -25,6 +34,7 @@ export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigLi
         ...(rec.options?.mtu ? { mtu: rec.options.mtu } : {}),
         ipam: { type: 'tsnet-ipam', network: rec.name },
       },
+      ...(dnsEnabled(rec) ? [{ type: 'tsnet-dns', dataDir: join(stateRoot(), 'dns'), capabilities: { aliases: true } }] : []),
     ],
   };
   return configFromObject(conf, `network "${rec.name}"`);

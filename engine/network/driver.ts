@@ -22,6 +22,8 @@ export interface Endpoint {
   mac: string;
   /** Interface name inside the container (eth0 …). */
   iface: string;
+  /** --network-alias / --alias: more names for the container on this network (its resolver answers them). */
+  aliases?: string[];
 }
 
 /** What the driver knows about the container it networks. */
@@ -32,6 +34,8 @@ export interface NetworkTarget {
   mode: NetMode;
   /** --ip: a static address request for the (first) network. */
   ip?: string;
+  /** --network-alias: names on the (first) network besides the container's name. */
+  aliases?: string[];
   /** -p mappings; the bridge path publishes them (nftables DNAT), the others reject them. */
   ports: PortMapping[];
 }

@@ -72,6 +72,7 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
               netnsPath,
               ifname: 'eth0',
               ip: t.ip,
+              aliases: t.aliases,
               ports: t.ports,
             });
             return { netnsPath, ownsNetns: true, loUp: true, networks: r.networks, dns: r.dns, ports: r.ports };

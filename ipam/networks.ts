@@ -28,17 +28,21 @@ export interface NetworkRecord {
   auto: boolean;
   /** What the allocator uses (host-local range sets). */
   ranges: RangeSpec[][];
-  /** Driver options (the bridge driver: its Linux bridge name, masquerade, MTU). */
+  /** Driver options (the bridge driver: its Linux bridge name, masquerade, MTU, internal, icc). */
   options?: NetworkOptions;
 }
 
-/** Options of the bridge driver, as docker's -o com.docker.network.bridge.* and driver.mtu. */
+/** Options of the bridge driver, as docker's -o com.docker.network.bridge.*, driver.mtu and --internal. */
 export interface NetworkOptions {
   /** Linux bridge name (default: br-<first 12 of the id>, tsnet0 for the default network). */
   bridge?: string;
   /** Masquerade traffic leaving the subnet (default true, as Docker). */
   ipMasq?: boolean;
   mtu?: number;
+  /** No route out, no masquerade, no published ports: containers talk only to each other (docker's --internal). */
+  internal?: boolean;
+  /** Containers on the network may talk to each other (default true; docker's com.docker.network.bridge.enable_icc). */
+  icc?: boolean;
 }
 
 export type NetworkErrorKind = 'invalid' | 'exists' | 'not-found' | 'in-use' | 'overlap' | 'no-subnet';

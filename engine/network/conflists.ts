@@ -8,9 +8,12 @@ import { bridgeNameOf } from './owners.js';
 
 /**
  * The conflist of a network: tsnet's bridge plugin over tsnet-ipam. Only the container's first network (eth0)
- * sets its default route; networks connected later add their subnet only.
+ * sets its default route; networks connected later add their subnet only. Every engine network is isolated
+ * from the others (Docker's isolation between networks); an internal one has no default route, no masquerade
+ * and forwards nothing in or out; icc=false isolates the containers' bridge ports from each other.
  */
 export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigList {
+  const internal = rec.options?.internal ?? false;
   const conf = {
     cniVersion: '1.1.0',
     name: rec.name,
@@ -19,10 +22,13 @@ export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigLi
         type: 'bridge',
         bridge: bridgeNameOf(rec),
         isGateway: true,
-        isDefaultGateway: primary,
-        ipMasq: rec.options?.ipMasq ?? true,
+        isDefaultGateway: primary && !internal,
+        ipMasq: !internal && (rec.options?.ipMasq ?? true),
         hairpinMode: true,
         ...(rec.options?.mtu ? { mtu: rec.options.mtu } : {}),
+        isolation: true,
+        ...(internal ? { internal: true } : {}),
+        ...(rec.options?.icc === false ? { portIsolation: true } : {}),
         ipam: { type: 'tsnet-ipam', network: rec.name },
       },
     ],

@@ -3,7 +3,7 @@
 import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
-import { addRules, hasChain, removeRules, removeRulesWhere } from '../../native/nftables.js';
+import { addRules, removeRules, removeRulesWhere } from '../../native/nftables.js';
 import { formatAddr, formatAddrInPrefix, formatPrefix, overlaps, parseCidr } from '../../ipam/cidr.js';
 import type { PluginEntry } from '../cni/skel.js';
 import { assertValid } from '../cni/validate.js';
@@ -21,10 +21,10 @@ import {
 } from '../shared/ipam-delegate.js';
 import { isMasqRuleOf, masqOwner } from '../shared/owners.js';
 import {
+  bridgeFirewallPresent,
   ensureBridgeFirewall,
   masqueradeRules,
   firewallOf,
-  fwChain,
   removeBridgeFirewallIfUnused,
   type BridgeFirewall,
 } from '../shared/firewall.js';
@@ -479,7 +479,7 @@ async function check(conf: BridgeConf, args: CniArgs): Promise<void> {
       if (s.portIsolation && hv.bridgePort?.isolated === false)
         throw new CniError(ErrorCode.Internal, `host veth "${hostSide.name}" is not an isolated port, though "portIsolation" is true`);
     }
-    if ((s.firewall.isolation || s.firewall.internal) && !(await hasChain(fwChain(s.bridge))))
+    if ((s.firewall.isolation || s.firewall.internal || s.portIsolation) && !(await bridgeFirewallPresent(s.bridge)))
       throw new CniError(
         ErrorCode.Internal,
         `the forwarding rules of bridge "${s.bridge}" are missing from nftables table inet tsnet (a flush of the ruleset?)`,

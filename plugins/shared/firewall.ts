@@ -48,6 +48,7 @@ import {
   putGroup,
   removeGroup,
   ret,
+  ruleTexts,
   xtConntrackMatch,
   type ForeignChain,
   type NftRule,
@@ -55,8 +56,10 @@ import {
 } from '../../native/nftables.js';
 import { formatAddr, formatPrefix, parseCidr } from '../../ipam/cidr.js';
 import { lockTimeout } from '../../ipam/lock.js';
+import { CniCode } from '../../common/errors.js';
 import { sha256Hex } from '../../common/random.js';
 import { withBridgesExclusive } from './bridge-port.js';
+import { PluginError } from './errors.js';
 import { masqNote } from './owners.js';
 
 /** What a bridge network's forwarding rules are made of. */
@@ -170,10 +173,24 @@ function legacyAccepts(b: string): string[][] {
   ];
 }
 
-/** Whether the bridge needs rules at all: isolated, internal, icc=false, or another firewall's forward chain drops. */
+/** Whether the bridge's own rules are wanted: isolated, internal or icc=false. */
+const ownRules = (f: BridgeFirewall): boolean => f.isolation || f.internal || f.portIsolation;
+
+/** Whether another firewall's forward chain drops by policy here (nftables, iptables-nft, legacy iptables). */
+async function hostDrops(): Promise<boolean> {
+  let drops: boolean;
+  try {
+    drops = (await forwardDropChains()).length > 0;
+  } catch (e) {
+    if (!noNftables(e)) throw e;
+    drops = false; // without nf_tables no other firewall drops by nftables either
+  }
+  return drops || (await legacyForwardDrops()).length > 0;
+}
+
+/** Whether the bridge needs rules at all. */
 async function needed(f: BridgeFirewall): Promise<boolean> {
-  if (f.isolation || f.internal || f.portIsolation) return true;
-  return f.amendHostFirewall && ((await forwardDropChains()).length > 0 || (await legacyForwardDrops()).length > 0);
+  return ownRules(f) || (f.amendHostFirewall && (await hostDrops()));
 }
 
 /** The group, and the accept rules in a legacy iptables FORWARD chain that drops. */
@@ -184,21 +201,31 @@ async function put(f: BridgeFirewall, opts: { ifAbsent?: boolean }): Promise<voi
 }
 
 /**
- * Makes the bridge's forwarding rules unless they are there (one GET when they are: every ADD but a bridge's
- * first). Run after the caller's port is on the bridge, so a DEL that removes them for want of ports cannot
- * run between.
+ * Makes the bridge's forwarding rules unless they are there: one GET when they are (every ADD on a bridge but
+ * its first); for a bridge that needs none of its own, one dump that finds no other firewall dropping. Run after
+ * the caller's port is on the bridge, so a DEL that removes them for want of ports cannot run between.
  */
 export async function ensureBridgeFirewall(f: BridgeFirewall): Promise<void> {
-  if (!f.isolation && !f.internal && !f.portIsolation && !f.amendHostFirewall) return;
+  if (!(await needed(f))) return;
   try {
     if (await hasChain(fwChain(f.bridge))) return;
   } catch (e) {
-    // Without nf_tables no other firewall drops by nftables either; isolation and --internal cannot be had.
-    if (noNftables(e) && !f.isolation && !f.internal) return;
+    if (noNftables(e))
+      throw new PluginError(
+        `bridge "${f.bridge}"`,
+        'isolation, "internal" and icc=false need nf_tables, which this kernel lacks',
+        'use a kernel with nf_tables, or drop those settings from the network',
+        CniCode.PluginNotAvailable,
+      );
     throw e;
   }
-  if (!(await needed(f))) return;
   await put(f, { ifAbsent: true });
+}
+
+/** Whether the bridge's forwarding rules are in place (CHECK): rules of its group, not merely its chain (`nft flush` keeps chains). */
+export async function bridgeFirewallPresent(bridge: string): Promise<boolean> {
+  const owner = fwOwner(bridge);
+  return (await ruleTexts()).some((r) => r.owner === owner);
 }
 
 /** Writes the bridge's forwarding rules anew, whatever is left of them (`tsnet network reload`). */

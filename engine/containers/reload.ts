@@ -90,5 +90,5 @@ export async function reloadFirewall(): Promise<string[]> {
   } finally {
     host.close();
   }
-  return lines;
+  return lines.length ? lines : ['no network has containers: no rule to make'];
 }

@@ -13,7 +13,11 @@ export interface Out {
 }
 
 export class EngineFixture {
-  constructor(readonly root: string) {}
+  /** `wrap`: a command line the CLI runs under (e.g. nsenter into a namespace that plays the host). */
+  constructor(
+    readonly root: string,
+    readonly wrap: string[] = [],
+  ) {}
 
   env(): NodeJS.ProcessEnv {
     return { ...process.env, TSNET_ROOT: this.root };
@@ -21,7 +25,8 @@ export class EngineFixture {
 
   /** Runs `tsnet ARGS` and waits. */
   tsnet(...args: string[]): Out {
-    const r = spawnSync(process.execPath, [CLI, ...args], { env: this.env(), encoding: 'utf8', timeout: 60_000 });
+    const [cmd, ...argv] = [...this.wrap, process.execPath, CLI, ...args];
+    const r = spawnSync(cmd!, argv, { env: this.env(), encoding: 'utf8', timeout: 60_000 });
     return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
   }
 
@@ -34,7 +39,8 @@ export class EngineFixture {
 
   /** Starts `tsnet ARGS` without waiting (for crash tests). */
   spawn(...args: string[]) {
-    return spawn(process.execPath, [CLI, ...args], { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const [cmd, ...argv] = [...this.wrap, process.execPath, CLI, ...args];
+    return spawn(cmd!, argv, { env: this.env(), stdio: ['ignore', 'pipe', 'pipe'] });
   }
 
   inspect(ref: string): any {

@@ -75,7 +75,7 @@ export interface BridgeFirewall {
   amendHostFirewall: boolean;
 }
 
-/** The bridge plugin's keys that make one (the reference plugin's, plus tsnet's, documented in plugins/README.md). */
+/** The bridge plugin's keys that make one (the reference plugin's portIsolation, and tsnet's own, documented in README.md). */
 export interface FirewallKeys {
   bridge?: string;
   isolation?: boolean;

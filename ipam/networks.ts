@@ -28,11 +28,11 @@ export interface NetworkRecord {
   auto: boolean;
   /** What the allocator uses (host-local range sets). */
   ranges: RangeSpec[][];
-  /** Driver options (the bridge driver: its Linux bridge name, masquerade, MTU). */
+  /** Driver options (the bridge driver: its Linux bridge name, masquerade, MTU, internal, icc). */
   options?: NetworkOptions;
 }
 
-/** Options of the bridge driver, as docker's -o com.docker.network.bridge.* and driver.mtu. */
+/** Options of the bridge driver, as docker's -o com.docker.network.bridge.*, driver.mtu and --internal. */
 export interface NetworkOptions {
   /** Linux bridge name (default: br-<first 12 of the id>, tsnet0 for the default network). */
   bridge?: string;
@@ -41,6 +41,10 @@ export interface NetworkOptions {
   mtu?: number;
   /** The network's resolver (container names and aliases; tsnet-dns); false = `network create --disable-dns`. */
   dns?: boolean;
+  /** No route out, no masquerade, no published ports: containers talk only to each other (docker's --internal). */
+  internal?: boolean;
+  /** Containers on the network may talk to each other (default true; docker's com.docker.network.bridge.enable_icc). */
+  icc?: boolean;
 }
 
 export type NetworkErrorKind = 'invalid' | 'exists' | 'not-found' | 'in-use' | 'overlap' | 'no-subnet';

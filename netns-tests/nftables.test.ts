@@ -67,3 +67,75 @@ describe('nftables over netlink', { skip: needsRoot }, () => {
     assert.equal(inNs(ns, `console.log(await n.removeRules('ports:b:eth0'))`).trim(), '0', 'idempotent');
   });
 });
+
+describe('rule groups and the forward chains of other tables', { skip: needsRoot }, () => {
+  it('a group is its chains and rules, first in every other forward chain that drops (as iptables reads them), and goes whole', (t) => {
+    const ns = world(t).netns('nftg');
+    // dockerd's iptables-nft FORWARD (policy DROP, DOCKER-USER), ip6tables likewise, a native firewall's inet
+    // chain that drops, and one that accepts (left alone).
+    for (const cmd of [
+      ['iptables', '-P', 'FORWARD', 'DROP'],
+      ['iptables', '-N', 'DOCKER-USER'],
+      ['iptables', '-A', 'DOCKER-USER', '-j', 'RETURN'],
+      ['iptables', '-A', 'FORWARD', '-j', 'DOCKER-USER'],
+      ['ip6tables', '-P', 'FORWARD', 'DROP'],
+      ['nft', 'add table inet firewall; add chain inet firewall forward { type filter hook forward priority 0; policy drop; }'],
+      ['nft', 'add table inet open; add chain inet open forward { type filter hook forward priority 0; policy accept; }'],
+    ])
+      spawnSync('ip', ['netns', 'exec', ns, ...cmd], { encoding: 'utf8' });
+    const before = nftList(ns);
+    const group = `{ owner: 'fw:br-t', chains: ['fw-br-t'], shared: ['isolation'], rules: [
+        { chain: 'forward', exprs: [...n.ifnameMatch('iif', 'br-t'), n.jump('fw-br-t')] },
+        { chain: 'fw-br-t', exprs: [...n.ctStatusDnat(), n.ret()] },
+        { chain: 'fw-br-t', exprs: [...n.ifnameMatch('iif', 'br-t'), ...n.ifnameMatch('oif', 'br-t', true), n.jump('isolation')] },
+        { chain: 'isolation', exprs: [...n.ifnameMatch('oif', 'br-t'), n.drop()] },
+      ], foreign: (c) => c.family === 'inet'
+        ? [[...n.ifnameMatch('iif', 'br-t'), n.accept()], [...n.ifnameMatch('oif', 'br-t'), ...n.ctStateMatch(['established', 'related']), n.accept()]]
+        : [[...n.ifnameMatch('iif', 'br-t'), n.accept()], [...n.ifnameMatch('oif', 'br-t'), ...n.xtConntrackMatch(['related', 'established', 'dnat']), n.accept()]] }`;
+    assert.equal(
+      inNs(
+        ns,
+        `console.log(await n.hasChain('fw-br-t'), await n.putGroup(${group}, { ifAbsent: true }), await n.hasChain('fw-br-t'))`,
+      ).trim(),
+      'false true true',
+    );
+    assert.equal(inNs(ns, `console.log(await n.putGroup(${group}, { ifAbsent: true }))`).trim(), 'false', 'there already');
+    inNs(ns, `await n.putGroup(${group})`); // replaced: the same rules, once
+    const text = nftList(ns);
+    assert.match(
+      text,
+      /chain forward \{\n\t\ttype filter hook forward priority filter; policy accept;\n\t\tiifname "br-t" jump fw-br-t comment "fw:br-t"\n\t\}/,
+    );
+    assert.match(
+      text,
+      /chain fw-br-t \{\n\t\tct status dnat return comment "fw:br-t"\n\t\tiifname "br-t" oifname != "br-t" jump isolation comment "fw:br-t"\n\t\}/,
+    );
+    assert.match(text, /chain isolation \{\n\t\toifname "br-t" drop comment "fw:br-t"\n\t\}/);
+    assert.match(
+      text,
+      /table inet firewall \{\n\tchain forward \{\n\t\ttype filter hook forward priority filter; policy drop;\n\t\toifname "br-t" ct state established,related accept comment "tsnet:fw:br-t"\n\t\tiifname "br-t" accept comment "tsnet:fw:br-t"\n/,
+    );
+    const open = text.slice(text.indexOf('table inet open {'));
+    assert.doesNotMatch(open.slice(0, open.indexOf('\n}\n')), /br-t/, 'a chain that accepts is left alone');
+    // iptables reads its tables back, ours first, DOCKER-USER after.
+    const ipt = spawnSync('ip', ['netns', 'exec', ns, 'iptables', '-S', 'FORWARD'], { encoding: 'utf8' });
+    assert.equal(ipt.status, 0, ipt.stderr);
+    assert.deepEqual(ipt.stdout.trim().split('\n'), [
+      '-P FORWARD DROP',
+      '-A FORWARD -o br-t -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment "tsnet:fw:br-t" -j ACCEPT',
+      '-A FORWARD -i br-t -m comment --comment "tsnet:fw:br-t" -j ACCEPT',
+      '-A FORWARD -j DOCKER-USER',
+    ]);
+    const ip6 = spawnSync('ip', ['netns', 'exec', ns, 'ip6tables', '-S', 'FORWARD'], { encoding: 'utf8' });
+    assert.match(ip6.stdout, /-A FORWARD -i br-t -m comment --comment "tsnet:fw:br-t" -j ACCEPT/);
+    // Removed whole: every table as it was, and ours gone.
+    assert.equal(inNs(ns, `console.log(await n.removeGroup('fw:br-t', ['fw-br-t']))`).trim(), '4');
+    assert.equal(nftList(ns), before);
+    assert.doesNotMatch(nftList(ns), /tsnet/);
+    assert.equal(
+      inNs(ns, `console.log(await n.removeGroup('fw:br-t', ['fw-br-t']), await n.hasChain('fw-br-t'))`).trim(),
+      '0 false',
+      'idempotent',
+    );
+  });
+});

@@ -2,6 +2,7 @@
 // The lead wires this into the main CLI and passes the netlink-backed host usage for `--subnet auto`.
 import { Command, InvalidArgumentError } from 'commander';
 import { NetworkRegistry, type HostUsage, type NetworkRecord } from '../../ipam/networks.js';
+import { collect, parseDriverOpts } from './options.js';
 
 export interface NetworkCliDeps {
   /** Host routes and addresses, for --subnet auto. Without it only other tsnet networks are avoided. */
@@ -12,6 +13,8 @@ export interface NetworkCliDeps {
   err?: (s: string) => void;
   /** Runs after a network is removed from the registry (the engine removes its Linux bridge); a returned text is printed as a warning. */
   onRemoved?: (rec: NetworkRecord) => Promise<string | undefined | void>;
+  /** `network reload`: re-creates every firewall rule tsnet owns from its state; returns lines to print. */
+  onReload?: () => Promise<string[]>;
 }
 
 function table(rows: string[][]): string {
@@ -82,6 +85,13 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
       if (!Number.isInteger(n) || n < 68 || n > 65535) throw new InvalidArgumentError('expected an MTU between 68 and 65535');
       return n;
     })
+    .option('--internal', 'no route out: no masquerade, no published ports; containers on it still talk to each other')
+    .option(
+      '-o, --opt <key=value>',
+      "driver option, repeatable: icc=false (containers on the network cannot talk to each other), or docker's " +
+        'com.docker.network.bridge.enable_icc, .name, .enable_ip_masquerade and com.docker.network.driver.mtu',
+      collect,
+    )
     .action(
       guard(
         async (
@@ -96,6 +106,8 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             masquerade: boolean;
             disableDns?: boolean;
             mtu?: number;
+            internal?: boolean;
+            opt?: string[];
           },
         ) => {
           if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge))
@@ -105,10 +117,12 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             subnet: o.subnet,
             driver: o.driver,
             options: {
+              ...parseDriverOpts(o.opt),
               ...(o.bridge ? { bridge: o.bridge } : {}),
               ...(o.masquerade === false ? { ipMasq: false } : {}),
               ...(o.mtu ? { mtu: o.mtu } : {}),
               ...(o.disableDns ? { dns: false } : {}),
+              ...(o.internal ? { internal: true } : {}),
             },
             ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
             ...(o.gateway ? { gateway: o.gateway } : {}),
@@ -187,6 +201,19 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
           }
         }
         if (failed) process.exitCode = 1;
+      }),
+    );
+
+  cmd
+    .command('reload')
+    .description(
+      "re-create every firewall rule tsnet owns from its state (networks, containers' addresses and published ports), " +
+        "e.g. after 'nft flush ruleset', a firewall reload or a firewall that started after tsnet's networks",
+    )
+    .action(
+      guard(async () => {
+        if (!deps.onReload) throw new Error('network reload needs the engine (run it as tsnet network reload)');
+        for (const line of await deps.onReload()) out(line);
       }),
     );
 

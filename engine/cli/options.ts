@@ -1,5 +1,6 @@
 // Option parsers shared by the CLI commands (pure, unit-tested).
 import { TsnetError } from '../../common/errors.js';
+import type { NetworkOptions } from '../../ipam/networks.js';
 import { parsePort, type PortMapping } from '../network/ports.js';
 import { type Limits, parseSize } from '../runtime/cgroups.js';
 import type { SecurityOptions } from '../runtime/security.js';
@@ -45,4 +46,40 @@ export function parseTimeout(s: string | undefined, dflt = 10): number {
   const n = Number(s);
   if (!Number.isFinite(n) || n < 0) throw new TsnetError(`-t ${s}`, 'not a number of seconds', 'e.g. -t 5');
   return n;
+}
+
+/** `network create -o KEY=VALUE` keys: docker's bridge driver options, and tsnet's short names for them. */
+const DRIVER_OPTS: Record<string, { key: keyof NetworkOptions; kind: 'bool' | 'mtu' | 'ifname' }> = {
+  icc: { key: 'icc', kind: 'bool' },
+  'com.docker.network.bridge.enable_icc': { key: 'icc', kind: 'bool' },
+  'com.docker.network.bridge.enable_ip_masquerade': { key: 'ipMasq', kind: 'bool' },
+  'com.docker.network.bridge.name': { key: 'bridge', kind: 'ifname' },
+  'com.docker.network.driver.mtu': { key: 'mtu', kind: 'mtu' },
+};
+
+/** `-o icc=false -o com.docker.network.bridge.enable_icc=false …` → the network's options. */
+export function parseDriverOpts(specs: string[] = []): NetworkOptions {
+  const out: NetworkOptions = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const name = eq < 0 ? spec : spec.slice(0, eq);
+    const value = eq < 0 ? '' : spec.slice(eq + 1);
+    const opt = DRIVER_OPTS[name];
+    if (!opt) throw new TsnetError(`-o ${spec}`, `unknown driver option '${name}'`, `known: ${Object.keys(DRIVER_OPTS).join(', ')}`);
+    if (opt.kind === 'bool') {
+      const b = /^(true|1)$/i.test(value) ? true : /^(false|0)$/i.test(value) ? false : undefined;
+      if (b === undefined) throw new TsnetError(`-o ${spec}`, `'${value}' is not true or false`, `write -o ${name}=false`);
+      (out as Record<string, unknown>)[opt.key] = b;
+    } else if (opt.kind === 'mtu') {
+      const n = Number(value);
+      if (!/^\d+$/.test(value) || n < 68 || n > 65535)
+        throw new TsnetError(`-o ${spec}`, `'${value}' is not an MTU between 68 and 65535`, `write -o ${name}=1400`);
+      out.mtu = n;
+    } else {
+      if (!/^[^/:\s]{1,15}$/.test(value))
+        throw new TsnetError(`-o ${spec}`, "an interface name has 1-15 characters without '/', ':' or spaces", `write -o ${name}=br-web`);
+      out.bridge = value;
+    }
+  }
+  return out;
 }

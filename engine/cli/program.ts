@@ -26,6 +26,7 @@ export function buildProgram(): Command {
   const network = networkCommands({
     hostUsage: currentHostUsage,
     onRemoved: async (rec) => (await import('../network/remove-bridge.js')).removeNetworkBridge(rec),
+    onReload: async () => (await import('../containers/reload.js')).reloadFirewall(),
   });
   network
     .command('connect')

@@ -125,6 +125,12 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
       await delOnMissingNetwork(name, req);
       return { networks: {}, ports: [] };
     }
+    if (command === 'ADD' && req.ports.length && rec.options?.internal)
+      throw new TsnetError(
+        `-p with --net ${rec.name}`,
+        `network "${rec.name}" is internal: nothing is forwarded into or out of it, so it publishes no ports`,
+        'drop -p, or run the container on a network that is not --internal (and connect it to this one)',
+      );
     list = conflistFor(rec, req.ifname === 'eth0');
     key = rec.name;
     bridge = bridgeNameOf(rec);

@@ -30,6 +30,21 @@ test('a network conflist is the same list its JSON text would parse to', () => {
   assert.equal(conflistFor(rec('web'), false).plugins[0]!.isDefaultGateway, false);
 });
 
+test('every network is isolated; --internal has no way out; icc=false isolates the ports', () => {
+  const plain = conflistFor(rec('web')).plugins[0]!;
+  assert.equal(plain.isolation, true);
+  assert.equal(plain.internal, undefined);
+  assert.equal(plain.portIsolation, undefined);
+  assert.equal(plain.ipMasq, true);
+  assert.equal(plain.isDefaultGateway, true);
+  const internal = conflistFor(rec('db', { internal: true })).plugins[0]!;
+  assert.equal(internal.internal, true);
+  assert.equal(internal.ipMasq, false, 'no masquerade');
+  assert.equal(internal.isDefaultGateway, false, 'no route out');
+  assert.equal(conflistFor(rec('quiet', { icc: false })).plugins[0]!.portIsolation, true);
+  assert.equal(conflistFor(rec('chatty', { icc: true })).plugins[0]!.portIsolation, undefined);
+});
+
 test('--net attach:… becomes an attach conflist keyed by its bridge', () => {
   const { list, key } = attachConflist('br0:192.168.115.10/24@192.168.115.2:02:42:c0:a8:73:0a');
   assert.equal(key, 'br0');

@@ -17,9 +17,12 @@ export function dnsEnabled(rec: NetworkRecord): boolean {
  * The conflist of a network: tsnet's bridge plugin over tsnet-ipam, then tsnet-dns where the network has DNS
  * (the container's name and aliases on the network's resolver; its state under the engine's root, named in the
  * config so that a DEL replayed from the cache finds it). Only the container's first network (eth0) sets its
- * default route; networks connected later add their subnet only.
+ * default route; networks connected later add their subnet only. Every engine network is isolated from the
+ * others (Docker's isolation between networks); an internal one has no default route, no masquerade and forwards
+ * nothing in or out; icc=false isolates the containers' bridge ports from each other.
  */
 export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigList {
+  const internal = rec.options?.internal ?? false;
   const conf = {
     cniVersion: '1.1.0',
     name: rec.name,
@@ -28,10 +31,13 @@ export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigLi
         type: 'bridge',
         bridge: bridgeNameOf(rec),
         isGateway: true,
-        isDefaultGateway: primary,
-        ipMasq: rec.options?.ipMasq ?? true,
+        isDefaultGateway: primary && !internal,
+        ipMasq: !internal && (rec.options?.ipMasq ?? true),
         hairpinMode: true,
         ...(rec.options?.mtu ? { mtu: rec.options.mtu } : {}),
+        isolation: true,
+        ...(internal ? { internal: true } : {}),
+        ...(rec.options?.icc === false ? { portIsolation: true } : {}),
         ipam: { type: 'tsnet-ipam', network: rec.name },
       },
       ...(dnsEnabled(rec) ? [{ type: 'tsnet-dns', dataDir: join(stateRoot(), 'dns'), capabilities: { aliases: true } }] : []),

@@ -2,7 +2,7 @@
 // tsnet's nftables table, tagged `ports:<container id>:<ifname>` so they go with the container's interface.
 import { isIP } from 'node:net';
 import { Netns } from '../../native/netns.js';
-import { addRules, dnatRule, masqueradeRule, removeRules, type NftRule, type RuleText } from '../../native/nftables.js';
+import { addRules, dnatRule, masqueradeRule, removeRules, replaceRules, type NftRule, type RuleText } from '../../native/nftables.js';
 import { TsnetError } from '../../common/errors.js';
 
 export interface PortMapping {
@@ -90,9 +90,17 @@ function refuseTaken(ports: PortMapping[], existing: RuleText[]): void {
 
 /**
  * DNAT for -p: packets to a local address (any, or the given host IP) on hostPort go to the container's
- * address `cip` behind `bridge`, loopback included.
+ * address `cip` behind `bridge`, loopback included. `replace` (reload) swaps out whatever rules the interface
+ * has, in one batch, without the check that another container holds the port.
  */
-export async function publishPorts(containerId: string, ifname: string, bridge: string, cip: string, ports: PortMapping[]): Promise<void> {
+export async function publishPorts(
+  containerId: string,
+  ifname: string,
+  bridge: string,
+  cip: string,
+  ports: PortMapping[],
+  opts: { replace?: boolean } = {},
+): Promise<void> {
   if (!ports.length) return;
   const rules: NftRule[] = [];
   for (const p of ports) {
@@ -113,7 +121,8 @@ export async function publishPorts(containerId: string, ifname: string, bridge: 
   }
   // Loopback-sourced packets may only leave through the bridge with route_localnet on it.
   Netns.current().setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, 1);
-  await addRules(portsOwner(containerId, ifname), rules, (existing) => refuseTaken(ports, existing));
+  if (opts.replace) await replaceRules(portsOwner(containerId, ifname), rules);
+  else await addRules(portsOwner(containerId, ifname), rules, (existing) => refuseTaken(ports, existing));
 }
 
 /** Removes the interface's published-port rules; idempotent. */

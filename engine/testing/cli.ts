@@ -14,13 +14,18 @@ export interface Out {
 
 export class EngineFixture {
   /**
-   * `hostNetns`: a netns name (/run/netns/NAME) that plays the host: every command runs in it (entered with
-   * nsenter, which keeps this mount namespace, /sys and the cgroup hierarchies).
+   * `host`: what plays the host — a netns name (/run/netns/NAME, entered with nsenter, which keeps this mount
+   * namespace, /sys and the cgroup hierarchies), or a command line the CLI runs under (e.g. nsenter into a
+   * namespace that plays the host, mounts included).
    */
+  readonly wrap: string[];
+
   constructor(
     readonly root: string,
-    readonly hostNetns?: string,
-  ) {}
+    host?: string | string[],
+  ) {
+    this.wrap = typeof host === 'string' ? ['nsenter', `--net=/run/netns/${host}`] : (host ?? []);
+  }
 
   env(): NodeJS.ProcessEnv {
     return { ...process.env, TSNET_ROOT: this.root };
@@ -28,8 +33,8 @@ export class EngineFixture {
 
   /** The argv that runs `tsnet ARGS` (in the namespace that plays the host, if there is one). */
   argv(...args: string[]): [string, string[]] {
-    const cli = [process.execPath, CLI, ...args];
-    return this.hostNetns ? ['nsenter', [`--net=/run/netns/${this.hostNetns}`, ...cli]] : [cli[0]!, cli.slice(1)];
+    const [cmd, ...argv] = [...this.wrap, process.execPath, CLI, ...args];
+    return [cmd!, argv];
   }
 
   /** Runs `tsnet ARGS` and waits. */

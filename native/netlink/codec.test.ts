@@ -99,7 +99,10 @@ describe('links', () => {
   });
 
   it('encodes link changes as ip link set does', () => {
-    const p = wire(C.RTM_NEWLINK, encodeLinkChange(5, { up: true, mtu: 9000, name: 'x', masterIndex: 0, bridgePort: { hairpin: true } }));
+    const p = wire(
+      C.RTM_NEWLINK,
+      encodeLinkChange(5, { up: true, mtu: 9000, name: 'x', masterIndex: 0, bridgePort: { hairpin: true, isolated: true } }),
+    );
     assert.equal(p.readInt32LE(4), 5);
     assert.equal(p.readUInt32LE(8) & C.IFF_UP, C.IFF_UP);
     assert.equal(p.readUInt32LE(12), C.IFF_UP);
@@ -109,6 +112,7 @@ describe('links', () => {
     assert.equal(l.masterIndex, 0);
     assert.equal(l.slaveKind, 'bridge');
     assert.equal(l.bridgePort?.hairpin, true);
+    assert.equal(l.bridgePort?.isolated, true);
   });
 });
 

@@ -112,6 +112,7 @@ export const IFLA_BRPORT_COST = 3;
 export const IFLA_BRPORT_MODE = 4; // hairpin
 export const IFLA_BRPORT_LEARNING = 8;
 export const IFLA_BRPORT_UNICAST_FLOOD = 9;
+export const IFLA_BRPORT_ISOLATED = 33; // no forwarding to other isolated ports
 
 export const IFLA_VXLAN_ID = 1;
 export const IFLA_VXLAN_GROUP = 2;

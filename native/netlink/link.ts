@@ -32,6 +32,8 @@ export interface VxlanInfo {
 export interface BridgePortInfo {
   hairpin?: boolean;
   learning?: boolean;
+  /** Port isolation: no forwarding between two isolated ports. */
+  isolated?: boolean;
   state?: number;
 }
 
@@ -119,6 +121,7 @@ export function decodeLink(payload: Buffer): Link {
       link.bridgePort = {
         hairpin: sdata.has(C.IFLA_BRPORT_MODE) ? sdata.u8(C.IFLA_BRPORT_MODE) === 1 : undefined,
         learning: sdata.has(C.IFLA_BRPORT_LEARNING) ? sdata.u8(C.IFLA_BRPORT_LEARNING) === 1 : undefined,
+        isolated: sdata.has(C.IFLA_BRPORT_ISOLATED) ? sdata.u8(C.IFLA_BRPORT_ISOLATED) === 1 : undefined,
         state: sdata.u8(C.IFLA_BRPORT_STATE),
       };
     }
@@ -237,7 +240,7 @@ export interface LinkChange {
   alias?: string;
   promisc?: boolean;
   /** Bridge-port settings (the link must be enslaved to a bridge). */
-  bridgePort?: { hairpin?: boolean; learning?: boolean };
+  bridgePort?: { hairpin?: boolean; learning?: boolean; isolated?: boolean };
   /** IPv4 settings of the interface, as in /proc/sys/net/ipv4/conf/IF (set over netlink: no /proc lookup). */
   ipv4Conf?: { arpNotify?: boolean };
 }
@@ -265,6 +268,7 @@ export function encodeLinkChange(index: number, ch: LinkChange): { fixed: Buffer
     const d: Attr[] = [];
     if (ch.bridgePort.hairpin !== undefined) d.push(u8(C.IFLA_BRPORT_MODE, ch.bridgePort.hairpin ? 1 : 0));
     if (ch.bridgePort.learning !== undefined) d.push(u8(C.IFLA_BRPORT_LEARNING, ch.bridgePort.learning ? 1 : 0));
+    if (ch.bridgePort.isolated !== undefined) d.push(u8(C.IFLA_BRPORT_ISOLATED, ch.bridgePort.isolated ? 1 : 0));
     attrs.push(nest(C.IFLA_LINKINFO, [str(C.IFLA_INFO_SLAVE_KIND, 'bridge'), nest(C.IFLA_INFO_SLAVE_DATA, d)]));
   }
   const af: Attr[] = [];

@@ -1,6 +1,8 @@
-// nf_tables over NETLINK_NETFILTER: nfgenmsg framing, batches, and the expressions tsnet's rules use (meta,
-// payload, bitwise, cmp, fib, immediate, nat, masq). nf_tables attributes are big-endian, unlike rtnetlink's.
-// Numbers from linux/netfilter/nfnetlink.h and nf_tables.h.
+// nf_tables over NETLINK_NETFILTER: nfgenmsg framing, batches, tables, chains and rules, and the expressions
+// tsnet's rules use (meta, payload, bitwise, cmp, fib, immediate, nat, masq, ct, and iptables' conntrack match
+// through nft_compat). nf_tables attributes are big-endian, unlike rtnetlink's. Numbers from
+// linux/netfilter/nfnetlink.h, nf_tables.h, nf_conntrack_common.h and xt_conntrack.h.
+import { endianness } from 'node:os';
 import { Attr, AttrMap, attrsSize, bytes, encodeAttrs, nest, str } from './attrs.js';
 import { NLM_F_ACK, NLM_F_APPEND, NLM_F_CREATE, NLM_F_REQUEST } from './constants.js';
 import { NLMSG_HDRLEN } from './message.js';
@@ -13,13 +15,15 @@ const NFNL_MSG_BATCH_END = 17;
 export const NFT_MSG_NEWTABLE = 0;
 export const NFT_MSG_DELTABLE = 2;
 export const NFT_MSG_NEWCHAIN = 3;
+export const NFT_MSG_GETCHAIN = 4;
+export const NFT_MSG_DELCHAIN = 5;
 export const NFT_MSG_NEWRULE = 6;
 export const NFT_MSG_GETRULE = 7;
 export const NFT_MSG_DELRULE = 8;
 
 const NFTA_TABLE_NAME = 1;
-const NFTA_CHAIN_TABLE = 1;
-const NFTA_CHAIN_NAME = 3;
+export const NFTA_CHAIN_TABLE = 1;
+export const NFTA_CHAIN_NAME = 3;
 const NFTA_CHAIN_HOOK = 4;
 const NFTA_CHAIN_POLICY = 5;
 const NFTA_CHAIN_TYPE = 7;
@@ -37,13 +41,16 @@ const NFTA_DATA_VALUE = 1;
 const NFT_REG_1 = 1;
 const NFT_REG_2 = 2;
 
+export const NFPROTO_UNSPEC = 0;
 export const NFPROTO_INET = 1;
-const NFPROTO_IPV4 = 2;
-const NFPROTO_IPV6 = 10;
+export const NFPROTO_IPV4 = 2;
+export const NFPROTO_IPV6 = 10;
 export const NF_INET_PRE_ROUTING = 0;
+export const NF_INET_FORWARD = 2;
 export const NF_INET_LOCAL_OUT = 3;
 export const NF_INET_POST_ROUTING = 4;
-const NF_ACCEPT = 1;
+export const NF_DROP = 0;
+export const NF_ACCEPT = 1;
 /** libnftnl's user-data TLV type for a rule comment (what `nft … comment "x"` stores). */
 const NFTNL_UDATA_RULE_COMMENT = 0;
 
@@ -89,14 +96,19 @@ export interface NftOp {
   msg: number;
   flags: number;
   attrs: Attr[];
+  /** Its table's family (NFPROTO_*); the batch's (inet) when absent. */
+  family?: number;
 }
 
-/** BEGIN, the operations (the last one with NLM_F_ACK), END — applied by the kernel all or nothing. */
+/**
+ * BEGIN, the operations (the last one with NLM_F_ACK), END — applied by the kernel all or nothing, whatever
+ * tables and families they touch.
+ */
 export function encodeBatch(ops: NftOp[], firstSeq: number, family = NFPROTO_INET): Buffer {
   const parts = [nfMessage(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, firstSeq, 0, [], NFNL_SUBSYS_NFTABLES)];
   ops.forEach((op, i) => {
     const ack = i === ops.length - 1 ? NLM_F_ACK : 0;
-    parts.push(nfMessage(nftType(op.msg), NLM_F_REQUEST | op.flags | ack, firstSeq + 1 + i, family, op.attrs));
+    parts.push(nfMessage(nftType(op.msg), NLM_F_REQUEST | op.flags | ack, firstSeq + 1 + i, op.family ?? family, op.attrs));
   });
   parts.push(nfMessage(NFNL_MSG_BATCH_END, NLM_F_REQUEST, firstSeq + ops.length + 1, 0, [], NFNL_SUBSYS_NFTABLES));
   return Buffer.concat(parts);
@@ -108,8 +120,8 @@ export const batchCount = (ops: NftOp[]): number => ops.length + 2;
 export const newTable = (table: string): NftOp => ({ msg: NFT_MSG_NEWTABLE, flags: NLM_F_CREATE, attrs: [str(NFTA_TABLE_NAME, table)] });
 export const delTable = (table: string): NftOp => ({ msg: NFT_MSG_DELTABLE, flags: 0, attrs: [str(NFTA_TABLE_NAME, table)] });
 
-/** A base chain of type nat at a hook, policy accept (`type nat hook … priority …`). */
-export function newNatChain(table: string, chain: string, hook: number, priority: number): NftOp {
+/** A base chain at a hook, policy accept (`type nat|filter hook … priority …; policy accept;`). */
+export function newBaseChain(table: string, chain: string, hook: number, priority: number, type: 'nat' | 'filter'): NftOp {
   return {
     msg: NFT_MSG_NEWCHAIN,
     flags: NLM_F_CREATE,
@@ -118,33 +130,88 @@ export function newNatChain(table: string, chain: string, hook: number, priority
       str(NFTA_CHAIN_NAME, chain),
       nest(NFTA_CHAIN_HOOK, [be32(NFTA_HOOK_HOOKNUM, hook), be32(NFTA_HOOK_PRIORITY, priority)], true),
       be32(NFTA_CHAIN_POLICY, NF_ACCEPT),
-      str(NFTA_CHAIN_TYPE, 'nat'),
+      str(NFTA_CHAIN_TYPE, type),
     ],
   };
 }
 
-export function delRule(table: string, chain: string, handle: bigint): NftOp {
+/** A base chain of type nat at a hook, policy accept (`type nat hook … priority …`). */
+export const newNatChain = (table: string, chain: string, hook: number, priority: number): NftOp =>
+  newBaseChain(table, chain, hook, priority, 'nat');
+
+/** A regular chain (no hook: reached by jumps), made if missing. */
+export function newChain(table: string, chain: string): NftOp {
+  return { msg: NFT_MSG_NEWCHAIN, flags: NLM_F_CREATE, attrs: [str(NFTA_CHAIN_TABLE, table), str(NFTA_CHAIN_NAME, chain)] };
+}
+
+/** Deletes a chain (empty by then: its rules and the jumps to it deleted earlier in the batch). */
+export function delChain(table: string, chain: string): NftOp {
+  return { msg: NFT_MSG_DELCHAIN, flags: 0, attrs: [str(NFTA_CHAIN_TABLE, table), str(NFTA_CHAIN_NAME, chain)] };
+}
+
+export function delRule(table: string, chain: string, handle: bigint, family?: number): NftOp {
   return {
     msg: NFT_MSG_DELRULE,
     flags: 0,
     attrs: [str(NFTA_RULE_TABLE, table), str(NFTA_RULE_CHAIN, chain), be64(NFTA_RULE_HANDLE, handle)],
+    ...(family === undefined ? {} : { family }),
   };
 }
 
-export function newRule(table: string, chain: string, exprs: Attr[], comment: string): NftOp {
+/**
+ * A rule with `comment` (libnftnl's user data: what `nft list` and iptables-nft show as its comment), appended
+ * to the chain, or with `insert` put first in it (NEWRULE without NLM_F_APPEND and no position).
+ */
+export function newRule(
+  table: string,
+  chain: string,
+  exprs: Attr[],
+  comment: string,
+  opts: { insert?: boolean; family?: number } = {},
+): NftOp {
   const text = Buffer.concat([Buffer.from(comment, 'utf8'), Buffer.from([0])]);
   if (text.length > 255) throw new RangeError(`nftables rule comment longer than 254 bytes: ${comment}`);
   const udata = Buffer.concat([Buffer.from([NFTNL_UDATA_RULE_COMMENT, text.length]), text]);
   return {
     msg: NFT_MSG_NEWRULE,
-    flags: NLM_F_CREATE | NLM_F_APPEND,
+    flags: NLM_F_CREATE | (opts.insert ? 0 : NLM_F_APPEND),
     attrs: [
       str(NFTA_RULE_TABLE, table),
       str(NFTA_RULE_CHAIN, chain),
       nest(NFTA_RULE_EXPRESSIONS, exprs, true),
       bytes(NFTA_RULE_USERDATA, udata),
     ],
+    ...(opts.family === undefined ? {} : { family: opts.family }),
   };
+}
+
+/** A chain as a dump reports it: its family (NFPROTO_*), table and name; hook, priority and policy for a base chain. */
+export interface ChainInfo {
+  family: number;
+  table: string;
+  name: string;
+  hook?: number;
+  priority?: number;
+  /** NF_ACCEPT or NF_DROP (base chains only). */
+  policy?: number;
+  type?: string;
+}
+
+export function decodeChain(payload: Buffer): ChainInfo {
+  const a = AttrMap.parse(payload, 4);
+  const info: ChainInfo = { family: payload.readUInt8(0), table: a.str(NFTA_CHAIN_TABLE) ?? '', name: a.str(NFTA_CHAIN_NAME) ?? '' };
+  const hook = a.nested(NFTA_CHAIN_HOOK);
+  if (hook) {
+    const num = hook.raw(NFTA_HOOK_HOOKNUM);
+    const prio = hook.raw(NFTA_HOOK_PRIORITY);
+    if (num?.length === 4) info.hook = num.readUInt32BE(0);
+    if (prio?.length === 4) info.priority = prio.readInt32BE(0);
+  }
+  const policy = a.raw(NFTA_CHAIN_POLICY);
+  if (policy?.length === 4) info.policy = policy.readUInt32BE(0);
+  const type = a.str(NFTA_CHAIN_TYPE);
+  if (type !== undefined) info.type = type;
+  return info;
 }
 
 /** A rule as a dump reports it. */
@@ -276,3 +343,91 @@ export function dnatRule(d: { hostIp?: string; proto: 'tcp' | 'udp'; port: numbe
   );
   return out;
 }
+
+// ---- forwarding: interface names, conntrack, verdicts
+
+const NFT_META_IIFNAME = 6;
+const NFT_META_OIFNAME = 7;
+const NFT_REG_VERDICT = 0;
+const NFTA_DATA_VERDICT = 2;
+const NFTA_VERDICT_CODE = 1;
+const NFTA_VERDICT_CHAIN = 2;
+const NFT_JUMP = -3;
+const NFT_RETURN = -5;
+const NFT_CT_STATE = 0;
+const NFT_CT_STATUS = 2;
+const IFNAMSIZ = 16;
+/** IPS_DST_NAT (nf_conntrack_common.h): the connection's destination was rewritten (a published port). */
+const IPS_DST_NAT = 1 << 5;
+/** nft's ct state bits: NF_CT_STATE_BIT(ctinfo) = 1 << (ctinfo + 1). */
+const CT_STATE = { established: 1 << 1, related: 1 << 2, new: 1 << 3 } as const;
+export type CtState = keyof typeof CT_STATE;
+
+/** A u32 in the host's byte order (what ct keys load into a register). */
+function hostU32(v: number): Buffer {
+  const b = Buffer.alloc(4);
+  if (endianness() === 'LE') b.writeUInt32LE(v >>> 0);
+  else b.writeUInt32BE(v >>> 0);
+  return b;
+}
+
+/** `iifname|oifname [!=] NAME`: the name zero-padded to IFNAMSIZ, as nft encodes it (iptables-nft reads it back as -i/-o). */
+export function ifnameMatch(dir: 'iif' | 'oif', name: string, negate = false): Attr[] {
+  const b = Buffer.alloc(IFNAMSIZ);
+  if (Buffer.byteLength(name) >= IFNAMSIZ) throw new RangeError(`interface name longer than 15 bytes: ${name}`);
+  b.write(name, 'utf8');
+  return [meta(dir === 'iif' ? NFT_META_IIFNAME : NFT_META_OIFNAME), cmp(negate ? NFT_CMP_NEQ : NFT_CMP_EQ, b)];
+}
+
+/** `ct state S1,S2 …` (any of them). */
+export function ctStateMatch(states: CtState[]): Attr[] {
+  const mask = states.reduce((m, s) => m | CT_STATE[s], 0);
+  return [
+    expr('ct', [be32(1 /* DREG */, NFT_REG_1), be32(2 /* KEY */, NFT_CT_STATE)]),
+    expr('bitwise', [be32(1, NFT_REG_1), be32(2, NFT_REG_1), be32(3, 4), data(4, hostU32(mask)), data(5, Buffer.alloc(4))]),
+    cmp(NFT_CMP_NEQ, Buffer.alloc(4)),
+  ];
+}
+
+/** `ct status dnat`: the connection was DNAT'd (a published port). */
+export function ctStatusDnat(): Attr[] {
+  return [
+    expr('ct', [be32(1 /* DREG */, NFT_REG_1), be32(2 /* KEY */, NFT_CT_STATUS)]),
+    expr('bitwise', [be32(1, NFT_REG_1), be32(2, NFT_REG_1), be32(3, 4), data(4, hostU32(IPS_DST_NAT)), data(5, Buffer.alloc(4))]),
+    cmp(NFT_CMP_NEQ, Buffer.alloc(4)),
+  ];
+}
+
+// xt_conntrack's match (revision 3) through nft_compat: what `iptables -m conntrack --ctstate …` writes. Rules
+// in an iptables-nft table must use it: iptables-nft cannot read nft's native ct expression back, and a table
+// it cannot read breaks every iptables user of it (dockerd included).
+const XT_CONNTRACK_STATE = 1 << 0;
+const IP_CT_NUMBER = 5;
+const XT_STATE: Record<CtState | 'dnat', number> = { ...CT_STATE, dnat: 1 << (IP_CT_NUMBER + 2) };
+/** sizeof(struct xt_conntrack_mtinfo3) is 164; the kernel compares XT_ALIGN()ed sizes (168). */
+const MTINFO3_SIZE = 168;
+
+/** `-m conntrack --ctstate S1,S2 …` (DNAT: the connection was DNAT'd), as iptables-nft encodes it. */
+export function xtConntrackMatch(states: (CtState | 'dnat')[]): Attr[] {
+  const info = Buffer.alloc(MTINFO3_SIZE);
+  const u16 = (off: number, v: number) => (endianness() === 'LE' ? info.writeUInt16LE(v, off) : info.writeUInt16BE(v, off));
+  // 8 × union nf_inet_addr (128 bytes), expires_min/max (8), l4proto (2), 4 ports (8), then:
+  u16(146, XT_CONNTRACK_STATE); // match_flags
+  u16(
+    150,
+    states.reduce((m, s) => m | XT_STATE[s], 0),
+  ); // state_mask
+  return [expr('match', [str(1 /* NAME */, 'conntrack'), be32(2 /* REV */, 3), bytes(3 /* INFO */, info)])];
+}
+
+function verdict(code: number, chain?: string): Attr {
+  const v = [be32(NFTA_VERDICT_CODE, code), ...(chain ? [str(NFTA_VERDICT_CHAIN, chain)] : [])];
+  return expr('immediate', [be32(1 /* DREG */, NFT_REG_VERDICT), nest(2 /* DATA */, [nest(NFTA_DATA_VERDICT, v, true)], true)]);
+}
+export const accept = (): Attr => verdict(NF_ACCEPT);
+export const drop = (): Attr => verdict(NF_DROP);
+/** `return`: back to the chain that jumped here. */
+export const ret = (): Attr => verdict(NFT_RETURN);
+export const jump = (chain: string): Attr => verdict(NFT_JUMP, chain);
+/** `masquerade` (no match of its own: follows the rule's matches). */
+export const masquerade = (): Attr => expr('masq', []);

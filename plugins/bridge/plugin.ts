@@ -3,7 +3,7 @@
 import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
-import { addRules, masqueradeRule, removeRules, removeRulesWhere } from '../../native/nftables.js';
+import { addRules, removeRules, removeRulesWhere } from '../../native/nftables.js';
 import { formatAddr, formatAddrInPrefix, formatPrefix, overlaps, parseCidr, size } from '../../ipam/cidr.js';
 import type { PluginEntry } from '../cni/skel.js';
 import { assertValid } from '../cni/validate.js';
@@ -19,7 +19,15 @@ import {
   delegateStatus,
   IN_PROCESS_IPAM,
 } from '../shared/ipam-delegate.js';
-import { isMasqRuleOf, masqNote, masqOwner } from '../shared/owners.js';
+import { isMasqRuleOf, masqOwner } from '../shared/owners.js';
+import {
+  bridgeFirewallPresent,
+  ensureBridgeFirewall,
+  masqueradeRules,
+  firewallOf,
+  removeBridgeFirewallIfUnused,
+  type BridgeFirewall,
+} from '../shared/firewall.js';
 import { randomMac } from '../shared/random-name.js';
 import { createVethPort, removeBridgeIfUnused, withBridge, type PortErrors } from '../shared/bridge-port.js';
 import { kernelError } from '../shared/errors.js';
@@ -42,6 +50,14 @@ export interface BridgeConf extends NetConf {
   vlan?: number;
   enabledad?: boolean;
   disableContainerInterface?: boolean;
+  /** The reference plugin's: the container's port is isolated (no traffic with other isolated ports: icc=false). */
+  portIsolation?: boolean;
+  /** tsnet's: isolated from every other bridge with `isolation` (Docker's isolation between networks). */
+  isolation?: boolean;
+  /** tsnet's: nothing is forwarded into or out of the bridge (Docker's --internal). */
+  internal?: boolean;
+  /** tsnet's: accept the bridge's traffic in other tables' forward chains that drop by policy (default true). */
+  amendHostFirewall?: boolean;
 }
 
 /** Plugin-specific error codes (the spec reserves 100+ for plugins). */
@@ -63,6 +79,8 @@ interface Settings {
   hairpin: boolean;
   promisc: boolean;
   enableDad: boolean;
+  portIsolation: boolean;
+  firewall: BridgeFirewall;
 }
 
 function settings(conf: BridgeConf): Settings {
@@ -84,6 +102,12 @@ function settings(conf: BridgeConf): Settings {
       `network "${conf.name}": "vlan": ${conf.vlan} needs bridge VLAN filtering, which tsnet's bridge plugin does not configure (and kernels built without CONFIG_BRIDGE_VLAN_FILTERING, such as this one, lack)`,
       'remove "vlan" from the config; to put a container on a VLAN, attach it to a NIC with tsnet attach NIC CTR IP/LEN@GW @VLAN where the kernel has 8021q',
     );
+  if (conf.internal && conf.ipMasq)
+    throw new CniError(
+      ErrorCode.InvalidNetworkConfig,
+      `network "${conf.name}": "internal" and "ipMasq" cannot both be true`,
+      'an internal network forwards nothing out of its bridge, so there is nothing to masquerade; drop one of the two',
+    );
   const isDefaultGateway = conf.isDefaultGateway ?? false;
   return {
     bridge: conf.bridge ?? DEFAULT_BRIDGE,
@@ -95,6 +119,8 @@ function settings(conf: BridgeConf): Settings {
     hairpin: conf.hairpinMode ?? false,
     promisc: conf.promiscMode ?? false,
     enableDad: conf.enabledad ?? false,
+    portIsolation: conf.portIsolation ?? false,
+    firewall: firewallOf(conf, DEFAULT_BRIDGE),
   };
 }
 
@@ -139,7 +165,10 @@ async function createVeth(
     // A bridge port needs no addresses of its own: without IPv6 on it, the host keeps no per-port IPv6
     // routes (whose lists grow with the ports) and the port sends nothing when it gets carrier.
     disableIpv6(host, veth.name);
-    if (s.hairpin) await host.rtnl.setLink(veth.index, { bridgePort: { hairpin: true } });
+    if (s.hairpin || s.portIsolation)
+      await host.rtnl.setLink(veth.index, {
+        bridgePort: { ...(s.hairpin ? { hairpin: true } : {}), ...(s.portIsolation ? { isolated: true } : {}) },
+      });
   } catch (e) {
     await host.rtnl.deleteLinkIfExists(veth.index).catch(() => undefined); // the pair goes with it
     kernelError(e, `set up veth ${veth.name} for ${ifname}`, errors.codes);
@@ -221,12 +250,13 @@ function enableSysctl(ns: Netns, key: string): void {
  * with the network (masqNote) for GC.
  */
 function masquerade(conf: NetConf, args: CniArgs, ips: IpConfig[]): Promise<void> {
-  const note = masqNote(conf.name);
-  const rules = ips.map((ip) => {
-    const { addr, prefix } = parseCidr(ip.address);
-    return { chain: 'postrouting' as const, exprs: masqueradeRule({ saddr: formatAddr(addr), notDaddr: formatPrefix(prefix) }), note };
-  });
-  return addRules(masqOwner(conf.name, args.containerId, args.ifname), rules);
+  return addRules(
+    masqOwner(conf.name, args.containerId, args.ifname),
+    masqueradeRules(
+      conf.name,
+      ips.map((ip) => ip.address),
+    ),
+  );
 }
 
 /** The attachments a GC keeps (cni.dev/valid-attachments), checked. */
@@ -252,6 +282,16 @@ async function gcMasquerade(conf: BridgeConf): Promise<void> {
   } catch (e) {
     // A network without ipMasq has no rules to lose (unless it had it once): only its own use needs nftables.
     if (conf.ipMasq) throw e;
+  }
+}
+
+/** GC of a bridge's forwarding rules: gone when no port is left on it (a DEL killed before it removed them). */
+async function gcFirewall(conf: BridgeConf): Promise<void> {
+  const host = Netns.current();
+  try {
+    await removeBridgeFirewallIfUnused(host, settings(conf).bridge);
+  } finally {
+    host.close();
   }
 }
 
@@ -295,8 +335,9 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     const bridgeSpec = { name: s.bridge, mtu: s.mtu, mac: randomMac(), promisc: s.promisc };
     const { br, hostVeth } = await withBridge(host, bridgeSpec, errors, async (br, created) => {
       // A bridge this ADD made goes again if the ADD fails — last, once the veth is gone, and only while no
-      // other container has a port on it.
+      // other container has a port on it; so do its forwarding rules, just before.
       if (created) undo.push(() => removeBridgeIfUnused(host, br));
+      undo.push(() => removeBridgeFirewallIfUnused(host, br.name));
       if (conf.ipam?.type === IN_PROCESS_IPAM) allocating = start();
       try {
         return { br, hostVeth: await createVeth(host, ctr, args.ifname, s, br, ctrMac, conf.ipam?.type !== undefined, errors) };
@@ -340,6 +381,9 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
       arpNotify: true,
     }).catch((e) => kernelError(e, `configure ${args.ifname} in ${ctr.label}`, errors.codes));
     if (s.isGateway) await ensureGatewayAddrs(host, br, ips, s, conf.name);
+    // The bridge's forwarding rules (isolation, internal, other firewalls' drop policies): the first ADD on
+    // the bridge makes them, after its port is on it.
+    await ensureBridgeFirewall(s.firewall);
     if (s.ipMasq) {
       await masquerade(conf, args, ips);
       undo.push(() => removeRules(masqOwner(conf.name, args.containerId, args.ifname)));
@@ -355,14 +399,21 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
 }
 
 async function del(conf: BridgeConf, args: CniArgs): Promise<void> {
-  settings(conf);
+  const s = settings(conf);
   // The address is released whatever happens to the rest (DEL must free it even when the netns or the veth
   // is already gone): tsnet-ipam's while the veth is deleted, other IPAM plugins' first, while the interface
   // still exists (dhcp sends its release over it), as the reference orders them.
   const release = () => (conf.ipam?.type ? delegateDel(conf, args) : Promise.resolve());
   const remove = async () => {
-    if (conf.ipMasq) await removeRules(masqOwner(conf.name, args.containerId, args.ifname));
+    if (s.ipMasq) await removeRules(masqOwner(conf.name, args.containerId, args.ifname));
     await deleteContainerVeth(args);
+    // The last port gone: the bridge's forwarding rules go, here and in other tables (none: one GET).
+    const host = Netns.current();
+    try {
+      await removeBridgeFirewallIfUnused(host, s.bridge);
+    } finally {
+      host.close();
+    }
   };
   const [address, veth] =
     conf.ipam?.type === IN_PROCESS_IPAM
@@ -433,7 +484,15 @@ async function check(conf: BridgeConf, args: CniArgs): Promise<void> {
       if (!hv) throw new CniError(ErrorCode.Internal, `host veth "${hostSide.name}" is missing`);
       if (hv.masterIndex !== br.index)
         throw new CniError(ErrorCode.Internal, `host veth "${hostSide.name}" is not a port of bridge "${s.bridge}"`);
+      if (s.portIsolation && hv.bridgePort?.isolated === false)
+        throw new CniError(ErrorCode.Internal, `host veth "${hostSide.name}" is not an isolated port, though "portIsolation" is true`);
     }
+    if ((s.firewall.isolation || s.firewall.internal || s.portIsolation) && !(await bridgeFirewallPresent(s.bridge)))
+      throw new CniError(
+        ErrorCode.Internal,
+        `the forwarding rules of bridge "${s.bridge}" are missing from nftables table inet tsnet (a flush of the ruleset?)`,
+        "restore them with 'tsnet network reload', or DEL and ADD the attachment again",
+      );
     const addrs = await ctr.rtnl.addresses({ link: link.index });
     for (const ip of prev.ips ?? []) {
       if (ip.interface !== undefined && ip.interface !== ctrIndex) continue;
@@ -459,7 +518,7 @@ const bridgePlugin: Plugin<BridgeConf> = {
   check,
   async gc(conf, args) {
     // Addresses and rules are collected each whatever happens to the other; the first failure is reported.
-    const outcomes = await Promise.allSettled([conf.ipam?.type ? delegateGc(conf, args) : undefined, gcMasquerade(conf)]);
+    const outcomes = await Promise.allSettled([conf.ipam?.type ? delegateGc(conf, args) : undefined, gcMasquerade(conf), gcFirewall(conf)]);
     const failed = outcomes.find((o) => o.status === 'rejected');
     if (failed) throw failed.reason;
   },

@@ -137,6 +137,20 @@ export async function removeBridgeIfUnused(host: Netns, bridge: Pick<Link, 'inde
   }
 }
 
+/**
+ * Runs `fn` holding the bridges lock exclusive (no ADD is between finding a bridge and plugging its port in);
+ * undefined, without running it, when the lock was not had within `waitMs`.
+ */
+export async function withBridgesExclusive<T>(waitMs: number, fn: () => Promise<T>): Promise<T | undefined> {
+  const release = await bridgesLock(LOCK_EX, waitMs);
+  if (!release) return undefined;
+  try {
+    return await fn();
+  } finally {
+    release();
+  }
+}
+
 export interface VethPortSpec {
   bridge: Link;
   /** The container end's name inside ctr. */

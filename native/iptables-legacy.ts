@@ -1,0 +1,79 @@
+// The one place tsnet runs a firewall program. A host on legacy iptables (x_tables, not nf_tables) has no
+// netlink path to its rules — a table is read and replaced whole through getsockopt/setsockopt
+// (IPT_SO_SET_REPLACE), whose layout is the kernel's struct ipt_entry chain — and its FORWARD chain drops
+// traffic that tsnet's nftables table accepts (both run at the same hook; a drop anywhere is final). Where the
+// legacy `filter` table exists in this namespace and its FORWARD policy is DROP, tsnet's accept rules are
+// inserted and deleted with iptables-legacy / ip6tables-legacy (`-w`: waiting for the xtables lock), as
+// libvirt and netavark's iptables driver did. Where no legacy filter table exists (the usual case, and every
+// iptables-nft host), nothing is run: /proc/net/ip{,6}_tables_names says so.
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { promisify } from 'node:util';
+import { TsnetError } from '../common/errors.js';
+
+const run = promisify(execFile);
+
+export type LegacyFamily = 'ip' | 'ip6';
+
+const PROGRAM: Record<LegacyFamily, string> = { ip: 'iptables-legacy', ip6: 'ip6tables-legacy' };
+const NAMES: Record<LegacyFamily, string> = { ip: '/proc/net/ip_tables_names', ip6: '/proc/net/ip6_tables_names' };
+
+/** Whether this namespace has the legacy `filter` table of `family` (x_tables lists its tables in /proc). */
+function hasLegacyFilter(family: LegacyFamily): boolean {
+  try {
+    return readFileSync(NAMES[family], 'utf8').split('\n').includes('filter');
+  } catch {
+    return false; // no x_tables in this kernel
+  }
+}
+
+async function iptables(family: LegacyFamily, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+  try {
+    const r = await run(PROGRAM[family], ['-w', ...args], { encoding: 'utf8' });
+    return { ok: true, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
+    if (err.code === 'ENOENT')
+      throw new TsnetError(
+        `legacy ${family === 'ip' ? 'iptables' : 'ip6tables'} filter table`,
+        `it exists in this namespace, and ${PROGRAM[family]}, which tsnet needs to read and change it, is not installed`,
+        `install the iptables package, or let the bridge's traffic through FORWARD yourself ('"amendHostFirewall": false' in the bridge plugin's config keeps tsnet out of it)`,
+      );
+    return { ok: false, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
+  }
+}
+
+/** The legacy families whose filter FORWARD chain drops by policy here. */
+export async function legacyForwardDrops(): Promise<LegacyFamily[]> {
+  const out: LegacyFamily[] = [];
+  for (const f of ['ip', 'ip6'] as const) {
+    if (!hasLegacyFilter(f)) continue;
+    const r = await iptables(f, ['-S', 'FORWARD']);
+    if (r.ok && /^-P FORWARD DROP$/m.test(r.stdout)) out.push(f);
+  }
+  return out;
+}
+
+/** Puts each rule (iptables arguments after the chain) first in FORWARD unless it is there (`-C`). */
+export async function legacyInsert(family: LegacyFamily, rules: string[][]): Promise<void> {
+  for (const rule of rules) {
+    if ((await iptables(family, ['-C', 'FORWARD', ...rule])).ok) continue;
+    const r = await iptables(family, ['-I', 'FORWARD', ...rule]);
+    if (!r.ok)
+      throw new TsnetError(
+        `${PROGRAM[family]} -I FORWARD ${rule.join(' ')}`,
+        r.stderr.trim() || 'failed',
+        'check the legacy iptables setup of this host',
+      );
+  }
+}
+
+/** Deletes every copy of each rule from FORWARD, in every legacy filter table there is. Idempotent. */
+export async function legacyDelete(rules: string[][]): Promise<void> {
+  for (const f of ['ip', 'ip6'] as const) {
+    if (!hasLegacyFilter(f)) continue;
+    for (const rule of rules) {
+      for (let i = 0; i < 100 && (await iptables(f, ['-D', 'FORWARD', ...rule])).ok; i++);
+    }
+  }
+}

@@ -118,7 +118,7 @@ describe('firewall: isolation, --internal, icc, and a host firewall that drops f
     const s = await sim(t);
     const brI = makeNetwork(s, 'I', '--subnet', '10.91.3.0/24', '--internal');
     makeNetwork(s, 'A', '--subnet', '10.91.1.0/24');
-    s.tsnet('run', '-d', '--name', 'i1', '--net', 'I', 'img', 'sleep', '300');
+    s.tsnet('run', '-d', '--name', 'i1', '--net', 'I', '--cap-add', 'NET_ADMIN', 'img', 'sleep', '300'); // NET_ADMIN: it adds a route below
     s.tsnet('run', '-d', '--name', 'i2', '--net', 'I', 'img', 'sleep', '300');
     s.tsnet('run', '-d', '--name', 'a1', '--net', 'A', 'img', 'sleep', '300');
     const [i1, i2, a1] = [ipOf(s, 'i1', 'I'), ipOf(s, 'i2', 'I'), ipOf(s, 'a1', 'A')];

@@ -1,6 +1,9 @@
 // `tsnet attach` and `tsnet detach`: pipework's command line over the attach library.
 import { Command } from 'commander';
 import { attach, detach, type AttachResult } from '../../plugins/attach/attach.js';
+import { readAttachments, type AttachmentRecord } from '../../plugins/attach/registry.js';
+import { parseDhcpForm, stopLeaseKeeper } from '../../plugins/attach/dhcp.js';
+import { processStart } from '../../plugins/attach/dhcp-keeper.js';
 import { DEFAULT_IFNAME, parseAttachArgs, type AttachOptions } from '../../plugins/attach/args.js';
 import { checkIfname } from '../../plugins/shared/ifname.js';
 import { PluginError } from '../../plugins/shared/errors.js';
@@ -26,7 +29,9 @@ interface AttachFlags {
 function describe(r: AttachResult): string {
   const where =
     r.mode === 'bridge' ? `bridge ${r.bridge}${r.createdBridge ? ' (created)' : ''} via ${r.hostVeth}` : `macvlan of ${r.parent}`;
-  const ip = r.address ? ` ${r.address}${r.gateway ? ` gw ${r.gateway}` : ''}` : '';
+  const ip = r.address
+    ? ` ${r.address}${r.gateway ? ` gw ${r.gateway}` : ''}${r.keeper ? ` (lease ${r.lease ?? '?'}s, held by pid ${r.keeper.pid})` : ''}`
+    : '';
   return `attached ${r.ifname} (${r.mac}, mtu ${r.mtu})${ip} in ${r.container} to ${where}`;
 }
 
@@ -68,11 +73,86 @@ async function restore(file: string, json: boolean): Promise<void> {
     );
 }
 
+/** The timed progress line while waiting for a lease: rewritten in place on a terminal, a line every 5 s otherwise. */
+function progressLine(line: string, final: boolean): void {
+  if (process.stderr.isTTY) {
+    process.stderr.write(`\r\x1b[K${line}${final ? '\n' : ''}`);
+    return;
+  }
+  const secs = /: (\d+)s$/.exec(line);
+  if (!secs || Number(secs[1]) % 5 === 0) process.stderr.write(`${line}\n`);
+}
+
+/** The -f forms: the client stays in the foreground; Ctrl-C (or SIGTERM) releases the lease and detaches. */
+async function holdInForeground(r: AttachResult): Promise<void> {
+  process.stderr.write(`holding the lease in the foreground (pid ${r.keeper!.pid}); Ctrl-C releases it and detaches ${r.ifname}\n`);
+  let stop = false;
+  const onSignal = () => (stop = true);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  while (!stop && processStart(r.keeper!.pid) === r.keeper!.start) await new Promise((res) => setTimeout(res, 200));
+  await stopLeaseKeeper(r.keeper!);
+  await detach({ container: r.netnsPath, ifname: r.ifname, missingOk: true });
+  process.stderr.write(`released the lease and detached ${r.ifname} from ${r.container}\n`);
+}
+
+interface ListedAttachment extends AttachmentRecord {
+  /** What the kernel says now: 'present', or why the record is stale. */
+  state: string;
+}
+
+async function listAttachments(json: boolean): Promise<void> {
+  const rows: ListedAttachment[] = [];
+  for (const r of readAttachments()) {
+    let state = 'present';
+    try {
+      const ns = Netns.open(r.netnsPath);
+      try {
+        if (ns.id() !== r.netns) state = 'stale: the container is gone';
+        else {
+          const l = await ns.rtnl.findLink(r.ifindex);
+          if (!l || l.name !== r.ifname) state = `stale: ${r.ifname} is gone`;
+        }
+      } finally {
+        ns.close();
+      }
+    } catch {
+      state = 'stale: the container is gone';
+    }
+    if (state === 'present' && r.dhcp && processStart(r.dhcp.keeper.pid) !== r.dhcp.keeper.start) state = 'present, lease keeper gone';
+    rows.push({ ...r, state });
+  }
+  if (json) {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return;
+  }
+  const head = ['CONTAINER', 'IFNAME', 'HOST', 'ADDRESSES', 'GATEWAY', 'MAC', 'STATE'];
+  const body = rows.map((r) => [
+    r.container,
+    r.ifname,
+    r.mode === 'bridge' ? `${r.bridge} (${r.hostVeth})` : `macvlan of ${r.parent}`,
+    (r.addresses.join(',') || '-') + (r.dhcp ? ` (${r.dhcp.client})` : ''),
+    r.gateway ?? '-',
+    r.mac,
+    r.state,
+  ]);
+  const w = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  for (const line of [head, ...body])
+    process.stdout.write(
+      `${line
+        .map((c, i) => c.padEnd(w[i]!))
+        .join('  ')
+        .trimEnd()}\n`,
+    );
+}
+
 export function attachCommand(): Command {
   return new Command('attach')
-    .description("give a container an extra interface on a host bridge or NIC (pipework's syntax)")
+    .description(
+      "give a container an extra interface on a host bridge or NIC (pipework's syntax); 'tsnet attach ls [--json]' lists the attachments",
+    )
     .usage(
-      '[options] <hostif> <container> <ip>/<len>[@<gw>] [<mac>][@<vlan>]  |  <hostif> <container> dhcp [<mac>][@<vlan>]  |  --restore FILE  |  --wait',
+      '[options] <hostif> <container> <ip>/<len>[@<gw>] [<mac>][@<vlan>]  |  <hostif> <container> dhcp[:OPTS]|udhcpc[-f]|dhclient[-f]|dhcpcd[-f] [<mac>][@<vlan>]  |  ls  |  --restore FILE  |  --wait',
     )
     .argument('[args...]', '<hostif> <container> <ip>/<len>[@gw]|dhcp [mac][@vlan]')
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
@@ -121,11 +201,16 @@ export function attachCommand(): Command {
         ...(f.uplink ? { uplink: f.uplink } : {}),
         ...(f.force ? { force: true } : {}),
       };
+      if (words.length === 1 && words[0] === 'ls') {
+        await listAttachments(!!f.json);
+        return;
+      }
       const req = parseAttachArgs(words, opts);
       const t = seconds(f.timeout, '--timeout');
-      const r = await attach(req, t === undefined ? {} : { dhcpTimeoutMs: t });
+      const r = await attach(req, { ...(t === undefined ? {} : { dhcpTimeoutMs: t }), progress: progressLine });
       if (f.save) appendSaved(f.save, req);
       process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `${describe(r)}\n`);
+      if (r.keeper && req.dhcpForm && parseDhcpForm(req.dhcpForm)?.foreground) await holdInForeground(r);
     });
 }
 
@@ -137,10 +222,11 @@ export function detachCommand(): Command {
     )
     .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
-    .action(async (container: string, f: { ifname?: string }) => {
+    .option('--force', "delete the interface even if tsnet attach did not make it (the engine's eth0, a foreign one)")
+    .action(async (container: string, f: { ifname?: string; force?: boolean }) => {
       const ifname = f.ifname ?? DEFAULT_IFNAME;
       checkIfname(ifname, 'container interface');
-      await detach({ container, ifname });
+      await detach({ container, ifname, ...(f.force ? {} : { onlyRecorded: true }) });
       process.stdout.write(`detached ${ifname} from ${container}\n`);
     });
 }

@@ -5,6 +5,7 @@
 import { CidrError, containsAddr, formatAddr, formatPrefix, parseAddr, parseCidr, type Family } from '../../ipam/cidr.js';
 import { PluginError } from '../shared/errors.js';
 import { checkIfname } from '../shared/ifname.js';
+import { DHCP_FORM_RE } from './dhcp.js';
 
 export const DEFAULT_IFNAME = 'eth1';
 export const DEFAULT_BRIDGE = 'br0';
@@ -21,6 +22,8 @@ export interface AttachRequest {
   address?: string;
   gateway?: string;
   dhcp?: boolean;
+  /** pipework's DHCP form as written: dhcp[:OPTIONS], udhcpc[-f][:OPTIONS], dhclient[-f]…, dhcpcd[-f]… (default 'dhcp'). */
+  dhcpForm?: string;
   mac?: string;
   vlan?: number;
   /** Host-side veth name (pipework's -l); default random. */
@@ -190,9 +193,9 @@ export function parseAttachArgs(words: string[], opts: AttachOptions = {}): Atta
   if (opts.bridge) req.bridge = opts.bridge;
   if (opts.uplink) req.uplink = opts.uplink;
   if (opts.force) req.force = true;
-  if (ipSpec === 'dhcp' || ipSpec.startsWith('dhcp:')) {
-    if (ipSpec !== 'dhcp') throw new PluginError(`address ${ipSpec}`, 'dhcp takes no arguments here', "write just 'dhcp'");
+  if (DHCP_FORM_RE.test(ipSpec)) {
     req.dhcp = true;
+    if (ipSpec !== 'dhcp') req.dhcpForm = ipSpec;
     return req;
   }
   const at = ipSpec.indexOf('@');
@@ -215,7 +218,7 @@ export function formatAttachArgs(r: AttachRequest): string[] {
   if (r.bridge) out.push('--bridge', r.bridge);
   if (r.uplink) out.push('--uplink', r.uplink);
   if (r.force) out.push('--force');
-  out.push(r.container, r.dhcp ? 'dhcp' : `${r.address}${r.gateway ? `@${r.gateway}` : ''}`);
+  out.push(r.container, r.dhcp ? (r.dhcpForm ?? 'dhcp') : `${r.address}${r.gateway ? `@${r.gateway}` : ''}`);
   if (r.mac || r.vlan) out.push(`${r.mac ?? ''}${r.vlan ? `@${r.vlan}` : ''}`);
   return out;
 }

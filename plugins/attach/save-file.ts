@@ -13,7 +13,7 @@ export function appendSaved(file: string, req: AttachRequest): void {
 
 /** Re-checks a saved request with the same rules as the command line. */
 export function recheck(req: AttachRequest): AttachRequest {
-  const ipSpec = req.dhcp ? 'dhcp' : `${req.address ?? ''}${req.gateway ? `@${req.gateway}` : ''}`;
+  const ipSpec = req.dhcp ? (req.dhcpForm ?? 'dhcp') : `${req.address ?? ''}${req.gateway ? `@${req.gateway}` : ''}`;
   const tail = req.mac || req.vlan ? `${req.mac ?? ''}${req.vlan ? `@${req.vlan}` : ''}` : undefined;
   return parseAttachArgs([req.hostIf, req.container, ipSpec, ...(tail ? [tail] : [])], {
     ifname: req.ifname,

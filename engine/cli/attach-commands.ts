@@ -19,6 +19,7 @@ interface AttachFlags {
   bridge?: string;
   uplink?: string;
   force?: boolean;
+  create?: boolean;
   save?: string;
   restore?: string;
   wait?: boolean;
@@ -164,6 +165,7 @@ export function attachCommand(): Command {
     .option('--bridge <name>', 'bridge name for --take-uplink (default br0)')
     .option('--uplink <nic>', 'enslave this NIC into the bridge <hostif>, moving its addresses and routes')
     .option('--force', "use a NIC that carries the host's default route all the same (a macvlan of it, or as the uplink)")
+    .option('--create', 'make a missing <hostif> a bridge even though its name does not start with br')
     .option('--save <file>', 'append the attachment to FILE, for --restore')
     .option('--restore <file>', 'replay the attachments saved in FILE')
     .option('--wait', 'inside a container: block until the interface (-i, default eth1) has carrier')
@@ -200,6 +202,7 @@ export function attachCommand(): Command {
         ...(f.bridge ? { bridge: f.bridge } : {}),
         ...(f.uplink ? { uplink: f.uplink } : {}),
         ...(f.force ? { force: true } : {}),
+        ...(f.create ? { create: true } : {}),
       };
       if (words.length === 1 && words[0] === 'ls') {
         await listAttachments(!!f.json);

@@ -36,6 +36,8 @@ export interface AttachRequest {
   uplink?: string;
   /** Use a NIC that carries the host's default route all the same (macvlan of it, or taking it as uplink). */
   force?: boolean;
+  /** Make a missing hostIf a bridge even though its name does not start with br. */
+  create?: boolean;
 }
 
 export interface AttachOptions {
@@ -45,6 +47,7 @@ export interface AttachOptions {
   bridge?: string;
   uplink?: string;
   force?: boolean;
+  create?: boolean;
 }
 
 /** Checks "ip/len" (the address part of pipework's spec): a host address inside its prefix. */
@@ -193,6 +196,7 @@ export function parseAttachArgs(words: string[], opts: AttachOptions = {}): Atta
   if (opts.bridge) req.bridge = opts.bridge;
   if (opts.uplink) req.uplink = opts.uplink;
   if (opts.force) req.force = true;
+  if (opts.create) req.create = true;
   if (DHCP_FORM_RE.test(ipSpec)) {
     req.dhcp = true;
     if (ipSpec !== 'dhcp') req.dhcpForm = ipSpec;
@@ -218,6 +222,7 @@ export function formatAttachArgs(r: AttachRequest): string[] {
   if (r.bridge) out.push('--bridge', r.bridge);
   if (r.uplink) out.push('--uplink', r.uplink);
   if (r.force) out.push('--force');
+  if (r.create) out.push('--create');
   out.push(r.container, r.dhcp ? (r.dhcpForm ?? 'dhcp') : `${r.address}${r.gateway ? `@${r.gateway}` : ''}`);
   if (r.mac || r.vlan) out.push(`${r.mac ?? ''}${r.vlan ? `@${r.vlan}` : ''}`);
   return out;

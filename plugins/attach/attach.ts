@@ -113,8 +113,59 @@ async function refuseUplinkNic(host: Netns, req: AttachRequest, nic: Link, mode:
   );
 }
 
+/** Edit distance, for "did you mean" among the host's interface names. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
+/**
+ * A missing host interface is made a bridge only when its name says bridge (pipework's rule: br*), or with
+ * --create; ovs* names an Open vSwitch bridge, which tsnet does not make; anything else is a typo until shown
+ * otherwise — refused, with the closest names, before anything is made.
+ */
+async function refuseMissingHostIf(host: Netns, req: AttachRequest): Promise<void> {
+  if (req.create || req.hostIf.startsWith('br')) return;
+  if (req.hostIf.startsWith('ovs')) {
+    const ovs = ['/usr/bin/ovs-vsctl', '/usr/sbin/ovs-vsctl', '/usr/local/bin/ovs-vsctl'].some((p) => existsSync(p));
+    throw new PluginError(
+      `host interface ${req.hostIf}`,
+      ovs
+        ? 'does not exist; an ovs* name means an Open vSwitch bridge, and tsnet does not create Open vSwitch bridges'
+        : 'does not exist; an ovs* name means an Open vSwitch bridge, and Open vSwitch is not installed here (no ovs-vsctl)',
+      ovs
+        ? `create it first (ovs-vsctl add-br ${req.hostIf}), or use a Linux bridge (a br* name, or --create)`
+        : `use a Linux bridge: a br* name is created when missing, or add --create to make ${req.hostIf} one`,
+      AttachErrorCode.NotBridgeOrNic,
+    );
+  }
+  const names = (await host.rtnl.links()).map((l) => l.name);
+  const near = names
+    .map((n) => ({ n, d: distance(req.hostIf, n) }))
+    .filter((x) => x.d <= Math.max(2, Math.floor(req.hostIf.length / 3)))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map((x) => x.n);
+  throw new PluginError(
+    `host interface ${req.hostIf}`,
+    `no such interface in ${host.label}`,
+    `${near.length ? `did you mean ${near.join(' or ')}? ` : ''}a missing bridge is created only when its name starts with br (as pipework does), or with --create`,
+    AttachErrorCode.NotBridgeOrNic,
+  );
+}
+
 async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
   const link = await host.rtnl.findLink(req.hostIf);
+  if (!link && !req.takeUplink) await refuseMissingHostIf(host, req);
   const kind = link ? classifyHostIf(link) : 'bridge';
   if (kind === 'nic' && !req.takeUplink) {
     if (req.uplink)

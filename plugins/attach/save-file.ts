@@ -22,6 +22,7 @@ export function recheck(req: AttachRequest): AttachRequest {
     ...(req.bridge ? { bridge: req.bridge } : {}),
     ...(req.uplink ? { uplink: req.uplink } : {}),
     ...(req.force ? { force: true } : {}),
+    ...(req.create ? { create: true } : {}),
   });
 }
 

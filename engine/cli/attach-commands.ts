@@ -20,6 +20,7 @@ interface AttachFlags {
   uplink?: string;
   force?: boolean;
   create?: boolean;
+  addressFamily?: string;
   save?: string;
   restore?: string;
   wait?: boolean;
@@ -153,7 +154,7 @@ export function attachCommand(): Command {
       "give a container an extra interface on a host bridge or NIC (pipework's syntax); 'tsnet attach ls [--json]' lists the attachments",
     )
     .usage(
-      '[options] <hostif> <container> <ip>/<len>[@<gw>] [<mac>][@<vlan>]  |  <hostif> <container> dhcp[:OPTS]|udhcpc[-f]|dhclient[-f]|dhcpcd[-f] [<mac>][@<vlan>]  |  ls  |  --restore FILE  |  --wait',
+      '[options] <hostif> <container> <ip>/<len>[@<gw>][,<ip>/<len>[@<gw>]…]|0/0 [<mac>|U:<string>][@<vlan>]  |  <hostif> <container> dhcp[:OPTS]|udhcpc[-f]|dhclient[-f]|dhcpcd[-f] [<mac>][@<vlan>]  |  ls  |  --restore FILE  |  --wait',
     )
     .argument('[args...]', '<hostif> <container> <ip>/<len>[@gw]|dhcp [mac][@vlan]')
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
@@ -165,6 +166,7 @@ export function attachCommand(): Command {
     .option('--bridge <name>', 'bridge name for --take-uplink (default br0)')
     .option('--uplink <nic>', 'enslave this NIC into the bridge <hostif>, moving its addresses and routes')
     .option('--force', "use a NIC that carries the host's default route all the same (a macvlan of it, or as the uplink)")
+    .option('-a, --address-family <4|6>', 'the addresses are IPv4 (4) or IPv6 (6); one of the other family is refused')
     .option('--create', 'make a missing <hostif> a bridge even though its name does not start with br')
     .option('--save <file>', 'append the attachment to FILE, for --restore')
     .option('--restore <file>', 'replay the attachments saved in FILE')
@@ -203,6 +205,7 @@ export function attachCommand(): Command {
         ...(f.uplink ? { uplink: f.uplink } : {}),
         ...(f.force ? { force: true } : {}),
         ...(f.create ? { create: true } : {}),
+        ...(f.addressFamily ? { family: f.addressFamily } : {}),
       };
       if (words.length === 1 && words[0] === 'ls') {
         await listAttachments(!!f.json);

@@ -130,3 +130,27 @@ describe("pipework's DHCP forms", () => {
     assert.equal(parseDhcpForm('dhcpd'), undefined);
   });
 });
+
+describe("pipework's other forms", () => {
+  it('U:<string> MACs, 0/0, several addresses, -a 4|6', () => {
+    const u = parseAttachArgs(['br0', 'c', '10.1.1.13/24', 'U:web1@12']);
+    assert.match(u.mac!, /^02(:[0-9a-f]{2}){5}$/);
+    assert.equal(u.vlan, 12);
+    assert.equal(u.mac, parseAttachArgs(['br0', 'c', '10.1.1.13/24', 'U:web1']).mac, 'the same string, the same MAC');
+    assert.notEqual(u.mac, parseAttachArgs(['br0', 'c', '10.1.1.13/24', 'U:web2']).mac);
+    assert.deepEqual(parseAttachArgs(['br0', 'c', '0/0']), { hostIf: 'br0', container: 'c', ifname: 'eth1', linkOnly: true });
+    const two = parseAttachArgs(['br0', 'c', '10.1.1.13/24@10.1.1.1,fd00::13/64@fd00::1']);
+    assert.equal(two.address, '10.1.1.13/24');
+    assert.equal(two.gateway, '10.1.1.1');
+    assert.deepEqual(two.more, [{ address: 'fd00::13/64', gateway: 'fd00::1' }]);
+    assert.deepEqual(recheck(two), two);
+    assert.equal(parseAttachArgs(['br0', 'c', 'fd00::13/64'], { family: '6' }).family, 6);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24'], { family: '6' }), /is IPv4, but -a 6 was given/);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24'], { family: '5' }), /not an address family/);
+    fails(() => parseAttachArgs(['br0', 'c', 'dhcp'], { family: '6' }), /DHCPv4 clients only/);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24,10.1.1.13/16']), /given twice/);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24@10.1.1.1,10.1.2.13/24@10.1.2.1']), /second IPv4 gateway/);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24,']), /empty element/);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24', 'U:']), /no string after "U:"/);
+  });
+});

@@ -359,24 +359,54 @@ async function configure(
     undo.push(() => stopLeaseKeeper(lease.keeper));
     return { address: lease.address, ...(lease.gateway ? { gateway: lease.gateway } : {}), lease };
   }
-  const { addr, prefix } = parseCidr(req.address!);
-  const v6 = addr.family === 6;
+  if (req.linkOnly) {
+    await ctr.rtnl.setLink(link.index, { up: true }).catch((e) => kernel(e, `bring ${req.ifname} up in ${ctr.label}`));
+    return {};
+  }
+  const all = allAddresses(req);
   const routes: Route[] = [];
-  if (req.gateway) {
+  for (const a of all) {
+    if (!a.gateway) continue;
+    const { addr, prefix } = parseCidr(a.address);
+    const v6 = addr.family === 6;
     // pipework: a gateway outside the subnet gets an on-link host route first.
-    if (!containsAddr(prefix, parseAddr(req.gateway))) routes.push({ dst: `${req.gateway}/${v6 ? 128 : 32}`, scope: RT_SCOPE_LINK });
-    routes.push({ dst: v6 ? '::/0' : '0.0.0.0/0', gw: req.gateway });
+    if (!containsAddr(prefix, parseAddr(a.gateway))) routes.push({ dst: `${a.gateway}/${v6 ? 128 : 32}`, scope: RT_SCOPE_LINK });
+    routes.push({ dst: v6 ? '::/0' : '0.0.0.0/0', gw: a.gateway });
   }
   const result: Result = {
     cniVersion: '1.1.0',
-    ips: [{ address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) }],
+    ips: all.map((a) => ({ address: a.address, ...(a.gateway ? { gateway: a.gateway } : {}) })),
     routes,
   };
   // pipework's way: the gateway given becomes the container's default route (replacing one it has).
   await configureInterface(ctr, req.ifname, result, { index: link.index, arpNotify: true, replaceRoutes: true }).catch((e) =>
-    kernel(e, `configure ${req.address} on ${req.ifname} in ${ctr.label}`),
+    kernel(e, `configure ${all.map((a) => a.address).join(', ')} on ${req.ifname} in ${ctr.label}`),
   );
   return { address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) };
+}
+
+function allAddresses(req: AttachRequest): { address: string; gateway?: string }[] {
+  if (!req.address) return [];
+  return [{ address: req.address, ...(req.gateway ? { gateway: req.gateway } : {}) }, ...(req.more ?? [])];
+}
+
+/** An address the container already has on another interface is refused (before anything is made). */
+async function refuseDuplicates(ctr: Netns, req: AttachRequest): Promise<void> {
+  const want = allAddresses(req);
+  if (!want.length) return;
+  const have = await ctr.rtnl.addresses();
+  const links = await ctr.rtnl.links();
+  for (const a of want) {
+    const ip = a.address.split('/')[0]!;
+    const dup = have.find((h) => h.address === ip);
+    if (dup)
+      throw new PluginError(
+        `address ${a.address}`,
+        `is already on ${links.find((l) => l.index === dup.index)?.name ?? `interface #${dup.index}`} in ${ctr.label}`,
+        'give another address (one address belongs to one interface)',
+        AttachErrorCode.BadArgument,
+      );
+  }
 }
 
 /** Performs a checked request (see parseAttachArgs). */
@@ -394,6 +424,7 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
         'a host-mode container already sees the host interfaces; attach a container that has its own netns',
       );
     if (await ctr.rtnl.findLink(req.ifname)) throw interfaceExists(req, ctr);
+    await refuseDuplicates(ctr, req);
     const dhcpClient = req.dhcp ? clientForForm(parseDhcpForm(req.dhcpForm ?? 'dhcp')!) : undefined; // before any change: no client, no attachment
     const p = await plan(host, req);
     let out: Pick<AttachResult, 'bridge' | 'hostVeth' | 'parent' | 'createdBridge'>;
@@ -459,9 +490,9 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
       ...(out.hostVeth ? { hostVeth: out.hostVeth } : {}),
       ...(out.parent ? { parent: out.parent } : {}),
       createdBridge: out.createdBridge,
-      addresses: ips.address ? [ips.address] : [],
+      addresses: req.dhcp ? (ips.address ? [ips.address] : []) : allAddresses(req).map((a) => a.address),
       ...(ips.gateway ? { gateway: ips.gateway } : {}),
-      routes: ips.gateway && !req.dhcp ? [`default via ${ips.gateway}`] : [],
+      routes: req.dhcp ? [] : allAddresses(req).flatMap((a) => (a.gateway ? [`default via ${a.gateway}`] : [])),
       ...(lease ? { dhcp: { client: dhcpClient!.kind, keeper: lease.keeper, ...(lease.lease ? { lease: lease.lease } : {}) } } : {}),
       created: new Date().toISOString(),
     });

@@ -1,7 +1,7 @@
 // --save FILE / --restore FILE: one JSON line per attachment, replayed in order (after a reboot, say).
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { PluginError } from '../shared/errors.js';
-import { parseAttachArgs, type AttachRequest } from './args.js';
+import { ipSpecOf, parseAttachArgs, type AttachRequest } from './args.js';
 
 export function appendSaved(file: string, req: AttachRequest): void {
   try {
@@ -13,7 +13,7 @@ export function appendSaved(file: string, req: AttachRequest): void {
 
 /** Re-checks a saved request with the same rules as the command line. */
 export function recheck(req: AttachRequest): AttachRequest {
-  const ipSpec = req.dhcp ? (req.dhcpForm ?? 'dhcp') : `${req.address ?? ''}${req.gateway ? `@${req.gateway}` : ''}`;
+  const ipSpec = ipSpecOf(req);
   const tail = req.mac || req.vlan ? `${req.mac ?? ''}${req.vlan ? `@${req.vlan}` : ''}` : undefined;
   return parseAttachArgs([req.hostIf, req.container, ipSpec, ...(tail ? [tail] : [])], {
     ifname: req.ifname,
@@ -23,6 +23,7 @@ export function recheck(req: AttachRequest): AttachRequest {
     ...(req.uplink ? { uplink: req.uplink } : {}),
     ...(req.force ? { force: true } : {}),
     ...(req.create ? { create: true } : {}),
+    ...(req.family ? { family: String(req.family) } : {}),
   });
 }
 

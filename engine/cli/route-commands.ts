@@ -10,13 +10,17 @@ import { RT_SCOPE_LINK, RT_TABLE_MAIN } from '../../native/netlink/constants.js'
  * Runs fn in the container's netns. `edit` (add/del) refuses the host's own netns unless `host` is set:
  * a pid, /proc/self/ns/net or a name can all point there, and `route del 1 default` would cut the host off.
  */
-async function inContainer<T>(ref: string, fn: (ns: Netns) => Promise<T>, edit?: { verb: 'add' | 'del'; host?: boolean }): Promise<T> {
+export async function inContainer<T>(
+  ref: string,
+  fn: (ns: Netns) => Promise<T>,
+  edit?: { verb: string; host?: boolean; what?: string },
+): Promise<T> {
   const c = await resolveContainer(ref);
   if (edit && !edit.host)
     refuseHostNetns(
       c,
       ref,
-      `'route ${edit.verb}' there would edit the host's own routes`,
+      `'${edit.what ?? 'route'} ${edit.verb}' there would edit the host's own ${edit.what === 'tc' ? 'queueing' : edit.what === 'rule' ? 'routing rules' : 'routes'}`,
       `give a container that has a network namespace of its own, or add --host to edit the host's routes on purpose`,
     );
   const ns = Netns.open(c.netnsPath);

@@ -10,6 +10,7 @@ import { attachCommands } from './attach-commands.js';
 import { routeCommand } from './route-commands.js';
 import { ruleCommand } from './rule-commands.js';
 import { tcCommand } from './tc-commands.js';
+import { graphCommand } from './graph-commands.js';
 import { setContainerResolver } from '../../plugins/shared/container-ref.js';
 
 export function buildProgram(): Command {
@@ -54,6 +55,7 @@ export function buildProgram(): Command {
   program.addCommand(routeCommand());
   program.addCommand(ruleCommand());
   program.addCommand(tcCommand());
+  program.addCommand(graphCommand());
   program
     .command('daemon')
     .description('run tsnetd in the foreground: the CNI fast path (dist/cni-fast plugins forward to it) on a root-only unix socket')

@@ -7,7 +7,10 @@ import { processStart } from '../../plugins/attach/dhcp-keeper.js';
 import { DEFAULT_IFNAME, parseAttachArgs, type AttachOptions } from '../../plugins/attach/args.js';
 import { checkIfname } from '../../plugins/shared/ifname.js';
 import { PluginError } from '../../plugins/shared/errors.js';
-import { appendSaved, readSaved } from '../../plugins/attach/save-file.js';
+import { appendSaved, readSaved, removeSaved, stableGuest, type SavedWords } from '../../plugins/attach/save-file.js';
+import { listContainers } from '../containers/store.js';
+import { addRoute, formatRoute, parseRouteWords } from '../../plugins/route/route.js';
+import { addRule, formatRule, parseRuleWords } from '../../plugins/route/rule.js';
 import { waitForCarrier } from '../../plugins/attach/wait.js';
 import { resolveContainer } from '../../plugins/shared/container-ref.js';
 import { Netns } from '../../native/netns.js';
@@ -43,34 +46,79 @@ function seconds(v: string | undefined, what: string): number | undefined {
   return Number(v) * 1000;
 }
 
+/** The name to save a guest by (see stableGuest): a tsnet container's pid is saved as its name. */
+export function savedGuestName(container: string): string {
+  const pid = /^(?:\/proc\/)?(\d+)(?:\/ns\/net)?$/.exec(container)?.[1];
+  const name = pid ? listContainers().find((c) => c.state.status === 'running' && c.state.pid === Number(pid))?.config.name : undefined;
+  return stableGuest(container, name, (m) => process.stderr.write(`tsnet: warning: ${m}\n`));
+}
+
+type Outcome = { line: number; outcome: 'done' | 'skipped' | 'failed'; what: string };
+
+async function restoreWords(kind: 'route' | 'rule', w: SavedWords): Promise<Outcome['outcome'] | string> {
+  const { netnsPath } = await resolveContainer(w.container);
+  const ns = Netns.open(netnsPath);
+  try {
+    if (kind === 'route') {
+      const r = parseRouteWords(w.words, { needTarget: true });
+      const present = (await ns.rtnl.routes({ table: r.table ?? 254 })).some(
+        (x) => x.dst === (r.dst === 'default' ? 'default' : r.dst) && (!r.via || x.gateway === r.via),
+      );
+      if (present) return 'skipped';
+      await addRoute(ns, r);
+      return `route ${formatRoute(r)}`;
+    }
+    const r = parseRuleWords(w.words, w.family);
+    const present = (await ns.rtnl.rules(r.family)).some(
+      (x) => x.priority === r.priority && x.from === r.from && x.to === r.to && x.table === (r.table ?? x.table),
+    );
+    if (present) return 'skipped';
+    await addRule(ns, r);
+    return `rule ${formatRule(r)}`;
+  } finally {
+    ns.close();
+  }
+}
+
+/** Replays a --save file in order, and says what became of each line. */
 async function restore(file: string, json: boolean): Promise<void> {
   const entries = readSaved(file);
-  const failed: string[] = [];
-  for (const { line, req } of entries) {
+  const outcomes: Outcome[] = [];
+  const say = (o: Outcome) => {
+    outcomes.push(o);
+    process.stdout.write(json ? `${JSON.stringify(o)}\n` : `${file}:${o.line}: ${o.outcome === 'done' ? '' : `${o.outcome}: `}${o.what}\n`);
+  };
+  for (const e of entries) {
     try {
-      const { netnsPath } = await resolveContainer(req.container);
-      const ns = Netns.open(netnsPath);
-      const present = await ns.rtnl.findLink(req.ifname).finally(() => ns.close());
-      if (present) {
-        process.stdout.write(
-          json
-            ? `${JSON.stringify({ line, skipped: `${req.ifname} already present` })}\n`
-            : `${file}:${line}: ${req.ifname} already present in ${req.container}, skipped\n`,
+      if ('req' in e) {
+        const req = e.req;
+        const { netnsPath } = await resolveContainer(req.container);
+        const ns = Netns.open(netnsPath);
+        const present = await ns.rtnl.findLink(req.ifname).finally(() => ns.close());
+        if (present) {
+          say({ line: e.line, outcome: 'skipped', what: `${req.ifname} already present in ${req.container}` });
+          continue;
+        }
+        say({ line: e.line, outcome: 'done', what: describe(await attach(req)) });
+      } else {
+        const kind = 'route' in e ? 'route' : 'rule';
+        const w = 'route' in e ? e.route : e.rule;
+        const r = await restoreWords(kind, w);
+        say(
+          r === 'skipped'
+            ? { line: e.line, outcome: 'skipped', what: `${kind} ${w.words.join(' ')} already present in ${w.container}` }
+            : { line: e.line, outcome: 'done', what: `added ${r} in ${w.container}` },
         );
-        continue;
       }
-      const r = await attach(req);
-      process.stdout.write(json ? `${JSON.stringify({ line, ...r })}\n` : `${file}:${line}: ${describe(r)}\n`);
-    } catch (e) {
-      const msg = (e as Error).message;
-      process.stderr.write(`tsnet: ${file}:${line}: ${msg}\n`);
-      failed.push(String(line));
+    } catch (err) {
+      say({ line: e.line, outcome: 'failed', what: (err as Error).message });
     }
   }
+  const failed = outcomes.filter((o) => o.outcome === 'failed').map((o) => String(o.line));
   if (failed.length)
     throw new PluginError(
       `--restore ${file}`,
-      `${failed.length} of ${entries.length} attachments failed (line${failed.length > 1 ? 's' : ''} ${failed.join(', ')})`,
+      `${failed.length} of ${entries.length} lines failed (line${failed.length > 1 ? 's' : ''} ${failed.join(', ')})`,
       'see the messages above; fixed lines can be replayed again, present ones are skipped',
     );
 }
@@ -214,7 +262,7 @@ export function attachCommand(): Command {
       const req = parseAttachArgs(words, opts);
       const t = seconds(f.timeout, '--timeout');
       const r = await attach(req, { ...(t === undefined ? {} : { dhcpTimeoutMs: t }), progress: progressLine });
-      if (f.save) appendSaved(f.save, req);
+      if (f.save) appendSaved(f.save, { ...req, container: savedGuestName(req.container) });
       process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `${describe(r)}\n`);
       if (r.keeper && req.dhcpForm && parseDhcpForm(req.dhcpForm)?.foreground) await holdInForeground(r);
     });
@@ -229,10 +277,13 @@ export function detachCommand(): Command {
     .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
     .option('--force', "delete the interface even if tsnet attach did not make it (the engine's eth0, a foreign one)")
-    .action(async (container: string, f: { ifname?: string; force?: boolean }) => {
+    .option('--save <file>', 'take the attachment out of FILE (written by attach --save)')
+    .action(async (container: string, f: { ifname?: string; force?: boolean; save?: string }) => {
       const ifname = f.ifname ?? DEFAULT_IFNAME;
       checkIfname(ifname, 'container interface');
+      const saved = f.save ? savedGuestName(container) : undefined;
       await detach({ container, ifname, ...(f.force ? {} : { onlyRecorded: true }) });
+      if (f.save) removeSaved(f.save, saved!, ifname);
       process.stdout.write(`detached ${ifname} from ${container}\n`);
     });
 }

@@ -5,6 +5,8 @@ import { refuseHostNetns, resolveContainer } from '../../plugins/shared/containe
 import { PluginError } from '../../plugins/shared/errors.js';
 import { addRoute, deleteRoute, formatRoute, listRoutes, parseRouteWords, type ListedRoute } from '../../plugins/route/route.js';
 import { RT_SCOPE_LINK, RT_TABLE_MAIN } from '../../native/netlink/constants.js';
+import { appendSavedRoute } from '../../plugins/attach/save-file.js';
+import { savedGuestName } from './attach-commands.js';
 
 /**
  * Runs fn in the container's netns. `edit` (add/del) refuses the host's own netns unless `host` is set:
@@ -57,9 +59,11 @@ export function routeCommand(): Command {
     .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
     .argument('[route...]', WORDS)
     .option('--host', "the container is the host's own network namespace: edit the host's routes")
-    .action(async (container: string, words: string[], f: { host?: boolean }) => {
+    .option('--save <file>', 'also append the route to FILE, replayed by tsnet attach --restore FILE')
+    .action(async (container: string, words: string[], f: { host?: boolean; save?: string }) => {
       const r = parseRouteWords(words, { needTarget: true });
       await inContainer(container, (ns) => addRoute(ns, r), { verb: 'add', ...(f.host ? { host: true } : {}) });
+      if (f.save) appendSavedRoute(f.save, { container: savedGuestName(container), words });
       process.stdout.write(`added ${formatRoute(r)} in ${container}\n`);
     });
   cmd

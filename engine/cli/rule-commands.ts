@@ -3,6 +3,8 @@ import { Command } from 'commander';
 import { addRule, deleteRule, formatRule, listRules, parseRuleWords } from '../../plugins/route/rule.js';
 import { PluginError } from '../../plugins/shared/errors.js';
 import { inContainer } from './route-commands.js';
+import { appendSavedRule } from '../../plugins/attach/save-file.js';
+import { savedGuestName } from './attach-commands.js';
 
 const WORDS = '[from CIDR|all] [to CIDR] [iif IF] [oif IF] [fwmark N[/M]] (table N | blackhole | unreachable | prohibit) [priority N]';
 
@@ -24,13 +26,18 @@ export function ruleCommand(): Command {
       .argument('[rule...]', WORDS)
       .option('-a, --family <4|6>', 'IPv4 (default) or IPv6 rule, when no prefix says it')
       .option('--host', "the container is the host's own network namespace: edit the host's rules")
-      .action(async (container: string, words: string[], f: { family?: string; host?: boolean }) => {
+      .option('--save <file>', verb === 'add' ? 'also append the rule to FILE, replayed by tsnet attach --restore FILE' : '(add only)')
+      .action(async (container: string, words: string[], f: { family?: string; host?: boolean; save?: string }) => {
         const r = parseRuleWords(words, fam(f));
         await inContainer(container, (ns) => (verb === 'add' ? addRule(ns, r) : deleteRule(ns, r)), {
           verb,
           what: 'rule',
           ...(f.host ? { host: true } : {}),
         });
+        if (f.save && verb === 'add') {
+          const family = fam(f);
+          appendSavedRule(f.save, { container: savedGuestName(container), words, ...(family ? { family } : {}) });
+        }
         process.stdout.write(`${verb === 'add' ? 'added' : 'deleted'} rule ${formatRule(r)} in ${container}\n`);
       });
   }

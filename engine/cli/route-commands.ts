@@ -3,7 +3,15 @@ import { Command } from 'commander';
 import { Netns } from '../../native/netns.js';
 import { refuseHostNetns, resolveContainer } from '../../plugins/shared/container-ref.js';
 import { PluginError } from '../../plugins/shared/errors.js';
-import { addRoute, deleteRoute, formatRoute, listRoutes, parseRouteWords, type ListedRoute } from '../../plugins/route/route.js';
+import {
+  addRoute,
+  replaceRoute,
+  deleteRoute,
+  formatRoute,
+  listRoutes,
+  parseRouteWords,
+  type ListedRoute,
+} from '../../plugins/route/route.js';
 import { RT_SCOPE_LINK, RT_TABLE_MAIN } from '../../native/netlink/constants.js';
 import { appendSavedRoute } from '../../plugins/attach/save-file.js';
 import { savedGuestName } from './attach-commands.js';
@@ -46,7 +54,7 @@ function line(r: ListedRoute): string {
     .join(' ');
 }
 
-const WORDS = '<dst-cidr> via <gw> [dev <ifname>] [metric N] [table N]';
+const WORDS = '<dst-cidr> via <gw> [dev <ifname>] [metric N] [table N] [proto P] [scope S] [src IP]';
 
 export function routeCommand(): Command {
   const cmd = new Command('route').description(
@@ -65,6 +73,18 @@ export function routeCommand(): Command {
       await inContainer(container, (ns) => addRoute(ns, r), { verb: 'add', ...(f.host ? { host: true } : {}) });
       if (f.save) appendSavedRoute(f.save, { container: savedGuestName(container), words });
       process.stdout.write(`added ${formatRoute(r)} in ${container}\n`);
+    });
+  cmd
+    .command('replace')
+    .description('add a route in the container, or replace the one to the same destination')
+    .usage(`<container> ${WORDS}`)
+    .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
+    .argument('[route...]', WORDS)
+    .option('--host', "the container is the host's own network namespace: edit the host's routes")
+    .action(async (container: string, words: string[], f: { host?: boolean }) => {
+      const r = parseRouteWords(words, { needTarget: true });
+      await inContainer(container, (ns) => replaceRoute(ns, r), { verb: 'replace', ...(f.host ? { host: true } : {}) });
+      process.stdout.write(`replaced ${formatRoute(r)} in ${container}\n`);
     });
   cmd
     .command('del')

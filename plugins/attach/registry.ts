@@ -3,7 +3,7 @@
 // root-only and written atomically, next to the uplink records (uplink-record.ts). `tsnet attach ls` lists
 // it, `tsnet detach` removes only what it lists (and stops the attachment's lease keeper), `tsnet inspect`
 // shows a container's. The kernel stays the truth: a record whose interface is gone is reported as stale.
-import { chmodSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { stateRoot } from '../../common/paths.js';
 import { fsyncDir, writeFileAtomic } from '../../ipam/durable.js';
@@ -51,11 +51,15 @@ function path(root: string, netns: string, ifname: string): string {
 
 export async function writeAttachment(r: AttachmentRecord, root = stateRoot()): Promise<void> {
   const p = path(root, r.netns, r.ifname);
-  try {
+  const write = async () => {
     mkdirSync(dir(root), { recursive: true, mode: 0o700 });
     chmodSync(attachmentsDir(root), 0o700);
     await writeFileAtomic(p, `${JSON.stringify(r)}\n`);
     chmodSync(p, 0o600);
+  };
+  try {
+    // A removal elsewhere may take the empty directory away between the mkdir and the write: once more then.
+    await write().catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' ? write() : Promise.reject(e)));
   } catch (e) {
     throw new PluginError(
       `record of ${r.ifname} in ${r.label}`,
@@ -91,11 +95,19 @@ export function findAttachment(netns: string, ifname: string, root = stateRoot()
   return readAttachments(root).find((r) => r.netns === netns && r.ifname === ifname);
 }
 
+/** Removes a record; the registry's directories go with the last one, so a state root is left as found. */
 export function removeAttachment(r: Pick<AttachmentRecord, 'netns' | 'ifname'>, root = stateRoot()): void {
   rmSync(path(root, r.netns, r.ifname), { force: true });
   try {
     fsyncDir(dir(root));
   } catch {
     /* no directory: nothing was there */
+  }
+  for (const d of [dir(root), attachmentsDir(root)]) {
+    try {
+      rmdirSync(d); // only when empty (ENOTEMPTY otherwise): uplink records, the lock or other records stay
+    } catch {
+      break;
+    }
   }
 }

@@ -11,6 +11,17 @@ import { decodeLink, encodeLinkChange, encodeLinkCreate, ifinfomsg, Link, LinkCh
 import { decodeNeighbour, encodeNeighbour, ndmsg, Neighbour, NeighbourSpec } from './netlink/neigh.js';
 import { decodeRoute, encodeRoute, RouteEntry, RouteSpec, rtmsg } from './netlink/route.js';
 import type { NlMsg } from './netlink/message.js';
+import { decodeRule, encodeRule, RTM_DELRULE, RTM_GETRULE, RTM_NEWRULE, type RuleEntry, type RuleSpec } from './netlink/rule.js';
+import {
+  decodeQdisc,
+  encodeQdisc,
+  RTM_DELQDISC,
+  RTM_GETQDISC,
+  RTM_NEWQDISC,
+  tcmsg,
+  type QdiscEntry,
+  type QdiscSpec,
+} from './netlink/tc.js';
 import { NetlinkSocket, NetlinkRequest, SocketOptions } from './netlink/socket.js';
 
 export type LinkRef = number | string;
@@ -386,6 +397,52 @@ export class Rtnl {
   async deleteRoute(spec: RouteSpec): Promise<void> {
     const { fixed, attrs } = encodeRoute(spec, true);
     await this.sock.request(C.RTM_DELROUTE, 0, fixed, attrs, this.op(`delete route ${describeRoute(spec)}`));
+  }
+
+  // ---- policy routing rules (`ip rule`)
+
+  async rules(family: number = C.AF_UNSPEC): Promise<RuleEntry[]> {
+    const msgs = await this.sock.dump(RTM_GETRULE, Buffer.from([family, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]), [], this.op('list rules'));
+    return msgs.filter((m) => m.type === RTM_NEWRULE).map((m) => decodeRule(m.payload));
+  }
+
+  async addRule(spec: RuleSpec): Promise<void> {
+    const { fixed, attrs } = encodeRule(spec);
+    await this.sock.request(RTM_NEWRULE, C.NLM_F_CREATE | C.NLM_F_EXCL, fixed, attrs, this.op('add rule'));
+  }
+
+  async deleteRule(spec: RuleSpec): Promise<void> {
+    const { fixed, attrs } = encodeRule(spec, true);
+    await this.sock.request(RTM_DELRULE, 0, fixed, attrs, this.op('delete rule'));
+  }
+
+  // ---- queueing disciplines (`tc qdisc`, root only)
+
+  async qdiscs(link?: LinkRef): Promise<QdiscEntry[]> {
+    const index = link === undefined ? undefined : await this.index(link);
+    const msgs = await this.sock.dump(RTM_GETQDISC, tcmsg(0, 0, 0), [], this.op('list qdiscs'));
+    return msgs
+      .filter((m) => m.type === RTM_NEWQDISC)
+      .map((m) => decodeQdisc(m.payload))
+      .filter((q) => index === undefined || q.index === index);
+  }
+
+  /** Sets (adds or replaces) the root qdisc of a link. */
+  async replaceRootQdisc(link: LinkRef, spec: QdiscSpec): Promise<void> {
+    const { fixed, attrs } = encodeQdisc(await this.index(link), spec);
+    await this.sock.request(
+      RTM_NEWQDISC,
+      C.NLM_F_CREATE | C.NLM_F_REPLACE,
+      fixed,
+      attrs,
+      this.op(`set root qdisc ${spec.kind} on ${JSON.stringify(link)}`),
+    );
+  }
+
+  /** Removes the root qdisc of a link (the kernel's default comes back). */
+  async deleteRootQdisc(link: LinkRef): Promise<void> {
+    const { fixed, attrs } = encodeQdisc(await this.index(link), undefined);
+    await this.sock.request(RTM_DELQDISC, 0, fixed, attrs, this.op(`delete root qdisc of ${JSON.stringify(link)}`));
   }
 
   // ---- neighbours

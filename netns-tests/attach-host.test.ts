@@ -210,12 +210,12 @@ describe('detach of the last container undoes what --take-uplink did to the host
       env: { TSNET_ROOT: root },
       conf: { cniVersion: '1.0.0', name: 'lan', type: 'attach', bridge: 'bru', uplink: 'nicu', address: '10.74.0.9/24' },
     };
-    // An attachment that takes no NIC leaves the state root alone.
+    // An attachment that takes no NIC leaves nothing in the state root once deleted (its record goes with it).
     const plain = { ...call, ifname: 'eth2', conf: { ...call.conf, bridge: 'brp', uplink: undefined, address: '10.75.0.9/24' } };
     cniOk({ ...plain, command: 'ADD' });
     cniOk({ ...plain, command: 'DEL' });
     ip(h, 'link', 'del', 'brp');
-    assert.deepEqual(readdirSync(root), [], 'nothing written without a NIC taken');
+    assert.deepEqual(readdirSync(root), [], 'nothing left without a NIC taken');
     cniOk({ ...call, command: 'ADD' });
     assert.equal(ipj(h, 'link', 'show', 'nicu')[0].master, 'bru');
     assert.equal(recordFiles(root).length, 1);

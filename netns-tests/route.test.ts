@@ -45,6 +45,30 @@ describe('tsnet route', { skip: needsRoot }, () => {
   });
 });
 
+describe('tsnet route replace, proto, scope and src', { skip: needsRoot }, () => {
+  it('replace swaps the route to a destination; proto, scope and src reach the kernel', (t) => {
+    const { h, c } = setup(t);
+    tsnetOk(h, 'route', 'add', c, '10.50.0.0/16', 'via', '192.168.115.2', 'proto', 'dhcp', 'src', '192.168.115.10');
+    let r = ipj(c, 'route', 'show', '10.50.0.0/16')[0];
+    assert.equal(r.gateway, '192.168.115.2');
+    assert.equal(r.protocol, 'dhcp');
+    assert.equal(r.prefsrc, '192.168.115.10');
+    const dup = tsnet(h, 'route', 'add', c, '10.50.0.0/16', 'via', '192.168.115.3');
+    assert.notEqual(dup.status, 0, 'add refuses a second route to the same destination');
+    tsnetOk(h, 'route', 'replace', c, '10.50.0.0/16', 'via', '192.168.115.3');
+    const all = ipj(c, 'route', 'show', '10.50.0.0/16');
+    assert.equal(all.length, 1, 'replaced, not added');
+    assert.equal(all[0].gateway, '192.168.115.3');
+    tsnetOk(h, 'route', 'replace', c, '10.51.0.0/16', 'dev', 'eth1', 'scope', 'link', 'proto', 'static');
+    r = ipj(c, 'route', 'show', '10.51.0.0/16')[0];
+    assert.equal(r.scope, 'link');
+    assert.equal(r.protocol, 'static');
+    const bad = tsnet(h, 'route', 'add', c, '10.52.0.0/16', 'via', '192.168.115.2', 'src', 'fd00::1');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /src fd00::1: is IPv6 but the destination is IPv4/);
+  });
+});
+
 describe("tsnet route never edits the host's own routes unless --host says so", { skip: needsRoot }, () => {
   it('refuses a host pid, /proc/self/ns/net, the netns tsnet runs in and pid 1 of its pid namespace; --host does it', async (t) => {
     const w = world(t);

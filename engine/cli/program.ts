@@ -8,6 +8,9 @@ import { currentHostUsage } from '../../ipam/host-usage.js';
 import { engineContainerNetns } from '../containers/netns-resolver.js';
 import { attachCommands } from './attach-commands.js';
 import { routeCommand } from './route-commands.js';
+import { ruleCommand } from './rule-commands.js';
+import { tcCommand } from './tc-commands.js';
+import { graphCommand } from './graph-commands.js';
 import { setContainerResolver } from '../../plugins/shared/container-ref.js';
 import { collect } from './options.js';
 
@@ -55,6 +58,9 @@ export function buildProgram(): Command {
   program.addCommand(cniCommands({ inProcess: async () => (await import('../../plugins/registry.js')).inProcessPlugins() }));
   for (const c of attachCommands()) program.addCommand(c);
   program.addCommand(routeCommand());
+  program.addCommand(ruleCommand());
+  program.addCommand(tcCommand());
+  program.addCommand(graphCommand());
   program
     .command('daemon')
     .description('run tsnetd in the foreground: the CNI fast path (dist/cni-fast plugins forward to it) on a root-only unix socket')

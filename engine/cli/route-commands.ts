@@ -3,20 +3,34 @@ import { Command } from 'commander';
 import { Netns } from '../../native/netns.js';
 import { refuseHostNetns, resolveContainer } from '../../plugins/shared/container-ref.js';
 import { PluginError } from '../../plugins/shared/errors.js';
-import { addRoute, deleteRoute, formatRoute, listRoutes, parseRouteWords, type ListedRoute } from '../../plugins/route/route.js';
+import {
+  addRoute,
+  replaceRoute,
+  deleteRoute,
+  formatRoute,
+  listRoutes,
+  parseRouteWords,
+  type ListedRoute,
+} from '../../plugins/route/route.js';
 import { RT_SCOPE_LINK, RT_TABLE_MAIN } from '../../native/netlink/constants.js';
+import { appendSavedRoute } from '../../plugins/attach/save-file.js';
+import { savedGuestName } from './attach-commands.js';
 
 /**
  * Runs fn in the container's netns. `edit` (add/del) refuses the host's own netns unless `host` is set:
  * a pid, /proc/self/ns/net or a name can all point there, and `route del 1 default` would cut the host off.
  */
-async function inContainer<T>(ref: string, fn: (ns: Netns) => Promise<T>, edit?: { verb: 'add' | 'del'; host?: boolean }): Promise<T> {
+export async function inContainer<T>(
+  ref: string,
+  fn: (ns: Netns) => Promise<T>,
+  edit?: { verb: string; host?: boolean; what?: string },
+): Promise<T> {
   const c = await resolveContainer(ref);
   if (edit && !edit.host)
     refuseHostNetns(
       c,
       ref,
-      `'route ${edit.verb}' there would edit the host's own routes`,
+      `'${edit.what ?? 'route'} ${edit.verb}' there would edit the host's own ${edit.what === 'tc' ? 'queueing' : edit.what === 'rule' ? 'routing rules' : 'routes'}`,
       `give a container that has a network namespace of its own, or add --host to edit the host's routes on purpose`,
     );
   const ns = Netns.open(c.netnsPath);
@@ -40,7 +54,7 @@ function line(r: ListedRoute): string {
     .join(' ');
 }
 
-const WORDS = '<dst-cidr> via <gw> [dev <ifname>] [metric N] [table N]';
+const WORDS = '<dst-cidr> via <gw> [dev <ifname>] [metric N] [table N] [proto P] [scope S] [src IP]';
 
 export function routeCommand(): Command {
   const cmd = new Command('route').description(
@@ -53,10 +67,24 @@ export function routeCommand(): Command {
     .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
     .argument('[route...]', WORDS)
     .option('--host', "the container is the host's own network namespace: edit the host's routes")
-    .action(async (container: string, words: string[], f: { host?: boolean }) => {
+    .option('--save <file>', 'also append the route to FILE, replayed by tsnet attach --restore FILE')
+    .action(async (container: string, words: string[], f: { host?: boolean; save?: string }) => {
       const r = parseRouteWords(words, { needTarget: true });
       await inContainer(container, (ns) => addRoute(ns, r), { verb: 'add', ...(f.host ? { host: true } : {}) });
+      if (f.save) appendSavedRoute(f.save, { container: savedGuestName(container), words });
       process.stdout.write(`added ${formatRoute(r)} in ${container}\n`);
+    });
+  cmd
+    .command('replace')
+    .description('add a route in the container, or replace the one to the same destination')
+    .usage(`<container> ${WORDS}`)
+    .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
+    .argument('[route...]', WORDS)
+    .option('--host', "the container is the host's own network namespace: edit the host's routes")
+    .action(async (container: string, words: string[], f: { host?: boolean }) => {
+      const r = parseRouteWords(words, { needTarget: true });
+      await inContainer(container, (ns) => replaceRoute(ns, r), { verb: 'replace', ...(f.host ? { host: true } : {}) });
+      process.stdout.write(`replaced ${formatRoute(r)} in ${container}\n`);
     });
   cmd
     .command('del')

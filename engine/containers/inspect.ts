@@ -3,6 +3,26 @@ import { formatNetMode, parseNetMode } from '../network/modes.js';
 import { CPU_PERIOD_US } from '../runtime/cgroups.js';
 import type { Container } from './model.js';
 import { files } from './store.js';
+import { readAttachments, type AttachmentRecord } from '../../plugins/attach/registry.js';
+
+/** The `tsnet attach` interfaces of a container, from the attachment registry (as inspect shows them). */
+export function attachmentsOf(c: Container, records: AttachmentRecord[]): Record<string, unknown>[] {
+  const { config: cfg, state: st } = c;
+  if (st.status !== 'running') return [];
+  const paths = new Set([st.network?.netnsPath, st.pid ? `/proc/${st.pid}/ns/net` : undefined].filter(Boolean));
+  return records
+    .filter((r) => paths.has(r.netnsPath) || r.container === cfg.name || (r.container.length >= 12 && cfg.id.startsWith(r.container)))
+    .map((r) => ({
+      InterfaceName: r.ifname,
+      HostInterface: r.hostIf,
+      ...(r.bridge ? { Bridge: r.bridge, HostVeth: r.hostVeth } : { Macvlan: r.parent }),
+      Addresses: r.addresses,
+      Gateway: r.gateway ?? '',
+      MacAddress: r.mac,
+      Routes: r.routes,
+      ...(r.dhcp ? { Dhcp: { Client: r.dhcp.client, LeaseSeconds: r.dhcp.lease ?? 0, KeeperPid: r.dhcp.keeper.pid } } : {}),
+    }));
+}
 
 export function inspectJson(c: Container): Record<string, unknown> {
   const { config: cfg, state: st } = c;
@@ -63,6 +83,7 @@ export function inspectJson(c: Container): Record<string, unknown> {
       SandboxKey: st.network && st.network.netnsPath !== 'host' ? st.network.netnsPath : '',
       Ports: ports,
       Networks: networks,
+      Attachments: attachmentsOf(c, readAttachments()),
     },
   };
 }

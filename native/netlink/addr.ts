@@ -71,6 +71,10 @@ export interface AddressSpec {
   noDad?: boolean;
   /** Do not add the prefix route the kernel adds for the subnet. */
   noPrefixRoute?: boolean;
+  /** Valid lifetime in seconds (IFA_CACHEINFO; a DHCP lease's time): the kernel removes the address when it runs out. Default forever. */
+  validLft?: number;
+  /** Preferred lifetime in seconds (default: validLft). */
+  preferredLft?: number;
 }
 
 function ipv4Broadcast(bytesIn: Buffer, prefixLen: number): Buffer {
@@ -93,5 +97,13 @@ export function encodeAddress(spec: AddressSpec): { fixed: Buffer; attrs: Attr[]
   }
   if (spec.label) attrs.push(str(C.IFA_LABEL, spec.label));
   if (flags) attrs.push(u32(C.IFA_FLAGS, flags));
+  if (spec.validLft !== undefined) {
+    // struct ifa_cacheinfo { ifa_prefered, ifa_valid, cstamp, tstamp } (the kernel ignores the stamps)
+    const ci = Buffer.alloc(16);
+    const valid = Math.min(Math.max(0, Math.floor(spec.validLft)), 0xffffffff);
+    ci.writeUInt32LE(Math.min(Math.max(0, Math.floor(spec.preferredLft ?? valid)), valid), 0);
+    ci.writeUInt32LE(valid, 4);
+    attrs.push(bytes(C.IFA_CACHEINFO, ci));
+  }
   return { fixed: ifaddrmsg(p.family, p.prefixLen, flags, spec.scope ?? C.RT_SCOPE_UNIVERSE, spec.index), attrs };
 }

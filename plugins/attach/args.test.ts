@@ -5,6 +5,7 @@ import { formatAttachArgs, parseAttachArgs } from './args.js';
 import { PluginError } from '../shared/errors.js';
 import { parseRouteWords } from '../route/route.js';
 import { recheck } from './save-file.js';
+import { parseDhcpForm } from './dhcp.js';
 
 function fails(fn: () => unknown, re: RegExp): void {
   assert.throws(fn, (e: unknown) => {
@@ -60,7 +61,7 @@ describe('parseAttachArgs', () => {
     fails(() => parseAttachArgs(['a-name-longer-than-15', 'c', '10.0.0.5/24']), /host interface .*not a valid interface name/);
     fails(() => parseAttachArgs(['br0', 'c', '10.0.0.5/24'], { ifname: 'bad/name' }), /container interface/);
     fails(() => parseAttachArgs(['eth0', 'c', '10.0.0.5/24'], { takeUplink: true, uplink: 'eth1' }), /both name the NIC/);
-    fails(() => parseAttachArgs(['br0', 'c', 'dhcp:x']), /dhcp takes no arguments/);
+    fails(() => parseAttachArgs(['br0', 'c', 'dhcpx']), /not an IP address/);
   });
   it('round-trips through the --save form', () => {
     const r = parseAttachArgs(['eth0', 'c', '10.0.0.5/24@10.0.0.1', '02:00:00:00:00:01'], {
@@ -109,5 +110,47 @@ describe('parseRouteWords', () => {
     fails(() => parseRouteWords(['10.0.0.0/8', 'metric', '-1', 'via', '1.2.3.4']), /metric/);
     fails(() => parseRouteWords(['10.0.0.0/8', 'gateway', '1.2.3.4']), /unexpected word "gateway"/);
     fails(() => parseRouteWords(['10.0.0.0/8'], { needTarget: true }), /needs "via <gw>" or "dev <ifname>"/);
+  });
+});
+
+describe("pipework's DHCP forms", () => {
+  it('takes dhcp:OPTIONS, udhcpc, udhcpc-f, dhclient, dhclient-f, dhcpcd, dhcpcd-f, and replays them', () => {
+    for (const form of ['dhcp', 'dhcp:-O 42', 'udhcpc', 'udhcpc-f', 'udhcpc:-r 10.0.0.9', 'dhclient', 'dhclient-f', 'dhcpcd', 'dhcpcd-f']) {
+      const r = parseAttachArgs(['br0', 'c', form]);
+      assert.equal(r.dhcp, true, form);
+      assert.equal(r.dhcpForm, form === 'dhcp' ? undefined : form);
+      assert.deepEqual(recheck(parseAttachArgs(formatAttachArgs(r).filter((w, i, a) => w !== '-i' && a[i - 1] !== '-i'))), r);
+    }
+    assert.deepEqual(parseDhcpForm('udhcpc-f:-O 42  -r 10.0.0.9'), {
+      client: 'udhcpc',
+      foreground: true,
+      options: ['-O', '42', '-r', '10.0.0.9'],
+    });
+    assert.deepEqual(parseDhcpForm('dhcp'), { client: 'dhcp', foreground: false, options: [] });
+    assert.equal(parseDhcpForm('dhcpd'), undefined);
+  });
+});
+
+describe("pipework's other forms", () => {
+  it('U:<string> MACs, 0/0, several addresses, -a 4|6', () => {
+    const u = parseAttachArgs(['br0', 'c', '10.1.1.13/24', 'U:web1@12']);
+    assert.match(u.mac!, /^02(:[0-9a-f]{2}){5}$/);
+    assert.equal(u.vlan, 12);
+    assert.equal(u.mac, parseAttachArgs(['br0', 'c', '10.1.1.13/24', 'U:web1']).mac, 'the same string, the same MAC');
+    assert.notEqual(u.mac, parseAttachArgs(['br0', 'c', '10.1.1.13/24', 'U:web2']).mac);
+    assert.deepEqual(parseAttachArgs(['br0', 'c', '0/0']), { hostIf: 'br0', container: 'c', ifname: 'eth1', linkOnly: true });
+    const two = parseAttachArgs(['br0', 'c', '10.1.1.13/24@10.1.1.1,fd00::13/64@fd00::1']);
+    assert.equal(two.address, '10.1.1.13/24');
+    assert.equal(two.gateway, '10.1.1.1');
+    assert.deepEqual(two.more, [{ address: 'fd00::13/64', gateway: 'fd00::1' }]);
+    assert.deepEqual(recheck(two), two);
+    assert.equal(parseAttachArgs(['br0', 'c', 'fd00::13/64'], { family: '6' }).family, 6);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24'], { family: '6' }), /is IPv4, but -a 6 was given/);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24'], { family: '5' }), /not an address family/);
+    fails(() => parseAttachArgs(['br0', 'c', 'dhcp'], { family: '6' }), /DHCPv4 clients only/);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24,10.1.1.13/16']), /given twice/);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24@10.1.1.1,10.1.2.13/24@10.1.2.1']), /second IPv4 gateway/);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24,']), /empty element/);
+    fails(() => parseAttachArgs(['br0', 'c', '10.1.1.13/24', 'U:']), /no string after "U:"/);
   });
 });

@@ -5,6 +5,8 @@
 import { CidrError, containsAddr, formatAddr, formatPrefix, parseAddr, parseCidr, type Family } from '../../ipam/cidr.js';
 import { PluginError } from '../shared/errors.js';
 import { checkIfname } from '../shared/ifname.js';
+import { DHCP_FORM_RE } from './dhcp.js';
+import { createHash } from 'node:crypto';
 
 export const DEFAULT_IFNAME = 'eth1';
 export const DEFAULT_BRIDGE = 'br0';
@@ -17,10 +19,18 @@ export interface AttachRequest {
   container: string;
   /** Interface name inside the container. */
   ifname: string;
-  /** "192.168.115.10/24"; absent with dhcp. */
+  /** "192.168.115.10/24"; absent with dhcp and 0/0. */
   address?: string;
   gateway?: string;
+  /** Further addresses on the same interface ("10.1.1.13/24,fd00::13/64"), each with its gateway if any. */
+  more?: { address: string; gateway?: string }[];
+  /** pipework's 0/0: the link only, no address. */
+  linkOnly?: boolean;
+  /** -a 4|6: the addresses are of this family (a wrong one is refused). */
+  family?: 4 | 6;
   dhcp?: boolean;
+  /** pipework's DHCP form as written: dhcp[:OPTIONS], udhcpc[-f][:OPTIONS], dhclient[-f]…, dhcpcd[-f]… (default 'dhcp'). */
+  dhcpForm?: string;
   mac?: string;
   vlan?: number;
   /** Host-side veth name (pipework's -l); default random. */
@@ -33,6 +43,8 @@ export interface AttachRequest {
   uplink?: string;
   /** Use a NIC that carries the host's default route all the same (macvlan of it, or taking it as uplink). */
   force?: boolean;
+  /** Make a missing hostIf a bridge even though its name does not start with br. */
+  create?: boolean;
 }
 
 export interface AttachOptions {
@@ -42,6 +54,15 @@ export interface AttachOptions {
   bridge?: string;
   uplink?: string;
   force?: boolean;
+  create?: boolean;
+  /** -a 4|6 */
+  family?: string;
+}
+
+/** pipework's U:<string> MAC: 02: and the first five bytes of the md5 of the string as `echo` prints it (with its newline). */
+export function uniqueMac(text: string): string {
+  const h = createHash('md5').update(`${text}\n`).digest('hex');
+  return `02:${h.slice(0, 10).match(/../g)!.join(':')}`;
 }
 
 /** Checks "ip/len" (the address part of pipework's spec): a host address inside its prefix. */
@@ -127,6 +148,15 @@ export function checkGateway(gw: string, address: string | undefined): string {
 }
 
 export function checkMac(mac: string): string {
+  if (mac.startsWith('U:')) {
+    if (mac.length === 2)
+      throw new PluginError(
+        'MAC "U:"',
+        'has no string after "U:"',
+        'write U:<string>, e.g. U:web1 (the MAC is computed from it, as pipework does)',
+      );
+    return uniqueMac(mac.slice(2));
+  }
   if (!/^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2}){5}$/.test(mac))
     throw new PluginError(
       `MAC ${JSON.stringify(mac)}`,
@@ -152,7 +182,7 @@ export function checkVlan(v: string): number {
 
 /** Parses "[mac][@vlan]". */
 function macVlan(word: string): { mac?: string; vlan?: number } {
-  const at = word.indexOf('@');
+  const at = word.startsWith('U:') ? word.lastIndexOf('@') : word.indexOf('@');
   const macPart = at < 0 ? word : word.slice(0, at);
   const vlanPart = at < 0 ? undefined : word.slice(at + 1);
   return {
@@ -190,21 +220,67 @@ export function parseAttachArgs(words: string[], opts: AttachOptions = {}): Atta
   if (opts.bridge) req.bridge = opts.bridge;
   if (opts.uplink) req.uplink = opts.uplink;
   if (opts.force) req.force = true;
-  if (ipSpec === 'dhcp' || ipSpec.startsWith('dhcp:')) {
-    if (ipSpec !== 'dhcp') throw new PluginError(`address ${ipSpec}`, 'dhcp takes no arguments here', "write just 'dhcp'");
+  if (opts.create) req.create = true;
+  if (DHCP_FORM_RE.test(ipSpec)) {
+    if (opts.family === '6')
+      throw new PluginError('-a 6 with DHCP', 'tsnet runs DHCPv4 clients only', 'give static IPv6 addresses, or use -a 4');
     req.dhcp = true;
+    if (ipSpec !== 'dhcp') req.dhcpForm = ipSpec;
     return req;
   }
-  const at = ipSpec.indexOf('@');
-  const addrText = at < 0 ? ipSpec : ipSpec.slice(0, at);
-  const { address } = checkAddress(addrText);
-  req.address = address;
-  if (at >= 0) {
-    const gw = ipSpec.slice(at + 1);
-    if (!gw) throw new PluginError(`address ${ipSpec}`, 'has "@" but no gateway after it', `write ${addrText}@GATEWAY, or drop the "@"`);
-    req.gateway = checkGateway(gw, address);
+  if (opts.family !== undefined) {
+    if (opts.family !== '4' && opts.family !== '6')
+      throw new PluginError(`-a ${JSON.stringify(opts.family)}`, 'not an address family', 'write -a 4 or -a 6');
+    req.family = Number(opts.family) as 4 | 6;
   }
+  if (ipSpec === '0/0') {
+    req.linkOnly = true; // pipework: the link only, no address
+    return req;
+  }
+  const list: { address: string; gateway?: string }[] = [];
+  const gwFamilies = new Set<number>();
+  for (const part of ipSpec.split(',')) {
+    const at = part.indexOf('@');
+    const addrText = at < 0 ? part : part.slice(0, at);
+    if (!addrText)
+      throw new PluginError(
+        `address ${JSON.stringify(ipSpec)}`,
+        'has an empty element',
+        'write IP/LEN[@GW] elements separated by ",", e.g. 10.1.1.13/24,fd00::13/64',
+      );
+    const { address, family } = checkAddress(addrText);
+    if (req.family && family !== req.family)
+      throw new PluginError(`address ${address}`, `is IPv${family}, but -a ${req.family} was given`, `drop it, or write -a ${family}`);
+    if (list.some((a) => a.address.split('/')[0] === address.split('/')[0]))
+      throw new PluginError(`address ${address}`, 'is given twice', 'give each address once');
+    const item: { address: string; gateway?: string } = { address };
+    if (at >= 0) {
+      const gw = part.slice(at + 1);
+      if (!gw) throw new PluginError(`address ${part}`, 'has "@" but no gateway after it', `write ${addrText}@GATEWAY, or drop the "@"`);
+      item.gateway = checkGateway(gw, address);
+      if (gwFamilies.has(family))
+        throw new PluginError(
+          `gateway ${gw}`,
+          `is a second IPv${family} gateway`,
+          'give one gateway per address family (it becomes the default route)',
+        );
+      gwFamilies.add(family);
+    }
+    list.push(item);
+  }
+  req.address = list[0]!.address;
+  if (list[0]!.gateway) req.gateway = list[0]!.gateway;
+  if (list.length > 1) req.more = list.slice(1);
   return req;
+}
+
+/** The address word of a request, as pipework writes it. */
+export function ipSpecOf(r: AttachRequest): string {
+  if (r.dhcp) return r.dhcpForm ?? 'dhcp';
+  if (r.linkOnly) return '0/0';
+  return [{ address: r.address ?? '', ...(r.gateway ? { gateway: r.gateway } : {}) }, ...(r.more ?? [])]
+    .map((a) => `${a.address}${a.gateway ? `@${a.gateway}` : ''}`)
+    .join(',');
 }
 
 /** The words that replay a request (for --save). */
@@ -215,7 +291,9 @@ export function formatAttachArgs(r: AttachRequest): string[] {
   if (r.bridge) out.push('--bridge', r.bridge);
   if (r.uplink) out.push('--uplink', r.uplink);
   if (r.force) out.push('--force');
-  out.push(r.container, r.dhcp ? 'dhcp' : `${r.address}${r.gateway ? `@${r.gateway}` : ''}`);
+  if (r.create) out.push('--create');
+  if (r.family) out.push('-a', String(r.family));
+  out.push(r.container, ipSpecOf(r));
   if (r.mac || r.vlan) out.push(`${r.mac ?? ''}${r.vlan ? `@${r.vlan}` : ''}`);
   return out;
 }

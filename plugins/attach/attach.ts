@@ -9,7 +9,10 @@ import { hostNetnsReason, resolveContainer } from '../shared/container-ref.js';
 import { randomVethName } from '../shared/random-name.js';
 import { createVethPort, ensureBridge, type PortErrors } from '../shared/bridge-port.js';
 import { DEFAULT_BRIDGE, type AttachRequest } from './args.js';
-import { findDhcpClient, runDhcp, type DhcpClient } from './dhcp.js';
+import { clientForForm, parseDhcpForm, startLeaseKeeper, stopLeaseKeeper, type DhcpClient, type Lease } from './dhcp.js';
+import { findAttachment, removeAttachment, writeAttachment } from './registry.js';
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
 import { AttachErrorCode, kernelError, PluginError } from '../shared/errors.js';
 import { sendGratuitousArp } from './garp.js';
 import { checkUplink, classifyHostIf, defaultRouteThrough, giveBackUplink, planUplinkMove, takeUplink } from './host-if.js';
@@ -35,6 +38,10 @@ export interface AttachResult {
   gateway?: string;
   /** Whether the bridge was created by this call. */
   createdBridge: boolean;
+  /** With DHCP: the lease's time and the keeper process holding it. */
+  lease?: number;
+  dns?: string[];
+  keeper?: { pid: number; start?: string };
 }
 
 export interface AttachEnv {
@@ -43,6 +50,30 @@ export interface AttachEnv {
   /** Resolved container netns path (skips resolveContainer; the CNI plugin passes CNI_NETNS). */
   netnsPath?: string;
   dhcpTimeoutMs?: number;
+  /** The container's own resolv.conf (a tsnet container's), for a lease's DNS servers. */
+  resolvConf?: string;
+  /** Progress lines while waiting for a lease. */
+  progress?: (line: string, final: boolean) => void;
+}
+
+/** The name a DHCP client sends as hostname: the container's name, as pipework does. */
+function guestName(req: AttachRequest, netnsPath: string): string | undefined {
+  const ref = req.container.startsWith('/run/netns/') ? basename(req.container) : req.container;
+  const name = /^\d+$/.test(ref) || ref.startsWith('/') ? undefined : ref;
+  return name && /^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(name)
+    ? name
+    : netnsPath.startsWith('/run/netns/')
+      ? basename(netnsPath)
+      : undefined;
+}
+
+/** Where a lease's DNS servers go: the container's own resolv.conf; never the host's. */
+function leaseResolvConf(netnsPath: string, env: AttachEnv): string | undefined {
+  if (env.resolvConf) return env.resolvConf;
+  // A named netns: /etc/netns/NAME/resolv.conf, which `ip netns exec` shows as /etc/resolv.conf — only where
+  // that directory was made for it.
+  const m = /^\/run\/netns\/([^/]+)$/.exec(netnsPath);
+  return m && existsSync(`/etc/netns/${m[1]}`) ? `/etc/netns/${m[1]}/resolv.conf` : undefined;
 }
 
 const CODES = { kernel: AttachErrorCode.Kernel, unsupported: AttachErrorCode.Unsupported, bridgeFull: AttachErrorCode.Kernel };
@@ -82,8 +113,59 @@ async function refuseUplinkNic(host: Netns, req: AttachRequest, nic: Link, mode:
   );
 }
 
+/** Edit distance, for "did you mean" among the host's interface names. */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
+/**
+ * A missing host interface is made a bridge only when its name says bridge (pipework's rule: br*), or with
+ * --create; ovs* names an Open vSwitch bridge, which tsnet does not make; anything else is a typo until shown
+ * otherwise — refused, with the closest names, before anything is made.
+ */
+async function refuseMissingHostIf(host: Netns, req: AttachRequest): Promise<void> {
+  if (req.create || req.hostIf.startsWith('br')) return;
+  if (req.hostIf.startsWith('ovs')) {
+    const ovs = ['/usr/bin/ovs-vsctl', '/usr/sbin/ovs-vsctl', '/usr/local/bin/ovs-vsctl'].some((p) => existsSync(p));
+    throw new PluginError(
+      `host interface ${req.hostIf}`,
+      ovs
+        ? 'does not exist; an ovs* name means an Open vSwitch bridge, and tsnet does not create Open vSwitch bridges'
+        : 'does not exist; an ovs* name means an Open vSwitch bridge, and Open vSwitch is not installed here (no ovs-vsctl)',
+      ovs
+        ? `create it first (ovs-vsctl add-br ${req.hostIf}), or use a Linux bridge (a br* name, or --create)`
+        : `use a Linux bridge: a br* name is created when missing, or add --create to make ${req.hostIf} one`,
+      AttachErrorCode.NotBridgeOrNic,
+    );
+  }
+  const names = (await host.rtnl.links()).map((l) => l.name);
+  const near = names
+    .map((n) => ({ n, d: distance(req.hostIf, n) }))
+    .filter((x) => x.d <= Math.max(2, Math.floor(req.hostIf.length / 3)))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map((x) => x.n);
+  throw new PluginError(
+    `host interface ${req.hostIf}`,
+    `no such interface in ${host.label}`,
+    `${near.length ? `did you mean ${near.join(' or ')}? ` : ''}a missing bridge is created only when its name starts with br (as pipework does), or with --create`,
+    AttachErrorCode.NotBridgeOrNic,
+  );
+}
+
 async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
   const link = await host.rtnl.findLink(req.hostIf);
+  if (!link && !req.takeUplink) await refuseMissingHostIf(host, req);
   const kind = link ? classifyHostIf(link) : 'bridge';
   if (kind === 'nic' && !req.takeUplink) {
     if (req.uplink)
@@ -255,32 +337,76 @@ async function configure(
   req: AttachRequest,
   link: Link,
   env: AttachEnv,
-  client?: DhcpClient,
-): Promise<{ address?: string; gateway?: string }> {
+  client: DhcpClient | undefined,
+  netnsPath: string,
+  undo: Undo[],
+): Promise<{ address?: string; gateway?: string; lease?: Lease }> {
   if (req.dhcp) {
     // arp_notify with the 'up' (the interface announces its address when its link or MAC changes later).
     await ctr.rtnl.setLink(link.index, { ipv4Conf: { arpNotify: true } }).catch(() => undefined); // no IPv4 state (MTU < 68): nothing to announce
     await ctr.rtnl.setLink(link.index, { up: true });
-    return runDhcp(ctr, req.ifname, { ...(env.dhcpTimeoutMs ? { timeoutMs: env.dhcpTimeoutMs } : {}), ...(client ? { client } : {}) });
+    const form = parseDhcpForm(req.dhcpForm ?? 'dhcp')!;
+    const hostname = guestName(req, netnsPath);
+    const resolvConf = leaseResolvConf(netnsPath, env);
+    const lease = await startLeaseKeeper(ctr, req.ifname, link.index, {
+      form,
+      ...(client ? { client } : {}),
+      ...(env.dhcpTimeoutMs ? { timeoutMs: env.dhcpTimeoutMs } : {}),
+      ...(hostname ? { hostname } : {}),
+      ...(resolvConf ? { resolvConf } : {}),
+      ...(env.progress ? { progress: env.progress } : {}),
+    });
+    undo.push(() => stopLeaseKeeper(lease.keeper));
+    return { address: lease.address, ...(lease.gateway ? { gateway: lease.gateway } : {}), lease };
   }
-  const { addr, prefix } = parseCidr(req.address!);
-  const v6 = addr.family === 6;
+  if (req.linkOnly) {
+    await ctr.rtnl.setLink(link.index, { up: true }).catch((e) => kernel(e, `bring ${req.ifname} up in ${ctr.label}`));
+    return {};
+  }
+  const all = allAddresses(req);
   const routes: Route[] = [];
-  if (req.gateway) {
+  for (const a of all) {
+    if (!a.gateway) continue;
+    const { addr, prefix } = parseCidr(a.address);
+    const v6 = addr.family === 6;
     // pipework: a gateway outside the subnet gets an on-link host route first.
-    if (!containsAddr(prefix, parseAddr(req.gateway))) routes.push({ dst: `${req.gateway}/${v6 ? 128 : 32}`, scope: RT_SCOPE_LINK });
-    routes.push({ dst: v6 ? '::/0' : '0.0.0.0/0', gw: req.gateway });
+    if (!containsAddr(prefix, parseAddr(a.gateway))) routes.push({ dst: `${a.gateway}/${v6 ? 128 : 32}`, scope: RT_SCOPE_LINK });
+    routes.push({ dst: v6 ? '::/0' : '0.0.0.0/0', gw: a.gateway });
   }
   const result: Result = {
     cniVersion: '1.1.0',
-    ips: [{ address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) }],
+    ips: all.map((a) => ({ address: a.address, ...(a.gateway ? { gateway: a.gateway } : {}) })),
     routes,
   };
   // pipework's way: the gateway given becomes the container's default route (replacing one it has).
   await configureInterface(ctr, req.ifname, result, { index: link.index, arpNotify: true, replaceRoutes: true }).catch((e) =>
-    kernel(e, `configure ${req.address} on ${req.ifname} in ${ctr.label}`),
+    kernel(e, `configure ${all.map((a) => a.address).join(', ')} on ${req.ifname} in ${ctr.label}`),
   );
   return { address: req.address!, ...(req.gateway ? { gateway: req.gateway } : {}) };
+}
+
+function allAddresses(req: AttachRequest): { address: string; gateway?: string }[] {
+  if (!req.address) return [];
+  return [{ address: req.address, ...(req.gateway ? { gateway: req.gateway } : {}) }, ...(req.more ?? [])];
+}
+
+/** An address the container already has on another interface is refused (before anything is made). */
+async function refuseDuplicates(ctr: Netns, req: AttachRequest): Promise<void> {
+  const want = allAddresses(req);
+  if (!want.length) return;
+  const have = await ctr.rtnl.addresses();
+  const links = await ctr.rtnl.links();
+  for (const a of want) {
+    const ip = a.address.split('/')[0]!;
+    const dup = have.find((h) => h.address === ip);
+    if (dup)
+      throw new PluginError(
+        `address ${a.address}`,
+        `is already on ${links.find((l) => l.index === dup.index)?.name ?? `interface #${dup.index}`} in ${ctr.label}`,
+        'give another address (one address belongs to one interface)',
+        AttachErrorCode.BadArgument,
+      );
+  }
 }
 
 /** Performs a checked request (see parseAttachArgs). */
@@ -298,7 +424,8 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
         'a host-mode container already sees the host interfaces; attach a container that has its own netns',
       );
     if (await ctr.rtnl.findLink(req.ifname)) throw interfaceExists(req, ctr);
-    const dhcpClient = req.dhcp ? findDhcpClient() : undefined; // before any change: no client, no attachment
+    await refuseDuplicates(ctr, req);
+    const dhcpClient = req.dhcp ? clientForForm(parseDhcpForm(req.dhcpForm ?? 'dhcp')!) : undefined; // before any change: no client, no attachment
     const p = await plan(host, req);
     let out: Pick<AttachResult, 'bridge' | 'hostVeth' | 'parent' | 'createdBridge'>;
     if (p.mode === 'bridge') {
@@ -332,10 +459,10 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
       out = { parent: parent.name, createdBridge: false };
     }
     const link = await ctr.rtnl.link(req.ifname);
-    const ips = await configure(ctr, req, link, env, dhcpClient);
+    const { lease, ...ips } = await configure(ctr, req, link, env, dhcpClient, resolved.netnsPath, undo);
     const now = req.dhcp ? await ctr.rtnl.link(link.index) : link; // a DHCP client may have changed the MTU
     if (ips.address && now.mac) sendGratuitousArp(resolved.netnsPath, now.index, now.mac, ips.address.split('/')[0]!);
-    return {
+    const result: AttachResult = {
       container: resolved.label,
       netnsPath: resolved.netnsPath,
       ifname: req.ifname,
@@ -344,7 +471,32 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
       mode: p.mode,
       ...out,
       ...ips,
+      ...(lease?.lease ? { lease: lease.lease } : {}),
+      ...(lease?.dns ? { dns: lease.dns } : {}),
+      ...(lease ? { keeper: lease.keeper } : {}),
     };
+    await writeAttachment({
+      version: 1,
+      container: req.container,
+      label: resolved.label,
+      netnsPath: resolved.netnsPath,
+      netns: ctr.id(),
+      ifname: req.ifname,
+      ifindex: now.index,
+      mac: result.mac,
+      mode: p.mode,
+      hostIf: req.hostIf,
+      ...(out.bridge ? { bridge: out.bridge } : {}),
+      ...(out.hostVeth ? { hostVeth: out.hostVeth } : {}),
+      ...(out.parent ? { parent: out.parent } : {}),
+      createdBridge: out.createdBridge,
+      addresses: req.dhcp ? (ips.address ? [ips.address] : []) : allAddresses(req).map((a) => a.address),
+      ...(ips.gateway ? { gateway: ips.gateway } : {}),
+      routes: req.dhcp ? [] : allAddresses(req).flatMap((a) => (a.gateway ? [`default via ${a.gateway}`] : [])),
+      ...(lease ? { dhcp: { client: dhcpClient!.kind, keeper: lease.keeper, ...(lease.lease ? { lease: lease.lease } : {}) } } : {}),
+      created: new Date().toISOString(),
+    });
+    return result;
   } catch (e) {
     await rollBack(undo);
     throw e;
@@ -359,6 +511,8 @@ export interface DetachRequest {
   ifname: string;
   /** Succeed when the interface (or the container's netns) is already gone (CNI DEL). */
   missingOk?: boolean;
+  /** Refuse an interface tsnet attach did not make (not in the registry) — the CLI's rule, unless --force. */
+  onlyRecorded?: boolean;
 }
 
 /**
@@ -408,6 +562,21 @@ async function removeInterface(req: DetachRequest, env: Pick<AttachEnv, 'netnsPa
   }
   try {
     const link = await ctr.rtnl.findLink(req.ifname);
+    const rec = findAttachment(ctr.id(), req.ifname);
+    const ours = rec && link && rec.ifindex === link.index;
+    if (link && !ours && req.onlyRecorded)
+      throw new PluginError(
+        `container interface ${req.ifname} in ${ctr.label}`,
+        req.ifname === 'eth0'
+          ? "was not made by tsnet attach: it is the container's own interface on its network (the engine's eth0)"
+          : 'was not made by tsnet attach (it is not in the attachment registry)',
+        req.ifname === 'eth0'
+          ? `to take the container off a network use 'tsnet network disconnect <network> ${req.container}'; 'tsnet attach ls' lists what attach made`
+          : `'tsnet attach ls' lists what attach made; add --force to delete ${req.ifname} all the same`,
+        AttachErrorCode.BadArgument,
+      );
+    if (rec?.dhcp) await stopLeaseKeeper(rec.dhcp.keeper); // the client releases the lease while the interface is still there
+    if (rec) removeAttachment(rec);
     if (!link) {
       if (req.missingOk) return false;
       throw new PluginError(

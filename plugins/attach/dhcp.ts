@@ -1,16 +1,16 @@
-// `tsnet attach … dhcp`: runs a DHCP client inside the container's netns (through tsnet-nsexec) until it
-// has a lease, then makes sure no client process is left behind. udhcpc (or busybox's applet) only reports
-// the lease to our script and tsnet applies it over netlink; dhcpcd and dhclient configure the interface
-// themselves, as they do under pipework.
+// `tsnet attach … dhcp`: which client (pipework's forms), and the lease keeper that holds the lease for the
+// life of the attachment (dhcp-keeper.ts): started here, its first lease awaited with a progress line, and
+// stopped by detach (the client releases the lease).
 import { spawn } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Netns } from '../../native/netns.js';
 import { PluginError, AttachErrorCode } from '../shared/errors.js';
 import { nsexecBinary } from './nsexec.js';
+import { guardFor, processStart, type DhcpClientKind, type KeeperReport, type KeeperSpec } from './dhcp-keeper.js';
 
-export type DhcpClientKind = 'udhcpc' | 'dhcpcd' | 'dhclient';
+export type { DhcpClientKind };
 export interface DhcpClient {
   kind: DhcpClientKind;
   /** argv prefix: ['/usr/sbin/udhcpc'] or ['/bin/busybox', 'udhcpc']. */
@@ -47,157 +47,169 @@ export function findDhcpClient(path?: string): DhcpClient {
   );
 }
 
-const UDHCPC_SCRIPT =
-  '#!/bin/sh\ncase "$1" in bound|renew) env > "$TSNET_LEASE.tmp" && mv "$TSNET_LEASE.tmp" "$TSNET_LEASE" ;; esac\nexit 0\n';
-
-function maskLen(mask: string): number {
-  return mask.split('.').reduce((n, o) => n + (Number(o) >>> 0).toString(2).replace(/0/g, '').length, 0);
-}
-
 export interface Lease {
   address: string;
   gateway?: string;
+  /** Lease time in seconds, as the server gave it. */
+  lease?: number;
+  dns?: string[];
+  /** The keeper process holding the lease (its process group holds the client too). */
+  keeper: { pid: number; start?: string };
 }
 
-/** Runs argv to completion (or timeout) in its own process group, then kills whatever is left of the group. */
-function runGroup(
-  argv: string[],
-  env: NodeJS.ProcessEnv,
-  timeoutMs: number,
-): Promise<{ code: number | null; stderr: string; timedOut: boolean }> {
-  return new Promise((resolveRun, reject) => {
-    const child = spawn(argv[0]!, argv.slice(1), { env, detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
-    let stderr = '';
-    let timedOut = false;
-    child.stderr!.on('data', (d: Buffer) => {
-      stderr = (stderr + d.toString()).slice(-4000);
-    });
-    const kill = () => {
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        /* group already gone */
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill();
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      kill();
-      resolveRun({ code, stderr, timedOut });
-    });
-  });
+/** pipework's DHCP forms: dhcp[:OPTIONS], udhcpc[-f][:OPTIONS], dhclient[-f][:OPTIONS], dhcpcd[-f][:OPTIONS]. */
+export interface DhcpForm {
+  /** 'dhcp': whichever client is installed (udhcpc or busybox's first); otherwise that client. */
+  client: 'dhcp' | DhcpClientKind;
+  /** The -f forms: the client stays in the foreground of `tsnet attach`, which holds the lease until interrupted. */
+  foreground: boolean;
+  options: string[];
 }
 
-function killPidFile(file: string): void {
-  try {
-    const pid = Number(readFileSync(file, 'utf8').trim());
-    if (pid > 1) process.kill(pid, 'SIGTERM');
-  } catch {
-    /* no daemon left */
-  }
+export const DHCP_FORM_RE = /^(dhcp|udhcpc|udhcpc-f|dhclient|dhclient-f|dhcpcd|dhcpcd-f)(?::(.*))?$/;
+
+export function parseDhcpForm(word: string): DhcpForm | undefined {
+  const m = DHCP_FORM_RE.exec(word);
+  if (!m) return undefined;
+  const name = m[1]!;
+  const foreground = name.endsWith('-f');
+  return {
+    client: (foreground ? name.slice(0, -2) : name) as DhcpForm['client'],
+    foreground,
+    options: (m[2] ?? '').split(/\s+/).filter(Boolean),
+  };
+}
+
+/** The client a form asks for: that client, or (form 'dhcp') the first installed. */
+export function clientForForm(form: DhcpForm, path?: string): DhcpClient {
+  if (form.client === 'dhcp') return findDhcpClient(path);
+  const p = which(form.client, path);
+  if (p) return { kind: form.client, argv: [p] };
+  const bb = form.client === 'udhcpc' ? which('busybox', path) : undefined;
+  if (bb) return { kind: 'udhcpc', argv: [bb, 'udhcpc'] };
+  throw new PluginError(
+    'dhcp',
+    `you asked for the DHCP client ${form.client}, but it is not installed (not in PATH${form.client === 'udhcpc' ? ', and no busybox' : ''})`,
+    `install it (${form.client === 'dhclient' ? 'apt-get install isc-dhcp-client' : form.client === 'dhcpcd' ? 'apt-get install dhcpcd5' : 'apt-get install udhcpc'}), or write 'dhcp' to use whichever client is installed`,
+    AttachErrorCode.Dhcp,
+  );
+}
+
+function keeperScript(): string {
+  const p = fileURLToPath(new URL('./dhcp-keeper-main.js', import.meta.url));
+  if (!existsSync(p))
+    throw new PluginError(
+      'dhcp',
+      `the lease keeper ${p} is missing (this build of tsnet cannot hold a lease)`,
+      'run tsnet from its build (npm run build), or give a static IP/LEN[@GW]',
+      AttachErrorCode.Unsupported,
+    );
+  return p;
+}
+
+export interface DhcpOptions {
+  timeoutMs?: number;
+  client?: DhcpClient;
+  form?: DhcpForm;
+  hostname?: string;
+  /** The container's own resolv.conf, for the lease's DNS servers; absent: they go nowhere. */
+  resolvConf?: string;
+  /** Progress lines while waiting (default: none). */
+  progress?: (line: string, final: boolean) => void;
 }
 
 /**
- * Gets a lease for ifname inside ctr (which must be up) and leaves the interface configured with it.
- * No client process survives this call.
+ * Starts the lease keeper for ifname inside ctr (which must be up) and waits for its first lease, which it
+ * has applied by then. The keeper holds the lease until stopLeaseKeeper, the interface or the container goes.
  */
-export async function runDhcp(
-  ctr: Netns,
-  ifname: string,
-  opts: { timeoutMs?: number; client?: DhcpClient; hostname?: string } = {},
-): Promise<Lease> {
-  const client = opts.client ?? findDhcpClient();
-  const nsPath = ctr.path ?? '/proc/self/ns/net';
-  const nsexec = nsexecBinary();
-  const dir = mkdtempSync(join(tmpdir(), 'tsnet-dhcp-'));
+export async function startLeaseKeeper(ctr: Netns, ifname: string, ifindex: number, opts: DhcpOptions = {}): Promise<Lease> {
+  const form = opts.form ?? { client: 'dhcp', foreground: false, options: [] };
+  const client = opts.client ?? clientForForm(form);
+  const netnsPath = ctr.path ?? '/proc/self/ns/net';
   const timeoutMs = opts.timeoutMs ?? 30_000;
+  const spec: KeeperSpec = {
+    netnsPath,
+    ifname,
+    ifindex,
+    kind: client.kind,
+    argv: client.argv,
+    nsexec: nsexecBinary(),
+    ...(opts.hostname ? { hostname: opts.hostname } : {}),
+    options: form.options,
+    guard: guardFor(netnsPath),
+    ...(opts.resolvConf ? { resolvConf: opts.resolvConf } : {}),
+    timeoutMs,
+  };
+  const what = `${ifname} in ${ctr.label}`;
+  const child = spawn(process.execPath, [keeperScript(), JSON.stringify(spec)], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const t0 = Date.now();
+  opts.progress?.(`waiting for a DHCP lease on ${what} (${client.kind}, up to ${Math.round(timeoutMs / 1000)}s)`, false);
+  const tick = setInterval(
+    () => opts.progress?.(`waiting for a DHCP lease on ${what}: ${Math.round((Date.now() - t0) / 1000)}s`, false),
+    1000,
+  );
   try {
-    const lease = join(dir, 'lease.env');
-    const pidfile = join(dir, 'client.pid');
-    let args: string[];
-    switch (client.kind) {
-      case 'udhcpc': {
-        const script = join(dir, 'script.sh');
-        writeFileSync(script, UDHCPC_SCRIPT, { mode: 0o755 });
-        const tries = String(Math.max(1, Math.floor(timeoutMs / 3000)));
-        args = [
-          '-f',
-          '-q',
-          '-n',
-          '-i',
-          ifname,
-          '-t',
-          tries,
-          '-T',
-          '2',
-          '-s',
-          script,
-          ...(opts.hostname ? ['-x', `hostname:${opts.hostname}`] : []),
-        ];
-        break;
-      }
-      case 'dhcpcd':
-        args = ['-1', '-q', '-4', '-t', String(Math.ceil(timeoutMs / 1000)), ...(opts.hostname ? ['-h', opts.hostname] : []), ifname];
-        break;
-      case 'dhclient':
-        args = ['-1', '-4', '-pf', pidfile, '-lf', join(dir, 'dhclient.leases'), ifname];
-        break;
-    }
-    const r = await runGroup([nsexec, nsPath, '--', ...client.argv, ...args], { ...process.env, TSNET_LEASE: lease }, timeoutMs);
-    killPidFile(pidfile); // dhclient daemonizes (new session) after the lease: stop it, as pipework does
-    if (r.timedOut || r.code !== 0)
+    const report = await new Promise<KeeperReport>((resolveReport) => {
+      let buf = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        buf += d.toString();
+        const nl = buf.indexOf('\n');
+        if (nl >= 0) {
+          try {
+            resolveReport(JSON.parse(buf.slice(0, nl)) as KeeperReport);
+          } catch {
+            resolveReport({ failed: `the lease keeper said ${JSON.stringify(buf.slice(0, nl))}` });
+          }
+        }
+      });
+      child.on('exit', (code) => resolveReport({ failed: `the lease keeper exited (status ${code}) before a lease` }));
+      child.on('error', (e) => resolveReport({ failed: `the lease keeper did not start: ${e.message}` }));
+    });
+    if ('failed' in report) {
+      await stopLeaseKeeper({ pid: child.pid! });
       throw new PluginError(
-        `dhcp on ${ifname} in ${ctr.label}`,
-        r.timedOut
-          ? `${client.kind} got no lease within ${timeoutMs / 1000}s`
-          : `${client.kind} exited with status ${r.code}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-2).join(' / ')}` : ''}`,
+        `dhcp on ${what}`,
+        report.failed,
         'check that a DHCP server answers on that segment, or give a static IP/LEN[@GW]',
         AttachErrorCode.Dhcp,
       );
-    if (client.kind === 'udhcpc') {
-      if (!existsSync(lease))
-        throw new PluginError(
-          `dhcp on ${ifname} in ${ctr.label}`,
-          'udhcpc exited without reporting a lease',
-          'check the DHCP server, or give a static IP/LEN[@GW]',
-          AttachErrorCode.Dhcp,
-        );
-      const env = Object.fromEntries(
-        readFileSync(lease, 'utf8')
-          .split('\n')
-          .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-      ) as Record<string, string>;
-      if (!env.ip)
-        throw new PluginError(
-          `dhcp on ${ifname} in ${ctr.label}`,
-          'the lease has no address',
-          'check the DHCP server configuration',
-          AttachErrorCode.Dhcp,
-        );
-      const address = `${env.ip}/${env.mask ? Number(env.mask) : env.subnet ? maskLen(env.subnet) : 24}`;
-      const gateway = env.router?.split(/\s+/)[0] || undefined;
-      await ctr.rtnl.addAddress(ifname, address, {}, true);
-      if (gateway) await ctr.rtnl.replaceRoute({ dst: 'default', gateway, oif: await ctr.rtnl.index(ifname) });
-      return { address, ...(gateway ? { gateway } : {}) };
     }
-    const addr = (await ctr.rtnl.addresses({ link: ifname, family: 2 }))[0];
-    if (!addr)
-      throw new PluginError(
-        `dhcp on ${ifname} in ${ctr.label}`,
-        `${client.kind} finished but ${ifname} has no IPv4 address`,
-        'check the DHCP server',
-        AttachErrorCode.Dhcp,
-      );
-    const def = (await ctr.rtnl.routes({ family: 2 })).find((x) => x.dst === 'default');
-    return { address: addr.cidr, ...(def?.gateway ? { gateway: def.gateway } : {}) };
+    opts.progress?.(`DHCP lease ${report.bound.address} on ${what} after ${((Date.now() - t0) / 1000).toFixed(1)}s`, true);
+    child.stdout!.destroy();
+    child.unref();
+    const start = processStart(child.pid!);
+    return { ...report.bound, keeper: { pid: child.pid!, ...(start ? { start } : {}) } };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    clearInterval(tick);
+  }
+}
+
+/** Stops a lease keeper and its client (the client releases the lease); waits until the group is gone. */
+export async function stopLeaseKeeper(k: { pid: number; start?: string }, timeoutMs = 5000): Promise<void> {
+  if (k.start !== undefined && processStart(k.pid) !== k.start) return; // gone (and the pid maybe reused)
+  const alive = () => {
+    try {
+      process.kill(-k.pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  try {
+    process.kill(-k.pid, 'SIGTERM');
+  } catch {
+    return;
+  }
+  const t0 = Date.now();
+  while (alive() && Date.now() - t0 < timeoutMs) await new Promise((r) => setTimeout(r, 50));
+  if (alive()) {
+    try {
+      process.kill(-k.pid, 'SIGKILL');
+    } catch {
+      /* gone meanwhile */
+    }
   }
 }

@@ -63,6 +63,7 @@ export function request(conf: AttachConf, args: CniArgs): AttachRequest {
     ifname: args.ifname,
     ...(conf.uplink ? { uplink: conf.uplink } : {}),
     ...(conf.force ? { force: true } : {}),
+    create: true, // "bridge" names a bridge: made when missing, whatever its name
   });
 }
 

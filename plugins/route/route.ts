@@ -17,9 +17,18 @@ export interface RouteRequest {
   dev?: string;
   metric?: number;
   table?: number;
+  /** proto: static (the default), boot, kernel, dhcp, or a number. */
+  protocol?: number;
+  /** scope: global, link, host, or a number. */
+  scope?: number;
+  /** src: the source address the kernel prefers for this route. */
+  src?: string;
 }
 
-const HINT = 'write <dst-cidr> via <gw> [dev <ifname>] [metric N] [table N], e.g. 192.168.0.0/16 via 192.168.115.2';
+const HINT =
+  'write <dst-cidr> via <gw> [dev <ifname>] [metric N] [table N] [proto P] [scope S] [src IP], e.g. 192.168.0.0/16 via 192.168.115.2';
+const PROTOS: Record<string, number> = { kernel: 2, boot: 3, static: 4, dhcp: 16 };
+const SCOPES: Record<string, number> = { global: 0, universe: 0, site: 200, link: 253, host: 254 };
 
 function family(r: RouteRequest): 4 | 6 {
   if (r.dst === 'default') return r.via?.includes(':') ? 6 : 4;
@@ -85,7 +94,7 @@ export function parseRouteWords(words: string[], opts: { needTarget?: boolean } 
   for (let i = 1; i < words.length; i += 2) {
     const k = words[i]!;
     const v = words[i + 1];
-    if (v === undefined && ['via', 'dev', 'metric', 'table', 'priority'].includes(k))
+    if (v === undefined && ['via', 'dev', 'metric', 'table', 'priority', 'proto', 'scope', 'src'].includes(k))
       throw new PluginError(`route ${words.join(' ')}`, `"${k}" needs a value`, HINT);
     switch (k) {
       case 'via':
@@ -102,6 +111,24 @@ export function parseRouteWords(words: string[], opts: { needTarget?: boolean } 
       case 'table':
         r.table = number(v, 'table', 1, 0xffffffff);
         break;
+      case 'proto':
+        r.protocol = PROTOS[v!] ?? number(v, 'proto', 0, 255);
+        break;
+      case 'scope':
+        r.scope = SCOPES[v!] ?? number(v, 'scope', 0, 255);
+        break;
+      case 'src': {
+        let a;
+        try {
+          a = parseAddr(v!);
+        } catch {
+          throw new PluginError(`src ${JSON.stringify(v)}`, 'not an IP address', HINT);
+        }
+        if ((a.family === 6) !== (family(r) === 6))
+          throw new PluginError(`src ${v}`, `is IPv${a.family} but the destination is IPv${family(r)}`, 'give a source of the same family');
+        r.src = formatAddr(a);
+        break;
+      }
       default:
         throw new PluginError(`route ${words.join(' ')}`, `unexpected word ${JSON.stringify(k)}`, HINT);
     }
@@ -117,6 +144,9 @@ export function formatRoute(r: RouteRequest): string {
     r.dev && `dev ${r.dev}`,
     r.metric !== undefined && `metric ${r.metric}`,
     r.table !== undefined && `table ${r.table}`,
+    r.protocol !== undefined && `proto ${Object.entries(PROTOS).find(([, n]) => n === r.protocol)?.[0] ?? r.protocol}`,
+    r.scope !== undefined && `scope ${Object.entries(SCOPES).find(([, n]) => n === r.scope)?.[0] ?? r.scope}`,
+    r.src && `src ${r.src}`,
   ]
     .filter(Boolean)
     .join(' ');
@@ -134,7 +164,12 @@ async function spec(ns: Netns, r: RouteRequest): Promise<RouteSpec> {
       );
     oif = l.index;
   }
-  return toRouteSpec(toCniRoute(r), oif);
+  return {
+    ...toRouteSpec(toCniRoute(r), oif),
+    ...(r.protocol !== undefined ? { protocol: r.protocol } : {}),
+    ...(r.scope !== undefined ? { scope: r.scope } : {}),
+    ...(r.src ? { prefsrc: r.src } : {}),
+  };
 }
 
 /** The request as a CNI route (what the chained plugin reports, and what toRouteSpec takes). */
@@ -173,6 +208,12 @@ function explain(e: unknown, r: RouteRequest, ns: Netns, verb: 'add' | 'del'): n
 export async function addRoute(ns: Netns, r: RouteRequest): Promise<void> {
   const s = await spec(ns, r);
   await ns.rtnl.addRoute(s).catch((e) => explain(e, r, ns, 'add'));
+}
+
+/** Adds the route, or replaces the one to the same destination (and metric, table): `ip route replace`. */
+export async function replaceRoute(ns: Netns, r: RouteRequest): Promise<void> {
+  const s = await spec(ns, r);
+  await ns.rtnl.replaceRoute(s).catch((e) => explain(e, r, ns, 'add'));
 }
 
 /** Deletes a route; with missingOk, a route (or dev) already gone is success (CNI DEL). */

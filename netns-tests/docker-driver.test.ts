@@ -33,6 +33,7 @@ interface Docker {
   ok(...args: string[]): string;
   startDriver(): void;
   killDriver(): Promise<void>;
+  restartDockerd(): Promise<void>;
   root: string;
 }
 
@@ -60,12 +61,29 @@ async function startDocker(w: World, host: string): Promise<Docker> {
     `exec ${DOCKERD} --config-file ${dir}/daemon.json --data-root ${dir}/data --exec-root ${dir}/exec -H unix://${sock} ` +
       `--pidfile ${pidfile} --bridge=none --storage-driver=vfs --cgroup-parent=${cgroupParent}`,
   ].join('\n');
-  const dockerd = spawn('nsenter', [`--net=/run/netns/${host}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
   let log = '';
-  dockerd.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-20_000)));
-  const exited = new Promise<void>((r) => dockerd.once('exit', () => r()));
+  let dockerd!: ChildProcess;
+  let exited!: Promise<void>;
+  const startDockerd = () => {
+    dockerd = spawn('nsenter', [`--net=/run/netns/${host}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    dockerd.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-20_000)));
+    const p = dockerd;
+    exited = new Promise<void>((r) => p.once('exit', () => r()));
+  };
+  /** SIGTERM (dockerd stops its containers and containerd), SIGKILL if it has not gone within 30 s. */
+  const stopDockerd = async () => {
+    if (dockerd.exitCode !== null || dockerd.signalCode !== null) return;
+    dockerd.kill('SIGTERM');
+    await Promise.race([exited, sleep(30_000, undefined, { ref: false })]);
+    if (dockerd.exitCode === null && dockerd.signalCode === null) {
+      const pid = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0;
+      if (pid) process.kill(pid, 'SIGKILL');
+      await exited;
+    }
+  };
+  const answers = () => until('dockerd to answer', () => dockerd.exitCode === null && d.run('version').status === 0);
   let driver: ChildProcess | undefined;
   const d: Docker = {
     root,
@@ -85,6 +103,11 @@ async function startDocker(w: World, host: string): Promise<Docker> {
         },
       );
     },
+    async restartDockerd() {
+      await stopDockerd();
+      startDockerd();
+      await answers();
+    },
     async killDriver() {
       const p = driver;
       if (!p || p.exitCode !== null || p.signalCode !== null) return;
@@ -99,22 +122,17 @@ async function startDocker(w: World, host: string): Promise<Docker> {
     if (dockerd.exitCode === null) {
       const ids = d.run('ps', '-aq').stdout.split('\n').filter(Boolean);
       if (ids.length) d.run('rm', '-f', ...ids);
-      dockerd.kill('SIGTERM');
-      await Promise.race([exited, sleep(30_000, undefined, { ref: false })]);
-      if (dockerd.exitCode === null && dockerd.signalCode === null) {
-        const pid = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0;
-        if (pid) process.kill(pid, 'SIGKILL');
-        await exited;
-      }
     }
+    await stopDockerd();
     await d.killDriver();
     for (const c of readdirSync('/sys/fs/cgroup')) {
       const p = join('/sys/fs/cgroup', c, cgroupParent);
       if (existsSync(p)) spawnSync('rmdir', [p]);
     }
   });
+  startDockerd();
   d.startDriver();
-  await until('dockerd to answer', () => dockerd.exitCode === null && d.run('version').status === 0);
+  await answers();
   await until('the driver to listen', () => existsSync(join(run, 'plugins', 'tsnet.sock')));
   d.ok('import', busyboxTar(dir), 'tsnet-bb');
   return d;
@@ -203,6 +221,18 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
       () => d.run('run', '--rm', '--net', net, 'tsnet-bb', 'ping', '-c', '1', '-W', '2', `ca${w.id}`).status === 0,
     );
     assert.equal(ipj(host, 'link', 'show', 'master', bridge).length, 2, 'the --rm container took its veth with it');
+
+    // ── dockerd restarted (it stops its containers): the tsnet networks are still there, and work ──
+    await d.restartDockerd();
+    assert.match(d.ok('network', 'ls', '--filter', 'driver=tsnet', '--format', '{{.Name}}'), new RegExp(net));
+    d.ok('start', `ca${w.id}`, `cb${w.id}`);
+    d.ok('exec', `ca${w.id}`, 'ping', '-c', '1', '-W', '2', `cb${w.id}`);
+    assert.match(httpFrom(out, '172.17.5.1', 8085), /^HTTP\/1\.[01] /, '-p published again on start');
+    assert.equal(
+      ipj(host, 'link', 'show', 'master', bridge).length,
+      2,
+      'the stopped containers gave back their veths, the started ones have new ones',
+    );
 
     // ── docker rm -f, docker network rm: no veth, no rule, no address or pool left ──
     d.ok('rm', '-f', `ca${w.id}`, `cb${w.id}`, `cc${w.id}`);

@@ -196,6 +196,13 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
     );
     assert.match(httpFrom(out, '172.17.5.1', 8085), /^HTTP\/1\.[01] /, '-p 8085:80 from another namespace');
 
+    assert.match(httpFrom(host, '127.0.0.1', 8085), /^HTTP\/1\.[01] /, "-p 8085:80 on the host's loopback");
+    const taken = d.run('run', '-d', '--name', `cx${w.id}`, '--net', net, '-p', '8085:80', 'tsnet-bb', 'sleep', '600');
+    assert.notEqual(taken.status, 0, 'a second container cannot take host port 8085');
+    assert.match(taken.stderr, /host port 8085\/tcp is already published/);
+    d.ok('rm', '-f', `cx${w.id}`);
+    assert.equal(ipj(host, 'link', 'show', 'master', bridge).length, 2, 'the refused container left no veth');
+
     // ── -o bridge=NAME with Docker's own IPAM: a bridge holding a "NIC" (a veth to a machine on the segment) ──
     const lan = w.netns('dklan');
     const br0 = `tbr${w.id}`;

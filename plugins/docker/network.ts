@@ -5,7 +5,8 @@
 // which Docker leaves to a remote driver) are DNAT rules in tsnet's nftables table.
 import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
-import { addRules, dnatRule, masqueradeRule, removeRules, type NftRule } from '../../native/nftables.js';
+import { addRules, masqueradeRule, removeRules } from '../../native/nftables.js';
+import { publish } from '../shared/publish.js';
 import { formatPrefix, parseCidr } from '../../ipam/cidr.js';
 import { createVethPort, ensureBridge, removeBridgeIfUnused, withBridge, type PortErrors } from '../shared/bridge-port.js';
 import { kernelError, PluginError } from '../shared/errors.js';
@@ -332,15 +333,9 @@ export class NetworkDriver {
         'give the network an IPv4 subnet',
         DockerErrorCode.BadOption,
       );
-    const to = ep.address.split('/')[0]!;
-    const rules: NftRule[] = [];
-    for (const p of list) {
-      const note = `${p.hostIp ? `ip daddr ${p.hostIp} ` : ''}${p.proto} dport ${p.hostPort}`;
-      const d = { proto: p.proto, port: p.hostPort, to, toPort: p.port, ...(p.hostIp ? { hostIp: p.hostIp } : {}) };
-      rules.push({ chain: 'prerouting', exprs: dnatRule(d), note }, { chain: 'output', exprs: dnatRule(d), note });
-    }
+    const net = this.state.requireNetwork(ep.network);
     await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
-    await addRules(portsOwnerOf(ep.id), rules);
+    await publish(portsOwnerOf(ep.id), net.bridge, ep.address.split('/')[0]!, list);
     await this.state.saveEndpoint({ ...ep, ports: list });
     return {};
   }

@@ -181,6 +181,18 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
       `gateway ${cfg.Gateway} on ${bridge}`,
     );
 
+    // ── what tsnet cannot do yet is refused by docker network create, naming the missing feature ──
+    const internal = d.run('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--internal', `ti${w.id}`);
+    assert.notEqual(internal.status, 0);
+    assert.match(internal.stderr, /--internal: is not supported by the tsnet driver yet/);
+    const icc = d.run('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '-o', 'icc=false', `ti${w.id}`);
+    assert.match(icc.stderr, /-o icc=false: is not supported by the tsnet driver yet/);
+    assert.deepEqual(
+      new NetworkRegistry(d.root).list().map((n) => n.subnet),
+      [cfg.Subnet],
+      'the pools of the refused networks were given back',
+    );
+
     // ── two containers talk by name (Docker's embedded DNS), egress is masqueraded, -p reaches httpd ──
     d.ok('run', '-d', '--name', `ca${w.id}`, '--net', net, 'tsnet-bb', 'sleep', '600');
     d.ok('run', '-d', '--name', `cb${w.id}`, '--net', net, '-p', '8085:80', 'tsnet-bb', 'httpd', '-f', '-p', '80');

@@ -43,6 +43,12 @@ describe('docker driver: the libnetwork remote API', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('a second driver does not take over the socket of a running one', async () => {
+    const second = createDockerPluginServer({ root: join(dir, 'root') });
+    await assert.rejects(listenDockerPlugin(second, socket), /another process .* answers on it/);
+    assert.deepEqual((await call('Plugin.Activate', {})).body.Implements, ['NetworkDriver', 'IpamDriver']);
+  });
+
   it('Plugin.Activate names both driver kinds; capabilities are local', async () => {
     assert.deepEqual((await call('Plugin.Activate', {})).body, { Implements: ['NetworkDriver', 'IpamDriver'] });
     assert.equal((await call('NetworkDriver.GetCapabilities', {})).body.Scope, 'local');

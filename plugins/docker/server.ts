@@ -4,6 +4,7 @@
 // state in memory: every request reads and writes the records on disk (state.ts) and the IPAM store (ipam/).
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { NetworkRegistry, type HostUsage } from '../../ipam/networks.js';
 import { stateRoot } from '../../common/paths.js';
@@ -124,10 +125,33 @@ export function createDockerPluginServer(o: DockerPluginOptions = {}): Server {
   });
 }
 
-/** Listens on `socket` (root only), replacing a stale socket file; resolves once listening. */
+/** True when something accepts connections on `socket`. */
+function answering(socket: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const c = connect(socket);
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Listens on `socket` (root only), replacing a stale socket file — not one a running driver answers on;
+ * resolves once listening.
+ */
 export async function listenDockerPlugin(server: Server, socket: string): Promise<void> {
   mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
-  if (existsSync(socket) && lstatSync(socket).isSocket()) unlinkSync(socket);
+  if (existsSync(socket) && lstatSync(socket).isSocket()) {
+    if (await answering(socket))
+      throw new PluginError(
+        `socket ${socket}`,
+        'another process (a tsnet docker-plugin already running?) answers on it',
+        'stop that one first, or give this one another --socket',
+      );
+    unlinkSync(socket);
+  }
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(socket, () => {

@@ -71,6 +71,17 @@ export function buildProgram(): Command {
       const { runDaemon } = await import('../../plugins/daemon/tsnetd.js');
       process.exitCode = await runDaemon({ ...(o.socket ? { socket: o.socket } : {}), ...(o.timeout ? { timeoutMs: o.timeout } : {}) });
     });
+  program
+    .command('docker-plugin')
+    .description(
+      "serve Docker's network and IPAM driver API (libnetwork remote driver) in the foreground: docker network create -d tsnet --ipam-driver tsnet NAME",
+    )
+    .option('--socket <path>', 'socket path (default /run/docker/plugins/tsnet.sock, which dockerd finds by itself)')
+    .action(async (o: { socket?: string }) => {
+      const { runDockerPlugin } = await import('../../plugins/docker/server.js');
+      const { currentHostUsage: hostUsage } = await import('../../ipam/host-usage.js');
+      process.exitCode = await runDockerPlugin({ ...(o.socket ? { socket: o.socket } : {}), hostUsage });
+    });
   // ────────────────────────────────────────────────────────────────────────────────────────────────────
   return program;
 }

@@ -1,0 +1,352 @@
+// libnetwork's NetworkDriver over tsnet's bridge building blocks (plugins/shared/bridge-port: the same bridge
+// and veth-port code the bridge CNI plugin uses): a network is a Linux bridge with the gateway on it and a
+// masquerade rule; an endpoint is a veth whose host end is a port of the bridge and whose other end Docker
+// moves into the container and names (Join's SrcName/DstPrefix). Published ports (com.docker.network.portmap,
+// which Docker leaves to a remote driver) are DNAT rules in tsnet's nftables table.
+import { Netns } from '../../native/netns.js';
+import { isNetlinkError } from '../../native/netlink/errors.js';
+import { addRules, masqueradeRule, removeRules } from '../../native/nftables.js';
+import { publish } from '../shared/publish.js';
+import { formatPrefix, parseCidr } from '../../ipam/cidr.js';
+import { createVethPort, ensureBridge, removeBridgeIfUnused, withBridge, type PortErrors } from '../shared/bridge-port.js';
+import { kernelError, PluginError } from '../shared/errors.js';
+import { randomHex } from '../../common/random.js';
+import { randomMac } from '../shared/random-name.js';
+import type { DriverState, EndpointRec, NetworkRec, PortRec } from './state.js';
+
+type Req = Record<string, unknown>;
+
+export const DockerErrorCode = { BadOption: 100, Kernel: 101, Unsupported: 102, BridgeFull: 103 } as const;
+const CODES = { kernel: DockerErrorCode.Kernel, unsupported: DockerErrorCode.Unsupported, bridgeFull: DockerErrorCode.BridgeFull };
+
+const GENERIC = 'com.docker.network.generic';
+const PORTMAP = 'com.docker.network.portmap';
+
+/** Option keys: tsnet's short ones and Docker's bridge driver keys that mean the same. */
+const KEYS: Record<string, 'bridge' | 'mtu' | 'masquerade' | 'icc'> = {
+  bridge: 'bridge',
+  'com.docker.network.bridge.name': 'bridge',
+  mtu: 'mtu',
+  'com.docker.network.driver.mtu': 'mtu',
+  masquerade: 'masquerade',
+  'com.docker.network.bridge.enable_ip_masquerade': 'masquerade',
+  icc: 'icc',
+  'com.docker.network.bridge.enable_icc': 'icc',
+};
+
+function bool(key: string, v: unknown): boolean {
+  if (v === true || v === 'true' || v === '1') return true;
+  if (v === false || v === 'false' || v === '0') return false;
+  throw new PluginError(
+    `-o ${key}=${String(v)}`,
+    'is not true or false',
+    `write -o ${key}=true or -o ${key}=false`,
+    DockerErrorCode.BadOption,
+  );
+}
+
+function errors(bridge: string): PortErrors {
+  return {
+    codes: CODES,
+    notABridge: (link) =>
+      new PluginError(
+        `-o bridge=${bridge}`,
+        `"${bridge}" exists and is a ${link.kind ?? 'physical'} interface, not a bridge`,
+        `pick another name, or make a bridge holding it (tsnet attach --take-uplink ${bridge} …)`,
+        DockerErrorCode.BadOption,
+      ),
+    interfaceExists: () => new PluginError('veth', 'its name is taken', 'retry', DockerErrorCode.Kernel),
+  };
+}
+
+interface Settings {
+  bridge?: string;
+  mtu: number;
+  masquerade: boolean;
+}
+
+export function parseOptions(id: string, options: Req): Settings {
+  const internal = options['com.docker.network.internal'];
+  const generic = (options[GENERIC] ?? {}) as Record<string, unknown>;
+  if (internal === true || generic['com.docker.network.internal'] === true || generic['com.docker.network.internal'] === 'true')
+    throw new PluginError(
+      '--internal',
+      'is not supported by the tsnet driver yet: tsnet has no isolation rules for internal networks (the firewall support is not in this build)',
+      'drop --internal, or use docker network create without -d tsnet for an internal network',
+      DockerErrorCode.Unsupported,
+    );
+  const s: Settings = { mtu: 1500, masquerade: true };
+  for (const [key, v] of Object.entries(generic)) {
+    const k = KEYS[key];
+    if (!k) {
+      if (key.startsWith('com.docker.network.')) continue; // Docker's own labels the driver has no use for
+      throw new PluginError(
+        `-o ${key}`,
+        'is not an option of the tsnet driver',
+        'use bridge=NAME, mtu=N, masquerade=true|false (or com.docker.network.bridge.name, com.docker.network.driver.mtu, com.docker.network.bridge.enable_ip_masquerade)',
+        DockerErrorCode.BadOption,
+      );
+    }
+    if (k === 'bridge') {
+      if (typeof v !== 'string' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(v))
+        throw new PluginError(
+          `-o ${key}=${String(v)}`,
+          'is not an interface name (1-15 letters, digits, _ . -)',
+          'write -o bridge=br0',
+          DockerErrorCode.BadOption,
+        );
+      s.bridge = v;
+    } else if (k === 'mtu') {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 68 || n > 65535)
+        throw new PluginError(`-o ${key}=${String(v)}`, 'is not an MTU (68-65535)', 'write -o mtu=1500', DockerErrorCode.BadOption);
+      s.mtu = n;
+    } else if (k === 'masquerade') s.masquerade = bool(key, v);
+    else if (!bool(key, v))
+      throw new PluginError(
+        `-o ${key}=false`,
+        'is not supported by the tsnet driver yet: tsnet has no inter-container isolation rules (the firewall support is not in this build)',
+        `drop -o ${key}=false`,
+        DockerErrorCode.Unsupported,
+      );
+  }
+  void id;
+  return s;
+}
+
+function ipv4Data(req: Req): { subnet?: string; gateway?: string } {
+  const d = req.IPv4Data;
+  if (d === undefined || d === null) return {};
+  if (!Array.isArray(d)) throw new PluginError('IPv4Data', 'is not a list', 'send the request Docker sends', DockerErrorCode.BadOption);
+  if (d.length > 1)
+    throw new PluginError(
+      'network',
+      `has ${d.length} IPv4 subnets; the tsnet driver takes one`,
+      'create it with one --subnet',
+      DockerErrorCode.BadOption,
+    );
+  const first = d[0] as { Pool?: string; Gateway?: string } | undefined;
+  if (!first?.Pool) return {};
+  const { prefix } = parseCidr(first.Pool.includes('/') ? first.Pool : `${first.Pool}/32`);
+  return { subnet: formatPrefix(prefix), ...(first.Gateway ? { gateway: first.Gateway } : {}) };
+}
+
+function id(req: Req, key: string): string {
+  const v = req[key];
+  if (typeof v !== 'string' || !/^[a-zA-Z0-9]{1,128}$/.test(v))
+    throw new PluginError(key, `${JSON.stringify(v)} is not a Docker id`, 'send the id Docker gave', DockerErrorCode.BadOption);
+  return v;
+}
+
+function masqOwnerOf(nid: string): string {
+  return `docker:${nid.slice(0, 12)}`;
+}
+function portsOwnerOf(eid: string): string {
+  return `docker-ports:${eid.slice(0, 12)}`;
+}
+
+function ports(v: unknown): PortRec[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new PluginError(PORTMAP, 'is not a list', 'send the request Docker sends', DockerErrorCode.BadOption);
+  const out: PortRec[] = [];
+  for (const p of v as Array<Record<string, unknown>>) {
+    const proto = p.Proto === 6 ? 'tcp' : p.Proto === 17 ? 'udp' : undefined;
+    if (!proto)
+      throw new PluginError(
+        `published port ${JSON.stringify(p)}`,
+        'is neither tcp nor udp',
+        'publish tcp or udp ports',
+        DockerErrorCode.Unsupported,
+      );
+    const hostPort = Number(p.HostPort);
+    const end = Number(p.HostPortEnd ?? 0);
+    if (!hostPort || (end && end !== hostPort))
+      throw new PluginError(
+        `published port ${String(p.Port)}`,
+        'has no single host port (the tsnet driver does not pick host ports)',
+        'publish with an explicit host port: -p 8080:80',
+        DockerErrorCode.Unsupported,
+      );
+    const hostIp = typeof p.HostIP === 'string' && p.HostIP && p.HostIP !== '0.0.0.0' ? p.HostIP : undefined;
+    if (hostIp?.includes(':')) continue; // IPv6 host addresses: the container has no IPv6 on a tsnet network
+    out.push({ proto, hostPort, port: Number(p.Port), ...(hostIp ? { hostIp } : {}) });
+  }
+  return out;
+}
+
+export class NetworkDriver {
+  constructor(private readonly state: DriverState) {}
+
+  capabilities() {
+    return { Scope: 'local', ConnectivityScope: 'local' };
+  }
+
+  async createNetwork(req: Req) {
+    const nid = id(req, 'NetworkID');
+    const s = parseOptions(nid, (req.Options ?? {}) as Req);
+    const { subnet, gateway } = ipv4Data(req);
+    const bridge = s.bridge ?? `tsd-${nid.slice(0, 11)}`;
+    const host = Netns.current();
+    try {
+      const { bridge: br, created } = await ensureBridge(host, { name: bridge, mtu: s.mtu, mac: randomMac() }, errors(bridge));
+      const rec: NetworkRec = {
+        id: nid,
+        bridge,
+        madeBridge: created,
+        mtu: s.mtu,
+        masquerade: s.masquerade,
+        ...(subnet ? { subnet } : {}),
+        ...(gateway ? { gateway } : {}),
+      };
+      await this.state.saveNetwork(rec);
+      if (gateway) {
+        await host.rtnl.addAddress(br.index, gateway).catch((e) => {
+          if (!isNetlinkError(e, 'EEXIST')) kernelError(e, `put gateway ${gateway} on bridge "${bridge}"`, CODES);
+        });
+        if (host.sysctl('net/ipv4/ip_forward') !== '1') host.setSysctl('net/ipv4/ip_forward', 1);
+      }
+      if (s.masquerade && subnet)
+        await addRules(masqOwnerOf(nid), [
+          { chain: 'postrouting', exprs: masqueradeRule({ saddr: subnet, notDaddr: subnet }), note: `docker network ${nid.slice(0, 12)}` },
+        ]);
+      return {};
+    } catch (e) {
+      await this.teardown(nid, host).catch(() => undefined);
+      throw e;
+    } finally {
+      host.close();
+    }
+  }
+
+  private async teardown(nid: string, host: Netns): Promise<void> {
+    const rec = this.state.network(nid);
+    await removeRules(masqOwnerOf(nid)).catch(() => 0);
+    if (rec?.madeBridge) {
+      const br = await host.rtnl.findLink(rec.bridge);
+      if (br) {
+        if (rec.gateway) await host.rtnl.deleteAddress(br.index, rec.gateway).catch(() => undefined);
+        await removeBridgeIfUnused(host, br);
+      }
+    } else if (rec?.gateway) {
+      const br = await host.rtnl.findLink(rec.bridge);
+      if (br) await host.rtnl.deleteAddress(br.index, rec.gateway).catch(() => undefined);
+    }
+    this.state.removeNetwork(nid);
+  }
+
+  async deleteNetwork(req: Req) {
+    const nid = id(req, 'NetworkID');
+    this.state.requireNetwork(nid);
+    const host = Netns.current();
+    try {
+      await this.teardown(nid, host);
+    } finally {
+      host.close();
+    }
+    return {};
+  }
+
+  async createEndpoint(req: Req) {
+    const nid = id(req, 'NetworkID');
+    const eid = id(req, 'EndpointID');
+    const net = this.state.requireNetwork(nid);
+    const iface = (req.Interface ?? {}) as { Address?: string; AddressIPv6?: string; MacAddress?: string };
+    const mac = iface.MacAddress || randomMac();
+    const ctrVeth = `tsc${randomHex(5)}`;
+    const host = Netns.current();
+    try {
+      const veth = await withBridge(host, { name: net.bridge, mtu: net.mtu }, errors(net.bridge), (br) =>
+        createVethPort(host, host, { bridge: br, ifname: ctrVeth, prefix: 'tsd', mtu: net.mtu, mac, queues: 1 }, errors(net.bridge)),
+      );
+      try {
+        host.setSysctl(`net/ipv6/conf/${veth.name}/disable_ipv6`, 1);
+      } catch {
+        /* no IPv6 */
+      }
+      const ep: EndpointRec = {
+        id: eid,
+        network: nid,
+        hostVeth: veth.name,
+        ctrVeth,
+        mac,
+        ...(iface.Address ? { address: iface.Address } : {}),
+      };
+      try {
+        await this.state.saveEndpoint(ep);
+      } catch (e) {
+        await host.rtnl.deleteLinkIfExists(veth.index).catch(() => undefined);
+        throw e;
+      }
+      // Docker takes the MAC from the driver only when it chose none itself.
+      return { Interface: iface.MacAddress ? {} : { MacAddress: mac } };
+    } finally {
+      host.close();
+    }
+  }
+
+  async deleteEndpoint(req: Req) {
+    id(req, 'NetworkID');
+    const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
+    const host = Netns.current();
+    try {
+      await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
+      const link = await host.rtnl.findLink(ep.hostVeth);
+      if (link) await host.rtnl.deleteLinkIfExists(link.index);
+      this.state.removeEndpoint(ep.id);
+    } finally {
+      host.close();
+    }
+    return {};
+  }
+
+  endpointOperInfo(req: Req) {
+    const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
+    return { Value: { hostVeth: ep.hostVeth, ...(ep.address ? { address: ep.address } : {}) } };
+  }
+
+  join(req: Req) {
+    const net = this.state.requireNetwork(id(req, 'NetworkID'));
+    const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
+    return {
+      InterfaceName: { SrcName: ep.ctrVeth, DstPrefix: 'eth' },
+      ...(net.gateway ? { Gateway: net.gateway.split('/')[0] } : {}),
+      StaticRoutes: [],
+      DisableGatewayService: false,
+    };
+  }
+
+  leave(req: Req) {
+    id(req, 'NetworkID');
+    this.state.requireEndpoint(id(req, 'EndpointID'));
+    return {};
+  }
+
+  async programExternalConnectivity(req: Req) {
+    id(req, 'NetworkID');
+    const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
+    const list = ports(((req.Options ?? {}) as Req)[PORTMAP]);
+    if (!list.length) return {};
+    if (!ep.address)
+      throw new PluginError(
+        `endpoint ${ep.id.slice(0, 12)}`,
+        'has no IPv4 address to publish ports to',
+        'give the network an IPv4 subnet',
+        DockerErrorCode.BadOption,
+      );
+    const net = this.state.requireNetwork(ep.network);
+    await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
+    await publish(portsOwnerOf(ep.id), net.bridge, ep.address.split('/')[0]!, list);
+    await this.state.saveEndpoint({ ...ep, ports: list });
+    return {};
+  }
+
+  async revokeExternalConnectivity(req: Req) {
+    id(req, 'NetworkID');
+    const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
+    await removeRules(portsOwnerOf(ep.id));
+    const { ports: _gone, ...rest } = ep;
+    void _gone;
+    await this.state.saveEndpoint(rest);
+    return {};
+  }
+}

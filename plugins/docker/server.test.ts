@@ -1,0 +1,120 @@
+// The driver's HTTP face without dockerd: what libnetwork sends, and what it must get back when a request is
+// bad — an {"Err"} answer naming the fix, a 404 for a method the driver lacks — with the driver still up. None
+// of these requests reaches the kernel (they are refused before, or only touch the IPAM store in a temp root).
+import assert from 'node:assert/strict';
+import { request } from 'node:http';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Server } from 'node:http';
+import { NetworkRegistry } from '../../ipam/networks.js';
+import { createDockerPluginServer, listenDockerPlugin } from './server.js';
+
+let dir: string;
+let socket: string;
+let server: Server;
+
+function call(method: string, body: string | object, verb = 'POST'): Promise<{ status: number; body: any }> {
+  const text = typeof body === 'string' ? body : JSON.stringify(body);
+  return new Promise((resolve, reject) => {
+    const req = request(
+      { socketPath: socket, path: `/${method}`, method: verb, headers: { 'Content-Type': 'application/json' } },
+      (res) => {
+        let data = '';
+        res.on('data', (c) => (data += c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) }));
+      },
+    );
+    req.on('error', reject);
+    req.end(text);
+  });
+}
+
+describe('docker driver: the libnetwork remote API', () => {
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tsnet-docker-'));
+    socket = join(dir, 'plugins', 'tsnet.sock');
+    server = createDockerPluginServer({ root: join(dir, 'root') });
+    await listenDockerPlugin(server, socket);
+  });
+  after(() => {
+    server.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('a second driver does not take over the socket of a running one', async () => {
+    const second = createDockerPluginServer({ root: join(dir, 'root') });
+    await assert.rejects(listenDockerPlugin(second, socket), /another process .* answers on it/);
+    assert.deepEqual((await call('Plugin.Activate', {})).body.Implements, ['NetworkDriver', 'IpamDriver']);
+  });
+
+  it('Plugin.Activate names both driver kinds; capabilities are local', async () => {
+    assert.deepEqual((await call('Plugin.Activate', {})).body, { Implements: ['NetworkDriver', 'IpamDriver'] });
+    assert.equal((await call('NetworkDriver.GetCapabilities', {})).body.Scope, 'local');
+    assert.equal((await call('IpamDriver.GetCapabilities', {})).body.RequiresMACAddress, false);
+  });
+
+  it('an unknown method is a 404; malformed JSON and unknown ids get {"Err"} and the driver stays up', async () => {
+    const nope = await call('NetworkDriver.Frobnicate', {});
+    assert.equal(nope.status, 404);
+    assert.match(nope.body.Err, /not a method/);
+    const bad = await call('NetworkDriver.CreateNetwork', '{"NetworkID": ');
+    assert.equal(bad.status, 200);
+    assert.match(bad.body.Err, /not JSON/);
+    const arr = await call('IpamDriver.RequestPool', '[1]');
+    assert.match(arr.body.Err, /not a JSON object/);
+    const join_ = await call('NetworkDriver.Join', { NetworkID: 'ab12', EndpointID: 'cd34', SandboxKey: '/x' });
+    assert.match(join_.body.Err, /network ab12: is not a tsnet network known to this driver/);
+    const del = await call('NetworkDriver.DeleteEndpoint', { NetworkID: 'ab12', EndpointID: 'cd34' });
+    assert.match(del.body.Err, /endpoint cd34: is not known/);
+    const delNet = await call('NetworkDriver.DeleteNetwork', { NetworkID: '../../etc' });
+    assert.match(delNet.body.Err, /is not a Docker id/);
+    const pool = await call('IpamDriver.RequestAddress', { PoolID: 'docker-nothere' });
+    assert.match(pool.body.Err, /does not exist/);
+    assert.deepEqual((await call('Plugin.Activate', {})).body.Implements, ['NetworkDriver', 'IpamDriver']);
+  });
+
+  it('--internal and icc=false are refused, naming what is missing, before anything is made', async () => {
+    const internal = await call('NetworkDriver.CreateNetwork', { NetworkID: 'aa11', Options: { 'com.docker.network.internal': true } });
+    assert.match(internal.body.Err, /--internal: is not supported by the tsnet driver yet/);
+    const icc = await call('NetworkDriver.CreateNetwork', {
+      NetworkID: 'aa11',
+      Options: { 'com.docker.network.generic': { 'com.docker.network.bridge.enable_icc': 'false' } },
+    });
+    assert.match(icc.body.Err, /enable_icc=false: is not supported/);
+    const typo = await call('NetworkDriver.CreateNetwork', {
+      NetworkID: 'aa11',
+      Options: { 'com.docker.network.generic': { brdige: 'br0' } },
+    });
+    assert.match(typo.body.Err, /-o brdige: is not an option of the tsnet driver \(use bridge=NAME/);
+  });
+
+  it('pools: a given pool is recorded, an overlapping one refused; addresses come from the store and go back', async () => {
+    const p = await call('IpamDriver.RequestPool', { AddressSpace: 'tsnet-local', Pool: '10.231.0.0/24' });
+    assert.equal(p.body.Pool, '10.231.0.0/24');
+    const clash = await call('IpamDriver.RequestPool', { AddressSpace: 'tsnet-local', Pool: '10.231.0.0/16' });
+    assert.match(clash.body.Err, /overlaps network "docker-/);
+    const gw = await call('IpamDriver.RequestAddress', {
+      PoolID: p.body.PoolID,
+      Options: { RequestAddressType: 'com.docker.network.gateway' },
+    });
+    assert.equal(gw.body.Address, '10.231.0.1/24');
+    const a = await call('IpamDriver.RequestAddress', { PoolID: p.body.PoolID, Address: '' });
+    const b = await call('IpamDriver.RequestAddress', { PoolID: p.body.PoolID, Address: '10.231.0.9' });
+    assert.equal(a.body.Address, '10.231.0.2/24');
+    assert.equal(b.body.Address, '10.231.0.9/24');
+    const taken = await call('IpamDriver.RequestAddress', { PoolID: p.body.PoolID, Address: '10.231.0.9' });
+    assert.match(taken.body.Err, /10\.231\.0\.9 is not available/);
+    const reg = new NetworkRegistry(join(dir, 'root'));
+    assert.equal(await reg.held(p.body.PoolID), 2);
+    await call('IpamDriver.ReleaseAddress', { PoolID: p.body.PoolID, Address: '10.231.0.9/24' });
+    assert.equal(await reg.held(p.body.PoolID), 1);
+    assert.deepEqual((await call('IpamDriver.ReleasePool', { PoolID: p.body.PoolID })).body, {});
+    assert.equal(reg.get(p.body.PoolID), undefined);
+    // Without a pool, the picker chooses one (the registry is empty again: the first candidate).
+    const auto = await call('IpamDriver.RequestPool', { AddressSpace: 'tsnet-local' });
+    assert.match(auto.body.Pool, /^\d+\.\d+\.\d+\.\d+\/\d+$/);
+    await call('IpamDriver.ReleasePool', { PoolID: auto.body.PoolID });
+  });
+});

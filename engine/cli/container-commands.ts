@@ -11,6 +11,8 @@ import { killContainer, signalName, stopContainer } from '../containers/stop.js'
 import { streamLogs } from '../containers/logs.js';
 import { psRow, psTable } from '../containers/ps.js';
 import { getContainer, listContainers } from '../containers/store.js';
+import { releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
+import type { ContainerConfig } from '../containers/model.js';
 import { collect, parseLimits, parsePorts, parseTimeout, securityOptions } from './options.js';
 
 interface RunFlags {
@@ -34,27 +36,21 @@ interface RunFlags {
 }
 
 async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
-  const cfg = createContainer({
-    image,
-    cmd,
-    name: f.name,
-    hostname: f.hostname,
-    net: f.net ?? f.network,
-    ip: f.ip,
-    ports: parsePorts(f.publish),
-    env: f.env,
-    workdir: f.workdir,
-    limits: parseLimits(f),
-    security: securityOptions(f),
-    autoRemove: f.rm,
-    detached: f.detach,
-  });
+  // host ports are bound before the container exists: a refusal leaves no record, rule or address behind
+  const held = await reservePorts(parsePorts(f.publish));
+  let cfg: ContainerConfig;
+  try {
+    cfg = create(image, cmd, f, held.ports);
+  } catch (e) {
+    releaseHeldPorts(held);
+    throw e;
+  }
   if (f.detach) {
-    await startContainer(cfg);
+    await startContainer(cfg, undefined, held);
     process.stdout.write(`${cfg.id}\n`);
     return;
   }
-  const started = await startContainer(cfg, { stdout: process.stdout, stderr: process.stderr });
+  const started = await startContainer(cfg, { stdout: process.stdout, stderr: process.stderr }, held);
   const forward = (sig: NodeJS.Signals) => () => {
     try {
       process.kill(started.supervisorPid, sig);
@@ -67,6 +63,24 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   const code = await started.exited;
   for (const [s, h] of handlers) process.off(s, h);
   process.exitCode = code;
+}
+
+function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[]): ContainerConfig {
+  return createContainer({
+    image,
+    cmd,
+    name: f.name,
+    hostname: f.hostname,
+    net: f.net ?? f.network,
+    ip: f.ip,
+    ports,
+    env: f.env,
+    workdir: f.workdir,
+    limits: parseLimits(f),
+    security: securityOptions(f),
+    autoRemove: f.rm,
+    detached: f.detach,
+  });
 }
 
 export function containerCommands(program: Command): void {
@@ -184,6 +198,35 @@ export function containerCommands(program: Command): void {
           process.stdout.write(`${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
         }
       } else process.stdout.write(`${JSON.stringify(docs, null, 2)}\n`);
+    });
+
+  program
+    .command('port')
+    .description("list a running container's published ports, as docker port prints them")
+    .argument('<container>')
+    .argument('[port]', 'one container port, e.g. 80 or 53/udp')
+    .option('--json', 'JSON array of {containerPort, protocol, hostIp, hostPort}')
+    .action((ref: string, which: string | undefined, o: { json?: boolean }) => {
+      const c = getContainer(ref);
+      const [num, proto = 'tcp'] = (which ?? '').split('/');
+      const ports = (c.state.status === 'running' ? c.config.ports : []).filter(
+        (p) => which === undefined || (String(p.containerPort) === num && p.protocol === proto),
+      );
+      if (which !== undefined && !ports.length)
+        throw new TsnetError(`container ${c.config.name}`, `no public port '${which}' published`, `see 'tsnet port ${c.config.name}'`);
+      if (o.json)
+        process.stdout.write(
+          `${JSON.stringify(
+            ports.map((p) => ({ ...p, hostIp: p.hostIp ?? '0.0.0.0' })),
+            null,
+            2,
+          )}\n`,
+        );
+      else
+        for (const p of ports) {
+          const host = `${p.hostIp ?? '0.0.0.0'}:${p.hostPort}`;
+          process.stdout.write(which === undefined ? `${p.containerPort}/${p.protocol} -> ${host}\n` : `${host}\n`);
+        }
     });
 
   program

@@ -10,9 +10,11 @@ import { startContainer } from '../containers/start.js';
 import { killContainer, signalName, stopContainer } from '../containers/stop.js';
 import { streamLogs } from '../containers/logs.js';
 import { psRow, psTable } from '../containers/ps.js';
-import { getContainer, listContainers } from '../containers/store.js';
+import { getContainer } from '../containers/store.js';
 import { releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
 import type { ContainerConfig } from '../containers/model.js';
+import { reclaim, reclaimAll } from '../containers/reclaim.js';
+import { formatError } from './format-error.js';
 import { collect, parseLimits, parsePorts, parseTimeout, securityOptions } from './options.js';
 
 interface RunFlags {
@@ -36,6 +38,8 @@ interface RunFlags {
 }
 
 async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
+  // what dead containers (supervisor killed) still hold, published ports included, is reclaimed first
+  await reclaimAll();
   // host ports are bound before the container exists: a refusal leaves no record, rule or address behind
   const held = await reservePorts(parsePorts(f.publish));
   let cfg: ContainerConfig;
@@ -119,8 +123,8 @@ export function containerCommands(program: Command): void {
     .option('-a, --all', 'show all containers (default: running only)')
     .option('-q, --quiet', 'only ids')
     .option('--json', 'JSON array')
-    .action((o: { all?: boolean; quiet?: boolean; json?: boolean }) => {
-      const cs = listContainers().filter((c) => o.all || c.state.status === 'running');
+    .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean }) => {
+      const cs = (await reclaimAll()).filter((c) => o.all || c.state.status === 'running');
       if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
       else if (o.quiet) process.stdout.write(cs.map((c) => `${c.config.id.slice(0, 12)}\n`).join(''));
       else process.stdout.write(`${psTable(cs)}\n`);
@@ -158,9 +162,15 @@ export function containerCommands(program: Command): void {
     .argument('<container...>')
     .option('-f, --force', 'kill running containers first')
     .action(async (refs: string[], o: { force?: boolean }) => {
+      // as docker: every container named is tried; each failure is reported, and the exit status is non-zero
       for (const r of refs) {
-        await removeContainer(r, { force: o.force });
-        process.stdout.write(`${r}\n`);
+        try {
+          await removeContainer(r, { force: o.force });
+          process.stdout.write(`${r}\n`);
+        } catch (e) {
+          process.stderr.write(`${formatError(e)}\n`);
+          process.exitCode = 1;
+        }
       }
     });
 
@@ -188,8 +198,10 @@ export function containerCommands(program: Command): void {
     .description('docker-like JSON for containers')
     .argument('<container...>')
     .option('-f, --format <path>', 'print one field, e.g. State.Pid or NetworkSettings.Networks.bridge.IPAddress')
-    .action((refs: string[], o: { format?: string }) => {
-      const docs = refs.map((r) => inspectJson(getContainer(r)));
+    .action(async (refs: string[], o: { format?: string }) => {
+      const cs = refs.map((r) => getContainer(r));
+      for (const c of cs) await reclaim(c);
+      const docs = cs.map((c) => inspectJson(getContainer(c.config.id)));
       if (o.format) {
         for (const d of docs) {
           let v: unknown = d;

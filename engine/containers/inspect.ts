@@ -8,8 +8,12 @@ export function inspectJson(c: Container): Record<string, unknown> {
   const { config: cfg, state: st } = c;
   const netMode = formatNetMode(parseNetMode(cfg.net));
   const networks: Record<string, unknown> = {};
+  // a container that is not running holds no address (Docker: the network is listed, its address empty)
+  const up = st.status === 'running';
   for (const [name, ep] of Object.entries(st.network?.networks ?? {})) {
-    networks[name] = { IPAddress: ep.ip, IPPrefixLen: ep.prefixLen, Gateway: ep.gateway, MacAddress: ep.mac, InterfaceName: ep.iface };
+    networks[name] = up
+      ? { IPAddress: ep.ip, IPPrefixLen: ep.prefixLen, Gateway: ep.gateway, MacAddress: ep.mac, InterfaceName: ep.iface }
+      : { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '', InterfaceName: '' };
   }
   if (netMode === 'host' || netMode === 'none') networks[netMode] ??= { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
   const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -53,7 +57,7 @@ export function inspectJson(c: Container): Record<string, unknown> {
     Config: { Hostname: cfg.hostname, Env: cfg.env, Cmd: cfg.cmd, Image: cfg.image, WorkingDir: cfg.workdir },
     NetworkSettings: {
       SandboxKey: st.network && st.network.netnsPath !== 'host' ? st.network.netnsPath : '',
-      Ports: ports,
+      Ports: up ? ports : {},
       Networks: networks,
     },
   };

@@ -22,6 +22,12 @@ function hostBind(ns: string, port: number): number {
   return spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', py]).status ?? -1;
 }
 
+/** The body of http://127.0.0.1:PORT/ from inside netns NS, or '' when it fails. */
+function curl(ns: string, port: number): string {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-s', '-m', '3', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : '';
+}
+
 function waitGone(pid: number): void {
   for (let i = 0; i < 500 && existsSync(`/proc/${pid}`); i++) spawnSync('sleep', ['0.02']);
   assert.ok(!existsSync(`/proc/${pid}`), `pid ${pid} still there`);
@@ -38,7 +44,7 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
     e.removeAll();
     e.tsnet('network', 'rm', '-f', net);
   });
-  e.ok('image', 'from-host', 'img', '--bin', 'sh,sleep,echo');
+  e.ok('image', 'from-host', 'img', '--bin', 'sh,sleep,echo,busybox,mkdir');
   e.ok('network', 'create', net, '--subnet', '10.93.0.0/24', '--bridge', bridge, '--no-masquerade');
   const veths = () =>
     ipj(host, 'link', 'show', 'type', 'veth')
@@ -74,6 +80,43 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
       e.ok('rm', id);
     });
   }
+
+  await t.test('stop keeps the container; start and restart bring its network, address pin and ports back', () => {
+    const httpd = 'mkdir -p /www && echo again > /www/index.html && exec busybox httpd -f -p 80 -h /www';
+    const id = e.ok('run', '-d', '--name', 's', '--net', net, '--ip', '10.93.0.50', '-p', '18211:80', 'img', 'sh', '-c', httpd).trim();
+    const serving = () => {
+      let body = '';
+      for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = curl(host, 18211);
+      return body;
+    };
+    const up = () => {
+      assert.equal(serving(), 'again');
+      assert.equal(veths().length, 1);
+      assert.equal(e.inspect(id).NetworkSettings.Networks[net].IPAddress, '10.93.0.50', 'the pinned address');
+      assert.equal(hostBind(host, 18211), 98, 'host port held');
+      assert.equal(e.ok('port', 's').trim(), '80/tcp -> 0.0.0.0:18211');
+    };
+    up();
+    e.ok('stop', '-t', '1', 's');
+    assert.deepEqual(e.ids(), [id], 'stop keeps the container');
+    assert.deepEqual(veths(), []);
+    assert.doesNotMatch(nftTable(host), /ports:/);
+    assert.deepEqual(allocations(), {});
+    assert.equal(hostBind(host, 18211), 0, 'host port free while stopped');
+    assert.equal(e.inspect(id).NetworkSettings.Networks[net].IPAddress, '');
+    assert.equal(e.ok('port', 's'), '');
+    assert.equal(e.ok('start', 's'), 's\n');
+    up();
+    const pid = e.inspect(id).State.Pid;
+    assert.equal(e.ok('restart', '-t', '1', 's'), 's\n');
+    const pid2 = e.inspect(id).State.Pid;
+    assert.notEqual(pid2, pid, 'a new process');
+    up();
+    // a start of a running container changes nothing
+    e.ok('start', 's');
+    assert.equal(e.inspect(id).State.Pid, pid2);
+    e.ok('rm', '-f', 's');
+  });
 
   await t.test('rm -f a nosuch b removes a and b, reports nosuch, exits non-zero', () => {
     e.ok('run', '-d', '--name', 'a', '--net', net, 'img', 'sleep', '300');

@@ -14,6 +14,7 @@ import { getContainer } from '../containers/store.js';
 import { releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
 import type { ContainerConfig } from '../containers/model.js';
 import { reclaim, reclaimAll } from '../containers/reclaim.js';
+import { restartContainer, startExisting } from '../containers/restart.js';
 import { formatError } from './format-error.js';
 import { collect, parseLimits, parsePorts, parseTimeout, securityOptions } from './options.js';
 
@@ -87,6 +88,19 @@ function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[])
   });
 }
 
+/** As docker: every container named is tried and printed when done; each failure is reported, and the exit status is 1. */
+async function eachRef(refs: string[], fn: (ref: string) => Promise<unknown>): Promise<void> {
+  for (const r of refs) {
+    try {
+      await fn(r);
+      process.stdout.write(`${r}\n`);
+    } catch (e) {
+      process.stderr.write(`${formatError(e)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}
+
 export function containerCommands(program: Command): void {
   program
     .command('run')
@@ -144,6 +158,22 @@ export function containerCommands(program: Command): void {
     });
 
   program
+    .command('start')
+    .description('start stopped containers again (networks re-attached, published ports back)')
+    .argument('<container...>')
+    .action(async (refs: string[]) => eachRef(refs, (r) => startExisting(r)));
+
+  program
+    .command('restart')
+    .description('stop (SIGTERM, then SIGKILL after the timeout) and start containers again')
+    .argument('<container...>')
+    .option('-t, --time <secs>', 'seconds to wait before SIGKILL', '10')
+    .action(async (refs: string[], o: { time?: string }) => {
+      const t = parseTimeout(o.time);
+      await eachRef(refs, (r) => restartContainer(r, t));
+    });
+
+  program
     .command('kill')
     .description('send a signal to containers (default KILL)')
     .argument('<container...>')
@@ -162,16 +192,7 @@ export function containerCommands(program: Command): void {
     .argument('<container...>')
     .option('-f, --force', 'kill running containers first')
     .action(async (refs: string[], o: { force?: boolean }) => {
-      // as docker: every container named is tried; each failure is reported, and the exit status is non-zero
-      for (const r of refs) {
-        try {
-          await removeContainer(r, { force: o.force });
-          process.stdout.write(`${r}\n`);
-        } catch (e) {
-          process.stderr.write(`${formatError(e)}\n`);
-          process.exitCode = 1;
-        }
-      }
+      await eachRef(refs, (r) => removeContainer(r, { force: o.force }));
     });
 
   program

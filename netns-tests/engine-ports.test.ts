@@ -139,4 +139,22 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
     e.ok('rm', '-f', 'rnd');
     nothingMade('after rm -f of the random-port container');
   });
+
+  await t.test('hairpin: a container reaches its own published port, and so do others, through host addresses', () => {
+    spawnSync('ip', ['-n', host, 'addr', 'add', '192.0.2.10/24', 'dev', 'lo']); // an address of the "host"
+    e.ok('run', '-d', '--name', 'hp', '--net', net, '-p', '18195:80', 'img', 'sh', '-c', HTTPD('hairpin'));
+    e.ok('run', '-d', '--name', 'peer', '--net', net, 'img', 'sleep', '120');
+    const get = (from: string, addr: string) => {
+      let out = '';
+      for (let i = 0; i < 30 && !out.includes('hairpin'); i++)
+        out = e.tsnet('exec', from, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 ${addr} 18195`).stdout;
+      return out.trim().split('\n').pop();
+    };
+    for (const addr of ['10.91.0.1', '192.0.2.10']) {
+      assert.equal(get('hp', addr), 'hairpin', `hp to itself via ${addr}`);
+      assert.equal(get('peer', addr), 'hairpin', `peer via ${addr}`);
+    }
+    e.ok('rm', '-f', 'hp', 'peer');
+    nothingMade('after the hairpin containers');
+  });
 });

@@ -212,6 +212,12 @@ export async function publishPorts(containerId: string, ifname: string, bridge: 
       chain: 'postrouting',
       exprs: masqueradeRule({ saddr: '127.0.0.0/8', daddr: cip, proto: p.protocol, dport: p.containerPort }),
     });
+    // Hairpin: the container reaching its own published port through a host address comes back to itself
+    // over the bridge (the port is in hairpin mode); its answer must go through the host to be un-NATed.
+    rules.push({
+      chain: 'postrouting',
+      exprs: masqueradeRule({ saddr: cip, daddr: cip, proto: p.protocol, dport: p.containerPort }),
+    });
   }
   // Loopback-sourced packets may only leave through the bridge with route_localnet on it.
   Netns.current().setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, 1);

@@ -36,6 +36,10 @@ interface RunFlags {
   capAdd?: string[];
   capDrop?: string[];
   securityOpt?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  addHost?: string[];
 }
 
 async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
@@ -84,6 +88,10 @@ function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[])
     limits: parseLimits(f),
     security: securityOptions(f),
     autoRemove: f.rm,
+    dns: f.dns,
+    dnsSearch: f.dnsSearch,
+    dnsOptions: f.dnsOption,
+    extraHosts: f.addHost,
     detached: f.detach,
   });
 }
@@ -116,6 +124,10 @@ export function containerCommands(program: Command): void {
     .option('--ip <addr>', 'static IPv4 address on the (first) network')
     .option('-p, --publish <host:ctr[/proto]>', 'publish a port (repeatable)', collect)
     .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
+    .option('--dns <ip>', "a nameserver for the container's /etc/resolv.conf (repeatable; replaces the default ones)", collect)
+    .option('--dns-search <domain>', "a search domain for /etc/resolv.conf (repeatable; '.' for none)", collect)
+    .option('--dns-option <opt>', 'a resolver option for /etc/resolv.conf, e.g. ndots:2 (repeatable)', collect)
+    .option('--add-host <name:ip>', "an extra line in the container's /etc/hosts (repeatable)", collect)
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-m, --memory <size>', 'memory limit, e.g. 64m')
     .option('--cpus <n>', 'CPU limit, e.g. 0.5')

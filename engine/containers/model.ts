@@ -24,6 +24,16 @@ export interface ContainerConfig {
   security?: Security;
   autoRemove: boolean;
   detached: boolean;
+  /** --dns / --dns-search / --dns-option (each list replaces what the container would get otherwise). */
+  dns?: DnsOverrides;
+  /** --add-host NAME:IP. */
+  extraHosts?: string[];
+}
+
+export interface DnsOverrides {
+  servers: string[];
+  search: string[];
+  options: string[];
 }
 
 export type Status = 'created' | 'running' | 'exited' | 'removing';

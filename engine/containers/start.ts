@@ -15,12 +15,13 @@ import { readTextIfExists, sleep } from '../util/files.js';
 import { releaseHeldPorts, reservePorts, type HeldPorts } from '../network/ports.js';
 import { cleanupAfterExit } from './cleanup.js';
 import { driver, networkTarget } from './driver-instance.js';
-import { writeEtcFiles } from './etc-files.js';
+import { etcBinds, writeEtcFiles } from './etc-files.js';
+import { parseNetMode } from '../network/modes.js';
 import { exitHookArgv, hookEnv } from './exit-hook.js';
 import type { ContainerConfig } from './model.js';
 import { HELPER_PREFIX, teeOutput, type ForegroundIo } from './output-tee.js';
 import { removeContainer } from './rm.js';
-import { files, readExit, readPidFile, updateState } from './store.js';
+import { files, getContainer, readExit, readPidFile, updateState } from './store.js';
 
 export interface Started {
   config: ContainerConfig;
@@ -40,7 +41,12 @@ async function prepare(cfg: ContainerConfig, holdfds: number): Promise<void> {
     const network = await driver.attach(networkTarget(cfg));
     updateState(id, { network });
     for (const d of [files.upper(id), files.work(id), files.rootfs(id)]) mkdirSync(d, { recursive: true });
-    const binds = writeEtcFiles(files.etc(id), cfg.hostname, network);
+    const mode = parseNetMode(cfg.net);
+    // container:X shares X's /etc/hosts, /etc/resolv.conf and /etc/hostname (its own are not written)
+    const binds =
+      mode.kind === 'container'
+        ? etcBinds(files.etc(getContainer(mode.ref).config.id))
+        : writeEtcFiles(files.etc(id), cfg.hostname, network, { dns: cfg.dns, extraHosts: cfg.extraHosts });
     rmSync(files.pid(id), { force: true });
     rmSync(files.exit(id), { force: true });
     writeFileSync(

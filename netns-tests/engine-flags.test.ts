@@ -96,4 +96,26 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
     assert.deepEqual(e.ids(), [x], 'no container made by a refusal');
     assert.equal(hostBind(host, 18230), 0, 'the refused -p left no port bound');
   });
+
+  await t.test('--ip on the default bridge is refused; inspect -f and ps --format take Go templates', () => {
+    const r = e.tsnet('run', '-d', '--ip', '172.30.0.9', 'img', 'sleep', '30');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--ip 172\.30\.0\.9: a static address is supported on user-defined networks only/);
+    assert.deepEqual(e.ids().length, 1, 'only x is there');
+    const d = e.ok('run', '-d', '--name', 'onbridge', 'img', 'sleep', '120').trim();
+    const ip = e.ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', d).trim();
+    const kernel = spawnSync('ip', ['-n', `tsnet-${d.slice(0, 12)}`, '-j', 'addr', 'show', 'eth0'], { encoding: 'utf8' });
+    assert.ok(ip && JSON.parse(kernel.stdout)[0].addr_info.some((a: any) => a.local === ip), `${ip} is eth0's`);
+    assert.equal(
+      e.ok('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 'x').trim(),
+      e.inspect('x').NetworkSettings.Networks[net].IPAddress,
+    );
+    assert.equal(e.ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'x'), '\n', 'empty off the default bridge, as Docker');
+    assert.equal(e.ok('inspect', '-f', '{{json .Config.Cmd}}', 'x').trim(), '["sleep","120"]');
+    assert.match(e.ok('ps', '--format', '{{.Names}}|{{.ID}}'), new RegExp(`^onbridge\\|${d.slice(0, 12)}$`, 'm'));
+    const bad = e.tsnet('inspect', '-f', '{{.Nope}}', 'x');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /no field 'Nope'/);
+    e.ok('rm', '-f', 'onbridge');
+  });
 });

@@ -16,6 +16,7 @@ import type { ContainerConfig } from '../containers/model.js';
 import { reclaim, reclaimAll } from '../containers/reclaim.js';
 import { restartContainer, startExisting } from '../containers/restart.js';
 import { formatError } from './format-error.js';
+import { renderTemplate } from './go-template.js';
 import { collect, parseLimits, parsePorts, parseTimeout, securityOptions } from './options.js';
 
 interface RunFlags {
@@ -149,9 +150,13 @@ export function containerCommands(program: Command): void {
     .option('-a, --all', 'show all containers (default: running only)')
     .option('-q, --quiet', 'only ids')
     .option('--json', 'JSON array')
-    .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean }) => {
+    .option('--format <template>', "a Go template per container, e.g. '{{.ID}} {{.Names}} {{.Status}}'")
+    .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean; format?: string }) => {
       const cs = (await reclaimAll()).filter((c) => o.all || c.state.status === 'running');
-      if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
+      if (o.format)
+        for (const c of cs)
+          process.stdout.write(`${renderTemplate(o.format, { ...psRow(c), ID: c.config.id.slice(0, 12), Names: c.config.name })}\n`);
+      else if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
       else if (o.quiet) process.stdout.write(cs.map((c) => `${c.config.id.slice(0, 12)}\n`).join(''));
       else process.stdout.write(`${psTable(cs)}\n`);
     });
@@ -230,18 +235,18 @@ export function containerCommands(program: Command): void {
     .command('inspect')
     .description('docker-like JSON for containers')
     .argument('<container...>')
-    .option('-f, --format <path>', 'print one field, e.g. State.Pid or NetworkSettings.Networks.bridge.IPAddress')
+    .option(
+      '-f, --format <template>',
+      "a Go template, e.g. '{{.NetworkSettings.IPAddress}}', '{{json .State}}', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'",
+    )
     .action(async (refs: string[], o: { format?: string }) => {
       const cs = refs.map((r) => getContainer(r));
       for (const c of cs) await reclaim(c);
       const docs = cs.map((c) => inspectJson(getContainer(c.config.id)));
       if (o.format) {
-        for (const d of docs) {
-          let v: unknown = d;
-          for (const k of o.format.replace(/^\{\{\s*\.?|\s*\}\}$/g, '').split('.')) v = (v as Record<string, unknown> | undefined)?.[k];
-          if (v === undefined) throw new TsnetError(`inspect --format ${o.format}`, 'no such field', 'see the full JSON without --format');
-          process.stdout.write(`${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
-        }
+        // a bare path (State.Pid) is read as {{.State.Pid}}
+        const tpl = o.format.includes('{{') ? o.format : `{{.${o.format.replace(/^\./, '')}}}`;
+        for (const d of docs) process.stdout.write(`${renderTemplate(tpl, d)}\n`);
       } else process.stdout.write(`${JSON.stringify(docs, null, 2)}\n`);
     });
 

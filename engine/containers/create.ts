@@ -87,6 +87,12 @@ export function createContainer(o: RunOptions): ContainerConfig {
   const img = getImage(o.image);
   parseNetMode(o.net); // fail early on a bad --net
   checkContainerMode(o);
+  if (o.ip !== undefined && parseNetMode(o.net).kind === 'bridge')
+    throw new TsnetError(
+      `--ip ${o.ip}`,
+      'a static address is supported on user-defined networks only (as in Docker), not on the default bridge',
+      `create one with 'tsnet network create NAME --subnet …' and run with --net NAME --ip …`,
+    );
   checkDnsOptions(o);
   const security = resolveSecurity(o.security); // and on bad --cap-add/--cap-drop/--security-opt
   const cmd = [...(img.config.entrypoint ?? []), ...(o.cmd.length ? o.cmd : (img.config.cmd ?? []))];

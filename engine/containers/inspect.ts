@@ -62,6 +62,11 @@ export function inspectJson(c: Container): Record<string, unknown> {
     NetworkSettings: {
       SandboxKey: st.network && st.network.netnsPath !== 'host' ? st.network.netnsPath : '',
       Ports: up ? ports : {},
+      // Docker's top-level fields: the default network's ('bridge') endpoint, empty on any other
+      IPAddress: (networks.bridge as { IPAddress?: string } | undefined)?.IPAddress ?? '',
+      IPPrefixLen: (networks.bridge as { IPPrefixLen?: number } | undefined)?.IPPrefixLen ?? 0,
+      Gateway: (networks.bridge as { Gateway?: string } | undefined)?.Gateway ?? '',
+      MacAddress: (networks.bridge as { MacAddress?: string } | undefined)?.MacAddress ?? '',
       Networks: networks,
     },
   };

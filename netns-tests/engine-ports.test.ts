@@ -5,6 +5,8 @@
 // engine runs in a namespace that plays the host (entered with nsenter); traffic stays inside it.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { EngineFixture } from '../engine/testing/cli.js';
 import { ipj, needsRoot, world } from './harness.js';
@@ -156,5 +158,36 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
     }
     e.ok('rm', '-f', 'hp', 'peer');
     nothingMade('after the hairpin containers');
+  });
+
+  await t.test("-P publishes the image's exposed ports on free host ports", () => {
+    const work = w.tmpdir();
+    const base = JSON.parse(e.ok('image', 'ls', '--json')).find((i: any) => i.name === 'img:latest');
+    mkdirSync(join(work, 'save', 'l'), { recursive: true });
+    spawnSync('tar', ['-cf', join(work, 'save', 'l', 'layer.tar'), '-C', join(e.root, 'layers', base.layers[0]), '.']);
+    writeFileSync(
+      join(work, 'save', 'cfg.json'),
+      JSON.stringify({ config: { Cmd: ['sleep', '120'], ExposedPorts: { '80/tcp': {}, '53/udp': {} } } }),
+    );
+    writeFileSync(
+      join(work, 'save', 'manifest.json'),
+      JSON.stringify([{ Config: 'cfg.json', RepoTags: ['exposing:1'], Layers: ['l/layer.tar'] }]),
+    );
+    spawnSync('tar', ['-cf', join(work, 'saved.tar'), '-C', join(work, 'save'), '.']);
+    e.ok('image', 'load', join(work, 'saved.tar'));
+    e.ok('run', '-d', '--name', 'pall', '--net', net, '-P', 'exposing:1');
+    const lines = e.ok('port', 'pall').trim().split('\n').sort();
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(lines[0]!, /^53\/udp -> 0\.0\.0\.0:\d+$/);
+    assert.match(lines[1]!, /^80\/tcp -> 0\.0\.0\.0:\d+$/);
+    const tcp = Number(lines[1]!.split(':').pop());
+    assert.equal(hostBind(host, 'tcp', tcp), 98, 'the exposed port is held');
+    assert.match(nftTable(host), new RegExp(`tcp dport ${tcp} `));
+    e.ok('rm', '-f', 'pall');
+    // an image that records no exposed ports: -P publishes nothing
+    e.ok('run', '-d', '--name', 'none', '--net', net, '-P', 'img', 'sleep', '60');
+    assert.equal(e.ok('port', 'none'), '');
+    e.ok('rm', '-f', 'none');
+    nothingMade('after -P');
   });
 });

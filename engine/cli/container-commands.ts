@@ -11,7 +11,8 @@ import { killContainer, signalName, stopContainer } from '../containers/stop.js'
 import { streamLogs } from '../containers/logs.js';
 import { psRow, psTable } from '../containers/ps.js';
 import { getContainer } from '../containers/store.js';
-import { releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
+import { parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
+import { getImage } from '../images/store.js';
 import type { ContainerConfig } from '../containers/model.js';
 import { reclaim, reclaimAll } from '../containers/reclaim.js';
 import { restartContainer, startExisting } from '../containers/restart.js';
@@ -41,13 +42,14 @@ interface RunFlags {
   dnsSearch?: string[];
   dnsOption?: string[];
   addHost?: string[];
+  publishAll?: boolean;
 }
 
 async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   // what dead containers (supervisor killed) still hold, published ports included, is reclaimed first
   await reclaimAll();
   // host ports are bound before the container exists: a refusal leaves no record, rule or address behind
-  const held = await reservePorts(parsePorts(f.publish));
+  const held = await reservePorts([...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image) : [])]);
   let cfg: ContainerConfig;
   try {
     cfg = create(image, cmd, f, held.ports);
@@ -73,6 +75,11 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   const code = await started.exited;
   for (const [s, h] of handlers) process.off(s, h);
   process.exitCode = code;
+}
+
+/** -P: the image's exposed ports, each on a free host port (none when the image records none). */
+function exposedPorts(image: string): PortMapping[] {
+  return (getImage(image).config.exposedPorts ?? []).flatMap((p) => parsePortSpec(p));
 }
 
 function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[]): ContainerConfig {
@@ -123,7 +130,8 @@ export function containerCommands(program: Command): void {
     .option('--net <mode>', 'host | none | bridge | container:<ctr> | attach:<spec> | <network>', 'bridge')
     .option('--network <mode>', 'same as --net')
     .option('--ip <addr>', 'static IPv4 address on the (first) network')
-    .option('-p, --publish <host:ctr[/proto]>', 'publish a port (repeatable)', collect)
+    .option('-p, --publish <[ip:][host:]ctr[/proto]>', 'publish a port or range; no host port: a free one (repeatable)', collect)
+    .option('-P, --publish-all', "publish the image's exposed ports on free host ports")
     .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
     .option('--dns <ip>', "a nameserver for the container's /etc/resolv.conf (repeatable; replaces the default ones)", collect)
     .option('--dns-search <domain>', "a search domain for /etc/resolv.conf (repeatable; '.' for none)", collect)

@@ -53,7 +53,14 @@ test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are
     await cli(['rm', 'back']);
     assert.match(errs.pop()!, /network "back" still has 2 addresses allocated: 10\.70\.0\.128 \(a\/eth0\).*--force/);
     process.exitCode = 0;
-    await cli(['rm', '--force', 'back', 'front']);
+    lines.length = 0;
+    await cli(['prune', '-f']);
+    assert.deepEqual(lines, ['Deleted Networks:\nfront'], 'prune removes only the unused network');
+    assert.deepEqual(
+      reg.list().map((n) => n.name),
+      ['back'],
+    );
+    await cli(['rm', '--force', 'back']);
     assert.equal(reg.list().length, 0);
     await ipamDel(conf, args('a')); // DEL after the network is gone: success
   }),

@@ -189,5 +189,23 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
       }),
     );
 
+  cmd
+    .command('prune')
+    .description('remove every network no container uses (no address allocated), as docker network prune')
+    .option('-f, --force', 'accepted for docker compatibility (tsnet does not ask)')
+    .action(
+      guard(async () => {
+        const reg = registry();
+        const removed: string[] = [];
+        for (const n of reg.list()) {
+          if ((await reg.held(n.name)) > 0) continue;
+          const rec = await reg.remove(n.name, { force: false });
+          await deps.onRemoved?.(rec);
+          removed.push(n.name);
+        }
+        if (removed.length) out(['Deleted Networks:', ...removed].join('\n'));
+      }),
+    );
+
   return cmd;
 }

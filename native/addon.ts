@@ -21,6 +21,11 @@ export interface NativeAddon {
   netnsCreate(dir: string, name: string): string;
   netnsDelete(path: string): void;
   socketAt(nsPath: string | null, domain: number, type: number, protocol: number): number;
+  /**
+   * A socket bound (not listening, no SO_REUSEADDR, close-on-exec) to addr:port: while it is open no other
+   * socket binds that port. Port 0 picks a free one from the ephemeral range. Returns [fd, port bound].
+   */
+  bindPort(family: 4 | 6, udp: boolean, addr: string, port: number): [number, number];
   packetSend(fd: number, ifindex: number, ethertype: number, dstMac: Buffer, frame: Buffer): number;
   /** dirFds: directories (e.g. /proc/sys/net/ipv6) opened inside the same namespace earlier; used, not closed. */
   writeFilesAt(nsPath: string | null, paths: string[], data: string[], dirFds?: Record<string, number>): void;

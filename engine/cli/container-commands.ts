@@ -10,7 +10,14 @@ import { startContainer } from '../containers/start.js';
 import { killContainer, signalName, stopContainer } from '../containers/stop.js';
 import { streamLogs } from '../containers/logs.js';
 import { psRow, psTable } from '../containers/ps.js';
-import { getContainer, listContainers } from '../containers/store.js';
+import { getContainer } from '../containers/store.js';
+import { parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
+import { getImage } from '../images/store.js';
+import type { ContainerConfig } from '../containers/model.js';
+import { reclaim, reclaimAll } from '../containers/reclaim.js';
+import { restartContainer, startExisting } from '../containers/restart.js';
+import { formatError } from './format-error.js';
+import { renderTemplate } from './go-template.js';
 import { collect, parseLimits, parsePorts, parseTimeout, securityOptions } from './options.js';
 
 interface RunFlags {
@@ -22,7 +29,6 @@ interface RunFlags {
   network?: string;
   ip?: string;
   networkAlias?: string[];
-  dns?: string[];
   publish?: string[];
   env?: string[];
   workdir?: string;
@@ -33,32 +39,31 @@ interface RunFlags {
   capAdd?: string[];
   capDrop?: string[];
   securityOpt?: string[];
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOption?: string[];
+  addHost?: string[];
+  publishAll?: boolean;
 }
 
 async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
-  const cfg = createContainer({
-    image,
-    cmd,
-    name: f.name,
-    hostname: f.hostname,
-    net: f.net ?? f.network,
-    ip: f.ip,
-    aliases: f.networkAlias,
-    dns: f.dns,
-    ports: parsePorts(f.publish),
-    env: f.env,
-    workdir: f.workdir,
-    limits: parseLimits(f),
-    security: securityOptions(f),
-    autoRemove: f.rm,
-    detached: f.detach,
-  });
+  // what dead containers (supervisor killed) still hold, published ports included, is reclaimed first
+  await reclaimAll();
+  // host ports are bound before the container exists: a refusal leaves no record, rule or address behind
+  const held = await reservePorts([...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image) : [])]);
+  let cfg: ContainerConfig;
+  try {
+    cfg = create(image, cmd, f, held.ports);
+  } catch (e) {
+    releaseHeldPorts(held);
+    throw e;
+  }
   if (f.detach) {
-    await startContainer(cfg);
+    await startContainer(cfg, undefined, held);
     process.stdout.write(`${cfg.id}\n`);
     return;
   }
-  const started = await startContainer(cfg, { stdout: process.stdout, stderr: process.stderr });
+  const started = await startContainer(cfg, { stdout: process.stdout, stderr: process.stderr }, held);
   const forward = (sig: NodeJS.Signals) => () => {
     try {
       process.kill(started.supervisorPid, sig);
@@ -71,6 +76,47 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   const code = await started.exited;
   for (const [s, h] of handlers) process.off(s, h);
   process.exitCode = code;
+}
+
+/** -P: the image's exposed ports, each on a free host port (none when the image records none). */
+function exposedPorts(image: string): PortMapping[] {
+  return (getImage(image).config.exposedPorts ?? []).flatMap((p) => parsePortSpec(p));
+}
+
+function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[]): ContainerConfig {
+  return createContainer({
+    image,
+    cmd,
+    name: f.name,
+    hostname: f.hostname,
+    net: f.net ?? f.network,
+    ip: f.ip,
+    aliases: f.networkAlias,
+    ports,
+    env: f.env,
+    workdir: f.workdir,
+    limits: parseLimits(f),
+    security: securityOptions(f),
+    autoRemove: f.rm,
+    dns: f.dns,
+    dnsSearch: f.dnsSearch,
+    dnsOptions: f.dnsOption,
+    extraHosts: f.addHost,
+    detached: f.detach,
+  });
+}
+
+/** As docker: every container named is tried and printed when done; each failure is reported, and the exit status is 1. */
+async function eachRef(refs: string[], fn: (ref: string) => Promise<unknown>): Promise<void> {
+  for (const r of refs) {
+    try {
+      await fn(r);
+      process.stdout.write(`${r}\n`);
+    } catch (e) {
+      process.stderr.write(`${formatError(e)}\n`);
+      process.exitCode = 1;
+    }
+  }
 }
 
 export function containerCommands(program: Command): void {
@@ -87,9 +133,13 @@ export function containerCommands(program: Command): void {
     .option('--network <mode>', 'same as --net')
     .option('--ip <addr>', 'static IPv4 address on the (first) network')
     .option('--network-alias <name>', "another name for the container on its network's resolver (repeatable)", collect)
-    .option('--dns <ip>', "nameserver for the container's resolv.conf instead of its network's resolver (repeatable)", collect)
-    .option('-p, --publish <host:ctr[/proto]>', 'publish a port (repeatable)', collect)
+    .option('-p, --publish <[ip:][host:]ctr[/proto]>', 'publish a port or range; no host port: a free one (repeatable)', collect)
+    .option('-P, --publish-all', "publish the image's exposed ports on free host ports")
     .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
+    .option('--dns <ip>', "a nameserver for the container's /etc/resolv.conf (repeatable; replaces the default ones)", collect)
+    .option('--dns-search <domain>', "a search domain for /etc/resolv.conf (repeatable; '.' for none)", collect)
+    .option('--dns-option <opt>', 'a resolver option for /etc/resolv.conf, e.g. ndots:2 (repeatable)', collect)
+    .option('--add-host <name:ip>', "an extra line in the container's /etc/hosts (repeatable)", collect)
     .option('-w, --workdir <dir>', 'working directory inside the container')
     .option('-m, --memory <size>', 'memory limit, e.g. 64m')
     .option('--cpus <n>', 'CPU limit, e.g. 0.5')
@@ -111,9 +161,13 @@ export function containerCommands(program: Command): void {
     .option('-a, --all', 'show all containers (default: running only)')
     .option('-q, --quiet', 'only ids')
     .option('--json', 'JSON array')
-    .action((o: { all?: boolean; quiet?: boolean; json?: boolean }) => {
-      const cs = listContainers().filter((c) => o.all || c.state.status === 'running');
-      if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
+    .option('--format <template>', "a Go template per container, e.g. '{{.ID}} {{.Names}} {{.Status}}'")
+    .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean; format?: string }) => {
+      const cs = (await reclaimAll()).filter((c) => o.all || c.state.status === 'running');
+      if (o.format)
+        for (const c of cs)
+          process.stdout.write(`${renderTemplate(o.format, { ...psRow(c), ID: c.config.id.slice(0, 12), Names: c.config.name })}\n`);
+      else if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
       else if (o.quiet) process.stdout.write(cs.map((c) => `${c.config.id.slice(0, 12)}\n`).join(''));
       else process.stdout.write(`${psTable(cs)}\n`);
     });
@@ -129,6 +183,22 @@ export function containerCommands(program: Command): void {
         await stopContainer(r, t);
         process.stdout.write(`${r}\n`);
       }
+    });
+
+  program
+    .command('start')
+    .description('start stopped containers again (networks re-attached, published ports back)')
+    .argument('<container...>')
+    .action(async (refs: string[]) => eachRef(refs, (r) => startExisting(r)));
+
+  program
+    .command('restart')
+    .description('stop (SIGTERM, then SIGKILL after the timeout) and start containers again')
+    .argument('<container...>')
+    .option('-t, --time <secs>', 'seconds to wait before SIGKILL', '10')
+    .action(async (refs: string[], o: { time?: string }) => {
+      const t = parseTimeout(o.time);
+      await eachRef(refs, (r) => restartContainer(r, t));
     });
 
   program
@@ -150,10 +220,7 @@ export function containerCommands(program: Command): void {
     .argument('<container...>')
     .option('-f, --force', 'kill running containers first')
     .action(async (refs: string[], o: { force?: boolean }) => {
-      for (const r of refs) {
-        await removeContainer(r, { force: o.force });
-        process.stdout.write(`${r}\n`);
-      }
+      await eachRef(refs, (r) => removeContainer(r, { force: o.force }));
     });
 
   program
@@ -179,17 +246,48 @@ export function containerCommands(program: Command): void {
     .command('inspect')
     .description('docker-like JSON for containers')
     .argument('<container...>')
-    .option('-f, --format <path>', 'print one field, e.g. State.Pid or NetworkSettings.Networks.bridge.IPAddress')
-    .action((refs: string[], o: { format?: string }) => {
-      const docs = refs.map((r) => inspectJson(getContainer(r)));
+    .option(
+      '-f, --format <template>',
+      "a Go template, e.g. '{{.NetworkSettings.IPAddress}}', '{{json .State}}', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'",
+    )
+    .action(async (refs: string[], o: { format?: string }) => {
+      const cs = refs.map((r) => getContainer(r));
+      for (const c of cs) await reclaim(c);
+      const docs = cs.map((c) => inspectJson(getContainer(c.config.id)));
       if (o.format) {
-        for (const d of docs) {
-          let v: unknown = d;
-          for (const k of o.format.replace(/^\{\{\s*\.?|\s*\}\}$/g, '').split('.')) v = (v as Record<string, unknown> | undefined)?.[k];
-          if (v === undefined) throw new TsnetError(`inspect --format ${o.format}`, 'no such field', 'see the full JSON without --format');
-          process.stdout.write(`${typeof v === 'object' ? JSON.stringify(v) : String(v)}\n`);
-        }
+        // a bare path (State.Pid) is read as {{.State.Pid}}
+        const tpl = o.format.includes('{{') ? o.format : `{{.${o.format.replace(/^\./, '')}}}`;
+        for (const d of docs) process.stdout.write(`${renderTemplate(tpl, d)}\n`);
       } else process.stdout.write(`${JSON.stringify(docs, null, 2)}\n`);
+    });
+
+  program
+    .command('port')
+    .description("list a running container's published ports, as docker port prints them")
+    .argument('<container>')
+    .argument('[port]', 'one container port, e.g. 80 or 53/udp')
+    .option('--json', 'JSON array of {containerPort, protocol, hostIp, hostPort}')
+    .action((ref: string, which: string | undefined, o: { json?: boolean }) => {
+      const c = getContainer(ref);
+      const [num, proto = 'tcp'] = (which ?? '').split('/');
+      const ports = (c.state.status === 'running' ? c.config.ports : []).filter(
+        (p) => which === undefined || (String(p.containerPort) === num && p.protocol === proto),
+      );
+      if (which !== undefined && !ports.length)
+        throw new TsnetError(`container ${c.config.name}`, `no public port '${which}' published`, `see 'tsnet port ${c.config.name}'`);
+      if (o.json)
+        process.stdout.write(
+          `${JSON.stringify(
+            ports.map((p) => ({ ...p, hostIp: p.hostIp ?? '0.0.0.0' })),
+            null,
+            2,
+          )}\n`,
+        );
+      else
+        for (const p of ports) {
+          const host = `${p.hostIp ?? '0.0.0.0'}:${p.hostPort}`;
+          process.stdout.write(which === undefined ? `${p.containerPort}/${p.protocol} -> ${host}\n` : `${host}\n`);
+        }
     });
 
   program

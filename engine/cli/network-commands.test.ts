@@ -38,8 +38,14 @@ test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are
 
     lines.length = 0;
     await cli(['ls']);
-    assert.match(lines[0]!.split('\n')[0]!, /^NETWORK ID\s+NAME\s+DRIVER\s+SUBNET\s+GATEWAY\s+IN USE$/);
-    assert.match(lines[0]!.split('\n')[1]!, /back\s+bridge\s+10\.70\.0\.0\/24\s+10\.70\.0\.254\s+2$/);
+    assert.match(lines[0]!.split('\n')[0]!, /^NETWORK ID\s+NAME\s+DRIVER\s+SCOPE$/);
+    assert.match(lines[0]!.split('\n')[1]!, /^[0-9a-f]{12}\s+back\s+bridge\s+local$/);
+    lines.length = 0;
+    await cli(['ls', '--format', '{{.Name}} {{.Subnet}} {{.Gateway}} {{.InUse}}']);
+    assert.deepEqual(lines, ['back 10.70.0.0/24 10.70.0.254 2', 'front 172.18.0.0/16 172.18.0.1 0']);
+    lines.length = 0;
+    await cli(['ls', '--json']);
+    assert.equal(JSON.parse(lines[0]!)[0].Scope, 'local');
     lines.length = 0;
     await cli(['inspect', 'back']);
     assert.deepEqual(JSON.parse(lines[0]!)[0].allocations['10.70.0.129'], { containerID: 'b', ifname: 'eth0' });
@@ -47,7 +53,14 @@ test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are
     await cli(['rm', 'back']);
     assert.match(errs.pop()!, /network "back" still has 2 addresses allocated: 10\.70\.0\.128 \(a\/eth0\).*--force/);
     process.exitCode = 0;
-    await cli(['rm', '--force', 'back', 'front']);
+    lines.length = 0;
+    await cli(['prune', '-f']);
+    assert.deepEqual(lines, ['Deleted Networks:\nfront'], 'prune removes only the unused network');
+    assert.deepEqual(
+      reg.list().map((n) => n.name),
+      ['back'],
+    );
+    await cli(['rm', '--force', 'back']);
     assert.equal(reg.list().length, 0);
     await ipamDel(conf, args('a')); // DEL after the network is gone: success
   }),

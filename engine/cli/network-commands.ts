@@ -1,5 +1,6 @@
 // `tsnet network create|ls|inspect|rm`: docker-like commands over the networks registry.
 // The lead wires this into the main CLI and passes the netlink-backed host usage for `--subnet auto`.
+import { renderTemplate } from './go-template.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { NetworkRegistry, type HostUsage, type NetworkRecord } from '../../ipam/networks.js';
 import { collect, parseDriverOpts } from './options.js';
@@ -139,17 +140,34 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .alias('list')
     .description('list networks')
     .option('-q, --quiet', 'only show network names')
+    .option('--format <template>', "a Go template per network, e.g. '{{.ID}} {{.Name}} {{.Driver}} {{.Scope}} {{.Subnet}}'")
+    .option('--json', 'JSON array')
     .action(
-      guard(async (o: { quiet?: boolean }) => {
+      guard(async (o: { quiet?: boolean; format?: string; json?: boolean }) => {
         const reg = registry();
         const nets = reg.list();
         if (o.quiet) {
           for (const n of nets) out(n.name);
           return;
         }
-        const rows = [['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'IN USE']];
-        for (const n of nets) rows.push([n.id.slice(0, 12), n.name, n.driver, n.subnet, n.gateway ?? '-', String(await reg.held(n.name))]);
-        out(table(rows));
+        const rows = [];
+        for (const n of nets)
+          rows.push({
+            ID: n.id.slice(0, 12),
+            Name: n.name,
+            Driver: n.driver,
+            Scope: 'local',
+            Subnet: n.subnet,
+            Gateway: n.gateway ?? '',
+            InUse: await reg.held(n.name),
+          });
+        if (o.json) return out(JSON.stringify(rows, null, 2));
+        if (o.format) {
+          for (const r of rows) out(renderTemplate(o.format, r));
+          return;
+        }
+        // Docker's columns
+        out(table([['NETWORK ID', 'NAME', 'DRIVER', 'SCOPE'], ...rows.map((r) => [r.ID, r.Name, r.Driver, r.Scope])]));
       }),
     );
 
@@ -214,6 +232,24 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
       guard(async () => {
         if (!deps.onReload) throw new Error('network reload needs the engine (run it as tsnet network reload)');
         for (const line of await deps.onReload()) out(line);
+      }),
+    );
+
+  cmd
+    .command('prune')
+    .description('remove every network no container uses (no address allocated), as docker network prune')
+    .option('-f, --force', 'accepted for docker compatibility (tsnet does not ask)')
+    .action(
+      guard(async () => {
+        const reg = registry();
+        const removed: string[] = [];
+        for (const n of reg.list()) {
+          if ((await reg.held(n.name)) > 0) continue;
+          const rec = await reg.remove(n.name, { force: false });
+          await deps.onRemoved?.(rec);
+          removed.push(n.name);
+        }
+        if (removed.length) out(['Deleted Networks:', ...removed].join('\n'));
       }),
     );
 

@@ -1,7 +1,7 @@
 // Option parsers shared by the CLI commands (pure, unit-tested).
 import { TsnetError } from '../../common/errors.js';
 import type { NetworkOptions } from '../../ipam/networks.js';
-import { parsePort, type PortMapping } from '../network/ports.js';
+import { parsePortSpec, type PortMapping } from '../network/ports.js';
 import { type Limits, parseSize } from '../runtime/cgroups.js';
 import type { SecurityOptions } from '../runtime/security.js';
 
@@ -38,7 +38,7 @@ export function securityOptions(o: {
 }
 
 export function parsePorts(specs: string[] = []): PortMapping[] {
-  return specs.map(parsePort);
+  return specs.flatMap(parsePortSpec);
 }
 
 export function parseTimeout(s: string | undefined, dflt = 10): number {

@@ -10,7 +10,7 @@ import type { PortMapping } from '../network/ports.js';
 import type { Limits } from '../runtime/cgroups.js';
 import { resolveSecurity, type SecurityOptions } from '../runtime/security.js';
 import type { ContainerConfig } from './model.js';
-import { releaseName, reserveName, saveConfig, saveState } from './store.js';
+import { findContainer, releaseName, reserveName, saveConfig, saveState } from './store.js';
 
 export interface RunOptions {
   image: string;
@@ -20,7 +20,6 @@ export interface RunOptions {
   net?: string;
   ip?: string;
   aliases?: string[];
-  dns?: string[];
   ports?: PortMapping[];
   env?: string[];
   workdir?: string;
@@ -28,6 +27,50 @@ export interface RunOptions {
   security?: SecurityOptions;
   autoRemove?: boolean;
   detached?: boolean;
+  /** --dns, --dns-search, --dns-option: the container's /etc/resolv.conf lines, as Docker writes them. */
+  dns?: string[];
+  dnsSearch?: string[];
+  dnsOptions?: string[];
+  /** --add-host NAME:IP, extra /etc/hosts lines. */
+  extraHosts?: string[];
+}
+
+/** --dns, --dns-search, --dns-option, --add-host checked as Docker checks them. */
+function checkDnsOptions(o: RunOptions): void {
+  for (const d of o.dns ?? [])
+    if (!isIP(d)) throw new TsnetError(`--dns ${d}`, 'is not an IP address', 'give a nameserver address, e.g. --dns 192.0.2.53');
+  for (const d of o.dnsSearch ?? [])
+    if (d !== '.' && !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,252})$/.test(d))
+      throw new TsnetError(`--dns-search ${d}`, 'is not a domain name', "give a domain, e.g. --dns-search example.com ('.' for none)");
+  for (const d of o.dnsOptions ?? [])
+    if (!/^[a-zA-Z0-9_:.-]+$/.test(d)) throw new TsnetError(`--dns-option ${d}`, 'is not a resolver option', 'e.g. --dns-option ndots:2');
+  for (const h of o.extraHosts ?? []) {
+    const i = h.indexOf(':');
+    const [name, ip] = i > 0 ? [h.slice(0, i), h.slice(i + 1)] : ['', ''];
+    if (!name || !/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,252})$/.test(name) || !isIP(ip))
+      throw new TsnetError(`--add-host ${h}`, 'expected NAME:IP', 'write e.g. --add-host db:10.0.0.5');
+  }
+}
+
+/** `--net container:X` shares X's network, hostname and /etc files: what would change them is refused, as Docker does. */
+function checkContainerMode(o: RunOptions): void {
+  if (parseNetMode(o.net).kind !== 'container') return;
+  const conflicts: [string, boolean][] = [
+    ['--hostname', o.hostname !== undefined],
+    ['--dns', !!o.dns?.length],
+    ['--dns-search', !!o.dnsSearch?.length],
+    ['--dns-option', !!o.dnsOptions?.length],
+    ['--add-host', !!o.extraHosts?.length],
+    ['-p', !!o.ports?.length],
+    ['--ip', o.ip !== undefined],
+  ];
+  const bad = conflicts.filter(([, on]) => on).map(([f]) => f);
+  if (bad.length)
+    throw new TsnetError(
+      `--net ${o.net}`,
+      `conflicting options: ${bad.join(', ')} cannot be used with a container's network namespace`,
+      `drop ${bad.join(', ')}: the container shares the other container's network, hostname and /etc files`,
+    );
 }
 
 function mergeEnv(base: string[], extra: string[]): string[] {
@@ -50,8 +93,14 @@ export function createContainer(o: RunOptions): ContainerConfig {
       'network-scoped aliases exist on user networks only',
       "run the container on a network made with 'tsnet network create'",
     );
-  for (const d of o.dns ?? [])
-    if (!isIP(d)) throw new TsnetError(`--dns ${d}`, 'not an IP address', 'give the address of a nameserver, e.g. --dns 192.0.2.53');
+  checkContainerMode(o);
+  if (o.ip !== undefined && netMode.kind === 'bridge')
+    throw new TsnetError(
+      `--ip ${o.ip}`,
+      'a static address is supported on user-defined networks only (as in Docker), not on the default bridge',
+      `create one with 'tsnet network create NAME --subnet …' and run with --net NAME --ip …`,
+    );
+  checkDnsOptions(o);
   const security = resolveSecurity(o.security); // and on bad --cap-add/--cap-drop/--security-opt
   const cmd = [...(img.config.entrypoint ?? []), ...(o.cmd.length ? o.cmd : (img.config.cmd ?? []))];
   if (!cmd.length)
@@ -68,7 +117,9 @@ export function createContainer(o: RunOptions): ContainerConfig {
     }
   }
   const mode = parseNetMode(o.net);
-  const hostname = o.hostname ?? (mode.kind === 'host' ? hostHostname() : shortId(id));
+  // a container joining another's network (container:X) takes X's hostname, as Docker does
+  const joined = mode.kind === 'container' ? findContainer(mode.ref) : undefined;
+  const hostname = o.hostname ?? joined?.config.hostname ?? (mode.kind === 'host' ? hostHostname() : shortId(id));
   if (!/^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,62})$/.test(hostname)) {
     releaseName(name, id);
     throw new TsnetError(`--hostname '${hostname}'`, 'not a valid hostname', 'use letters, digits, dots and dashes, at most 63');
@@ -87,12 +138,15 @@ export function createContainer(o: RunOptions): ContainerConfig {
     net: o.net ?? 'bridge',
     ip: o.ip,
     ...(o.aliases?.length ? { aliases: [...new Set(o.aliases)] } : {}),
-    ...(o.dns?.length ? { dns: o.dns } : {}),
     ports: o.ports ?? [],
     limits: o.limits ?? {},
     security,
     autoRemove: !!o.autoRemove,
     detached: !!o.detached,
+    ...(o.dns?.length || o.dnsSearch?.length || o.dnsOptions?.length
+      ? { dns: { servers: o.dns ?? [], search: o.dnsSearch ?? [], options: o.dnsOptions ?? [] } }
+      : {}),
+    ...(o.extraHosts?.length ? { extraHosts: o.extraHosts } : {}),
   };
   try {
     saveConfig(cfg);

@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { Attachment } from '../network/driver.js';
-import { hostsFile, resolvConf } from './etc-files.js';
+import { applyDnsOverrides, hostsFile, resolvConf } from './etc-files.js';
+
+const servers = (...s: string[]) => ({ servers: s, search: [], options: [] });
 
 test('/etc/hosts and resolv.conf', () => {
   const att: Attachment = {
@@ -22,9 +24,9 @@ test('/etc/hosts and resolv.conf', () => {
 test('--dns replaces the nameservers (the network resolver or the host), keeping search and options', () => {
   const att: Attachment = { netnsPath: '/run/netns/x', ownsNetns: true, loUp: true, ports: [], networks: {} };
   const onDnsNet = { ...att, dns: { nameservers: ['10.1.0.1'], search: ['dns.tsnet'] } };
-  assert.equal(resolvConf(onDnsNet, '', ['192.0.2.53']), 'nameserver 192.0.2.53\nsearch dns.tsnet\n');
+  assert.equal(applyDnsOverrides(resolvConf(onDnsNet, ''), servers('192.0.2.53')), 'nameserver 192.0.2.53\nsearch dns.tsnet\n');
   assert.equal(
-    resolvConf(att, 'nameserver 127.0.0.53\nsearch lan\noptions edns0\n', ['192.0.2.53', '192.0.2.54']),
+    applyDnsOverrides(resolvConf(att, 'nameserver 127.0.0.53\nsearch lan\noptions edns0\n'), servers('192.0.2.53', '192.0.2.54')),
     'nameserver 192.0.2.53\nnameserver 192.0.2.54\nsearch lan\noptions edns0\n',
   );
   assert.equal(resolvConf(onDnsNet, ''), 'nameserver 10.1.0.1\nsearch dns.tsnet\n', 'without --dns: the network resolver');

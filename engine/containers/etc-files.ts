@@ -20,17 +20,7 @@ export function hostsFile(hostname: string, att: Attachment): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function resolvConf(att: Attachment, hostResolv: string, dnsOverride?: string[]): string {
-  if (dnsOverride?.length) {
-    // --dns: these nameservers instead of the network's resolver or the host's; search and options stay.
-    const rest = att.dns?.nameservers?.length
-      ? [
-          ...(att.dns.search?.length ? [`search ${att.dns.search.join(' ')}`] : []),
-          ...(att.dns.options?.length ? [`options ${att.dns.options.join(' ')}`] : []),
-        ]
-      : hostResolv.split('\n').filter((l) => /^\s*(search|domain|options)\s/.test(l));
-    return `${[...dnsOverride.map((n) => `nameserver ${n}`), ...rest].join('\n')}\n`;
-  }
+export function resolvConf(att: Attachment, hostResolv: string): string {
   if (att.dns?.nameservers?.length) {
     const out = att.dns.nameservers.map((n) => `nameserver ${n}`);
     if (att.dns.search?.length) out.push(`search ${att.dns.search.join(' ')}`);
@@ -51,11 +41,43 @@ function readHostResolv(): string {
   }
 }
 
+/** What --dns, --dns-search, --dns-option and --add-host change in the files. */
+export interface EtcOverrides {
+  dns?: { servers: string[]; search: string[]; options: string[] };
+  extraHosts?: string[];
+}
+
+/** resolv.conf with Docker's overrides: each of --dns, --dns-search, --dns-option replaces its own lines. */
+export function applyDnsOverrides(resolv: string, dns: EtcOverrides['dns']): string {
+  if (!dns) return resolv;
+  const lines = resolv.split('\n').filter((l) => l.trim());
+  const keep = (re: RegExp, replace: boolean) => (replace ? lines.filter((l) => !re.test(l)) : lines.filter((l) => re.test(l)));
+  const ns = dns.servers.length ? dns.servers.map((n) => `nameserver ${n}`) : keep(/^\s*nameserver\s/, false);
+  const search = dns.search.length
+    ? dns.search.filter((d) => d !== '.').length
+      ? [`search ${dns.search.filter((d) => d !== '.').join(' ')}`]
+      : []
+    : keep(/^\s*(search|domain)\s/, false);
+  const opts = dns.options.length ? [`options ${dns.options.join(' ')}`] : keep(/^\s*options\s/, false);
+  const other = lines.filter((l) => !/^\s*(nameserver|search|domain|options)\s/.test(l));
+  return `${[...other, ...ns, ...search, ...opts].join('\n')}\n`;
+}
+
+/** /etc/hosts with --add-host NAME:IP lines appended, as Docker writes them (IP<TAB>NAME). */
+export function withExtraHosts(hosts: string, extra: string[] = []): string {
+  return extra.length ? `${hosts}${extra.map((h) => `${h.slice(h.indexOf(':') + 1)}\t${h.slice(0, h.indexOf(':'))}\n`).join('')}` : hosts;
+}
+
 /** Writes the three files into dir; returns bind specs for the init helper (DST<TAB>SRC). */
-export function writeEtcFiles(dir: string, hostname: string, att: Attachment, dns?: string[]): string[] {
+export function writeEtcFiles(dir: string, hostname: string, att: Attachment, over: EtcOverrides = {}): string[] {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'hosts'), hostsFile(hostname, att));
-  writeFileSync(join(dir, 'resolv.conf'), resolvConf(att, readHostResolv(), dns));
+  writeFileSync(join(dir, 'hosts'), withExtraHosts(hostsFile(hostname, att), over.extraHosts));
+  writeFileSync(join(dir, 'resolv.conf'), applyDnsOverrides(resolvConf(att, readHostResolv()), over.dns));
   writeFileSync(join(dir, 'hostname'), `${hostname}\n`);
+  return etcBinds(dir);
+}
+
+/** The init helper's bind specs (DST<TAB>SRC) of the three files written into dir. */
+export function etcBinds(dir: string): string[] {
   return ['hosts', 'resolv.conf', 'hostname'].map((f) => `/etc/${f}\t${join(dir, f)}`);
 }

@@ -28,15 +28,19 @@ export function inspectJson(c: Container): Record<string, unknown> {
   const { config: cfg, state: st } = c;
   const netMode = formatNetMode(parseNetMode(cfg.net));
   const networks: Record<string, unknown> = {};
+  // a container that is not running holds no address (Docker: the network is listed, its address empty)
+  const up = st.status === 'running';
   for (const [name, ep] of Object.entries(st.network?.networks ?? {})) {
-    networks[name] = {
-      IPAddress: ep.ip,
-      IPPrefixLen: ep.prefixLen,
-      Gateway: ep.gateway,
-      MacAddress: ep.mac,
-      InterfaceName: ep.iface,
-      Aliases: ep.aliases ?? null,
-    };
+    networks[name] = up
+      ? {
+          IPAddress: ep.ip,
+          IPPrefixLen: ep.prefixLen,
+          Gateway: ep.gateway,
+          MacAddress: ep.mac,
+          InterfaceName: ep.iface,
+          Aliases: ep.aliases ?? null,
+        }
+      : { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '', InterfaceName: '', Aliases: ep.aliases ?? null };
   }
   if (netMode === 'host' || netMode === 'none') networks[netMode] ??= { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
   const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
@@ -75,13 +79,21 @@ export function inspectJson(c: Container): Record<string, unknown> {
       MaskedPaths: cfg.security?.maskedPaths ?? [],
       ReadonlyPaths: cfg.security?.readonlyPaths ?? [],
       PortBindings: ports,
-      Dns: cfg.dns ?? [],
+      Dns: cfg.dns?.servers ?? [],
+      DnsSearch: cfg.dns?.search ?? [],
+      DnsOptions: cfg.dns?.options ?? [],
+      ExtraHosts: cfg.extraHosts ?? null,
       CgroupDirs: st.cgroup?.dirs ?? [],
     },
     Config: { Hostname: cfg.hostname, Env: cfg.env, Cmd: cfg.cmd, Image: cfg.image, WorkingDir: cfg.workdir },
     NetworkSettings: {
       SandboxKey: st.network && st.network.netnsPath !== 'host' ? st.network.netnsPath : '',
-      Ports: ports,
+      Ports: up ? ports : {},
+      // Docker's top-level fields: the default network's ('bridge') endpoint, empty on any other
+      IPAddress: (networks.bridge as { IPAddress?: string } | undefined)?.IPAddress ?? '',
+      IPPrefixLen: (networks.bridge as { IPPrefixLen?: number } | undefined)?.IPPrefixLen ?? 0,
+      Gateway: (networks.bridge as { Gateway?: string } | undefined)?.Gateway ?? '',
+      MacAddress: (networks.bridge as { MacAddress?: string } | undefined)?.MacAddress ?? '',
       Networks: networks,
       Attachments: attachmentsOf(c, readAttachments()),
     },

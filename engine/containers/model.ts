@@ -20,14 +20,22 @@ export interface ContainerConfig {
   ip?: string;
   /** --network-alias (the first network). */
   aliases?: string[];
-  /** --dns: nameservers for /etc/resolv.conf instead of the network's resolver or the host's. */
-  dns?: string[];
   ports: PortMapping[];
   limits: Limits;
   /** Capabilities, seccomp, no_new_privs, masked paths (absent in containers created before them: unconfined). */
   security?: Security;
   autoRemove: boolean;
   detached: boolean;
+  /** --dns / --dns-search / --dns-option (each list replaces what the container would get otherwise). */
+  dns?: DnsOverrides;
+  /** --add-host NAME:IP. */
+  extraHosts?: string[];
+}
+
+export interface DnsOverrides {
+  servers: string[];
+  search: string[];
+  options: string[];
 }
 
 export type Status = 'created' | 'running' | 'exited' | 'removing';

@@ -31,7 +31,7 @@ export function psRow(c: Container) {
     Status: statusText(c),
     ExitCode: c.state.exitCode ?? null,
     Pid: c.state.status === 'running' ? (c.state.pid ?? null) : null,
-    Ports: c.config.ports.map(formatPort).join(', '),
+    Ports: c.state.status === 'running' ? c.config.ports.map(formatPort).join(', ') : '',
     Networks: Object.keys(c.state.network?.networks ?? {}).join(',') || c.config.net,
   };
 }

@@ -9,7 +9,7 @@ import { files, getContainer, loadContainer, releaseName, updateState } from './
 import { unmountLeftovers } from './unmount.js';
 
 export async function removeContainer(ref: string, opts: { force?: boolean; fromExitHook?: boolean } = {}): Promise<string> {
-  const c = typeof ref === 'string' && /^[0-9a-f]{64}$/.test(ref) ? loadContainer(ref) : getContainer(ref);
+  const c = /^[0-9a-f]{64}$/.test(ref) ? loadContainer(ref) : getContainer(ref);
   if (!c) return ref;
   const id = c.config.id;
   if (c.state.status === 'running') {

@@ -12,14 +12,16 @@ import { confinementInitConfig, deviceAllowList, rootfsInitConfig } from '../run
 import { paths } from '../paths.js';
 import { exitStatus } from '../util/exit-code.js';
 import { readTextIfExists, sleep } from '../util/files.js';
+import { releaseHeldPorts, reservePorts, type HeldPorts } from '../network/ports.js';
 import { cleanupAfterExit } from './cleanup.js';
 import { driver, networkTarget } from './driver-instance.js';
-import { writeEtcFiles } from './etc-files.js';
+import { etcBinds, writeEtcFiles } from './etc-files.js';
+import { parseNetMode } from '../network/modes.js';
 import { exitHookArgv, hookEnv } from './exit-hook.js';
 import type { ContainerConfig } from './model.js';
 import { HELPER_PREFIX, teeOutput, type ForegroundIo } from './output-tee.js';
 import { removeContainer } from './rm.js';
-import { files, readExit, readPidFile, updateState } from './store.js';
+import { files, getContainer, readExit, readPidFile, updateState } from './store.js';
 
 export interface Started {
   config: ContainerConfig;
@@ -30,7 +32,7 @@ export interface Started {
 }
 
 /** Cgroup, network, rootfs dirs, /etc files and the helper's init.conf; on failure, undoes them (and --rm). */
-async function prepare(cfg: ContainerConfig): Promise<void> {
+async function prepare(cfg: ContainerConfig, holdfds: number): Promise<void> {
   const id = cfg.id;
   const img = imageById(cfg.imageId);
   try {
@@ -39,7 +41,12 @@ async function prepare(cfg: ContainerConfig): Promise<void> {
     const network = await driver.attach(networkTarget(cfg));
     updateState(id, { network });
     for (const d of [files.upper(id), files.work(id), files.rootfs(id)]) mkdirSync(d, { recursive: true });
-    const binds = writeEtcFiles(files.etc(id), cfg.hostname, network, cfg.dns);
+    const mode = parseNetMode(cfg.net);
+    // container:X shares X's /etc/hosts, /etc/resolv.conf and /etc/hostname (its own are not written)
+    const binds =
+      mode.kind === 'container'
+        ? etcBinds(files.etc(getContainer(mode.ref).config.id))
+        : writeEtcFiles(files.etc(id), cfg.hostname, network, { dns: cfg.dns, extraHosts: cfg.extraHosts });
     rmSync(files.pid(id), { force: true });
     rmSync(files.exit(id), { force: true });
     writeFileSync(
@@ -51,6 +58,7 @@ async function prepare(cfg: ContainerConfig): Promise<void> {
         work: files.work(id),
         netns: network.netnsPath === 'host' ? undefined : network.netnsPath,
         lo_up: network.loUp ? 1 : undefined,
+        holdfds: holdfds || undefined,
         hostname: cfg.hostname,
         cgroup: cgroup.dirs,
         bind: binds,
@@ -88,16 +96,25 @@ async function notStarted(cfg: ContainerConfig, exited: Promise<number>, setupEr
  * Prepares cgroup, network and /etc files, spawns the init helper and waits until the command was exec'd.
  * Foreground containers get stdout/stderr piped to the given streams and to the log.
  */
-export async function startContainer(cfg: ContainerConfig, io?: ForegroundIo): Promise<Started> {
+export async function startContainer(cfg: ContainerConfig, io?: ForegroundIo, held?: HeldPorts): Promise<Started> {
   const id = cfg.id;
-  await prepare(cfg);
+  // the published host ports are bound first (refused, before anything is made, when they are taken); the
+  // supervisor holds the sockets for as long as the container runs
+  held ??= await reservePorts(cfg.ports);
+  try {
+    await prepare(cfg, held.fds.length);
+  } catch (e) {
+    releaseHeldPorts(held);
+    throw e;
+  }
 
   const logFd = openSync(files.log(id), 'a', 0o640);
   const child = spawn(initBinary(), ['run', files.initConf(id)], {
     detached: true, // own session: the CLI's terminal signals and death do not reach it; the CLI forwards them
-    stdio: io ? ['inherit', 'pipe', 'pipe'] : ['ignore', logFd, logFd],
+    stdio: [...(io ? (['inherit', 'pipe', 'pipe'] as const) : (['ignore', logFd, logFd] as const)), ...held.fds],
     env: hookEnv(),
   });
+  releaseHeldPorts(held); // the supervisor has its copies
   const supervisorPid = child.pid!;
   updateState(id, { supervisorPid, supervisorStart: procStartTime(supervisorPid), startedAt: new Date().toISOString() });
   const setupErr = io ? teeOutput(child, logFd, io) : () => '';

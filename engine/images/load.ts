@@ -18,7 +18,7 @@ interface ManifestEntry {
 }
 
 interface DockerConfig {
-  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string };
+  config?: { Env?: string[]; Cmd?: string[]; Entrypoint?: string[]; WorkingDir?: string; ExposedPorts?: Record<string, unknown> };
 }
 
 /** Converts whiteouts in an extracted layer (needs root: mknod + trusted.* xattrs). */
@@ -81,7 +81,14 @@ export async function loadArchive(tarFile: string): Promise<ImageRecord[]> {
         size += dirSize(layer.dir);
       }
       const c = cfg.config ?? {};
-      const config: ImageConfig = { env: c.Env, cmd: c.Cmd, entrypoint: c.Entrypoint, workingDir: c.WorkingDir };
+      const exposed = Object.keys(c.ExposedPorts ?? {}).filter((k) => /^\d{1,5}(\/(tcp|udp))?$/.test(k));
+      const config: ImageConfig = {
+        env: c.Env,
+        cmd: c.Cmd,
+        entrypoint: c.Entrypoint,
+        workingDir: c.WorkingDir,
+        ...(exposed.length ? { exposedPorts: exposed } : {}),
+      };
       const tags = entry.RepoTags?.length ? entry.RepoTags : [`loaded-${n}:latest`];
       out.push(saveImage({ name: validateImageName(tags[0]), layers, config, size, source: 'load' }));
     }

@@ -11,6 +11,8 @@ export interface ImageConfig {
   cmd?: string[];
   entrypoint?: string[];
   workingDir?: string;
+  /** The image's exposed ports (`80/tcp`, `53/udp`), where it records them (`docker save`'s ExposedPorts); for -P. */
+  exposedPorts?: string[];
 }
 
 export interface ImageRecord {

@@ -1,14 +1,43 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TsnetError } from '../../common/errors.js';
-import { formatPort, hostPortOfNote, hostPortsClash, parsePort, portNote, portsOwner, portsOwnerContainer } from './ports.js';
+import {
+  formatPort,
+  hostPortOfNote,
+  hostPortsClash,
+  parsePort,
+  parsePortSpec,
+  portNote,
+  portsOwner,
+  portsOwnerContainer,
+} from './ports.js';
 
 test('-p parsing', () => {
   assert.deepEqual(parsePort('8080:80'), { hostPort: 8080, containerPort: 80, protocol: 'tcp' });
   assert.deepEqual(parsePort('53:53/udp'), { hostPort: 53, containerPort: 53, protocol: 'udp' });
   assert.deepEqual(parsePort('127.0.0.1:8080:80'), { hostIp: '127.0.0.1', hostPort: 8080, containerPort: 80, protocol: 'tcp' });
   assert.equal(formatPort(parsePort('8080:80')), '0.0.0.0:8080->80/tcp');
-  for (const bad of ['80', '0:80', '8080:70000', '8080:80/sctp', 'x:80', '1.2.3:1:2']) assert.throws(() => parsePort(bad), TsnetError, bad);
+  for (const bad of ['0:80', '8080:70000', '8080:80/sctp', 'x:80', '1.2.3:1:2', '8080-8082:80-81', '81-80', 'a:b:c:d'])
+    assert.throws(() => parsePortSpec(bad), TsnetError, bad);
+});
+
+test('-p as Docker reads it: no host port (a free one), ranges, an address with an empty port', () => {
+  assert.deepEqual(parsePortSpec('80'), [{ hostPort: 0, containerPort: 80, protocol: 'tcp' }]);
+  assert.deepEqual(parsePortSpec('53/udp'), [{ hostPort: 0, containerPort: 53, protocol: 'udp' }]);
+  assert.deepEqual(parsePortSpec('127.0.0.1::80'), [{ hostIp: '127.0.0.1', hostPort: 0, containerPort: 80, protocol: 'tcp' }]);
+  assert.deepEqual(parsePortSpec('0.0.0.0:8080:80'), [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+  assert.deepEqual(parsePortSpec('8080-8081:80-81'), [
+    { hostPort: 8080, containerPort: 80, protocol: 'tcp' },
+    { hostPort: 8081, containerPort: 81, protocol: 'tcp' },
+  ]);
+  assert.deepEqual(
+    parsePortSpec('80-81/udp').map((p) => [p.hostPort, p.containerPort, p.protocol]),
+    [
+      [0, 80, 'udp'],
+      [0, 81, 'udp'],
+    ],
+  );
+  assert.throws(() => parsePort('80-81'), TsnetError);
 });
 
 test('published-port rules: the note reads back, the owner names the container', () => {

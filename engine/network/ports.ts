@@ -1,8 +1,19 @@
 // Published ports: -p parsing ([hostIp:]hostPort:ctrPort[/tcp|udp]) and the DNAT rules that publish them in
 // tsnet's nftables table, tagged `ports:<container id>:<ifname>` so they go with the container's interface.
+import { closeSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { isSysError, native } from '../../native/addon.js';
 import { Netns } from '../../native/netns.js';
-import { addRules, dnatRule, masqueradeRule, removeRules, replaceRules, type NftRule, type RuleText } from '../../native/nftables.js';
+import {
+  addRules,
+  dnatRule,
+  masqueradeRule,
+  removeRules,
+  replaceRules,
+  ruleTexts,
+  type NftRule,
+  type RuleText,
+} from '../../native/nftables.js';
 import { TsnetError } from '../../common/errors.js';
 
 export interface PortMapping {
@@ -12,22 +23,122 @@ export interface PortMapping {
   protocol: 'tcp' | 'udp';
 }
 
+const PORT_FIX = 'write -p 8080:80, -p 80 (a free host port), -p 8080-8081:80-81, -p 127.0.0.1:8080:80 or -p 53:53/udp';
+
 function port(s: string, spec: string): number {
   const n = Number(s);
-  if (!/^\d+$/.test(s) || n < 1 || n > 65535)
-    throw new TsnetError(`-p ${spec}`, `'${s}' is not a port number 1-65535`, 'write -p 8080:80 or -p 127.0.0.1:8080:80/udp');
+  if (!/^\d+$/.test(s) || n < 1 || n > 65535) throw new TsnetError(`-p ${spec}`, `'${s}' is not a port number 1-65535`, PORT_FIX);
   return n;
 }
 
-export function parsePort(spec: string): PortMapping {
+/** "80" or "8080-8081": the first and last port. */
+function portRange(s: string, spec: string): [number, number] {
+  const [a, b, ...more] = s.split('-');
+  if (more.length) throw new TsnetError(`-p ${spec}`, `'${s}' is not a port or a range FIRST-LAST`, PORT_FIX);
+  const first = port(a!, spec);
+  const last = b === undefined ? first : port(b, spec);
+  if (last < first) throw new TsnetError(`-p ${spec}`, `range '${s}' ends before it starts`, PORT_FIX);
+  return [first, last];
+}
+
+/**
+ * One -p as Docker reads it: [hostIp:][hostPort[-last]:]ctrPort[-last][/tcp|udp]. No host port (or an empty
+ * one, `127.0.0.1::80`) means a free port from the ephemeral range: hostPort 0 until the port is bound.
+ */
+export function parsePortSpec(spec: string): PortMapping[] {
   const [main, proto = 'tcp', ...rest] = spec.split('/');
   if (rest.length || (proto !== 'tcp' && proto !== 'udp'))
     throw new TsnetError(`-p ${spec}`, `protocol '${proto}' is not tcp or udp`, 'write -p 8080:80/tcp or /udp');
-  const parts = main.split(':');
-  if (parts.length === 2) return { hostPort: port(parts[0], spec), containerPort: port(parts[1], spec), protocol: proto };
-  if (parts.length === 3 && isIP(parts[0]) === 4)
-    return { hostIp: parts[0], hostPort: port(parts[1], spec), containerPort: port(parts[2], spec), protocol: proto };
-  throw new TsnetError(`-p ${spec}`, 'expected hostPort:containerPort', 'write -p 8080:80, -p 8080:80/udp or -p 127.0.0.1:8080:80');
+  const parts = main!.split(':');
+  let hostIp: string | undefined;
+  let hostPart: string | undefined;
+  let ctrPart: string;
+  if (parts.length === 1) ctrPart = parts[0]!;
+  else if (parts.length === 2) [hostPart, ctrPart] = parts as [string, string];
+  else if (parts.length === 3) [hostIp, hostPart, ctrPart] = parts as [string, string, string];
+  else throw new TsnetError(`-p ${spec}`, 'expected [hostIp:][hostPort:]containerPort', PORT_FIX);
+  if (hostIp !== undefined && isIP(hostIp) !== 4)
+    throw new TsnetError(`-p ${spec}`, `'${hostIp}' is not an IPv4 address`, `${PORT_FIX} (IPv6 host addresses are not published yet)`);
+  if (hostIp === '0.0.0.0') hostIp = undefined;
+  const [c0, c1] = portRange(ctrPart, spec);
+  const [h0, h1] = hostPart ? portRange(hostPart, spec) : [0, 0];
+  if (hostPart && h1 - h0 !== c1 - c0)
+    throw new TsnetError(`-p ${spec}`, `host range ${hostPart} and container range ${ctrPart} differ in length`, PORT_FIX);
+  const out: PortMapping[] = [];
+  for (let i = 0; i <= c1 - c0; i++)
+    out.push({ ...(hostIp ? { hostIp } : {}), hostPort: h0 ? h0 + i : 0, containerPort: c0 + i, protocol: proto });
+  return out;
+}
+
+/** One -p that names a single mapping (kept for callers that publish one port). */
+export function parsePort(spec: string): PortMapping {
+  const all = parsePortSpec(spec);
+  if (all.length !== 1) throw new TsnetError(`-p ${spec}`, 'names more than one port', PORT_FIX);
+  return all[0]!;
+}
+
+// ── The reservation: a bound socket per published port, held by the container's supervisor ─────────────
+
+/** Published ports with their host ports bound: `fds` are to be held (and closed) by whoever keeps them. */
+export interface HeldPorts {
+  ports: PortMapping[];
+  fds: number[];
+}
+
+export function releaseHeldPorts(h: HeldPorts): void {
+  for (const fd of h.fds.splice(0)) {
+    try {
+      closeSync(fd);
+    } catch {
+      /* closed */
+    }
+  }
+}
+
+/**
+ * Binds every published host port (as docker-proxy does), so a port a host process already uses is refused
+ * before anything is made, and no host process can take it while the container holds it. Host port 0 gets a
+ * free port from the ephemeral range. On a refusal nothing stays bound.
+ */
+export async function reservePorts(ports: PortMapping[]): Promise<HeldPorts> {
+  const held: HeldPorts = { ports: [], fds: [] };
+  try {
+    for (const p of ports) {
+      const addr = p.hostIp ?? '0.0.0.0';
+      let fd: number;
+      let bound: number;
+      try {
+        [fd, bound] = native().bindPort(4, p.protocol === 'udp', addr, p.hostPort);
+      } catch (e) {
+        const spec = `-p ${p.hostIp ? `${p.hostIp}:` : ''}${p.hostPort || ''}${p.hostPort ? ':' : ''}${p.containerPort}/${p.protocol}`;
+        if (isSysError(e, 'EADDRINUSE')) {
+          refuseTaken([p], await ruleTexts().catch(() => []));
+          throw new TsnetError(
+            spec,
+            `host port ${p.hostPort}/${p.protocol} on ${addr}: address already in use`,
+            'pick another host port, or stop what listens on it (ss -lntup shows it)',
+          );
+        }
+        if (isSysError(e, 'EADDRNOTAVAIL'))
+          throw new TsnetError(
+            spec,
+            `host IP ${addr} is not an address of this host`,
+            "give one of the host's addresses (ip -4 addr), or none for all",
+          );
+        throw new TsnetError(
+          spec,
+          `cannot bind host port ${p.hostPort}/${p.protocol} on ${addr}: ${(e as Error).message}`,
+          'pick another host port',
+        );
+      }
+      held.fds.push(fd);
+      held.ports.push({ ...p, hostPort: bound });
+    }
+  } catch (e) {
+    releaseHeldPorts(held);
+    throw e;
+  }
+  return held;
 }
 
 export function formatPort(p: PortMapping): string {
@@ -117,6 +228,12 @@ export async function publishPorts(
     rules.push({
       chain: 'postrouting',
       exprs: masqueradeRule({ saddr: '127.0.0.0/8', daddr: cip, proto: p.protocol, dport: p.containerPort }),
+    });
+    // Hairpin: the container reaching its own published port through a host address comes back to itself
+    // over the bridge (the port is in hairpin mode); its answer must go through the host to be un-NATed.
+    rules.push({
+      chain: 'postrouting',
+      exprs: masqueradeRule({ saddr: cip, daddr: cip, proto: p.protocol, dport: p.containerPort }),
     });
   }
   // Loopback-sourced packets may only leave through the bridge with route_localnet on it.

@@ -25,6 +25,7 @@
  *                       once the command has been exec'd
  *     exitfile=PATH     written (atomically) with "<code>\n" when the container ends (128+N if killed by signal N)
  *     arg=WORD          the command and its arguments (repeated, at least one)
+ *     holdfds=N         fds 3..3+N-1 are kept open by the supervisor (close-on-exec; not in the container)
  *     onexit=WORD       a command (repeated words) the supervisor execs after writing exitfile (engine cleanup hook)
  *     mask=PATH         a path (inside the container) hidden after pivot_root: /dev/null bound over a file, an
  *                       empty read-only tmpfs over a directory; absent paths are skipped (repeated)
@@ -107,7 +108,7 @@ struct list {
 
 struct config {
   const char *rootfs, *upper, *work, *netns, *hostname, *cwd, *pidfile, *exitfile, *seccomp_default, *seccomp_cache;
-  int lo_up, sys_rw, no_new_privs, has_caps;
+  int lo_up, sys_rw, no_new_privs, has_caps, holdfds;
   uint64_t caps;
   long pid;
   struct list lower, cgroup, bind, env, arg, onexit, mask, ro, seccomp_arch, seccomp;
@@ -172,6 +173,7 @@ static void load_config(const char *path, struct config *c) {
     else if (!strcmp(k, "work")) c->work = v;
     else if (!strcmp(k, "netns")) c->netns = *v ? v : NULL;
     else if (!strcmp(k, "lo_up")) c->lo_up = atoi(v);
+    else if (!strcmp(k, "holdfds")) c->holdfds = atoi(v);
     else if (!strcmp(k, "hostname")) c->hostname = v;
     else if (!strcmp(k, "cwd")) c->cwd = v;
     else if (!strcmp(k, "pidfile")) c->pidfile = v;
@@ -719,9 +721,17 @@ static void reaper(const struct config *c, const int *cgfds, int ncg, int netfd)
 }
 
 static int cmd_run(const char *path) {
-  close_from_3(0); /* whatever the engine's caller left open stays out of the container and the exit hook */
   struct config c;
   load_config(path, &c);
+  /* whatever the engine's caller left open stays out of the container and the exit hook; the supervisor keeps
+   * only fds 3 .. 3+holdfds-1 (the published ports' bound sockets: their reservation lasts as long as it does),
+   * close-on-exec so the exit hook does not hold them, and the container's init closes them */
+  if (c.holdfds < 0 || c.holdfds > 4096) { errno = 0; die("config %s: holdfds=%d out of range", path, c.holdfds); }
+  if (c.holdfds) {
+    if (syscall(SYS_close_range, 3U + (unsigned)c.holdfds, ~0U, 0) != 0) { errno = 0; die("close_range"); }
+    for (int fd = 3; fd < 3 + c.holdfds; fd++)
+      if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) die("held fd %d", fd);
+  } else close_from_3(0);
   if (!c.rootfs || !c.upper || !c.work) { errno = 0; die("config %s: rootfs, upper and work are required", path); }
   prepare_seccomp(&c); /* in the host's mount namespace, where the cache is */
   int cgfds[MAX_LIST];

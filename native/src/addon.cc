@@ -22,6 +22,7 @@
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <string.h>
 #include <sys/file.h>
@@ -500,6 +501,57 @@ Napi::Value SocketAt(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), fd);
 }
 
+// bindPort(family 4|6, udp: boolean, addr: string, port: number): [fd, port]
+// A socket bound (not listening) to addr:port in this process's netns, close-on-exec and without
+// SO_REUSEADDR, so no other socket can bind the port while it is held (a published port's reservation).
+// Port 0 takes a free port from the ephemeral range; the port bound is returned.
+Napi::Value BindPort(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 4, "bindPort(family, udp, addr, port)");
+  int family = info[0].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
+  bool udp = info[1].ToBoolean().Value();
+  std::string addr = info[2].As<Napi::String>().Utf8Value();
+  int port = info[3].As<Napi::Number>().Int32Value();
+  int fd = socket(family, (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (fd < 0) Throw(info.Env(), {errno, "socket", ""});
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  socklen_t len;
+  int ok;
+  if (family == AF_INET) {
+    auto* sin = reinterpret_cast<struct sockaddr_in*>(&ss);
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    ok = inet_pton(AF_INET, addr.c_str(), &sin->sin_addr);
+    len = sizeof *sin;
+  } else {
+    auto* sin6 = reinterpret_cast<struct sockaddr_in6*>(&ss);
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    ok = inet_pton(AF_INET6, addr.c_str(), &sin6->sin6_addr);
+    len = sizeof *sin6;
+    int one = 1;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  }
+  if (ok != 1) {
+    close(fd);
+    Throw(info.Env(), {EINVAL, "inet_pton", addr});
+  }
+  if (bind(fd, reinterpret_cast<struct sockaddr*>(&ss), len) != 0) {
+    int e = errno;
+    close(fd);
+    Throw(info.Env(), {e, "bind", addr + ":" + std::to_string(port)});
+  }
+  struct sockaddr_storage got;
+  socklen_t glen = sizeof got;
+  getsockname(fd, reinterpret_cast<struct sockaddr*>(&got), &glen);
+  int bound = ntohs(family == AF_INET ? reinterpret_cast<struct sockaddr_in*>(&got)->sin_port
+                                      : reinterpret_cast<struct sockaddr_in6*>(&got)->sin6_port);
+  Napi::Array r = Napi::Array::New(info.Env(), 2);
+  r.Set(uint32_t(0), Napi::Number::New(info.Env(), fd));
+  r.Set(uint32_t(1), Napi::Number::New(info.Env(), bound));
+  return r;
+}
+
 // packetSend(fd, ifindex, ethertype, dstMac(6 bytes), frame): sends a link-layer frame on an AF_PACKET socket.
 Napi::Value PacketSend(const Napi::CallbackInfo& info) {
   RequireArgs(info, 5, "packetSend(fd, ifindex, ethertype, dstMac, frame)");
@@ -826,6 +878,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("netnsCreate", Napi::Function::New(env, NetnsCreate));
   exports.Set("netnsDelete", Napi::Function::New(env, NetnsDelete));
   exports.Set("socketAt", Napi::Function::New(env, SocketAt));
+  exports.Set("bindPort", Napi::Function::New(env, BindPort));
   exports.Set("packetSend", Napi::Function::New(env, PacketSend));
   exports.Set("writeFilesAt", Napi::Function::New(env, WriteFilesAt));
   exports.Set("readFileAt", Napi::Function::New(env, ReadFileAt));

@@ -1,0 +1,32 @@
+// `tsnet start` and `tsnet restart`: an exited container runs again with what it was created with — its
+// filesystem (the same upper layer), its name, its networks attached anew (a new address unless --ip pinned
+// one, as Docker), its published ports bound and ruled again.
+import { TsnetError } from '../../common/errors.js';
+import { sameProcessAlive } from '../runtime/proc.js';
+import { cleanupAfterExit } from './cleanup.js';
+import type { ContainerState } from './model.js';
+import { startContainer } from './start.js';
+import { stopContainer, waitFor } from './stop.js';
+import { getContainer, saveState } from './store.js';
+
+/** Starts a container that is not running (a running one is left alone, as docker start does). */
+export async function startExisting(ref: string): Promise<string> {
+  const c = getContainer(ref);
+  const id = c.config.id;
+  if (c.state.status === 'running') return id;
+  if (c.state.status === 'removing')
+    throw new TsnetError(`container ${c.config.name}`, 'is being removed', `wait, or 'tsnet rm -f ${c.config.name}'`);
+  // an exit hook still at work finishes first; whatever it did not do is done here
+  await waitFor(() => !sameProcessAlive(c.state.supervisorPid, c.state.supervisorStart), 10_000);
+  if (!c.state.cleanedUp) await cleanupAfterExit(id);
+  const fresh: ContainerState = { status: 'created' };
+  saveState(id, fresh);
+  await startContainer(getContainer(id).config);
+  return id;
+}
+
+export async function restartContainer(ref: string, timeoutSec: number): Promise<string> {
+  const c = getContainer(ref);
+  if (c.state.status === 'running') await stopContainer(c.config.id, timeoutSec);
+  return startExisting(c.config.id);
+}

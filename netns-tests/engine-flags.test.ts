@@ -1,0 +1,121 @@
+// docker run's resolver and hosts flags as the container sees them (--dns, --dns-search, --dns-option,
+// --add-host), and --net container:X as Docker has it: the joiner shares X's hostname and /etc files, and what
+// would change them (--hostname, --dns, --add-host, -p, --ip) is refused with nothing made. The engine runs
+// in a namespace that plays the host (entered with nsenter).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { test, type TestContext } from 'node:test';
+import { EngineFixture } from '../engine/testing/cli.js';
+import { needsRoot, world } from './harness.js';
+
+function hostBind(ns: string, port: number): number {
+  const py = `import socket,sys,errno\ns=socket.socket()\ntry:\n  s.bind(("0.0.0.0", ${port}))\nexcept OSError as e:\n  sys.exit(98 if e.errno == errno.EADDRINUSE else 1)`;
+  return spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', py]).status ?? -1;
+}
+
+test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext) => {
+  const w = world(t);
+  const host = w.netns('flaghost');
+  spawnSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
+  const e = new EngineFixture(w.tmpdir(), host);
+  const net = `tf${w.id}`;
+  w.defer(() => {
+    e.removeAll();
+    e.tsnet('network', 'rm', '-f', net);
+  });
+  e.ok('image', 'from-host', 'img', '--bin', 'sh,cat,hostname,sleep');
+  e.ok('network', 'create', net, '--subnet', '10.96.0.0/24', '--bridge', `tbf${w.id}`, '--no-masquerade');
+
+  await t.test('--dns, --dns-search, --dns-option, --add-host write resolv.conf and hosts', () => {
+    const out = e.ok(
+      'run',
+      '--rm',
+      '--net',
+      net,
+      '--dns',
+      '192.0.2.53',
+      '--dns',
+      '192.0.2.54',
+      '--dns-search',
+      'example.com',
+      '--dns-option',
+      'ndots:2',
+      '--add-host',
+      'db:10.0.0.5',
+      '--add-host',
+      'cache:10.0.0.6',
+      'img',
+      'sh',
+      '-c',
+      'cat /etc/resolv.conf; echo ---; cat /etc/hosts',
+    );
+    const [resolv, hosts] = out.split('---\n');
+    const lines = resolv!.trim().split('\n');
+    assert.deepEqual(
+      lines.filter((l) => /^(nameserver|search|options) /.test(l)),
+      ['nameserver 192.0.2.53', 'nameserver 192.0.2.54', 'search example.com', 'options ndots:2'],
+    );
+    assert.match(hosts!, /^10\.0\.0\.5\tdb$/m);
+    assert.match(hosts!, /^10\.0\.0\.6\tcache$/m);
+    const only = e.ok('run', '--rm', '--net', net, '--dns-search', 'a.example', 'img', 'cat', '/etc/resolv.conf');
+    assert.match(only, /^search a\.example$/m);
+    assert.match(only, /^nameserver /m, '--dns-search alone keeps the nameservers');
+  });
+
+  await t.test('bad --dns and --add-host values are refused before anything is made', () => {
+    for (const bad of [
+      ['--dns', 'not-an-ip'],
+      ['--add-host', 'noip'],
+      ['--add-host', 'db:10.0.0.300'],
+    ]) {
+      const r = e.tsnet('run', '-d', '--net', net, ...bad, 'img', 'sleep', '30');
+      assert.notEqual(r.status, 0, bad.join(' '));
+      assert.match(r.stderr, new RegExp(bad[0]!));
+    }
+    assert.deepEqual(e.ids(), []);
+  });
+
+  await t.test('--net container:X shares X hostname and /etc files; conflicting flags are refused', () => {
+    const x = e
+      .ok('run', '-d', '--name', 'x', '--net', net, '--hostname', 'xhost', '--add-host', 'db:10.0.0.5', 'img', 'sleep', '120')
+      .trim();
+    const out = e.ok('run', '--rm', '--net', 'container:x', 'img', 'sh', '-c', 'hostname; cat /etc/hosts');
+    assert.equal(out.split('\n')[0], 'xhost');
+    assert.match(out, /^10\.0\.0\.5\tdb$/m, "X's /etc/hosts");
+    assert.match(out, /\txhost$/m);
+    for (const bad of [
+      ['--hostname', 'h'],
+      ['--dns', '192.0.2.1'],
+      ['--add-host', 'a:10.0.0.1'],
+      ['-p', '18230:80'],
+    ]) {
+      const r = e.tsnet('run', '-d', '--net', 'container:x', ...bad, 'img', 'sleep', '30');
+      assert.notEqual(r.status, 0, bad.join(' '));
+      assert.match(r.stderr, new RegExp(`conflicting options: ${bad[0]}`));
+    }
+    assert.deepEqual(e.ids(), [x], 'no container made by a refusal');
+    assert.equal(hostBind(host, 18230), 0, 'the refused -p left no port bound');
+  });
+
+  await t.test('--ip on the default bridge is refused; inspect -f and ps --format take Go templates', () => {
+    const r = e.tsnet('run', '-d', '--ip', '172.30.0.9', 'img', 'sleep', '30');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--ip 172\.30\.0\.9: a static address is supported on user-defined networks only/);
+    assert.deepEqual(e.ids().length, 1, 'only x is there');
+    const d = e.ok('run', '-d', '--name', 'onbridge', 'img', 'sleep', '120').trim();
+    const ip = e.ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', d).trim();
+    const kernel = spawnSync('ip', ['-n', `tsnet-${d.slice(0, 12)}`, '-j', 'addr', 'show', 'eth0'], { encoding: 'utf8' });
+    assert.ok(ip && JSON.parse(kernel.stdout)[0].addr_info.some((a: any) => a.local === ip), `${ip} is eth0's`);
+    assert.equal(
+      e.ok('inspect', '-f', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}', 'x').trim(),
+      e.inspect('x').NetworkSettings.Networks[net].IPAddress,
+    );
+    assert.equal(e.ok('inspect', '-f', '{{.NetworkSettings.IPAddress}}', 'x'), '\n', 'empty off the default bridge, as Docker');
+    assert.equal(e.ok('inspect', '-f', '{{json .Config.Cmd}}', 'x').trim(), '["sleep","120"]');
+    assert.match(e.ok('ps', '--format', '{{.Names}}|{{.ID}}'), new RegExp(`^onbridge\\|${d.slice(0, 12)}$`, 'm'));
+    const bad = e.tsnet('inspect', '-f', '{{.Nope}}', 'x');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /no field 'Nope'/);
+    e.ok('rm', '-f', 'onbridge');
+  });
+});

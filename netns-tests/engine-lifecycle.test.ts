@@ -1,0 +1,137 @@
+// Container lifecycle as Docker has it: what a container whose supervisor was killed (kill -9, no exit hook)
+// held — veth, address, published-port rules and port — is reclaimed by the next command that looks (ps, run,
+// inspect), and inspect shows no address it no longer holds; `rm -f a nosuch b` removes a and b, reports
+// nosuch and exits non-zero; everything after the image is the container's command. The engine runs in a
+// namespace that plays the host (entered with nsenter).
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { EngineFixture } from '../engine/testing/cli.js';
+import { ipj, needsRoot, world } from './harness.js';
+
+function nftTable(ns: string): string {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', 'tsnet'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : '';
+}
+
+/** Exit status of a python3 bind of tcp PORT in netns NS: 0 bound, 98 in use. */
+function hostBind(ns: string, port: number): number {
+  const py = `import socket,sys,errno\ns=socket.socket()\ntry:\n  s.bind(("0.0.0.0", ${port}))\nexcept OSError as e:\n  sys.exit(98 if e.errno == errno.EADDRINUSE else 1)`;
+  return spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', py]).status ?? -1;
+}
+
+/** The body of http://127.0.0.1:PORT/ from inside netns NS, or '' when it fails. */
+function curl(ns: string, port: number): string {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-s', '-m', '3', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : '';
+}
+
+function waitGone(pid: number): void {
+  for (let i = 0; i < 500 && existsSync(`/proc/${pid}`); i++) spawnSync('sleep', ['0.02']);
+  assert.ok(!existsSync(`/proc/${pid}`), `pid ${pid} still there`);
+}
+
+test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: TestContext) => {
+  const w = world(t);
+  const host = w.netns('lifehost');
+  spawnSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
+  const e = new EngineFixture(w.tmpdir(), host);
+  const net = `tl${w.id}`;
+  const bridge = `tbl${w.id}`;
+  w.defer(() => {
+    e.removeAll();
+    e.tsnet('network', 'rm', '-f', net);
+  });
+  e.ok('image', 'from-host', 'img', '--bin', 'sh,sleep,echo,busybox,mkdir');
+  e.ok('network', 'create', net, '--subnet', '10.93.0.0/24', '--bridge', bridge, '--no-masquerade');
+  const veths = () =>
+    ipj(host, 'link', 'show', 'type', 'veth')
+      .filter((l: any) => l.master === bridge)
+      .map((l: any) => l.ifname);
+  const allocations = () => JSON.parse(e.ok('network', 'inspect', net))[0].allocations;
+  const state = (id: string) => JSON.parse(readFileSync(join(e.root, 'containers', id, 'state.json'), 'utf8'));
+
+  for (const looker of ['ps', 'inspect', 'run'] as const) {
+    await t.test(`a container whose supervisor was killed is reclaimed by the next ${looker}`, () => {
+      const id = e.ok('run', '-d', '--net', net, '-p', '18201:80', 'img', 'sleep', '300').trim();
+      assert.equal(veths().length, 1);
+      assert.match(nftTable(host), new RegExp(`ports:${id}`));
+      assert.equal(Object.keys(allocations()).length, 1);
+      const st = state(id);
+      process.kill(st.supervisorPid, 'SIGKILL');
+      waitGone(st.supervisorPid);
+      waitGone(st.pid);
+      // nothing looked yet: the veth, rule and address are still held
+      assert.equal(veths().length, 1, 'no one reclaimed it yet');
+      if (looker === 'ps') assert.match(e.ok('ps', '-a'), /Exited \(137\)/);
+      if (looker === 'inspect') {
+        const doc = e.inspect(id);
+        assert.equal(doc.State.Running, false);
+        assert.equal(doc.NetworkSettings.Networks[net].IPAddress, '', 'no address it no longer holds');
+        assert.deepEqual(doc.NetworkSettings.Ports, {});
+      }
+      if (looker === 'run') e.ok('run', '--rm', '--net', 'none', 'img', 'echo', 'hi');
+      assert.deepEqual(veths(), [], 'veth reclaimed');
+      assert.doesNotMatch(nftTable(host), /ports:/, 'published-port rules reclaimed');
+      assert.deepEqual(allocations(), {}, 'address released');
+      assert.equal(hostBind(host, 18201), 0, 'host port free');
+      e.ok('rm', id);
+    });
+  }
+
+  await t.test('stop keeps the container; start and restart bring its network, address pin and ports back', () => {
+    const httpd = 'mkdir -p /www && echo again > /www/index.html && exec busybox httpd -f -p 80 -h /www';
+    const id = e.ok('run', '-d', '--name', 's', '--net', net, '--ip', '10.93.0.50', '-p', '18211:80', 'img', 'sh', '-c', httpd).trim();
+    const serving = () => {
+      let body = '';
+      for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = curl(host, 18211);
+      return body;
+    };
+    const up = () => {
+      assert.equal(serving(), 'again');
+      assert.equal(veths().length, 1);
+      assert.equal(e.inspect(id).NetworkSettings.Networks[net].IPAddress, '10.93.0.50', 'the pinned address');
+      assert.equal(hostBind(host, 18211), 98, 'host port held');
+      assert.equal(e.ok('port', 's').trim(), '80/tcp -> 0.0.0.0:18211');
+    };
+    up();
+    e.ok('stop', '-t', '1', 's');
+    assert.deepEqual(e.ids(), [id], 'stop keeps the container');
+    assert.deepEqual(veths(), []);
+    assert.doesNotMatch(nftTable(host), /ports:/);
+    assert.deepEqual(allocations(), {});
+    assert.equal(hostBind(host, 18211), 0, 'host port free while stopped');
+    assert.equal(e.inspect(id).NetworkSettings.Networks[net].IPAddress, '');
+    assert.equal(e.ok('port', 's'), '');
+    assert.equal(e.ok('start', 's'), 's\n');
+    up();
+    const pid = e.inspect(id).State.Pid;
+    assert.equal(e.ok('restart', '-t', '1', 's'), 's\n');
+    const pid2 = e.inspect(id).State.Pid;
+    assert.notEqual(pid2, pid, 'a new process');
+    up();
+    // a start of a running container changes nothing
+    e.ok('start', 's');
+    assert.equal(e.inspect(id).State.Pid, pid2);
+    e.ok('rm', '-f', 's');
+  });
+
+  await t.test('rm -f a nosuch b removes a and b, reports nosuch, exits non-zero', () => {
+    e.ok('run', '-d', '--name', 'a', '--net', net, 'img', 'sleep', '300');
+    e.ok('run', '-d', '--name', 'b', '--net', net, 'img', 'sleep', '300');
+    const r = e.tsnet('rm', '-f', 'a', 'nosuch', 'b');
+    assert.notEqual(r.status, 0);
+    assert.equal(r.stdout, 'a\nb\n');
+    assert.match(r.stderr, /container 'nosuch': not found/);
+    assert.deepEqual(e.ids(), []);
+    assert.deepEqual(veths(), []);
+  });
+
+  await t.test('everything after the image is the command, flags included', () => {
+    const r = e.tsnet('run', '--rm', '--net', 'none', 'img', 'echo', '-h', '--help', '-d', '--rm', '-p', '1:1');
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, '-h --help -d --rm -p 1:1\n');
+  });
+});

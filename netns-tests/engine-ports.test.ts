@@ -1,0 +1,193 @@
+// Published ports as Docker publishes them: the host port is bound (a port a host process uses is refused, and
+// no host process can take it while the container holds it), a host IP that is not the host's is refused, and
+// neither refusal leaves a container record, a rule or an address; `-p 80` takes a free ephemeral port,
+// ranges publish one port each, udp is reserved too, and `tsnet port` prints what docker port prints. The
+// engine runs in a namespace that plays the host (entered with nsenter); traffic stays inside it.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { test, type TestContext } from 'node:test';
+import { EngineFixture } from '../engine/testing/cli.js';
+import { ipj, needsRoot, world } from './harness.js';
+
+/** Exit status of a python3 bind (and listen, for tcp) of PORT in netns NS: 0 bound, 98 in use. */
+function hostBind(ns: string, proto: 'tcp' | 'udp', port: number): number {
+  const py = [
+    'import socket,sys,errno',
+    `s=socket.socket(socket.AF_INET, socket.SOCK_${proto === 'tcp' ? 'STREAM' : 'DGRAM'})`,
+    's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
+    'try:',
+    `  s.bind(("0.0.0.0", ${port}))`,
+    'except OSError as e:',
+    '  sys.exit(98 if e.errno == errno.EADDRINUSE else 1)',
+  ].join('\n');
+  return spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', py]).status ?? -1;
+}
+
+/** The body of http://HOST:PORT/ fetched from inside netns NS (curl), or '' when it fails. */
+function wget(ns: string, host: string, port: number): string {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-s', '-m', '3', `http://${host}:${port}/`], {
+    encoding: 'utf8',
+  });
+  return r.status === 0 ? r.stdout.trim() : '';
+}
+
+function nftTable(ns: string): string {
+  const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', 'tsnet'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout : '';
+}
+
+const HTTPD = (body: string) => `mkdir -p /www && echo ${body} > /www/index.html && exec busybox httpd -f -p 80 -h /www`;
+
+test('published ports are reserved and refused as Docker does', { skip: needsRoot }, async (t: TestContext) => {
+  const w = world(t);
+  const host = w.netns('porthost');
+  spawnSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
+  const e = new EngineFixture(w.tmpdir(), host);
+  const net = `tp${w.id}`;
+  const bridge = `tbp${w.id}`;
+  w.defer(() => {
+    e.removeAll();
+    e.tsnet('network', 'rm', '-f', net);
+  });
+  e.ok('image', 'from-host', 'img', '--bin', 'sh,busybox,sleep,mkdir');
+  e.ok('network', 'create', net, '--subnet', '10.91.0.0/24', '--bridge', bridge, '--no-masquerade');
+  const veths = () =>
+    ipj(host, 'link', 'show', 'type', 'veth')
+      .filter((l: any) => l.master === bridge)
+      .map((l: any) => l.ifname);
+  const nothingMade = (what: string) => {
+    assert.deepEqual(e.ids(), [], `${what}: no container record`);
+    assert.doesNotMatch(nftTable(host), /ports:/, `${what}: no published-port rule`);
+    assert.deepEqual(veths(), [], `${what}: no veth on the bridge`);
+    assert.deepEqual(JSON.parse(e.ok('network', 'inspect', net))[0].allocations, {}, `${what}: no address held`);
+  };
+
+  await t.test('a port a host process listens on is refused, and nothing is made', async () => {
+    const listener = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        host,
+        'python3',
+        '-c',
+        'import socket,sys,time\ns=socket.socket()\ns.bind(("0.0.0.0",18181))\ns.listen()\nprint("up",flush=True)\ntime.sleep(60)',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.stdout.once('data', () => resolve());
+        listener.once('exit', () => reject(new Error('the host listener did not start')));
+      });
+      const r = e.tsnet('run', '-d', '--net', net, '-p', '18181:80', 'img', 'sleep', '30');
+      assert.notEqual(r.status, 0, r.stdout);
+      assert.match(r.stderr, /18181\/tcp on 0\.0\.0\.0: address already in use/);
+      nothingMade('port in use');
+    } finally {
+      listener.kill('SIGKILL');
+    }
+  });
+
+  await t.test('a host IP that is not an address of this host is refused, and nothing is made', () => {
+    const r = e.tsnet('run', '-d', '--net', net, '-p', '1.2.3.4:18182:80', 'img', 'sleep', '30');
+    assert.notEqual(r.status, 0, r.stdout);
+    assert.match(r.stderr, /host IP 1\.2\.3\.4 is not an address of this host/);
+    nothingMade('foreign host IP');
+  });
+
+  await t.test('a published port is held: a later host process cannot bind it; it is free again after rm', () => {
+    e.ok('run', '-d', '--name', 'web', '--net', net, '-p', '18183:80', '-p', '18184:53/udp', 'img', 'sh', '-c', HTTPD('held'));
+    assert.equal(hostBind(host, 'tcp', 18183), 98, 'tcp port taken by the container');
+    assert.equal(hostBind(host, 'udp', 18184), 98, 'udp port taken by the container');
+    let body = '';
+    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = wget(host, '127.0.0.1', 18183);
+    assert.equal(body, 'held');
+    // a second container asking for it is told who has it
+    const clash = e.tsnet('run', '-d', '--net', net, '-p', '18183:81', 'img', 'sleep', '30');
+    assert.notEqual(clash.status, 0);
+    assert.match(clash.stderr, /18183\/tcp is already published by container/);
+    e.ok('rm', '-f', 'web');
+    assert.equal(hostBind(host, 'tcp', 18183), 0, 'tcp port free after rm');
+    assert.equal(hostBind(host, 'udp', 18184), 0, 'udp port free after rm');
+    nothingMade('after rm -f');
+  });
+
+  await t.test('-p 80 takes an ephemeral port, ranges publish each port; tsnet port prints them', () => {
+    e.ok('run', '-d', '--name', 'rnd', '--net', net, '-p', '80', '-p', '18190-18191:80-81', 'img', 'sh', '-c', HTTPD('random'));
+    const lines = e.ok('port', 'rnd').trim().split('\n');
+    const [lo, hi] = spawnSync('ip', ['netns', 'exec', host, 'cat', '/proc/sys/net/ipv4/ip_local_port_range'], { encoding: 'utf8' })
+      .stdout.trim()
+      .split(/\s+/)
+      .map(Number);
+    assert.equal(lines.length, 3, lines.join('\n'));
+    const m = /^80\/tcp -> 0\.0\.0\.0:(\d+)$/.exec(lines[0]!);
+    assert.ok(m, lines[0]);
+    const rnd = Number(m[1]);
+    assert.ok(rnd >= lo! && rnd <= hi!, `${rnd} in ${lo}-${hi}`);
+    assert.deepEqual(lines.slice(1), ['80/tcp -> 0.0.0.0:18190', '81/tcp -> 0.0.0.0:18191']);
+    assert.equal(e.ok('port', 'rnd', '81').trim(), '0.0.0.0:18191');
+    assert.equal(hostBind(host, 'tcp', rnd), 98, 'the random port is held');
+    let body = '';
+    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = wget(host, '127.0.0.1', rnd);
+    assert.equal(body, 'random');
+    assert.equal(wget(host, '127.0.0.1', 18190), 'random');
+    const rules = nftTable(host);
+    for (const p of [rnd, 18190, 18191]) assert.match(rules, new RegExp(`tcp dport ${p} `), `a DNAT rule for ${p}`);
+    const bad = e.tsnet('port', 'rnd', '82');
+    assert.notEqual(bad.status, 0);
+    e.ok('rm', '-f', 'rnd');
+    nothingMade('after rm -f of the random-port container');
+  });
+
+  await t.test('hairpin: a container reaches its own published port, and so do others, through host addresses', () => {
+    spawnSync('ip', ['-n', host, 'addr', 'add', '192.0.2.10/24', 'dev', 'lo']); // an address of the "host"
+    e.ok('run', '-d', '--name', 'hp', '--net', net, '-p', '18195:80', 'img', 'sh', '-c', HTTPD('hairpin'));
+    e.ok('run', '-d', '--name', 'peer', '--net', net, 'img', 'sleep', '120');
+    const get = (from: string, addr: string) => {
+      let out = '';
+      for (let i = 0; i < 30 && !out.includes('hairpin'); i++)
+        out = e.tsnet('exec', from, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 ${addr} 18195`).stdout;
+      return out.trim().split('\n').pop();
+    };
+    for (const addr of ['10.91.0.1', '192.0.2.10']) {
+      assert.equal(get('hp', addr), 'hairpin', `hp to itself via ${addr}`);
+      assert.equal(get('peer', addr), 'hairpin', `peer via ${addr}`);
+    }
+    e.ok('rm', '-f', 'hp', 'peer');
+    nothingMade('after the hairpin containers');
+  });
+
+  await t.test("-P publishes the image's exposed ports on free host ports", () => {
+    const work = w.tmpdir();
+    const base = JSON.parse(e.ok('image', 'ls', '--json')).find((i: any) => i.name === 'img:latest');
+    mkdirSync(join(work, 'save', 'l'), { recursive: true });
+    spawnSync('tar', ['-cf', join(work, 'save', 'l', 'layer.tar'), '-C', join(e.root, 'layers', base.layers[0]), '.']);
+    writeFileSync(
+      join(work, 'save', 'cfg.json'),
+      JSON.stringify({ config: { Cmd: ['sleep', '120'], ExposedPorts: { '80/tcp': {}, '53/udp': {} } } }),
+    );
+    writeFileSync(
+      join(work, 'save', 'manifest.json'),
+      JSON.stringify([{ Config: 'cfg.json', RepoTags: ['exposing:1'], Layers: ['l/layer.tar'] }]),
+    );
+    spawnSync('tar', ['-cf', join(work, 'saved.tar'), '-C', join(work, 'save'), '.']);
+    e.ok('image', 'load', join(work, 'saved.tar'));
+    e.ok('run', '-d', '--name', 'pall', '--net', net, '-P', 'exposing:1');
+    const lines = e.ok('port', 'pall').trim().split('\n').sort();
+    assert.equal(lines.length, 2, lines.join('\n'));
+    assert.match(lines[0]!, /^53\/udp -> 0\.0\.0\.0:\d+$/);
+    assert.match(lines[1]!, /^80\/tcp -> 0\.0\.0\.0:\d+$/);
+    const tcp = Number(lines[1]!.split(':').pop());
+    assert.equal(hostBind(host, 'tcp', tcp), 98, 'the exposed port is held');
+    assert.match(nftTable(host), new RegExp(`tcp dport ${tcp} `));
+    e.ok('rm', '-f', 'pall');
+    // an image that records no exposed ports: -P publishes nothing
+    e.ok('run', '-d', '--name', 'none', '--net', net, '-P', 'img', 'sleep', '60');
+    assert.equal(e.ok('port', 'none'), '');
+    e.ok('rm', '-f', 'none');
+    nothingMade('after -P');
+  });
+});

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { CLI, cliRoot, tsnet } from './attach-cli.js';
 import { ip, ipj, needsRoot, world, type World } from './harness.js';
+import { HostSim } from './host-sim.js';
 
 const busybox = ['/bin/busybox', '/usr/bin/busybox'].find((p) => existsSync(p));
 const skip = needsRoot || (!busybox ? 'busybox is not installed (apt-get install busybox-static)' : false);
@@ -67,9 +68,9 @@ interface Segment {
   leases(): Promise<Map<string, [string, string]>>;
 }
 
-/** host ns with bridge br0, a DHCP server ns on it (udhcpd, lease `lease` s), and a container ns. */
-function segment(w: World, lease: number): Segment {
-  const host = w.netns('dhost');
+/** host ns (or `hostNs`) with bridge br0, a DHCP server ns on it (udhcpd, lease `lease` s), and a container ns. */
+function segment(w: World, lease: number, hostNs?: string): Segment {
+  const host = hostNs ?? w.netns('dhost');
   const server = w.netns('dsrv');
   const ctr = w.netns('dctr');
   ip(host, 'link', 'add', 'br0', 'type', 'bridge');
@@ -292,5 +293,28 @@ describe('tsnet attach with dhcp', { skip }, () => {
     assert.ok(groupAlive(keeper.pid));
     ip(null, 'netns', 'del', ctr);
     await until('the keeper to notice the container is gone', () => !groupAlive(keeper.pid));
+  });
+
+  it("a tsnet container's lease DNS goes to its own /etc/resolv.conf, and its name is the hostname sent", async (t) => {
+    const w = world(t);
+    const sim = await HostSim.create(w);
+    const seg = segment(w, 600, sim.host);
+    sim.tsnet('image', 'from-host', 'img');
+    const name = `web${w.id}`;
+    sim.tsnet('run', '-d', '--name', name, '--net', 'none', 'img', 'sleep', '1000');
+    const hostResolv = sha('/etc/resolv.conf');
+    const out = JSON.parse(sim.tsnet('attach', '--json', 'br0', name, 'udhcpc')) as { keeper: { pid: number }; address: string };
+    w.defer(() => {
+      try {
+        process.kill(-out.keeper.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    });
+    assert.equal(sim.tsnet('exec', name, 'cat', '/etc/resolv.conf'), 'nameserver 192.168.121.53\n');
+    assert.equal((await seg.leases()).get(out.address.split('/')[0]!)?.[0], name, 'the container name is the hostname the server got');
+    sim.tsnet('detach', name);
+    assert.equal(groupAlive(out.keeper.pid), false, 'detach ends the keeper');
+    assert.equal(sha('/etc/resolv.conf'), hostResolv, "the host's /etc/resolv.conf is unchanged");
   });
 });

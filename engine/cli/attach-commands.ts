@@ -8,7 +8,9 @@ import { DEFAULT_IFNAME, parseAttachArgs, type AttachOptions } from '../../plugi
 import { checkIfname } from '../../plugins/shared/ifname.js';
 import { PluginError } from '../../plugins/shared/errors.js';
 import { appendSaved, readSaved, removeSaved, stableGuest, type SavedWords } from '../../plugins/attach/save-file.js';
-import { listContainers } from '../containers/store.js';
+import { files, findContainer, listContainers } from '../containers/store.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { addRoute, formatRoute, parseRouteWords } from '../../plugins/route/route.js';
 import { addRule, formatRule, parseRuleWords } from '../../plugins/route/rule.js';
 import { waitForCarrier } from '../../plugins/attach/wait.js';
@@ -51,6 +53,23 @@ export function savedGuestName(container: string): string {
   const pid = /^(?:\/proc\/)?(\d+)(?:\/ns\/net)?$/.exec(container)?.[1];
   const name = pid ? listContainers().find((c) => c.state.status === 'running' && c.state.pid === Number(pid))?.config.name : undefined;
   return stableGuest(container, name, (m) => process.stderr.write(`tsnet: warning: ${m}\n`));
+}
+
+/**
+ * A tsnet container's own resolv.conf (the file bound onto its /etc/resolv.conf), where a lease's DNS servers
+ * go; undefined when `ref` is not a running tsnet container (a named netns gets /etc/netns/NAME/resolv.conf).
+ * The keeper rewrites it in place, so the bind mount shows the new content.
+ */
+export function engineResolvConf(ref: string): string | undefined {
+  let c;
+  try {
+    c = findContainer(ref);
+  } catch {
+    return undefined; // an ambiguous prefix: resolveContainer says so
+  }
+  if (!c || c.state.status !== 'running') return undefined;
+  const p = join(files.etc(c.config.id), 'resolv.conf');
+  return existsSync(p) ? p : undefined;
 }
 
 type Outcome = { line: number; outcome: 'done' | 'skipped' | 'failed'; what: string };
@@ -99,7 +118,8 @@ async function restore(file: string, json: boolean): Promise<void> {
           say({ line: e.line, outcome: 'skipped', what: `${req.ifname} already present in ${req.container}` });
           continue;
         }
-        say({ line: e.line, outcome: 'done', what: describe(await attach(req)) });
+        const resolvConf = req.dhcp ? engineResolvConf(req.container) : undefined;
+        say({ line: e.line, outcome: 'done', what: describe(await attach(req, resolvConf ? { resolvConf } : {})) });
       } else {
         const kind = 'route' in e ? 'route' : 'rule';
         const w = 'route' in e ? e.route : e.rule;
@@ -261,7 +281,12 @@ export function attachCommand(): Command {
       }
       const req = parseAttachArgs(words, opts);
       const t = seconds(f.timeout, '--timeout');
-      const r = await attach(req, { ...(t === undefined ? {} : { dhcpTimeoutMs: t }), progress: progressLine });
+      const resolvConf = req.dhcp ? engineResolvConf(req.container) : undefined;
+      const r = await attach(req, {
+        ...(t === undefined ? {} : { dhcpTimeoutMs: t }),
+        ...(resolvConf ? { resolvConf } : {}),
+        progress: progressLine,
+      });
       if (f.save) appendSaved(f.save, { ...req, container: savedGuestName(req.container) });
       process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `${describe(r)}\n`);
       if (r.keeper && req.dhcpForm && parseDhcpForm(req.dhcpForm)?.foreground) await holdInForeground(r);

@@ -25,6 +25,7 @@ interface AttachFlags {
   uplink?: string;
   force?: boolean;
   create?: boolean;
+  directPhys?: boolean;
   addressFamily?: string;
   save?: string;
   restore?: string;
@@ -35,7 +36,11 @@ interface AttachFlags {
 
 function describe(r: AttachResult): string {
   const where =
-    r.mode === 'bridge' ? `bridge ${r.bridge}${r.createdBridge ? ' (created)' : ''} via ${r.hostVeth}` : `macvlan of ${r.parent}`;
+    r.mode === 'bridge'
+      ? `bridge ${r.bridge}${r.createdBridge ? ' (created)' : ''} via ${r.hostVeth}`
+      : r.mode === 'phys'
+        ? `NIC ${r.parent} (moved in; detach gives it back)`
+        : `macvlan of ${r.parent}`;
   const ip = r.address
     ? ` ${r.address}${r.gateway ? ` gw ${r.gateway}` : ''}${r.keeper ? ` (lease ${r.lease ?? '?'}s, held by pid ${r.keeper.pid})` : ''}`
     : '';
@@ -200,7 +205,11 @@ async function listAttachments(json: boolean): Promise<void> {
   const body = rows.map((r) => [
     r.container,
     r.ifname,
-    r.mode === 'bridge' ? `${r.bridge} (${r.hostVeth})` : `macvlan of ${r.parent}`,
+    r.mode === 'bridge'
+      ? `${r.bridge} (${r.hostVeth})`
+      : r.mode === 'phys'
+        ? `NIC ${r.phys?.name ?? r.hostIf} (moved in)`
+        : `macvlan of ${r.parent}`,
     (r.addresses.join(',') || '-') + (r.dhcp ? ` (${r.dhcp.client})` : ''),
     r.gateway ?? '-',
     r.mac,
@@ -236,6 +245,10 @@ export function attachCommand(): Command {
     .option('--force', "use a NIC that carries the host's default route all the same (a macvlan of it, or as the uplink)")
     .option('-a, --address-family <4|6>', 'the addresses are IPv4 (4) or IPv6 (6); one of the other family is refused')
     .option('--create', 'make a missing <hostif> a bridge even though its name does not start with br')
+    .option(
+      '--direct-phys',
+      "move the NIC <hostif> itself into the container (pipework's --direct-phys); detach gives it back to the host with its name, addresses, routes and up state",
+    )
     .option('--save <file>', 'append the attachment to FILE, for --restore')
     .option('--restore <file>', 'replay the attachments saved in FILE')
     .option('--wait', 'inside a container: block until the interface (-i, default eth1) has carrier')
@@ -273,6 +286,7 @@ export function attachCommand(): Command {
         ...(f.uplink ? { uplink: f.uplink } : {}),
         ...(f.force ? { force: true } : {}),
         ...(f.create ? { create: true } : {}),
+        ...(f.directPhys ? { directPhys: true } : {}),
         ...(f.addressFamily ? { family: f.addressFamily } : {}),
       };
       if (words.length === 1 && words[0] === 'ls') {
@@ -297,7 +311,8 @@ export function detachCommand(): Command {
   return new Command('detach')
     .description(
       'remove an interface that tsnet attach gave a container; when it was the last on a bridge that took a NIC ' +
-        '(--take-uplink, --uplink), the NIC is given back with its addresses and routes, and a bridge tsnet made goes',
+        '(--take-uplink, --uplink), the NIC is given back with its addresses and routes, and a bridge tsnet made goes; ' +
+        'a NIC moved in with --direct-phys goes back to the host under its name, with its addresses, routes and up state',
     )
     .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)

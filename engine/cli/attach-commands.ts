@@ -314,7 +314,10 @@ export function detachCommand(): Command {
         '(--take-uplink, --uplink), the NIC is given back with its addresses and routes, and a bridge tsnet made goes; ' +
         'a NIC moved in with --direct-phys goes back to the host under its name, with its addresses, routes and up state',
     )
-    .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
+    .argument(
+      '<container>',
+      'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
+    )
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
     .option('--force', "delete the interface even if tsnet attach did not make it (the engine's eth0, a foreign one)")
     .option('--save <file>', 'take the attachment out of FILE (written by attach --save)')

@@ -279,7 +279,14 @@ async function physPlan(host: Netns, req: AttachRequest): Promise<Link> {
  * (name, MAC, MTU, addresses, routes, up state) is recorded first, so that detach — or a rollback — gives it
  * back as it was.
  */
-async function physSide(host: Netns, ctr: Netns, req: AttachRequest, nic: Link, undo: Undo[]): Promise<PhysRecord> {
+async function physSide(
+  host: Netns,
+  ctr: Netns,
+  req: AttachRequest,
+  nic: Link,
+  where: { netnsPath: string; label: string },
+  undo: Undo[],
+): Promise<PhysRecord> {
   const phys: PhysRecord = {
     hostNetns: host.id(),
     name: nic.name,
@@ -287,6 +294,28 @@ async function physSide(host: Netns, ctr: Netns, req: AttachRequest, nic: Link, 
     mtu: nic.mtu,
     move: await planUplinkMove(host, nic),
   };
+  // Recorded before it moves (a crash between leaves a record detach can give the NIC back by); attach()
+  // rewrites it whole at the end.
+  const pre: AttachmentRecord = {
+    version: 1,
+    container: req.container,
+    label: where.label,
+    netnsPath: where.netnsPath,
+    netns: ctr.id(),
+    ifname: req.ifname,
+    ifindex: nic.index, // kept across the move unless taken in the container's namespace; the final record has the one it got
+    mac: nic.mac ?? '',
+    mode: 'phys',
+    hostIf: req.hostIf,
+    parent: nic.name,
+    createdBridge: false,
+    addresses: [],
+    routes: [],
+    phys,
+    created: new Date().toISOString(),
+  };
+  await writeAttachment(pre);
+  undo.push(() => removeAttachment(pre));
   try {
     await host.rtnl.setLink(nic.index, { netnsFd: ctr.fd(), name: req.ifname });
   } catch (e) {
@@ -540,7 +569,7 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
     let out: Pick<AttachResult, 'bridge' | 'hostVeth' | 'parent' | 'createdBridge'>;
     let phys: PhysRecord | undefined;
     if (nic) {
-      phys = await physSide(host, ctr, req, nic, undo);
+      phys = await physSide(host, ctr, req, nic, resolved, undo);
       out = { parent: nic.name, createdBridge: false };
     } else if (p.mode === 'bridge') {
       // Under the attachments lock: a detach never finds the bridge idle between the NIC taken and the port made.

@@ -56,14 +56,7 @@ describe('guests named as pipework names them', { skip: needsRoot }, () => {
     const mount = cgroupMounts()[0];
     if (!mount) return t.skip('no cgroup hierarchy is mounted');
     const name = `lxc${w.id}`;
-    const p = sleeper(w, c);
-    await until('the guest process to be in its netns', () => {
-      try {
-        return readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').startsWith('sleep');
-      } catch {
-        return false;
-      }
-    });
+    // The cgroup first, so that its removal runs after the process is gone (cleanups run in reverse).
     const cg = join(mount, `lxc.payload.${name}`);
     mkdirSync(cg);
     w.defer(async () => {
@@ -73,6 +66,15 @@ describe('guests named as pipework names them', { skip: needsRoot }, () => {
         } catch {
           await sleep(100);
         }
+      }
+      throw new Error(`could not remove ${cg}`);
+    });
+    const p = sleeper(w, c);
+    await until('the guest process to be in its netns', () => {
+      try {
+        return readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').startsWith('sleep');
+      } catch {
+        return false;
       }
     });
     writeFileSync(join(cg, 'cgroup.procs'), String(p.pid));

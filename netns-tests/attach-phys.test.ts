@@ -97,4 +97,27 @@ describe('tsnet attach --direct-phys', { skip: needsRoot }, () => {
     tsnetOk(h, 'detach', c, '-i', 'wan0');
     assert.deepEqual(nicState(h, 'up0'), before, 'up0 is back as it was: its MAC too, and the default route');
   });
+
+  it('a failure after the move (no DHCP lease) gives the NIC back as it was (rollback)', (t) => {
+    const w = world(t);
+    const h = w.netns('phost');
+    const c = w.netns('pctr');
+    const lan = w.netns('plan');
+    ip(h, 'link', 'add', 'nic1', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', lan);
+    ip(h, 'addr', 'add', '10.76.0.2/24', 'dev', 'nic1');
+    ip(h, 'link', 'set', 'nic1', 'up');
+    ip(h, 'route', 'add', '10.77.0.0/16', 'via', '10.76.0.1');
+    const before = nicState(h, 'nic1');
+    // No DHCP server answers on the segment: the lease never comes, after the NIC has moved.
+    const r = tsnet(h, 'attach', '--direct-phys', '--timeout', '3', 'nic1', c, 'udhcpc');
+    assert.notEqual(r.status, 0, r.stdout);
+    assert.match(r.stderr, /got no lease within 3s/);
+    assert.ok(!ipj(c, 'link', 'show').some((l: any) => l.ifname === 'eth1'), 'nothing left in the container');
+    assert.deepEqual(nicState(h, 'nic1'), before, 'nic1 is back with its name, MAC, addresses, routes and up state');
+    assert.deepEqual(
+      JSON.parse(tsnetOk(h, 'attach', 'ls', '--json')).filter((x: any) => x.container === c),
+      [],
+      'no record left',
+    );
+  });
 });

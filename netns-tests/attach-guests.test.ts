@@ -154,7 +154,7 @@ describe('guests named as pipework names them', { skip: needsRoot }, () => {
       const rootfs = join(dir, 'rootfs');
       mkdirSync(join(rootfs, 'bin'), { recursive: true });
       copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
-      for (const b of ['sh', 'ip', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', b));
+      for (const b of ['sh', 'ip', 'sleep', 'cat']) symlinkSync('busybox', join(rootfs, 'bin', b));
       sh('tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.');
       ok('import', join(dir, 'rootfs.tar'), 'tsnet-bb');
       const name = `dk${w.id}`;
@@ -171,11 +171,38 @@ describe('guests named as pipework names them', { skip: needsRoot }, () => {
       const byId = tsnet(h, env, 'attach', '-i', 'eth2', 'br0', id.slice(0, 12), '10.75.1.5/24');
       assert.equal(byId.status, 0, byId.stderr);
       assert.match(ok('exec', name, 'ip', '-4', '-o', 'addr', 'show', 'dev', 'eth2'), /inet 10\.75\.1\.5\/24/, 'by id prefix too');
-      for (const ifname of ['eth1', 'eth2']) {
+      // A lease's DNS servers go to the Docker container's own resolv.conf (its ResolvConfPath), not the host's.
+      const srv = w.netns('gsrv');
+      ip(h, 'link', 'add', 'vsrv', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', srv);
+      ip(h, 'link', 'set', 'vsrv', 'master', 'br0', 'up');
+      ip(srv, 'addr', 'add', '192.168.122.1/24', 'dev', 'eth0');
+      ip(srv, 'link', 'set', 'eth0', 'up');
+      writeFileSync(
+        join(dir, 'udhcpd.conf'),
+        `start 192.168.122.100\nend 192.168.122.110\ninterface eth0\nlease_file ${dir}/leases\npidfile ${dir}/udhcpd.pid\n` +
+          'option subnet 255.255.255.0\noption router 192.168.122.1\noption dns 192.168.122.53\noption lease 600\n',
+      );
+      writeFileSync(join(dir, 'leases'), '');
+      const udhcpd = spawn('ip', ['netns', 'exec', srv, '/bin/busybox', 'udhcpd', '-f', join(dir, 'udhcpd.conf')], { stdio: 'ignore' });
+      w.defer(() => void udhcpd.kill('SIGKILL'));
+      const hostResolv = readFileSync('/etc/resolv.conf', 'utf8');
+      const lease = tsnet(h, env, 'attach', '--json', '-i', 'eth3', 'br0', name, 'udhcpc');
+      assert.equal(lease.status, 0, lease.stderr);
+      const keeper = (JSON.parse(lease.stdout) as { keeper: { pid: number } }).keeper.pid;
+      w.defer(() => {
+        try {
+          process.kill(-keeper, 'SIGKILL');
+        } catch {
+          /* gone */
+        }
+      });
+      assert.equal(ok('exec', name, 'cat', '/etc/resolv.conf'), 'nameserver 192.168.122.53\n');
+      assert.equal(readFileSync('/etc/resolv.conf', 'utf8'), hostResolv, "the host's resolv.conf is unchanged");
+      for (const ifname of ['eth1', 'eth2', 'eth3']) {
         const d = tsnet(h, env, 'detach', '-i', ifname, name);
         assert.equal(d.status, 0, d.stderr);
       }
-      assert.doesNotMatch(ok('exec', name, 'ip', '-o', 'link'), /eth1|eth2/);
+      assert.doesNotMatch(ok('exec', name, 'ip', '-o', 'link'), /eth1|eth2|eth3/);
 
       ok('stop', '-t', '0', name);
       const stopped = tsnet(h, env, 'attach', 'br0', name, '10.75.0.5/24');

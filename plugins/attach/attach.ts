@@ -5,7 +5,7 @@ import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
 import { containsAddr, parseAddr, parseCidr } from '../../ipam/cidr.js';
-import { hostNetnsReason, resolveContainer } from '../shared/container-ref.js';
+import { hostNetnsReason, resolveContainer, type ResolvedContainer } from '../shared/container-ref.js';
 import { randomVethName } from '../shared/random-name.js';
 import { createVethPort, ensureBridge, type PortErrors } from '../shared/bridge-port.js';
 import { DEFAULT_BRIDGE, type AttachRequest } from './args.js';
@@ -68,7 +68,7 @@ function guestName(req: AttachRequest, netnsPath: string): string | undefined {
       : undefined;
 }
 
-/** Where a lease's DNS servers go: the container's own resolv.conf; never the host's. */
+/** Where a lease's DNS servers go: the container's own resolv.conf (a tsnet or Docker container's); never the host's. */
 function leaseResolvConf(netnsPath: string, env: AttachEnv): string | undefined {
   if (env.resolvConf) return env.resolvConf;
   // A named netns: /etc/netns/NAME/resolv.conf, which `ip netns exec` shows as /etc/resolv.conf — only where
@@ -549,7 +549,11 @@ async function refuseDuplicates(ctr: Netns, req: AttachRequest): Promise<void> {
 
 /** Performs a checked request (see parseAttachArgs). */
 export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<AttachResult> {
-  const resolved = env.netnsPath ? { netnsPath: env.netnsPath, label: env.netnsPath } : await resolveContainer(req.container);
+  const resolved: ResolvedContainer = env.netnsPath
+    ? { netnsPath: env.netnsPath, label: env.netnsPath }
+    : await resolveContainer(req.container);
+  // A guest's own resolv.conf (a Docker container's), for a lease's DNS servers, unless the caller knows better.
+  if (resolved.resolvConf && !env.resolvConf) env = { ...env, resolvConf: resolved.resolvConf };
   const host = env.host ?? Netns.current();
   const ctr = Netns.open(resolved.netnsPath);
   const undo: Undo[] = [];

@@ -2,7 +2,7 @@
 // name, (through a resolver the engine registers) a tsnet container id or name, or as pipework does an LXC
 // container's name or a Docker container's name or id (foreign-guests.ts) — to a netns path; and
 // tells whether that netns is the host's own, which the commands that edit a container refuse to touch.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { CniCode, TsnetError } from '../../common/errors.js';
 import { NETNS_RUN_DIR } from '../../common/paths.js';
 import { NetnsError, assertNetnsPath } from '../../native/netns.js';
@@ -40,6 +40,8 @@ export interface ResolvedContainer {
   netnsPath: string;
   /** How to name it in messages. */
   label: string;
+  /** The guest's own resolv.conf on this host, where one is known (a Docker container's ResolvConfPath). */
+  resolvConf?: string;
 }
 
 const NAME_RE = /^[A-Za-z0-9_.][A-Za-z0-9_.:@-]*$/;
@@ -99,7 +101,8 @@ export async function resolveContainer(ref: string): Promise<ResolvedContainer> 
         `start it ('docker start ${r}'), then attach again`,
         false,
       );
-    return checked(`/proc/${docker.pid}/ns/net`, r, `docker container ${docker.name}`);
+    const found = checked(`/proc/${docker.pid}/ns/net`, r, `docker container ${docker.name}`);
+    return docker.resolvConf && existsSync(docker.resolvConf) ? { ...found, resolvConf: docker.resolvConf } : found;
   }
   throw new ContainerRefError(
     r,

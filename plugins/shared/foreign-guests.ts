@@ -67,7 +67,8 @@ export function dockerSocket(env: NodeJS.ProcessEnv = process.env): { path?: str
   return { path: '/var/run/docker.sock' };
 }
 
-export type DockerLookup = { found: true; pid: number; running: boolean; status: string; name: string } | { found: false; why?: string };
+export type DockerLookup =
+  { found: true; pid: number; running: boolean; status: string; name: string; resolvConf?: string } | { found: false; why?: string };
 
 /** Asks Docker about container `ref` (name or id). `why` says why Docker could not be asked (not running…). */
 export function dockerContainer(ref: string, env: NodeJS.ProcessEnv = process.env, timeoutMs = 5000): Promise<DockerLookup> {
@@ -87,13 +88,18 @@ export function dockerContainer(ref: string, env: NodeJS.ProcessEnv = process.en
           if (res.statusCode !== 200)
             return resolve({ found: false, why: `Docker at ${socketPath} answered ${res.statusCode}: ${body.trim().slice(0, 200)}` });
           try {
-            const j = JSON.parse(body) as { Name?: string; State?: { Pid?: number; Running?: boolean; Status?: string } };
+            const j = JSON.parse(body) as {
+              Name?: string;
+              ResolvConfPath?: string;
+              State?: { Pid?: number; Running?: boolean; Status?: string };
+            };
             resolve({
               found: true,
               pid: j.State?.Pid ?? 0,
               running: !!j.State?.Running,
               status: j.State?.Status ?? 'unknown',
               name: (j.Name ?? ref).replace(/^\//, ''),
+              ...(j.ResolvConfPath ? { resolvConf: j.ResolvConfPath } : {}),
             });
           } catch {
             resolve({ found: false, why: `Docker at ${socketPath} answered something that is not JSON` });

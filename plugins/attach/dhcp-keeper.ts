@@ -382,7 +382,7 @@ export async function runKeeper(spec: KeeperSpec): Promise<void> {
           const t = setTimeout(() => {
             rel.kill('SIGKILL');
             r();
-          }, 5000);
+          }, 10_000); // dhclient -r waits for the running one to go (about a second), then releases
           rel.once('exit', () => {
             clearTimeout(t);
             r();

@@ -175,9 +175,25 @@ describe('tsnet attach on one host', { skip: needsRoot }, () => {
     const h = w.netns('host');
     const c = w.netns('ctr');
     const before = snapshot(c);
+    // No client anywhere it looks: PATH is an empty directory, and /usr/sbin and /sbin (which it always
+    // searches too) are hidden under empty tmpfs in the command's own mount namespace.
+    const hide = '/usr/bin/mount -t tmpfs none /usr/sbin && { [ -L /sbin ] || /usr/bin/mount -t tmpfs none /sbin; } && exec "$0" "$@"';
     const r = spawnSync(
       '/usr/sbin/ip',
-      ['netns', 'exec', h, process.execPath, join(process.cwd(), 'dist/engine/cli/main.js'), 'attach', 'br0', c, 'dhcp'],
+      [
+        'netns',
+        'exec',
+        h,
+        '/bin/sh',
+        '-c',
+        hide,
+        process.execPath,
+        join(process.cwd(), 'dist/engine/cli/main.js'),
+        'attach',
+        'br0',
+        c,
+        'dhcp',
+      ],
       {
         encoding: 'utf8',
         env: { PATH: w.tmpdir() },

@@ -8,7 +8,9 @@ import { DEFAULT_IFNAME, parseAttachArgs, type AttachOptions } from '../../plugi
 import { checkIfname } from '../../plugins/shared/ifname.js';
 import { PluginError } from '../../plugins/shared/errors.js';
 import { appendSaved, readSaved, removeSaved, stableGuest, type SavedWords } from '../../plugins/attach/save-file.js';
-import { listContainers } from '../containers/store.js';
+import { files, findContainer, listContainers } from '../containers/store.js';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { addRoute, formatRoute, parseRouteWords } from '../../plugins/route/route.js';
 import { addRule, formatRule, parseRuleWords } from '../../plugins/route/rule.js';
 import { waitForCarrier } from '../../plugins/attach/wait.js';
@@ -23,6 +25,7 @@ interface AttachFlags {
   uplink?: string;
   force?: boolean;
   create?: boolean;
+  directPhys?: boolean;
   addressFamily?: string;
   save?: string;
   restore?: string;
@@ -33,7 +36,11 @@ interface AttachFlags {
 
 function describe(r: AttachResult): string {
   const where =
-    r.mode === 'bridge' ? `bridge ${r.bridge}${r.createdBridge ? ' (created)' : ''} via ${r.hostVeth}` : `macvlan of ${r.parent}`;
+    r.mode === 'bridge'
+      ? `bridge ${r.bridge}${r.createdBridge ? ' (created)' : ''} via ${r.hostVeth}`
+      : r.mode === 'phys'
+        ? `NIC ${r.parent} (moved in; detach gives it back)`
+        : `macvlan of ${r.parent}`;
   const ip = r.address
     ? ` ${r.address}${r.gateway ? ` gw ${r.gateway}` : ''}${r.keeper ? ` (lease ${r.lease ?? '?'}s, held by pid ${r.keeper.pid})` : ''}`
     : '';
@@ -51,6 +58,23 @@ export function savedGuestName(container: string): string {
   const pid = /^(?:\/proc\/)?(\d+)(?:\/ns\/net)?$/.exec(container)?.[1];
   const name = pid ? listContainers().find((c) => c.state.status === 'running' && c.state.pid === Number(pid))?.config.name : undefined;
   return stableGuest(container, name, (m) => process.stderr.write(`tsnet: warning: ${m}\n`));
+}
+
+/**
+ * A tsnet container's own resolv.conf (the file bound onto its /etc/resolv.conf), where a lease's DNS servers
+ * go; undefined when `ref` is not a running tsnet container (a named netns gets /etc/netns/NAME/resolv.conf).
+ * The keeper rewrites it in place, so the bind mount shows the new content.
+ */
+export function engineResolvConf(ref: string): string | undefined {
+  let c;
+  try {
+    c = findContainer(ref);
+  } catch {
+    return undefined; // an ambiguous prefix: resolveContainer says so
+  }
+  if (!c || c.state.status !== 'running') return undefined;
+  const p = join(files.etc(c.config.id), 'resolv.conf');
+  return existsSync(p) ? p : undefined;
 }
 
 type Outcome = { line: number; outcome: 'done' | 'skipped' | 'failed'; what: string };
@@ -99,7 +123,8 @@ async function restore(file: string, json: boolean): Promise<void> {
           say({ line: e.line, outcome: 'skipped', what: `${req.ifname} already present in ${req.container}` });
           continue;
         }
-        say({ line: e.line, outcome: 'done', what: describe(await attach(req)) });
+        const resolvConf = req.dhcp ? engineResolvConf(req.container) : undefined;
+        say({ line: e.line, outcome: 'done', what: describe(await attach(req, resolvConf ? { resolvConf } : {})) });
       } else {
         const kind = 'route' in e ? 'route' : 'rule';
         const w = 'route' in e ? e.route : e.rule;
@@ -180,7 +205,11 @@ async function listAttachments(json: boolean): Promise<void> {
   const body = rows.map((r) => [
     r.container,
     r.ifname,
-    r.mode === 'bridge' ? `${r.bridge} (${r.hostVeth})` : `macvlan of ${r.parent}`,
+    r.mode === 'bridge'
+      ? `${r.bridge} (${r.hostVeth})`
+      : r.mode === 'phys'
+        ? `NIC ${r.phys?.name ?? r.hostIf} (moved in)`
+        : `macvlan of ${r.parent}`,
     (r.addresses.join(',') || '-') + (r.dhcp ? ` (${r.dhcp.client})` : ''),
     r.gateway ?? '-',
     r.mac,
@@ -216,6 +245,10 @@ export function attachCommand(): Command {
     .option('--force', "use a NIC that carries the host's default route all the same (a macvlan of it, or as the uplink)")
     .option('-a, --address-family <4|6>', 'the addresses are IPv4 (4) or IPv6 (6); one of the other family is refused')
     .option('--create', 'make a missing <hostif> a bridge even though its name does not start with br')
+    .option(
+      '--direct-phys',
+      "move the NIC <hostif> itself into the container (pipework's --direct-phys); detach gives it back to the host with its name, addresses, routes and up state",
+    )
     .option('--save <file>', 'append the attachment to FILE, for --restore')
     .option('--restore <file>', 'replay the attachments saved in FILE')
     .option('--wait', 'inside a container: block until the interface (-i, default eth1) has carrier')
@@ -253,6 +286,7 @@ export function attachCommand(): Command {
         ...(f.uplink ? { uplink: f.uplink } : {}),
         ...(f.force ? { force: true } : {}),
         ...(f.create ? { create: true } : {}),
+        ...(f.directPhys ? { directPhys: true } : {}),
         ...(f.addressFamily ? { family: f.addressFamily } : {}),
       };
       if (words.length === 1 && words[0] === 'ls') {
@@ -261,7 +295,12 @@ export function attachCommand(): Command {
       }
       const req = parseAttachArgs(words, opts);
       const t = seconds(f.timeout, '--timeout');
-      const r = await attach(req, { ...(t === undefined ? {} : { dhcpTimeoutMs: t }), progress: progressLine });
+      const resolvConf = req.dhcp ? engineResolvConf(req.container) : undefined;
+      const r = await attach(req, {
+        ...(t === undefined ? {} : { dhcpTimeoutMs: t }),
+        ...(resolvConf ? { resolvConf } : {}),
+        progress: progressLine,
+      });
       if (f.save) appendSaved(f.save, { ...req, container: savedGuestName(req.container) });
       process.stdout.write(f.json ? `${JSON.stringify(r)}\n` : `${describe(r)}\n`);
       if (r.keeper && req.dhcpForm && parseDhcpForm(req.dhcpForm)?.foreground) await holdInForeground(r);
@@ -272,9 +311,13 @@ export function detachCommand(): Command {
   return new Command('detach')
     .description(
       'remove an interface that tsnet attach gave a container; when it was the last on a bridge that took a NIC ' +
-        '(--take-uplink, --uplink), the NIC is given back with its addresses and routes, and a bridge tsnet made goes',
+        '(--take-uplink, --uplink), the NIC is given back with its addresses and routes, and a bridge tsnet made goes; ' +
+        'a NIC moved in with --direct-phys goes back to the host under its name, with its addresses, routes and up state',
     )
-    .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
+    .argument(
+      '<container>',
+      'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
+    )
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
     .option('--force', "delete the interface even if tsnet attach did not make it (the engine's eth0, a foreign one)")
     .option('--save <file>', 'take the attachment out of FILE (written by attach --save)')

@@ -64,7 +64,10 @@ export function routeCommand(): Command {
     .command('add')
     .description('add a route in the container')
     .usage(`<container> ${WORDS}`)
-    .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
+    .argument(
+      '<container>',
+      'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
+    )
     .argument('[route...]', WORDS)
     .option('--host', "the container is the host's own network namespace: edit the host's routes")
     .option('--save <file>', 'also append the route to FILE, replayed by tsnet attach --restore FILE')
@@ -78,7 +81,10 @@ export function routeCommand(): Command {
     .command('replace')
     .description('add a route in the container, or replace the one to the same destination')
     .usage(`<container> ${WORDS}`)
-    .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
+    .argument(
+      '<container>',
+      'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
+    )
     .argument('[route...]', WORDS)
     .option('--host', "the container is the host's own network namespace: edit the host's routes")
     .action(async (container: string, words: string[], f: { host?: boolean }) => {

@@ -22,7 +22,10 @@ export function ruleCommand(): Command {
       .command(verb)
       .description(verb === 'add' ? 'add a rule in the container' : 'delete a rule in the container')
       .usage(`<container> ${WORDS}`)
-      .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
+      .argument(
+        '<container>',
+        'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
+      )
       .argument('[rule...]', WORDS)
       .option('-a, --family <4|6>', 'IPv4 (default) or IPv6 rule, when no prefix says it')
       .option('--host', "the container is the host's own network namespace: edit the host's rules")

@@ -18,7 +18,10 @@ export function tcCommand(): Command {
   return new Command('tc')
     .description("set a container's root qdisc from outside (tc qdisc): rate limits (tbf), delay and loss (netem), priority bands (prio)")
     .usage(USAGE)
-    .argument('<container>', 'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME or netns name')
+    .argument(
+      '<container>',
+      'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
+    )
     .argument('<words...>', 'qdisc add|replace|del|ls …')
     .option('--json', 'with ls: print JSON')
     .option('--host', "the container is the host's own network namespace: change the host's qdiscs")

@@ -90,6 +90,19 @@ describe('parseAttachArgs', () => {
   });
 });
 
+describe('--direct-phys', () => {
+  it('moves the NIC itself: round-trips through --save, and refuses what only a bridge or a veth has', () => {
+    const r = parseAttachArgs(['enp3s0', 'c', '10.0.0.5/24@10.0.0.1', 'U:web'], { directPhys: true, ifname: 'eth2', force: true });
+    assert.equal(r.directPhys, true);
+    assert.deepEqual(recheck(JSON.parse(JSON.stringify(r))), r);
+    assert.deepEqual(formatAttachArgs(r).slice(0, 5), ['enp3s0', '-i', 'eth2', '--force', '--direct-phys']);
+    fails(() => parseAttachArgs(['eth1', 'c', '10.0.0.5/24'], { directPhys: true, takeUplink: true }), /--direct-phys with --take-uplink/);
+    fails(() => parseAttachArgs(['eth1', 'c', '10.0.0.5/24'], { directPhys: true, bridge: 'br1' }), /--direct-phys with --bridge/);
+    fails(() => parseAttachArgs(['eth1', 'c', '10.0.0.5/24'], { directPhys: true, hostIfname: 'vx' }), /--direct-phys with -l/);
+    fails(() => parseAttachArgs(['eth1', 'c', '10.0.0.5/24', '@12'], { directPhys: true }), /@12 with --direct-phys.*eth1\.12/s);
+  });
+});
+
 describe('parseRouteWords', () => {
   it('takes ip-route words', () => {
     assert.deepEqual(parseRouteWords(['192.168.0.0/16', 'via', '192.168.115.2', 'dev', 'eth1', 'metric', '5', 'table', '100']), {

@@ -45,6 +45,8 @@ export interface AttachRequest {
   force?: boolean;
   /** Make a missing hostIf a bridge even though its name does not start with br. */
   create?: boolean;
+  /** pipework's --direct-phys: hostIf is a NIC moved into the container (and back to the host on detach). */
+  directPhys?: boolean;
 }
 
 export interface AttachOptions {
@@ -57,6 +59,7 @@ export interface AttachOptions {
   create?: boolean;
   /** -a 4|6 */
   family?: string;
+  directPhys?: boolean;
 }
 
 /** pipework's U:<string> MAC: 02: and the first five bytes of the md5 of the string as `echo` prints it (with its newline). */
@@ -214,7 +217,33 @@ export function parseAttachArgs(words: string[], opts: AttachOptions = {}): Atta
       'both name the NIC to enslave',
       `use either '${hostIf} --take-uplink' (hostif is the NIC) or '<bridge> --uplink <nic>'`,
     );
+  if (opts.directPhys) {
+    const other = (
+      [
+        ['--take-uplink', opts.takeUplink],
+        ['--uplink', opts.uplink],
+        ['--bridge', opts.bridge],
+        ['-l', opts.hostIfname],
+        ['--create', opts.create],
+      ] as const
+    ).find(([, v]) => v);
+    if (other)
+      throw new PluginError(
+        `--direct-phys with ${other[0]}`,
+        `--direct-phys moves the NIC ${hostIf} itself into the container: there is no bridge, uplink or host-side veth`,
+        `drop ${other[0]}, or drop --direct-phys to attach through a bridge`,
+      );
+  }
   const req: AttachRequest = { hostIf, container, ifname, ...(tail ? macVlan(tail) : {}) };
+  if (opts.directPhys) {
+    if (req.vlan)
+      throw new PluginError(
+        `@${req.vlan} with --direct-phys`,
+        `--direct-phys moves the NIC ${hostIf} itself into the container, untagged`,
+        `drop @${req.vlan} (or make a VLAN interface of ${hostIf} on the host and move that one: ${hostIf}.${req.vlan})`,
+      );
+    req.directPhys = true;
+  }
   if (opts.hostIfname) req.hostIfname = opts.hostIfname;
   if (opts.takeUplink) req.takeUplink = true;
   if (opts.bridge) req.bridge = opts.bridge;
@@ -292,6 +321,7 @@ export function formatAttachArgs(r: AttachRequest): string[] {
   if (r.uplink) out.push('--uplink', r.uplink);
   if (r.force) out.push('--force');
   if (r.create) out.push('--create');
+  if (r.directPhys) out.push('--direct-phys');
   if (r.family) out.push('-a', String(r.family));
   out.push(r.container, ipSpecOf(r));
   if (r.mac || r.vlan) out.push(`${r.mac ?? ''}${r.vlan ? `@${r.vlan}` : ''}`);

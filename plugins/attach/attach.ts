@@ -5,7 +5,7 @@ import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Link } from '../../native/netlink/link.js';
 import { containsAddr, parseAddr, parseCidr } from '../../ipam/cidr.js';
-import { hostNetnsReason, resolveContainer } from '../shared/container-ref.js';
+import { hostNetnsReason, resolveContainer, type ResolvedContainer } from '../shared/container-ref.js';
 import { randomVethName } from '../shared/random-name.js';
 import { createVethPort, ensureBridge, type PortErrors } from '../shared/bridge-port.js';
 import { DEFAULT_BRIDGE, type AttachRequest } from './args.js';
@@ -15,7 +15,8 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { AttachErrorCode, kernelError, PluginError } from '../shared/errors.js';
 import { sendGratuitousArp } from './garp.js';
-import { checkUplink, classifyHostIf, defaultRouteThrough, giveBackUplink, planUplinkMove, takeUplink } from './host-if.js';
+import { checkUplink, classifyHostIf, defaultRouteThrough, giveBackUplink, planUplinkMove, restoreNic, takeUplink } from './host-if.js';
+import type { AttachmentRecord, PhysRecord } from './registry.js';
 import { readUplinkRecords, recordUplink, releaseIdleUplinks, withAttachLock } from './uplink-record.js';
 import { rollBack, type Undo } from '../shared/rollback.js';
 import { RT_SCOPE_LINK } from '../../native/netlink/constants.js';
@@ -29,8 +30,8 @@ export interface AttachResult {
   ifname: string;
   mac: string;
   mtu: number;
-  /** 'bridge': a veth whose host end is a port of `bridge`; 'macvlan': a macvlan of `parent`. */
-  mode: 'bridge' | 'macvlan';
+  /** 'bridge': a veth whose host end is a port of `bridge`; 'macvlan': a macvlan of `parent`; 'phys': the NIC `parent` itself. */
+  mode: 'bridge' | 'macvlan' | 'phys';
   bridge?: string;
   hostVeth?: string;
   parent?: string;
@@ -67,7 +68,7 @@ function guestName(req: AttachRequest, netnsPath: string): string | undefined {
       : undefined;
 }
 
-/** Where a lease's DNS servers go: the container's own resolv.conf; never the host's. */
+/** Where a lease's DNS servers go: the container's own resolv.conf (a tsnet or Docker container's); never the host's. */
 function leaseResolvConf(netnsPath: string, env: AttachEnv): string | undefined {
   if (env.resolvConf) return env.resolvConf;
   // A named netns: /etc/netns/NAME/resolv.conf, which `ip netns exec` shows as /etc/resolv.conf — only where
@@ -83,7 +84,7 @@ function kernel(e: unknown, what: string): never {
 }
 
 interface Plan {
-  mode: 'bridge' | 'macvlan';
+  mode: 'bridge' | 'macvlan' | 'phys';
   /** Bridge name (bridge mode); existing link when it exists. */
   bridgeName?: string;
   bridge?: Link;
@@ -98,17 +99,27 @@ interface Plan {
  * on the host's uplink segment, and taking it into a bridge moves the host's own connectivity (addresses,
  * routes) — one mistake there and the host is cut off.
  */
-async function refuseUplinkNic(host: Netns, req: AttachRequest, nic: Link, mode: 'macvlan' | 'bridge', bridge?: string): Promise<void> {
+async function refuseUplinkNic(
+  host: Netns,
+  req: AttachRequest,
+  nic: Link,
+  mode: 'macvlan' | 'bridge' | 'phys',
+  bridge?: string,
+): Promise<void> {
   if (req.force) return;
   const route = await defaultRouteThrough(host, nic);
   if (!route) return;
   throw new PluginError(
-    `${mode === 'macvlan' ? 'host interface' : 'uplink'} ${nic.name}`,
+    `${mode === 'bridge' ? 'uplink' : 'host interface'} ${nic.name}`,
     `carries the host's default route (${route}): ` +
       (mode === 'macvlan'
         ? "a macvlan of it would put the container straight on the host's uplink network"
-        : `taking it into bridge ${bridge} would move the host's uplink (its addresses and routes) onto the bridge, and bridge the containers onto the host's uplink network; the host is cut off if that goes wrong`),
-    'attach to a bridge, or to a NIC the host does not route through; add --force if this is really meant',
+        : mode === 'phys'
+          ? 'moving it into the container (--direct-phys) takes it, its addresses and its routes away from the host: the host is cut off'
+          : `taking it into bridge ${bridge} would move the host's uplink (its addresses and routes) onto the bridge, and bridge the containers onto the host's uplink network; the host is cut off if that goes wrong`),
+    mode === 'phys'
+      ? 'move a NIC the host does not route through; add --force if this is really meant'
+      : 'attach to a bridge, or to a NIC the host does not route through; add --force if this is really meant',
     AttachErrorCode.BadArgument,
   );
 }
@@ -126,6 +137,16 @@ function distance(a: string, b: string): number {
     }
   }
   return d[b.length]!;
+}
+
+/** The host's interface names closest to `name` (for "did you mean"). */
+async function nearNames(host: Netns, name: string): Promise<string[]> {
+  return (await host.rtnl.links())
+    .map((l) => ({ n: l.name, d: distance(name, l.name) }))
+    .filter((x) => x.d <= Math.max(2, Math.floor(name.length / 3)))
+    .sort((a, b) => a.d - b.d)
+    .slice(0, 3)
+    .map((x) => x.n);
 }
 
 /**
@@ -148,13 +169,7 @@ async function refuseMissingHostIf(host: Netns, req: AttachRequest): Promise<voi
       AttachErrorCode.NotBridgeOrNic,
     );
   }
-  const names = (await host.rtnl.links()).map((l) => l.name);
-  const near = names
-    .map((n) => ({ n, d: distance(req.hostIf, n) }))
-    .filter((x) => x.d <= Math.max(2, Math.floor(req.hostIf.length / 3)))
-    .sort((a, b) => a.d - b.d)
-    .slice(0, 3)
-    .map((x) => x.n);
+  const near = await nearNames(host, req.hostIf);
   throw new PluginError(
     `host interface ${req.hostIf}`,
     `no such interface in ${host.label}`,
@@ -225,6 +240,129 @@ async function plan(host: Netns, req: AttachRequest): Promise<Plan> {
     ...(uplink ? { uplink } : {}),
     mtu: bridge?.mtu ?? uplink?.mtu ?? 1500,
   };
+}
+
+/** --direct-phys: the NIC to move — one that exists, is not a bridge or a bridge port, and (unless --force) not the host's uplink. */
+async function physPlan(host: Netns, req: AttachRequest): Promise<Link> {
+  const link = await host.rtnl.findLink(req.hostIf);
+  if (!link) {
+    const near = await nearNames(host, req.hostIf);
+    throw new PluginError(
+      `host interface ${req.hostIf}`,
+      `no such interface in ${host.label}`,
+      `${near.length ? `did you mean ${near.join(' or ')}? ` : ''}--direct-phys moves an existing NIC into the container ('ip link' lists them)`,
+      AttachErrorCode.NotBridgeOrNic,
+    );
+  }
+  if (classifyHostIf(link) === 'bridge')
+    throw new PluginError(
+      `host interface ${req.hostIf}`,
+      'is a bridge: --direct-phys moves a NIC into the container, and a bridge cannot leave the host',
+      `attach to the bridge without --direct-phys ('tsnet attach ${req.hostIf} ${req.container} …')`,
+      AttachErrorCode.NotBridgeOrNic,
+    );
+  if (link.masterIndex) {
+    const master = await host.rtnl.findLink(link.masterIndex);
+    throw new PluginError(
+      `host interface ${req.hostIf}`,
+      `is a port of ${master?.name ?? 'a bridge'}; moving it into the container would take it out of that bridge`,
+      `attach to ${master?.name ?? 'that bridge'} instead, or take ${req.hostIf} out of it first (ip link set ${req.hostIf} nomaster)`,
+      AttachErrorCode.NotBridgeOrNic,
+    );
+  }
+  await refuseUplinkNic(host, req, link, 'phys');
+  return link;
+}
+
+/**
+ * pipework's --direct-phys: the NIC itself goes into the container under req.ifname. What it was on the host
+ * (name, MAC, MTU, addresses, routes, up state) is recorded first, so that detach — or a rollback — gives it
+ * back as it was.
+ */
+async function physSide(
+  host: Netns,
+  ctr: Netns,
+  req: AttachRequest,
+  nic: Link,
+  where: { netnsPath: string; label: string },
+  undo: Undo[],
+): Promise<PhysRecord> {
+  const phys: PhysRecord = {
+    hostNetns: host.id(),
+    name: nic.name,
+    ...(nic.mac ? { mac: nic.mac } : {}),
+    mtu: nic.mtu,
+    move: await planUplinkMove(host, nic),
+  };
+  // Recorded before it moves (a crash between leaves a record detach can give the NIC back by); attach()
+  // rewrites it whole at the end.
+  const pre: AttachmentRecord = {
+    version: 1,
+    container: req.container,
+    label: where.label,
+    netnsPath: where.netnsPath,
+    netns: ctr.id(),
+    ifname: req.ifname,
+    ifindex: nic.index, // kept across the move unless taken in the container's namespace; the final record has the one it got
+    mac: nic.mac ?? '',
+    mode: 'phys',
+    hostIf: req.hostIf,
+    parent: nic.name,
+    createdBridge: false,
+    addresses: [],
+    routes: [],
+    phys,
+    created: new Date().toISOString(),
+  };
+  await writeAttachment(pre);
+  undo.push(() => removeAttachment(pre));
+  try {
+    await host.rtnl.setLink(nic.index, { netnsFd: ctr.fd(), name: req.ifname });
+  } catch (e) {
+    if (isNetlinkError(e, 'EEXIST')) throw interfaceExists(req, ctr);
+    if (isNetlinkError(e, 'EINVAL'))
+      throw new PluginError(
+        `host interface ${nic.name}`,
+        `cannot leave ${host.label}: the kernel keeps a ${nic.kind ?? 'device'} of this kind in its namespace (${(e as Error).message})`,
+        'move a physical NIC, or attach through a bridge without --direct-phys',
+        AttachErrorCode.Unsupported,
+      );
+    kernel(e, `move ${nic.name} into ${ctr.label}`);
+  }
+  undo.push(async () => {
+    const failed = await givePhysBack(host, ctr, req.ifname, phys);
+    if (failed.length) throw new Error(failed.join('; '));
+  });
+  if (req.mac) await ctr.rtnl.setLink(req.ifname, { mac: req.mac }).catch((e) => kernel(e, `set MAC ${req.mac} on ${req.ifname}`));
+  return phys;
+}
+
+/**
+ * Gives a --direct-phys NIC back to the host netns it came from under its own name, with its MAC, MTU,
+ * addresses, routes and up state. Returns what could not be done (the NIC back under its name is done first).
+ */
+async function givePhysBack(host: Netns, ctr: Netns, ifname: string, phys: PhysRecord): Promise<string[]> {
+  const link = await ctr.rtnl.findLink(ifname);
+  if (!link) return [`${ifname} is no longer in ${ctr.label}`];
+  await ctr.rtnl.setLink(link.index, { up: false }).catch(() => undefined);
+  try {
+    await ctr.rtnl.setLink(link.index, { netnsFd: host.fd(), name: phys.name });
+  } catch (e) {
+    if (isNetlinkError(e, 'EEXIST'))
+      throw new PluginError(
+        `NIC ${phys.name}`,
+        `cannot go back to ${host.label} under its name: another interface is called ${phys.name} there now`,
+        `rename that one (ip link set ${phys.name} name …), then detach again; ${ifname} stays in ${ctr.label} meanwhile`,
+        AttachErrorCode.InterfaceExists,
+      );
+    kernel(e, `move ${ifname} back to ${host.label} as ${phys.name}`);
+  }
+  const back = await host.rtnl.link(phys.name);
+  const failed: string[] = [];
+  const change = { ...(phys.mac && back.mac !== phys.mac ? { mac: phys.mac } : {}), ...(back.mtu !== phys.mtu ? { mtu: phys.mtu } : {}) };
+  if (Object.keys(change).length)
+    await host.rtnl.setLink(back.index, change).catch((e) => failed.push(`restore MAC/MTU of ${phys.name}: ${(e as Error).message}`));
+  return [...failed, ...(await restoreNic(host, back.index, { ...phys.move, nicIndex: back.index }))];
 }
 
 async function bridgeSide(
@@ -411,7 +549,11 @@ async function refuseDuplicates(ctr: Netns, req: AttachRequest): Promise<void> {
 
 /** Performs a checked request (see parseAttachArgs). */
 export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<AttachResult> {
-  const resolved = env.netnsPath ? { netnsPath: env.netnsPath, label: env.netnsPath } : await resolveContainer(req.container);
+  const resolved: ResolvedContainer = env.netnsPath
+    ? { netnsPath: env.netnsPath, label: env.netnsPath }
+    : await resolveContainer(req.container);
+  // A guest's own resolv.conf (a Docker container's), for a lease's DNS servers, unless the caller knows better.
+  if (resolved.resolvConf && !env.resolvConf) env = { ...env, resolvConf: resolved.resolvConf };
   const host = env.host ?? Netns.current();
   const ctr = Netns.open(resolved.netnsPath);
   const undo: Undo[] = [];
@@ -426,9 +568,14 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
     if (await ctr.rtnl.findLink(req.ifname)) throw interfaceExists(req, ctr);
     await refuseDuplicates(ctr, req);
     const dhcpClient = req.dhcp ? clientForForm(parseDhcpForm(req.dhcpForm ?? 'dhcp')!) : undefined; // before any change: no client, no attachment
-    const p = await plan(host, req);
+    const nic = req.directPhys ? await physPlan(host, req) : undefined;
+    const p: Plan = nic ? { mode: 'phys', mtu: nic.mtu } : await plan(host, req);
     let out: Pick<AttachResult, 'bridge' | 'hostVeth' | 'parent' | 'createdBridge'>;
-    if (p.mode === 'bridge') {
+    let phys: PhysRecord | undefined;
+    if (nic) {
+      phys = await physSide(host, ctr, req, nic, resolved, undo);
+      out = { parent: nic.name, createdBridge: false };
+    } else if (p.mode === 'bridge') {
       // Under the attachments lock: a detach never finds the bridge idle between the NIC taken and the port made.
       // Only where a NIC is taken, now or before: other attachments leave the state root alone.
       const locked = !!p.uplink || readUplinkRecords(host.id()).length > 0;
@@ -494,8 +641,9 @@ export async function attach(req: AttachRequest, env: AttachEnv = {}): Promise<A
       ...(ips.gateway ? { gateway: ips.gateway } : {}),
       routes: req.dhcp ? [] : allAddresses(req).flatMap((a) => (a.gateway ? [`default via ${a.gateway}`] : [])),
       ...(lease ? { dhcp: { client: dhcpClient!.kind, keeper: lease.keeper, ...(lease.lease ? { lease: lease.lease } : {}) } } : {}),
+      ...(phys ? { phys } : {}),
       created: new Date().toISOString(),
-    });
+    } satisfies AttachmentRecord);
     return result;
   } catch (e) {
     await rollBack(undo);
@@ -527,8 +675,14 @@ export async function detach(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath
       'is the loopback interface, not an attachment',
       'name the attached interface with -i (default eth1)',
     );
-  const removed = await removeInterface(req, env);
   const host = env.host ?? Netns.current();
+  let removed: boolean;
+  try {
+    removed = await removeInterface(req, { ...env, host });
+  } catch (e) {
+    if (!env.host) host.close();
+    throw e;
+  }
   try {
     if (!readUplinkRecords(host.id()).length) return removed;
     const failed = await withAttachLock(() => releaseIdleUplinks(host));
@@ -545,7 +699,7 @@ export async function detach(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath
   }
 }
 
-async function removeInterface(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath'>): Promise<boolean> {
+async function removeInterface(req: DetachRequest, env: Pick<AttachEnv, 'netnsPath' | 'host'>): Promise<boolean> {
   let path: string;
   try {
     path = env.netnsPath ?? (await resolveContainer(req.container)).netnsPath;
@@ -575,6 +729,28 @@ async function removeInterface(req: DetachRequest, env: Pick<AttachEnv, 'netnsPa
           : `'tsnet attach ls' lists what attach made; add --force to delete ${req.ifname} all the same`,
         AttachErrorCode.BadArgument,
       );
+    if (ours && rec.phys) {
+      // --direct-phys: the NIC goes back to the host as it was, not deleted.
+      const host = env.host!;
+      if (host.id() !== rec.phys.hostNetns)
+        throw new PluginError(
+          `NIC ${rec.phys.name} (${req.ifname} in ${ctr.label})`,
+          `came from another network namespace (${rec.phys.hostNetns}) than the one tsnet runs in (${host.id()})`,
+          'run tsnet detach in the network namespace the NIC came from',
+          AttachErrorCode.BadArgument,
+        );
+      if (rec.dhcp) await stopLeaseKeeper(rec.dhcp.keeper);
+      const failed = await givePhysBack(host, ctr, req.ifname, rec.phys);
+      removeAttachment(rec);
+      if (failed.length)
+        throw new PluginError(
+          `NIC ${rec.phys.name}`,
+          `is back in ${host.label}, but restoring it was incomplete (${failed.join('; ')})`,
+          'check its addresses and routes (ip addr, ip route) and put back what is missing',
+          AttachErrorCode.Kernel,
+        );
+      return true;
+    }
     if (rec?.dhcp) await stopLeaseKeeper(rec.dhcp.keeper); // the client releases the lease while the interface is still there
     if (rec) removeAttachment(rec);
     if (!link) {

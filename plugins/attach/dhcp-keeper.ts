@@ -5,9 +5,14 @@
 // with the lease's lifetime (so it expires if no one renews it), the router as the default route, the DNS
 // servers to the container's own resolv.conf or nowhere. No client ever writes the host's files.
 //
-// The keeper ends — releasing the lease (udhcpc -R) and taking its client with it — on SIGTERM (detach), when
-// the interface goes, and when the container goes (its /run/netns/NAME is removed or replaced, or its pid
-// exits). Its process group holds only it and its client, so `kill(-pid)` leaves nothing behind.
+// The client runs with its own configuration file and in a mount namespace of its own where /run, its
+// database directory and /etc/resolv.conf are private (clientMounts): whatever it or a hook writes, the host's
+// files stay as they were.
+//
+// The keeper ends — releasing the lease (udhcpc -R, dhcpcd's `release`, dhclient -r) and taking its client
+// with it — on SIGTERM (detach), when the interface goes, and when the container goes (its /run/netns/NAME is
+// removed or replaced, or its pid exits). Its process group holds only it and its client, so `kill(-pid)`
+// leaves nothing behind.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -138,9 +143,51 @@ export function parseLeaseEvent(kind: DhcpClientKind, arg: string, env: Record<s
   return { kind: 'other' };
 }
 
-/** The client's argv (after its own argv prefix): foreground, events to `script`, never configuring itself. */
-export function clientArgs(spec: Pick<KeeperSpec, 'kind' | 'ifname' | 'hostname' | 'options'>, script: string, dir: string): string[] {
+/**
+ * The client's own configuration file, written into the keeper's directory (so the host's
+ * /etc/dhcp/dhclient.conf or /etc/dhcpcd.conf, with their hooks and `persistent`, never apply): the hostname
+ * sent is the container's, and dhcpcd releases its lease when it stops. udhcpc takes all of it on its command
+ * line (undefined).
+ */
+export function clientConfig(spec: Pick<KeeperSpec, 'kind' | 'hostname'>): string | undefined {
   const h = spec.hostname;
+  switch (spec.kind) {
+    case 'udhcpc':
+      return undefined;
+    case 'dhclient':
+      return [
+        ...(h ? [`send host-name "${h}";`] : []),
+        'request subnet-mask, broadcast-address, time-offset, routers, domain-name, domain-name-servers, domain-search, interface-mtu;',
+        '',
+      ].join('\n');
+    case 'dhcpcd':
+      // release: a DHCPRELEASE when it stops; nogateway: the keeper sets the default route (one, not two).
+      return [
+        ...(h ? [`hostname ${h}`] : []),
+        'release',
+        'nogateway',
+        'noipv4ll',
+        'option domain_name_servers, domain_name, domain_search, interface_mtu',
+        '',
+      ].join('\n');
+  }
+}
+
+/** The file name of clientConfig's file in the keeper's directory. */
+export const CONFIG_FILE = 'client.conf';
+
+/**
+ * The client's argv (after its own argv prefix): foreground, events to `script`, never configuring the host.
+ * `release`: dhclient's second invocation that makes the running one release its lease and stop.
+ */
+export function clientArgs(
+  spec: Pick<KeeperSpec, 'kind' | 'ifname' | 'hostname' | 'options'>,
+  script: string,
+  dir: string,
+  release = false,
+): string[] {
+  const h = spec.hostname;
+  const conf = join(dir, CONFIG_FILE);
   switch (spec.kind) {
     case 'udhcpc':
       // -f foreground, -R release on exit; retries forever (no -n/-q): the lease is held, not just taken.
@@ -161,24 +208,57 @@ export function clientArgs(spec: Pick<KeeperSpec, 'kind' | 'ifname' | 'hostname'
         ...spec.options,
       ];
     case 'dhclient':
-      // -d foreground; -sf our script instead of dhclient-script (which writes /etc/resolv.conf).
+      // -d foreground; -sf our script instead of dhclient-script (which writes /etc/resolv.conf); every file it
+      // keeps (pid, leases, DUID, configuration) in the keeper's directory. -r: release and stop the running one.
       return [
-        '-d',
+        ...(release ? ['-r'] : ['-d']),
         '-4',
+        '-cf',
+        conf,
         '-sf',
         script,
         '-pf',
         join(dir, 'dhclient.pid'),
         '-lf',
         join(dir, 'dhclient.leases'),
-        ...(h ? ['-H', h] : []),
-        ...spec.options,
+        '-df',
+        join(dir, 'dhclient.duid'),
+        ...(release ? [] : spec.options),
         spec.ifname,
       ];
     case 'dhcpcd':
-      // -B foreground; -c our script instead of dhcpcd-run-hooks (which write /etc/resolv.conf).
-      return ['-B', '-4', '-c', script, ...(h ? ['-h', h] : []), ...spec.options, spec.ifname];
+      // -B foreground; -f our configuration; -c our script instead of dhcpcd-run-hooks (which write
+      // /etc/resolv.conf). Its database and run directories are private to it (clientMounts).
+      return ['-B', '-4', '-f', conf, '-c', script, ...spec.options, spec.ifname];
   }
+}
+
+/**
+ * What the client sees of the host's files: a mount namespace of its own (through tsnet-nsexec) with empty
+ * tmpfs on /run and on the clients' database directories, and the keeper's own empty file over
+ * /etc/resolv.conf — whatever a client (or a hook a user option brings in) writes there, the host's files
+ * stay as they were. `dir` (the keeper's, holding the script) must not be under any of them.
+ */
+export function clientMounts(dir: string): string[] {
+  return [
+    '--tmpfs',
+    '/run',
+    '--tmpfs',
+    '/var/lib/dhcpcd',
+    '--tmpfs',
+    '/var/lib/dhcp',
+    '--bind',
+    `${join(dir, 'resolv.conf')}:/etc/resolv.conf`,
+  ];
+}
+
+const PRIVATE_DIRS = ['/run', '/var/run', '/var/lib/dhcpcd', '/var/lib/dhcp'];
+
+/** The keeper's directory: under the temporary directory, unless that is hidden from the client. */
+function keeperDir(): string {
+  const base = tmpdir();
+  const hidden = PRIVATE_DIRS.some((d) => base === d || base.startsWith(`${d}/`));
+  return mkdtempSync(join(hidden ? '/tmp' : base, 'tsnet-dhcp-'));
 }
 
 function log(msg: string): void {
@@ -192,9 +272,12 @@ function log(msg: string): void {
 /** Runs the keeper until the attachment, the container or the keeper itself is told to go. */
 export async function runKeeper(spec: KeeperSpec): Promise<void> {
   const ns = Netns.open(spec.netnsPath);
-  const dir = mkdtempSync(join(tmpdir(), 'tsnet-dhcp-'));
+  const dir = keeperDir();
   const script = join(dir, 'event.sh');
   writeFileSync(script, SCRIPT, { mode: 0o700 });
+  writeFileSync(join(dir, 'resolv.conf'), '');
+  const conf = clientConfig(spec);
+  if (conf !== undefined) writeFileSync(join(dir, CONFIG_FILE), conf);
   let child: ChildProcess | undefined;
   let stopping = false;
   let reported = false;
@@ -241,7 +324,7 @@ export async function runKeeper(spec: KeeperSpec): Promise<void> {
 
   let chain = Promise.resolve();
   const start = () => {
-    const argv = [spec.nsexec, spec.netnsPath, '--', ...spec.argv, ...clientArgs(spec, script, dir)];
+    const argv = [spec.nsexec, ...clientMounts(dir), spec.netnsPath, '--', ...spec.argv, ...clientArgs(spec, script, dir)];
     const c = spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
@@ -289,9 +372,31 @@ export async function runKeeper(spec: KeeperSpec): Promise<void> {
     clearInterval(poll);
     clearTimeout(firstLease);
     const c = child;
-    if (c && c.exitCode === null) {
-      c.kill('SIGTERM'); // udhcpc -R sends a DHCPRELEASE on its way out
+    const running = (p: ChildProcess) => p.exitCode === null && p.signalCode === null;
+    if (c && running(c)) {
+      if (spec.kind === 'dhclient') {
+        // dhclient releases only when told to by a second invocation (-r), which stops the running one.
+        const argv = [spec.nsexec, ...clientMounts(dir), spec.netnsPath, '--', ...spec.argv, ...clientArgs(spec, script, dir, true)];
+        const rel = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+        await new Promise<void>((r) => {
+          const t = setTimeout(() => {
+            rel.kill('SIGKILL');
+            r();
+          }, 10_000); // dhclient -r waits for the running one to go (about a second), then releases
+          rel.once('exit', () => {
+            clearTimeout(t);
+            r();
+          });
+          rel.once('error', () => {
+            clearTimeout(t);
+            r();
+          });
+        });
+      }
+      // udhcpc -R and dhcpcd (release in its configuration) send a DHCPRELEASE on their way out
+      if (running(c)) c.kill('SIGTERM');
       await new Promise<void>((r) => {
+        if (!running(c)) return r();
         const t = setTimeout(() => {
           c.kill('SIGKILL');
           r();

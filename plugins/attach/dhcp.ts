@@ -187,8 +187,12 @@ export async function startLeaseKeeper(ctr: Netns, ifname: string, ifindex: numb
   }
 }
 
-/** Stops a lease keeper and its client (the client releases the lease); waits until the group is gone. */
-export async function stopLeaseKeeper(k: { pid: number; start?: string }, timeoutMs = 5000): Promise<void> {
+/**
+ * Stops a lease keeper and its client (the client releases the lease); waits until the group is gone. The
+ * keeper bounds its own stop (a release of at most 10 s, then 3 s for its client to exit), so the group is
+ * killed only after that, on a loaded machine too: killed earlier, a client would not have released its lease.
+ */
+export async function stopLeaseKeeper(k: { pid: number; start?: string }, timeoutMs = 20_000): Promise<void> {
   if (k.start !== undefined && processStart(k.pid) !== k.start) return; // gone (and the pid maybe reused)
   const alive = () => {
     try {

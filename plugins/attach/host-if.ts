@@ -215,3 +215,27 @@ export async function giveBackUplink(host: Netns, bridgeIndex: number, move: Upl
   if (!move.nicWasUp) await step(`bring ${move.nic} down again`, () => rt.setLink(nic.index, { up: false }));
   return failed;
 }
+
+/**
+ * Puts a NIC given back to the host (--direct-phys detach: it arrives down, with no address) as it was: up if
+ * it was, its global addresses and its routes. Returns what could not be done.
+ */
+export async function restoreNic(host: Netns, nicIndex: number, move: UplinkMove): Promise<string[]> {
+  const rt = host.rtnl;
+  const failed: string[] = [];
+  const step = async (what: string, fn: () => Promise<unknown>, benign: string[] = []) => {
+    try {
+      await fn();
+    } catch (e) {
+      if (!benign.some((code) => isNetlinkError(e, code))) failed.push(`${what}: ${(e as Error).message}`);
+    }
+  };
+  if (move.nicWasUp) await step(`bring ${move.nic} up`, () => rt.setLink(nicIndex, { up: true }));
+  for (const cidr of move.addresses)
+    await step(`put ${cidr} back on ${move.nic}`, () => rt.addAddress(nicIndex, cidr, { noDad: isV6(cidr) }), ['EEXIST']);
+  for (const r of [...move.routes].sort((x, y) => y.scope - x.scope))
+    await step(`put route ${r.dst}${r.gateway ? ` via ${r.gateway}` : ''} back on ${move.nic}`, () =>
+      rt.replaceRoute(routeSpec(r, nicIndex)),
+    );
+  return failed;
+}

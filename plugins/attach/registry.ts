@@ -9,6 +9,19 @@ import { stateRoot } from '../../common/paths.js';
 import { fsyncDir, writeFileAtomic } from '../../ipam/durable.js';
 import { AttachErrorCode, PluginError } from '../shared/errors.js';
 import { attachmentsDir } from './uplink-record.js';
+import type { UplinkMove } from './host-if.js';
+
+/** A NIC moved into a container (--direct-phys), as it was on the host. */
+export interface PhysRecord {
+  /** The host's netns ("net:[inode]") it came from. */
+  hostNetns: string;
+  /** Its name, MAC and MTU on the host. */
+  name: string;
+  mac?: string;
+  mtu: number;
+  /** Its global addresses, routes and up state on the host (what giving it back restores). */
+  move: UplinkMove;
+}
 
 export interface AttachmentRecord {
   version: 1;
@@ -22,7 +35,8 @@ export interface AttachmentRecord {
   ifname: string;
   ifindex: number;
   mac: string;
-  mode: 'bridge' | 'macvlan';
+  /** 'bridge': a veth into `bridge`; 'macvlan': a macvlan of `parent`; 'phys': the NIC `hostIf` itself (--direct-phys). */
+  mode: 'bridge' | 'macvlan' | 'phys';
   /** The host interface named in the attach (bridge or NIC). */
   hostIf: string;
   bridge?: string;
@@ -34,6 +48,8 @@ export interface AttachmentRecord {
   /** Routes added inside the container through tsnet for this attachment (the gateway's). */
   routes: string[];
   dhcp?: { client: string; keeper: { pid: number; start?: string }; lease?: number };
+  /** --direct-phys: what the NIC was on the host, to give it back as it was on detach. */
+  phys?: PhysRecord;
   created: string;
 }
 

@@ -81,6 +81,7 @@ export function recheck(req: AttachRequest): AttachRequest {
     ...(req.uplink ? { uplink: req.uplink } : {}),
     ...(req.force ? { force: true } : {}),
     ...(req.create ? { create: true } : {}),
+    ...(req.directPhys ? { directPhys: true } : {}),
     ...(req.family ? { family: String(req.family) } : {}),
   });
 }

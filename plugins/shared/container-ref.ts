@@ -1,10 +1,12 @@
 // Resolves what users write for a container — a pid, a /proc/PID/ns/net or /run/netns/NAME path, a netns
-// name, or (through a resolver the engine registers) a tsnet container id or name — to a netns path; and
+// name, (through a resolver the engine registers) a tsnet container id or name, or as pipework does an LXC
+// container's name or a Docker container's name or id (foreign-guests.ts) — to a netns path; and
 // tells whether that netns is the host's own, which the commands that edit a container refuse to touch.
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { CniCode, TsnetError } from '../../common/errors.js';
 import { NETNS_RUN_DIR } from '../../common/paths.js';
 import { NetnsError, assertNetnsPath } from '../../native/netns.js';
+import { dockerContainer, lxcContainerPid } from './foreign-guests.js';
 
 /** Returns the netns path of a tsnet container id/name, or undefined when there is no such container. */
 export type ContainerResolver = (ref: string) => string | undefined | Promise<string | undefined>;
@@ -38,6 +40,8 @@ export interface ResolvedContainer {
   netnsPath: string;
   /** How to name it in messages. */
   label: string;
+  /** The guest's own resolv.conf on this host, where one is known (a Docker container's ResolvConfPath). */
+  resolvConf?: string;
 }
 
 const NAME_RE = /^[A-Za-z0-9_.][A-Za-z0-9_.:@-]*$/;
@@ -85,10 +89,28 @@ export async function resolveContainer(ref: string): Promise<ResolvedContainer> 
   } catch (e) {
     if (!(e instanceof NetnsError) || !e.missing) throw e;
   }
+  // pipework's other guests: an LXC container (by its cgroup), then a Docker container (through Docker's API).
+  const lxc = lxcContainerPid(r);
+  if (lxc) return checked(`/proc/${lxc.pid}/ns/net`, r, `LXC container ${r}`);
+  const docker = await dockerContainer(r);
+  if (docker.found) {
+    if (!docker.running || !docker.pid)
+      throw new ContainerRefError(
+        r,
+        `is a Docker container that is not running (${docker.status})`,
+        `start it ('docker start ${r}'), then attach again`,
+        false,
+      );
+    const found = checked(`/proc/${docker.pid}/ns/net`, r, `docker container ${docker.name}`);
+    return docker.resolvConf && existsSync(docker.resolvConf) ? { ...found, resolvConf: docker.resolvConf } : found;
+  }
   throw new ContainerRefError(
     r,
-    `unknown container: no netns ${nsPath}${resolver ? ' and no tsnet container by that name' : ' (and no container engine is registered)'}`,
-    `check the name with 'ip netns list'${resolver ? " or 'tsnet ps'" : ''}, or give a pid or /proc/PID/ns/net`,
+    `unknown container: no netns ${nsPath}${resolver ? ', no tsnet container' : ''}, no LXC container` +
+      (docker.why ? ` by that name, and Docker could not be asked: ${docker.why}` : ' and no Docker container by that name'),
+    docker.why && !docker.why.startsWith('DOCKER_HOST')
+      ? `if it is a Docker container, start Docker (or point DOCKER_HOST at its unix socket); else check the name with 'ip netns list'${resolver ? " or 'tsnet ps'" : ''}, or give a pid or /proc/PID/ns/net`
+      : `check the name with 'ip netns list'${resolver ? ", 'tsnet ps'" : ''} or 'docker ps', or give a pid or /proc/PID/ns/net`,
     true,
   );
 }

@@ -11,6 +11,7 @@ import { decodeLink, encodeLinkChange, encodeLinkCreate, ifinfomsg, Link, LinkCh
 import { decodeNeighbour, encodeNeighbour, ndmsg, Neighbour, NeighbourSpec } from './netlink/neigh.js';
 import { decodeRoute, encodeRoute, RouteEntry, RouteSpec, rtmsg } from './netlink/route.js';
 import type { NlMsg } from './netlink/message.js';
+import { decodeNsid, encodeNsidQuery, RTM_GETNSID } from './netlink/nsid.js';
 import { decodeRule, encodeRule, RTM_DELRULE, RTM_GETRULE, RTM_NEWRULE, type RuleEntry, type RuleSpec } from './netlink/rule.js';
 import {
   decodeQdisc,
@@ -443,6 +444,17 @@ export class Rtnl {
   async deleteRootQdisc(link: LinkRef): Promise<void> {
     const { fixed, attrs } = encodeQdisc(await this.index(link), undefined);
     await this.sock.request(RTM_DELQDISC, 0, fixed, attrs, this.op(`delete root qdisc of ${JSON.stringify(link)}`));
+  }
+
+  // ---- namespace ids
+
+  /**
+   * The id this namespace gives the namespace behind `fd` (an fd of its file, e.g. Netns.fd()), the number a
+   * veth's IFLA_LINK_NETNSID carries; NSID_NOT_ASSIGNED (-1) when it has given that namespace none.
+   */
+  async nsidOf(fd: number): Promise<number> {
+    const { fixed, attrs } = encodeNsidQuery(fd);
+    return decodeNsid((await this.sock.get(RTM_GETNSID, fixed, attrs, this.op(`get the id of namespace fd ${fd}`))).payload);
   }
 
   // ---- neighbours

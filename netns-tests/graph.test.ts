@@ -13,6 +13,11 @@ describe('tsnet graph', { skip: needsRoot }, () => {
     const h = w.netns('ghost');
     const c = w.netns('gctr');
     tsnetOk(h, 'attach', 'br0', c, '10.66.0.5/24@10.66.0.1');
+    // a decoy built the same way (same interface indexes in its namespaces), named to be listed first: the pair
+    // must be matched by the namespace ids the veth ends carry, not by their indexes alone
+    const h2 = w.netns('adhost');
+    const c2 = w.netns('adctr');
+    tsnetOk(h2, 'attach', 'br0', c2, '10.66.0.6/24@10.66.0.1');
     const hostVeth = ipj(h, 'link', 'show', 'master', 'br0')[0].ifname as string;
 
     const text = tsnetOk(h, 'graph');

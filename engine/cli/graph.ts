@@ -21,6 +21,8 @@ export interface GraphIface {
   /** For a veth: the peer's index (in its namespace). */
   peerIndex?: number;
   peerElsewhere: boolean;
+  /** For a veth whose peer is elsewhere: the id this namespace gives the peer's (IFLA_LINK_NETNSID). */
+  peerNsid?: number;
 }
 
 export interface GraphNs {
@@ -58,6 +60,7 @@ async function readNs(ns: Netns, label: string, kind: GraphNs['kind']): Promise<
       addresses: addrs.filter((a) => a.index === l.index && a.scope === 0).map((a) => a.cidr),
       ...(l.kind === 'veth' && l.linkIndex ? { peerIndex: l.linkIndex } : {}),
       peerElsewhere: l.linkNetnsId !== undefined,
+      ...(l.linkNetnsId !== undefined ? { peerNsid: l.linkNetnsId } : {}),
     }));
   const gateways = routes
     .filter((r) => r.dst === 'default' && r.gateway)
@@ -69,6 +72,8 @@ async function readNs(ns: Netns, label: string, kind: GraphNs['kind']): Promise<
 export async function collectGraph(): Promise<GraphModel> {
   const hostNs = Netns.current();
   const seen = new Set<string>();
+  // every namespace read stays open until the veth pairs are matched (by the ids they give each other)
+  const handles = new Map<string, Netns>([[hostNs.id(), hostNs]]);
   try {
     const host = await readNs(hostNs, 'host', 'host');
     seen.add(host.id);
@@ -80,13 +85,10 @@ export async function collectGraph(): Promise<GraphModel> {
       } catch {
         return;
       }
-      try {
-        if (seen.has(ns.id())) return;
-        seen.add(ns.id());
-        spaces.push({ ...(await readNs(ns, label, kind)), ports });
-      } finally {
-        ns.close();
-      }
+      if (seen.has(ns.id())) return ns.close();
+      seen.add(ns.id());
+      handles.set(ns.id(), ns);
+      spaces.push({ ...(await readNs(ns, label, kind)), ports });
     };
     for (const c of listContainers()) {
       if (c.state.status !== 'running' || !c.state.pid) continue;
@@ -113,13 +115,19 @@ export async function collectGraph(): Promise<GraphModel> {
             pairs.push({ a: [a.id, ia.index], b: [a.id, ia.peerIndex] });
           continue;
         }
-        // The peer is in another namespace: the one whose veth points back (index ↔ peer index both ways).
-        const b = all.find((o) => o !== a && o.ifaces.some((x) => x.index === ia.peerIndex && x.peerIndex === ia.index && x.peerElsewhere));
-        if (b && a.id < b.id) pairs.push({ a: [a.id, ia.index], b: [b.id, ia.peerIndex] });
+        // The peer is in another namespace: one whose veth points back (index ↔ peer index both ways) and that is
+        // the namespace a's IFLA_LINK_NETNSID names — indexes alone repeat across namespaces.
+        for (const b of all) {
+          if (b === a || a.id > b.id) continue;
+          if (!b.ifaces.some((x) => x.index === ia.peerIndex && x.peerIndex === ia.index && x.peerElsewhere)) continue;
+          if ((await handles.get(a.id)!.rtnl.nsidOf(handles.get(b.id)!.fd())) !== ia.peerNsid) continue;
+          pairs.push({ a: [a.id, ia.index], b: [b.id, ia.peerIndex] });
+          break;
+        }
       }
     return { host, spaces, pairs, attachments: readAttachments() };
   } finally {
-    hostNs.close();
+    for (const ns of handles.values()) ns.close();
   }
 }
 

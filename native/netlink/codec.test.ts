@@ -2,11 +2,12 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeAddress, encodeAddress } from './addr.js';
-import { AttrMap, attrsSize, bytes, encodeAttrs, nest, NetlinkDecodeError, str, u16, u32, u8 } from './attrs.js';
+import { AttrMap, attrsSize, bytes, encodeAttrs, nest, NetlinkDecodeError, s32, str, u16, u32, u8 } from './attrs.js';
 import * as C from './constants.js';
 import { decodeLink, encodeLinkChange, encodeLinkCreate } from './link.js';
 import { decodeError, encodeMessage, NLMSG_HDRLEN, splitMessages } from './message.js';
 import { decodeNeighbour, encodeNeighbour } from './neigh.js';
+import { decodeNsid, encodeNsidQuery, NSID_NOT_ASSIGNED } from './nsid.js';
 import { decodeRoute, encodeRoute } from './route.js';
 
 /** Frames fixed+attrs as the kernel would send them and decodes the one message back. */
@@ -256,5 +257,20 @@ describe('framing and errors', () => {
   it('rejects an error message too short to hold the original header', () => {
     const msg = splitMessages(encodeMessage(C.NLMSG_ERROR, 0, 1, Buffer.alloc(4)))[0]!;
     assert.throws(() => decodeError(msg), NetlinkDecodeError);
+  });
+
+  it('asks for a namespace id by fd and reads the answer, -1 when none is assigned', () => {
+    const withHdr = (attrs: Parameters<typeof attrsSize>[0]) => {
+      const b = Buffer.alloc(4 + attrsSize(attrs));
+      encodeAttrs(attrs, b, 4);
+      return b;
+    };
+    const q = encodeNsidQuery(7);
+    assert.equal(q.fixed.length, 4, 'rtgenmsg padded to NLMSG_ALIGN');
+    assert.equal(AttrMap.parse(withHdr(q.attrs), 4).u32(3), 7, 'NETNSA_FD');
+    assert.equal(decodeNsid(withHdr([s32(1, 5)])), 5);
+    assert.equal(decodeNsid(withHdr([s32(1, -1)])), NSID_NOT_ASSIGNED);
+    assert.equal(decodeNsid(withHdr([])), NSID_NOT_ASSIGNED);
+    assert.throws(() => decodeNsid(Buffer.alloc(2)), NetlinkDecodeError);
   });
 });

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { TsnetError } from '../../common/errors.js';
 import { execInContainer } from '../containers/exec.js';
 import { inspectJson } from '../containers/inspect.js';
-import { createContainer } from '../containers/create.js';
+import { createContainer, userNetwork } from '../containers/create.js';
 import { containerExited, EXIT_HOOK_COMMAND } from '../containers/exit-hook.js';
 import { removeContainer } from '../containers/rm.js';
 import { startContainer } from '../containers/start.js';
@@ -11,7 +11,8 @@ import { killContainer, signalName, stopContainer } from '../containers/stop.js'
 import { streamLogs } from '../containers/logs.js';
 import { psRow, psTable } from '../containers/ps.js';
 import { getContainer } from '../containers/store.js';
-import { parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
+import { dualStackPorts, parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
+import { parseNetMode } from '../network/modes.js';
 import { getImage } from '../images/store.js';
 import type { ContainerConfig } from '../containers/model.js';
 import { reclaim, reclaimAll } from '../containers/reclaim.js';
@@ -28,6 +29,8 @@ interface RunFlags {
   net?: string;
   network?: string;
   ip?: string;
+  ip6?: string;
+  macAddress?: string;
   networkAlias?: string[];
   publish?: string[];
   env?: string[];
@@ -50,7 +53,7 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   // what dead containers (supervisor killed) still hold, published ports included, is reclaimed first
   await reclaimAll();
   // host ports are bound before the container exists: a refusal leaves no record, rule or address behind
-  const held = await reservePorts([...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image) : [])]);
+  const held = await reservePorts(publishedPorts(image, f));
   let cfg: ContainerConfig;
   try {
     cfg = create(image, cmd, f, held.ports);
@@ -78,6 +81,17 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   process.exitCode = code;
 }
 
+/**
+ * -p and -P: on a dual-stack network each port without a host IP is published on IPv6 too (as Docker with
+ * ip6tables); an IPv6 host IP needs such a network. Other modes refuse -p later, with their own reasons.
+ */
+function publishedPorts(image: string, f: RunFlags): PortMapping[] {
+  const ports = [...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image) : [])];
+  const mode = parseNetMode(f.net ?? f.network);
+  if (mode.kind !== 'bridge' && mode.kind !== 'network') return ports;
+  return dualStackPorts(ports, !!userNetwork(f.net ?? f.network)?.subnet6, mode.kind === 'network' ? mode.name : 'bridge');
+}
+
 /** -P: the image's exposed ports, each on a free host port (none when the image records none). */
 function exposedPorts(image: string): PortMapping[] {
   return (getImage(image).config.exposedPorts ?? []).flatMap((p) => parsePortSpec(p));
@@ -91,6 +105,8 @@ function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[])
     hostname: f.hostname,
     net: f.net ?? f.network,
     ip: f.ip,
+    ip6: f.ip6,
+    mac: f.macAddress,
     aliases: f.networkAlias,
     ports,
     env: f.env,
@@ -132,6 +148,8 @@ export function containerCommands(program: Command): void {
     .option('--net <mode>', 'host | none | bridge | container:<ctr> | attach:<spec> | <network>', 'bridge')
     .option('--network <mode>', 'same as --net')
     .option('--ip <addr>', 'static IPv4 address on the (first) network')
+    .option('--ip6 <addr>', 'static IPv6 address on the (first) network, one made with --ipv6')
+    .option('--mac-address <mac>', "eth0's MAC address, e.g. 02:42:ac:11:00:02")
     .option('--network-alias <name>', "another name for the container on its network's resolver (repeatable)", collect)
     .option('-p, --publish <[ip:][host:]ctr[/proto]>', 'publish a port or range; no host port: a free one (repeatable)', collect)
     .option('-P, --publish-all', "publish the image's exposed ports on free host ports")

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { EngineFixture } from '../engine/testing/cli.js';
-import { needsRoot, world } from './harness.js';
+import { ipj, needsRoot, world } from './harness.js';
 
 function hostBind(ns: string, port: number): number {
   const py = `import socket,sys,errno\ns=socket.socket()\ntry:\n  s.bind(("0.0.0.0", ${port}))\nexcept OSError as e:\n  sys.exit(98 if e.errno == errno.EADDRINUSE else 1)`;
@@ -117,5 +117,32 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /no field 'Nope'/);
     e.ok('rm', '-f', 'onbridge');
+  });
+  await t.test('--mac-address: eth0 gets it, inspect shows it, restart keeps it; refused where Docker refuses it', () => {
+    const mac = '02:42:ac:11:00:99';
+    const id = e.ok('run', '-d', '--name', 'withmac', '--net', net, '--mac-address', mac.toUpperCase(), 'img', 'sleep', '120').trim();
+    const eth0 = () => ipj(`tsnet-${id.slice(0, 12)}`, 'link', 'show', 'dev', 'eth0')[0].address;
+    assert.equal(eth0(), mac);
+    assert.equal(e.inspect('withmac').NetworkSettings.Networks[net].MacAddress, mac);
+    assert.equal(e.inspect('withmac').Config.MacAddress, mac);
+    e.ok('restart', '-t', '1', 'withmac');
+    assert.equal(eth0(), mac, 'the MAC comes back with the network on restart');
+    const onBridge = e.ok('run', '-d', '--mac-address', '02:42:ac:11:00:98', 'img', 'sleep', '120').trim();
+    assert.equal(e.ok('inspect', '-f', '{{.NetworkSettings.MacAddress}}', onBridge).trim(), '02:42:ac:11:00:98');
+    assert.equal(ipj(`tsnet-${onBridge.slice(0, 12)}`, 'link', 'show', 'dev', 'eth0')[0].address, '02:42:ac:11:00:98');
+    e.ok('rm', '-f', onBridge, 'withmac');
+    const before = e.ids().sort();
+    for (const [args, why] of [
+      [['--net', 'host', '--mac-address', mac], /conflicting options: --mac-address and the network mode/],
+      [['--net', 'container:x', '--mac-address', mac], /conflicting options: --mac-address/],
+      [['--net', 'none', '--mac-address', mac], /no network interface/],
+      [['--net', net, '--mac-address', '02:42:ac:11:00'], /is not a MAC address/],
+      [['--net', net, '--mac-address', '01:00:5e:00:00:01'], /multicast/],
+    ] as const) {
+      const r = e.tsnet('run', '-d', ...args, 'img', 'sleep', '30');
+      assert.notEqual(r.status, 0, args.join(' '));
+      assert.match(r.stderr, why);
+      assert.deepEqual(e.ids().sort(), before, `${args.join(' ')}: no container record`);
+    }
   });
 });

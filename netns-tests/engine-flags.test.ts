@@ -145,4 +145,33 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
       assert.deepEqual(e.ids().sort(), before, `${args.join(' ')}: no container record`);
     }
   });
+  await t.test('--ip anywhere in the subnet, not only inside --ip-range; outside the subnet refused with nothing made', () => {
+    const ranged = `tr${w.id}`;
+    w.defer(() => void e.tsnet('network', 'rm', '-f', ranged));
+    e.ok(
+      'network',
+      'create',
+      ranged,
+      '--subnet',
+      '10.95.0.0/24',
+      '--ip-range',
+      '10.95.0.128/25',
+      '--bridge',
+      `tbr${w.id}`,
+      '--no-masquerade',
+    );
+    const eth0 = (id: string) =>
+      ipj(`tsnet-${id.slice(0, 12)}`, '-4', 'addr', 'show', 'dev', 'eth0')[0].addr_info.map((a: any) => `${a.local}/${a.prefixlen}`);
+    const pinned = e.ok('run', '-d', '--net', ranged, '--ip', '10.95.0.10', 'img', 'sleep', '120').trim();
+    assert.deepEqual(eth0(pinned), ['10.95.0.10/24'], 'a pinned address outside --ip-range');
+    const dynamic = e.ok('run', '-d', '--net', ranged, 'img', 'sleep', '120').trim();
+    assert.deepEqual(eth0(dynamic), ['10.95.0.128/24'], 'handed-out addresses still come from --ip-range');
+    const before = e.ids().sort();
+    const r = e.tsnet('run', '-d', '--net', ranged, '--ip', '10.95.1.10', 'img', 'sleep', '30');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--ip 10\.95\.1\.10: does not belong to the subnet of network/);
+    assert.deepEqual(e.ids().sort(), before, 'no container record');
+    e.ok('rm', '-f', pinned, dynamic);
+    assert.deepEqual(JSON.parse(e.ok('network', 'inspect', ranged))[0].allocations, {});
+  });
 });

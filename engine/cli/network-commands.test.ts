@@ -35,6 +35,13 @@ test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are
     const conf: NetConf = { cniVersion: '1.0.0', name: 'whatever', type: 'x', ipam: { type: 't', root, network: 'back' } };
     assert.equal((await ipamAdd(conf, args('a'))).ips![0]!.address, '10.70.0.128/24');
     assert.equal((await ipamAdd(conf, args('b'))).ips![0]!.address, '10.70.0.129/24');
+    // a static address anywhere in the subnet, outside --ip-range too (Docker's rule); not the gateway, not outside
+    assert.equal((await ipamAdd(conf, args('s', { IP: '10.70.0.5' }))).ips![0]!.address, '10.70.0.5/24');
+    await assert.rejects(ipamAdd(conf, args('t', { IP: '10.70.0.254' })), /gateway/);
+    await assert.rejects(ipamAdd(conf, args('t', { IP: '10.70.1.5' })), /10\.70\.1\.5/);
+    assert.equal((await ipamAdd(conf, args('u'))).ips![0]!.address, '10.70.0.130/24', 'dynamic ones still come from the range');
+    await ipamDel(conf, args('s'));
+    await ipamDel(conf, args('u'));
 
     lines.length = 0;
     await cli(['ls']);

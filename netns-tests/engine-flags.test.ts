@@ -174,4 +174,38 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
     e.ok('rm', '-f', pinned, dynamic);
     assert.deepEqual(JSON.parse(e.ok('network', 'inspect', ranged))[0].allocations, {});
   });
+  await t.test("network create -o: docker's bridge name, MTU and masquerade keys (and tsnet's short ones) in the kernel", () => {
+    const named = `to${w.id}`;
+    const plain = `tp${w.id}`;
+    const br = `tbo${w.id}`;
+    w.defer(() => {
+      e.tsnet('network', 'rm', '-f', named);
+      e.tsnet('network', 'rm', '-f', plain);
+    });
+    e.ok(
+      'network',
+      'create',
+      named,
+      '--subnet',
+      '10.94.0.0/24',
+      '-o',
+      `com.docker.network.bridge.name=${br}`,
+      '-o',
+      'com.docker.network.driver.mtu=1400',
+      '-o',
+      'com.docker.network.bridge.enable_ip_masquerade=false',
+    );
+    e.ok('network', 'create', plain, '--subnet', '10.94.1.0/24', '-o', `bridge=${br}b`, '-o', 'mtu=1450');
+    const a = e.ok('run', '-d', '--net', named, 'img', 'sleep', '120').trim();
+    const b = e.ok('run', '-d', '--net', plain, 'img', 'sleep', '120').trim();
+    const mtu = (ns: string, dev: string) => ipj(ns, 'link', 'show', 'dev', dev)[0].mtu;
+    assert.equal(mtu(host, br), 1400, 'the bridge has the name and MTU');
+    assert.equal(mtu(`tsnet-${a.slice(0, 12)}`, 'eth0'), 1400, "and the container's eth0 the MTU");
+    assert.equal(mtu(host, `${br}b`), 1450);
+    assert.equal(mtu(`tsnet-${b.slice(0, 12)}`, 'eth0'), 1450);
+    const rules = spawnSync('ip', ['netns', 'exec', host, 'nft', 'list', 'table', 'inet', 'tsnet'], { encoding: 'utf8' }).stdout;
+    assert.doesNotMatch(rules, /ip saddr 10\.94\.0\.\d+ .*masquerade/, 'enable_ip_masquerade=false: no masquerade');
+    assert.match(rules, /ip saddr 10\.94\.1\.\d+ .*masquerade/, 'masquerade by default');
+    e.ok('rm', '-f', a, b);
+  });
 });

@@ -139,7 +139,8 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .option('--internal', 'no route out: no masquerade, no published ports; containers on it still talk to each other')
     .option(
       '-o, --opt <key=value>',
-      "driver option, repeatable: icc=false (containers on the network cannot talk to each other), or docker's " +
+      'driver option, repeatable: icc=false (containers on the network cannot talk to each other), bridge=NAME, mtu=N, ' +
+        "masquerade=false, or docker's " +
         'com.docker.network.bridge.enable_icc, .name, .enable_ip_masquerade and com.docker.network.driver.mtu',
       collect,
     )

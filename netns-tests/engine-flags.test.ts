@@ -208,4 +208,39 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
     assert.match(rules, /ip saddr 10\.94\.1\.\d+ .*masquerade/, 'masquerade by default');
     e.ok('rm', '-f', a, b);
   });
+  await t.test('--format and --json on ps, inspect, network ls, network inspect and port', () => {
+    const id = e.ok('run', '-d', '--name', 'fmt', '--net', net, '-p', '18240:80', 'img', 'sleep', '120').trim();
+    const ip = e.inspect('fmt').NetworkSettings.Networks[net].IPAddress;
+    // Docker's inspect docs: the ports by range with variables, and a parenthesized index
+    assert.equal(
+      e.ok('inspect', '-f', '{{range $p, $conf := .NetworkSettings.Ports}}{{$p}} -> {{(index $conf 0).HostPort}}{{end}}', 'fmt').trim(),
+      '80/tcp -> 18240',
+    );
+    assert.equal(e.ok('inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, 'fmt').trim(), ip);
+    assert.equal(JSON.parse(e.ok('inspect', '--json', 'fmt'))[0].Id, id);
+    const row = JSON.parse(e.ok('ps', '--json')).find((c: any) => c.Id === id);
+    assert.equal(row?.Ports, '0.0.0.0:18240->80/tcp');
+    assert.match(e.ok('network', 'ls', '--format', '{{.Name}}:{{.Driver}}:{{.Scope}}'), new RegExp(`^${net}:bridge:local$`, 'm'));
+    assert.equal(
+      e
+        .ok(
+          'network',
+          'inspect',
+          '--format',
+          `{{range .IPAM.Config}}{{.Subnet}}{{end}} {{.EnableIPv6}} {{(index .allocations "${ip}").containerID}}`,
+          net,
+        )
+        .trim(),
+      `10.96.0.0/24 false ${id}`,
+    );
+    assert.equal(JSON.parse(e.ok('network', 'inspect', '--json', net))[0].name, net);
+    assert.equal(
+      e.ok('port', '--format', '{{.ContainerPort}}/{{.Protocol}} {{.HostIp}}:{{.HostPort}}', 'fmt').trim(),
+      '80/tcp 0.0.0.0:18240',
+    );
+    assert.deepEqual(JSON.parse(e.ok('port', '--json', 'fmt')), [
+      { ContainerPort: 80, Protocol: 'tcp', HostIp: '0.0.0.0', HostPort: 18240 },
+    ]);
+    e.ok('rm', '-f', 'fmt');
+  });
 });

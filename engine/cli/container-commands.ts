@@ -268,10 +268,12 @@ export function containerCommands(program: Command): void {
       '-f, --format <template>',
       "a Go template, e.g. '{{.NetworkSettings.IPAddress}}', '{{json .State}}', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'",
     )
-    .action(async (refs: string[], o: { format?: string }) => {
+    .option('--json', 'a JSON array (the default output)')
+    .action(async (refs: string[], o: { format?: string; json?: boolean }) => {
       const cs = refs.map((r) => getContainer(r));
       for (const c of cs) await reclaim(c);
       const docs = cs.map((c) => inspectJson(getContainer(c.config.id)));
+      if (o.format && o.json) throw new TsnetError('inspect', '--format and --json are two outputs', 'give one of them');
       if (o.format) {
         // a bare path (State.Pid) is read as {{.State.Pid}}
         const tpl = o.format.includes('{{') ? o.format : `{{.${o.format.replace(/^\./, '')}}}`;
@@ -284,8 +286,9 @@ export function containerCommands(program: Command): void {
     .description("list a running container's published ports, as docker port prints them")
     .argument('<container>')
     .argument('[port]', 'one container port, e.g. 80 or 53/udp')
-    .option('--json', 'JSON array of {containerPort, protocol, hostIp, hostPort}')
-    .action((ref: string, which: string | undefined, o: { json?: boolean }) => {
+    .option('--json', 'JSON array of {ContainerPort, Protocol, HostIp, HostPort}')
+    .option('--format <template>', "a Go template per port, e.g. '{{.HostIp}}:{{.HostPort}}' ({{.ContainerPort}}, {{.Protocol}})")
+    .action((ref: string, which: string | undefined, o: { json?: boolean; format?: string }) => {
       const c = getContainer(ref);
       const [num, proto = 'tcp'] = (which ?? '').split('/');
       const ports = (c.state.status === 'running' ? c.config.ports : []).filter(
@@ -293,14 +296,14 @@ export function containerCommands(program: Command): void {
       );
       if (which !== undefined && !ports.length)
         throw new TsnetError(`container ${c.config.name}`, `no public port '${which}' published`, `see 'tsnet port ${c.config.name}'`);
-      if (o.json)
-        process.stdout.write(
-          `${JSON.stringify(
-            ports.map((p) => ({ ...p, hostIp: p.hostIp ?? '0.0.0.0' })),
-            null,
-            2,
-          )}\n`,
-        );
+      const rows = ports.map((p) => ({
+        ContainerPort: p.containerPort,
+        Protocol: p.protocol,
+        HostIp: p.hostIp ?? '0.0.0.0',
+        HostPort: p.hostPort,
+      }));
+      if (o.format) for (const row of rows) process.stdout.write(`${renderTemplate(o.format, row)}\n`);
+      else if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       else
         for (const p of ports) {
           const host = `${p.hostIp ?? '0.0.0.0'}:${p.hostPort}`;

@@ -19,3 +19,32 @@ test('the Go-template subset scripts give docker inspect -f', () => {
   for (const bad of ['{{.Nope}}', '{{range .Args}}', '{{end}}', '{{printf "%s" .State}}'])
     assert.throws(() => renderTemplate(bad, doc), TsnetError, bad);
 });
+
+test("what Docker's docs and scripts write: parenthesized index, range with variables, if, pipes, len", () => {
+  const doc = {
+    Name: '/web',
+    State: { Running: false, Pid: 0 },
+    Config: { Cmd: ['sh', '-c', 'x'], Env: [] },
+    NetworkSettings: {
+      Ports: { '80/tcp': [{ HostIp: '0.0.0.0', HostPort: '8080' }], '53/udp': [{ HostIp: '::', HostPort: '5353' }] },
+      Networks: { web: { IPAddress: '10.1.0.2', GlobalIPv6Address: 'fd00::2' } },
+    },
+  };
+  const r = (t: string) => renderTemplate(t, doc);
+  assert.equal(r('{{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}'), '8080');
+  assert.equal(r('{{(index .NetworkSettings.Networks "web").GlobalIPv6Address}}'), 'fd00::2');
+  assert.equal(
+    r('{{range $p, $conf := .NetworkSettings.Ports}} {{$p}} -> {{(index $conf 0).HostPort}} {{end}}'),
+    ' 53/udp -> 5353  80/tcp -> 8080 ',
+    'map entries in key order, as Go ranges over a map',
+  );
+  assert.equal(r('{{range $n, $e := .NetworkSettings.Networks}}{{$n}}={{$e.IPAddress}}{{end}}'), 'web=10.1.0.2');
+  assert.equal(r('{{if .State.Running}}up{{else}}down{{end}}'), 'down');
+  assert.equal(r('{{range .Config.Env}}{{.}}{{else}}none{{end}}'), 'none');
+  assert.equal(r('{{.Config.Cmd | json}}'), '["sh","-c","x"]');
+  assert.equal(r('{{json (index .NetworkSettings.Ports "80/tcp")}}'), '[{"HostIp":"0.0.0.0","HostPort":"8080"}]');
+  assert.equal(r('{{len .NetworkSettings.Ports}} {{join .Config.Cmd ","}} {{upper $.Name}}'), '2 sh,-c,x /WEB');
+  assert.equal(r('x  {{- .Name -}}  y'), 'x/weby', 'trim markers');
+  for (const bad of ['{{(index .Config.Cmd 9)}}', '{{$nope}}', '{{else}}', '{{if .Name}}', '{{(.Name}}', '{{.Name .Name}}'])
+    assert.throws(() => r(bad), TsnetError, bad);
+});

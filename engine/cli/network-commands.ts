@@ -232,8 +232,11 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .command('inspect')
     .description('show networks as JSON, with their allocations and their resolver')
     .argument('<name...>', 'network names')
+    .option('-f, --format <template>', "a Go template per network, e.g. '{{range .IPAM.Config}}{{.Subnet}} {{end}}'")
+    .option('--json', 'a JSON array (the default output)')
     .action(
-      guard(async (names: string[]) => {
+      guard(async (names: string[], o: { format?: string; json?: boolean }) => {
+        if (o.format && o.json) throw new TsnetError('network inspect', '--format and --json are two outputs', 'give one of them');
         const reg = registry();
         const shown: (NetworkRecord & Record<string, unknown>)[] = [];
         for (const name of names) {
@@ -256,7 +259,8 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             dns: await resolverOf(rec, reg.root),
           });
         }
-        out(JSON.stringify(shown, null, 2));
+        if (o.format) for (const d of shown) out(renderTemplate(o.format, d));
+        else out(JSON.stringify(shown, null, 2));
       }),
     );
 

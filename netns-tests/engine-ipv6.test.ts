@@ -164,6 +164,7 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
       [['--net', net, '--ip6', '10.97.0.5'], /is not an IPv6 address/],
       [['--net', net, '--ip6', 'fd5e:99::5'], /fd5e:99::5: does not belong to the subnet of network/],
       [['--net', net4, '-p', '[::]:18302:80'], new RegExp(`network "${net4}" has no IPv6`)],
+      [['--net', net, '-p', '[fd5e:99::1]:18303:80'], /host IP fd5e:99::1 is not an address of this host/],
     ] as const) {
       const r = e.tsnet('run', '-d', ...args, 'img', 'sleep', '30');
       assert.notEqual(r.status, 0, args.join(' '));
@@ -181,7 +182,22 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
     assert.ok(held.includes('fd5e:10::2') && held.includes('fd5e:10::99'), held.join(' '));
   });
 
-  await t.test('rm -f gives back both addresses, both ports and every rule', () => {
+  await t.test('restart: both addresses again, and the IPv6 port forwards to the new one; rm -f gives everything back', () => {
+    e.ok('restart', '-t', '1', 'web');
+    const ip6 = e.inspect('web').NetworkSettings.Networks[net].GlobalIPv6Address;
+    assert.notEqual(ip6, 'fd5e:10::2', 'a new address (none was pinned)');
+    let body = '';
+    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = curl(client, '[fd5e:1::1]', 18300);
+    assert.equal(body, 'dual', 'published over IPv6 after restart');
+    assert.match(nftTable(host), new RegExp(`dnat ip6 to \\[${ip6}\\]:80`));
+    assert.equal(bind6(host, 18301), 98, '[::]:18301 held again');
+    // network reload makes the IPv6 DNAT again from state (after the table is gone)
+    assert.equal(spawnSync('ip', ['netns', 'exec', host, 'nft', 'delete', 'table', 'inet', 'tsnet']).status, 0);
+    assert.equal(curl(client, '[fd5e:1::1]', 18301), '', 'no DNAT without the table');
+    e.ok('network', 'reload');
+    body = '';
+    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = curl(client, '[fd5e:1::1]', 18301);
+    assert.equal(body, 'dual', 'published over IPv6 after network reload');
     e.ok('rm', '-f', 'web', 'pinned');
     assert.equal(bind6(host, 18300), 0);
     assert.equal(bind6(host, 18301), 0);

@@ -191,6 +191,13 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
     assert.equal(body, 'dual', 'published over IPv6 after restart');
     assert.match(nftTable(host), new RegExp(`dnat ip6 to \\[${ip6}\\]:80`));
     assert.equal(bind6(host, 18301), 98, '[::]:18301 held again');
+    // network connect --ip6: a second, dual-stack interface on a container of an IPv4-only network
+    const c4 = e.ok('run', '-d', '--name', 'c4', '--net', net4, 'img', 'sleep', '120').trim();
+    assert.equal(e.ok('network', 'connect', '--ip6', 'fd5e:10::77', net, 'c4').trim(), 'eth1');
+    const eth1 = ipj(`tsnet-${c4.slice(0, 12)}`, '-6', 'addr', 'show', 'dev', 'eth1')[0].addr_info.map((a: any) => a.local);
+    assert.ok(eth1.includes('fd5e:10::77'), eth1.join(' '));
+    assert.equal(e.inspect('c4').NetworkSettings.Networks[net].GlobalIPv6Address, 'fd5e:10::77');
+    e.ok('rm', '-f', 'c4');
     // network reload makes the IPv6 DNAT again from state (after the table is gone)
     assert.equal(spawnSync('ip', ['netns', 'exec', host, 'nft', 'delete', 'table', 'inet', 'tsnet']).status, 0);
     assert.equal(curl(client, '[fd5e:1::1]', 18301), '', 'no DNAT without the table');

@@ -183,6 +183,15 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
   });
 
   await t.test('restart: both addresses again, and the IPv6 port forwards to the new one; rm -f gives everything back', () => {
+    e.ok('stop', '-t', '1', 'web');
+    const stopped = e.inspect('web').NetworkSettings.Networks[net];
+    assert.deepEqual(
+      [stopped.GlobalIPv6Address, stopped.GlobalIPv6PrefixLen, stopped.IPv6Gateway],
+      ['', 0, ''],
+      'a stopped container holds no IPv6 address',
+    );
+    assert.equal(bind6(host, 18301), 0, 'nor its IPv6 port');
+    e.ok('start', 'web');
     e.ok('restart', '-t', '1', 'web');
     const ip6 = e.inspect('web').NetworkSettings.Networks[net].GlobalIPv6Address;
     assert.notEqual(ip6, 'fd5e:10::2', 'a new address (none was pinned)');

@@ -220,6 +220,12 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
     assert.equal(JSON.parse(e.ok('inspect', '--json', 'fmt'))[0].Id, id);
     const row = JSON.parse(e.ok('ps', '--json')).find((c: any) => c.Id === id);
     assert.equal(row?.Ports, '0.0.0.0:18240->80/tcp');
+    const table = e.ok('ps', '--format', 'table {{.Names}}\\t{{.Ports}}').trimEnd().split('\n');
+    assert.match(table[0]!, /^NAMES\s+PORTS$/);
+    assert.ok(
+      table.some((l) => /^fmt {7}0\.0\.0\.0:18240->80\/tcp$/.test(l)),
+      table.join('\n'),
+    );
     assert.match(e.ok('network', 'ls', '--format', '{{.Name}}:{{.Driver}}:{{.Scope}}'), new RegExp(`^${net}:bridge:local$`, 'm'));
     assert.equal(
       e

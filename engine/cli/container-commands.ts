@@ -18,7 +18,18 @@ import type { ContainerConfig } from '../containers/model.js';
 import { reclaim, reclaimAll } from '../containers/reclaim.js';
 import { restartContainer, startExisting } from '../containers/restart.js';
 import { formatError } from './format-error.js';
-import { renderTemplate } from './go-template.js';
+import { renderRows, renderTemplate } from './go-template.js';
+
+/** `ps --format 'table …'`: Docker's column names. */
+const PS_HEADERS: Record<string, string> = {
+  ID: 'CONTAINER ID',
+  Image: 'IMAGE',
+  Command: 'COMMAND',
+  CreatedAt: 'CREATED AT',
+  Status: 'STATUS',
+  Ports: 'PORTS',
+  Names: 'NAMES',
+};
 import { collect, parseLimits, parsePorts, parseTimeout, securityOptions } from './options.js';
 
 interface RunFlags {
@@ -182,10 +193,10 @@ export function containerCommands(program: Command): void {
     .option('--format <template>', "a Go template per container, e.g. '{{.ID}} {{.Names}} {{.Status}}'")
     .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean; format?: string }) => {
       const cs = (await reclaimAll()).filter((c) => o.all || c.state.status === 'running');
-      if (o.format)
-        for (const c of cs)
-          process.stdout.write(`${renderTemplate(o.format, { ...psRow(c), ID: c.config.id.slice(0, 12), Names: c.config.name })}\n`);
-      else if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
+      if (o.format) {
+        const rows = cs.map((c) => ({ ...psRow(c), ID: c.config.id.slice(0, 12), Names: c.config.name, CreatedAt: c.config.created }));
+        for (const line of renderRows(o.format, rows, PS_HEADERS)) process.stdout.write(`${line}\n`);
+      } else if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
       else if (o.quiet) process.stdout.write(cs.map((c) => `${c.config.id.slice(0, 12)}\n`).join(''));
       else process.stdout.write(`${psTable(cs)}\n`);
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TsnetError } from '../../common/errors.js';
-import { renderTemplate } from './go-template.js';
+import { renderRows, renderTemplate } from './go-template.js';
 
 test('the Go-template subset scripts give docker inspect -f', () => {
   const doc = {
@@ -47,4 +47,18 @@ test("what Docker's docs and scripts write: parenthesized index, range with vari
   assert.equal(r('x  {{- .Name -}}  y'), 'x/weby', 'trim markers');
   for (const bad of ['{{(index .Config.Cmd 9)}}', '{{$nope}}', '{{else}}', '{{if .Name}}', '{{(.Name}}', '{{.Name .Name}}'])
     assert.throws(() => r(bad), TsnetError, bad);
+});
+
+test("--format 'table …': a header row and aligned columns, as Docker's tabwriter", () => {
+  const rows = [
+    { ID: 'abc', Names: 'web', Ports: '0.0.0.0:8080->80/tcp' },
+    { ID: 'defdefdefdef', Names: 'db', Ports: '' },
+  ];
+  assert.deepEqual(renderRows('table {{.ID}}\\t{{.Names}}\\t{{.Ports}}', rows, { ID: 'CONTAINER ID', Names: 'NAMES' }), [
+    'CONTAINER ID   NAMES     PORTS',
+    'abc            web       0.0.0.0:8080->80/tcp',
+    'defdefdefdef   db',
+  ]);
+  assert.deepEqual(renderRows('{{.Names}}', rows), ['web', 'db'], 'no table: one rendered line per row');
+  assert.throws(() => renderRows('table {{json .ID}}', rows), TsnetError);
 });

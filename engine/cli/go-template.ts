@@ -221,3 +221,29 @@ function run(nodes: Node[], s: Scope, tpl: string): string {
 export function renderTemplate(tpl: string, value: unknown): string {
   return run(parse(tpl), { dot: value, vars: new Map([['$', value]]) }, tpl);
 }
+
+/**
+ * `--format` over rows (ps, network ls): each row rendered; with Docker's `table` directive a header row first —
+ * each field action's column name from `headers` (else the field in capitals) — and the tab-separated cells
+ * aligned as Docker's tabwriter aligns them (at least 10 wide, 3 spaces apart).
+ */
+export function renderRows(tpl: string, rows: unknown[], headers: Record<string, string> = {}): string[] {
+  const table = /^table\s*/.exec(tpl);
+  if (!table) return rows.map((r) => renderTemplate(tpl, r));
+  const body =
+    tpl.slice(table[0].length) ||
+    Object.keys(headers)
+      .map((k) => `{{.${k}}}`)
+      .join('\t');
+  const header = literal(body).replace(/\{\{-?\s*\.(\w+)\s*-?\}\}/g, (_m, f: string) => headers[f] ?? f.toUpperCase());
+  if (/\{\{/.test(header)) fail(tpl, 'a table header for actions other than {{.Field}}', "use plain field actions after 'table'");
+  const lines = [header, ...rows.map((r) => renderTemplate(body, r))].map((l) => l.split('\t'));
+  const widths: number[] = [];
+  for (const cells of lines) cells.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return lines.map((cells) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(Math.max(widths[i]! + 3, 10))))
+      .join('')
+      .trimEnd(),
+  );
+}

@@ -1,6 +1,6 @@
 // `tsnet network create|ls|inspect|rm`: docker-like commands over the networks registry.
 // The lead wires this into the main CLI and passes the netlink-backed host usage for `--subnet auto`.
-import { renderTemplate } from './go-template.js';
+import { renderRows, renderTemplate } from './go-template.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { NetworkRegistry, type HostUsage, type NetworkRecord } from '../../ipam/networks.js';
 import { collect, parseDriverOpts } from './options.js';
@@ -220,7 +220,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
           });
         if (o.json) return out(JSON.stringify(rows, null, 2));
         if (o.format) {
-          for (const r of rows) out(renderTemplate(o.format, r));
+          for (const line of renderRows(o.format, rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE' })) out(line);
           return;
         }
         // Docker's columns

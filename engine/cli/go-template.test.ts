@@ -16,7 +16,7 @@ test('the Go-template subset scripts give docker inspect -f', () => {
   assert.equal(renderTemplate('{{index .NetworkSettings.Networks "b"}}', doc), 'map[IPAddress:10.2.0.2]');
   assert.equal(renderTemplate('pid={{.State.Pid}}\\trun={{.State.Running}}', doc), 'pid=42\trun=true');
   assert.equal(renderTemplate('{{.Args}}', doc), '[-c x]');
-  for (const bad of ['{{.Nope}}', '{{range .Args}}', '{{end}}', '{{printf "%s" .State}}'])
+  for (const bad of ['{{.Nope}}', '{{range .Args}}', '{{end}}', '{{printf "%d" .NetworkSettings.IPAddress}}'])
     assert.throws(() => renderTemplate(bad, doc), TsnetError, bad);
 });
 
@@ -45,6 +45,7 @@ test("what Docker's docs and scripts write: parenthesized index, range with vari
   assert.equal(r('{{json (index .NetworkSettings.Ports "80/tcp")}}'), '[{"HostIp":"0.0.0.0","HostPort":"8080"}]');
   assert.equal(r('{{len .NetworkSettings.Ports}} {{join .Config.Cmd ","}} {{upper $.Name}}'), '2 sh,-c,x /WEB');
   assert.equal(r('x  {{- .Name -}}  y'), 'x/weby', 'trim markers');
+  assert.equal(r('{{printf "%s:%d %-6s|%q" .Name 42 "ab" .Name}}'), '/web:42 ab    |"/web"');
   for (const bad of ['{{(index .Config.Cmd 9)}}', '{{$nope}}', '{{else}}', '{{if .Name}}', '{{(.Name}}', '{{.Name .Name}}'])
     assert.throws(() => r(bad), TsnetError, bad);
 });

@@ -1,8 +1,8 @@
 // The subset of Go's text/template that scripts give `docker inspect -f` / `ps --format`: field paths
 // ({{.NetworkSettings.IPAddress}}, {{.State.Pid}}, {{$v.HostPort}}), parenthesized calls with fields after them
 // ({{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}}), the functions json, index (map keys and
-// array positions), len, join, upper, lower and println, pipes ({{.Config.Cmd | json}}), {{range PIPE}},
-// {{range $v := PIPE}} and {{range $k, $v := PIPE}} (a map's entries in key order, as Go's; an array's items)
+// array positions), len, join, upper, lower, println and printf (%s %v %d %q %t, widths), pipes
+// ({{.Config.Cmd | json}}), {{range PIPE}}, {{range $v := PIPE}} and {{range $k, $v := PIPE}} (a map's entries in key order, as Go's; an array's items)
 // with {{else}}, {{if PIPE}}…{{else}}…{{end}}, variables ($ is the document), and literal text with \n and \t as
 // Go writes them in a shell. Anything else is refused naming the action.
 import { TsnetError } from '../../common/errors.js';
@@ -125,6 +125,17 @@ const FUNCS: Record<string, (tpl: string, ...a: unknown[]) => unknown> = {
   upper: (_t, v) => show(v).toUpperCase(),
   lower: (_t, v) => show(v).toLowerCase(),
   println: (_t, ...a) => `${a.map(show).join(' ')}\n`,
+  printf: (t, fmt, ...a) => {
+    let i = 0;
+    return String(fmt).replace(/%([-+ 0#]*)(\d*)([svdqt%])/g, (_m, flags: string, width: string, verb: string) => {
+      if (verb === '%') return '%';
+      if (i >= a.length) return `%!${verb}(MISSING)`;
+      const v = a[i++];
+      const text = verb === 'q' ? JSON.stringify(show(v)) : verb === 'd' && typeof v !== 'number' ? fail(t, `%d of ${show(v)}`) : show(v);
+      const w = Number(width || 0);
+      return flags.includes('-') ? text.padEnd(w) : text.padStart(w);
+    });
+  },
 };
 
 /** One command: a value (with fields after a parenthesized one), or a function applied to its arguments. */

@@ -139,6 +139,16 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
         .split('\n')
         .pop()!;
     assert.equal(hair, 'dual', 'hairpin over IPv6');
+    e.ok('run', '-d', '--name', 'peer', '--net', net, 'img', 'sleep', '120');
+    hair = '';
+    for (let i = 0; i < 20 && hair !== 'dual'; i++)
+      hair = e
+        .tsnet('exec', 'peer', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 fd5e:1::1 18300`)
+        .stdout.trim()
+        .split('\n')
+        .pop()!;
+    assert.equal(hair, 'dual', 'another container reaches it through the host IPv6 address too');
+    e.ok('rm', '-f', 'peer');
     // -p 80: one free port, the same on both families
     e.ok('run', '-d', '--name', 'rnd', '--net', net, '-p', '80', 'img', 'sh', '-c', HTTPD('random'));
     const lines = e.ok('port', 'rnd').trim().split('\n');

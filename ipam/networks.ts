@@ -26,6 +26,9 @@ export interface NetworkRecord {
   ipRange?: string;
   /** True when the subnet was chosen by the picker. */
   auto: boolean;
+  /** Dual stack (`network create --ipv6 --subnet fd…/64`): the IPv6 subnet and its gateway, a second range set. */
+  subnet6?: string;
+  gateway6?: string;
   /** What the allocator uses (host-local range sets). */
   ranges: RangeSpec[][];
   /** Driver options (the bridge driver: its Linux bridge name, masquerade, MTU, internal, icc). */
@@ -71,6 +74,9 @@ export interface CreateNetworkOptions {
   gateway?: string;
   /** Allocate container addresses only from this sub-range of the subnet. */
   ipRange?: string;
+  /** IPv6 too (dual stack): this IPv6 subnet (no IPv6 pool is picked from) and optionally its gateway. */
+  subnet6?: string;
+  gateway6?: string;
   pools?: PoolSpec[];
   driver?: string;
   /** Host routes and addresses (netlink-backed in production); only consulted for auto. */
@@ -180,7 +186,22 @@ export class NetworkRegistry {
             );
           }
         }
-        const rec = buildRecord(o, subnet, auto);
+        let subnet6: Prefix | undefined;
+        if (o.subnet6 !== undefined) {
+          try {
+            subnet6 = parsePrefix(o.subnet6, { strict: true });
+          } catch (e) {
+            throw new NetworkError('invalid', `--subnet ${o.subnet6}: ${(e as Error).message}`);
+          }
+          if (subnet6.family !== 6) throw new NetworkError('invalid', `--subnet ${o.subnet6} is not an IPv6 subnet`);
+          const clash6 = others.find((n) => n.subnet6 && overlaps(parsePrefix(n.subnet6), subnet6!));
+          if (clash6)
+            throw new NetworkError(
+              'overlap',
+              `subnet ${formatPrefix(subnet6)} overlaps network "${clash6.name}" (${clash6.subnet6}); choose another IPv6 subnet`,
+            );
+        }
+        const rec = buildRecord(o, subnet, auto, subnet6);
         await writeFileAtomic(this.file(o.name), JSON.stringify(rec, null, 2) + '\n');
         return rec;
       },
@@ -227,32 +248,40 @@ export class NetworkRegistry {
   }
 }
 
-function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean): NetworkRecord {
-  const v4 = subnet.family === 4;
+/** A subnet's range: checked to be large enough, with its gateway (given, or the first address). */
+function subnetRange(o: CreateNetworkOptions, subnet: Prefix, auto: boolean, gatewayText: string | undefined): RangeSpec {
   try {
     canonicalizeRange({ subnet: formatPrefix(subnet) }); // too small (a /31, /32)?
   } catch (e) {
-    const max = v4 ? 30 : 126;
+    const max = subnet.family === 4 ? 30 : 126;
     throw new NetworkError(
       'invalid',
       `cannot create network "${o.name}": ${(e as RangeConfigError).reason}`,
       auto ? `ask for a prefix length of ${max} or less` : (e as RangeConfigError).fix,
     );
   }
-  let gateway: string | undefined;
-  if (o.gateway) {
+  let gateway: string;
+  if (gatewayText) {
     let gw;
     try {
-      gw = parseAddr(o.gateway);
+      gw = parseAddr(gatewayText);
     } catch (e) {
       throw new NetworkError('invalid', `--gateway: ${(e as Error).message}`);
     }
-    if (!containsAddr(subnet, gw)) throw new NetworkError('invalid', `--gateway ${o.gateway} is not inside subnet ${formatPrefix(subnet)}`);
+    if (!containsAddr(subnet, gw))
+      throw new NetworkError('invalid', `--gateway ${gatewayText} is not inside subnet ${formatPrefix(subnet)}`);
     gateway = formatAddr(gw);
   } else {
     gateway = formatAddr({ family: subnet.family, value: first(subnet) + 1n });
   }
-  const range: RangeSpec = { subnet: formatPrefix(subnet), ...(gateway ? { gateway } : {}) };
+  return { subnet: formatPrefix(subnet), gateway };
+}
+
+function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean, subnet6?: Prefix): NetworkRecord {
+  const v4 = subnet.family === 4;
+  const range = subnetRange(o, subnet, auto, o.gateway);
+  const gateway = range.gateway;
+  const range6 = subnet6 ? subnetRange(o, subnet6, false, o.gateway6) : undefined;
   let ipRange: string | undefined;
   if (o.ipRange) {
     let r: Prefix;
@@ -274,7 +303,7 @@ function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean): Ne
     ipRange = formatPrefix(r);
   }
   try {
-    canonicalizeRangeSets([[range]]);
+    canonicalizeRangeSets(range6 ? [[range], [range6]] : [[range]]);
   } catch (e) {
     throw new NetworkError('invalid', (e as Error).message);
   }
@@ -287,7 +316,8 @@ function buildRecord(o: CreateNetworkOptions, subnet: Prefix, auto: boolean): Ne
     ...(gateway ? { gateway } : {}),
     ...(ipRange ? { ipRange } : {}),
     auto,
-    ranges: [[range]],
+    ...(range6 ? { subnet6: range6.subnet, gateway6: range6.gateway } : {}),
+    ranges: range6 ? [[range], [range6]] : [[range]],
     ...(o.options && Object.keys(o.options).length ? { options: o.options } : {}),
   };
 }

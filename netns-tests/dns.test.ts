@@ -1,6 +1,6 @@
 // Container DNS on the engine's user networks, end to end, in a namespace that plays the host (dns-world.ts):
 // names and aliases resolve inside a network and not across; other names go to the host's resolver (a
-// loopback stub in the test's host namespace); DNS follows network connect/disconnect, stop and rm; the
+// loopback stub in the test's host namespace); DNS follows network connect/disconnect, stop, start and rm; the
 // resolver killed comes back; nothing of it is left after the last container goes. Observed from inside the
 // containers (busybox nslookup, ping) and from /proc and `ss` for the resolver's processes and sockets.
 import assert from 'node:assert/strict';
@@ -25,7 +25,7 @@ async function until(what: string, cond: () => boolean, ms = 20_000): Promise<nu
 }
 
 describe('container DNS on user networks', { skip }, () => {
-  it('names and aliases resolve inside a network, not across; others are forwarded; connect, disconnect, stop and rm are followed', async (t) => {
+  it('names and aliases resolve inside a network, not across; others are forwarded; connect, disconnect, stop, start and rm are followed', async (t) => {
     const d = await dnsWorld(t, { 'upstream.test': '198.51.100.7' });
     d.ok('image', 'from-host', 'img');
     network(d, 'neta', '10.231.1.0/24');
@@ -82,6 +82,12 @@ describe('container DNS on user networks', { skip }, () => {
     d.ok('stop', '-t', '1', 'a1');
     assert.deepEqual(lookup(d, 'a2', 'a1'), []);
     assert.deepEqual(lookup(d, 'a2', 'web'), []);
+    // start: a new address (none was pinned, as Docker), and its name and aliases are back, at that address
+    d.ok('start', 'a1');
+    const a1again = ip('a1', 'neta');
+    assert.notEqual(a1again, a1, 'a new address');
+    assert.deepEqual(lookup(d, 'a2', 'a1'), [a1again]);
+    assert.deepEqual(lookup(d, 'a2', 'web'), [a1again]);
     d.ok('rm', '-f', 'b1');
     assert.ok(!port53Sockets(d.host).some((s) => s.includes('10.231.2.1')), port53Sockets(d.host).join('\n'));
     assert.ok(

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { EngineFixture } from '../engine/testing/cli.js';
-import { needsRoot, world } from './harness.js';
+import { ipj, needsRoot, world } from './harness.js';
 
 function hostBind(ns: string, port: number): number {
   const py = `import socket,sys,errno\ns=socket.socket()\ntry:\n  s.bind(("0.0.0.0", ${port}))\nexcept OSError as e:\n  sys.exit(98 if e.errno == errno.EADDRINUSE else 1)`;
@@ -117,5 +117,136 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
     assert.notEqual(bad.status, 0);
     assert.match(bad.stderr, /no field 'Nope'/);
     e.ok('rm', '-f', 'onbridge');
+  });
+  await t.test('--mac-address: eth0 gets it, inspect shows it, restart keeps it; refused where Docker refuses it', () => {
+    const mac = '02:42:ac:11:00:99';
+    const id = e.ok('run', '-d', '--name', 'withmac', '--net', net, '--mac-address', mac.toUpperCase(), 'img', 'sleep', '120').trim();
+    const eth0 = () => ipj(`tsnet-${id.slice(0, 12)}`, 'link', 'show', 'dev', 'eth0')[0].address;
+    assert.equal(eth0(), mac);
+    assert.equal(e.inspect('withmac').NetworkSettings.Networks[net].MacAddress, mac);
+    assert.equal(e.inspect('withmac').Config.MacAddress, mac);
+    e.ok('restart', '-t', '1', 'withmac');
+    assert.equal(eth0(), mac, 'the MAC comes back with the network on restart');
+    const onBridge = e.ok('run', '-d', '--mac-address', '02:42:ac:11:00:98', 'img', 'sleep', '120').trim();
+    assert.equal(e.ok('inspect', '-f', '{{.NetworkSettings.MacAddress}}', onBridge).trim(), '02:42:ac:11:00:98');
+    assert.equal(ipj(`tsnet-${onBridge.slice(0, 12)}`, 'link', 'show', 'dev', 'eth0')[0].address, '02:42:ac:11:00:98');
+    e.ok('rm', '-f', onBridge, 'withmac');
+    const before = e.ids().sort();
+    for (const [args, why] of [
+      [['--net', 'host', '--mac-address', mac], /conflicting options: --mac-address and the network mode/],
+      [['--net', 'container:x', '--mac-address', mac], /conflicting options: --mac-address/],
+      [['--net', 'none', '--mac-address', mac], /no network interface/],
+      [['--net', net, '--mac-address', '02:42:ac:11:00'], /is not a MAC address/],
+      [['--net', net, '--mac-address', '01:00:5e:00:00:01'], /multicast/],
+    ] as const) {
+      const r = e.tsnet('run', '-d', ...args, 'img', 'sleep', '30');
+      assert.notEqual(r.status, 0, args.join(' '));
+      assert.match(r.stderr, why);
+      assert.deepEqual(e.ids().sort(), before, `${args.join(' ')}: no container record`);
+    }
+  });
+  await t.test('--ip anywhere in the subnet, not only inside --ip-range; outside the subnet refused with nothing made', () => {
+    const ranged = `tr${w.id}`;
+    w.defer(() => void e.tsnet('network', 'rm', '-f', ranged));
+    e.ok(
+      'network',
+      'create',
+      ranged,
+      '--subnet',
+      '10.95.0.0/24',
+      '--ip-range',
+      '10.95.0.128/25',
+      '--bridge',
+      `tbr${w.id}`,
+      '--no-masquerade',
+    );
+    const eth0 = (id: string) =>
+      ipj(`tsnet-${id.slice(0, 12)}`, '-4', 'addr', 'show', 'dev', 'eth0')[0].addr_info.map((a: any) => `${a.local}/${a.prefixlen}`);
+    const pinned = e.ok('run', '-d', '--net', ranged, '--ip', '10.95.0.10', 'img', 'sleep', '120').trim();
+    assert.deepEqual(eth0(pinned), ['10.95.0.10/24'], 'a pinned address outside --ip-range');
+    const dynamic = e.ok('run', '-d', '--net', ranged, 'img', 'sleep', '120').trim();
+    assert.deepEqual(eth0(dynamic), ['10.95.0.128/24'], 'handed-out addresses still come from --ip-range');
+    const before = e.ids().sort();
+    const r = e.tsnet('run', '-d', '--net', ranged, '--ip', '10.95.1.10', 'img', 'sleep', '30');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, /--ip 10\.95\.1\.10: does not belong to the subnet of network/);
+    assert.deepEqual(e.ids().sort(), before, 'no container record');
+    e.ok('rm', '-f', pinned, dynamic);
+    assert.deepEqual(JSON.parse(e.ok('network', 'inspect', ranged))[0].allocations, {});
+  });
+  await t.test("network create -o: docker's bridge name, MTU and masquerade keys (and tsnet's short ones) in the kernel", () => {
+    const named = `to${w.id}`;
+    const plain = `tp${w.id}`;
+    const br = `tbo${w.id}`;
+    w.defer(() => {
+      e.tsnet('network', 'rm', '-f', named);
+      e.tsnet('network', 'rm', '-f', plain);
+    });
+    e.ok(
+      'network',
+      'create',
+      named,
+      '--subnet',
+      '10.94.0.0/24',
+      '-o',
+      `com.docker.network.bridge.name=${br}`,
+      '-o',
+      'com.docker.network.driver.mtu=1400',
+      '-o',
+      'com.docker.network.bridge.enable_ip_masquerade=false',
+    );
+    e.ok('network', 'create', plain, '--subnet', '10.94.1.0/24', '-o', `bridge=${br}b`, '-o', 'mtu=1450');
+    const a = e.ok('run', '-d', '--net', named, 'img', 'sleep', '120').trim();
+    const b = e.ok('run', '-d', '--net', plain, 'img', 'sleep', '120').trim();
+    const mtu = (ns: string, dev: string) => ipj(ns, 'link', 'show', 'dev', dev)[0].mtu;
+    assert.equal(mtu(host, br), 1400, 'the bridge has the name and MTU');
+    assert.equal(mtu(`tsnet-${a.slice(0, 12)}`, 'eth0'), 1400, "and the container's eth0 the MTU");
+    assert.equal(mtu(host, `${br}b`), 1450);
+    assert.equal(mtu(`tsnet-${b.slice(0, 12)}`, 'eth0'), 1450);
+    const rules = spawnSync('ip', ['netns', 'exec', host, 'nft', 'list', 'table', 'inet', 'tsnet'], { encoding: 'utf8' }).stdout;
+    assert.doesNotMatch(rules, /ip saddr 10\.94\.0\.\d+ .*masquerade/, 'enable_ip_masquerade=false: no masquerade');
+    assert.match(rules, /ip saddr 10\.94\.1\.\d+ .*masquerade/, 'masquerade by default');
+    e.ok('rm', '-f', a, b);
+  });
+  await t.test('--format and --json on ps, inspect, network ls, network inspect and port', () => {
+    const id = e.ok('run', '-d', '--name', 'fmt', '--net', net, '-p', '18240:80', 'img', 'sleep', '120').trim();
+    const ip = e.inspect('fmt').NetworkSettings.Networks[net].IPAddress;
+    // Docker's inspect docs: the ports by range with variables, and a parenthesized index
+    assert.equal(
+      e.ok('inspect', '-f', '{{range $p, $conf := .NetworkSettings.Ports}}{{$p}} -> {{(index $conf 0).HostPort}}{{end}}', 'fmt').trim(),
+      '80/tcp -> 18240',
+    );
+    assert.equal(e.ok('inspect', '-f', `{{(index .NetworkSettings.Networks "${net}").IPAddress}}`, 'fmt').trim(), ip);
+    assert.equal(JSON.parse(e.ok('inspect', '--json', 'fmt'))[0].Id, id);
+    const row = JSON.parse(e.ok('ps', '--json')).find((c: any) => c.Id === id);
+    assert.equal(row?.Ports, '0.0.0.0:18240->80/tcp');
+    const table = e.ok('ps', '--format', 'table {{.Names}}\\t{{.Ports}}').trimEnd().split('\n');
+    assert.match(table[0]!, /^NAMES\s+PORTS$/);
+    assert.ok(
+      table.some((l) => /^fmt {7}0\.0\.0\.0:18240->80\/tcp$/.test(l)),
+      table.join('\n'),
+    );
+    assert.match(e.ok('network', 'ls', '--format', '{{.Name}}:{{.Driver}}:{{.Scope}}'), new RegExp(`^${net}:bridge:local$`, 'm'));
+    assert.equal(
+      e
+        .ok(
+          'network',
+          'inspect',
+          '--format',
+          `{{range .IPAM.Config}}{{.Subnet}}{{end}} {{.EnableIPv6}} {{(index .allocations "${ip}").containerID}}`,
+          net,
+        )
+        .trim(),
+      `10.96.0.0/24 false ${id}`,
+    );
+    assert.equal(JSON.parse(e.ok('network', 'inspect', '--json', net))[0].name, net);
+    assert.equal(
+      e.ok('port', '--format', '{{.ContainerPort}}/{{.Protocol}} {{.HostIp}}:{{.HostPort}}', 'fmt').trim(),
+      '80/tcp 0.0.0.0:18240',
+    );
+    assert.deepEqual(JSON.parse(e.ok('port', '--json', 'fmt')), [
+      { ContainerPort: 80, Protocol: 'tcp', HostIp: '0.0.0.0', HostPort: 18240 },
+    ]);
+    e.ok('rm', '-f', 'fmt');
   });
 });

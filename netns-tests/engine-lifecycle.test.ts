@@ -53,7 +53,7 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
   const allocations = () => JSON.parse(e.ok('network', 'inspect', net))[0].allocations;
   const state = (id: string) => JSON.parse(readFileSync(join(e.root, 'containers', id, 'state.json'), 'utf8'));
 
-  for (const looker of ['ps', 'inspect', 'run'] as const) {
+  for (const looker of ['ps', 'inspect', 'run', 'rm'] as const) {
     await t.test(`a container whose supervisor was killed is reclaimed by the next ${looker}`, () => {
       const id = e.ok('run', '-d', '--net', net, '-p', '18201:80', 'img', 'sleep', '300').trim();
       assert.equal(veths().length, 1);
@@ -73,11 +73,13 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
         assert.deepEqual(doc.NetworkSettings.Ports, {});
       }
       if (looker === 'run') e.ok('run', '--rm', '--net', 'none', 'img', 'echo', 'hi');
+      if (looker === 'rm') e.ok('rm', id); // no -f: it is not running
       assert.deepEqual(veths(), [], 'veth reclaimed');
       assert.doesNotMatch(nftTable(host), /ports:/, 'published-port rules reclaimed');
       assert.deepEqual(allocations(), {}, 'address released');
       assert.equal(hostBind(host, 18201), 0, 'host port free');
-      e.ok('rm', id);
+      if (looker === 'rm') assert.deepEqual(e.ids(), [], 'and the container is gone');
+      else e.ok('rm', id);
     });
   }
 

@@ -3,7 +3,7 @@ import { Command } from 'commander';
 import { TsnetError } from '../../common/errors.js';
 import { execInContainer } from '../containers/exec.js';
 import { inspectJson } from '../containers/inspect.js';
-import { createContainer } from '../containers/create.js';
+import { createContainer, userNetwork } from '../containers/create.js';
 import { containerExited, EXIT_HOOK_COMMAND } from '../containers/exit-hook.js';
 import { removeContainer } from '../containers/rm.js';
 import { startContainer } from '../containers/start.js';
@@ -11,13 +11,25 @@ import { killContainer, signalName, stopContainer } from '../containers/stop.js'
 import { streamLogs } from '../containers/logs.js';
 import { psRow, psTable } from '../containers/ps.js';
 import { getContainer } from '../containers/store.js';
-import { parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
+import { dualStackPorts, parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
+import { parseNetMode } from '../network/modes.js';
 import { getImage } from '../images/store.js';
 import type { ContainerConfig } from '../containers/model.js';
 import { reclaim, reclaimAll } from '../containers/reclaim.js';
 import { restartContainer, startExisting } from '../containers/restart.js';
 import { formatError } from './format-error.js';
-import { renderTemplate } from './go-template.js';
+import { renderRows, renderTemplate } from './go-template.js';
+
+/** `ps --format 'table …'`: Docker's column names. */
+const PS_HEADERS: Record<string, string> = {
+  ID: 'CONTAINER ID',
+  Image: 'IMAGE',
+  Command: 'COMMAND',
+  CreatedAt: 'CREATED AT',
+  Status: 'STATUS',
+  Ports: 'PORTS',
+  Names: 'NAMES',
+};
 import { collect, parseLimits, parsePorts, parseTimeout, securityOptions } from './options.js';
 
 interface RunFlags {
@@ -28,6 +40,8 @@ interface RunFlags {
   net?: string;
   network?: string;
   ip?: string;
+  ip6?: string;
+  macAddress?: string;
   networkAlias?: string[];
   publish?: string[];
   env?: string[];
@@ -50,7 +64,7 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   // what dead containers (supervisor killed) still hold, published ports included, is reclaimed first
   await reclaimAll();
   // host ports are bound before the container exists: a refusal leaves no record, rule or address behind
-  const held = await reservePorts([...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image) : [])]);
+  const held = await reservePorts(publishedPorts(image, f));
   let cfg: ContainerConfig;
   try {
     cfg = create(image, cmd, f, held.ports);
@@ -78,6 +92,17 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   process.exitCode = code;
 }
 
+/**
+ * -p and -P: on a dual-stack network each port without a host IP is published on IPv6 too (as Docker with
+ * ip6tables); an IPv6 host IP needs such a network. Other modes refuse -p later, with their own reasons.
+ */
+function publishedPorts(image: string, f: RunFlags): PortMapping[] {
+  const ports = [...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image) : [])];
+  const mode = parseNetMode(f.net ?? f.network);
+  if (mode.kind !== 'bridge' && mode.kind !== 'network') return ports;
+  return dualStackPorts(ports, !!userNetwork(f.net ?? f.network)?.subnet6, mode.kind === 'network' ? mode.name : 'bridge');
+}
+
 /** -P: the image's exposed ports, each on a free host port (none when the image records none). */
 function exposedPorts(image: string): PortMapping[] {
   return (getImage(image).config.exposedPorts ?? []).flatMap((p) => parsePortSpec(p));
@@ -91,6 +116,8 @@ function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[])
     hostname: f.hostname,
     net: f.net ?? f.network,
     ip: f.ip,
+    ip6: f.ip6,
+    mac: f.macAddress,
     aliases: f.networkAlias,
     ports,
     env: f.env,
@@ -132,6 +159,8 @@ export function containerCommands(program: Command): void {
     .option('--net <mode>', 'host | none | bridge | container:<ctr> | attach:<spec> | <network>', 'bridge')
     .option('--network <mode>', 'same as --net')
     .option('--ip <addr>', 'static IPv4 address on the (first) network')
+    .option('--ip6 <addr>', 'static IPv6 address on the (first) network, one made with --ipv6')
+    .option('--mac-address <mac>', "eth0's MAC address, e.g. 02:42:ac:11:00:02")
     .option('--network-alias <name>', "another name for the container on its network's resolver (repeatable)", collect)
     .option('-p, --publish <[ip:][host:]ctr[/proto]>', 'publish a port or range; no host port: a free one (repeatable)', collect)
     .option('-P, --publish-all', "publish the image's exposed ports on free host ports")
@@ -164,10 +193,10 @@ export function containerCommands(program: Command): void {
     .option('--format <template>', "a Go template per container, e.g. '{{.ID}} {{.Names}} {{.Status}}'")
     .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean; format?: string }) => {
       const cs = (await reclaimAll()).filter((c) => o.all || c.state.status === 'running');
-      if (o.format)
-        for (const c of cs)
-          process.stdout.write(`${renderTemplate(o.format, { ...psRow(c), ID: c.config.id.slice(0, 12), Names: c.config.name })}\n`);
-      else if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
+      if (o.format) {
+        const rows = cs.map((c) => ({ ...psRow(c), ID: c.config.id.slice(0, 12), Names: c.config.name, CreatedAt: c.config.created }));
+        for (const line of renderRows(o.format, rows, PS_HEADERS)) process.stdout.write(`${line}\n`);
+      } else if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
       else if (o.quiet) process.stdout.write(cs.map((c) => `${c.config.id.slice(0, 12)}\n`).join(''));
       else process.stdout.write(`${psTable(cs)}\n`);
     });
@@ -250,10 +279,12 @@ export function containerCommands(program: Command): void {
       '-f, --format <template>',
       "a Go template, e.g. '{{.NetworkSettings.IPAddress}}', '{{json .State}}', '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}'",
     )
-    .action(async (refs: string[], o: { format?: string }) => {
+    .option('--json', 'a JSON array (the default output)')
+    .action(async (refs: string[], o: { format?: string; json?: boolean }) => {
       const cs = refs.map((r) => getContainer(r));
       for (const c of cs) await reclaim(c);
       const docs = cs.map((c) => inspectJson(getContainer(c.config.id)));
+      if (o.format && o.json) throw new TsnetError('inspect', '--format and --json are two outputs', 'give one of them');
       if (o.format) {
         // a bare path (State.Pid) is read as {{.State.Pid}}
         const tpl = o.format.includes('{{') ? o.format : `{{.${o.format.replace(/^\./, '')}}}`;
@@ -266,8 +297,9 @@ export function containerCommands(program: Command): void {
     .description("list a running container's published ports, as docker port prints them")
     .argument('<container>')
     .argument('[port]', 'one container port, e.g. 80 or 53/udp')
-    .option('--json', 'JSON array of {containerPort, protocol, hostIp, hostPort}')
-    .action((ref: string, which: string | undefined, o: { json?: boolean }) => {
+    .option('--json', 'JSON array of {ContainerPort, Protocol, HostIp, HostPort}')
+    .option('--format <template>', "a Go template per port, e.g. '{{.HostIp}}:{{.HostPort}}' ({{.ContainerPort}}, {{.Protocol}})")
+    .action((ref: string, which: string | undefined, o: { json?: boolean; format?: string }) => {
       const c = getContainer(ref);
       const [num, proto = 'tcp'] = (which ?? '').split('/');
       const ports = (c.state.status === 'running' ? c.config.ports : []).filter(
@@ -275,14 +307,14 @@ export function containerCommands(program: Command): void {
       );
       if (which !== undefined && !ports.length)
         throw new TsnetError(`container ${c.config.name}`, `no public port '${which}' published`, `see 'tsnet port ${c.config.name}'`);
-      if (o.json)
-        process.stdout.write(
-          `${JSON.stringify(
-            ports.map((p) => ({ ...p, hostIp: p.hostIp ?? '0.0.0.0' })),
-            null,
-            2,
-          )}\n`,
-        );
+      const rows = ports.map((p) => ({
+        ContainerPort: p.containerPort,
+        Protocol: p.protocol,
+        HostIp: p.hostIp ?? '0.0.0.0',
+        HostPort: p.hostPort,
+      }));
+      if (o.format) for (const row of rows) process.stdout.write(`${renderTemplate(o.format, row)}\n`);
+      else if (o.json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
       else
         for (const p of ports) {
           const host = `${p.hostIp ?? '0.0.0.0'}:${p.hostPort}`;

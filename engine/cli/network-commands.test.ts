@@ -28,6 +28,31 @@ test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are
     assert.deepEqual(reg.require('back').ranges, [
       [{ subnet: '10.70.0.0/24', gateway: '10.70.0.254', rangeStart: '10.70.0.128', rangeEnd: '10.70.0.254' }],
     ]);
+    // dual stack: both subnets and gateways, one range set each; --ipv6 and an IPv6 subnet need each other
+    await cli(['create', 'dual', '--ipv6', '--subnet', 'fd00:70::/64', '--gateway', 'fd00:70::fe', '--subnet', '10.71.0.0/24']);
+    assert.equal(errs.length, 0, errs.join('\n'));
+    const dual = reg.require('dual');
+    assert.deepEqual(
+      [dual.subnet, dual.gateway, dual.subnet6, dual.gateway6],
+      ['10.71.0.0/24', '10.71.0.1', 'fd00:70::/64', 'fd00:70::fe'],
+    );
+    assert.deepEqual(dual.ranges, [
+      [{ subnet: '10.71.0.0/24', gateway: '10.71.0.1' }],
+      [{ subnet: 'fd00:70::/64', gateway: 'fd00:70::fe' }],
+    ]);
+    for (const [argv, why] of [
+      [['create', 'x', '--ipv6'], /--ipv6: needs an IPv6 subnet/],
+      [['create', 'x', '--subnet', 'fd00:71::/64'], /IPv6 is not enabled on the network.*--ipv6/],
+      [['create', 'x', '--ipv6', '--subnet', 'fd00:71::/64', '--subnet', 'fd00:72::/64'], /a second IPv6 subnet/],
+      [['create', 'x', '--ipv6', '--subnet', 'fd00:70::/48'], /overlaps network "dual"/],
+      [['create', 'x', '--ipv6', '--subnet', 'fd00:71::/64', '--gateway', 'fd00:99::1'], /not inside subnet fd00:71::\/64/],
+    ] as const) {
+      await cli([...argv]);
+      assert.match(errs.pop() ?? '', why, argv.join(' '));
+      assert.equal(reg.get('x'), undefined, 'nothing made');
+    }
+    process.exitCode = 0;
+    await cli(['rm', 'dual']);
     await cli(['create', 'clash', '--subnet', '10.70.0.0/16']);
     assert.match(errs.pop()!, /overlaps network "back"/);
     process.exitCode = 0;
@@ -35,6 +60,13 @@ test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are
     const conf: NetConf = { cniVersion: '1.0.0', name: 'whatever', type: 'x', ipam: { type: 't', root, network: 'back' } };
     assert.equal((await ipamAdd(conf, args('a'))).ips![0]!.address, '10.70.0.128/24');
     assert.equal((await ipamAdd(conf, args('b'))).ips![0]!.address, '10.70.0.129/24');
+    // a static address anywhere in the subnet, outside --ip-range too (Docker's rule); not the gateway, not outside
+    assert.equal((await ipamAdd(conf, args('s', { IP: '10.70.0.5' }))).ips![0]!.address, '10.70.0.5/24');
+    await assert.rejects(ipamAdd(conf, args('t', { IP: '10.70.0.254' })), /gateway/);
+    await assert.rejects(ipamAdd(conf, args('t', { IP: '10.70.1.5' })), /10\.70\.1\.5/);
+    assert.equal((await ipamAdd(conf, args('u'))).ips![0]!.address, '10.70.0.130/24', 'dynamic ones still come from the range');
+    await ipamDel(conf, args('s'));
+    await ipamDel(conf, args('u'));
 
     lines.length = 0;
     await cli(['ls']);

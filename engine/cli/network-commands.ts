@@ -1,9 +1,10 @@
 // `tsnet network create|ls|inspect|rm`: docker-like commands over the networks registry.
 // The lead wires this into the main CLI and passes the netlink-backed host usage for `--subnet auto`.
-import { renderTemplate } from './go-template.js';
+import { renderRows, renderTemplate } from './go-template.js';
 import { Command, InvalidArgumentError } from 'commander';
 import { NetworkRegistry, type HostUsage, type NetworkRecord } from '../../ipam/networks.js';
 import { collect, parseDriverOpts } from './options.js';
+import { TsnetError } from '../../common/errors.js';
 
 export interface NetworkCliDeps {
   /** Host routes and addresses, for --subnet auto. Without it only other tsnet networks are avoided. */
@@ -46,6 +47,50 @@ async function resolverOf(rec: NetworkRecord, root: string): Promise<Record<stri
   return { enabled: true, resolver: rec.gateway ?? null, domain: DEFAULT_DOMAIN, listening };
 }
 
+/**
+ * --subnet and --gateway, each given at most once per family (as docker's): the IPv4 ones, and with --ipv6 the
+ * IPv6 ones. tsnet has no IPv6 pool to pick from, so --ipv6 needs an IPv6 --subnet.
+ */
+async function byFamily(
+  subnets: string[] = [],
+  gateways: string[] = [],
+  ipv6: boolean,
+): Promise<{ subnet?: string; subnet6?: string; gateway?: string; gateway6?: string }> {
+  const { isIP } = await import('node:net');
+  const out: { subnet?: string; subnet6?: string; gateway?: string; gateway6?: string } = {};
+  for (const s of subnets) {
+    const key = s !== 'auto' && isIP(s.split('/')[0]!) === 6 ? 'subnet6' : 'subnet';
+    if (out[key] !== undefined)
+      throw new TsnetError(
+        `--subnet ${s}`,
+        `a second ${key === 'subnet6' ? 'IPv6' : 'IPv4'} subnet`,
+        'give one IPv4 and, with --ipv6, one IPv6 subnet',
+      );
+    out[key] = s;
+  }
+  for (const g of gateways) {
+    const key = isIP(g) === 6 ? 'gateway6' : 'gateway';
+    if (out[key] !== undefined)
+      throw new TsnetError(`--gateway ${g}`, 'a second gateway of the same family', 'give one gateway per subnet');
+    out[key] = g;
+  }
+  if (out.subnet6 && !ipv6)
+    throw new TsnetError(
+      `--subnet ${out.subnet6}`,
+      'is an IPv6 subnet, and IPv6 is not enabled on the network',
+      'add --ipv6 (dual stack), as docker needs',
+    );
+  if (ipv6 && !out.subnet6)
+    throw new TsnetError(
+      '--ipv6',
+      'needs an IPv6 subnet: tsnet has no IPv6 pool to pick one from',
+      'add --subnet with a unique local prefix, e.g. --subnet fd00:1::/64',
+    );
+  if (out.gateway6 && !out.subnet6)
+    throw new TsnetError(`--gateway ${out.gateway6}`, 'is IPv6, and the network has no IPv6 subnet', 'add --ipv6 --subnet fd…/64');
+  return out;
+}
+
 function prefixLen(v: string): number {
   const n = Number(v);
   if (!Number.isInteger(n) || n < 1 || n > 128) throw new InvalidArgumentError('expected a prefix length such as 24');
@@ -73,9 +118,14 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .command('create')
     .description('create a network; its subnet is picked from free private ranges unless given')
     .argument('<name>', 'network name')
-    .option('--subnet <cidr|auto>', 'subnet in CIDR notation, or "auto" to pick a free one', 'auto')
+    .option(
+      '--subnet <cidr|auto>',
+      'subnet in CIDR notation, or "auto" to pick a free one (default); with --ipv6 once more for the IPv6 subnet',
+      collect,
+    )
+    .option('--ipv6', 'dual stack: an IPv6 subnet (--subnet fd…/64) besides the IPv4 one; containers get both')
     .option('--prefix <n>', 'prefix length for --subnet auto (default: the pool size, /16 for 172.17-31, /20 for 192.168)', prefixLen)
-    .option('--gateway <ip>', 'gateway address (default: the first address of the subnet)')
+    .option('--gateway <ip>', 'gateway address (default: the first address of the subnet); one per family', collect)
     .option('--ip-range <cidr>', 'allocate container addresses only from this part of the subnet')
     .option('-d, --driver <driver>', 'network driver', 'bridge')
     .option('--bridge <ifname>', 'name of the Linux bridge (default: br-<id prefix>)')
@@ -89,7 +139,8 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .option('--internal', 'no route out: no masquerade, no published ports; containers on it still talk to each other')
     .option(
       '-o, --opt <key=value>',
-      "driver option, repeatable: icc=false (containers on the network cannot talk to each other), or docker's " +
+      'driver option, repeatable: icc=false (containers on the network cannot talk to each other), bridge=NAME, mtu=N, ' +
+        "masquerade=false, or docker's " +
         'com.docker.network.bridge.enable_icc, .name, .enable_ip_masquerade and com.docker.network.driver.mtu',
       collect,
     )
@@ -98,9 +149,10 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         async (
           name: string,
           o: {
-            subnet: string;
+            subnet?: string[];
+            ipv6?: boolean;
             prefix?: number;
-            gateway?: string;
+            gateway?: string[];
             ipRange?: string;
             driver: string;
             bridge?: string;
@@ -113,9 +165,12 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         ) => {
           if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge))
             throw new Error(`--bridge ${JSON.stringify(o.bridge)}: an interface name has 1-15 characters without '/', ':' or spaces`);
+          const fam = await byFamily(o.subnet, o.gateway, !!o.ipv6);
           const rec = await registry().create({
             name,
-            subnet: o.subnet,
+            subnet: fam.subnet ?? 'auto',
+            ...(fam.subnet6 ? { subnet6: fam.subnet6 } : {}),
+            ...(fam.gateway6 ? { gateway6: fam.gateway6 } : {}),
             driver: o.driver,
             options: {
               ...parseDriverOpts(o.opt),
@@ -126,7 +181,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
               ...(o.internal ? { internal: true } : {}),
             },
             ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
-            ...(o.gateway ? { gateway: o.gateway } : {}),
+            ...(fam.gateway ? { gateway: fam.gateway } : {}),
             ...(o.ipRange ? { ipRange: o.ipRange } : {}),
             ...(deps.hostUsage ? { hostUsage: deps.hostUsage } : {}),
           });
@@ -159,11 +214,13 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             Scope: 'local',
             Subnet: n.subnet,
             Gateway: n.gateway ?? '',
+            IPv6: !!n.subnet6,
+            ...(n.subnet6 ? { Subnet6: n.subnet6, Gateway6: n.gateway6 ?? '' } : {}),
             InUse: await reg.held(n.name),
           });
         if (o.json) return out(JSON.stringify(rows, null, 2));
         if (o.format) {
-          for (const r of rows) out(renderTemplate(o.format, r));
+          for (const line of renderRows(o.format, rows, { ID: 'NETWORK ID', Name: 'NAME', Driver: 'DRIVER', Scope: 'SCOPE' })) out(line);
           return;
         }
         // Docker's columns
@@ -175,10 +232,13 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .command('inspect')
     .description('show networks as JSON, with their allocations and their resolver')
     .argument('<name...>', 'network names')
+    .option('-f, --format <template>', "a Go template per network, e.g. '{{range .IPAM.Config}}{{.Subnet}} {{end}}'")
+    .option('--json', 'a JSON array (the default output)')
     .action(
-      guard(async (names: string[]) => {
+      guard(async (names: string[], o: { format?: string; json?: boolean }) => {
+        if (o.format && o.json) throw new TsnetError('network inspect', '--format and --json are two outputs', 'give one of them');
         const reg = registry();
-        const shown: (NetworkRecord & { allocations: Record<string, { containerID: string; ifname: string }>; dns: unknown })[] = [];
+        const shown: (NetworkRecord & Record<string, unknown>)[] = [];
         for (const name of names) {
           const rec = reg.require(name);
           const allocations: Record<string, { containerID: string; ifname: string }> = {};
@@ -186,9 +246,21 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             const { formatAddr } = await import('../../ipam/cidr.js');
             allocations[formatAddr(r)] = { containerID: r.containerID, ifname: r.ifname };
           }
-          shown.push({ ...rec, allocations, dns: await resolverOf(rec, reg.root) });
+          // docker's EnableIPv6 and IPAM.Config: a subnet (and gateway, and ip range) per family
+          const config = [
+            { Subnet: rec.subnet, ...(rec.gateway ? { Gateway: rec.gateway } : {}), ...(rec.ipRange ? { IPRange: rec.ipRange } : {}) },
+            ...(rec.subnet6 ? [{ Subnet: rec.subnet6, ...(rec.gateway6 ? { Gateway: rec.gateway6 } : {}) }] : []),
+          ];
+          shown.push({
+            ...rec,
+            EnableIPv6: !!rec.subnet6,
+            IPAM: { Driver: 'default', Config: config },
+            allocations,
+            dns: await resolverOf(rec, reg.root),
+          });
         }
-        out(JSON.stringify(shown, null, 2));
+        if (o.format) for (const d of shown) out(renderTemplate(o.format, d));
+        else out(JSON.stringify(shown, null, 2));
       }),
     );
 

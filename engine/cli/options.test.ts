@@ -30,6 +30,7 @@ test("network create -o: icc and docker's bridge driver keys", () => {
     ]),
     { icc: true, bridge: 'br-web', ipMasq: false, mtu: 1400 },
   );
+  assert.deepEqual(parseDriverOpts(['bridge=br-x', 'mtu=1450', 'masquerade=false']), { bridge: 'br-x', mtu: 1450, ipMasq: false });
   assert.deepEqual(parseDriverOpts(), {});
   assert.throws(() => parseDriverOpts(['icc=maybe']), /'maybe' is not true or false/);
   assert.throws(() => parseDriverOpts(['nosuch=1']), /unknown driver option 'nosuch'.*known: icc/);

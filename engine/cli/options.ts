@@ -48,9 +48,15 @@ export function parseTimeout(s: string | undefined, dflt = 10): number {
   return n;
 }
 
-/** `network create -o KEY=VALUE` keys: docker's bridge driver options, and tsnet's short names for them. */
+/**
+ * `network create -o KEY=VALUE` keys: docker's bridge driver options, and tsnet's short names for them (those
+ * the docker-plugin takes too: bridge, mtu, masquerade; and icc).
+ */
 const DRIVER_OPTS: Record<string, { key: keyof NetworkOptions; kind: 'bool' | 'mtu' | 'ifname' }> = {
   icc: { key: 'icc', kind: 'bool' },
+  masquerade: { key: 'ipMasq', kind: 'bool' },
+  bridge: { key: 'bridge', kind: 'ifname' },
+  mtu: { key: 'mtu', kind: 'mtu' },
   'com.docker.network.bridge.enable_icc': { key: 'icc', kind: 'bool' },
   'com.docker.network.bridge.enable_ip_masquerade': { key: 'ipMasq', kind: 'bool' },
   'com.docker.network.bridge.name': { key: 'bridge', kind: 'ifname' },

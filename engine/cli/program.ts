@@ -37,12 +37,13 @@ export function buildProgram(): Command {
     .argument('<network>', "network name ('bridge' is the default network)")
     .argument('<container>', 'container id or name')
     .option('--ip <address>', 'a static address from the network')
+    .option('--ip6 <address>', 'a static IPv6 address from the network (one made with --ipv6)')
     .option('--alias <name>', "another name for the container on this network's resolver (repeatable)", collect)
     .option('--network-alias <name>', 'same as --alias', collect)
-    .action(async (net: string, ctr: string, o: { ip?: string; alias?: string[]; networkAlias?: string[] }) => {
+    .action(async (net: string, ctr: string, o: { ip?: string; ip6?: string; alias?: string[]; networkAlias?: string[] }) => {
       const { connectNetwork } = await import('../containers/connect.js');
       const aliases = [...(o.alias ?? []), ...(o.networkAlias ?? [])];
-      const ifname = await connectNetwork(net, ctr, { ip: o.ip, aliases });
+      const ifname = await connectNetwork(net, ctr, { ip: o.ip, ip6: o.ip6, aliases });
       process.stdout.write(`${ifname}\n`);
     });
   network

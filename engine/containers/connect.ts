@@ -17,7 +17,11 @@ async function nextIfname(netnsPath: string): Promise<string> {
   throw new TsnetError(`netns ${netnsPath}`, 'has eth1 … eth99 already', 'disconnect a network first');
 }
 
-export async function connectNetwork(network: string, ref: string, opts: { ip?: string; aliases?: string[] } = {}): Promise<string> {
+export async function connectNetwork(
+  network: string,
+  ref: string,
+  opts: { ip?: string; ip6?: string; aliases?: string[] } = {},
+): Promise<string> {
   const c = getContainer(ref);
   const att = c.state.network;
   if (c.state.status !== 'running' || !att)
@@ -42,6 +46,7 @@ export async function connectNetwork(network: string, ref: string, opts: { ip?: 
     netnsPath: att.netnsPath,
     ifname,
     ...(opts.ip ? { ip: opts.ip } : {}),
+    ...(opts.ip6 ? { ip6: opts.ip6 } : {}),
     ...(opts.aliases?.length ? { aliases: [...new Set(opts.aliases)] } : {}),
     ports: [],
   };

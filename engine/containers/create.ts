@@ -5,7 +5,9 @@ import { hostname as hostHostname } from 'node:os';
 import { TsnetError } from '../../common/errors.js';
 import { newId, randomName, shortId, validateName } from '../ids.js';
 import { getImage } from '../images/store.js';
-import { parseNetMode } from '../network/modes.js';
+import { formatNetMode, parseNetMode } from '../network/modes.js';
+import { NetworkRegistry, type NetworkRecord } from '../../ipam/networks.js';
+import { containsAddr, parseAddr, parsePrefix } from '../../ipam/cidr.js';
 import type { PortMapping } from '../network/ports.js';
 import type { Limits } from '../runtime/cgroups.js';
 import { resolveSecurity, type SecurityOptions } from '../runtime/security.js';
@@ -19,6 +21,10 @@ export interface RunOptions {
   hostname?: string;
   net?: string;
   ip?: string;
+  /** --ip6: a static IPv6 address (a dual-stack network). */
+  ip6?: string;
+  /** --mac-address: eth0's MAC. */
+  mac?: string;
   aliases?: string[];
   ports?: PortMapping[];
   env?: string[];
@@ -63,6 +69,8 @@ function checkContainerMode(o: RunOptions): void {
     ['--add-host', !!o.extraHosts?.length],
     ['-p', !!o.ports?.length],
     ['--ip', o.ip !== undefined],
+    ['--ip6', o.ip6 !== undefined],
+    ['--mac-address', o.mac !== undefined],
   ];
   const bad = conflicts.filter(([, on]) => on).map(([f]) => f);
   if (bad.length)
@@ -71,6 +79,82 @@ function checkContainerMode(o: RunOptions): void {
       `conflicting options: ${bad.join(', ')} cannot be used with a container's network namespace`,
       `drop ${bad.join(', ')}: the container shares the other container's network, hostname and /etc files`,
     );
+}
+
+/** The user network a --net names (undefined for the default bridge and the other modes). */
+export function userNetwork(net: string | undefined): NetworkRecord | undefined {
+  const mode = parseNetMode(net);
+  return mode.kind === 'network' ? new NetworkRegistry().get(mode.name) : undefined;
+}
+
+/** --ip, --ip6 and --mac-address checked as Docker checks them, before anything is made. */
+function checkAddressOptions(o: RunOptions): void {
+  const mode = parseNetMode(o.net);
+  if (o.ip !== undefined && mode.kind === 'bridge')
+    throw new TsnetError(
+      `--ip ${o.ip}`,
+      'a static address is supported on user-defined networks only (as in Docker), not on the default bridge',
+      `create one with 'tsnet network create NAME --subnet …' and run with --net NAME --ip …`,
+    );
+  if (o.ip !== undefined && isIP(o.ip) !== 4)
+    throw new TsnetError(
+      `--ip ${o.ip}`,
+      'is not an IPv4 address',
+      o.ip.includes(':') ? 'give an IPv6 address with --ip6' : 'e.g. --ip 10.1.0.5',
+    );
+  const rec = o.ip !== undefined || o.ip6 !== undefined ? userNetwork(o.net) : undefined;
+  // Docker's create-time check: the address belongs to one of the network's subnets (anywhere in it: an
+  // --ip-range limits only the addresses handed out)
+  for (const [flag, addr, subnet] of [
+    ['--ip', o.ip, rec?.subnet],
+    ['--ip6', o.ip6, rec?.subnet6],
+  ] as const)
+    if (addr !== undefined && subnet && isIP(addr) === (flag === '--ip' ? 4 : 6) && !containsAddr(parsePrefix(subnet), parseAddr(addr)))
+      throw new TsnetError(
+        `${flag} ${addr}`,
+        `does not belong to the subnet of network "${rec!.name}" (${subnet})`,
+        `pick an address in ${subnet}, or leave ${flag} out to get one assigned`,
+      );
+  if (o.ip6 !== undefined) {
+    if (isIP(o.ip6) !== 6) throw new TsnetError(`--ip6 ${o.ip6}`, 'is not an IPv6 address', 'e.g. --ip6 fd00:1::5');
+    if (mode.kind === 'host' || mode.kind === 'none' || mode.kind === 'attach')
+      throw new TsnetError(
+        `--ip6 with --net ${formatNetMode(mode)}`,
+        'a static address needs a user network',
+        'drop --ip6 or use a user network',
+      );
+    if (mode.kind === 'bridge' || (rec && !rec.subnet6))
+      throw new TsnetError(
+        `--ip6 ${o.ip6}`,
+        `network "${rec?.name ?? 'bridge'}" has no IPv6`,
+        "run the container on a network made with 'tsnet network create NAME --ipv6 --subnet fd…/64'",
+      );
+  }
+  if (o.mac !== undefined) {
+    if (!/^[0-9a-fA-F]{2}([:-][0-9a-fA-F]{2}){5}$/.test(o.mac))
+      throw new TsnetError(`--mac-address ${o.mac}`, 'is not a MAC address', 'write six hex bytes, e.g. --mac-address 02:42:ac:11:00:02');
+    const first = parseInt(o.mac.slice(0, 2), 16);
+    if (first & 1 || /^0{2}([:-]0{2}){5}$/.test(o.mac))
+      throw new TsnetError(
+        `--mac-address ${o.mac}`,
+        `is a ${first & 1 ? 'multicast' : 'zero'} address, which an interface cannot have`,
+        'give a unicast address (the first byte even), e.g. 02:42:ac:11:00:02',
+      );
+    if (mode.kind === 'host')
+      throw new TsnetError(
+        `--mac-address ${o.mac}`,
+        'conflicting options: --mac-address and the network mode (host)',
+        "drop --mac-address: the container uses the host's interfaces",
+      );
+    if (mode.kind === 'none' || mode.kind === 'attach')
+      throw new TsnetError(
+        `--mac-address ${o.mac}`,
+        mode.kind === 'none'
+          ? 'the container has no network interface to give it to (--net none)'
+          : 'an attach network takes its MAC in its spec',
+        mode.kind === 'none' ? 'drop --mac-address, or use a bridge network' : 'write --net attach:BRIDGE:IP/LEN@GW:MAC',
+      );
+  }
 }
 
 function mergeEnv(base: string[], extra: string[]): string[] {
@@ -94,12 +178,7 @@ export function createContainer(o: RunOptions): ContainerConfig {
       "run the container on a network made with 'tsnet network create'",
     );
   checkContainerMode(o);
-  if (o.ip !== undefined && netMode.kind === 'bridge')
-    throw new TsnetError(
-      `--ip ${o.ip}`,
-      'a static address is supported on user-defined networks only (as in Docker), not on the default bridge',
-      `create one with 'tsnet network create NAME --subnet …' and run with --net NAME --ip …`,
-    );
+  checkAddressOptions(o);
   checkDnsOptions(o);
   const security = resolveSecurity(o.security); // and on bad --cap-add/--cap-drop/--security-opt
   const cmd = [...(img.config.entrypoint ?? []), ...(o.cmd.length ? o.cmd : (img.config.cmd ?? []))];
@@ -137,6 +216,8 @@ export function createContainer(o: RunOptions): ContainerConfig {
     hostname,
     net: o.net ?? 'bridge',
     ip: o.ip,
+    ...(o.ip6 ? { ip6: o.ip6 } : {}),
+    ...(o.mac ? { mac: o.mac.toLowerCase().replace(/-/g, ':') } : {}),
     ...(o.aliases?.length ? { aliases: [...new Set(o.aliases)] } : {}),
     ports: o.ports ?? [],
     limits: o.limits ?? {},

@@ -19,6 +19,8 @@ export function networkTarget(cfg: ContainerConfig): NetworkTarget {
     hostname: cfg.hostname,
     mode: parseNetMode(cfg.net),
     ip: cfg.ip,
+    ...(cfg.ip6 ? { ip6: cfg.ip6 } : {}),
+    ...(cfg.mac ? { mac: cfg.mac } : {}),
     aliases: cfg.aliases,
     ports: cfg.ports,
   };

@@ -37,12 +37,26 @@ export function inspectJson(c: Container): Record<string, unknown> {
           IPPrefixLen: ep.prefixLen,
           Gateway: ep.gateway,
           MacAddress: ep.mac,
+          GlobalIPv6Address: ep.ip6 ?? '',
+          GlobalIPv6PrefixLen: ep.prefixLen6 ?? 0,
+          IPv6Gateway: ep.gateway6 ?? '',
           InterfaceName: ep.iface,
           Aliases: ep.aliases ?? null,
         }
-      : { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '', InterfaceName: '', Aliases: ep.aliases ?? null };
+      : {
+          IPAddress: '',
+          IPPrefixLen: 0,
+          Gateway: '',
+          MacAddress: '',
+          GlobalIPv6Address: '',
+          GlobalIPv6PrefixLen: 0,
+          IPv6Gateway: '',
+          InterfaceName: '',
+          Aliases: ep.aliases ?? null,
+        };
   }
   if (netMode === 'host' || netMode === 'none') networks[netMode] ??= { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
+  const bridge = networks.bridge as Record<string, unknown> | undefined;
   const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of cfg.ports)
     (ports[`${p.containerPort}/${p.protocol}`] ??= []).push({ HostIp: p.hostIp ?? '0.0.0.0', HostPort: String(p.hostPort) });
@@ -85,15 +99,25 @@ export function inspectJson(c: Container): Record<string, unknown> {
       ExtraHosts: cfg.extraHosts ?? null,
       CgroupDirs: st.cgroup?.dirs ?? [],
     },
-    Config: { Hostname: cfg.hostname, Env: cfg.env, Cmd: cfg.cmd, Image: cfg.image, WorkingDir: cfg.workdir },
+    Config: {
+      Hostname: cfg.hostname,
+      Env: cfg.env,
+      Cmd: cfg.cmd,
+      Image: cfg.image,
+      WorkingDir: cfg.workdir,
+      ...(cfg.mac ? { MacAddress: cfg.mac } : {}),
+    },
     NetworkSettings: {
       SandboxKey: st.network && st.network.netnsPath !== 'host' ? st.network.netnsPath : '',
       Ports: up ? ports : {},
       // Docker's top-level fields: the default network's ('bridge') endpoint, empty on any other
-      IPAddress: (networks.bridge as { IPAddress?: string } | undefined)?.IPAddress ?? '',
-      IPPrefixLen: (networks.bridge as { IPPrefixLen?: number } | undefined)?.IPPrefixLen ?? 0,
-      Gateway: (networks.bridge as { Gateway?: string } | undefined)?.Gateway ?? '',
-      MacAddress: (networks.bridge as { MacAddress?: string } | undefined)?.MacAddress ?? '',
+      IPAddress: bridge?.IPAddress ?? '',
+      IPPrefixLen: bridge?.IPPrefixLen ?? 0,
+      Gateway: bridge?.Gateway ?? '',
+      MacAddress: bridge?.MacAddress ?? '',
+      GlobalIPv6Address: bridge?.GlobalIPv6Address ?? '',
+      GlobalIPv6PrefixLen: bridge?.GlobalIPv6PrefixLen ?? 0,
+      IPv6Gateway: bridge?.IPv6Gateway ?? '',
       Networks: networks,
       Attachments: attachmentsOf(c, readAttachments()),
     },

@@ -18,6 +18,10 @@ export interface ContainerConfig {
   /** --net as given (parsed again with parseNetMode). */
   net: string;
   ip?: string;
+  /** --ip6: a static IPv6 address on a dual-stack network. */
+  ip6?: string;
+  /** --mac-address: eth0's MAC address. */
+  mac?: string;
   /** --network-alias (the first network). */
   aliases?: string[];
   ports: PortMapping[];

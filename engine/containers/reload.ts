@@ -79,7 +79,10 @@ export async function reloadFirewall(): Promise<string[]> {
       }
       let published = 0;
       for (const i of on.filter((x) => x.ifname === 'eth0' && x.c.state.network!.ports.length)) {
-        await publishPorts(i.c.config.id, i.ifname, fw.bridge, i.ep.ip, i.c.state.network!.ports, { replace: true });
+        await publishPorts(i.c.config.id, i.ifname, fw.bridge, i.ep.ip, i.c.state.network!.ports, {
+          replace: true,
+          ...(i.ep.ip6 ? { cip6: i.ep.ip6 } : {}),
+        });
         published += i.c.state.network!.ports.length;
       }
       lines.push(

@@ -31,6 +31,10 @@ export interface CniNetworkRequest {
   ifname: string;
   /** --ip */
   ip?: string;
+  /** --ip6 (a dual-stack network) */
+  ip6?: string;
+  /** --mac-address (eth0) */
+  mac?: string;
   /** --network-alias / --alias on this network. */
   aliases?: string[];
   ports: PortMapping[];
@@ -66,12 +70,16 @@ function endpointOf(result: ReturnType<typeof toInternal>, ifname: string): Endp
   const ip = ips.find((i) => !i.address.includes(':')) ?? ips[0];
   if (!ip) throw new TsnetError(`network interface ${ifname}`, 'the plugins returned no address for it', 'check the network configuration');
   const [addr, len] = ip.address.split('/');
+  // a dual-stack network's IPv6 address (inspect's GlobalIPv6Address), beside the IPv4 one
+  const ip6 = ip.address.includes(':') ? undefined : ips.find((i) => i.address.includes(':'));
+  const [addr6, len6] = ip6 ? ip6.address.split('/') : [];
   return {
     ip: addr!,
     prefixLen: Number(len),
     gateway: ip.gateway ?? '',
     mac: (idx >= 0 ? result.interfaces![idx]!.mac : '') ?? '',
     iface: ifname,
+    ...(ip6 ? { ip6: addr6!, prefixLen6: Number(len6), gateway6: ip6.gateway ?? '' } : {}),
   };
 }
 
@@ -142,7 +150,11 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
     containerId: req.containerId,
     netns: req.netnsPath,
     ifname: req.ifname,
-    args: { K8S_POD_NAME: req.containerName, ...(req.ip ? { IP: req.ip } : {}) },
+    args: {
+      K8S_POD_NAME: req.containerName,
+      ...(req.ip || req.ip6 ? { IP: [req.ip, req.ip6].filter(Boolean).join(',') } : {}),
+      ...(req.mac ? { MAC: req.mac } : {}),
+    },
     ...(req.aliases?.length ? { capabilityArgs: { aliases: { [key]: req.aliases } } } : {}),
   };
   if (command === 'DEL') {
@@ -153,7 +165,7 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
   const result = toInternal(await invoker.add(list, rt), `result of network "${key}"`);
   try {
     const ep = { ...endpointOf(result, req.ifname), ...(req.aliases?.length ? { aliases: req.aliases } : {}) };
-    if (bridge) await publishPorts(req.containerId, req.ifname, bridge, ep.ip, req.ports);
+    if (bridge) await publishPorts(req.containerId, req.ifname, bridge, ep.ip, req.ports, { ...(ep.ip6 ? { cip6: ep.ip6 } : {}) });
     return { networks: { [key]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
   } catch (e) {
     await unpublishPorts(req.containerId, req.ifname);

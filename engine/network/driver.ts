@@ -22,6 +22,10 @@ export interface Endpoint {
   mac: string;
   /** Interface name inside the container (eth0 …). */
   iface: string;
+  /** On a dual-stack network (--ipv6): the IPv6 address, its prefix length and gateway. */
+  ip6?: string;
+  prefixLen6?: number;
+  gateway6?: string;
   /** --network-alias / --alias: more names for the container on this network (its resolver answers them). */
   aliases?: string[];
 }
@@ -34,6 +38,10 @@ export interface NetworkTarget {
   mode: NetMode;
   /** --ip: a static address request for the (first) network. */
   ip?: string;
+  /** --ip6: a static IPv6 address on the (first, dual-stack) network. */
+  ip6?: string;
+  /** --mac-address: eth0's MAC address. */
+  mac?: string;
   /** --network-alias: names on the (first) network besides the container's name. */
   aliases?: string[];
   /** -p mappings; the bridge path publishes them (nftables DNAT), the others reject them. */

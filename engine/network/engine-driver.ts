@@ -72,6 +72,8 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
               netnsPath,
               ifname: 'eth0',
               ip: t.ip,
+              ...(t.ip6 ? { ip6: t.ip6 } : {}),
+              ...(t.mac ? { mac: t.mac } : {}),
               aliases: t.aliases,
               ports: t.ports,
             });

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TsnetError } from '../../common/errors.js';
 import {
+  dualStackPorts,
   formatPort,
   hostPortOfNote,
   hostPortsClash,
@@ -66,4 +67,34 @@ test('host ports clash on the same protocol and port when their addresses overla
   assert.ok(!hostPortsClash(lo, { ...lo, hostIp: '127.0.0.2' }));
   assert.ok(!hostPortsClash(any, { ...any, protocol: 'udp' }));
   assert.ok(!hostPortsClash(any, { ...any, hostPort: 8080 }));
+});
+
+test('IPv6 host addresses: [::]:P:C and [ADDR]:P:C, their notes, and no clash across families', () => {
+  assert.deepEqual(parsePortSpec('[::]:8080:80'), [{ hostIp: '::', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
+  assert.deepEqual(parsePortSpec('[fd00:0::1]::53/udp'), [{ hostIp: 'fd00::1', hostPort: 0, containerPort: 53, protocol: 'udp' }]);
+  for (const bad of ['[::]:80', '[10.0.0.1]:80:80', '[::1]8080:80', '::1:8080:80', '[nope]:1:2'])
+    assert.throws(() => parsePortSpec(bad), TsnetError, bad);
+  assert.equal(formatPort(parsePort('[::]:8080:80')), ':::8080->80/tcp', "docker 20.10's spelling");
+  for (const p of [
+    { hostIp: '::', protocol: 'tcp', hostPort: 8080 },
+    { hostIp: 'fd00::1', protocol: 'udp', hostPort: 53 },
+  ] as const)
+    assert.deepEqual(hostPortOfNote(portNote(p)), p);
+  assert.equal(portNote({ hostIp: '::', protocol: 'tcp', hostPort: 80 }), 'ip6 tcp dport 80');
+  const any6 = { hostIp: '::', protocol: 'tcp', hostPort: 80 } as const;
+  assert.ok(!hostPortsClash({ protocol: 'tcp', hostPort: 80 }, any6), 'IPv4 any and IPv6 any are different sockets');
+  assert.ok(hostPortsClash(any6, { ...any6, hostIp: 'fd00::1' }));
+  assert.ok(!hostPortsClash({ ...any6, hostIp: 'fd00::2' }, { ...any6, hostIp: 'fd00::1' }));
+});
+
+test('dual stack: a port with no host IP is published on IPv6 too; an IPv6 host IP needs IPv6', () => {
+  const ports = [...parsePortSpec('8080:80'), ...parsePortSpec('127.0.0.1:81:81'), ...parsePortSpec('[::]:82:82')];
+  assert.deepEqual(dualStackPorts(ports, true, 'n').map(formatPort), [
+    '0.0.0.0:8080->80/tcp',
+    ':::8080->80/tcp',
+    '127.0.0.1:81->81/tcp',
+    ':::82->82/tcp',
+  ]);
+  assert.deepEqual(dualStackPorts(ports.slice(0, 2), false, 'n'), ports.slice(0, 2));
+  assert.throws(() => dualStackPorts(ports, false, 'n'), /network "n" has no IPv6/);
 });

@@ -317,9 +317,14 @@ export function masqueradeRule(m: { saddr: string; notDaddr?: string; daddr?: st
   return out;
 }
 
-/** `meta nfproto ipv4 (ip daddr HOSTIP | fib daddr type local) PROTO dport PORT dnat ip to TO:TOPORT` */
+/**
+ * `meta nfproto ipv4 (ip daddr HOSTIP | fib daddr type local) PROTO dport PORT dnat ip to TO:TOPORT`; ipv6 and
+ * `dnat ip6 to [TO]:TOPORT` when TO is an IPv6 address (a host IP, if given, must be one too).
+ */
 export function dnatRule(d: { hostIp?: string; proto: 'tcp' | 'udp'; port: number; to: string; toPort: number }): Attr[] {
-  const out = [...nfproto(4)];
+  const fam = famOf(d.to);
+  if (d.hostIp && famOf(d.hostIp) !== fam) throw new RangeError(`DNAT from ${d.hostIp} to ${d.to}: the addresses differ in family`);
+  const out = [...nfproto(fam)];
   if (d.hostIp) out.push(...addrMatch('daddr', d.hostIp));
   else {
     const local = Buffer.alloc(4);
@@ -336,7 +341,7 @@ export function dnatRule(d: { hostIp?: string; proto: 'tcp' | 'udp'; port: numbe
   out.push(
     expr('nat', [
       be32(1 /* TYPE */, NFT_NAT_DNAT),
-      be32(2 /* FAMILY */, NFPROTO_IPV4),
+      be32(2 /* FAMILY */, fam === 4 ? NFPROTO_IPV4 : NFPROTO_IPV6),
       be32(3 /* REG_ADDR_MIN */, NFT_REG_1),
       be32(5 /* REG_PROTO_MIN */, NFT_REG_2),
     ]),

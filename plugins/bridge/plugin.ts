@@ -124,6 +124,30 @@ function settings(conf: BridgeConf): Settings {
   };
 }
 
+/**
+ * The container interface's MAC when the runtime asks for one, as the reference reads it: CNI_ARGS MAC=, or
+ * runtimeConfig.mac (the "mac" capability); otherwise undefined (a random one). A unicast address only.
+ */
+export function requestedMac(conf: NetConf, args: CniArgs): string | undefined {
+  const rc = (conf.runtimeConfig as { mac?: unknown } | undefined)?.mac;
+  const given = args.args?.MAC ?? (typeof rc === 'string' ? rc : undefined);
+  if (given === undefined || given === '') return undefined;
+  const mac = given.toLowerCase().replace(/-/g, ':');
+  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/.test(mac))
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `MAC ${JSON.stringify(given)} is not a MAC address`,
+      'write six hex bytes, e.g. 02:42:ac:11:00:02',
+    );
+  if (parseInt(mac.slice(0, 2), 16) & 1 || mac === '00:00:00:00:00:00')
+    throw new CniError(
+      ErrorCode.InvalidEnvironment,
+      `MAC ${given} is a ${mac === '00:00:00:00:00:00' ? 'zero' : 'multicast'} address, which an interface cannot have`,
+      'give a unicast address (the first byte even), e.g. 02:42:ac:11:00:02',
+    );
+  return mac;
+}
+
 /** What can go wrong making the port, in this plugin's codes and words. */
 function portErrors(s: Settings, netName: string, ifname: string, ctr: Netns): PortErrors {
   return {
@@ -310,6 +334,7 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
     // nothing on the host.
     if (await ctr.rtnl.findLink(args.ifname)) throw interfaceExists(args.ifname, ctr);
     if (conf.ipam?.type) await delegatePrecheck(conf, args);
+    const wantedMac = requestedMac(conf, args);
     const errors = portErrors(s, conf.name, args.ifname, ctr);
     // tsnet-ipam (in-process, needs no interface) allocates while the veth is made: its wait for the journal
     // to reach the disk overlaps the kernel's work. Other IPAM plugins run after, as the reference orders
@@ -331,7 +356,7 @@ async function add(conf: BridgeConf, args: CniArgs): Promise<Result> {
       return p;
     };
     let allocating: Promise<Result> | undefined;
-    const ctrMac = randomMac();
+    const ctrMac = wantedMac ?? randomMac();
     const bridgeSpec = { name: s.bridge, mtu: s.mtu, mac: randomMac(), promisc: s.promisc };
     const { br, hostVeth } = await withBridge(host, bridgeSpec, errors, async (br, created) => {
       // A bridge this ADD made goes again if the ADD fails — last, once the veth is gone, and only while no

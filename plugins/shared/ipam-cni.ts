@@ -36,6 +36,16 @@ interface Resolved {
   network: string;
   store: IpamStore;
   rangeSets: RangeSet[];
+  /**
+   * A named network's range sets over their whole subnets: where a static request may fall (Docker: --ip
+   * anywhere in the subnet; an --ip-range limits only the addresses handed out).
+   */
+  staticSets?: RangeSet[];
+}
+
+/** The range sets without rangeStart/rangeEnd: each range's whole subnet (its gateway kept). */
+function wholeSubnets(sets: RangeSpec[][]): RangeSpec[][] {
+  return sets.map((set) => set.map(({ subnet, gateway }) => ({ subnet, ...(gateway ? { gateway } : {}) })));
 }
 
 const invalid = (msg: string): CniError => new CniError(ErrorCode.InvalidNetworkConfig, msg);
@@ -100,7 +110,12 @@ async function resolve(conf: NetConf, rt: IpamRuntime, mode: ResolveMode): Promi
       checkName(named);
       const rec = mode === 'read' ? registry.get(named) : registry.require(named);
       if (!rec) return undefined; // DEL/CHECK/GC of a removed network: nothing is held
-      return { network: named, store: registry.store(named), rangeSets: canonical(rec.ranges) };
+      return {
+        network: named,
+        store: registry.store(named),
+        rangeSets: canonical(rec.ranges),
+        ...(rec.ipRange ? { staticSets: canonical(wholeSubnets(rec.ranges)) } : {}),
+      };
     }
     const name = checkName(String(conf.name ?? ''));
     if (subnet === 'auto') {
@@ -209,9 +224,10 @@ function allocateAll(res: Resolved, state: IpamState, owner: Owner, requested: A
   const out: Allocation[] = [];
   const left = [...requested];
   res.rangeSets.forEach((set, idx) => {
-    const i = left.findIndex((a) => rangeForAddr(set, a) !== undefined);
+    const where = res.staticSets?.[idx] ?? set;
+    const i = left.findIndex((a) => rangeForAddr(where, a) !== undefined);
     const want = i >= 0 ? left.splice(i, 1)[0] : undefined;
-    out.push(new Allocator(set, state, String(idx), res.network).get(owner, want));
+    out.push(new Allocator(want ? where : set, state, String(idx), res.network).get(owner, want));
   });
   if (left.length > 0) {
     throw new RequestedAddressError(
@@ -284,7 +300,7 @@ export async function ipamCheck(conf: NetConf, args: CniArgs, rt: IpamRuntime = 
     throw toCniError(e);
   }
   res.rangeSets.forEach((set, idx) => {
-    if (!held.some((r) => rangeForAddr(set, r))) {
+    if (!held.some((r) => rangeForAddr(res.staticSets?.[idx] ?? set, r))) {
       throw new CniError(
         ErrorCode.UnknownContainer,
         `${owner.containerID}/${owner.ifname} holds no address in range set ${idx} of network "${res.network}"`,

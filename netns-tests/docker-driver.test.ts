@@ -4,6 +4,9 @@
 // and cgroup parent. `tsnet docker-plugin` serves the driver in the same network namespace, with a temp state
 // root. Images are `docker import`s of a busybox rootfs. A second namespace ("out") plays the world outside,
 // joined to the host by a veth wire. Everything is read back from the kernel with `ip -j` and `nft -j`.
+// dockerd keeps its default bridge (docker0), so it does what it does on any host: turns on forwarding with
+// its FORWARD policy DROP, a DOCKER-USER chain, and br_netfilter where it can load it — tsnet's networks must
+// work through all of it.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -59,7 +62,7 @@ async function startDocker(w: World, host: string): Promise<Docker> {
   const script = [
     `mount --bind ${run} /run/docker`,
     `exec ${DOCKERD} --config-file ${dir}/daemon.json --data-root ${dir}/data --exec-root ${dir}/exec -H unix://${sock} ` +
-      `--pidfile ${pidfile} --bridge=none --storage-driver=vfs --cgroup-parent=${cgroupParent}`,
+      `--pidfile ${pidfile} --storage-driver=vfs --cgroup-parent=${cgroupParent}`,
   ].join('\n');
   let log = '';
   let dockerd!: ChildProcess;
@@ -144,6 +147,15 @@ function tsnetRules(host: string): string[] {
   return items.filter((i) => i.rule && i.rule.table === 'tsnet').map((i) => String(i.rule.comment ?? ''));
 }
 
+/** dockerd's FORWARD chain (iptables-nft or legacy, as `iptables` is here), as `iptables -S` prints it. */
+function forwardChain(host: string): string[] {
+  return sh('ip', 'netns', 'exec', host, 'iptables', '-S', 'FORWARD').split('\n').filter(Boolean);
+}
+
+function pings(d: Docker, ctr: string, to: string): boolean {
+  return d.run('exec', ctr, 'ping', '-c', '1', '-W', '2', to).status === 0;
+}
+
 function httpFrom(ns: string, addr: string, port: number): string {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'busybox', 'nc', '-w', '3', addr, String(port)], {
     input: 'GET / HTTP/1.0\r\n\r\n',
@@ -166,8 +178,14 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
     ip(out, 'addr', 'add', '172.17.5.2/24', 'dev', 'eth0');
     ip(out, 'link', 'set', 'eth0', 'up');
     ip(out, 'link', 'set', 'lo', 'up');
+    // A fresh host forwards nothing (a new netns inherits this machine's ip_forward): dockerd turns forwarding
+    // on itself, and with it sets its FORWARD policy to DROP.
+    sh('ip', 'netns', 'exec', host, 'sysctl', '-qw', 'net.ipv4.ip_forward=0');
     const d = await startDocker(w, host);
     const net = `tn${w.id}`;
+    // What a host running dockerd looks like: forwarding on, forwarded traffic dropped unless accepted.
+    assert.ok(forwardChain(host).includes('-P FORWARD DROP'), `dockerd's FORWARD policy: ${forwardChain(host).join('; ')}`);
+    assert.ok(forwardChain(host).includes('-A FORWARD -j DOCKER-USER'));
 
     // ── docker network create -d tsnet --ipam-driver tsnet: the picker's subnet, the gateway on a bridge ──
     const nid = d.ok('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', net).trim();
@@ -179,18 +197,6 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
     assert.ok(
       br.addr_info.some((a: any) => a.local === cfg.Gateway),
       `gateway ${cfg.Gateway} on ${bridge}`,
-    );
-
-    // ── what tsnet cannot do yet is refused by docker network create, naming the missing feature ──
-    const internal = d.run('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--internal', `ti${w.id}`);
-    assert.notEqual(internal.status, 0);
-    assert.match(internal.stderr, /--internal: is not supported by the tsnet driver yet/);
-    const icc = d.run('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '-o', 'icc=false', `ti${w.id}`);
-    assert.match(icc.stderr, /-o icc=false: is not supported by the tsnet driver yet/);
-    assert.deepEqual(
-      new NetworkRegistry(d.root).list().map((n) => n.subnet),
-      [cfg.Subnet],
-      'the pools of the refused networks were given back',
     );
 
     // ── two containers talk by name (Docker's embedded DNS), egress is masqueraded, -p reaches httpd ──
@@ -207,6 +213,12 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
       'the masquerade rule of the network',
     );
     assert.match(httpFrom(out, '172.17.5.1', 8085), /^HTTP\/1\.[01] /, '-p 8085:80 from another namespace');
+    // ...through dockerd's FORWARD policy DROP: tsnet's accept rules for the bridge come first in that chain.
+    const accepts = forwardChain(host).filter((r) => r.includes(`tsnet:fw:${bridge}`));
+    assert.deepEqual(accepts.map((r) => r.replace(/ -m comment --comment \S+/, '')).sort(), [
+      `-A FORWARD -i ${bridge} -j ACCEPT`,
+      `-A FORWARD -o ${bridge} -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -j ACCEPT`,
+    ]);
 
     assert.match(httpFrom(host, '127.0.0.1', 8085), /^HTTP\/1\.[01] /, "-p 8085:80 on the host's loopback");
     const taken = d.run('run', '-d', '--name', `cx${w.id}`, '--net', net, '-p', '8085:80', 'tsnet-bb', 'sleep', '600');
@@ -230,6 +242,45 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
     const ports = ipj(host, 'link', 'show', 'master', br0).map((l: any) => l.ifname);
     assert.equal(ports.length, 2, `nic0 and the container's veth on ${br0}: ${ports.join(' ')}`);
     d.ok('exec', `cc${w.id}`, 'ping', '-c', '1', '-W', '2', '10.77.0.100');
+
+    // ── --internal: no way out (no default route, and none forwarded with one added), the gateway reached ──
+    const netI = `ti${w.id}`;
+    const nidI = d.ok('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--internal', netI).trim();
+    const brI = `tsd-${nidI.slice(0, 11)}`;
+    const gwI = JSON.parse(d.ok('network', 'inspect', netI))[0].IPAM.Config[0].Gateway;
+    d.ok('run', '-d', '--name', `ci${w.id}`, '--net', netI, '--cap-add', 'NET_ADMIN', 'tsnet-bb', 'sleep', '600');
+    assert.doesNotMatch(d.ok('exec', `ci${w.id}`, 'ip', 'route'), /default/, 'no default route on an internal network');
+    assert.ok(pings(d, `ci${w.id}`, gwI), 'the gateway is reached');
+    d.ok('exec', `ci${w.id}`, 'ip', 'route', 'add', 'default', 'via', gwI);
+    assert.ok(!pings(d, `ci${w.id}`, '172.17.5.2'), 'nothing is forwarded out of an internal network, even with a route');
+    assert.ok(!tsnetRules(host).some((c) => c.includes(nidI.slice(0, 12))), 'no masquerade rule for an internal network');
+    assert.ok(
+      tsnetRules(host).some((c) => c.startsWith(`fw:${brI}`)),
+      'the bridge plugin firewall group of the internal bridge',
+    );
+
+    // ── icc=false: the containers cannot reach each other, but reach the gateway and the world ──
+    const netQ = `tq${w.id}`;
+    const nidQ = d.ok('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '-o', 'icc=false', netQ).trim();
+    const gwQ = JSON.parse(d.ok('network', 'inspect', netQ))[0].IPAM.Config[0].Gateway;
+    d.ok('run', '-d', '--name', `qa${w.id}`, '--net', netQ, 'tsnet-bb', 'sleep', '600');
+    d.ok('run', '-d', '--name', `qb${w.id}`, '--net', netQ, 'tsnet-bb', 'sleep', '600');
+    const portsQ = ipj(host, '-d', 'link', 'show', 'master', `tsd-${nidQ.slice(0, 11)}`);
+    assert.deepEqual(
+      portsQ.map((l: any) => l.linkinfo?.info_slave_data?.isolated),
+      [true, true],
+      'both ports are isolated',
+    );
+    const addrQb = JSON.parse(d.ok('inspect', `qb${w.id}`))[0].NetworkSettings.Networks[netQ].IPAddress;
+    assert.ok(!pings(d, `qa${w.id}`, addrQb), 'icc=false: qa does not reach qb');
+    assert.ok(!pings(d, `qa${w.id}`, `qb${w.id}`), 'nor by name (the name resolves; the packets do not pass)');
+    assert.ok(pings(d, `qa${w.id}`, gwQ), 'icc=false: the gateway is reached');
+    assert.ok(pings(d, `qa${w.id}`, '172.17.5.2'), 'icc=false: egress works');
+    // Networks are isolated from each other, as Docker's are.
+    assert.ok(!pings(d, `ca${w.id}`, addrQb), 'a container of another tsnet network does not reach qb');
+    d.ok('rm', '-f', `ci${w.id}`, `qa${w.id}`, `qb${w.id}`);
+    d.ok('network', 'rm', netI, netQ);
+    assert.ok(!tsnetRules(host).some((c) => c.startsWith(`fw:${brI}`)), "the internal bridge's rules went with it");
 
     // ── the driver killed and restarted: running containers keep working, a new container joins ──
     await d.killDriver();
@@ -265,6 +316,11 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
     );
     assert.ok(!ipj(host, 'addr', 'show', 'dev', br0)[0].addr_info.some((a: any) => a.local === '10.77.0.1'), 'its gateway address is gone');
     assert.deepEqual(tsnetRules(host), [], 'no rule left in table inet tsnet');
+    assert.deepEqual(
+      forwardChain(host).filter((r) => r.includes('tsnet')),
+      [],
+      "no accept rule left in dockerd's FORWARD chain",
+    );
     assert.deepEqual(new NetworkRegistry(d.root).list(), [], "no pool left in tsnet's registry");
     assert.deepEqual(readdirSync(join(d.root, 'docker', 'endpoints')), [], 'no endpoint record left');
   });

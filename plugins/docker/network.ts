@@ -1,6 +1,7 @@
 // libnetwork's NetworkDriver over tsnet's bridge building blocks (plugins/shared/bridge-port: the same bridge
 // and veth-port code the bridge CNI plugin uses): a network is a Linux bridge with the gateway on it and a
-// masquerade rule; an endpoint is a veth whose host end is a port of the bridge and whose other end Docker
+// masquerade rule and the bridge plugin's forwarding rules (plugins/shared/firewall: isolation, --internal,
+// icc=false, accepts in dockerd's FORWARD chain); an endpoint is a veth whose host end is a port of the bridge and whose other end Docker
 // moves into the container and names (Join's SrcName/DstPrefix). Published ports (com.docker.network.portmap,
 // which Docker leaves to a remote driver) are DNAT rules in tsnet's nftables table.
 import { Netns } from '../../native/netns.js';
@@ -9,8 +10,16 @@ import { addRules, masqueradeRule, removeRules } from '../../native/nftables.js'
 import { publish } from '../shared/publish.js';
 import { formatPrefix, parseCidr } from '../../ipam/cidr.js';
 import { createVethPort, ensureBridge, removeBridgeIfUnused, withBridge, type PortErrors } from '../shared/bridge-port.js';
+import {
+  ensureBridgeFirewall,
+  firewallOf,
+  removeBridgeFirewall,
+  removeBridgeFirewallIfUnused,
+  type BridgeFirewall,
+} from '../shared/firewall.js';
 import { kernelError, PluginError } from '../shared/errors.js';
 import { randomHex } from '../../common/random.js';
+import { TsnetError } from '../../common/errors.js';
 import { randomMac } from '../shared/random-name.js';
 import type { DriverState, EndpointRec, NetworkRec, PortRec } from './state.js';
 
@@ -63,19 +72,20 @@ interface Settings {
   bridge?: string;
   mtu: number;
   masquerade: boolean;
+  /** --internal: nothing forwarded into or out of the bridge, no masquerade, no default route. */
+  internal: boolean;
+  /** icc=false: the containers' bridge ports are isolated from each other. */
+  icc: boolean;
 }
 
-export function parseOptions(id: string, options: Req): Settings {
-  const internal = options['com.docker.network.internal'];
+function isTrue(v: unknown): boolean {
+  return v === true || v === 'true';
+}
+
+export function parseOptions(options: Req): Settings {
   const generic = (options[GENERIC] ?? {}) as Record<string, unknown>;
-  if (internal === true || generic['com.docker.network.internal'] === true || generic['com.docker.network.internal'] === 'true')
-    throw new PluginError(
-      '--internal',
-      'is not supported by the tsnet driver yet: tsnet has no isolation rules for internal networks (the firewall support is not in this build)',
-      'drop --internal, or use docker network create without -d tsnet for an internal network',
-      DockerErrorCode.Unsupported,
-    );
-  const s: Settings = { mtu: 1500, masquerade: true };
+  const internal = isTrue(options['com.docker.network.internal']) || isTrue(generic['com.docker.network.internal']);
+  const s: Settings = { mtu: 1500, masquerade: true, internal, icc: true };
   for (const [key, v] of Object.entries(generic)) {
     const k = KEYS[key];
     if (!k) {
@@ -83,7 +93,7 @@ export function parseOptions(id: string, options: Req): Settings {
       throw new PluginError(
         `-o ${key}`,
         'is not an option of the tsnet driver',
-        'use bridge=NAME, mtu=N, masquerade=true|false (or com.docker.network.bridge.name, com.docker.network.driver.mtu, com.docker.network.bridge.enable_ip_masquerade)',
+        'use bridge=NAME, mtu=N, masquerade=true|false, icc=true|false (or com.docker.network.bridge.name, com.docker.network.driver.mtu, com.docker.network.bridge.enable_ip_masquerade, com.docker.network.bridge.enable_icc)',
         DockerErrorCode.BadOption,
       );
     }
@@ -102,16 +112,21 @@ export function parseOptions(id: string, options: Req): Settings {
         throw new PluginError(`-o ${key}=${String(v)}`, 'is not an MTU (68-65535)', 'write -o mtu=1500', DockerErrorCode.BadOption);
       s.mtu = n;
     } else if (k === 'masquerade') s.masquerade = bool(key, v);
-    else if (!bool(key, v))
-      throw new PluginError(
-        `-o ${key}=false`,
-        'is not supported by the tsnet driver yet: tsnet has no inter-container isolation rules (the firewall support is not in this build)',
-        `drop -o ${key}=false`,
-        DockerErrorCode.Unsupported,
-      );
+    else s.icc = bool(key, v);
   }
-  void id;
+  // An internal network forwards nothing out of its bridge: there is nothing to masquerade.
+  if (s.internal) s.masquerade = false;
   return s;
+}
+
+/**
+ * The network's forwarding rules, by plugins/shared/firewall (the bridge plugin's): isolated from the other
+ * bridges tsnet made (as Docker's networks are from each other) when the driver made the bridge — never a bridge
+ * of the user's (one holding the host's NIC carries other networks' traffic); --internal; icc=false's hairpin
+ * masquerade; and accept rules first in other firewalls' forward chains that drop by policy (dockerd's FORWARD).
+ */
+export function firewallOfNetwork(net: NetworkRec): BridgeFirewall {
+  return firewallOf({ isolation: net.madeBridge, internal: net.internal ?? false, portIsolation: net.icc === false }, net.bridge);
 }
 
 function ipv4Data(req: Req): { subnet?: string; gateway?: string } {
@@ -183,7 +198,7 @@ export class NetworkDriver {
 
   async createNetwork(req: Req) {
     const nid = id(req, 'NetworkID');
-    const s = parseOptions(nid, (req.Options ?? {}) as Req);
+    const s = parseOptions((req.Options ?? {}) as Req);
     const { subnet, gateway } = ipv4Data(req);
     const bridge = s.bridge ?? `tsd-${nid.slice(0, 11)}`;
     const host = Netns.current();
@@ -195,6 +210,8 @@ export class NetworkDriver {
         madeBridge: created,
         mtu: s.mtu,
         masquerade: s.masquerade,
+        ...(s.internal ? { internal: true } : {}),
+        ...(s.icc ? {} : { icc: false }),
         ...(subnet ? { subnet } : {}),
         ...(gateway ? { gateway } : {}),
       };
@@ -222,14 +239,17 @@ export class NetworkDriver {
     const rec = this.state.network(nid);
     await removeRules(masqOwnerOf(nid)).catch(() => 0);
     if (rec?.madeBridge) {
+      await removeBridgeFirewallIfUnused(host, rec.bridge);
       const br = await host.rtnl.findLink(rec.bridge);
       if (br) {
         if (rec.gateway) await host.rtnl.deleteAddress(br.index, rec.gateway).catch(() => undefined);
         await removeBridgeIfUnused(host, br);
       }
-    } else if (rec?.gateway) {
-      const br = await host.rtnl.findLink(rec.bridge);
-      if (br) await host.rtnl.deleteAddress(br.index, rec.gateway).catch(() => undefined);
+    } else if (rec) {
+      // A bridge of the user's keeps its ports (its NIC): the rules go with the last driver network on it.
+      if (!this.state.networks().some((n) => n.id !== nid && n.bridge === rec.bridge)) await removeBridgeFirewall(rec.bridge);
+      const br = rec.gateway ? await host.rtnl.findLink(rec.bridge) : undefined;
+      if (br && rec.gateway) await host.rtnl.deleteAddress(br.index, rec.gateway).catch(() => undefined);
     }
     this.state.removeNetwork(nid);
   }
@@ -263,6 +283,17 @@ export class NetworkDriver {
       } catch {
         /* no IPv6 */
       }
+      try {
+        // icc=false: the kernel forwards nothing between two isolated ports; each still reaches the bridge.
+        if (net.icc === false) await host.rtnl.setLink(veth.index, { bridgePort: { isolated: true } });
+        // The bridge's forwarding rules, made by its first port (after it is on the bridge, as the bridge plugin does).
+        await ensureBridgeFirewall(firewallOfNetwork(net));
+      } catch (e) {
+        await host.rtnl.deleteLinkIfExists(veth.index).catch(() => undefined);
+        await removeBridgeFirewallIfUnused(host, net.bridge).catch(() => false);
+        if (e instanceof TsnetError) throw e;
+        kernelError(e, `set up the port ${veth.name} of bridge "${net.bridge}"`, CODES);
+      }
       const ep: EndpointRec = {
         id: eid,
         network: nid,
@@ -292,6 +323,9 @@ export class NetworkDriver {
       await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
       const link = await host.rtnl.findLink(ep.hostVeth);
       if (link) await host.rtnl.deleteLinkIfExists(link.index);
+      // The last port gone: the bridge's forwarding rules go (a bridge holding a NIC keeps them: deleteNetwork).
+      const net = this.state.network(ep.network);
+      if (net) await removeBridgeFirewallIfUnused(host, net.bridge);
       this.state.removeEndpoint(ep.id);
     } finally {
       host.close();
@@ -307,9 +341,10 @@ export class NetworkDriver {
   join(req: Req) {
     const net = this.state.requireNetwork(id(req, 'NetworkID'));
     const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
+    // An internal network gives no default route (nor does Docker then look for one elsewhere for it).
     return {
       InterfaceName: { SrcName: ep.ctrVeth, DstPrefix: 'eth' },
-      ...(net.gateway ? { Gateway: net.gateway.split('/')[0] } : {}),
+      ...(net.gateway && !net.internal ? { Gateway: net.gateway.split('/')[0] } : {}),
       StaticRoutes: [],
       DisableGatewayService: false,
     };
@@ -334,6 +369,13 @@ export class NetworkDriver {
         DockerErrorCode.BadOption,
       );
     const net = this.state.requireNetwork(ep.network);
+    if (net.internal)
+      throw new PluginError(
+        `-p ${list.map((p) => `${p.hostPort}:${p.port}/${p.proto}`).join(' -p ')}`,
+        `network ${net.id.slice(0, 12)} is internal: nothing is forwarded into or out of it, so it publishes no ports`,
+        'drop -p, or run the container on a network that is not --internal (and connect it to this one)',
+        DockerErrorCode.BadOption,
+      );
     await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
     await publish(portsOwnerOf(ep.id), net.bridge, ep.address.split('/')[0]!, list);
     await this.state.saveEndpoint({ ...ep, ports: list });

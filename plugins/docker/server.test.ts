@@ -10,6 +10,9 @@ import { after, before, describe, it } from 'node:test';
 import type { Server } from 'node:http';
 import { NetworkRegistry } from '../../ipam/networks.js';
 import { createDockerPluginServer, listenDockerPlugin } from './server.js';
+import { parseOptions } from './network.js';
+
+const GENERIC = 'com.docker.network.generic';
 
 let dir: string;
 let socket: string;
@@ -75,17 +78,17 @@ describe('docker driver: the libnetwork remote API', () => {
     assert.deepEqual((await call('Plugin.Activate', {})).body.Implements, ['NetworkDriver', 'IpamDriver']);
   });
 
-  it('--internal and icc=false are refused, naming what is missing, before anything is made', async () => {
-    const internal = await call('NetworkDriver.CreateNetwork', { NetworkID: 'aa11', Options: { 'com.docker.network.internal': true } });
-    assert.match(internal.body.Err, /--internal: is not supported by the tsnet driver yet/);
-    const icc = await call('NetworkDriver.CreateNetwork', {
-      NetworkID: 'aa11',
-      Options: { 'com.docker.network.generic': { 'com.docker.network.bridge.enable_icc': 'false' } },
-    });
-    assert.match(icc.body.Err, /enable_icc=false: is not supported/);
+  it('--internal and icc=false are taken (no masquerade on an internal network); a bad value or an unknown option is refused', async () => {
+    assert.deepEqual(parseOptions({ 'com.docker.network.internal': true }), { mtu: 1500, masquerade: false, internal: true, icc: true });
+    assert.equal(parseOptions({ [GENERIC]: { 'com.docker.network.internal': 'true' } }).internal, true);
+    assert.equal(parseOptions({ [GENERIC]: { 'com.docker.network.bridge.enable_icc': 'false' } }).icc, false);
+    assert.equal(parseOptions({ [GENERIC]: { icc: 'false', masquerade: 'false' } }).icc, false);
+    assert.equal(parseOptions({}).icc, true);
+    const icc = await call('NetworkDriver.CreateNetwork', { NetworkID: 'aa11', Options: { [GENERIC]: { icc: 'no' } } });
+    assert.match(icc.body.Err, /-o icc=no: is not true or false/);
     const typo = await call('NetworkDriver.CreateNetwork', {
       NetworkID: 'aa11',
-      Options: { 'com.docker.network.generic': { brdige: 'br0' } },
+      Options: { [GENERIC]: { brdige: 'br0' } },
     });
     assert.match(typo.body.Err, /-o brdige: is not an option of the tsnet driver \(use bridge=NAME/);
   });

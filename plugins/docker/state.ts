@@ -13,6 +13,10 @@ export interface NetworkRec {
   madeBridge: boolean;
   mtu: number;
   masquerade: boolean;
+  /** --internal (absent: false). */
+  internal?: boolean;
+  /** false for icc=false (absent: true). */
+  icc?: boolean;
   /** IPv4 subnet and gateway (CIDR form, as Docker hands them). */
   subnet?: string;
   gateway?: string;
@@ -89,6 +93,18 @@ export class DriverState {
     this.remove('networks', id);
   }
 
+  networks(): NetworkRec[] {
+    return this.list<NetworkRec>('networks');
+  }
+
+  private list<T>(kind: 'networks' | 'endpoints'): T[] {
+    const d = join(this.dir, kind);
+    if (!existsSync(d)) return [];
+    return readdirSync(d)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')) as T);
+  }
+
   endpoint(id: string): EndpointRec | undefined {
     return this.read<EndpointRec>('endpoints', id);
   }
@@ -109,10 +125,6 @@ export class DriverState {
     this.remove('endpoints', id);
   }
   endpoints(): EndpointRec[] {
-    const d = join(this.dir, 'endpoints');
-    if (!existsSync(d)) return [];
-    return readdirSync(d)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')) as EndpointRec);
+    return this.list<EndpointRec>('endpoints');
   }
 }

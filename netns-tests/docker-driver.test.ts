@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { NetworkRegistry } from '../ipam/networks.js';
+import { formatAddr } from '../ipam/cidr.js';
 import { REPO } from './cni-exec.js';
 import { ip, ipj, needsRoot, sh, world, type World } from './harness.js';
 
@@ -33,8 +34,11 @@ async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void
 
 interface Docker {
   run(...args: string[]): { status: number | null; stdout: string; stderr: string };
+  /** `docker ARGS` without waiting for it. */
+  runAsync(...args: string[]): Promise<{ status: number | null; stderr: string }>;
   ok(...args: string[]): string;
-  startDriver(): void;
+  /** Starts the driver; `env` is added to its environment. Resolves when that driver process exits. */
+  startDriver(env?: Record<string, string>): Promise<void>;
   killDriver(): Promise<void>;
   restartDockerd(): Promise<void>;
   root: string;
@@ -96,15 +100,23 @@ async function startDocker(w: World, host: string): Promise<Docker> {
       assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}\n--- dockerd (tail) ---\n${log.slice(-3000)}`);
       return r.stdout;
     },
-    startDriver() {
-      driver = spawn(
+    runAsync(...args) {
+      const p = spawn(DOCKER, ['-H', `unix://${sock}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      let stderr = '';
+      p.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
+      return new Promise((resolve) => p.once('exit', (status) => resolve({ status, stderr })));
+    },
+    startDriver(env = {}) {
+      const p = spawn(
         'nsenter',
         [`--net=/run/netns/${host}`, process.execPath, CLI, 'docker-plugin', '--socket', join(run, 'plugins', 'tsnet.sock')],
         {
-          env: { ...process.env, TSNET_ROOT: root },
+          env: { ...process.env, TSNET_ROOT: root, ...env },
           stdio: 'ignore',
         },
       );
+      driver = p;
+      return new Promise<void>((r) => p.once('exit', () => r()));
     },
     async restartDockerd() {
       await stopDockerd();
@@ -134,7 +146,7 @@ async function startDocker(w: World, host: string): Promise<Docker> {
     }
   });
   startDockerd();
-  d.startDriver();
+  void d.startDriver();
   await answers();
   await until('the driver to listen', () => existsSync(join(run, 'plugins', 'tsnet.sock')));
   d.ok('import', busyboxTar(dir), 'tsnet-bb');
@@ -284,13 +296,58 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
 
     // ── the driver killed and restarted: running containers keep working, a new container joins ──
     await d.killDriver();
-    d.startDriver();
+    void d.startDriver();
     d.ok('exec', `ca${w.id}`, 'ping', '-c', '1', '-W', '2', `cb${w.id}`);
     await until(
       'the restarted driver',
       () => d.run('run', '--rm', '--net', net, 'tsnet-bb', 'ping', '-c', '1', '-W', '2', `ca${w.id}`).status === 0,
     );
     assert.equal(ipj(host, 'link', 'show', 'master', bridge).length, 2, 'the --rm container took its veth with it');
+
+    // ── the driver killed in the middle of a call: what it left is reclaimed when it starts again ──
+    const records = (): any[] =>
+      readdirSync(join(d.root, 'docker', 'endpoints')).map((f) => JSON.parse(readFileSync(join(d.root, 'docker', 'endpoints', f), 'utf8')));
+    /** Ports of the bridge that no endpoint record names. */
+    const strayVeths = () => {
+      const named = new Set(records().map((r) => r.hostVeth));
+      return ipj(host, 'link', 'show', 'master', bridge)
+        .map((l: any) => l.ifname as string)
+        .filter((n: string) => !named.has(n));
+    };
+    /** Addresses of the network's pool that no endpoint record holds. */
+    const strayAddresses = async () => {
+      const reg = new NetworkRegistry(d.root);
+      const pool = reg.list().find((n) => n.subnet === cfg.Subnet)!;
+      const held = new Set(records().map((r) => String(r.address ?? '').split('/')[0]));
+      return [...(await reg.store(pool.name).read()).all()].map((r) => formatAddr(r)).filter((a) => !held.has(a));
+    };
+    for (const step of ['CreateEndpoint:veth', 'Join']) {
+      await d.killDriver();
+      const dying = d.startDriver({ TSNET_DOCKER_PLUGIN_KILL_AT: step });
+      const name = `ck${w.id}`;
+      const started = d.runAsync('run', '-d', '--name', name, '--net', net, 'tsnet-bb', 'sleep', '600');
+      await dying; // killed itself at the step
+      if (step === 'CreateEndpoint:veth') {
+        assert.equal(strayVeths().length, 1, 'the driver was killed with its veth made, its record not');
+        assert.equal((await strayAddresses()).length, 1, 'the address Docker took is held by no endpoint');
+      } else assert.equal(records().filter((e) => e.network === nid).length, 3, 'the driver was killed with the endpoint made, in Join');
+      void d.startDriver(); // Docker, still retrying its call, meets this one
+      const r = await started;
+      d.run('rm', '-f', name);
+      assert.deepEqual(
+        strayVeths(),
+        [],
+        `killed at ${step}: no veth left without an endpoint record (docker run: ${r.status} ${r.stderr})`,
+      );
+      assert.deepEqual(await strayAddresses(), [], `killed at ${step}: no address left that no endpoint holds`);
+      assert.equal(
+        records().filter((e) => e.network === nid).length,
+        2,
+        `killed at ${step}: the records of ca and cb, nothing else (docker run: ${r.status} ${r.stderr})`,
+      );
+    }
+    d.ok('run', '--rm', '--net', net, 'tsnet-bb', 'ping', '-c', '1', '-W', '2', `ca${w.id}`);
+    d.ok('exec', `ca${w.id}`, 'ping', '-c', '1', '-W', '2', `cb${w.id}`);
 
     // ── dockerd restarted (it stops its containers): the tsnet networks are still there, and work ──
     await d.restartDockerd();

@@ -22,6 +22,9 @@ import { randomHex } from '../../common/random.js';
 import { TsnetError } from '../../common/errors.js';
 import { randomMac } from '../shared/random-name.js';
 import type { DriverState, EndpointRec, NetworkRec, PortRec } from './state.js';
+import type { NetworkRegistry } from '../../ipam/networks.js';
+import { claimAddress, poolOfSubnet } from './ipam.js';
+import { HOST_VETH_PREFIX } from './gc.js';
 
 type Req = Record<string, unknown>;
 
@@ -189,8 +192,20 @@ function ports(v: unknown): PortRec[] {
   return out;
 }
 
+/**
+ * For tests only: TSNET_DOCKER_PLUGIN_KILL_AT=STEP makes the driver SIGKILL itself at that step, as a kill -9
+ * would land there — CreateEndpoint:veth (the veth made, its record not written yet), Join (before answering).
+ */
+export const KILL_AT_ENV = 'TSNET_DOCKER_PLUGIN_KILL_AT';
+function killPoint(step: string): void {
+  if (process.env[KILL_AT_ENV] === step) process.kill(process.pid, 'SIGKILL');
+}
+
 export class NetworkDriver {
-  constructor(private readonly state: DriverState) {}
+  constructor(
+    private readonly state: DriverState,
+    private readonly reg?: NetworkRegistry,
+  ) {}
 
   capabilities() {
     return { Scope: 'local', ConnectivityScope: 'local' };
@@ -273,11 +288,21 @@ export class NetworkDriver {
     const iface = (req.Interface ?? {}) as { Address?: string; AddressIPv6?: string; MacAddress?: string };
     const mac = iface.MacAddress || randomMac();
     const ctrVeth = `tsc${randomHex(5)}`;
+    // The address Docker got from this driver's IPAM is held in its store; if a restarted driver released it
+    // (reclaim: it had no endpoint record yet), it is held again here.
+    const pool = iface.Address && net.subnet && this.reg ? poolOfSubnet(this.reg, net.subnet) : undefined;
+    if (pool) await claimAddress(this.reg!, pool, iface.Address!, eid);
     const host = Netns.current();
     try {
       const veth = await withBridge(host, { name: net.bridge, mtu: net.mtu }, errors(net.bridge), (br) =>
-        createVethPort(host, host, { bridge: br, ifname: ctrVeth, prefix: 'tsd', mtu: net.mtu, mac, queues: 1 }, errors(net.bridge)),
+        createVethPort(
+          host,
+          host,
+          { bridge: br, ifname: ctrVeth, prefix: HOST_VETH_PREFIX, mtu: net.mtu, mac, queues: 1 },
+          errors(net.bridge),
+        ),
       );
+      killPoint('CreateEndpoint:veth');
       try {
         host.setSysctl(`net/ipv6/conf/${veth.name}/disable_ipv6`, 1);
       } catch {
@@ -339,6 +364,7 @@ export class NetworkDriver {
   }
 
   join(req: Req) {
+    killPoint('Join');
     const net = this.state.requireNetwork(id(req, 'NetworkID'));
     const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
     // An internal network gives no default route (nor does Docker then look for one elsewhere for it).

@@ -11,6 +11,9 @@ import type { Server } from 'node:http';
 import { NetworkRegistry } from '../../ipam/networks.js';
 import { createDockerPluginServer, listenDockerPlugin } from './server.js';
 import { parseOptions } from './network.js';
+import { claimAddress } from './ipam.js';
+import { DriverState } from './state.js';
+import { formatAddr, parseAddr } from '../../ipam/cidr.js';
 
 const GENERIC = 'com.docker.network.generic';
 
@@ -18,17 +21,14 @@ let dir: string;
 let socket: string;
 let server: Server;
 
-function call(method: string, body: string | object, verb = 'POST'): Promise<{ status: number; body: any }> {
+function call(method: string, body: string | object, verb = 'POST', at = socket): Promise<{ status: number; body: any }> {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath: socket, path: `/${method}`, method: verb, headers: { 'Content-Type': 'application/json' } },
-      (res) => {
-        let data = '';
-        res.on('data', (c) => (data += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) }));
-      },
-    );
+    const req = request({ socketPath: at, path: `/${method}`, method: verb, headers: { 'Content-Type': 'application/json' } }, (res) => {
+      let data = '';
+      res.on('data', (c) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) }));
+    });
     req.on('error', reject);
     req.end(text);
   });
@@ -91,6 +91,45 @@ describe('docker driver: the libnetwork remote API', () => {
       Options: { [GENERIC]: { brdige: 'br0' } },
     });
     assert.match(typo.body.Err, /-o brdige: is not an option of the tsnet driver \(use bridge=NAME/);
+  });
+
+  it('a restarted driver releases the addresses of its pools that no endpoint record holds; CreateEndpoint claims its address again', async () => {
+    // What a driver killed mid-CreateEndpoint leaves when Docker cannot give the address back while it is down.
+    const root = join(dir, 'gc-root');
+    const reg = new NetworkRegistry(root);
+    const pool = await reg.create({ name: 'docker-gc0001', subnet: '10.232.0.0/24', driver: 'docker' });
+    const owner = (c: string) => ({ containerID: c, ifname: 'docker' });
+    await reg.store(pool.name).transact((st) => {
+      st.reserve(parseAddr('10.232.0.2'), owner('docker-a'), '0');
+      st.reserve(parseAddr('10.232.0.3'), owner('docker-b'), '0');
+    });
+    const state = new DriverState(root);
+    // A network record on a bridge that does not exist here: no link is looked at beyond finding it missing.
+    await state.saveNetwork({ id: 'gc01', bridge: 'tsdgc-none0', madeBridge: true, mtu: 1500, masquerade: true, subnet: '10.232.0.0/24' });
+    await state.saveEndpoint({
+      id: 'ep01',
+      network: 'gc01',
+      hostVeth: 'tsdgone',
+      ctrVeth: 'tscgone',
+      mac: '02:00:00:00:00:01',
+      address: '10.232.0.2/24',
+    });
+    const sock2 = join(dir, 'gc.sock');
+    const logs: string[] = [];
+    const restarted = createDockerPluginServer({ root, reclaim: true, log: (l) => logs.push(l) });
+    await listenDockerPlugin(restarted, sock2);
+    try {
+      await call('Plugin.Activate', {}, 'POST', sock2); // answered after the reclaim, which runs first
+      const left = [...(await reg.store(pool.name).read()).all()].map((r) => formatAddr(r));
+      assert.deepEqual(left, ['10.232.0.2'], 'the address of ep01 stays, the one no endpoint holds is released');
+      assert.match(logs.join('\n'), /released address\(es\) no endpoint holds: docker-gc0001 10\.232\.0\.3/);
+      // Docker hands the released address to CreateEndpoint: it is held again (and not twice).
+      assert.equal(await claimAddress(reg, pool, '10.232.0.3/24', 'ep02'), true);
+      assert.equal(await claimAddress(reg, pool, '10.232.0.3/24', 'ep02'), false);
+      assert.equal(await reg.held(pool.name), 2);
+    } finally {
+      restarted.close();
+    }
   });
 
   it('pools: a given pool is recorded, an overlapping one refused; addresses come from the store and go back', async () => {

@@ -1,0 +1,62 @@
+// What a driver killed in the middle of a call leaves behind, reclaimed when it starts again: a veth made by
+// CreateEndpoint whose endpoint record was never written (a port of a driver network's bridge, named with the
+// driver's prefix, that no record names), and an address of a tsnet pool that no endpoint record holds (Docker
+// asked for it, and could not give it back while the driver was down). Only pools under a network of this
+// driver are looked at: a pool serving another network driver (-d bridge --ipam-driver tsnet) has endpoints
+// the records do not know. An address Docker got from the killed driver and is about to hand to the next
+// CreateEndpoint is claimed again by that CreateEndpoint (NetworkDriver.createEndpoint).
+import { Netns } from '../../native/netns.js';
+import { formatAddr, parseCidr } from '../../ipam/cidr.js';
+import type { NetworkRegistry } from '../../ipam/networks.js';
+import { removeBridgeFirewallIfUnused } from '../shared/firewall.js';
+import { poolOfSubnet } from './ipam.js';
+import type { DriverState } from './state.js';
+
+/** The prefix of the host ends of the driver's veths. */
+export const HOST_VETH_PREFIX = 'tsd';
+
+export interface Reclaimed {
+  /** Host veth names deleted. */
+  veths: string[];
+  /** Addresses released, as "pool address". */
+  addresses: string[];
+}
+
+export async function reclaim(state: DriverState, reg: NetworkRegistry): Promise<Reclaimed> {
+  const out: Reclaimed = { veths: [], addresses: [] };
+  const networks = state.networks();
+  const endpoints = state.endpoints();
+  const named = new Set(endpoints.map((e) => e.hostVeth));
+  const host = Netns.current();
+  try {
+    for (const bridge of new Set(networks.map((n) => n.bridge))) {
+      const br = await host.rtnl.findLink(bridge);
+      if (!br || br.kind !== 'bridge') continue;
+      const orphans = (await host.rtnl.links({ master: br.index })).filter(
+        (l) => l.kind === 'veth' && l.name.startsWith(HOST_VETH_PREFIX) && !named.has(l.name),
+      );
+      for (const l of orphans) {
+        await host.rtnl.deleteLinkIfExists(l.index); // its peer goes with it
+        out.veths.push(l.name);
+      }
+      if (orphans.length) await removeBridgeFirewallIfUnused(host, bridge);
+    }
+  } finally {
+    host.close();
+  }
+  const held = new Set(endpoints.filter((e) => e.address).map((e) => formatAddr(parseCidr(e.address!).addr)));
+  for (const net of networks) {
+    if (!net.subnet) continue;
+    const pool = poolOfSubnet(reg, net.subnet);
+    if (!pool) continue; // Docker's own IPAM: its addresses are not tsnet's to keep
+    await reg.store(pool.name).transact((s) => {
+      for (const r of [...s.all()]) {
+        const a = formatAddr(r);
+        if (held.has(a)) continue;
+        s.releaseAddr(r);
+        out.addresses.push(`${pool.name} ${a}`);
+      }
+    });
+  }
+  return out;
+}

@@ -321,7 +321,7 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
       const held = new Set(records().map((r) => String(r.address ?? '').split('/')[0]));
       return [...(await reg.store(pool.name).read()).all()].map((r) => formatAddr(r)).filter((a) => !held.has(a));
     };
-    for (const step of ['CreateEndpoint:veth', 'Join']) {
+    for (const step of ['CreateEndpoint:veth', 'CreateEndpoint:record', 'Join']) {
       await d.killDriver();
       const dying = d.startDriver({ TSNET_DOCKER_PLUGIN_KILL_AT: step });
       const name = `ck${w.id}`;
@@ -330,7 +330,7 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
       if (step === 'CreateEndpoint:veth') {
         assert.equal(strayVeths().length, 1, 'the driver was killed with its veth made, its record not');
         assert.equal((await strayAddresses()).length, 1, 'the address Docker took is held by no endpoint');
-      } else assert.equal(records().filter((e) => e.network === nid).length, 3, 'the driver was killed with the endpoint made, in Join');
+      } else assert.equal(records().filter((e) => e.network === nid).length, 3, `killed at ${step}: with the endpoint's record written`);
       void d.startDriver(); // Docker, still retrying its call, meets this one
       const r = await started;
       d.run('rm', '-f', name);

@@ -21,10 +21,9 @@ import { kernelError, PluginError } from '../shared/errors.js';
 import { randomHex } from '../../common/random.js';
 import { TsnetError } from '../../common/errors.js';
 import { randomMac } from '../shared/random-name.js';
-import type { DriverState, EndpointRec, NetworkRec, PortRec } from './state.js';
+import { HOST_VETH_PREFIX, type DriverState, type EndpointRec, type NetworkRec, type PortRec } from './state.js';
 import type { NetworkRegistry } from '../../ipam/networks.js';
-import { claimAddress, poolOfSubnet } from './ipam.js';
-import { HOST_VETH_PREFIX } from './gc.js';
+import { claimAddress, POOL_PREFIX, poolOfSubnet } from './ipam.js';
 
 type Req = Record<string, unknown>;
 
@@ -194,11 +193,23 @@ function ports(v: unknown): PortRec[] {
 
 /**
  * For tests only: TSNET_DOCKER_PLUGIN_KILL_AT=STEP makes the driver SIGKILL itself at that step, as a kill -9
- * would land there — CreateEndpoint:veth (the veth made, its record not written yet), Join (before answering).
+ * would land there — CreateEndpoint:veth (the veth made, its record not written yet), CreateEndpoint:record
+ * (the record written, not answered), Join (before answering).
  */
 export const KILL_AT_ENV = 'TSNET_DOCKER_PLUGIN_KILL_AT';
 function killPoint(step: string): void {
   if (process.env[KILL_AT_ENV] === step) process.kill(process.pid, 'SIGKILL');
+}
+
+/** An endpoint's published ports, veth and record; the bridge's forwarding rules with its last port. Idempotent. */
+export async function removeEndpoint(state: DriverState, ep: EndpointRec, host: Netns): Promise<void> {
+  await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
+  const link = await host.rtnl.findLink(ep.hostVeth);
+  if (link) await host.rtnl.deleteLinkIfExists(link.index);
+  // The last port gone: the bridge's forwarding rules go (a bridge holding a NIC keeps them: deleteNetwork).
+  const net = state.network(ep.network);
+  if (net) await removeBridgeFirewallIfUnused(host, net.bridge);
+  state.removeEndpoint(ep.id);
 }
 
 export class NetworkDriver {
@@ -333,6 +344,7 @@ export class NetworkDriver {
         await host.rtnl.deleteLinkIfExists(veth.index).catch(() => undefined);
         throw e;
       }
+      killPoint('CreateEndpoint:record');
       // Docker takes the MAC from the driver only when it chose none itself.
       return { Interface: iface.MacAddress ? {} : { MacAddress: mac } };
     } finally {
@@ -345,17 +357,37 @@ export class NetworkDriver {
     const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
     const host = Netns.current();
     try {
-      await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
-      const link = await host.rtnl.findLink(ep.hostVeth);
-      if (link) await host.rtnl.deleteLinkIfExists(link.index);
-      // The last port gone: the bridge's forwarding rules go (a bridge holding a NIC keeps them: deleteNetwork).
-      const net = this.state.network(ep.network);
-      if (net) await removeBridgeFirewallIfUnused(host, net.bridge);
-      this.state.removeEndpoint(ep.id);
+      await removeEndpoint(this.state, ep, host);
     } finally {
       host.close();
     }
     return {};
+  }
+
+  /**
+   * Docker gave `address` of `poolId` back (IpamDriver.ReleaseAddress): it does so once it has deleted the
+   * endpoint, or given it up — after a CreateEndpoint whose answer was lost to a driver killed once the record
+   * was written. A record still holding the address is such an endpoint: it goes, with its veth.
+   */
+  async addressReleased(poolId: unknown, address: unknown): Promise<void> {
+    if (!this.reg || typeof poolId !== 'string' || typeof address !== 'string' || !poolId.startsWith(POOL_PREFIX)) return;
+    const pool = this.reg.get(poolId);
+    if (!pool) return;
+    const ip = address.split('/')[0];
+    const nets = new Set(
+      this.state
+        .networks()
+        .filter((n) => n.subnet === pool.subnet)
+        .map((n) => n.id),
+    );
+    const gone = this.state.endpoints().filter((e) => nets.has(e.network) && e.address?.split('/')[0] === ip);
+    if (!gone.length) return;
+    const host = Netns.current();
+    try {
+      for (const ep of gone) await removeEndpoint(this.state, ep, host);
+    } finally {
+      host.close();
+    }
   }
 
   endpointOperInfo(req: Req) {

@@ -56,7 +56,14 @@ export function handlers(o: DockerPluginOptions): Map<string, Handler> {
     ['IpamDriver.RequestPool', (r) => ipam.requestPool(r)],
     ['IpamDriver.ReleasePool', (r) => ipam.releasePool(r)],
     ['IpamDriver.RequestAddress', (r) => ipam.requestAddress(r)],
-    ['IpamDriver.ReleaseAddress', (r) => ipam.releaseAddress(r)],
+    [
+      'IpamDriver.ReleaseAddress',
+      async (r) => {
+        const answer = await ipam.releaseAddress(r);
+        await net.addressReleased(r.PoolID, r.Address);
+        return answer;
+      },
+    ],
   ]);
 }
 
@@ -136,6 +143,7 @@ export function createDockerPluginServer(o: DockerPluginOptions = {}): Server {
       void queue(async () => {
         const root = stateRoot(o.root);
         const gone = await reclaim(new DriverState(root), new NetworkRegistry(root));
+        if (gone.endpoints.length) log(`removed endpoint(s) Docker had given up: ${gone.endpoints.join(' ')}`);
         if (gone.veths.length) log(`reclaimed veth(s) without an endpoint record: ${gone.veths.join(' ')}`);
         if (gone.addresses.length) log(`released address(es) no endpoint holds: ${gone.addresses.join(', ')}`);
       }).catch((e: Error) => log(`reclaiming what a killed driver left: ${e.message}`));

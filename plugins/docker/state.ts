@@ -40,6 +40,9 @@ export interface EndpointRec {
   ports?: PortRec[];
 }
 
+/** The prefix of the host ends of the driver's veths. */
+export const HOST_VETH_PREFIX = 'tsd';
+
 const ID_RE = /^[a-zA-Z0-9_.-]{1,128}$/;
 
 export class DriverState {

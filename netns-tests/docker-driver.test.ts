@@ -255,6 +255,40 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
     assert.equal(ports.length, 2, `nic0 and the container's veth on ${br0}: ${ports.join(' ')}`);
     d.ok('exec', `cc${w.id}`, 'ping', '-c', '1', '-W', '2', '10.77.0.100');
 
+    // ── Docker's own -o keys: bridge name, MTU, no masquerade, the containers' interface prefix, the host address of -p ──
+    ip(host, 'addr', 'add', '172.17.5.3/24', 'dev', 'wire0');
+    const netO = `to${w.id}`;
+    const brO = `tso${w.id}`;
+    const nidO = d
+      .ok(
+        'network',
+        'create',
+        '-d',
+        'tsnet',
+        '--ipam-driver',
+        'tsnet',
+        '-o',
+        `com.docker.network.bridge.name=${brO}`,
+        '-o',
+        'com.docker.network.driver.mtu=1400',
+        '-o',
+        'com.docker.network.bridge.enable_ip_masquerade=false',
+        '-o',
+        'com.docker.network.container_iface_prefix=lan',
+        '-o',
+        'com.docker.network.bridge.host_binding_ipv4=172.17.5.3',
+        netO,
+      )
+      .trim();
+    d.ok('run', '-d', '--name', `co${w.id}`, '--net', netO, '-p', '8086:80', 'tsnet-bb', 'httpd', '-f', '-p', '80');
+    assert.equal(ipj(host, 'link', 'show', 'dev', brO)[0].mtu, 1400, 'the bridge, by its name, with its MTU');
+    assert.match(d.ok('exec', `co${w.id}`, 'ip', '-o', 'link', 'show', 'lan0'), /mtu 1400/, "the container's lan0, MTU 1400");
+    assert.ok(!tsnetRules(host).some((c) => c.startsWith(`docker:${nidO.slice(0, 12)}`)), 'no masquerade rule');
+    assert.match(httpFrom(out, '172.17.5.3', 8086), /^HTTP\/1\.[01] /, '-p 8086:80 on host_binding_ipv4');
+    assert.equal(httpFrom(out, '172.17.5.1', 8086), '', 'and on no other host address');
+    d.ok('rm', '-f', `co${w.id}`);
+    d.ok('network', 'rm', netO);
+
     // ── --internal: no way out (no default route, and none forwarded with one added), the gateway reached ──
     const netI = `ti${w.id}`;
     const nidI = d.ok('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', '--internal', netI).trim();

@@ -8,7 +8,7 @@ import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import { addRules, masqueradeRule, removeRules } from '../../native/nftables.js';
 import { publish } from '../shared/publish.js';
-import { formatPrefix, parseCidr } from '../../ipam/cidr.js';
+import { formatPrefix, parseAddr, parseCidr } from '../../ipam/cidr.js';
 import { createVethPort, ensureBridge, removeBridgeIfUnused, withBridge, type PortErrors } from '../shared/bridge-port.js';
 import {
   ensureBridgeFirewall,
@@ -34,7 +34,7 @@ const GENERIC = 'com.docker.network.generic';
 const PORTMAP = 'com.docker.network.portmap';
 
 /** Option keys: tsnet's short ones and Docker's bridge driver keys that mean the same. */
-const KEYS: Record<string, 'bridge' | 'mtu' | 'masquerade' | 'icc'> = {
+const KEYS: Record<string, 'bridge' | 'mtu' | 'masquerade' | 'icc' | 'hostIp' | 'ifacePrefix'> = {
   bridge: 'bridge',
   'com.docker.network.bridge.name': 'bridge',
   mtu: 'mtu',
@@ -43,7 +43,13 @@ const KEYS: Record<string, 'bridge' | 'mtu' | 'masquerade' | 'icc'> = {
   'com.docker.network.bridge.enable_ip_masquerade': 'masquerade',
   icc: 'icc',
   'com.docker.network.bridge.enable_icc': 'icc',
+  host_binding_ipv4: 'hostIp',
+  'com.docker.network.bridge.host_binding_ipv4': 'hostIp',
+  'com.docker.network.container_iface_prefix': 'ifacePrefix',
 };
+
+const SUPPORTED =
+  'use bridge=NAME, mtu=N, masquerade=true|false, icc=true|false, host_binding_ipv4=IP (or com.docker.network.bridge.name, com.docker.network.driver.mtu, com.docker.network.bridge.enable_ip_masquerade, com.docker.network.bridge.enable_icc, com.docker.network.bridge.host_binding_ipv4), com.docker.network.container_iface_prefix=PREFIX';
 
 function bool(key: string, v: unknown): boolean {
   if (v === true || v === 'true' || v === '1') return true;
@@ -78,6 +84,18 @@ interface Settings {
   internal: boolean;
   /** icc=false: the containers' bridge ports are isolated from each other. */
   icc: boolean;
+  /** host_binding_ipv4: the host address of a -p that names none. */
+  hostIp?: string;
+  /** container_iface_prefix: the container's interface is named PREFIX<n> (default eth<n>). */
+  ifacePrefix?: string;
+}
+
+function isIpv4(v: string): boolean {
+  try {
+    return parseAddr(v).family === 4;
+  } catch {
+    return false;
+  }
 }
 
 function isTrue(v: unknown): boolean {
@@ -90,15 +108,9 @@ export function parseOptions(options: Req): Settings {
   const s: Settings = { mtu: 1500, masquerade: true, internal, icc: true };
   for (const [key, v] of Object.entries(generic)) {
     const k = KEYS[key];
-    if (!k) {
-      if (key.startsWith('com.docker.network.')) continue; // Docker's own labels the driver has no use for
-      throw new PluginError(
-        `-o ${key}`,
-        'is not an option of the tsnet driver',
-        'use bridge=NAME, mtu=N, masquerade=true|false, icc=true|false (or com.docker.network.bridge.name, com.docker.network.driver.mtu, com.docker.network.bridge.enable_ip_masquerade, com.docker.network.bridge.enable_icc)',
-        DockerErrorCode.BadOption,
-      );
-    }
+    if (key === 'com.docker.network.internal') continue; // --internal, read above
+    // Docker puts only the user's -o options here: one the driver does not know is refused, not ignored.
+    if (!k) throw new PluginError(`-o ${key}`, 'is not an option of the tsnet driver', SUPPORTED, DockerErrorCode.BadOption);
     if (k === 'bridge') {
       if (typeof v !== 'string' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(v))
         throw new PluginError(
@@ -113,6 +125,24 @@ export function parseOptions(options: Req): Settings {
       if (!Number.isInteger(n) || n < 68 || n > 65535)
         throw new PluginError(`-o ${key}=${String(v)}`, 'is not an MTU (68-65535)', 'write -o mtu=1500', DockerErrorCode.BadOption);
       s.mtu = n;
+    } else if (k === 'hostIp') {
+      if (typeof v !== 'string' || !isIpv4(v))
+        throw new PluginError(
+          `-o ${key}=${String(v)}`,
+          'is not an IPv4 address',
+          `write -o ${key}=192.0.2.10 (an address of this host)`,
+          DockerErrorCode.BadOption,
+        );
+      if (v !== '0.0.0.0') s.hostIp = v;
+    } else if (k === 'ifacePrefix') {
+      if (typeof v !== 'string' || !/^[a-zA-Z][a-zA-Z0-9_]{0,11}$/.test(v))
+        throw new PluginError(
+          `-o ${key}=${String(v)}`,
+          'is not an interface name prefix (a letter, then up to 11 letters, digits or _)',
+          `write -o ${key}=lan`,
+          DockerErrorCode.BadOption,
+        );
+      s.ifacePrefix = v;
     } else if (k === 'masquerade') s.masquerade = bool(key, v);
     else s.icc = bool(key, v);
   }
@@ -162,7 +192,8 @@ function portsOwnerOf(eid: string): string {
   return `docker-ports:${eid.slice(0, 12)}`;
 }
 
-function ports(v: unknown): PortRec[] {
+/** Docker's port map; a port with no host address ("" — `-p 8080:80`) gets the network's host_binding_ipv4. */
+function ports(v: unknown, defaultHostIp?: string): PortRec[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new PluginError(PORTMAP, 'is not a list', 'send the request Docker sends', DockerErrorCode.BadOption);
   const out: PortRec[] = [];
@@ -184,7 +215,8 @@ function ports(v: unknown): PortRec[] {
         'publish with an explicit host port: -p 8080:80',
         DockerErrorCode.Unsupported,
       );
-    const hostIp = typeof p.HostIP === 'string' && p.HostIP && p.HostIP !== '0.0.0.0' ? p.HostIP : undefined;
+    const given = typeof p.HostIP === 'string' && p.HostIP ? p.HostIP : undefined;
+    const hostIp = given === undefined ? defaultHostIp : given === '0.0.0.0' ? undefined : given;
     if (hostIp?.includes(':')) continue; // IPv6 host addresses: the container has no IPv6 on a tsnet network
     out.push({ proto, hostPort, port: Number(p.Port), ...(hostIp ? { hostIp } : {}) });
   }
@@ -238,6 +270,8 @@ export class NetworkDriver {
         masquerade: s.masquerade,
         ...(s.internal ? { internal: true } : {}),
         ...(s.icc ? {} : { icc: false }),
+        ...(s.hostIp ? { hostIp: s.hostIp } : {}),
+        ...(s.ifacePrefix ? { ifacePrefix: s.ifacePrefix } : {}),
         ...(subnet ? { subnet } : {}),
         ...(gateway ? { gateway } : {}),
       };
@@ -401,7 +435,7 @@ export class NetworkDriver {
     const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
     // An internal network gives no default route (nor does Docker then look for one elsewhere for it).
     return {
-      InterfaceName: { SrcName: ep.ctrVeth, DstPrefix: 'eth' },
+      InterfaceName: { SrcName: ep.ctrVeth, DstPrefix: net.ifacePrefix ?? 'eth' },
       ...(net.gateway && !net.internal ? { Gateway: net.gateway.split('/')[0] } : {}),
       StaticRoutes: [],
       DisableGatewayService: false,
@@ -417,7 +451,8 @@ export class NetworkDriver {
   async programExternalConnectivity(req: Req) {
     id(req, 'NetworkID');
     const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
-    const list = ports(((req.Options ?? {}) as Req)[PORTMAP]);
+    const net = this.state.requireNetwork(ep.network);
+    const list = ports(((req.Options ?? {}) as Req)[PORTMAP], net.hostIp);
     if (!list.length) return {};
     if (!ep.address)
       throw new PluginError(
@@ -426,7 +461,6 @@ export class NetworkDriver {
         'give the network an IPv4 subnet',
         DockerErrorCode.BadOption,
       );
-    const net = this.state.requireNetwork(ep.network);
     if (net.internal)
       throw new PluginError(
         `-p ${list.map((p) => `${p.hostPort}:${p.port}/${p.proto}`).join(' -p ')}`,

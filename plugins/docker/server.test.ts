@@ -93,6 +93,41 @@ describe('docker driver: the libnetwork remote API', () => {
     assert.match(typo.body.Err, /-o brdige: is not an option of the tsnet driver \(use bridge=NAME/);
   });
 
+  it("Docker's bridge driver keys: host_binding_ipv4, container_iface_prefix, mtu, name, masquerade; an unknown one is refused, not ignored", async () => {
+    const s = parseOptions({
+      [GENERIC]: {
+        'com.docker.network.bridge.host_binding_ipv4': '192.0.2.10',
+        'com.docker.network.container_iface_prefix': 'lan',
+        'com.docker.network.driver.mtu': '1400',
+        'com.docker.network.bridge.name': 'br7',
+        'com.docker.network.bridge.enable_ip_masquerade': 'false',
+      },
+    });
+    assert.deepEqual(s, {
+      mtu: 1400,
+      masquerade: false,
+      internal: false,
+      icc: true,
+      hostIp: '192.0.2.10',
+      ifacePrefix: 'lan',
+      bridge: 'br7',
+    });
+    assert.equal(parseOptions({ [GENERIC]: { 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0' } }).hostIp, undefined);
+    assert.throws(
+      () => parseOptions({ [GENERIC]: { host_binding_ipv4: '2001:db8::1' } }),
+      /-o host_binding_ipv4=2001:db8::1: is not an IPv4 address/,
+    );
+    assert.throws(
+      () => parseOptions({ [GENERIC]: { 'com.docker.network.container_iface_prefix': 'eth-' } }),
+      /is not an interface name prefix/,
+    );
+    const unknown = await call('NetworkDriver.CreateNetwork', {
+      NetworkID: 'aa11',
+      Options: { [GENERIC]: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } },
+    });
+    assert.match(unknown.body.Err, /-o com\.docker\.network\.bridge\.inhibit_ipv4: is not an option of the tsnet driver/);
+  });
+
   it('a restarted driver releases the addresses of its pools that no endpoint record holds; CreateEndpoint claims its address again', async () => {
     // What a driver killed mid-CreateEndpoint leaves when Docker cannot give the address back while it is down.
     const root = join(dir, 'gc-root');

@@ -17,6 +17,10 @@ export interface NetworkRec {
   internal?: boolean;
   /** false for icc=false (absent: true). */
   icc?: boolean;
+  /** host_binding_ipv4: the host address of a -p that names none (absent: every local address). */
+  hostIp?: string;
+  /** container_iface_prefix (absent: eth). */
+  ifacePrefix?: string;
   /** IPv4 subnet and gateway (CIDR form, as Docker hands them). */
   subnet?: string;
   gateway?: string;

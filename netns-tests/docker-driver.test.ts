@@ -40,7 +40,8 @@ interface Docker {
   /** Starts the driver; `env` is added to its environment. Resolves when that driver process exits. */
   startDriver(env?: Record<string, string>): Promise<void>;
   killDriver(): Promise<void>;
-  restartDockerd(): Promise<void>;
+  /** Stops dockerd (and its containers), runs `meanwhile`, starts it again. */
+  restartDockerd(meanwhile?: () => void): Promise<void>;
   root: string;
 }
 
@@ -118,8 +119,9 @@ async function startDocker(w: World, host: string): Promise<Docker> {
       driver = p;
       return new Promise<void>((r) => p.once('exit', () => r()));
     },
-    async restartDockerd() {
+    async restartDockerd(meanwhile) {
       await stopDockerd();
+      meanwhile?.();
       startDockerd();
       await answers();
     },
@@ -383,11 +385,19 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
     d.ok('run', '--rm', '--net', net, 'tsnet-bb', 'ping', '-c', '1', '-W', '2', `ca${w.id}`);
     d.ok('exec', `ca${w.id}`, 'ping', '-c', '1', '-W', '2', `cb${w.id}`);
 
-    // ── dockerd restarted (it stops its containers): the tsnet networks are still there, and work ──
-    await d.restartDockerd();
+    // ── dockerd restarted (it stops its containers) as after a reboot of the host — the driver's bridge gone, the
+    // ruleset empty, forwarding off — the tsnet networks are still there, and work: the first endpoint makes
+    // the bridge, its gateway and its masquerade rule again ──
+    await d.restartDockerd(() => {
+      ip(host, 'link', 'del', bridge);
+      sh('ip', 'netns', 'exec', host, 'nft', 'flush', 'ruleset');
+      sh('ip', 'netns', 'exec', host, 'sysctl', '-qw', 'net.ipv4.ip_forward=0');
+    });
+    assert.ok(forwardChain(host).includes('-P FORWARD DROP'), "dockerd's FORWARD policy DROP again");
     assert.match(d.ok('network', 'ls', '--filter', 'driver=tsnet', '--format', '{{.Name}}'), new RegExp(net));
     d.ok('start', `ca${w.id}`, `cb${w.id}`);
     d.ok('exec', `ca${w.id}`, 'ping', '-c', '1', '-W', '2', `cb${w.id}`);
+    assert.ok(pings(d, `ca${w.id}`, '172.17.5.2'), 'egress again');
     assert.match(httpFrom(out, '172.17.5.1', 8085), /^HTTP\/1\.[01] /, '-p published again on start');
     assert.equal(
       ipj(host, 'link', 'show', 'master', bridge).length,

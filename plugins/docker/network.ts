@@ -6,7 +6,8 @@
 // which Docker leaves to a remote driver) are DNAT rules in tsnet's nftables table.
 import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
-import { addRules, masqueradeRule, removeRules } from '../../native/nftables.js';
+import { masqueradeRule, removeRules, replaceRules } from '../../native/nftables.js';
+import type { Link } from '../../native/netlink/link.js';
 import { publish } from '../shared/publish.js';
 import { formatPrefix, parseAddr, parseCidr } from '../../ipam/cidr.js';
 import { createVethPort, ensureBridge, removeBridgeIfUnused, withBridge, type PortErrors } from '../shared/bridge-port.js';
@@ -185,6 +186,35 @@ function id(req: Req, key: string): string {
   return v;
 }
 
+/**
+ * The network's part of the host: the gateway on the bridge, forwarding on, the masquerade rule. Made by
+ * CreateNetwork (`always`), and again by CreateEndpoint when the host has lost it — Docker calls CreateNetwork once
+ * per network, and a reboot takes the bridge, its address and tsnet's table with it: the bridge is made again
+ * with the first endpoint, and a gateway missing from it says the rule is gone too.
+ */
+async function ensureHostSide(host: Netns, br: Link, net: NetworkRec, always: boolean): Promise<void> {
+  let lost = false;
+  if (net.gateway) {
+    const gateway = net.gateway;
+    lost = await host.rtnl.addAddress(br.index, gateway).then(
+      () => true,
+      (e) => {
+        if (isNetlinkError(e, 'EEXIST')) return false;
+        return kernelError(e, `put gateway ${gateway} on bridge "${net.bridge}"`, CODES);
+      },
+    );
+    if (host.sysctl('net/ipv4/ip_forward') !== '1') host.setSysctl('net/ipv4/ip_forward', 1);
+  }
+  if (net.masquerade && net.subnet && (always || lost))
+    await replaceRules(masqOwnerOf(net.id), [
+      {
+        chain: 'postrouting',
+        exprs: masqueradeRule({ saddr: net.subnet, notDaddr: net.subnet }),
+        note: `docker network ${net.id.slice(0, 12)}`,
+      },
+    ]);
+}
+
 function masqOwnerOf(nid: string): string {
   return `docker:${nid.slice(0, 12)}`;
 }
@@ -276,16 +306,7 @@ export class NetworkDriver {
         ...(gateway ? { gateway } : {}),
       };
       await this.state.saveNetwork(rec);
-      if (gateway) {
-        await host.rtnl.addAddress(br.index, gateway).catch((e) => {
-          if (!isNetlinkError(e, 'EEXIST')) kernelError(e, `put gateway ${gateway} on bridge "${bridge}"`, CODES);
-        });
-        if (host.sysctl('net/ipv4/ip_forward') !== '1') host.setSysctl('net/ipv4/ip_forward', 1);
-      }
-      if (s.masquerade && subnet)
-        await addRules(masqOwnerOf(nid), [
-          { chain: 'postrouting', exprs: masqueradeRule({ saddr: subnet, notDaddr: subnet }), note: `docker network ${nid.slice(0, 12)}` },
-        ]);
+      await ensureHostSide(host, br, rec, true);
       return {};
     } catch (e) {
       await this.teardown(nid, host).catch(() => undefined);
@@ -339,14 +360,15 @@ export class NetworkDriver {
     if (pool) await claimAddress(this.reg!, pool, iface.Address!, eid);
     const host = Netns.current();
     try {
-      const veth = await withBridge(host, { name: net.bridge, mtu: net.mtu }, errors(net.bridge), (br) =>
-        createVethPort(
+      const veth = await withBridge(host, { name: net.bridge, mtu: net.mtu, mac: randomMac() }, errors(net.bridge), async (br) => {
+        await ensureHostSide(host, br, net, false);
+        return createVethPort(
           host,
           host,
           { bridge: br, ifname: ctrVeth, prefix: HOST_VETH_PREFIX, mtu: net.mtu, mac, queues: 1 },
           errors(net.bridge),
-        ),
-      );
+        );
+      });
       killPoint('CreateEndpoint:veth');
       try {
         host.setSysctl(`net/ipv6/conf/${veth.name}/disable_ipv6`, 1);

@@ -13,6 +13,7 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlink
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
+import { request } from 'node:http';
 import { NetworkRegistry } from '../ipam/networks.js';
 import { formatAddr } from '../ipam/cidr.js';
 import { REPO } from './cni-exec.js';
@@ -43,6 +44,8 @@ interface Docker {
   /** Stops dockerd (and its containers), runs `meanwhile`, starts it again. */
   restartDockerd(meanwhile?: () => void): Promise<void>;
   root: string;
+  /** The driver's socket. */
+  socket: string;
 }
 
 function busyboxTar(dir: string): string {
@@ -95,6 +98,7 @@ async function startDocker(w: World, host: string): Promise<Docker> {
   let driver: ChildProcess | undefined;
   const d: Docker = {
     root,
+    socket: join(run, 'plugins', 'tsnet.sock'),
     run: (...args) => spawnSync(DOCKER, ['-H', `unix://${sock}`, ...args], { encoding: 'utf8', timeout: 120_000 }),
     ok(...args) {
       const r = d.run(...args);
@@ -170,6 +174,19 @@ function pings(d: Docker, ctr: string, to: string): boolean {
   return d.run('exec', ctr, 'ping', '-c', '1', '-W', '2', to).status === 0;
 }
 
+/** A libnetwork call to the driver, as dockerd makes it. */
+function driverCall(socket: string, method: string, body: object): Promise<any> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path: `/${method}`, method: 'POST' }, (res) => {
+      let data = '';
+      res.on('data', (c) => (data += c));
+      res.on('end', () => resolve(JSON.parse(data)));
+    });
+    req.on('error', reject);
+    req.end(JSON.stringify(body));
+  });
+}
+
 function httpFrom(ns: string, addr: string, port: number): string {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'busybox', 'nc', '-w', '3', addr, String(port)], {
     input: 'GET / HTTP/1.0\r\n\r\n',
@@ -235,6 +252,24 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
     ]);
 
     assert.match(httpFrom(host, '127.0.0.1', 8085), /^HTTP\/1\.[01] /, "-p 8085:80 on the host's loopback");
+
+    // ── tsnet's table flushed (a firewall reload): no egress, no -p; tsnet network reload makes the driver's rules again ──
+    sh('ip', 'netns', 'exec', host, 'nft', 'flush', 'table', 'inet', 'tsnet');
+    assert.ok(!pings(d, `ca${w.id}`, '172.17.5.2'), 'no egress without the masquerade rule');
+    const reload = spawnSync('nsenter', [`--net=/run/netns/${host}`, process.execPath, CLI, 'network', 'reload'], {
+      env: { ...process.env, TSNET_ROOT: d.root },
+      encoding: 'utf8',
+    });
+    assert.equal(reload.status, 0, reload.stderr);
+    assert.match(
+      reload.stdout,
+      new RegExp(
+        `^docker network ${nid.slice(0, 12)}: bridge ${bridge} \\(isolated\\), 2 endpoint\\(s\\), masqueraded, 1 published port\\(s\\)$`,
+        'm',
+      ),
+    );
+    assert.ok(pings(d, `ca${w.id}`, '172.17.5.2'), 'egress after reload');
+    assert.match(httpFrom(out, '172.17.5.1', 8085), /^HTTP\/1\.[01] /, '-p 8085:80 after reload');
     const taken = d.run('run', '-d', '--name', `cx${w.id}`, '--net', net, '-p', '8085:80', 'tsnet-bb', 'sleep', '600');
     assert.notEqual(taken.status, 0, 'a second container cannot take host port 8085');
     assert.match(taken.stderr, /host port 8085\/tcp is already published/);
@@ -407,6 +442,14 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
 
     // ── docker rm -f, docker network rm: no veth, no rule, no address or pool left ──
     d.ok('rm', '-f', `ca${w.id}`, `cb${w.id}`, `cc${w.id}`);
+    // An endpoint Docker forgot (its DeleteEndpoint lost while the driver was down): made here as dockerd makes
+    // one, never deleted — docker network rm takes it with the network.
+    assert.deepEqual(
+      await driverCall(d.socket, 'NetworkDriver.CreateEndpoint', { NetworkID: nid, EndpointID: `feed${w.id}`, Interface: {} }),
+      {
+        Interface: { MacAddress: records().find((e) => e.id === `feed${w.id}`)?.mac },
+      },
+    );
     d.ok('network', 'rm', net, net2);
     assert.equal(ipj(host, 'link', 'show', 'type', 'veth').filter((l: any) => l.ifname.startsWith('tsd')).length, 0, 'no veth left');
     assert.ok(!ipj(host, 'link', 'show').some((l: any) => l.ifname === bridge), 'the bridge the driver made is gone');

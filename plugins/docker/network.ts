@@ -205,20 +205,26 @@ async function ensureHostSide(host: Netns, br: Link, net: NetworkRec, always: bo
     );
     if (host.sysctl('net/ipv4/ip_forward') !== '1') host.setSysctl('net/ipv4/ip_forward', 1);
   }
-  if (net.masquerade && net.subnet && (always || lost))
-    await replaceRules(masqOwnerOf(net.id), [
-      {
-        chain: 'postrouting',
-        exprs: masqueradeRule({ saddr: net.subnet, notDaddr: net.subnet }),
-        note: `docker network ${net.id.slice(0, 12)}`,
-      },
-    ]);
+  if (always || lost) await putMasquerade(net);
+}
+
+/** The network's masquerade rule, replacing whatever is left of it (none without masquerade or a subnet). */
+export async function putMasquerade(net: NetworkRec): Promise<boolean> {
+  if (!net.masquerade || !net.subnet) return false;
+  await replaceRules(masqOwnerOf(net.id), [
+    {
+      chain: 'postrouting',
+      exprs: masqueradeRule({ saddr: net.subnet, notDaddr: net.subnet }),
+      note: `docker network ${net.id.slice(0, 12)}`,
+    },
+  ]);
+  return true;
 }
 
 function masqOwnerOf(nid: string): string {
   return `docker:${nid.slice(0, 12)}`;
 }
-function portsOwnerOf(eid: string): string {
+export function portsOwnerOf(eid: string): string {
   return `docker-ports:${eid.slice(0, 12)}`;
 }
 
@@ -319,6 +325,9 @@ export class NetworkDriver {
   private async teardown(nid: string, host: Netns): Promise<void> {
     const rec = this.state.network(nid);
     await removeRules(masqOwnerOf(nid)).catch(() => 0);
+    // Docker deletes a network only when it has no endpoint left: a record still there is one Docker gave up
+    // while the driver could not answer (a DeleteEndpoint lost to a driver that was down) — it goes, with its veth.
+    for (const ep of this.state.endpoints().filter((e) => e.network === nid)) await removeEndpoint(this.state, ep, host);
     if (rec?.madeBridge) {
       await removeBridgeFirewallIfUnused(host, rec.bridge);
       const br = await host.rtnl.findLink(rec.bridge);

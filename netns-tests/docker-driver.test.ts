@@ -197,7 +197,7 @@ function httpFrom(ns: string, addr: string, port: number): string {
 }
 
 describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
-  it('a picked subnet, two containers by name, egress, -p, a bridge holding a NIC, a driver restart, nothing left after rm', async (t) => {
+  it("a picked subnet, two containers by name, egress and -p through dockerd's FORWARD DROP, reload, a bridge holding a NIC, Docker's -o keys, --internal, icc=false, a driver killed mid-call, a reboot, nothing left after rm", async (t) => {
     const w = world(t);
     const host = w.netns('dkhost');
     const out = w.netns('dkout');
@@ -217,6 +217,10 @@ describe('Docker on tsnet: the libnetwork remote driver', { skip }, () => {
     // What a host running dockerd looks like: forwarding on, forwarded traffic dropped unless accepted.
     assert.ok(forwardChain(host).includes('-P FORWARD DROP'), `dockerd's FORWARD policy: ${forwardChain(host).join('; ')}`);
     assert.ok(forwardChain(host).includes('-A FORWARD -j DOCKER-USER'));
+    // dockerd loads br_netfilter (where the kernel has it): bridged traffic between two containers then crosses
+    // that FORWARD chain too.
+    const brnf = spawnSync('ip', ['netns', 'exec', host, 'cat', '/proc/sys/net/bridge/bridge-nf-call-iptables'], { encoding: 'utf8' });
+    if (brnf.status === 0) assert.equal(brnf.stdout.trim(), '1', 'br_netfilter hands bridged frames to iptables');
 
     // ── docker network create -d tsnet --ipam-driver tsnet: the picker's subnet, the gateway on a bridge ──
     const nid = d.ok('network', 'create', '-d', 'tsnet', '--ipam-driver', 'tsnet', net).trim();

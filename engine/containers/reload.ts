@@ -2,8 +2,9 @@
 // registry (a bridge's forwarding rules: isolation, --internal, the accept rules in other firewalls' forward
 // chains that drop), the running containers' addresses (masquerade) and published ports (DNAT) — after `nft
 // flush ruleset`, a firewall reload, or a firewall that started after tsnet's networks (as netavark's
-// firewall-reload); and the Docker driver's networks and endpoints (plugins/docker/reload). Each owner's rules are replaced in one batch, so running it twice changes nothing; a
-// network with no container on its bridge keeps no forwarding rules.
+// firewall-reload); and the Docker driver's networks and endpoints (plugins/docker/reload). Each owner's rules
+// are replaced in one batch, so running it twice changes nothing; a network with no container on its bridge
+// keeps no forwarding rules.
 import { Netns } from '../../native/netns.js';
 import { NetworkRegistry, type NetworkRecord } from '../../ipam/networks.js';
 import { replaceRules } from '../../native/nftables.js';

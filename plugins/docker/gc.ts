@@ -1,10 +1,10 @@
 // What a driver killed in the middle of a call leaves behind, reclaimed when it starts again: an endpoint record
 // whose address is free in its tsnet pool (Docker gave the endpoint up — its CreateEndpoint's answer was lost —
-// and released the address; NetworkDriver.addressReleased does the same when that release comes later); a veth made by
-// CreateEndpoint whose endpoint record was never written (a port of a driver network's bridge, named with the
-// driver's prefix, that no record names), and an address of a tsnet pool that no endpoint record holds (Docker
-// asked for it, and could not give it back while the driver was down). Only pools under a network of this
-// driver are looked at: a pool serving another network driver (-d bridge --ipam-driver tsnet) has endpoints
+// and released the address; NetworkDriver.addressReleased does the same when that release comes later); a veth
+// made by CreateEndpoint whose endpoint record was never written (a port of a driver network's bridge, named
+// with the driver's prefix, that no record names), and an address of a tsnet pool that no endpoint record holds
+// (Docker asked for it, and could not give it back while the driver was down). Only pools under a network of
+// this driver are looked at: a pool serving another network driver (-d bridge --ipam-driver tsnet) has endpoints
 // the records do not know. An address Docker got from the killed driver and is about to hand to the next
 // CreateEndpoint is claimed again by that CreateEndpoint (NetworkDriver.createEndpoint).
 import { Netns } from '../../native/netns.js';

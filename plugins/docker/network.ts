@@ -1,9 +1,9 @@
 // libnetwork's NetworkDriver over tsnet's bridge building blocks (plugins/shared/bridge-port: the same bridge
-// and veth-port code the bridge CNI plugin uses): a network is a Linux bridge with the gateway on it and a
+// and veth-port code the bridge CNI plugin uses): a network is a Linux bridge with the gateway on it, a
 // masquerade rule and the bridge plugin's forwarding rules (plugins/shared/firewall: isolation, --internal,
-// icc=false, accepts in dockerd's FORWARD chain); an endpoint is a veth whose host end is a port of the bridge and whose other end Docker
-// moves into the container and names (Join's SrcName/DstPrefix). Published ports (com.docker.network.portmap,
-// which Docker leaves to a remote driver) are DNAT rules in tsnet's nftables table.
+// icc=false, accepts in dockerd's FORWARD chain); an endpoint is a veth whose host end is a port of the bridge
+// and whose other end Docker moves into the container and names (Join's SrcName/DstPrefix). Published ports
+// (com.docker.network.portmap, which Docker leaves to a remote driver) are DNAT rules in tsnet's nftables table.
 import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import { masqueradeRule, removeRules, replaceRules } from '../../native/nftables.js';

@@ -297,7 +297,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
   cmd
     .command('reload')
     .description(
-      "re-create every firewall rule tsnet owns from its state (networks, containers' addresses and published ports), " +
+      "re-create every firewall rule tsnet owns from its state (networks, containers' addresses and published ports, the Docker driver's networks and endpoints), " +
         "e.g. after 'nft flush ruleset', a firewall reload or a firewall that started after tsnet's networks",
     )
     .action(

@@ -2,8 +2,9 @@
 // registry (a bridge's forwarding rules: isolation, --internal, the accept rules in other firewalls' forward
 // chains that drop), the running containers' addresses (masquerade) and published ports (DNAT) — after `nft
 // flush ruleset`, a firewall reload, or a firewall that started after tsnet's networks (as netavark's
-// firewall-reload). Each owner's rules are replaced in one batch, so running it twice changes nothing; a
-// network with no container on its bridge keeps no forwarding rules.
+// firewall-reload); and the Docker driver's networks and endpoints (plugins/docker/reload). Each owner's rules
+// are replaced in one batch, so running it twice changes nothing; a network with no container on its bridge
+// keeps no forwarding rules.
 import { Netns } from '../../native/netns.js';
 import { NetworkRegistry, type NetworkRecord } from '../../ipam/networks.js';
 import { replaceRules } from '../../native/nftables.js';
@@ -22,6 +23,7 @@ import { parseNetMode } from '../network/modes.js';
 import { publishPorts } from '../network/ports.js';
 import type { Container } from './model.js';
 import { listContainers } from './store.js';
+import { reloadDockerDriver } from '../../plugins/docker/reload.js';
 
 interface Interface {
   c: Container;
@@ -61,6 +63,7 @@ export async function reloadFirewall(): Promise<string[]> {
   const host = Netns.current();
   try {
     for (const rec of nets) {
+      if (rec.driver === 'docker') continue; // a pool of the Docker driver: its network is reloaded below
       // The bridge plugin's conf of the network, as its containers' ADDs got it.
       const conf = conflistFor(rec).plugins.find((p) => p.type === 'bridge') as FirewallKeys & { ipMasq?: boolean };
       const fw = firewallOf(conf, DEFAULT_BRIDGE);
@@ -93,5 +96,6 @@ export async function reloadFirewall(): Promise<string[]> {
   } finally {
     host.close();
   }
+  lines.push(...(await reloadDockerDriver()));
   return lines.length ? lines : ['no network has containers: no rule to make'];
 }

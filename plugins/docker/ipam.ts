@@ -3,7 +3,7 @@
 // from that network's journaled store (ipam/), as the tsnet-ipam plugin's do.
 import { Allocator } from '../../ipam/allocator.js';
 import { formatAddr, parseAddr, parseCidr, parsePrefix } from '../../ipam/cidr.js';
-import { NetworkRegistry, type HostUsage } from '../../ipam/networks.js';
+import { NetworkRegistry, type HostUsage, type NetworkRecord } from '../../ipam/networks.js';
 import { canonicalizeRangeSets } from '../../ipam/ranges.js';
 import { randomHex } from '../../common/random.js';
 import { PluginError } from '../shared/errors.js';
@@ -32,6 +32,22 @@ function poolOf(reg: NetworkRegistry, req: Req) {
   const rec = reg.get(id);
   if (!rec) throw new PluginError(`pool ${id}`, 'does not exist (released, or made on another host)', 'recreate the Docker network');
   return rec;
+}
+
+/** The pool (a registry network this driver made) whose subnet is `subnet`; pools never overlap, so one at most. */
+export function poolOfSubnet(reg: NetworkRegistry, subnet: string): NetworkRecord | undefined {
+  return reg.list().find((n) => n.name.startsWith(POOL_PREFIX) && n.subnet === subnet);
+}
+
+/**
+ * Holds `address` of `pool` for endpoint `eid` if it is free (released by a restarted driver's GC while Docker
+ * still had it); false when it is held already (as it is when Docker asked this driver for it).
+ */
+export async function claimAddress(reg: NetworkRegistry, pool: NetworkRecord, address: string, eid: string): Promise<boolean> {
+  const addr = parseCidr(address.includes('/') ? address : `${address}/32`).addr;
+  return reg
+    .store(pool.name)
+    .transact((s) => !s.isHeld(addr) && s.reserve(addr, { containerID: `docker-${eid.slice(0, 12)}`, ifname: 'docker' }, '0'));
 }
 
 export class IpamDriver {

@@ -1,18 +1,30 @@
 // libnetwork's NetworkDriver over tsnet's bridge building blocks (plugins/shared/bridge-port: the same bridge
-// and veth-port code the bridge CNI plugin uses): a network is a Linux bridge with the gateway on it and a
-// masquerade rule; an endpoint is a veth whose host end is a port of the bridge and whose other end Docker
-// moves into the container and names (Join's SrcName/DstPrefix). Published ports (com.docker.network.portmap,
-// which Docker leaves to a remote driver) are DNAT rules in tsnet's nftables table.
+// and veth-port code the bridge CNI plugin uses): a network is a Linux bridge with the gateway on it, a
+// masquerade rule and the bridge plugin's forwarding rules (plugins/shared/firewall: isolation, --internal,
+// icc=false, accepts in dockerd's FORWARD chain); an endpoint is a veth whose host end is a port of the bridge
+// and whose other end Docker moves into the container and names (Join's SrcName/DstPrefix). Published ports
+// (com.docker.network.portmap, which Docker leaves to a remote driver) are DNAT rules in tsnet's nftables table.
 import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
-import { addRules, masqueradeRule, removeRules } from '../../native/nftables.js';
+import { masqueradeRule, removeRules, replaceRules } from '../../native/nftables.js';
+import type { Link } from '../../native/netlink/link.js';
 import { publish } from '../shared/publish.js';
-import { formatPrefix, parseCidr } from '../../ipam/cidr.js';
+import { formatPrefix, parseAddr, parseCidr } from '../../ipam/cidr.js';
 import { createVethPort, ensureBridge, removeBridgeIfUnused, withBridge, type PortErrors } from '../shared/bridge-port.js';
+import {
+  ensureBridgeFirewall,
+  firewallOf,
+  removeBridgeFirewall,
+  removeBridgeFirewallIfUnused,
+  type BridgeFirewall,
+} from '../shared/firewall.js';
 import { kernelError, PluginError } from '../shared/errors.js';
 import { randomHex } from '../../common/random.js';
+import { TsnetError } from '../../common/errors.js';
 import { randomMac } from '../shared/random-name.js';
-import type { DriverState, EndpointRec, NetworkRec, PortRec } from './state.js';
+import { HOST_VETH_PREFIX, type DriverState, type EndpointRec, type NetworkRec, type PortRec } from './state.js';
+import type { NetworkRegistry } from '../../ipam/networks.js';
+import { claimAddress, POOL_PREFIX, poolOfSubnet } from './ipam.js';
 
 type Req = Record<string, unknown>;
 
@@ -23,7 +35,7 @@ const GENERIC = 'com.docker.network.generic';
 const PORTMAP = 'com.docker.network.portmap';
 
 /** Option keys: tsnet's short ones and Docker's bridge driver keys that mean the same. */
-const KEYS: Record<string, 'bridge' | 'mtu' | 'masquerade' | 'icc'> = {
+const KEYS: Record<string, 'bridge' | 'mtu' | 'masquerade' | 'icc' | 'hostIp' | 'ifacePrefix'> = {
   bridge: 'bridge',
   'com.docker.network.bridge.name': 'bridge',
   mtu: 'mtu',
@@ -32,7 +44,13 @@ const KEYS: Record<string, 'bridge' | 'mtu' | 'masquerade' | 'icc'> = {
   'com.docker.network.bridge.enable_ip_masquerade': 'masquerade',
   icc: 'icc',
   'com.docker.network.bridge.enable_icc': 'icc',
+  host_binding_ipv4: 'hostIp',
+  'com.docker.network.bridge.host_binding_ipv4': 'hostIp',
+  'com.docker.network.container_iface_prefix': 'ifacePrefix',
 };
+
+const SUPPORTED =
+  'use bridge=NAME, mtu=N, masquerade=true|false, icc=true|false, host_binding_ipv4=IP (or com.docker.network.bridge.name, com.docker.network.driver.mtu, com.docker.network.bridge.enable_ip_masquerade, com.docker.network.bridge.enable_icc, com.docker.network.bridge.host_binding_ipv4), com.docker.network.container_iface_prefix=PREFIX';
 
 function bool(key: string, v: unknown): boolean {
   if (v === true || v === 'true' || v === '1') return true;
@@ -63,30 +81,37 @@ interface Settings {
   bridge?: string;
   mtu: number;
   masquerade: boolean;
+  /** --internal: nothing forwarded into or out of the bridge, no masquerade, no default route. */
+  internal: boolean;
+  /** icc=false: the containers' bridge ports are isolated from each other. */
+  icc: boolean;
+  /** host_binding_ipv4: the host address of a -p that names none. */
+  hostIp?: string;
+  /** container_iface_prefix: the container's interface is named PREFIX<n> (default eth<n>). */
+  ifacePrefix?: string;
 }
 
-export function parseOptions(id: string, options: Req): Settings {
-  const internal = options['com.docker.network.internal'];
+function isIpv4(v: string): boolean {
+  try {
+    return parseAddr(v).family === 4;
+  } catch {
+    return false;
+  }
+}
+
+function isTrue(v: unknown): boolean {
+  return v === true || v === 'true';
+}
+
+export function parseOptions(options: Req): Settings {
   const generic = (options[GENERIC] ?? {}) as Record<string, unknown>;
-  if (internal === true || generic['com.docker.network.internal'] === true || generic['com.docker.network.internal'] === 'true')
-    throw new PluginError(
-      '--internal',
-      'is not supported by the tsnet driver yet: tsnet has no isolation rules for internal networks (the firewall support is not in this build)',
-      'drop --internal, or use docker network create without -d tsnet for an internal network',
-      DockerErrorCode.Unsupported,
-    );
-  const s: Settings = { mtu: 1500, masquerade: true };
+  const internal = isTrue(options['com.docker.network.internal']) || isTrue(generic['com.docker.network.internal']);
+  const s: Settings = { mtu: 1500, masquerade: true, internal, icc: true };
   for (const [key, v] of Object.entries(generic)) {
     const k = KEYS[key];
-    if (!k) {
-      if (key.startsWith('com.docker.network.')) continue; // Docker's own labels the driver has no use for
-      throw new PluginError(
-        `-o ${key}`,
-        'is not an option of the tsnet driver',
-        'use bridge=NAME, mtu=N, masquerade=true|false (or com.docker.network.bridge.name, com.docker.network.driver.mtu, com.docker.network.bridge.enable_ip_masquerade)',
-        DockerErrorCode.BadOption,
-      );
-    }
+    if (key === 'com.docker.network.internal') continue; // --internal, read above
+    // Docker puts only the user's -o options here: one the driver does not know is refused, not ignored.
+    if (!k) throw new PluginError(`-o ${key}`, 'is not an option of the tsnet driver', SUPPORTED, DockerErrorCode.BadOption);
     if (k === 'bridge') {
       if (typeof v !== 'string' || !/^[a-zA-Z0-9_.-]{1,15}$/.test(v))
         throw new PluginError(
@@ -101,17 +126,40 @@ export function parseOptions(id: string, options: Req): Settings {
       if (!Number.isInteger(n) || n < 68 || n > 65535)
         throw new PluginError(`-o ${key}=${String(v)}`, 'is not an MTU (68-65535)', 'write -o mtu=1500', DockerErrorCode.BadOption);
       s.mtu = n;
+    } else if (k === 'hostIp') {
+      if (typeof v !== 'string' || !isIpv4(v))
+        throw new PluginError(
+          `-o ${key}=${String(v)}`,
+          'is not an IPv4 address',
+          `write -o ${key}=192.0.2.10 (an address of this host)`,
+          DockerErrorCode.BadOption,
+        );
+      if (v !== '0.0.0.0') s.hostIp = v;
+    } else if (k === 'ifacePrefix') {
+      if (typeof v !== 'string' || !/^[a-zA-Z][a-zA-Z0-9_]{0,11}$/.test(v))
+        throw new PluginError(
+          `-o ${key}=${String(v)}`,
+          'is not an interface name prefix (a letter, then up to 11 letters, digits or _)',
+          `write -o ${key}=lan`,
+          DockerErrorCode.BadOption,
+        );
+      s.ifacePrefix = v;
     } else if (k === 'masquerade') s.masquerade = bool(key, v);
-    else if (!bool(key, v))
-      throw new PluginError(
-        `-o ${key}=false`,
-        'is not supported by the tsnet driver yet: tsnet has no inter-container isolation rules (the firewall support is not in this build)',
-        `drop -o ${key}=false`,
-        DockerErrorCode.Unsupported,
-      );
+    else s.icc = bool(key, v);
   }
-  void id;
+  // An internal network forwards nothing out of its bridge: there is nothing to masquerade.
+  if (s.internal) s.masquerade = false;
   return s;
+}
+
+/**
+ * The network's forwarding rules, by plugins/shared/firewall (the bridge plugin's): isolated from the other
+ * bridges tsnet made (as Docker's networks are from each other) when the driver made the bridge — never a bridge
+ * of the user's (one holding the host's NIC carries other networks' traffic); --internal; icc=false's hairpin
+ * masquerade; and accept rules first in other firewalls' forward chains that drop by policy (dockerd's FORWARD).
+ */
+export function firewallOfNetwork(net: NetworkRec): BridgeFirewall {
+  return firewallOf({ isolation: net.madeBridge, internal: net.internal ?? false, portIsolation: net.icc === false }, net.bridge);
 }
 
 function ipv4Data(req: Req): { subnet?: string; gateway?: string } {
@@ -138,14 +186,50 @@ function id(req: Req, key: string): string {
   return v;
 }
 
+/**
+ * The network's part of the host: the gateway on the bridge, forwarding on, the masquerade rule. Made by
+ * CreateNetwork (`always`), and again by CreateEndpoint when the host has lost it — Docker calls CreateNetwork once
+ * per network, and a reboot takes the bridge, its address and tsnet's table with it: the bridge is made again
+ * with the first endpoint, and a gateway missing from it says the rule is gone too.
+ */
+async function ensureHostSide(host: Netns, br: Link, net: NetworkRec, always: boolean): Promise<void> {
+  let lost = false;
+  if (net.gateway) {
+    const gateway = net.gateway;
+    lost = await host.rtnl.addAddress(br.index, gateway).then(
+      () => true,
+      (e) => {
+        if (isNetlinkError(e, 'EEXIST')) return false;
+        return kernelError(e, `put gateway ${gateway} on bridge "${net.bridge}"`, CODES);
+      },
+    );
+    if (host.sysctl('net/ipv4/ip_forward') !== '1') host.setSysctl('net/ipv4/ip_forward', 1);
+  }
+  if (always || lost) await putMasquerade(net);
+}
+
+/** The network's masquerade rule, replacing whatever is left of it (none without masquerade or a subnet). */
+export async function putMasquerade(net: NetworkRec): Promise<boolean> {
+  if (!net.masquerade || !net.subnet) return false;
+  await replaceRules(masqOwnerOf(net.id), [
+    {
+      chain: 'postrouting',
+      exprs: masqueradeRule({ saddr: net.subnet, notDaddr: net.subnet }),
+      note: `docker network ${net.id.slice(0, 12)}`,
+    },
+  ]);
+  return true;
+}
+
 function masqOwnerOf(nid: string): string {
   return `docker:${nid.slice(0, 12)}`;
 }
-function portsOwnerOf(eid: string): string {
+export function portsOwnerOf(eid: string): string {
   return `docker-ports:${eid.slice(0, 12)}`;
 }
 
-function ports(v: unknown): PortRec[] {
+/** Docker's port map; a port with no host address ("" — `-p 8080:80`) gets the network's host_binding_ipv4. */
+function ports(v: unknown, defaultHostIp?: string): PortRec[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw new PluginError(PORTMAP, 'is not a list', 'send the request Docker sends', DockerErrorCode.BadOption);
   const out: PortRec[] = [];
@@ -167,15 +251,40 @@ function ports(v: unknown): PortRec[] {
         'publish with an explicit host port: -p 8080:80',
         DockerErrorCode.Unsupported,
       );
-    const hostIp = typeof p.HostIP === 'string' && p.HostIP && p.HostIP !== '0.0.0.0' ? p.HostIP : undefined;
+    const given = typeof p.HostIP === 'string' && p.HostIP ? p.HostIP : undefined;
+    const hostIp = given === undefined ? defaultHostIp : given === '0.0.0.0' ? undefined : given;
     if (hostIp?.includes(':')) continue; // IPv6 host addresses: the container has no IPv6 on a tsnet network
     out.push({ proto, hostPort, port: Number(p.Port), ...(hostIp ? { hostIp } : {}) });
   }
   return out;
 }
 
+/**
+ * For tests only: TSNET_DOCKER_PLUGIN_KILL_AT=STEP makes the driver SIGKILL itself at that step, as a kill -9
+ * would land there — CreateEndpoint:veth (the veth made, its record not written yet), CreateEndpoint:record
+ * (the record written, not answered), Join (before answering).
+ */
+export const KILL_AT_ENV = 'TSNET_DOCKER_PLUGIN_KILL_AT';
+function killPoint(step: string): void {
+  if (process.env[KILL_AT_ENV] === step) process.kill(process.pid, 'SIGKILL');
+}
+
+/** An endpoint's published ports, veth and record; the bridge's forwarding rules with its last port. Idempotent. */
+export async function removeEndpoint(state: DriverState, ep: EndpointRec, host: Netns): Promise<void> {
+  await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
+  const link = await host.rtnl.findLink(ep.hostVeth);
+  if (link) await host.rtnl.deleteLinkIfExists(link.index);
+  // The last port gone: the bridge's forwarding rules go (a bridge holding a NIC keeps them: deleteNetwork).
+  const net = state.network(ep.network);
+  if (net) await removeBridgeFirewallIfUnused(host, net.bridge);
+  state.removeEndpoint(ep.id);
+}
+
 export class NetworkDriver {
-  constructor(private readonly state: DriverState) {}
+  constructor(
+    private readonly state: DriverState,
+    private readonly reg?: NetworkRegistry,
+  ) {}
 
   capabilities() {
     return { Scope: 'local', ConnectivityScope: 'local' };
@@ -183,7 +292,7 @@ export class NetworkDriver {
 
   async createNetwork(req: Req) {
     const nid = id(req, 'NetworkID');
-    const s = parseOptions(nid, (req.Options ?? {}) as Req);
+    const s = parseOptions((req.Options ?? {}) as Req);
     const { subnet, gateway } = ipv4Data(req);
     const bridge = s.bridge ?? `tsd-${nid.slice(0, 11)}`;
     const host = Netns.current();
@@ -195,20 +304,15 @@ export class NetworkDriver {
         madeBridge: created,
         mtu: s.mtu,
         masquerade: s.masquerade,
+        ...(s.internal ? { internal: true } : {}),
+        ...(s.icc ? {} : { icc: false }),
+        ...(s.hostIp ? { hostIp: s.hostIp } : {}),
+        ...(s.ifacePrefix ? { ifacePrefix: s.ifacePrefix } : {}),
         ...(subnet ? { subnet } : {}),
         ...(gateway ? { gateway } : {}),
       };
       await this.state.saveNetwork(rec);
-      if (gateway) {
-        await host.rtnl.addAddress(br.index, gateway).catch((e) => {
-          if (!isNetlinkError(e, 'EEXIST')) kernelError(e, `put gateway ${gateway} on bridge "${bridge}"`, CODES);
-        });
-        if (host.sysctl('net/ipv4/ip_forward') !== '1') host.setSysctl('net/ipv4/ip_forward', 1);
-      }
-      if (s.masquerade && subnet)
-        await addRules(masqOwnerOf(nid), [
-          { chain: 'postrouting', exprs: masqueradeRule({ saddr: subnet, notDaddr: subnet }), note: `docker network ${nid.slice(0, 12)}` },
-        ]);
+      await ensureHostSide(host, br, rec, true);
       return {};
     } catch (e) {
       await this.teardown(nid, host).catch(() => undefined);
@@ -221,15 +325,21 @@ export class NetworkDriver {
   private async teardown(nid: string, host: Netns): Promise<void> {
     const rec = this.state.network(nid);
     await removeRules(masqOwnerOf(nid)).catch(() => 0);
+    // Docker deletes a network only when it has no endpoint left: a record still there is one Docker gave up
+    // while the driver could not answer (a DeleteEndpoint lost to a driver that was down) — it goes, with its veth.
+    for (const ep of this.state.endpoints().filter((e) => e.network === nid)) await removeEndpoint(this.state, ep, host);
     if (rec?.madeBridge) {
+      await removeBridgeFirewallIfUnused(host, rec.bridge);
       const br = await host.rtnl.findLink(rec.bridge);
       if (br) {
         if (rec.gateway) await host.rtnl.deleteAddress(br.index, rec.gateway).catch(() => undefined);
         await removeBridgeIfUnused(host, br);
       }
-    } else if (rec?.gateway) {
-      const br = await host.rtnl.findLink(rec.bridge);
-      if (br) await host.rtnl.deleteAddress(br.index, rec.gateway).catch(() => undefined);
+    } else if (rec) {
+      // A bridge of the user's keeps its ports (its NIC): the rules go with the last driver network on it.
+      if (!this.state.networks().some((n) => n.id !== nid && n.bridge === rec.bridge)) await removeBridgeFirewall(rec.bridge);
+      const br = rec.gateway ? await host.rtnl.findLink(rec.bridge) : undefined;
+      if (br && rec.gateway) await host.rtnl.deleteAddress(br.index, rec.gateway).catch(() => undefined);
     }
     this.state.removeNetwork(nid);
   }
@@ -253,15 +363,37 @@ export class NetworkDriver {
     const iface = (req.Interface ?? {}) as { Address?: string; AddressIPv6?: string; MacAddress?: string };
     const mac = iface.MacAddress || randomMac();
     const ctrVeth = `tsc${randomHex(5)}`;
+    // The address Docker got from this driver's IPAM is held in its store; if a restarted driver released it
+    // (reclaim: it had no endpoint record yet), it is held again here.
+    const pool = iface.Address && net.subnet && this.reg ? poolOfSubnet(this.reg, net.subnet) : undefined;
+    if (pool) await claimAddress(this.reg!, pool, iface.Address!, eid);
     const host = Netns.current();
     try {
-      const veth = await withBridge(host, { name: net.bridge, mtu: net.mtu }, errors(net.bridge), (br) =>
-        createVethPort(host, host, { bridge: br, ifname: ctrVeth, prefix: 'tsd', mtu: net.mtu, mac, queues: 1 }, errors(net.bridge)),
-      );
+      const veth = await withBridge(host, { name: net.bridge, mtu: net.mtu, mac: randomMac() }, errors(net.bridge), async (br) => {
+        await ensureHostSide(host, br, net, false);
+        return createVethPort(
+          host,
+          host,
+          { bridge: br, ifname: ctrVeth, prefix: HOST_VETH_PREFIX, mtu: net.mtu, mac, queues: 1 },
+          errors(net.bridge),
+        );
+      });
+      killPoint('CreateEndpoint:veth');
       try {
         host.setSysctl(`net/ipv6/conf/${veth.name}/disable_ipv6`, 1);
       } catch {
         /* no IPv6 */
+      }
+      try {
+        // icc=false: the kernel forwards nothing between two isolated ports; each still reaches the bridge.
+        if (net.icc === false) await host.rtnl.setLink(veth.index, { bridgePort: { isolated: true } });
+        // The bridge's forwarding rules, made by its first port (after it is on the bridge, as the bridge plugin does).
+        await ensureBridgeFirewall(firewallOfNetwork(net));
+      } catch (e) {
+        await host.rtnl.deleteLinkIfExists(veth.index).catch(() => undefined);
+        await removeBridgeFirewallIfUnused(host, net.bridge).catch(() => false);
+        if (e instanceof TsnetError) throw e;
+        kernelError(e, `set up the port ${veth.name} of bridge "${net.bridge}"`, CODES);
       }
       const ep: EndpointRec = {
         id: eid,
@@ -277,6 +409,7 @@ export class NetworkDriver {
         await host.rtnl.deleteLinkIfExists(veth.index).catch(() => undefined);
         throw e;
       }
+      killPoint('CreateEndpoint:record');
       // Docker takes the MAC from the driver only when it chose none itself.
       return { Interface: iface.MacAddress ? {} : { MacAddress: mac } };
     } finally {
@@ -289,14 +422,37 @@ export class NetworkDriver {
     const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
     const host = Netns.current();
     try {
-      await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
-      const link = await host.rtnl.findLink(ep.hostVeth);
-      if (link) await host.rtnl.deleteLinkIfExists(link.index);
-      this.state.removeEndpoint(ep.id);
+      await removeEndpoint(this.state, ep, host);
     } finally {
       host.close();
     }
     return {};
+  }
+
+  /**
+   * Docker gave `address` of `poolId` back (IpamDriver.ReleaseAddress): it does so once it has deleted the
+   * endpoint, or given it up — after a CreateEndpoint whose answer was lost to a driver killed once the record
+   * was written. A record still holding the address is such an endpoint: it goes, with its veth.
+   */
+  async addressReleased(poolId: unknown, address: unknown): Promise<void> {
+    if (!this.reg || typeof poolId !== 'string' || typeof address !== 'string' || !poolId.startsWith(POOL_PREFIX)) return;
+    const pool = this.reg.get(poolId);
+    if (!pool) return;
+    const ip = address.split('/')[0];
+    const nets = new Set(
+      this.state
+        .networks()
+        .filter((n) => n.subnet === pool.subnet)
+        .map((n) => n.id),
+    );
+    const gone = this.state.endpoints().filter((e) => nets.has(e.network) && e.address?.split('/')[0] === ip);
+    if (!gone.length) return;
+    const host = Netns.current();
+    try {
+      for (const ep of gone) await removeEndpoint(this.state, ep, host);
+    } finally {
+      host.close();
+    }
   }
 
   endpointOperInfo(req: Req) {
@@ -305,11 +461,13 @@ export class NetworkDriver {
   }
 
   join(req: Req) {
+    killPoint('Join');
     const net = this.state.requireNetwork(id(req, 'NetworkID'));
     const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
+    // An internal network gives no default route (nor does Docker then look for one elsewhere for it).
     return {
-      InterfaceName: { SrcName: ep.ctrVeth, DstPrefix: 'eth' },
-      ...(net.gateway ? { Gateway: net.gateway.split('/')[0] } : {}),
+      InterfaceName: { SrcName: ep.ctrVeth, DstPrefix: net.ifacePrefix ?? 'eth' },
+      ...(net.gateway && !net.internal ? { Gateway: net.gateway.split('/')[0] } : {}),
       StaticRoutes: [],
       DisableGatewayService: false,
     };
@@ -324,7 +482,8 @@ export class NetworkDriver {
   async programExternalConnectivity(req: Req) {
     id(req, 'NetworkID');
     const ep = this.state.requireEndpoint(id(req, 'EndpointID'));
-    const list = ports(((req.Options ?? {}) as Req)[PORTMAP]);
+    const net = this.state.requireNetwork(ep.network);
+    const list = ports(((req.Options ?? {}) as Req)[PORTMAP], net.hostIp);
     if (!list.length) return {};
     if (!ep.address)
       throw new PluginError(
@@ -333,7 +492,13 @@ export class NetworkDriver {
         'give the network an IPv4 subnet',
         DockerErrorCode.BadOption,
       );
-    const net = this.state.requireNetwork(ep.network);
+    if (net.internal)
+      throw new PluginError(
+        `-p ${list.map((p) => `${p.hostPort}:${p.port}/${p.proto}`).join(' -p ')}`,
+        `network ${net.id.slice(0, 12)} is internal: nothing is forwarded into or out of it, so it publishes no ports`,
+        'drop -p, or run the container on a network that is not --internal (and connect it to this one)',
+        DockerErrorCode.BadOption,
+      );
     await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
     await publish(portsOwnerOf(ep.id), net.bridge, ep.address.split('/')[0]!, list);
     await this.state.saveEndpoint({ ...ep, ports: list });

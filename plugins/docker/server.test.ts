@@ -10,22 +10,25 @@ import { after, before, describe, it } from 'node:test';
 import type { Server } from 'node:http';
 import { NetworkRegistry } from '../../ipam/networks.js';
 import { createDockerPluginServer, listenDockerPlugin } from './server.js';
+import { parseOptions } from './network.js';
+import { claimAddress } from './ipam.js';
+import { DriverState } from './state.js';
+import { formatAddr, parseAddr } from '../../ipam/cidr.js';
+
+const GENERIC = 'com.docker.network.generic';
 
 let dir: string;
 let socket: string;
 let server: Server;
 
-function call(method: string, body: string | object, verb = 'POST'): Promise<{ status: number; body: any }> {
+function call(method: string, body: string | object, verb = 'POST', at = socket): Promise<{ status: number; body: any }> {
   const text = typeof body === 'string' ? body : JSON.stringify(body);
   return new Promise((resolve, reject) => {
-    const req = request(
-      { socketPath: socket, path: `/${method}`, method: verb, headers: { 'Content-Type': 'application/json' } },
-      (res) => {
-        let data = '';
-        res.on('data', (c) => (data += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) }));
-      },
-    );
+    const req = request({ socketPath: at, path: `/${method}`, method: verb, headers: { 'Content-Type': 'application/json' } }, (res) => {
+      let data = '';
+      res.on('data', (c) => (data += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(data) }));
+    });
     req.on('error', reject);
     req.end(text);
   });
@@ -75,19 +78,93 @@ describe('docker driver: the libnetwork remote API', () => {
     assert.deepEqual((await call('Plugin.Activate', {})).body.Implements, ['NetworkDriver', 'IpamDriver']);
   });
 
-  it('--internal and icc=false are refused, naming what is missing, before anything is made', async () => {
-    const internal = await call('NetworkDriver.CreateNetwork', { NetworkID: 'aa11', Options: { 'com.docker.network.internal': true } });
-    assert.match(internal.body.Err, /--internal: is not supported by the tsnet driver yet/);
-    const icc = await call('NetworkDriver.CreateNetwork', {
-      NetworkID: 'aa11',
-      Options: { 'com.docker.network.generic': { 'com.docker.network.bridge.enable_icc': 'false' } },
-    });
-    assert.match(icc.body.Err, /enable_icc=false: is not supported/);
+  it('--internal and icc=false are taken (no masquerade on an internal network); a bad value or an unknown option is refused', async () => {
+    assert.deepEqual(parseOptions({ 'com.docker.network.internal': true }), { mtu: 1500, masquerade: false, internal: true, icc: true });
+    assert.equal(parseOptions({ [GENERIC]: { 'com.docker.network.internal': 'true' } }).internal, true);
+    assert.equal(parseOptions({ [GENERIC]: { 'com.docker.network.bridge.enable_icc': 'false' } }).icc, false);
+    assert.equal(parseOptions({ [GENERIC]: { icc: 'false', masquerade: 'false' } }).icc, false);
+    assert.equal(parseOptions({}).icc, true);
+    const icc = await call('NetworkDriver.CreateNetwork', { NetworkID: 'aa11', Options: { [GENERIC]: { icc: 'no' } } });
+    assert.match(icc.body.Err, /-o icc=no: is not true or false/);
     const typo = await call('NetworkDriver.CreateNetwork', {
       NetworkID: 'aa11',
-      Options: { 'com.docker.network.generic': { brdige: 'br0' } },
+      Options: { [GENERIC]: { brdige: 'br0' } },
     });
     assert.match(typo.body.Err, /-o brdige: is not an option of the tsnet driver \(use bridge=NAME/);
+  });
+
+  it("Docker's bridge driver keys: host_binding_ipv4, container_iface_prefix, mtu, name, masquerade; an unknown one is refused, not ignored", async () => {
+    const s = parseOptions({
+      [GENERIC]: {
+        'com.docker.network.bridge.host_binding_ipv4': '192.0.2.10',
+        'com.docker.network.container_iface_prefix': 'lan',
+        'com.docker.network.driver.mtu': '1400',
+        'com.docker.network.bridge.name': 'br7',
+        'com.docker.network.bridge.enable_ip_masquerade': 'false',
+      },
+    });
+    assert.deepEqual(s, {
+      mtu: 1400,
+      masquerade: false,
+      internal: false,
+      icc: true,
+      hostIp: '192.0.2.10',
+      ifacePrefix: 'lan',
+      bridge: 'br7',
+    });
+    assert.equal(parseOptions({ [GENERIC]: { 'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0' } }).hostIp, undefined);
+    assert.throws(
+      () => parseOptions({ [GENERIC]: { host_binding_ipv4: '2001:db8::1' } }),
+      /-o host_binding_ipv4=2001:db8::1: is not an IPv4 address/,
+    );
+    assert.throws(
+      () => parseOptions({ [GENERIC]: { 'com.docker.network.container_iface_prefix': 'eth-' } }),
+      /is not an interface name prefix/,
+    );
+    const unknown = await call('NetworkDriver.CreateNetwork', {
+      NetworkID: 'aa11',
+      Options: { [GENERIC]: { 'com.docker.network.bridge.inhibit_ipv4': 'true' } },
+    });
+    assert.match(unknown.body.Err, /-o com\.docker\.network\.bridge\.inhibit_ipv4: is not an option of the tsnet driver/);
+  });
+
+  it('a restarted driver releases the addresses of its pools that no endpoint record holds; CreateEndpoint claims its address again', async () => {
+    // What a driver killed mid-CreateEndpoint leaves when Docker cannot give the address back while it is down.
+    const root = join(dir, 'gc-root');
+    const reg = new NetworkRegistry(root);
+    const pool = await reg.create({ name: 'docker-gc0001', subnet: '10.232.0.0/24', driver: 'docker' });
+    const owner = (c: string) => ({ containerID: c, ifname: 'docker' });
+    await reg.store(pool.name).transact((st) => {
+      st.reserve(parseAddr('10.232.0.2'), owner('docker-a'), '0');
+      st.reserve(parseAddr('10.232.0.3'), owner('docker-b'), '0');
+    });
+    const state = new DriverState(root);
+    // A network record on a bridge that does not exist here: no link is looked at beyond finding it missing.
+    await state.saveNetwork({ id: 'gc01', bridge: 'tsdgc-none0', madeBridge: true, mtu: 1500, masquerade: true, subnet: '10.232.0.0/24' });
+    await state.saveEndpoint({
+      id: 'ep01',
+      network: 'gc01',
+      hostVeth: 'tsdgone',
+      ctrVeth: 'tscgone',
+      mac: '02:00:00:00:00:01',
+      address: '10.232.0.2/24',
+    });
+    const sock2 = join(dir, 'gc.sock');
+    const logs: string[] = [];
+    const restarted = createDockerPluginServer({ root, reclaim: true, log: (l) => logs.push(l) });
+    await listenDockerPlugin(restarted, sock2);
+    try {
+      await call('Plugin.Activate', {}, 'POST', sock2); // answered after the reclaim, which runs first
+      const left = [...(await reg.store(pool.name).read()).all()].map((r) => formatAddr(r));
+      assert.deepEqual(left, ['10.232.0.2'], 'the address of ep01 stays, the one no endpoint holds is released');
+      assert.match(logs.join('\n'), /released address\(es\) no endpoint holds: docker-gc0001 10\.232\.0\.3/);
+      // Docker hands the released address to CreateEndpoint: it is held again (and not twice).
+      assert.equal(await claimAddress(reg, pool, '10.232.0.3/24', 'ep02'), true);
+      assert.equal(await claimAddress(reg, pool, '10.232.0.3/24', 'ep02'), false);
+      assert.equal(await reg.held(pool.name), 2);
+    } finally {
+      restarted.close();
+    }
   });
 
   it('pools: a given pool is recorded, an overlapping one refused; addresses come from the store and go back', async () => {

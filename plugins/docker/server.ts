@@ -11,6 +11,7 @@ import { stateRoot } from '../../common/paths.js';
 import { IpamDriver } from './ipam.js';
 import { NetworkDriver } from './network.js';
 import { DriverState } from './state.js';
+import { reclaim } from './gc.js';
 import { PluginError } from '../shared/errors.js';
 
 export const DEFAULT_DOCKER_SOCKET = '/run/docker/plugins/tsnet.sock';
@@ -22,14 +23,20 @@ export interface DockerPluginOptions {
   root?: string;
   hostUsage?: HostUsage;
   log?: (line: string) => void;
+  /**
+   * Once listening, before any request is answered: reclaim what a driver killed mid-call left (gc.ts). After
+   * listening, so that it never runs beside another driver answering on the socket.
+   */
+  reclaim?: boolean;
 }
 
 type Handler = (req: Record<string, unknown>) => unknown;
 
 export function handlers(o: DockerPluginOptions): Map<string, Handler> {
   const root = stateRoot(o.root);
-  const ipam = new IpamDriver(new NetworkRegistry(root), o.hostUsage);
-  const net = new NetworkDriver(new DriverState(root));
+  const reg = new NetworkRegistry(root);
+  const ipam = new IpamDriver(reg, o.hostUsage);
+  const net = new NetworkDriver(new DriverState(root), reg);
   return new Map<string, Handler>([
     ['Plugin.Activate', () => ({ Implements: ['NetworkDriver', 'IpamDriver'] })],
     ['NetworkDriver.GetCapabilities', () => net.capabilities()],
@@ -49,7 +56,14 @@ export function handlers(o: DockerPluginOptions): Map<string, Handler> {
     ['IpamDriver.RequestPool', (r) => ipam.requestPool(r)],
     ['IpamDriver.ReleasePool', (r) => ipam.releasePool(r)],
     ['IpamDriver.RequestAddress', (r) => ipam.requestAddress(r)],
-    ['IpamDriver.ReleaseAddress', (r) => ipam.releaseAddress(r)],
+    [
+      'IpamDriver.ReleaseAddress',
+      async (r) => {
+        const answer = await ipam.releaseAddress(r);
+        await net.addressReleased(r.PoolID, r.Address);
+        return answer;
+      },
+    ],
   ]);
 }
 
@@ -97,7 +111,7 @@ export function createDockerPluginServer(o: DockerPluginOptions = {}): Server {
   const table = handlers(o);
   const queue = serialize();
   const log = o.log ?? (() => undefined);
-  return createServer((req, res) => {
+  const server = createServer((req, res) => {
     const method = (req.url ?? '').replace(/^\//, '').split('?')[0]!;
     const h = table.get(method);
     if (req.method !== 'POST' || !h) {
@@ -123,6 +137,18 @@ export function createDockerPluginServer(o: DockerPluginOptions = {}): Server {
       }
     });
   });
+  if (o.reclaim)
+    // 'listening' comes before any connection is accepted: every request queues behind this.
+    server.once('listening', () => {
+      void queue(async () => {
+        const root = stateRoot(o.root);
+        const gone = await reclaim(new DriverState(root), new NetworkRegistry(root));
+        if (gone.endpoints.length) log(`removed endpoint(s) Docker had given up: ${gone.endpoints.join(' ')}`);
+        if (gone.veths.length) log(`reclaimed veth(s) without an endpoint record: ${gone.veths.join(' ')}`);
+        if (gone.addresses.length) log(`released address(es) no endpoint holds: ${gone.addresses.join(', ')}`);
+      }).catch((e: Error) => log(`reclaiming what a killed driver left: ${e.message}`));
+    });
+  return server;
 }
 
 /** True when something accepts connections on `socket`. */
@@ -166,7 +192,7 @@ export async function listenDockerPlugin(server: Server, socket: string): Promis
 export async function runDockerPlugin(o: DockerPluginOptions = {}): Promise<number> {
   const socket = o.socket ?? DEFAULT_DOCKER_SOCKET;
   const log = o.log ?? ((l: string) => process.stderr.write(`tsnet docker-plugin: ${l}\n`));
-  const server = createDockerPluginServer({ ...o, log });
+  const server = createDockerPluginServer({ ...o, log, reclaim: true });
   await listenDockerPlugin(server, socket);
   log(`listening on ${socket}`);
   await new Promise<void>((resolve) => {

@@ -13,6 +13,14 @@ export interface NetworkRec {
   madeBridge: boolean;
   mtu: number;
   masquerade: boolean;
+  /** --internal (absent: false). */
+  internal?: boolean;
+  /** false for icc=false (absent: true). */
+  icc?: boolean;
+  /** host_binding_ipv4: the host address of a -p that names none (absent: every local address). */
+  hostIp?: string;
+  /** container_iface_prefix (absent: eth). */
+  ifacePrefix?: string;
   /** IPv4 subnet and gateway (CIDR form, as Docker hands them). */
   subnet?: string;
   gateway?: string;
@@ -35,6 +43,9 @@ export interface EndpointRec {
   mac: string;
   ports?: PortRec[];
 }
+
+/** The prefix of the host ends of the driver's veths. */
+export const HOST_VETH_PREFIX = 'tsd';
 
 const ID_RE = /^[a-zA-Z0-9_.-]{1,128}$/;
 
@@ -89,6 +100,18 @@ export class DriverState {
     this.remove('networks', id);
   }
 
+  networks(): NetworkRec[] {
+    return this.list<NetworkRec>('networks');
+  }
+
+  private list<T>(kind: 'networks' | 'endpoints'): T[] {
+    const d = join(this.dir, kind);
+    if (!existsSync(d)) return [];
+    return readdirSync(d)
+      .filter((f) => f.endsWith('.json'))
+      .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')) as T);
+  }
+
   endpoint(id: string): EndpointRec | undefined {
     return this.read<EndpointRec>('endpoints', id);
   }
@@ -109,10 +132,6 @@ export class DriverState {
     this.remove('endpoints', id);
   }
   endpoints(): EndpointRec[] {
-    const d = join(this.dir, 'endpoints');
-    if (!existsSync(d)) return [];
-    return readdirSync(d)
-      .filter((f) => f.endsWith('.json'))
-      .map((f) => JSON.parse(readFileSync(join(d, f), 'utf8')) as EndpointRec);
+    return this.list<EndpointRec>('endpoints');
   }
 }

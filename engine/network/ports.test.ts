@@ -1,17 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { TsnetError } from '../../common/errors.js';
-import {
-  dualStackPorts,
-  formatPort,
-  hostPortOfNote,
-  hostPortsClash,
-  parsePort,
-  parsePortSpec,
-  portNote,
-  portsOwner,
-  portsOwnerContainer,
-} from './ports.js';
+import { dualStackPorts, formatPort, parsePort, parsePortSpec, portsOwner, portsOwnerContainer } from './ports.js';
 
 test('-p parsing', () => {
   assert.deepEqual(parsePort('8080:80'), { hostPort: 8080, containerPort: 80, protocol: 'tcp' });
@@ -41,50 +31,18 @@ test('-p as Docker reads it: no host port (a free one), ranges, an address with 
   assert.throws(() => parsePort('80-81'), TsnetError);
 });
 
-test('published-port rules: the note reads back, the owner names the container', () => {
-  for (const p of [
-    { protocol: 'tcp', hostPort: 8080 },
-    { hostIp: '127.0.0.1', protocol: 'udp', hostPort: 53 },
-  ] as const) {
-    assert.deepEqual(hostPortOfNote(portNote(p)), p);
-  }
-  assert.equal(portNote({ hostIp: '10.0.0.1', protocol: 'tcp', hostPort: 80 }), 'ip daddr 10.0.0.1 tcp dport 80');
-  for (const other of ['', 'tcp dport', 'tcp dport x', 'sctp dport 80', 'ip daddr tcp dport 80', 'tcp dport 80 extra']) {
-    assert.equal(hostPortOfNote(other), undefined, other);
-  }
+test("published-port rules' owner names the container", () => {
   const id = 'a'.repeat(64);
   assert.equal(portsOwnerContainer(portsOwner(id, 'eth1')), id);
   assert.equal(portsOwnerContainer(`bridge:net:${id.slice(0, 12)}:eth0:0123`), undefined);
 });
 
-test('host ports clash on the same protocol and port when their addresses overlap', () => {
-  const any = { protocol: 'tcp', hostPort: 80 } as const;
-  const lo = { ...any, hostIp: '127.0.0.1' };
-  assert.ok(hostPortsClash(any, any));
-  assert.ok(hostPortsClash(any, lo));
-  assert.ok(hostPortsClash(lo, any));
-  assert.ok(hostPortsClash(lo, { ...lo }));
-  assert.ok(!hostPortsClash(lo, { ...lo, hostIp: '127.0.0.2' }));
-  assert.ok(!hostPortsClash(any, { ...any, protocol: 'udp' }));
-  assert.ok(!hostPortsClash(any, { ...any, hostPort: 8080 }));
-});
-
-test('IPv6 host addresses: [::]:P:C and [ADDR]:P:C, their notes, and no clash across families', () => {
+test('IPv6 host addresses: [::]:P:C and [ADDR]:P:C', () => {
   assert.deepEqual(parsePortSpec('[::]:8080:80'), [{ hostIp: '::', hostPort: 8080, containerPort: 80, protocol: 'tcp' }]);
   assert.deepEqual(parsePortSpec('[fd00:0::1]::53/udp'), [{ hostIp: 'fd00::1', hostPort: 0, containerPort: 53, protocol: 'udp' }]);
   for (const bad of ['[::]:80', '[10.0.0.1]:80:80', '[::1]8080:80', '::1:8080:80', '[nope]:1:2'])
     assert.throws(() => parsePortSpec(bad), TsnetError, bad);
   assert.equal(formatPort(parsePort('[::]:8080:80')), ':::8080->80/tcp', "docker 20.10's spelling");
-  for (const p of [
-    { hostIp: '::', protocol: 'tcp', hostPort: 8080 },
-    { hostIp: 'fd00::1', protocol: 'udp', hostPort: 53 },
-  ] as const)
-    assert.deepEqual(hostPortOfNote(portNote(p)), p);
-  assert.equal(portNote({ hostIp: '::', protocol: 'tcp', hostPort: 80 }), 'ip6 tcp dport 80');
-  const any6 = { hostIp: '::', protocol: 'tcp', hostPort: 80 } as const;
-  assert.ok(!hostPortsClash({ protocol: 'tcp', hostPort: 80 }, any6), 'IPv4 any and IPv6 any are different sockets');
-  assert.ok(hostPortsClash(any6, { ...any6, hostIp: 'fd00::1' }));
-  assert.ok(!hostPortsClash({ ...any6, hostIp: 'fd00::2' }, { ...any6, hostIp: 'fd00::1' }));
 });
 
 test('dual stack: a port with no host IP is published on IPv6 too; an IPv6 host IP needs IPv6', () => {

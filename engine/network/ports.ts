@@ -3,33 +3,14 @@
 import { closeSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { isSysError, native } from '../../native/addon.js';
-import { Netns } from '../../native/netns.js';
-import {
-  addRules,
-  dnatRule,
-  masqueradeRule,
-  removeRules,
-  replaceRules,
-  ruleTexts,
-  type NftRule,
-  type RuleText,
-} from '../../native/nftables.js';
+import { removeRules, ruleTexts } from '../../native/nftables.js';
+import { hostFamily, portSpec, publish, refuseTaken, type PortMapping } from '../../plugins/shared/publish.js';
 import { TsnetError } from '../../common/errors.js';
 import { formatAddr, parseAddr } from '../../ipam/cidr.js';
 
-export interface PortMapping {
-  hostIp?: string;
-  hostPort: number;
-  containerPort: number;
-  protocol: 'tcp' | 'udp';
-}
+export { hostFamily, type PortMapping };
 
 const PORT_FIX = 'write -p 8080:80, -p 80 (a free host port), -p 8080-8081:80-81, -p 127.0.0.1:8080:80, -p [::]:8080:80 or -p 53:53/udp';
-
-/** The address family a mapping's host side is in: 6 for an IPv6 host IP ('::' = every IPv6 address). */
-export function hostFamily(p: Pick<PortMapping, 'hostIp'>): 4 | 6 {
-  return p.hostIp?.includes(':') ? 6 : 4;
-}
 
 function port(s: string, spec: string): number {
   const n = Number(s);
@@ -178,10 +159,9 @@ async function bindOne(p: PortMapping): Promise<[number, number]> {
   try {
     return native().bindPort(hostFamily(p), p.protocol === 'udp', addr, p.hostPort);
   } catch (e) {
-    const ip = p.hostIp ? (hostFamily(p) === 6 ? `[${p.hostIp}]:` : `${p.hostIp}:`) : '';
-    const spec = `-p ${ip}${p.hostPort || ''}${p.hostPort ? ':' : ''}${p.containerPort}/${p.protocol}`;
+    const spec = portSpec(p);
     if (isSysError(e, 'EADDRINUSE')) {
-      refuseTaken([p], await ruleTexts().catch(() => []));
+      refuseTaken(undefined, [p], await ruleTexts().catch(() => []), holderName);
       throw new TsnetError(
         spec,
         `host port ${p.hostPort}/${p.protocol} on ${addr}: address already in use`,
@@ -220,63 +200,16 @@ export function portsOwnerContainer(owner: string): string | undefined {
   return owner.startsWith(OWNER_PREFIX) ? owner.slice(OWNER_PREFIX.length).split(':')[0] : undefined;
 }
 
-/** The host side of a published port: what two containers may not both take. */
-type HostPort = Pick<PortMapping, 'hostIp' | 'hostPort' | 'protocol'>;
-
-/**
- * The note on a published port's DNAT rules, "[ip daddr HOSTIP ]PROTO dport PORT" — for IPv6 "ip6 [daddr
- * HOSTIP ]PROTO dport PORT" ("ip6 tcp dport 8080": every IPv6 address); read back by hostPortOfNote.
- */
-export function portNote(p: HostPort): string {
-  if (hostFamily(p) === 6) return `ip6 ${p.hostIp !== '::' ? `daddr ${p.hostIp} ` : ''}${p.protocol} dport ${p.hostPort}`;
-  return `${p.hostIp ? `ip daddr ${p.hostIp} ` : ''}${p.protocol} dport ${p.hostPort}`;
-}
-
-/** The inverse of portNote; undefined for a note it did not write. */
-export function hostPortOfNote(note: string): HostPort | undefined {
-  const words = note.split(' ');
-  const v6 = words[0] === 'ip6';
-  if (v6) words.splice(0, 1, 'ip');
-  const ipd = words[0] === 'ip' && words[1] === 'daddr';
-  const rest = ipd ? words.slice(3) : v6 ? words.slice(1) : words;
-  const [protocol, dport, n, ...more] = rest;
-  const hostPort = Number(n);
-  if ((protocol !== 'tcp' && protocol !== 'udp') || dport !== 'dport' || !Number.isInteger(hostPort) || more.length || (ipd && !words[2]))
-    return undefined;
-  const hostIp = ipd ? words[2] : v6 ? '::' : undefined;
-  return { ...(hostIp ? { hostIp } : {}), protocol, hostPort };
-}
-
-/** Same protocol, port and family, and the addresses overlap (either is every local address, or both are the same). */
-export function hostPortsClash(a: HostPort, b: HostPort): boolean {
-  const any = (h: HostPort) => !h.hostIp || h.hostIp === '::';
-  return (
-    a.protocol === b.protocol && a.hostPort === b.hostPort && hostFamily(a) === hostFamily(b) && (any(a) || any(b) || a.hostIp === b.hostIp)
-  );
-}
-
-/** Refuses a port another container's rules already publish (under the table's lock, before the add). */
-function refuseTaken(ports: PortMapping[], existing: RuleText[]): void {
-  for (const p of ports) {
-    for (const r of existing) {
-      const holder = r.chain === 'prerouting' ? portsOwnerContainer(r.owner) : undefined;
-      const held = holder === undefined ? undefined : hostPortOfNote(r.text);
-      if (!held || !hostPortsClash(p, held)) continue;
-      throw new TsnetError(
-        `-p ${p.hostIp ? `${p.hostIp}:` : ''}${p.hostPort}:${p.containerPort}/${p.protocol}`,
-        `host port ${p.hostPort}/${p.protocol} is already published by container ${holder!.slice(0, 12)}`,
-        'pick another host port, or remove that container',
-      );
-    }
-  }
+/** Names the holder of a published port in a refusal: a container, or another tsnet owner (the Docker driver). */
+function holderName(owner: string): string {
+  const c = portsOwnerContainer(owner);
+  return c ? `container ${c.slice(0, 12)}` : `tsnet rule ${owner}`;
 }
 
 /**
- * DNAT for -p: packets to a local address (any, or the given host IP) on hostPort go to the container's
- * address `cip` behind `bridge`, loopback included. `replace` (reload) swaps out whatever rules the interface
- * has, in one batch, without the check that another container holds the port. A mapping on an IPv6 host
- * address ('::': every one) goes to the container's IPv6 address `cip6` (a dual-stack network), as Docker's
- * ip6tables DNAT; IPv6 has no route_localnet, so [::1] is not forwarded (the port is still held there).
+ * Publishes -p (plugins/shared/publish): to the container's address `cip` behind `bridge`, and an IPv6 host side
+ * (a dual-stack network) to `cip6`. `replace` (reload) swaps out whatever rules the interface has, in one batch,
+ * without the check that another container holds the port.
  */
 export async function publishPorts(
   containerId: string,
@@ -286,43 +219,10 @@ export async function publishPorts(
   ports: PortMapping[],
   opts: { replace?: boolean; cip6?: string } = {},
 ): Promise<void> {
-  if (!ports.length) return;
-  const rules: NftRule[] = [];
-  for (const p of ports) {
-    const note = portNote(p);
-    const v6 = hostFamily(p) === 6;
-    const to = v6 ? opts.cip6 : cip;
-    if (!to)
-      throw new TsnetError(
-        `-p [${p.hostIp}]:${p.hostPort}:${p.containerPort}/${p.protocol}`,
-        'the container has no IPv6 address to forward to',
-        'publish on an IPv4 address, or use a network made with --ipv6',
-      );
-    const dnat = dnatRule({
-      ...(p.hostIp && p.hostIp !== '::' ? { hostIp: p.hostIp } : {}),
-      proto: p.protocol,
-      port: p.hostPort,
-      to,
-      toPort: p.containerPort,
-    });
-    rules.push({ chain: 'prerouting', exprs: dnat, note }, { chain: 'output', exprs: dnat, note });
-    // Connections from the host's loopback address need a source the container can answer.
-    if (!v6)
-      rules.push({
-        chain: 'postrouting',
-        exprs: masqueradeRule({ saddr: '127.0.0.0/8', daddr: to, proto: p.protocol, dport: p.containerPort }),
-      });
-    // Hairpin: the container reaching its own published port through a host address comes back to itself
-    // over the bridge (the port is in hairpin mode); its answer must go through the host to be un-NATed.
-    rules.push({
-      chain: 'postrouting',
-      exprs: masqueradeRule({ saddr: to, daddr: to, proto: p.protocol, dport: p.containerPort }),
-    });
-  }
-  // Loopback-sourced packets may only leave through the bridge with route_localnet on it.
-  Netns.current().setSysctl(`net/ipv4/conf/${bridge}/route_localnet`, 1);
-  if (opts.replace) await replaceRules(portsOwner(containerId, ifname), rules);
-  else await addRules(portsOwner(containerId, ifname), rules, (existing) => refuseTaken(ports, existing));
+  await publish(portsOwner(containerId, ifname), bridge, { ipv4: cip, ...(opts.cip6 ? { ipv6: opts.cip6 } : {}) }, ports, {
+    ...(opts.replace ? { replace: true } : {}),
+    holder: holderName,
+  });
 }
 
 /** Removes the interface's published-port rules; idempotent. */

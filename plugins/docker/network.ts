@@ -8,7 +8,7 @@ import { Netns } from '../../native/netns.js';
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import { masqueradeRule, removeRules, replaceRules } from '../../native/nftables.js';
 import type { Link } from '../../native/netlink/link.js';
-import { publish } from '../shared/publish.js';
+import { publish, type PortMapping } from '../shared/publish.js';
 import { formatPrefix, parseAddr, parseCidr } from '../../ipam/cidr.js';
 import { createVethPort, ensureBridge, removeBridgeIfUnused, withBridge, type PortErrors } from '../shared/bridge-port.js';
 import {
@@ -226,6 +226,11 @@ function masqOwnerOf(nid: string): string {
 }
 export function portsOwnerOf(eid: string): string {
   return `docker-ports:${eid.slice(0, 12)}`;
+}
+
+/** The driver's port records as shared/publish takes them. */
+export function portMappings(recs: PortRec[]): PortMapping[] {
+  return recs.map((p) => ({ ...(p.hostIp ? { hostIp: p.hostIp } : {}), hostPort: p.hostPort, containerPort: p.port, protocol: p.proto }));
 }
 
 /** Docker's port map; a port with no host address ("" — `-p 8080:80`) gets the network's host_binding_ipv4. */
@@ -500,7 +505,7 @@ export class NetworkDriver {
         DockerErrorCode.BadOption,
       );
     await removeRules(portsOwnerOf(ep.id)).catch(() => 0);
-    await publish(portsOwnerOf(ep.id), net.bridge, ep.address.split('/')[0]!, list);
+    await publish(portsOwnerOf(ep.id), net.bridge, { ipv4: ep.address.split('/')[0]! }, portMappings(list));
     await this.state.saveEndpoint({ ...ep, ports: list });
     return {};
   }

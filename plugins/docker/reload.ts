@@ -3,11 +3,10 @@
 // endpoint's published ports — after `nft flush ruleset`, a firewall reload, or a firewall that started after
 // the driver's networks. Each owner's rules are replaced in one batch: running it twice changes nothing.
 import { Netns } from '../../native/netns.js';
-import { replaceRules } from '../../native/nftables.js';
 import { stateRoot } from '../../common/paths.js';
 import { removeBridgeFirewall, replaceBridgeFirewall } from '../shared/firewall.js';
-import { publishRules } from '../shared/publish.js';
-import { firewallOfNetwork, portsOwnerOf, putMasquerade } from './network.js';
+import { publish } from '../shared/publish.js';
+import { firewallOfNetwork, portMappings, portsOwnerOf, putMasquerade } from './network.js';
 import { DriverState } from './state.js';
 
 /** Re-creates the rules of every network of the driver; a line per network. */
@@ -28,7 +27,7 @@ export async function reloadDockerDriver(root?: string): Promise<string[]> {
       let published = 0;
       for (const ep of on) {
         if (!ep.ports?.length || !ep.address) continue;
-        await replaceRules(portsOwnerOf(ep.id), publishRules(ep.address.split('/')[0]!, ep.ports));
+        await publish(portsOwnerOf(ep.id), net.bridge, { ipv4: ep.address.split('/')[0]! }, portMappings(ep.ports), { replace: true });
         published += ep.ports.length;
       }
       const what = [fw.internal ? 'internal' : fw.isolation ? 'isolated' : '', fw.portIsolation ? 'icc=false' : ''].filter(Boolean);

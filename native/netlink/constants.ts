@@ -192,3 +192,5 @@ export const NUD_PROBE = 0x10;
 export const NUD_FAILED = 0x20;
 export const NUD_NOARP = 0x40;
 export const NUD_PERMANENT = 0x80;
+/** ndm_flags: NTF_SELF — an FDB entry of the device itself (a vxlan's remote), not of its bridge. */
+export const NTF_SELF = 0x02;

@@ -392,7 +392,8 @@ export class Rtnl {
 
   async neighbours(filter: { family?: number; link?: LinkRef } = {}): Promise<Neighbour[]> {
     const index = filter.link === undefined ? undefined : await this.index(filter.link);
-    const msgs = await this.sock.dump(C.RTM_GETNEIGH, ndmsg(filter.family ?? C.AF_UNSPEC, index ?? 0, 0), [], this.op('list neighbours'));
+    // strict dump checking refuses an ifindex in the header: filtered here
+    const msgs = await this.sock.dump(C.RTM_GETNEIGH, ndmsg(filter.family ?? C.AF_UNSPEC, 0, 0), [], this.op('list neighbours'));
     return msgs
       .filter((m) => m.type === C.RTM_NEWNEIGH)
       .map((m) => decodeNeighbour(m.payload))
@@ -430,7 +431,7 @@ export class Rtnl {
   /** The device's own FDB entries (NTF_SELF) that carry a remote: MAC → dst. */
   async fdb(link: LinkRef): Promise<{ mac: string; dst: string }[]> {
     const index = await this.index(link);
-    const msgs = await this.sock.dump(C.RTM_GETNEIGH, ndmsg(C.AF_BRIDGE, index, 0), [], this.op('list fdb'));
+    const msgs = await this.sock.dump(C.RTM_GETNEIGH, ndmsg(C.AF_BRIDGE, 0, 0), [], this.op('list fdb'));
     return msgs
       .filter((m) => m.type === C.RTM_NEWNEIGH)
       .map((m) => decodeNeighbour(m.payload))

@@ -7,6 +7,7 @@ import { containerEntry } from './container/plugin.js';
 import { hostEntry } from './host/plugin.js';
 import { loopbackEntry } from './loopback/plugin.js';
 import { noneEntry } from './none/plugin.js';
+import { overlayEntry } from './overlay/plugin.js';
 import { routeEntry } from './route/plugin.js';
 import { tsnetIpamEntry } from './tsnet-ipam/plugin.js';
 
@@ -20,5 +21,6 @@ export function inProcessPlugins(): InProcessRegistry {
     container: containerEntry,
     attach: attachEntry,
     route: routeEntry,
+    overlay: overlayEntry,
   };
 }

@@ -61,6 +61,13 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
     assert.notEqual(network.vni, (await s.getNetwork('first'))!.vni);
   });
 
+  it('registers a host once when its ADDs run at once: they all share one lease', async () => {
+    const s = open();
+    const recs = await Promise.all(Array.from({ length: 10 }, () => s.ensureHost('busy', '192.0.2.7', [], 30)));
+    assert.equal(new Set(recs.map((r) => r.lease)).size, 1);
+    assert.equal((await s.host('busy'))!.lease, recs[0]!.lease);
+  });
+
   it('hands out distinct addresses to hosts allocating at once, each from its own blocks', async () => {
     const s = open();
     const { network } = await s.ensureNetwork({ name: 'ov', subnet: '10.60.0.0/24', blockPrefix: 28 });
@@ -83,6 +90,8 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
       const b = [...holder.keys()].find((c) => containsAddr(parseCidr(c).prefix, parseAddr(e.address)));
       assert.equal(holder.get(b!), e.host, `${e.address} is in a block of ${e.host}`);
     }
+    // concurrent ADDs on one host claim blocks one at a time: 20 addresses take two /28s per host, not more
+    for (const [h] of hosts) assert.equal([...holder.values()].filter((x) => x === h).length, 2, `${h} holds two blocks`);
     // idempotent: the same owner gets the same address
     assert.equal((await s.allocate(network, 'h1', hosts[0]![1], 'h1-c3', 'eth0')).address, eps[3]!.address);
     // released: gone from the store, and handed out again

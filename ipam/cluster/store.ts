@@ -9,20 +9,21 @@
 //   blocks/<net>/<base>         {host}                                               the host's lease
 //   ips/<net>/<addr>            {host, containerId, ifname, mac, vtep}               the host's lease
 //   owners/<net>/<cid>/<ifname> <addr>                                              the host's lease
+//   claims/<net>/<host>         the number of blocks the host holds (serialises its block claims)  its lease
 // Blocks (like Calico's IPAM): a host claims a /blockPrefix of the subnet and hands out its addresses; only
 // a block claim contends with other hosts. Everything a host holds is tied to its lease: when the host dies
 // (its daemon stops renewing), etcd deletes it all after the lease's TTL, and `reclaimHost` revokes it at once.
-import { Etcd3, type IOptions, type Lease, type Watcher } from 'etcd3';
+import { Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError, type IOptions, type Lease, type Watcher } from 'etcd3';
 import { noop } from 'cockatiel';
 import { readFileSync } from 'node:fs';
 import { CniCode, TsnetError } from '../../common/errors.js';
+import { ClusterStoreError, STORE_UNAVAILABLE, unavailable, parseStoreUrl } from './url.js';
+export { ClusterStoreError, STORE_UNAVAILABLE, unavailable, parseStoreUrl, macForAddress } from './url.js';
+import { macForAddress } from './url.js';
 import { IpamErrorCode } from '../errors.js';
-import { first, formatAddr, formatPrefix, last, overlaps, parseAddr, parseCidr, subnets, type Prefix } from '../cidr.js';
+import { first, formatAddr, formatPrefix, last, overlaps, parseCidr, subnets, type Prefix } from '../cidr.js';
 import { pickSubnet, type Occupied } from '../picker.js';
 import type { PoolSpec } from '../pools.js';
-
-/** The CNI code of "the store cannot be reached now" (the spec's "try again later"). */
-export const STORE_UNAVAILABLE = CniCode.TryAgainLater;
 
 export interface StoreTls {
   /** PEM files. */
@@ -88,51 +89,6 @@ export const DEFAULT_VNI_BASE = 4096;
 export const DEFAULT_BLOCK_PREFIX = 26;
 export const DEFAULT_LEASE_TTL = 60;
 
-export class ClusterStoreError extends TsnetError {}
-
-/** The store named `url` cannot be reached (or answered nothing in time). */
-export function unavailable(url: string, e: unknown): ClusterStoreError {
-  const reason = (e as Error)?.message ?? String(e);
-  return new ClusterStoreError(
-    `cluster store ${url}`,
-    `unreachable: ${reason.split('\n')[0]}`,
-    'check that etcd runs there and this host can reach it (and its TLS flags); running containers keep their connectivity meanwhile',
-    { cniCode: STORE_UNAVAILABLE, cause: e },
-  );
-}
-
-/** etcd://h:p,h:p → ['http://h:p', …]; etcds:// → https. */
-export function parseStoreUrl(url: string): { hosts: string[]; tls: boolean } {
-  const m = /^(etcds?|https?):\/\/(.+)$/.exec(url.trim());
-  if (!m) {
-    throw new ClusterStoreError(`store "${url}"`, 'is not an etcd URL', 'write etcd://HOST:2379[,HOST:2379…] (etcds:// for TLS)', {
-      cniCode: CniCode.InvalidNetworkConfig,
-      exitCode: 2,
-    });
-  }
-  const tls = m[1] === 'etcds' || m[1] === 'https';
-  const hosts = m[2]!
-    .split(',')
-    .map((h) => h.trim().replace(/\/+$/, ''))
-    .filter(Boolean)
-    .map((h) => `${tls ? 'https' : 'http'}://${h.replace(/^(etcds?|https?):\/\//, '')}`);
-  if (hosts.length === 0) {
-    throw new ClusterStoreError(`store "${url}"`, 'names no host', 'write etcd://HOST:2379', {
-      cniCode: CniCode.InvalidNetworkConfig,
-      exitCode: 2,
-    });
-  }
-  return { hosts, tls };
-}
-
-/** The MAC of a container's overlay interface: fixed by its address (as Docker's 02:42:…), so the store keeps only the address. */
-export function macForAddress(addr: string): string {
-  const a = parseAddr(addr);
-  const v = a.value & 0xffffffffn;
-  const b = [0x02, 0x42, Number((v >> 24n) & 0xffn), Number((v >> 16n) & 0xffn), Number((v >> 8n) & 0xffn), Number(v & 0xffn)];
-  return b.map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
-
 export class ClusterStore {
   readonly url: string;
   readonly client: Etcd3;
@@ -186,7 +142,17 @@ export class ClusterStore {
       return await fn();
     } catch (e) {
       if (e instanceof TsnetError) throw e;
-      throw unavailable(this.url, e);
+      if (e instanceof GRPCUnavailableError || e instanceof GRPCDeadlineExceededError || isRecoverableError(e as Error))
+        throw unavailable(this.url, e);
+      throw new ClusterStoreError(
+        `cluster store ${this.url}`,
+        `refused the request: ${(e as Error).message.split('\n')[0]}`,
+        "try again; if it persists, check etcd's log",
+        {
+          cniCode: CniCode.Internal,
+          cause: e,
+        },
+      );
     }
   }
 
@@ -214,6 +180,7 @@ export class ClusterStore {
         return { network: existing, created: false };
       }
       const others = await this.networks();
+      if (others.some((n) => n.name === req.name)) continue; // made by another host just now: join it
       const subnet = req.subnet ? formatPrefix(parseCidr(req.subnet).prefix) : await this.pickSubnet(req, others);
       const sub = parseCidr(subnet).prefix;
       for (const n of others) {
@@ -311,6 +278,7 @@ export class ClusterStore {
       await this.client.delete().key(this.key('networks', name));
       await this.client.delete().prefix(this.key('members', name, ''));
       await this.client.delete().prefix(this.key('blocks', name, ''));
+      await this.client.delete().prefix(this.key('claims', name, ''));
     });
   }
 
@@ -344,10 +312,22 @@ export class ClusterStore {
           return cur;
         }
       }
+      // concurrent ADDs on a host that has no live lease: one registers it, the others use the winner's
       const granted = await this.client.leaseClient.leaseGrant({ TTL: ttl });
       const rec: HostRecord = { vtep, lease: String(granted.ID), routes };
-      await this.client.put(this.key('hosts', host)).value(JSON.stringify(rec)).lease(rec.lease);
-      return rec;
+      const hk = this.key('hosts', host);
+      const put = this.client.put(hk).value(JSON.stringify(rec)).lease(rec.lease);
+      const r = cur
+        ? await this.client.if(hk, 'Value', '==', JSON.stringify(cur)).then(put).commit()
+        : await this.client.if(hk, 'Create', '==', 0).then(put).commit();
+      if (r.succeeded) return rec;
+      await this.client.leaseClient.leaseRevoke({ ID: rec.lease }).catch(() => undefined);
+      const won = await this.host(host);
+      if (!won)
+        throw new ClusterStoreError(`host ${host}`, 'its registration in the store vanished while being made', 'try again', {
+          cniCode: STORE_UNAVAILABLE,
+        });
+      return won;
     });
   }
 
@@ -465,10 +445,20 @@ export class ClusterStore {
           );
         }
         const bk = this.key('blocks', net.name, formatPrefix(free).replace('/', '_'));
+        // one block claim at a time per host: concurrent ADDs on a host that find its blocks full claim one
+        // new block between them, not one each (the count of its blocks is compared and bumped)
+        const ck = this.key('claims', net.name, host);
+        const counted = mine.length === 0 ? this.client.if(ck, 'Create', '==', 0) : this.client.if(ck, 'Value', '==', String(mine.length));
         await this.call(() =>
-          this.client
-            .if(bk, 'Create', '==', 0)
-            .then(this.client.put(bk).value(JSON.stringify({ host })).lease(rec.lease))
+          counted
+            .and(bk, 'Create', '==', 0)
+            .then(
+              this.client.put(bk).value(JSON.stringify({ host })).lease(rec.lease),
+              this.client
+                .put(ck)
+                .value(String(mine.length + 1))
+                .lease(rec.lease),
+            )
             .commit(),
         );
       }

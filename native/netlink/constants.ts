@@ -119,6 +119,8 @@ export const IFLA_VXLAN_LINK = 3;
 export const IFLA_VXLAN_LOCAL = 4;
 export const IFLA_VXLAN_TTL = 5;
 export const IFLA_VXLAN_LEARNING = 7;
+/** ARP/ND suppression: the device answers from its neighbour table instead of flooding. */
+export const IFLA_VXLAN_PROXY = 11;
 export const IFLA_VXLAN_PORT = 15;
 export const IFLA_VXLAN_GROUP6 = 16;
 export const IFLA_VXLAN_LOCAL6 = 17;

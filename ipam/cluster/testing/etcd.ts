@@ -17,6 +17,8 @@ export interface EtcdServer {
   address: string;
   port: number;
   dataDir: string;
+  /** The namespace it runs in, if any. */
+  netns?: string;
   proc: ChildProcess;
   /** Stops it (SIGTERM, then SIGKILL) and waits for it to exit; the data dir stays (start again with `restart`). */
   stop(): Promise<void>;
@@ -79,6 +81,7 @@ export async function startEtcd(opts: { address?: string; port?: number; netns?:
     address,
     port,
     dataDir,
+    ...(opts.netns ? { netns: opts.netns } : {}),
     proc: launch(),
     async stop() {
       const p = server.proc;

@@ -39,6 +39,12 @@ export interface NetworkOptions {
   /** Masquerade traffic leaving the subnet (default true, as Docker). */
   ipMasq?: boolean;
   mtu?: number;
+  /** The overlay driver: the cluster store (etcd://…), the network's VNI, this host's name and VTEP, the store's TLS files. */
+  store?: string;
+  vni?: number;
+  host?: string;
+  vtep?: string;
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 export type NetworkErrorKind = 'invalid' | 'exists' | 'not-found' | 'in-use' | 'overlap' | 'no-subnet';

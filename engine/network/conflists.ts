@@ -11,6 +11,7 @@ import { bridgeNameOf } from './owners.js';
  * sets its default route; networks connected later add their subnet only.
  */
 export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigList {
+  if (rec.driver === 'overlay') return overlayConflist(rec);
   const conf = {
     cniVersion: '1.1.0',
     name: rec.name,
@@ -24,6 +25,28 @@ export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigLi
         hairpinMode: true,
         ...(rec.options?.mtu ? { mtu: rec.options.mtu } : {}),
         ipam: { type: 'tsnet-ipam', network: rec.name },
+      },
+    ],
+  };
+  return configFromObject(conf, `network "${rec.name}"`);
+}
+
+/** An overlay network (`network create --driver overlay`): the overlay plugin, addresses from the cluster store. */
+function overlayConflist(rec: NetworkRecord): NetworkConfigList {
+  const o = rec.options ?? {};
+  const conf = {
+    cniVersion: '1.1.0',
+    name: rec.name,
+    plugins: [
+      {
+        type: 'overlay',
+        store: o.store,
+        network: rec.name,
+        subnet: rec.subnet,
+        ...(o.vni ? { vni: o.vni } : {}),
+        ...(o.host ? { host: o.host } : {}),
+        ...(o.vtep ? { vtep: o.vtep } : {}),
+        ...(o.tls ? { tls: o.tls } : {}),
       },
     ],
   };

@@ -331,6 +331,12 @@ export class ClusterStore {
     });
   }
 
+  /** The host's live record as it is (an overlay host's VTEP kept), else one registered without a VTEP (IPAM only). */
+  async hostLease(host: string, ttl = DEFAULT_LEASE_TTL): Promise<HostRecord> {
+    const cur = await this.host(host);
+    return cur ?? this.ensureHost(host, '', [], ttl);
+  }
+
   /** Renews the host's lease once; false when it has expired (everything the host held is gone). */
   async renewLease(lease: string): Promise<boolean> {
     return this.call(async () => {

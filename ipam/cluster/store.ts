@@ -36,7 +36,10 @@ export interface ClusterStoreOptions {
   /** `etcd://HOST:PORT[,HOST:PORT…]` (or `etcds://` for TLS; http(s):// endpoints are taken as they are). */
   url: string;
   tls?: StoreTls;
-  /** Deadline of one call, ms (default 3000): an unreachable store fails fast. */
+  /**
+   * Deadline of one call, ms (default $TSNET_STORE_TIMEOUT_MS, else 10 s): a store that refuses connections fails at
+   * once; one that does not answer (a host gone, a partition) fails after this.
+   */
   timeoutMs?: number;
   prefix?: string;
 }
@@ -98,7 +101,8 @@ export class ClusterStore {
   constructor(opts: ClusterStoreOptions) {
     this.url = opts.url;
     this.prefix = opts.prefix ?? '/tsnet/v1/';
-    this.timeoutMs = opts.timeoutMs ?? 3000;
+    this.timeoutMs =
+      opts.timeoutMs ?? (Number(process.env.TSNET_STORE_TIMEOUT_MS) > 0 ? Number(process.env.TSNET_STORE_TIMEOUT_MS) : 10_000);
     const { hosts, tls } = parseStoreUrl(opts.url);
     const o: IOptions = {
       hosts,

@@ -76,7 +76,18 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .option('--prefix <n>', 'prefix length for --subnet auto (default: the pool size, /16 for 172.17-31, /20 for 192.168)', prefixLen)
     .option('--gateway <ip>', 'gateway address (default: the first address of the subnet)')
     .option('--ip-range <cidr>', 'allocate container addresses only from this part of the subnet')
-    .option('-d, --driver <driver>', 'network driver', 'bridge')
+    .option('-d, --driver <driver>', 'network driver: bridge (this host), overlay (VXLAN across hosts, needs --store)', 'bridge')
+    .option('--store <url>', 'overlay: the cluster store, etcd://HOST:2379[,HOST:2379…] (etcds:// for TLS)')
+    .option('--vni <n>', 'overlay: the VXLAN network identifier (default: a free one from 4096)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 16777215) throw new InvalidArgumentError('expected a VNI between 1 and 16777215');
+      return n;
+    })
+    .option('--vtep <ip>', "overlay: this host's underlay address (default: its address on the link that routes to the store)")
+    .option('--host-name <name>', "overlay: this host's name in the store (default: the hostname)")
+    .option('--store-ca <file>', "overlay: CA certificate (PEM) of the store's TLS")
+    .option('--store-cert <file>', 'overlay: client certificate (PEM) for the store')
+    .option('--store-key <file>', 'overlay: client key (PEM) for the store')
     .option('--bridge <ifname>', 'name of the Linux bridge (default: br-<id prefix>)')
     .option('--no-masquerade', 'do not masquerade traffic that leaves the subnet')
     .option('--disable-dns', "no resolver for the containers' names on this network (user networks have one by default)")
@@ -108,8 +119,19 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             mtu?: number;
             internal?: boolean;
             opt?: string[];
+            store?: string;
+            vni?: number;
+            vtep?: string;
+            hostName?: string;
+            storeCa?: string;
+            storeCert?: string;
+            storeKey?: string;
           },
         ) => {
+          if (o.driver === 'overlay') {
+            out((await createOverlay(name, o, deps, registry())).id);
+            return;
+          }
           if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge))
             throw new Error(`--bridge ${JSON.stringify(o.bridge)}: an interface name has 1-15 characters without '/', ':' or spaces`);
           const rec = await registry().create({
@@ -218,4 +240,56 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     );
 
   return cmd;
+}
+
+/**
+ * `network create --driver overlay`: the network is created in the cluster store, or joined when another host
+ * made it (same parameters; a mismatch is refused naming the stored values), then recorded here so that
+ * `tsnet run --net NAME` finds it. Its addresses live in the store, not in this host's registry.
+ */
+async function createOverlay(
+  name: string,
+  o: {
+    subnet: string;
+    prefix?: number;
+    store?: string;
+    vni?: number;
+    vtep?: string;
+    hostName?: string;
+    storeCa?: string;
+    storeCert?: string;
+    storeKey?: string;
+  },
+  deps: NetworkCliDeps,
+  registry: NetworkRegistry,
+): Promise<NetworkRecord> {
+  if (!o.store) throw new InvalidArgumentError('--driver overlay needs --store etcd://HOST:2379');
+  const tls = o.storeCa || o.storeCert || o.storeKey ? { ca: o.storeCa, cert: o.storeCert, key: o.storeKey } : undefined;
+  const { ClusterStore } = await import('../../ipam/cluster/store.js');
+  const store = new ClusterStore({ url: o.store, ...(tls ? { tls } : {}) });
+  try {
+    const { network } = await store.ensureNetwork({
+      name,
+      ...(o.subnet && o.subnet !== 'auto' ? { subnet: o.subnet } : {}),
+      ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
+      ...(o.vni !== undefined ? { vni: o.vni } : {}),
+      ...(deps.hostUsage ? { occupied: await deps.hostUsage() } : {}),
+    });
+    const existing = registry.get(name);
+    if (existing?.driver === 'overlay' && existing.subnet === network.subnet) return existing;
+    return await registry.create({
+      name,
+      subnet: network.subnet,
+      driver: 'overlay',
+      options: {
+        store: o.store,
+        vni: network.vni,
+        ...(o.hostName ? { host: o.hostName } : {}),
+        ...(o.vtep ? { vtep: o.vtep } : {}),
+        ...(tls ? { tls } : {}),
+      },
+    });
+  } finally {
+    store.close();
+  }
 }

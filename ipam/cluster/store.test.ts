@@ -1,0 +1,144 @@
+// The cluster store against a real etcd on loopback (started here, stopped on every path).
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ClusterStore, ClusterStoreError, macForAddress, parseStoreUrl, type HostRecord } from './store.js';
+import { startEtcd, needsEtcd, type EtcdServer } from './testing/etcd.js';
+import { containsAddr, parseAddr, parseCidr } from '../cidr.js';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+describe('cluster store URL and MAC', () => {
+  it('parses etcd:// lists and refuses other schemes', () => {
+    assert.deepEqual(parseStoreUrl('etcd://10.0.0.1:2379,10.0.0.2:2379'), {
+      hosts: ['http://10.0.0.1:2379', 'http://10.0.0.2:2379'],
+      tls: false,
+    });
+    assert.deepEqual(parseStoreUrl('etcds://a:2379').hosts, ['https://a:2379']);
+    assert.throws(() => parseStoreUrl('redis://x'), /not an etcd URL/);
+  });
+  it('derives the MAC from the address', () => {
+    assert.equal(macForAddress('10.128.0.5'), '02:42:0a:80:00:05');
+  });
+});
+
+describe('cluster store on etcd', { skip: needsEtcd }, () => {
+  let etcd: EtcdServer;
+  let stores: ClusterStore[] = [];
+  const open = (): ClusterStore => {
+    const s = new ClusterStore({ url: etcd.url, prefix: `/t${Math.random().toString(16).slice(2, 8)}/` });
+    stores.push(s);
+    return s;
+  };
+  before(async () => {
+    etcd = await startEtcd();
+  });
+  after(async () => {
+    for (const s of stores) s.close();
+    stores = [];
+    await etcd?.dispose();
+  });
+
+  it('creates a network once, joins it after, and refuses a mismatch naming the stored values', async () => {
+    const s = open();
+    const a = await s.ensureNetwork({ name: 'ov', subnet: '10.77.0.0/16', vni: 77 });
+    assert.equal(a.created, true);
+    const b = await s.ensureNetwork({ name: 'ov' });
+    assert.equal(b.created, false);
+    assert.deepEqual(b.network, a.network);
+    await assert.rejects(s.ensureNetwork({ name: 'ov', subnet: '10.78.0.0/16' }), (e: Error) => {
+      assert.ok(e instanceof ClusterStoreError);
+      assert.match(e.message, /subnet 10\.77\.0\.0\/16 \(asked 10\.78\.0\.0\/16\)/);
+      return true;
+    });
+    await assert.rejects(s.ensureNetwork({ name: 'ov2', subnet: '10.77.5.0/24' }), /overlaps overlay network "ov"/);
+  });
+
+  it("picks a free subnet avoiding every registered host's routes and other networks", async () => {
+    const s = open();
+    await s.ensureHost('h1', '192.0.2.1', ['10.128.0.0/16']);
+    await s.ensureNetwork({ name: 'first', subnet: '10.129.0.0/16' });
+    const { network } = await s.ensureNetwork({ name: 'auto', occupied: [{ prefix: '10.130.0.0/16', what: 'mine' }] });
+    assert.equal(network.subnet, '10.131.0.0/16');
+    assert.notEqual(network.vni, (await s.getNetwork('first'))!.vni);
+  });
+
+  it('registers a host once when its ADDs run at once: they all share one lease', async () => {
+    const s = open();
+    const recs = await Promise.all(Array.from({ length: 10 }, () => s.ensureHost('busy', '192.0.2.7', [], 30)));
+    assert.equal(new Set(recs.map((r) => r.lease)).size, 1);
+    assert.equal((await s.host('busy'))!.lease, recs[0]!.lease);
+  });
+
+  it('hands out distinct addresses to hosts allocating at once, each from its own blocks', async () => {
+    const s = open();
+    const { network } = await s.ensureNetwork({ name: 'ov', subnet: '10.60.0.0/24', blockPrefix: 28 });
+    const hosts: [string, HostRecord][] = [];
+    for (const h of ['h1', 'h2', 'h3']) hosts.push([h, await s.ensureHost(h, `192.0.2.${hosts.length + 1}`, [])]);
+    const eps = await Promise.all(
+      hosts.flatMap(([h, rec]) => Array.from({ length: 20 }, (_, i) => s.allocate(network, h, rec, `${h}-c${i}`, 'eth0'))),
+    );
+    const addrs = eps.map((e) => e.address);
+    assert.equal(new Set(addrs).size, 60, 'sixty distinct addresses');
+    for (const e of eps) assert.ok(containsAddr(parseCidr(network.subnet).prefix, parseAddr(e.address)));
+    assert.ok(!addrs.includes('10.60.0.0') && !addrs.includes('10.60.0.255'));
+    // each host's addresses lie in blocks that host holds, and no block has two hosts
+    const blocks = await s.client
+      .getAll()
+      .prefix(s.key('blocks', 'ov', ''))
+      .strings();
+    const holder = new Map(Object.entries(blocks).map(([k, v]) => [k.split('/').pop()!.replace('_', '/'), JSON.parse(v).host as string]));
+    for (const e of eps) {
+      const b = [...holder.keys()].find((c) => containsAddr(parseCidr(c).prefix, parseAddr(e.address)));
+      assert.equal(holder.get(b!), e.host, `${e.address} is in a block of ${e.host}`);
+    }
+    // concurrent ADDs on one host claim blocks one at a time: 20 addresses take two /28s per host, not more
+    for (const [h] of hosts) assert.equal([...holder.values()].filter((x) => x === h).length, 2, `${h} holds two blocks`);
+    // idempotent: the same owner gets the same address
+    assert.equal((await s.allocate(network, 'h1', hosts[0]![1], 'h1-c3', 'eth0')).address, eps[3]!.address);
+    // released: gone from the store, and handed out again
+    assert.equal(await s.release('ov', 'h1-c0', 'eth0'), true);
+    assert.equal(await s.lookup('ov', 'h1-c0', 'eth0'), undefined);
+    assert.equal(await s.release('ov', 'h1-c0', 'eth0'), false);
+    const again = await s.allocate(network, 'h1', hosts[0]![1], 'h1-new', 'eth0');
+    assert.equal(again.address, eps[0]!.address);
+  });
+
+  it("gives a dead host's blocks and addresses back: after its lease expires, or at once on reclaim", async () => {
+    const s = open();
+    const { network } = await s.ensureNetwork({ name: 'ov', subnet: '10.61.0.0/24', blockPrefix: 28 });
+    const dying = await s.ensureHost('dying', '192.0.2.9', [], 2);
+    const reclaimed = await s.ensureHost('gone', '192.0.2.10', [], 600);
+    await s.join('ov', 'dying', dying);
+    await s.join('ov', 'gone', reclaimed);
+    await s.allocate(network, 'dying', dying, 'c1', 'eth0');
+    await s.allocate(network, 'gone', reclaimed, 'c2', 'eth0');
+    assert.equal((await s.endpoints('ov')).length, 2);
+    assert.equal(await s.renewLease(dying.lease), true);
+    assert.equal(await s.reclaimHost('gone'), true);
+    assert.deepEqual(
+      (await s.endpoints('ov')).map((e) => e.host),
+      ['dying'],
+    );
+    // not renewed: etcd expires the lease (TTL 2 s) and everything under it
+    for (let i = 0; i < 200 && (await s.endpoints('ov')).length > 0; i++) await sleep(100);
+    assert.deepEqual(await s.endpoints('ov'), []);
+    assert.deepEqual(await s.members('ov'), []);
+    assert.equal(await s.host('dying'), undefined);
+    assert.equal(await s.renewLease(dying.lease), false);
+  });
+
+  it('fails fast, naming the store, when etcd cannot be reached', async () => {
+    const s = new ClusterStore({ url: 'etcd://127.0.0.1:1', timeoutMs: 500 });
+    try {
+      const t0 = process.hrtime.bigint();
+      await assert.rejects(s.getNetwork('x'), (e: Error) => {
+        assert.ok(e instanceof ClusterStoreError);
+        assert.match(e.message, /cluster store etcd:\/\/127\.0\.0\.1:1: unreachable/);
+        assert.equal((e as ClusterStoreError).cniCode, 11);
+        return true;
+      });
+      assert.ok(process.hrtime.bigint() - t0 < 30_000_000_000n);
+    } finally {
+      s.close();
+    }
+  });
+});

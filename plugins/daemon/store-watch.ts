@@ -1,0 +1,119 @@
+// tsnetd's store watcher (`tsnet daemon --store etcd://…`): keeps this host's lease alive and the kernel in
+// step with the cluster store. On every change under the store's prefix (a container or a host come or go, a
+// host's lease expires) and every `resyncMs` besides, each overlay network that has its vxlan device here gets
+// its FDB and neighbour entries synced (plugins/shared/overlay-dataplane.ts). While etcd is unreachable
+// nothing is changed — the kernel keeps what it has, so running containers keep their connectivity — and
+// the watcher says so once, retries, and resynchronises when etcd is back.
+import { hostname } from 'node:os';
+import { Netns } from '../../native/netns.js';
+import type { ClusterStore, StoreTls } from '../../ipam/cluster/store.js';
+import { syncFromStore } from '../shared/overlay-dataplane.js';
+
+export interface StoreWatchOptions {
+  url: string;
+  tls?: StoreTls;
+  /** This host's name in the store (default: the hostname). */
+  host?: string;
+  /** A full resync at least this often, ms (default 10 s); also the retry period while etcd is down. */
+  resyncMs?: number;
+  log(line: string): void;
+}
+
+export interface StoreWatch {
+  /** Resolves after the next completed sync (tests). */
+  synced(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startStoreWatch(opts: StoreWatchOptions): Promise<StoreWatch> {
+  const { ClusterStore } = await import('../../ipam/cluster/store.js');
+  const store: ClusterStore = new ClusterStore({ url: opts.url, ...(opts.tls ? { tls: opts.tls } : {}) });
+  const me = opts.host ?? hostname();
+  const resyncMs = opts.resyncMs ?? 10_000;
+  const host = Netns.current();
+  let closed = false;
+  let down = false;
+  let running: Promise<void> | undefined;
+  let again = false;
+  let waiters: (() => void)[] = [];
+  let watcher: { cancel(): Promise<void> } | undefined;
+  let renewAt = 0;
+
+  const sync = async (): Promise<void> => {
+    const host_ = await store.host(me);
+    if (host_ && Date.now() >= renewAt) {
+      if (!(await store.renewLease(host_.lease))) opts.log(`the lease of host ${me} had expired; its next container registers it again`);
+      const ttl = await store.client.leaseClient.leaseTimeToLive({ ID: host_.lease }).catch(() => ({ grantedTTL: '30' }));
+      renewAt = Date.now() + Math.min(10_000, Math.max(500, (Number(ttl.grantedTTL) * 1000) / 3));
+    }
+    for (const net of await store.networks()) {
+      const r = await syncFromStore(host, store, net, me);
+      if (r && r.added + r.removed > 0) opts.log(`overlay ${net.name}: ${r.added} entr(ies) added, ${r.removed} removed`);
+    }
+  };
+
+  const kick = (): Promise<void> => {
+    if (closed) return Promise.resolve();
+    if (running) {
+      again = true;
+      return running;
+    }
+    running = (async () => {
+      do {
+        again = false;
+        try {
+          if (!watcher) await openWatch();
+          await sync();
+          if (down) opts.log(`store ${opts.url} is back: resynchronised`);
+          down = false;
+        } catch (e) {
+          if (!down) opts.log(`store: ${(e as Error).message}; the kernel keeps its entries, retrying every ${resyncMs} ms`);
+          down = true;
+          if (watcher) {
+            await watcher.cancel().catch(() => undefined);
+            watcher = undefined;
+          }
+        }
+      } while (again && !closed);
+      running = undefined;
+      const w = waiters;
+      waiters = [];
+      for (const f of w) f();
+    })();
+    return running;
+  };
+
+  const openWatch = async (): Promise<void> => {
+    watcher = await store.watch(
+      () => void kick(),
+      (e) => {
+        opts.log(`store watch: ${e.message}`);
+        void kick();
+      },
+    );
+  };
+
+  let last = 0;
+  const tick = setInterval(
+    () => {
+      if (Date.now() - last >= resyncMs || down || Date.now() >= renewAt) {
+        last = Date.now();
+        void kick();
+      }
+    },
+    Math.min(resyncMs, 500),
+  );
+  await kick();
+  opts.log(`watching ${opts.url} as host ${me}`);
+  return {
+    synced: () => new Promise<void>((res) => waiters.push(res)),
+    async close() {
+      closed = true;
+      clearInterval(tick);
+      await running;
+      await watcher?.cancel().catch(() => undefined);
+      store.close();
+      host.close();
+    },
+  };
+}

@@ -1,0 +1,100 @@
+// tsnet-ipam with a "store" key: cluster-wide IPAM (like whereabouts) in the cluster store, so that nodes of
+// one orchestrator hand out distinct addresses from one subnet. Keys (conf.ipam):
+//   "store": "etcd://HOST:2379[,…]" (required here), "subnet" (required the first time; checked after),
+//   "network" (default: the config's name), "host" (default: the hostname), "leaseTtl" (default 60 s),
+//   "gateway", "routes", "tls": {"ca","cert","key"}.
+// Addresses come from blocks of this host and are tied to its lease (tsnetd --store keeps it alive).
+import { hostname } from 'node:os';
+import { CniError, ErrorCode, type CniArgs, type NetConf, type Result } from '../cni/types.js';
+import { toCniError } from '../cni/errors.js';
+import { parseCidr } from '../../ipam/cidr.js';
+import type { ClusterStore, StoreTls } from '../../ipam/cluster/store.js';
+
+interface ClusterIpamConf {
+  store: string;
+  subnet?: string;
+  network?: string;
+  host?: string;
+  leaseTtl?: number;
+  gateway?: string;
+  routes?: { dst: string; gw?: string }[];
+  tls?: StoreTls;
+}
+
+const invalid = (msg: string): CniError => new CniError(ErrorCode.InvalidNetworkConfig, msg);
+
+/** True when the config asks for the cluster store. */
+export function usesClusterStore(conf: NetConf): boolean {
+  const ipam = conf.ipam as Record<string, unknown> | undefined;
+  return !!ipam && ipam.store !== undefined;
+}
+
+function confOf(conf: NetConf): ClusterIpamConf {
+  const c = conf.ipam as unknown as ClusterIpamConf;
+  if (typeof c.store !== 'string' || !c.store) throw invalid('ipam.store must be a string such as "etcd://HOST:2379"');
+  for (const k of ['subnet', 'network', 'host', 'gateway'] as const) {
+    if (c[k] !== undefined && typeof c[k] !== 'string') throw invalid(`ipam.${k} must be a string`);
+  }
+  if (c.subnet !== undefined) {
+    try {
+      parseCidr(c.subnet);
+    } catch (e) {
+      throw invalid(`ipam.subnet: ${(e as Error).message}`);
+    }
+  }
+  if (c.leaseTtl !== undefined && (!Number.isInteger(c.leaseTtl) || c.leaseTtl <= 0))
+    throw invalid('ipam.leaseTtl must be a positive integer');
+  return c;
+}
+
+async function withStore<T>(c: ClusterIpamConf, fn: (s: ClusterStore) => Promise<T>): Promise<T> {
+  const { ClusterStore } = await import('../../ipam/cluster/store.js');
+  const s = new ClusterStore({ url: c.store, ...(c.tls ? { tls: c.tls } : {}) });
+  try {
+    return await fn(s);
+  } catch (e) {
+    throw toCniError(e);
+  } finally {
+    s.close();
+  }
+}
+
+const ownerOf = (args: CniArgs): void => {
+  if (!args.containerId) throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_CONTAINERID is required');
+  if (!args.ifname) throw new CniError(ErrorCode.InvalidEnvironment, 'CNI_IFNAME is required');
+};
+
+export async function clusterIpamAdd(conf: NetConf, args: CniArgs): Promise<Result> {
+  ownerOf(args);
+  const c = confOf(conf);
+  return withStore(c, async (s) => {
+    const { network } = await s.ensureNetwork({ name: c.network ?? conf.name, ...(c.subnet ? { subnet: c.subnet } : {}) });
+    const rec = await s.hostLease(c.host ?? hostname(), c.leaseTtl);
+    const ep = await s.allocate(network, c.host ?? hostname(), rec, args.containerId, args.ifname);
+    const len = parseCidr(network.subnet).prefix.length;
+    return {
+      cniVersion: conf.cniVersion,
+      ips: [{ address: `${ep.address}/${len}`, ...(c.gateway ? { gateway: c.gateway } : {}) }],
+      ...(c.routes ? { routes: c.routes } : {}),
+    };
+  });
+}
+
+export async function clusterIpamDel(conf: NetConf, args: CniArgs): Promise<void> {
+  ownerOf(args);
+  const c = confOf(conf);
+  await withStore(c, (s) => s.release(c.network ?? conf.name, args.containerId, args.ifname));
+}
+
+export async function clusterIpamCheck(conf: NetConf, args: CniArgs): Promise<void> {
+  ownerOf(args);
+  const c = confOf(conf);
+  const held = await withStore(c, (s) => s.lookup(c.network ?? conf.name, args.containerId, args.ifname));
+  if (!held) throw new CniError(ErrorCode.UnknownContainer, `${args.containerId}/${args.ifname} holds no address in ${c.store}`);
+}
+
+/** What an ADD would refuse, before anything changes: here only the config (the store is asked at ADD). */
+export function clusterIpamPrecheck(conf: NetConf, args: CniArgs): void {
+  ownerOf(args);
+  confOf(conf);
+}

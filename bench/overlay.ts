@@ -168,6 +168,7 @@ async function main(): Promise<void> {
       subnet: '10.251.0.0/24',
       vni: 4500,
       host: `h${i}`,
+      dataDir: join(tmp, `root${i - 1}`, 'cluster'), // the host's record, where its tsnetd keeps it
     });
     const c = [ns('c1'), ns('c2')];
     add(h[0]!, conf(1), 'c1', c[0]!);

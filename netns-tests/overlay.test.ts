@@ -20,11 +20,12 @@ interface Outcome {
 }
 
 /** One CNI call of the overlay executable inside hostNs, without blocking the test (calls run in parallel). */
-function overlay(hostNs: string, command: 'ADD' | 'DEL', conf: object, containerId: string, netns: string): Promise<Outcome> {
+function overlay(hostNs: string, command: 'ADD' | 'DEL', conf: object, containerId: string, netns: string, root: string): Promise<Outcome> {
   return new Promise((resolve) => {
     const p = spawn('ip', ['netns', 'exec', hostNs, join(OUR_CNI, 'overlay')], {
       env: {
         PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+        TSNET_ROOT: root, // the host's state root, as its tsnetd's: its record of its lease, blocks and addresses
         CNI_COMMAND: command,
         CNI_CONTAINERID: containerId,
         CNI_NETNS: `/run/netns/${netns}`,
@@ -60,6 +61,8 @@ async function eventually(what: string, fn: () => boolean, tries = 60, debug: ()
 
 interface Cluster {
   hosts: string[];
+  /** Each host's state root (its tsnetd's and its plugins'). */
+  roots: string[];
   etcd: EtcdServer;
   daemons: Map<string, ChildProcess>;
   logs: Map<string, () => string>;
@@ -87,8 +90,15 @@ async function cluster(w: World, n: number): Promise<Cluster> {
     plug(h, i, `198.18.0.${i}`);
     hosts.push(h);
   }
-  const c: Cluster = { hosts, etcd, daemons: new Map(), logs: new Map(), store: etcd.url };
   const dir = w.tmpdir();
+  const c: Cluster = {
+    hosts,
+    roots: hosts.map((_, i) => join(dir, `root${i}`)),
+    etcd,
+    daemons: new Map(),
+    logs: new Map(),
+    store: etcd.url,
+  };
   for (const [i, h] of hosts.entries()) {
     const d = spawn(
       'ip',
@@ -108,7 +118,7 @@ async function cluster(w: World, n: number): Promise<Cluster> {
       ],
       {
         stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, TSNET_ROOT: join(dir, `root${i}`) },
+        env: { ...process.env, TSNET_ROOT: c.roots[i]! },
       },
     );
     let log = '';
@@ -141,22 +151,25 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
     const w = world(t);
     const c = await cluster(w, 3);
     const net = `ovl${w.id}`;
-    const conf = (h: number) => ({
+    // host 3 dies below: a short lease, so that its blocks come back soon; the others' outlive an etcd outage
+    const conf = (h: number, name = net) => ({
       cniVersion: '1.0.0',
-      name: net,
+      name,
       type: 'overlay',
       store: c.store,
-      subnet: '10.201.0.0/24',
-      vni: 4321,
+      subnet: name === net ? '10.201.0.0/24' : '10.202.0.0/24',
+      vni: name === net ? 4321 : 4322,
       host: `h${h}`,
-      leaseTtl: 4,
+      leaseTtl: h === 3 ? 4 : 60,
     });
+    const cni = (h: number, command: 'ADD' | 'DEL', id: string, ns: string, name = net) =>
+      overlay(c.hosts[h - 1]!, command, conf(h, name), id, ns, c.roots[h - 1]!);
 
     // PER_HOST containers per host, all started at once
     const ctrs: { host: number; ns: string; id: string }[] = [];
     for (let h = 1; h <= 3; h++)
       for (let k = 0; k < PER_HOST; k++) ctrs.push({ host: h, ns: w.netns(`ovc${h}`), id: `c${h}-${k}-${w.id}` });
-    const adds = await Promise.all(ctrs.map((x) => overlay(c.hosts[x.host - 1]!, 'ADD', conf(x.host), x.id, x.ns)));
+    const adds = await Promise.all(ctrs.map((x) => cni(x.host, 'ADD', x.id, x.ns)));
     for (const [i, r] of adds.entries()) assert.equal(r.status, 0, `ADD ${ctrs[i]!.id}: ${r.stderr} ${JSON.stringify(r.json)}`);
     const addrs = ctrs.map((x) => addrOf(x.ns));
     assert.equal(new Set(addrs).size, ctrs.length, `distinct addresses: ${addrs.join(' ')}`);
@@ -197,11 +210,11 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
 
     // a container removed on host 2: unreachable, and its address handed out again
     const gone = on(2)[0]!;
-    const del = await overlay(c.hosts[1]!, 'DEL', conf(2), gone.id, gone.ns);
+    const del = await cni(2, 'DEL', gone.id, gone.ns);
     assert.equal(del.status, 0, del.stderr);
     assert.equal(pings(on(1)[0]!.ns, gone.addr), false);
     const reuse = { host: 2, ns: w.netns('ovc2'), id: `c2-new-${w.id}` };
-    const again = await overlay(c.hosts[1]!, 'ADD', conf(2), reuse.id, reuse.ns);
+    const again = await cni(2, 'ADD', reuse.id, reuse.ns);
     assert.equal(again.status, 0, again.stderr);
     assert.equal(addrOf(reuse.ns), gone.addr, `the freed address is reused; tsnetd on h2: ${c.logs.get(c.hosts[1]!)!()}`);
     await eventually(`h1 → reused ${gone.addr}`, () => pings(on(1)[0]!.ns, gone.addr));
@@ -214,29 +227,39 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
     spawnSync('ip', ['netns', 'del', c.hosts[2]!]);
     const etcdctl = (...a: string[]) =>
       sh('ip', 'netns', 'exec', c.etcd.netns!, 'etcdctl', '--endpoints', `${c.etcd.address}:${c.etcd.port}`, ...a);
-    await eventually('host 3 addresses released', () => !etcdctl('get', '--prefix', `/tsnet/v1/ips/${net}/`).includes('"host":"h3"'));
+    await eventually('host 3 blocks released', () => !etcdctl('get', '--prefix', `/tsnet/v1/blocks/${net}/`).includes('"host":"h3"'));
     await eventually('host 1 dropped the VTEP of host 3', () => !fdb(h1, 'tsvx4321').some((e) => e.dst === '198.18.0.3'));
     assert.ok(
       fdb(h1, 'tsvx4321').some((e) => e.dst === '198.18.0.2'),
       'host 2 stays',
     );
 
-    // etcd stopped: cross-host traffic goes on, a new container fails fast naming the store, then works again
+    // etcd stopped: cross-host traffic goes on; a container that fits in a block its host holds starts anyway (no
+    // etcd round trip) and is reachable at once; one that needs etcd (a network this host has not joined) fails
+    // fast naming the store, and works once etcd is back
     await c.etcd.stop();
     assert.ok(pings(on(1)[0]!.ns, on(2)[1]!.addr, 3), 'h1 → h2 with etcd down');
     const late = { ns: w.netns('ovc1'), id: `c1-late-${w.id}` };
-    const refused = await overlay(h1, 'ADD', conf(1), late.id, late.ns);
+    const held = await cni(1, 'ADD', late.id, late.ns);
+    assert.equal(held.status, 0, `a start in a held block needs no etcd: ${held.stderr} ${JSON.stringify(held.json)}`);
+    assert.ok(pings(on(2)[1]!.ns, addrOf(late.ns)!, 3), 'h2 → the new container on h1, etcd still down');
+    const fresh = { ns: w.netns('ovc1'), id: `c1-other-${w.id}` };
+    const refused = await cni(1, 'ADD', fresh.id, fresh.ns, `${net}b`);
     assert.notEqual(refused.status, 0);
     assert.equal(refused.json.code, 11, JSON.stringify(refused.json));
     assert.match(refused.json.msg, /cluster store etcd:\/\/198\.18\.0\.100:2379: unreachable/);
     assert.deepEqual(
-      ipj(late.ns, 'link', 'show').map((l: any) => l.ifname),
+      ipj(fresh.ns, 'link', 'show').map((l: any) => l.ifname),
       ['lo'],
       'nothing left in the container',
     );
     await c.etcd.restart();
-    const ok = await overlay(h1, 'ADD', conf(1), late.id, late.ns);
+    const ok = await cni(1, 'ADD', fresh.id, fresh.ns, `${net}b`);
     assert.equal(ok.status, 0, ok.stderr);
-    await eventually('h2 → the late container on h1', () => pings(on(2)[1]!.ns, addrOf(late.ns)!));
+    assert.match(addrOf(fresh.ns)!, /^10\.202\.0\./);
+    const peer = w.netns('ovc2');
+    const ok2 = await cni(2, 'ADD', `c2-other-${w.id}`, peer, `${net}b`);
+    assert.equal(ok2.status, 0, ok2.stderr);
+    await eventually(`h2 → h1 on ${net}b, made after etcd came back`, () => pings(peer, addrOf(fresh.ns)!));
   });
 });

@@ -5,6 +5,9 @@ import { ClusterStore, ClusterStoreError, macForAddress, parseStoreUrl, type Hos
 import { startEtcd, needsEtcd, type EtcdServer } from './testing/etcd.js';
 import { containsAddr, parseAddr, parseCidr } from '../cidr.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 describe('cluster store URL and MAC', () => {
   it('parses etcd:// lists and refuses other schemes', () => {
@@ -23,18 +26,25 @@ describe('cluster store URL and MAC', () => {
 describe('cluster store on etcd', { skip: needsEtcd }, () => {
   let etcd: EtcdServer;
   let stores: ClusterStore[] = [];
-  const open = (): ClusterStore => {
-    const s = new ClusterStore({ url: etcd.url, prefix: `/t${Math.random().toString(16).slice(2, 8)}/` });
+  let cacheDir: string;
+  const open = (opts: { prefix?: string; url?: string } = {}): ClusterStore => {
+    const s = new ClusterStore({
+      url: opts.url ?? etcd.url,
+      prefix: opts.prefix ?? `/t${Math.random().toString(16).slice(2, 8)}/`,
+      cacheDir,
+    });
     stores.push(s);
     return s;
   };
   before(async () => {
+    cacheDir = mkdtempSync(join(tmpdir(), 'tsnet-cluster-cache-'));
     etcd = await startEtcd();
   });
   after(async () => {
     for (const s of stores) s.close();
     stores = [];
     await etcd?.dispose();
+    rmSync(cacheDir, { recursive: true, force: true });
   });
 
   it('creates a network once, joins it after, and refuses a mismatch naming the stored values', async () => {
@@ -94,10 +104,10 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
     for (const [h] of hosts) assert.equal([...holder.values()].filter((x) => x === h).length, 2, `${h} holds two blocks`);
     // idempotent: the same owner gets the same address
     assert.equal((await s.allocate(network, 'h1', hosts[0]![1], 'h1-c3', 'eth0')).address, eps[3]!.address);
-    // released: gone from the store, and handed out again
-    assert.equal(await s.release('ov', 'h1-c0', 'eth0'), true);
-    assert.equal(await s.lookup('ov', 'h1-c0', 'eth0'), undefined);
-    assert.equal(await s.release('ov', 'h1-c0', 'eth0'), false);
+    // released: gone from the host's record, and handed out again
+    assert.equal(await s.release('ov', 'h1', 'h1-c0', 'eth0'), true);
+    assert.equal(await s.lookup('ov', 'h1', 'h1-c0', 'eth0'), undefined);
+    assert.equal(await s.release('ov', 'h1', 'h1-c0', 'eth0'), false);
     const again = await s.allocate(network, 'h1', hosts[0]![1], 'h1-new', 'eth0');
     assert.equal(again.address, eps[0]!.address);
   });
@@ -111,19 +121,99 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
     await s.join('ov', 'gone', reclaimed);
     await s.allocate(network, 'dying', dying, 'c1', 'eth0');
     await s.allocate(network, 'gone', reclaimed, 'c2', 'eth0');
-    assert.equal((await s.endpoints('ov')).length, 2);
+    assert.equal((await s.blocks('ov')).length, 2);
     assert.equal(await s.renewLease(dying.lease), true);
     assert.equal(await s.reclaimHost('gone'), true);
     assert.deepEqual(
-      (await s.endpoints('ov')).map((e) => e.host),
+      (await s.blocks('ov')).map((e) => e.host),
       ['dying'],
     );
     // not renewed: etcd expires the lease (TTL 2 s) and everything under it
-    for (let i = 0; i < 200 && (await s.endpoints('ov')).length > 0; i++) await sleep(100);
-    assert.deepEqual(await s.endpoints('ov'), []);
+    for (let i = 0; i < 200 && (await s.blocks('ov')).length > 0; i++) await sleep(100);
+    assert.deepEqual(await s.blocks('ov'), []);
     assert.deepEqual(await s.members('ov'), []);
     assert.equal(await s.host('dying'), undefined);
     assert.equal(await s.renewLease(dying.lease), false);
+  });
+
+  it('starts that fit in a held block ask etcd nothing: they go on with etcd stopped; one that needs etcd fails fast naming it', async () => {
+    // an etcd of this test's own, stopped half-way
+    const own = await startEtcd();
+    try {
+      const s = open({ url: own.url });
+      const req = (id: string, net = 'ov') => ({
+        network: { name: net, subnet: net === 'ov' ? '10.62.0.0/24' : '10.63.0.0/24', blockPrefix: 28 },
+        host: 'h1',
+        vtep: '192.0.2.1',
+        routes: [],
+        leaseTtl: 60,
+        containerId: id,
+        ifname: 'eth0',
+      });
+      const first = await s.acquire(req('c0'));
+      assert.equal(first.fromCache, false, 'the first start registers the host and claims a block in etcd');
+      const second = await s.acquire(req('c1'));
+      assert.equal(second.fromCache, true, 'the next start in the held block is answered by the host');
+      await own.stop();
+      // 13 more: the /28 has 16 addresses, the subnet's first (10.62.0.0) is never handed out, c0 and c1 hold two
+      const more = [];
+      for (let i = 2; i < 15; i++) more.push(await s.acquire(req(`c${i}`)));
+      assert.ok(more.every((m) => m.fromCache));
+      const addrs = [first, second, ...more].map((m) => m.endpoint.address);
+      assert.equal(new Set(addrs).size, 15, addrs.join(' '));
+      assert.equal(await s.release('ov', 'h1', 'c3', 'eth0'), true, 'DEL needs no etcd either');
+      assert.equal((await s.acquire(req('c3b'))).endpoint.address, more[1]!.endpoint.address);
+      // the block is full now, and another network was never joined here: both need etcd, which is down
+      for (const r of [req('c15'), req('x', 'other')]) {
+        await assert.rejects(s.acquire(r), (e: Error) => {
+          assert.ok(e instanceof ClusterStoreError, String(e));
+          assert.match(e.message, new RegExp(`cluster store ${own.url}: unreachable`));
+          assert.equal((e as ClusterStoreError).cniCode, 11);
+          return true;
+        });
+      }
+      await own.restart();
+      const next = await s.acquire(req('c15'));
+      assert.equal(next.fromCache, false);
+      assert.ok(!addrs.includes(next.endpoint.address));
+      assert.equal((await s.blocks('ov')).filter((b) => b.host === 'h1').length, 2, 'a second block claimed');
+    } finally {
+      await own.dispose();
+    }
+  });
+
+  it("a host whose lease expired asks etcd again: it claims back its running containers' blocks, never one another host took", async () => {
+    const s = open();
+    const req = (net: string, id: string, ttl = 2, host = 'h1') => ({
+      network: { name: net, subnet: net === 'ov' ? '10.64.0.0/24' : '10.65.0.0/24', blockPrefix: 28 },
+      host,
+      vtep: host === 'h1' ? '192.0.2.1' : '192.0.2.2',
+      routes: [],
+      leaseTtl: ttl,
+      containerId: id,
+      ifname: 'eth0',
+    });
+    const a = await s.acquire(req('ov', 'c0'));
+    const a2 = await s.acquire(req('ov2', 'c0'));
+    const lease = (await s.host('h1'))!.lease;
+    // not renewed: the lease expires, h1's blocks with it
+    for (let i = 0; i < 200 && (await s.blocks('ov')).length + (await s.blocks('ov2')).length > 0; i++) await sleep(100);
+    assert.deepEqual([...(await s.blocks('ov')), ...(await s.blocks('ov2'))], []);
+    // meanwhile h2 takes the first free block of ov: the one h1's container c0 is in
+    const other = await s.acquire(req('ov', 'o0', 600, 'h2'));
+    const blockOf = (addr: string, net: string) =>
+      s.blocks(net).then((bs) => bs.find((x) => containsAddr(parseCidr(x.block).prefix, parseAddr(addr))));
+    assert.equal((await blockOf(a.endpoint.address, 'ov'))?.host, 'h2');
+    // h1's record still says it holds both blocks, but its lease is not known to live: etcd is asked
+    const b2 = await s.acquire(req('ov2', 'c1', 600));
+    assert.equal(b2.fromCache, false);
+    assert.notEqual((await s.host('h1'))!.lease, lease, 'a new lease');
+    assert.equal((await blockOf(a2.endpoint.address, 'ov2'))?.host, 'h1', 'the block of its running container, claimed back');
+    assert.notEqual(b2.endpoint.address, a2.endpoint.address);
+    // in ov that block is h2's now: h1 allocates elsewhere
+    const b = await s.acquire(req('ov', 'c1', 600));
+    assert.equal((await blockOf(b.endpoint.address, 'ov'))?.host, 'h1');
+    assert.notEqual((await blockOf(b.endpoint.address, 'ov'))?.block, (await blockOf(other.endpoint.address, 'ov'))?.block);
   });
 
   it('fails fast, naming the store, when etcd cannot be reached', async () => {

@@ -1,18 +1,18 @@
-// The cluster store: overlay networks, hosts (VTEPs), address blocks and addresses kept in etcd, so that an
-// address is unique across every host of a network. Every write that could race another host's is an etcd
-// transaction (compare create-revision / value, then put); nothing is locked.
+// The cluster store: overlay networks, hosts (VTEPs) and address blocks kept in etcd, so that an address is
+// unique across every host of a network. Every write that could race another host's is an etcd transaction
+// (compare create-revision / value, then put); nothing in etcd is locked.
 //
 // Keys (under `prefix`, default "/tsnet/v1/"):
 //   networks/<net>              {subnet, vni, port, blockPrefix}                     no lease: the network outlives hosts
 //   hosts/<host>                {vtep, lease, routes}                                the host's lease
 //   members/<net>/<host>        {vtep}                                               the host's lease
-//   blocks/<net>/<base>         {host}                                               the host's lease
-//   ips/<net>/<addr>            {host, containerId, ifname, mac, vtep}               the host's lease
-//   owners/<net>/<cid>/<ifname> <addr>                                              the host's lease
-//   claims/<net>/<host>         the number of blocks the host holds (serialises its block claims)  its lease
-// Blocks (like Calico's IPAM): a host claims a /blockPrefix of the subnet and hands out its addresses; only
-// a block claim contends with other hosts. Everything a host holds is tied to its lease: when the host dies
-// (its daemon stops renewing), etcd deletes it all after the lease's TTL, and `reclaimHost` revokes it at once.
+//   blocks/<net>/<base>_<len>   {host, lease}                                        the host's lease
+// Blocks (like Calico's IPAM): a host claims a /blockPrefix of the subnet, and only that host hands out its
+// addresses, recording them durably on its own disk (./local.ts) — so a container start needs etcd only to
+// claim a block, to join, or when the host's lease is not known to live; only a block claim contends with other
+// hosts. Remote hosts program a block's addresses as a whole (its MACs follow from its addresses). Everything a
+// host holds is tied to its lease: when the host dies (its daemon stops renewing), etcd deletes it all after the
+// lease's TTL, and `reclaimHost` revokes it at once.
 import { Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError, type IOptions, type Lease, type Watcher } from 'etcd3';
 import { noop } from 'cockatiel';
 import { readFileSync } from 'node:fs';
@@ -21,9 +21,12 @@ import { ClusterStoreError, STORE_UNAVAILABLE, unavailable, parseStoreUrl } from
 export { ClusterStoreError, STORE_UNAVAILABLE, unavailable, parseStoreUrl, macForAddress } from './url.js';
 import { macForAddress } from './url.js';
 import { IpamErrorCode } from '../errors.js';
-import { first, formatAddr, formatPrefix, last, overlaps, parseCidr, subnets, type Prefix } from '../cidr.js';
+import { containsAddr, first, formatAddr, formatPrefix, last, overlaps, parseAddr, parseCidr, subnets, type Prefix } from '../cidr.js';
 import { pickSubnet, type Occupied } from '../picker.js';
 import type { PoolSpec } from '../pools.js';
+import { stateRoot } from '../../common/paths.js';
+import { HostCache, currentBoot, leaseFresh, nowNs, validUntil, type LocalNetwork, type LocalState } from './local.js';
+import { join } from 'node:path';
 
 export interface StoreTls {
   /** PEM files. */
@@ -42,6 +45,8 @@ export interface ClusterStoreOptions {
    */
   timeoutMs?: number;
   prefix?: string;
+  /** Where hosts keep their record of their lease, blocks and addresses (default `<root>/cluster`). */
+  cacheDir?: string;
 }
 
 export interface OverlayNetwork {
@@ -86,6 +91,34 @@ export interface Member {
   vtep: string;
 }
 
+export interface BlockHolder {
+  /** CIDR */
+  block: string;
+  host: string;
+  lease?: string;
+}
+
+export interface AcquireRequest {
+  /** The network to create or join (name; subnet, vni, port compared with the stored ones; occupied for a pick). */
+  network: NetworkRequest;
+  host: string;
+  /** An overlay host's VTEP (it joins the network's members); absent: addresses only (tsnet-ipam with a store). */
+  vtep?: string;
+  /** The host's routes, published for cluster-wide subnet picks. */
+  routes?: string[];
+  /** Seconds (default 60). */
+  leaseTtl?: number;
+  containerId: string;
+  ifname: string;
+}
+
+export interface Acquired {
+  network: OverlayNetwork;
+  endpoint: Endpoint;
+  /** Answered from the host's own record, without asking etcd. */
+  fromCache: boolean;
+}
+
 /** Overlay networks take a /16 of 10.0.0.0/8 unless told otherwise: room for many hosts' blocks. */
 export const DEFAULT_OVERLAY_POOLS: readonly PoolSpec[] = Object.freeze([{ base: '10.128.0.0/9', size: 16 }]);
 export const DEFAULT_VNI_BASE = 4096;
@@ -97,10 +130,12 @@ export class ClusterStore {
   readonly client: Etcd3;
   private readonly prefix: string;
   private readonly timeoutMs: number;
+  private readonly cacheDir: string;
 
   constructor(opts: ClusterStoreOptions) {
     this.url = opts.url;
     this.prefix = opts.prefix ?? '/tsnet/v1/';
+    this.cacheDir = opts.cacheDir ?? join(stateRoot(), 'cluster');
     this.timeoutMs =
       opts.timeoutMs ?? (Number(process.env.TSNET_STORE_TIMEOUT_MS) > 0 ? Number(process.env.TSNET_STORE_TIMEOUT_MS) : 10_000);
     const { hosts, tls } = parseStoreUrl(opts.url);
@@ -263,26 +298,26 @@ export class ClusterStore {
     }).cidr;
   }
 
-  async removeNetwork(name: string): Promise<void> {
+  /**
+   * Removes the network from the store. Refused while a host holds blocks of it (members with containers, or
+   * hosts that did not leave), unless `force` — their blocks and membership go too.
+   */
+  async removeNetwork(name: string, opts: { force?: boolean } = {}): Promise<void> {
+    const holders = [...new Set((await this.blocks(name)).map((b) => b.host))];
+    const members = (await this.members(name)).map((m) => m.host);
+    const still = [...new Set([...holders, ...members])].sort();
+    if (still.length && !opts.force) {
+      throw new ClusterStoreError(
+        `overlay network "${name}"`,
+        `is still used by host(s) ${still.join(', ')} in ${this.url}`,
+        'run tsnet network rm NAME on those hosts first (or --remove-from-store --force to take it from every host)',
+        { exitCode: 1 },
+      );
+    }
     await this.call(async () => {
-      const used = await this.client
-        .getAll()
-        .prefix(this.key('ips', name, ''))
-        .keys();
-      if (used.length) {
-        throw new ClusterStoreError(
-          `overlay network "${name}"`,
-          `has ${used.length} address(es) in use`,
-          'remove its containers on every host first',
-          {
-            exitCode: 1,
-          },
-        );
-      }
       await this.client.delete().key(this.key('networks', name));
       await this.client.delete().prefix(this.key('members', name, ''));
       await this.client.delete().prefix(this.key('blocks', name, ''));
-      await this.client.delete().prefix(this.key('claims', name, ''));
     });
   }
 
@@ -303,51 +338,65 @@ export class ClusterStore {
    * seconds with the record put under it. The host's daemon keeps the lease alive (keepHostAlive).
    */
   async ensureHost(host: string, vtep: string, routes: string[], ttl = DEFAULT_LEASE_TTL): Promise<HostRecord> {
+    return (await this.registerHost(host, vtep, routes, ttl)).rec;
+  }
+
+  /**
+   * ensureHost, and until when the lease is sure to live (see local.ts). `vtep`/`routes` undefined: the live
+   * record's are kept (a host that only takes addresses).
+   */
+  async registerHost(
+    host: string,
+    vtep: string | undefined,
+    routes: string[] | undefined,
+    ttl = DEFAULT_LEASE_TTL,
+  ): Promise<{ rec: HostRecord; validUntilNs: string }> {
     return this.call(async () => {
+      const sent = nowNs();
       const cur = await this.host(host);
       if (cur) {
         const left = await this.client.leaseClient.leaseTimeToLive({ ID: cur.lease });
         if (Number(left.TTL) > 0) {
-          if (cur.vtep !== vtep || JSON.stringify(cur.routes) !== JSON.stringify(routes)) {
-            const next = { ...cur, vtep, routes };
-            await this.client.put(this.key('hosts', host)).value(JSON.stringify(next)).lease(cur.lease);
-            return next;
+          const until = validUntil(sent, Number(left.TTL));
+          const want = { ...cur, vtep: vtep ?? cur.vtep, routes: routes ?? cur.routes };
+          if (cur.vtep !== want.vtep || JSON.stringify(cur.routes) !== JSON.stringify(want.routes)) {
+            await this.client.put(this.key('hosts', host)).value(JSON.stringify(want)).lease(cur.lease);
+            return { rec: want, validUntilNs: until };
           }
-          return cur;
+          return { rec: cur, validUntilNs: until };
         }
       }
       // concurrent ADDs on a host that has no live lease: one registers it, the others use the winner's
       const granted = await this.client.leaseClient.leaseGrant({ TTL: ttl });
-      const rec: HostRecord = { vtep, lease: String(granted.ID), routes };
+      const rec: HostRecord = { vtep: vtep ?? '', lease: String(granted.ID), routes: routes ?? [] };
       const hk = this.key('hosts', host);
       const put = this.client.put(hk).value(JSON.stringify(rec)).lease(rec.lease);
       const r = cur
         ? await this.client.if(hk, 'Value', '==', JSON.stringify(cur)).then(put).commit()
         : await this.client.if(hk, 'Create', '==', 0).then(put).commit();
-      if (r.succeeded) return rec;
+      if (r.succeeded) return { rec, validUntilNs: validUntil(sent, Number(granted.TTL)) };
       await this.client.leaseClient.leaseRevoke({ ID: rec.lease }).catch(() => undefined);
       const won = await this.host(host);
       if (!won)
         throw new ClusterStoreError(`host ${host}`, 'its registration in the store vanished while being made', 'try again', {
           cniCode: STORE_UNAVAILABLE,
         });
-      return won;
+      return { rec: won, validUntilNs: '0' }; // asked again next time
     });
-  }
-
-  /** The host's live record as it is (an overlay host's VTEP kept), else one registered without a VTEP (IPAM only). */
-  async hostLease(host: string, ttl = DEFAULT_LEASE_TTL): Promise<HostRecord> {
-    const cur = await this.host(host);
-    return cur ?? this.ensureHost(host, '', [], ttl);
   }
 
   /** Renews the host's lease once; false when it has expired (everything the host held is gone). */
   async renewLease(lease: string): Promise<boolean> {
+    return (await this.renewLeaseTtl(lease)) > 0;
+  }
+
+  /** Renews the lease once; the seconds it has left now (0: it had expired). */
+  async renewLeaseTtl(lease: string): Promise<number> {
     return this.call(async () => {
       const stream = await this.client.leaseClient.leaseKeepAlive();
       try {
-        const answer = new Promise<boolean>((resolve, reject) => {
-          stream.on('data', (r: { TTL: string }) => resolve(Number(r.TTL) > 0));
+        const answer = new Promise<number>((resolve, reject) => {
+          stream.on('data', (r: { TTL: string }) => resolve(Math.max(0, Number(r.TTL))));
           stream.on('error', reject);
           setTimeout(() => reject(new Error(`no keepalive answer in ${this.timeoutMs} ms`)), this.timeoutMs).unref();
         });
@@ -390,128 +439,273 @@ export class ClusterStore {
     return Object.entries(all).map(([k, v]) => ({ host: k.slice(p), vtep: (JSON.parse(v) as { vtep: string }).vtep }));
   }
 
-  async endpoints(network: string): Promise<Endpoint[]> {
+  // ---- addresses: blocks in etcd, the addresses in them on the host that holds them (./local.ts)
+
+  /** The blocks of `network` in the store, with the host (and lease) holding each. */
+  async blocks(network: string): Promise<BlockHolder[]> {
     const all = await this.call(() =>
       this.client
         .getAll()
-        .prefix(this.key('ips', network, ''))
+        .prefix(this.key('blocks', network, ''))
         .strings(),
     );
-    return Object.values(all).map((v) => ({ network, ...JSON.parse(v) }) as Endpoint);
+    const p = this.key('blocks', network, '').length;
+    return Object.entries(all).map(([k, v]) => ({
+      block: k.slice(p).replace('_', '/'),
+      ...(JSON.parse(v) as { host: string; lease?: string }),
+    }));
   }
 
-  // ---- addresses
-
-  /** The address `owner` holds in `network`, if any. */
-  async lookup(network: string, containerId: string, ifname: string): Promise<Endpoint | undefined> {
-    const addr = await this.call(() => this.client.get(this.key('owners', network, containerId, ifname)).string());
-    if (!addr) return undefined;
-    const v = await this.call(() => this.client.get(this.key('ips', network, addr)).string());
-    return v ? ({ network, ...JSON.parse(v) } as Endpoint) : undefined;
+  /** This host's durable record of its lease, blocks and addresses (one per store and host). */
+  cache(host: string): HostCache {
+    return new HostCache(this.cacheDir, `${this.url}\n${this.prefix}`, host);
   }
 
   /**
-   * An address for (containerId, ifname) on `host`: from one of the host's blocks, claiming a free block when
-   * they are full. Idempotent: the same owner gets the address it already holds.
+   * An address for (containerId, ifname) on `req.host` in the network `req.network` names, the network created or
+   * joined and the host registered on the way when needed. Most of the time this is answered from the host's own
+   * record without asking etcd (`fromCache`): the host's lease is known to live, it has joined the network, and
+   * one of its blocks has a free address. Otherwise etcd is asked (network, host, membership, the blocks; a new
+   * block claimed in a transaction when the host's are full). Idempotent: the same owner gets the address it holds.
    */
-  async allocate(net: OverlayNetwork, host: string, rec: HostRecord, containerId: string, ifname: string): Promise<Endpoint> {
-    const held = await this.lookup(net.name, containerId, ifname);
-    if (held) return held;
-    const subnet = parseCidr(net.subnet).prefix;
-    for (let attempt = 0; attempt < 20; attempt++) {
-      const [blocks, used] = await this.call(() =>
-        Promise.all([
-          this.client
-            .getAll()
-            .prefix(this.key('blocks', net.name, ''))
-            .strings(),
-          this.client
-            .getAll()
-            .prefix(this.key('ips', net.name, ''))
-            .keys(),
-        ]),
-      );
-      const bp = this.key('blocks', net.name, '').length;
-      const owned = new Map<string, string>(); // base → host
-      for (const [k, v] of Object.entries(blocks)) owned.set(k.slice(bp).replace('_', '/'), (JSON.parse(v) as { host: string }).host);
-      const taken = new Set(used.map((k) => k.slice(this.key('ips', net.name, '').length)));
-      const mine = [...owned].filter(([, h]) => h === host).map(([b]) => parseCidr(b).prefix);
-      const candidate = mine.map((b) => [b, freeIn(b, subnet, taken)] as const).find(([, a]) => a !== undefined);
-      if (candidate) {
-        const [block, addr] = candidate;
-        if (await this.claimAddress(net, host, rec, block, addr as string, containerId, ifname)) {
-          return (await this.lookup(net.name, containerId, ifname)) as Endpoint;
-        }
-        continue; // lost a race (or the block went with an expired lease): read again
-      }
-      {
-        const free = [...subnets(subnet, net.blockPrefix)].find((b) => !owned.has(formatPrefix(b)));
-        if (!free) {
-          throw new ClusterStoreError(
-            `overlay network "${net.name}" (${net.subnet})`,
-            `has no free address block left for host ${host}: every /${net.blockPrefix} is held by a host`,
-            'remove containers, reclaim dead hosts (tsnet network gc), or create a network with a larger subnet',
-            { cniCode: IpamErrorCode.Exhausted, exitCode: 1 },
-          );
-        }
-        const bk = this.key('blocks', net.name, formatPrefix(free).replace('/', '_'));
-        // one block claim at a time per host: concurrent ADDs on a host that find its blocks full claim one
-        // new block between them, not one each (the count of its blocks is compared and bumped)
-        const ck = this.key('claims', net.name, host);
-        const counted = mine.length === 0 ? this.client.if(ck, 'Create', '==', 0) : this.client.if(ck, 'Value', '==', String(mine.length));
-        await this.call(() =>
-          counted
-            .and(bk, 'Create', '==', 0)
-            .then(
-              this.client.put(bk).value(JSON.stringify({ host })).lease(rec.lease),
-              this.client
-                .put(ck)
-                .value(String(mine.length + 1))
-                .lease(rec.lease),
-            )
-            .commit(),
-        );
-      }
-    }
-    throw new ClusterStoreError(`overlay network "${net.name}"`, 'addresses kept being taken by other hosts', 'try again', {
-      cniCode: STORE_UNAVAILABLE,
+  async acquire(req: AcquireRequest): Promise<Acquired> {
+    const cache = this.cache(req.host);
+    const fast = await cache.update((s) => this.fromCache(s, req));
+    if (fast) return { ...fast, fromCache: true };
+    const { network } = await this.ensureNetwork(req.network);
+    const { rec, validUntilNs } = await this.registerHost(req.host, req.vtep, req.routes, req.leaseTtl);
+    if (req.vtep !== undefined) await this.join(network.name, req.host, rec);
+    const endpoint = await cache.update(async (s) => {
+      s.lease = { id: rec.lease, vtep: rec.vtep, routes: rec.routes, boot: currentBoot(), validUntilNs };
+      const ln = this.localNetwork(s, network);
+      if (req.vtep !== undefined) ln.joined = rec.lease;
+      return this.allocateIn(ln, req.host, rec, req.containerId, req.ifname);
     });
+    return { network, endpoint, fromCache: false };
   }
 
-  private async claimAddress(
-    net: OverlayNetwork,
-    host: string,
-    rec: HostRecord,
-    block: Prefix,
-    addr: string,
-    containerId: string,
-    ifname: string,
-  ): Promise<boolean> {
-    const ik = this.key('ips', net.name, addr);
-    const ok = this.key('owners', net.name, containerId, ifname);
-    const bk = this.key('blocks', net.name, formatPrefix(block).replace('/', '_'));
-    const ep: Omit<Endpoint, 'network'> = { address: addr, host, vtep: rec.vtep, mac: macForAddress(addr), containerId, ifname };
+  /** The answer from the host's record alone, or undefined when etcd must be asked. */
+  private fromCache(s: LocalState, req: AcquireRequest): Omit<Acquired, 'fromCache'> | undefined {
+    const lease = s.lease;
+    if (!leaseFresh(lease)) return undefined;
+    if (req.vtep !== undefined && lease.vtep !== req.vtep) return undefined;
+    const ln = s.networks[req.network.name];
+    if (!ln) return undefined;
+    const n = ln.network;
+    const r = req.network;
+    if (
+      (r.subnet && formatPrefix(parseCidr(r.subnet).prefix) !== n.subnet) ||
+      (r.vni !== undefined && r.vni !== n.vni) ||
+      (r.port !== undefined && r.port !== n.port)
+    )
+      return undefined; // the store says what is right (and refuses a mismatch)
+    if (req.vtep !== undefined && ln.joined !== lease.id) return undefined;
+    const rec: HostRecord = { vtep: lease.vtep, lease: lease.id, routes: lease.routes };
+    const held = heldBy(ln, req.containerId, req.ifname);
+    if (held) return { network: n, endpoint: endpointOf(n.name, req.host, rec, held, req.containerId, req.ifname) };
+    const addr = this.freeInHeld(ln, lease.id);
+    if (!addr) return undefined;
+    ln.addrs[addr] = { containerId: req.containerId, ifname: req.ifname };
+    return { network: n, endpoint: endpointOf(n.name, req.host, rec, addr, req.containerId, req.ifname) };
+  }
+
+  private localNetwork(s: LocalState, network: OverlayNetwork): LocalNetwork {
+    const cur = s.networks[network.name];
+    // the same name in the store with another subnet: a network removed and made again; what was held is moot
+    if (!cur || cur.network.subnet !== network.subnet) return (s.networks[network.name] = { network, blocks: {}, addrs: {} });
+    cur.network = network;
+    return cur;
+  }
+
+  private freeInHeld(ln: LocalNetwork, lease: string): string | undefined {
+    const subnet = parseCidr(ln.network.subnet).prefix;
+    const taken = new Set(Object.keys(ln.addrs));
+    for (const [b, l] of Object.entries(ln.blocks).sort(([a], [b]) => compareCidr(a, b))) {
+      if (l !== lease) continue;
+      const a = freeIn(parseCidr(b).prefix, subnet, taken);
+      if (a) return a;
+    }
+    return undefined;
+  }
+
+  /**
+   * Makes the host's record of its blocks in `ln` agree with the store: a block the store gives this host's lease
+   * is kept; one the store lost (the lease expired) that still has addresses here is claimed again under `rec`'s
+   * lease when no other host took it; anything else is dropped. Caller holds the host's lock.
+   */
+  private async reconcile(ln: LocalNetwork, host: string, rec: HostRecord): Promise<{ lost: string[] }> {
+    const inStore = new Map((await this.blocks(ln.network.name)).map((b) => [b.block, b]));
+    const lost: string[] = [];
+    for (const b of Object.keys(ln.blocks)) {
+      const cur = inStore.get(b);
+      if (cur && cur.host === host && cur.lease === rec.lease) {
+        ln.blocks[b] = rec.lease;
+        continue;
+      }
+      const used = addrsIn(ln, b).length > 0;
+      if (!cur && used && (await this.claimBlock(ln.network, b, host, rec))) {
+        ln.blocks[b] = rec.lease;
+        continue;
+      }
+      delete ln.blocks[b];
+      if (used) lost.push(b);
+    }
+    return { lost };
+  }
+
+  private async claimBlock(net: OverlayNetwork, block: string, host: string, rec: HostRecord): Promise<boolean> {
+    const bk = this.key('blocks', net.name, block.replace('/', '_'));
     const r = await this.call(() =>
       this.client
-        .if(ik, 'Create', '==', 0)
-        .and(ok, 'Create', '==', 0)
-        .and(bk, 'Value', '==', JSON.stringify({ host }))
-        .then(this.client.put(ik).value(JSON.stringify(ep)).lease(rec.lease), this.client.put(ok).value(addr).lease(rec.lease))
+        .if(bk, 'Create', '==', 0)
+        .then(
+          this.client
+            .put(bk)
+            .value(JSON.stringify({ host, lease: rec.lease }))
+            .lease(rec.lease),
+        )
         .commit(),
     );
     return r.succeeded;
   }
 
-  /** Releases what (containerId, ifname) holds; false when it held nothing. */
-  async release(network: string, containerId: string, ifname: string): Promise<boolean> {
-    const ok = this.key('owners', network, containerId, ifname);
-    const addr = await this.call(() => this.client.get(ok).string());
-    if (!addr) return false;
-    const ik = this.key('ips', network, addr);
-    await this.call(() =>
-      this.client.if(ok, 'Value', '==', addr).then(this.client.delete().key(ok), this.client.delete().key(ik)).commit(),
-    );
-    return true;
+  /** Under the host's lock: an address from a block of this host, claiming a free block when they are full. */
+  private async allocateIn(ln: LocalNetwork, host: string, rec: HostRecord, containerId: string, ifname: string): Promise<Endpoint> {
+    const net = ln.network;
+    const held = heldBy(ln, containerId, ifname);
+    if (held) return endpointOf(net.name, host, rec, held, containerId, ifname);
+    await this.reconcile(ln, host, rec);
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const addr = this.freeInHeld(ln, rec.lease);
+      if (addr) {
+        ln.addrs[addr] = { containerId, ifname };
+        return endpointOf(net.name, host, rec, addr, containerId, ifname);
+      }
+      const subnet = parseCidr(net.subnet).prefix;
+      const owned = new Set((await this.blocks(net.name)).map((b) => b.block));
+      const free = [...subnets(subnet, net.blockPrefix)].map(formatPrefix).find((b) => !owned.has(b) && !(b in ln.blocks));
+      if (!free) {
+        throw new ClusterStoreError(
+          `overlay network "${net.name}" (${net.subnet})`,
+          `has no free address block left for host ${host}: every /${net.blockPrefix} is held by a host`,
+          "remove containers, wait for dead hosts' leases to expire (their blocks come back), or create a network with a larger subnet",
+          { cniCode: IpamErrorCode.Exhausted, exitCode: 1 },
+        );
+      }
+      if (await this.claimBlock(net, free, host, rec)) ln.blocks[free] = rec.lease; // else another host was quicker: look again
+    }
+    throw new ClusterStoreError(`overlay network "${net.name}"`, 'address blocks kept being taken by other hosts', 'try again', {
+      cniCode: STORE_UNAVAILABLE,
+    });
+  }
+
+  /**
+   * An address as `acquire` would give it, for a host already registered (`rec`) in a network it knows (tests,
+   * and callers that did the rest themselves). Asks etcd for the blocks unless the host's record answers.
+   */
+  async allocate(net: OverlayNetwork, host: string, rec: HostRecord, containerId: string, ifname: string): Promise<Endpoint> {
+    return this.cache(host).update(async (s) => {
+      const ln = this.localNetwork(s, net);
+      const held = heldBy(ln, containerId, ifname);
+      if (held) return endpointOf(net.name, host, rec, held, containerId, ifname);
+      return this.allocateIn(ln, host, rec, containerId, ifname);
+    });
+  }
+
+  /** The address (containerId, ifname) holds in `network` on `host`, if any (the host's record; no etcd). */
+  async lookup(network: string, host: string, containerId: string, ifname: string): Promise<Endpoint | undefined> {
+    const s = this.cache(host).read();
+    const ln = s.networks[network];
+    const held = ln && heldBy(ln, containerId, ifname);
+    if (!ln || !held) return undefined;
+    const rec: HostRecord = { vtep: s.lease?.vtep ?? '', lease: s.lease?.id ?? '', routes: [] };
+    return endpointOf(network, host, rec, held, containerId, ifname);
+  }
+
+  /**
+   * Releases what (containerId, ifname) holds on `host`; false when it held nothing. Only the host's record
+   * changes: the block stays the host's (its next container gets the address) until the host leaves the network
+   * or its lease ends.
+   */
+  async release(network: string, host: string, containerId: string, ifname: string): Promise<boolean> {
+    return this.cache(host).update((s) => {
+      const ln = s.networks[network];
+      const held = ln && heldBy(ln, containerId, ifname);
+      if (!ln || !held) return false;
+      delete ln.addrs[held];
+      return true;
+    });
+  }
+
+  /**
+   * tsnetd's periodic step for `host`: renews its lease and records until when it lives; when the lease has
+   * expired (the host was cut off longer than its TTL) registers the host again and claims back the blocks its
+   * running containers use (those another host took meanwhile are reported in `lost`). Also makes the host's
+   * record agree with the store (a block it lost is no longer allocated from).
+   */
+  async refreshHost(host: string, ttl = DEFAULT_LEASE_TTL): Promise<{ renewed: boolean; reregistered: boolean; lost: string[] }> {
+    const cache = this.cache(host);
+    const s0 = cache.read();
+    if (!s0.lease) return { renewed: false, reregistered: false, lost: [] };
+    const sent = nowNs();
+    const left = await this.renewLeaseTtl(s0.lease.id);
+    return cache.update(async (s) => {
+      if (!s.lease) return { renewed: false, reregistered: false, lost: [] };
+      let rec: HostRecord = { vtep: s.lease.vtep, lease: s.lease.id, routes: s.lease.routes };
+      let reregistered = false;
+      if (left > 0 && s.lease.id === s0.lease!.id) {
+        s.lease.validUntilNs = validUntil(sent, left);
+        s.lease.boot = currentBoot();
+      } else {
+        const r = await this.registerHost(host, s.lease.vtep, s.lease.routes, ttl);
+        rec = r.rec;
+        reregistered = rec.lease !== s.lease.id;
+        s.lease = { id: rec.lease, vtep: rec.vtep, routes: rec.routes, boot: currentBoot(), validUntilNs: r.validUntilNs };
+      }
+      const lost: string[] = [];
+      for (const ln of Object.values(s.networks)) {
+        if (ln.joined !== undefined) {
+          if (ln.joined !== rec.lease) await this.join(ln.network.name, host, rec);
+          ln.joined = rec.lease;
+        }
+        lost.push(...(await this.reconcile(ln, host, rec)).lost.map((b) => `${ln.network.name} ${b}`));
+      }
+      return { renewed: left > 0, reregistered, lost };
+    });
+  }
+
+  /**
+   * This host leaves `network`: its membership and blocks go from the store and its record of them. Refused while
+   * it has addresses in use there (its containers first), unless `force`.
+   */
+  async leave(network: string, host: string, opts: { force?: boolean } = {}): Promise<{ addresses: number }> {
+    return this.cache(host).update(async (s) => {
+      const ln = s.networks[network];
+      const n = ln ? Object.keys(ln.addrs).length : 0;
+      if (n > 0 && !opts.force) {
+        throw new ClusterStoreError(
+          `overlay network "${network}"`,
+          `has ${n} address(es) in use on host ${host}`,
+          'remove its containers on this host first',
+          {
+            exitCode: 1,
+          },
+        );
+      }
+      await this.call(async () => {
+        await this.client.delete().key(this.key('members', network, host));
+        for (const b of await this.blocks(network)) {
+          if (b.host !== host) continue;
+          const bk = this.key('blocks', network, b.block.replace('/', '_'));
+          await this.client
+            .if(bk, 'Value', '==', JSON.stringify({ host: b.host, lease: b.lease }))
+            .then(this.client.delete().key(bk))
+            .commit();
+        }
+      });
+      delete s.networks[network];
+      return { addresses: n };
+    });
   }
 
   /** Watches everything under the prefix (networks, members, addresses); `onChange` gets the changed key. */
@@ -537,4 +731,24 @@ function freeIn(block: Prefix, subnet: Prefix, taken: Set<string>): string | und
     if (!taken.has(a)) return a;
   }
   return undefined;
+}
+
+function heldBy(ln: LocalNetwork, containerId: string, ifname: string): string | undefined {
+  for (const [a, o] of Object.entries(ln.addrs)) if (o.containerId === containerId && o.ifname === ifname) return a;
+  return undefined;
+}
+
+function addrsIn(ln: LocalNetwork, block: string): string[] {
+  const b = parseCidr(block).prefix;
+  return Object.keys(ln.addrs).filter((a) => containsAddr(b, parseAddr(a)));
+}
+
+function compareCidr(a: string, b: string): number {
+  const x = first(parseCidr(a).prefix);
+  const y = first(parseCidr(b).prefix);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+function endpointOf(network: string, host: string, rec: HostRecord, address: string, containerId: string, ifname: string): Endpoint {
+  return { network, address, host, vtep: rec.vtep, mac: macForAddress(address), containerId, ifname };
 }

@@ -1,9 +1,12 @@
 // tsnetd's store watcher (`tsnet daemon --store etcd://…`): keeps this host's lease alive and the kernel in
-// step with the cluster store. On every change under the store's prefix (a container or a host come or go, a
-// host's lease expires) and every `resyncMs` besides, each overlay network that has its vxlan device here gets
-// its FDB and neighbour entries synced (plugins/shared/overlay-dataplane.ts). While etcd is unreachable
-// nothing is changed — the kernel keeps what it has, so running containers keep their connectivity — and
-// the watcher says so once, retries, and resynchronises when etcd is back.
+// step with the cluster store. Renewing the lease also records until when it is sure to live in the host's
+// record (ipam/cluster/local.ts), which is what lets ADDs allocate from the host's blocks without asking etcd;
+// a lease that expired meanwhile (etcd unreachable longer than its TTL) is replaced and the blocks of running
+// containers claimed again. On every change under the store's prefix (a block or a host come or go, a host's
+// lease expires) and every `resyncMs` besides, each overlay network that has its vxlan device here gets its FDB
+// and neighbour entries synced (plugins/shared/overlay-dataplane.ts). While etcd is unreachable nothing is
+// changed — the kernel keeps what it has, so running containers keep their connectivity — and the watcher says
+// so once, retries, and resynchronises when etcd is back.
 import { hostname } from 'node:os';
 import { Netns } from '../../native/netns.js';
 import type { ClusterStore, StoreTls } from '../../ipam/cluster/store.js';
@@ -12,6 +15,8 @@ import { syncFromStore } from '../shared/overlay-dataplane.js';
 export interface StoreWatchOptions {
   url: string;
   tls?: StoreTls;
+  /** The hosts' records (default `<root>/cluster`, as the plugins'). */
+  cacheDir?: string;
   /** This host's name in the store (default: the hostname). */
   host?: string;
   /** A full resync at least this often, ms (default 10 s); also the retry period while etcd is down. */
@@ -27,7 +32,11 @@ export interface StoreWatch {
 
 export async function startStoreWatch(opts: StoreWatchOptions): Promise<StoreWatch> {
   const { ClusterStore } = await import('../../ipam/cluster/store.js');
-  const store: ClusterStore = new ClusterStore({ url: opts.url, ...(opts.tls ? { tls: opts.tls } : {}) });
+  const store: ClusterStore = new ClusterStore({
+    url: opts.url,
+    ...(opts.tls ? { tls: opts.tls } : {}),
+    ...(opts.cacheDir ? { cacheDir: opts.cacheDir } : {}),
+  });
   const me = opts.host ?? hostname();
   const resyncMs = opts.resyncMs ?? 10_000;
   const host = Netns.current();
@@ -40,10 +49,17 @@ export async function startStoreWatch(opts: StoreWatchOptions): Promise<StoreWat
   let renewAt = 0;
 
   const sync = async (): Promise<void> => {
-    const host_ = await store.host(me);
-    if (host_ && Date.now() >= renewAt) {
-      if (!(await store.renewLease(host_.lease))) opts.log(`the lease of host ${me} had expired; its next container registers it again`);
-      const ttl = await store.client.leaseClient.leaseTimeToLive({ ID: host_.lease }).catch(() => ({ grantedTTL: '30' }));
+    if (Date.now() >= renewAt) {
+      const host_ = await store.host(me);
+      const r = await store.refreshHost(me);
+      // a host whose containers keep their record elsewhere (another root): its lease is still kept alive
+      if (!r.renewed && !r.reregistered && host_ && !store.cache(me).read().lease) await store.renewLease(host_.lease);
+      if (r.reregistered) opts.log(`the lease of host ${me} had expired: registered again, its blocks claimed back`);
+      for (const l of r.lost) opts.log(`block ${l} of host ${me} was taken by another host while its lease was gone`);
+      const lease = host_?.lease ?? store.cache(me).read().lease?.id;
+      const ttl = lease
+        ? await store.client.leaseClient.leaseTimeToLive({ ID: lease }).catch(() => ({ grantedTTL: '30' }))
+        : { grantedTTL: '30' };
       renewAt = Date.now() + Math.min(10_000, Math.max(500, (Number(ttl.grantedTTL) * 1000) / 3));
     }
     for (const net of await store.networks()) {

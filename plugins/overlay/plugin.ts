@@ -4,11 +4,15 @@
 //   "network": NAME (default: the config's "name"); "subnet", "vni", "port": create the network with these,
 //      or check them against the stored ones when it exists (a mismatch is refused)
 //   "host": this host's name in the store (default: the hostname); "vtep": its underlay address (default: its
-//   address on the link that routes to the store); "leaseTtl": seconds (default 60; tsnetd keeps it alive)
-// ADD: network created or joined, host registered under its lease, bridge + vxlan made, an address from one of
-// the host's blocks, a veth into the container (MAC fixed by the address, MTU lowered by VXLAN's overhead), and
-// the FDB/neighbour entries of the other hosts' containers synced from the store. DEL: the veth goes, the
-// address is released. tsnetd (`tsnet daemon --store …`) keeps the entries in step as containers come and go.
+//   address on the link that routes to the store); "leaseTtl": seconds (default 60; tsnetd keeps it alive);
+//   "dataDir": where the host records its lease, blocks and addresses (default `<root>/cluster`)
+// ADD: an address from one of the host's blocks — from the host's own record, without asking etcd, when its
+// lease is known to live and a block it holds has room; else the network is created or joined, the host
+// registered under its lease and a block claimed in etcd — then bridge + vxlan made, a veth into the container
+// (MAC fixed by the address, MTU lowered by VXLAN's overhead), and, when etcd was asked anyway or the devices are
+// new, the FDB/neighbour entries of the other hosts' blocks synced from the store. DEL: the veth goes, the
+// address is released in the host's record (no etcd). tsnetd (`tsnet daemon --store …`) renews the lease and
+// keeps the entries in step as blocks and hosts come and go.
 import { hostname } from 'node:os';
 import { Netns } from '../../native/netns.js';
 import type { PluginEntry } from '../cni/skel.js';
@@ -31,13 +35,14 @@ export interface OverlayConf extends NetConf {
   vtep?: string;
   leaseTtl?: number;
   tls?: StoreTls;
+  dataDir?: string;
 }
 
 const invalid = (msg: string, fix = ''): CniError => new CniError(ErrorCode.InvalidNetworkConfig, msg, fix);
 
 function check(conf: OverlayConf): void {
   if (typeof conf.store !== 'string' || !conf.store) throw invalid('overlay: "store" is required', 'give "store": "etcd://HOST:2379"');
-  for (const k of ['network', 'subnet', 'host', 'vtep'] as const) {
+  for (const k of ['network', 'subnet', 'host', 'vtep', 'dataDir'] as const) {
     if (conf[k] !== undefined && typeof conf[k] !== 'string') throw invalid(`overlay: "${k}" must be a string`);
   }
   for (const k of ['vni', 'port', 'leaseTtl'] as const) {
@@ -55,9 +60,9 @@ function check(conf: OverlayConf): void {
 }
 
 /** The store client (etcd3 is loaded only by plugins that use a store). */
-export async function openStore(conf: { store: string; tls?: StoreTls }): Promise<ClusterStore> {
+export async function openStore(conf: { store: string; tls?: StoreTls; dataDir?: string }): Promise<ClusterStore> {
   const { ClusterStore } = await import('../../ipam/cluster/store.js');
-  return new ClusterStore({ url: conf.store, ...(conf.tls ? { tls: conf.tls } : {}) });
+  return new ClusterStore({ url: conf.store, ...(conf.tls ? { tls: conf.tls } : {}), ...(conf.dataDir ? { cacheDir: conf.dataDir } : {}) });
 }
 
 const portErrors: PortErrors = {
@@ -72,26 +77,35 @@ const hostName = (conf: OverlayConf): string => conf.host ?? hostname();
 const overlayPlugin: Plugin<OverlayConf> = {
   async add(conf, args: CniArgs): Promise<Result> {
     check(conf);
-    const store = await openStore(conf as { store: string; tls?: StoreTls });
+    const store = await openStore(conf as { store: string; tls?: StoreTls; dataDir?: string });
     const host = Netns.current();
     const ctr = Netns.open(args.netns);
     try {
       const me = hostName(conf);
       const [{ vtep, mtu: underlayMtu }, usage] = await Promise.all([localVtep(host, conf.store!, conf.vtep), hostUsage(host)]);
-      const { network } = await store.ensureNetwork({
-        name: networkName(conf),
-        ...(conf.subnet ? { subnet: conf.subnet } : {}),
-        ...(conf.vni ? { vni: conf.vni } : {}),
-        ...(conf.port ? { port: conf.port } : {}),
-        occupied: usage,
-      });
       const routes = usage.filter((u) => u.what.startsWith('route ')).map((u) => u.prefix);
-      const rec = await store.ensureHost(me, vtep, routes, conf.leaseTtl);
-      await store.join(network.name, me, rec);
-      const { bridge, mtu } = await ensureOverlayDevices(host, network, vtep, underlayMtu);
-      const ep = await store.allocate(network, me, rec, args.containerId, args.ifname);
+      const {
+        network,
+        endpoint: ep,
+        fromCache,
+      } = await store.acquire({
+        network: {
+          name: networkName(conf),
+          ...(conf.subnet ? { subnet: conf.subnet } : {}),
+          ...(conf.vni ? { vni: conf.vni } : {}),
+          ...(conf.port ? { port: conf.port } : {}),
+          occupied: usage,
+        },
+        host: me,
+        vtep,
+        routes,
+        ...(conf.leaseTtl ? { leaseTtl: conf.leaseTtl } : {}),
+        containerId: args.containerId,
+        ifname: args.ifname,
+      });
       let made = false;
       try {
+        const { bridge, mtu, created } = await ensureOverlayDevices(host, network, vtep, underlayMtu);
         const hostLink = await createVethPort(
           host,
           ctr,
@@ -109,11 +123,13 @@ const overlayPlugin: Plugin<OverlayConf> = {
           ips: [{ address: `${ep.address}/${prefix}`, interface: 1 }],
         };
         await configureInterface(ctr, args.ifname, result, { interfaceIndex: 1 });
-        await syncFromStore(host, store, network, me);
+        // the other hosts' entries: tsnetd keeps them; here only when etcd was asked anyway, or the devices are new
+        if (!fromCache) await syncFromStore(host, store, network, me);
+        else if (created) await syncFromStore(host, store, network, me).catch(() => undefined); // tsnetd fills them in
         return result;
       } catch (e) {
         if (made) await ctr.rtnl.deleteLinkIfExists(args.ifname).catch(() => undefined);
-        await store.release(network.name, args.containerId, args.ifname).catch(() => undefined);
+        await store.release(network.name, me, args.containerId, args.ifname).catch(() => undefined);
         throw e;
       }
     } finally {
@@ -141,9 +157,9 @@ const overlayPlugin: Plugin<OverlayConf> = {
         }
       }
     }
-    const store = await openStore(conf as { store: string; tls?: StoreTls });
+    const store = await openStore(conf as { store: string; tls?: StoreTls; dataDir?: string });
     try {
-      await store.release(networkName(conf), args.containerId, args.ifname);
+      await store.release(networkName(conf), hostName(conf), args.containerId, args.ifname);
     } finally {
       store.close();
     }
@@ -151,10 +167,10 @@ const overlayPlugin: Plugin<OverlayConf> = {
 
   async check(conf, args) {
     check(conf);
-    const store = await openStore(conf as { store: string; tls?: StoreTls });
+    const store = await openStore(conf as { store: string; tls?: StoreTls; dataDir?: string });
     const ctr = Netns.open(args.netns);
     try {
-      const ep = await store.lookup(networkName(conf), args.containerId, args.ifname);
+      const ep = await store.lookup(networkName(conf), hostName(conf), args.containerId, args.ifname);
       if (!ep)
         throw new CniError(
           ErrorCode.UnknownContainer,
@@ -172,7 +188,7 @@ const overlayPlugin: Plugin<OverlayConf> = {
 
   async status(conf) {
     check(conf);
-    const store = await openStore(conf as { store: string; tls?: StoreTls });
+    const store = await openStore(conf as { store: string; tls?: StoreTls; dataDir?: string });
     try {
       await store.networks();
     } catch (e) {

@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { ipamAdd, ipamCheck, ipamDel } from './ipam-cni.js';
 import type { CniArgs, NetConf } from '../cni/types.js';
 import { needsEtcd, startEtcd } from '../../ipam/cluster/testing/etcd.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 const args = (id: string): CniArgs => ({ containerId: id, netns: '', ifname: 'eth0', path: [] }) as unknown as CniArgs;
 
@@ -12,13 +15,14 @@ test(
   { skip: needsEtcd },
   async () => {
     const etcd = await startEtcd();
+    const dataDir = mkdtempSync(join(tmpdir(), 'tsnet-ipam-cluster-'));
     try {
       const conf = (host: string): NetConf =>
         ({
           cniVersion: '1.0.0',
           name: 'pods',
           type: 'bridge',
-          ipam: { type: 'tsnet-ipam', store: etcd.url, subnet: '10.90.0.0/24', host, gateway: '10.90.0.1' },
+          ipam: { type: 'tsnet-ipam', store: etcd.url, subnet: '10.90.0.0/24', host, gateway: '10.90.0.1', dataDir },
         }) as NetConf;
       const results = await Promise.all(
         ['n1', 'n2'].flatMap((h) => Array.from({ length: 10 }, (_, i) => ipamAdd(conf(h), args(`${h}-${i}`)))),
@@ -33,11 +37,12 @@ test(
       const again = await ipamAdd(conf('n1'), args('n1-new'));
       assert.equal(again.ips![0]!.address, addrs[3], 'the freed address is handed out again');
       await assert.rejects(
-        ipamAdd({ ...conf('n1'), ipam: { type: 'tsnet-ipam', store: etcd.url, subnet: '10.91.0.0/24' } } as NetConf, args('x')),
+        ipamAdd({ ...conf('n1'), ipam: { type: 'tsnet-ipam', store: etcd.url, subnet: '10.91.0.0/24', dataDir } } as NetConf, args('x')),
         /subnet 10\.90\.0\.0\/24 \(asked 10\.91\.0\.0\/24\)/,
       );
     } finally {
       await etcd.dispose();
+      rmSync(dataDir, { recursive: true, force: true });
     }
   },
 );

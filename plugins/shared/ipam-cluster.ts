@@ -2,8 +2,9 @@
 // one orchestrator hand out distinct addresses from one subnet. Keys (conf.ipam):
 //   "store": "etcd://HOST:2379[,…]" (required here), "subnet" (required the first time; checked after),
 //   "network" (default: the config's name), "host" (default: the hostname), "leaseTtl" (default 60 s),
-//   "gateway", "routes", "tls": {"ca","cert","key"}.
-// Addresses come from blocks of this host and are tied to its lease (tsnetd --store keeps it alive).
+//   "gateway", "routes", "tls": {"ca","cert","key"}, "dataDir" (the host's record, default `<root>/cluster`).
+// Addresses come from blocks of this host, tied to its lease (tsnetd --store keeps it alive), and are recorded
+// on this host: most ADDs and every DEL need no etcd round trip (ipam/cluster/local.ts).
 import { hostname } from 'node:os';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Result } from '../cni/types.js';
 import { toCniError } from '../cni/errors.js';
@@ -19,6 +20,7 @@ interface ClusterIpamConf {
   gateway?: string;
   routes?: { dst: string; gw?: string }[];
   tls?: StoreTls;
+  dataDir?: string;
 }
 
 const invalid = (msg: string): CniError => new CniError(ErrorCode.InvalidNetworkConfig, msg);
@@ -32,7 +34,7 @@ export function usesClusterStore(conf: NetConf): boolean {
 function confOf(conf: NetConf): ClusterIpamConf {
   const c = conf.ipam as unknown as ClusterIpamConf;
   if (typeof c.store !== 'string' || !c.store) throw invalid('ipam.store must be a string such as "etcd://HOST:2379"');
-  for (const k of ['subnet', 'network', 'host', 'gateway'] as const) {
+  for (const k of ['subnet', 'network', 'host', 'gateway', 'dataDir'] as const) {
     if (c[k] !== undefined && typeof c[k] !== 'string') throw invalid(`ipam.${k} must be a string`);
   }
   if (c.subnet !== undefined) {
@@ -49,7 +51,7 @@ function confOf(conf: NetConf): ClusterIpamConf {
 
 async function withStore<T>(c: ClusterIpamConf, fn: (s: ClusterStore) => Promise<T>): Promise<T> {
   const { ClusterStore } = await import('../../ipam/cluster/store.js');
-  const s = new ClusterStore({ url: c.store, ...(c.tls ? { tls: c.tls } : {}) });
+  const s = new ClusterStore({ url: c.store, ...(c.tls ? { tls: c.tls } : {}), ...(c.dataDir ? { cacheDir: c.dataDir } : {}) });
   try {
     return await fn(s);
   } catch (e) {
@@ -68,9 +70,13 @@ export async function clusterIpamAdd(conf: NetConf, args: CniArgs): Promise<Resu
   ownerOf(args);
   const c = confOf(conf);
   return withStore(c, async (s) => {
-    const { network } = await s.ensureNetwork({ name: c.network ?? conf.name, ...(c.subnet ? { subnet: c.subnet } : {}) });
-    const rec = await s.hostLease(c.host ?? hostname(), c.leaseTtl);
-    const ep = await s.allocate(network, c.host ?? hostname(), rec, args.containerId, args.ifname);
+    const { network, endpoint: ep } = await s.acquire({
+      network: { name: c.network ?? conf.name, ...(c.subnet ? { subnet: c.subnet } : {}) },
+      host: c.host ?? hostname(),
+      ...(c.leaseTtl ? { leaseTtl: c.leaseTtl } : {}),
+      containerId: args.containerId,
+      ifname: args.ifname,
+    });
     const len = parseCidr(network.subnet).prefix.length;
     return {
       cniVersion: conf.cniVersion,
@@ -83,13 +89,13 @@ export async function clusterIpamAdd(conf: NetConf, args: CniArgs): Promise<Resu
 export async function clusterIpamDel(conf: NetConf, args: CniArgs): Promise<void> {
   ownerOf(args);
   const c = confOf(conf);
-  await withStore(c, (s) => s.release(c.network ?? conf.name, args.containerId, args.ifname));
+  await withStore(c, (s) => s.release(c.network ?? conf.name, c.host ?? hostname(), args.containerId, args.ifname));
 }
 
 export async function clusterIpamCheck(conf: NetConf, args: CniArgs): Promise<void> {
   ownerOf(args);
   const c = confOf(conf);
-  const held = await withStore(c, (s) => s.lookup(c.network ?? conf.name, args.containerId, args.ifname));
+  const held = await withStore(c, (s) => s.lookup(c.network ?? conf.name, c.host ?? hostname(), args.containerId, args.ifname));
   if (!held) throw new CniError(ErrorCode.UnknownContainer, `${args.containerId}/${args.ifname} holds no address in ${c.store}`);
 }
 

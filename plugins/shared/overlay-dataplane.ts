@@ -1,15 +1,18 @@
 // The overlay's data plane on one host, for the overlay plugin and tsnetd's store watcher: per network a
 // bridge (`tsov<VNI>`) holding a kernel vxlan device (`tsvx<VNI>`, UDP 4789 by default, learning off, its
 // local address the host's VTEP), the MTU lowered by VXLAN's 50 bytes of overhead. Remote hosts and their
-// containers come from the store, never from flooding or multicast: per remote VTEP an all-zero FDB entry
-// (head-end replication of broadcast), per remote container its MAC → VTEP and, on the vxlan device, a
-// permanent neighbour entry IP → MAC: the device answers local containers' ARP for remote ones itself
-// (proxy, ARP suppression), so no ARP crosses the underlay.
+// address blocks come from the store, never from flooding or multicast: per remote VTEP an all-zero FDB entry
+// (head-end replication of broadcast), and per address of every block a remote host holds its MAC (fixed by the
+// address) → that host's VTEP and, on the vxlan device, a permanent neighbour entry IP → MAC: the device answers
+// local containers' ARP for remote ones itself (proxy, ARP suppression), so no ARP crosses the underlay. Whole
+// blocks, not containers: a container started in a block its host holds is reachable at once, with no store
+// round trip on any host; an address of the block no container has goes to that host and is dropped there.
 import { isNetlinkError } from '../../native/netlink/errors.js';
 import type { Netns } from '../../native/netns.js';
 import type { Link } from '../../native/netlink/link.js';
-import type { ClusterStore, Endpoint, Member, OverlayNetwork } from '../../ipam/cluster/store.js';
-import { parseStoreUrl } from '../../ipam/cluster/url.js';
+import type { BlockHolder, ClusterStore, Member, OverlayNetwork } from '../../ipam/cluster/store.js';
+import { macForAddress, parseStoreUrl } from '../../ipam/cluster/url.js';
+import { first, formatAddr, last, parseCidr } from '../../ipam/cidr.js';
 import { kernelError, PluginError } from './errors.js';
 import { CniCode } from '../../common/errors.js';
 
@@ -69,7 +72,7 @@ export async function ensureOverlayDevices(
   net: OverlayNetwork,
   vtep: string,
   underlayMtu: number,
-): Promise<{ bridge: Link; mtu: number }> {
+): Promise<{ bridge: Link; mtu: number; created: boolean }> {
   const mtu = underlayMtu - VXLAN_OVERHEAD;
   const brName = bridgeName(net);
   const vxName = vxlanName(net);
@@ -96,7 +99,9 @@ export async function ensureOverlayDevices(
     // another VTEP address or VNI (the host's underlay changed): made again
     await host.rtnl.deleteLinkIfExists(vx.index);
   }
+  let created = false;
   if (!vx || vx.kind !== 'vxlan' || vx.vxlan?.vni !== net.vni || vx.vxlan?.local !== vtep) {
+    created = true;
     try {
       await host.rtnl.createLink({
         kind: 'vxlan',
@@ -114,7 +119,7 @@ export async function ensureOverlayDevices(
       if (!isNetlinkError(e, 'EEXIST')) kernelError(e, `create vxlan "${vxName}" (VNI ${net.vni}, local ${vtep}, port ${net.port})`, CODES);
     }
   }
-  return { bridge, mtu };
+  return { bridge, mtu, created };
 }
 
 export interface SyncReport {
@@ -122,10 +127,33 @@ export interface SyncReport {
   removed: number;
 }
 
+/** The addresses of the blocks other members hold, with their MAC and VTEP (the subnet's own first and last left out). */
+export function remoteAddresses(
+  net: OverlayNetwork,
+  me: string,
+  members: Member[],
+  blocks: BlockHolder[],
+): { address: string; mac: string; vtep: string }[] {
+  const vtepOf = new Map(members.map((m) => [m.host, m.vtep]));
+  const subnet = parseCidr(net.subnet).prefix;
+  const out: { address: string; mac: string; vtep: string }[] = [];
+  for (const b of blocks) {
+    const vtep = vtepOf.get(b.host);
+    if (b.host === me || !vtep) continue; // a holder that is not a member (addresses only) has no VTEP
+    const p = parseCidr(b.block).prefix;
+    for (let v = first(p); v <= last(p); v++) {
+      if (v === first(subnet) || v === last(subnet)) continue;
+      const address = formatAddr({ family: p.family, value: v });
+      out.push({ address, mac: macForAddress(address), vtep });
+    }
+  }
+  return out;
+}
+
 /**
  * Makes the vxlan device's FDB and the bridge's neighbour entries say what the store says: every other
- * member's VTEP in the flooding list, every remote container's MAC → its VTEP, its IP → MAC on the bridge.
- * Entries of hosts and containers no longer in the store are removed. No device here (no container of this
+ * member's VTEP in the flooding list, every address of the blocks the other members hold as MAC → its VTEP and
+ * IP → MAC. Entries of hosts and blocks no longer in the store are removed. No device here (no container of this
  * network on this host yet): nothing to do.
  */
 export async function syncOverlay(
@@ -133,14 +161,14 @@ export async function syncOverlay(
   net: OverlayNetwork,
   me: string,
   members: Member[],
-  endpoints: Endpoint[],
+  blocks: BlockHolder[],
 ): Promise<SyncReport | undefined> {
   const vx = await host.rtnl.findLink(vxlanName(net));
   const br = await host.rtnl.findLink(bridgeName(net));
   if (!vx || !br) return undefined;
   const want = new Set<string>();
   for (const m of members) if (m.host !== me) want.add(`${ZERO_MAC} ${m.vtep}`);
-  const remote = endpoints.filter((e) => e.host !== me);
+  const remote = remoteAddresses(net, me, members, blocks);
   for (const e of remote) want.add(`${e.mac} ${e.vtep}`);
   const have = new Set((await host.rtnl.fdb(vx.index)).map((f) => `${f.mac} ${f.dst}`));
   let added = 0;
@@ -171,8 +199,8 @@ export async function syncOverlay(
   return { added, removed };
 }
 
-/** Reads the network's members and endpoints from the store and syncs this host's entries. */
+/** Reads the network's members and blocks from the store and syncs this host's entries. */
 export async function syncFromStore(host: Netns, store: ClusterStore, net: OverlayNetwork, me: string): Promise<SyncReport | undefined> {
-  const [members, endpoints] = await Promise.all([store.members(net.name), store.endpoints(net.name)]);
-  return syncOverlay(host, net, me, members, endpoints);
+  const [members, blocks] = await Promise.all([store.members(net.name), store.blocks(net.name)]);
+  return syncOverlay(host, net, me, members, blocks);
 }

@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { ip, ipj, needsRoot, pings, sh, world, type World } from './harness.js';
 import { OUR_CNI, REPO } from './cni-exec.js';
 import { needsEtcd, startEtcd, type EtcdServer } from '../ipam/cluster/testing/etcd.js';
+import { EngineFixture } from '../engine/testing/cli.js';
 
 const PER_HOST = 5;
 const CLI = join(REPO, 'dist', 'engine', 'cli', 'main.js');
@@ -261,5 +262,46 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
     const ok2 = await cni(2, 'ADD', `c2-other-${w.id}`, peer, `${net}b`);
     assert.equal(ok2.status, 0, ok2.stderr);
     await eventually(`h2 → h1 on ${net}b, made after etcd came back`, () => pings(peer, addrOf(fresh.ns)!));
+
+    // the engine on hosts 1 and 2 (each with its tsnetd's root): network create joins, run --net, network rm leaves
+    const en = `${net}e`;
+    const engines = [1, 2].map((h) => new EngineFixture(c.roots[h - 1]!, c.hosts[h - 1]!));
+    for (const [i, e] of engines.entries()) {
+      w.defer(() => e.removeAll());
+      e.ok('image', 'from-host', 'img', '--bin', 'sh,ping,sleep,true');
+      e.ok('network', 'create', '--driver', 'overlay', '--store', c.store, '--host-name', `h${i + 1}`, '--subnet', '10.203.0.0/24', en);
+    }
+    const [e1, e2] = engines as [EngineFixture, EngineFixture];
+    const vni = JSON.parse(e1.ok('network', 'inspect', en))[0].options.vni as number;
+    const links = (ns: string): string[] => ipj(ns, 'link', 'show').map((l: any) => l.ifname);
+    const a = e1.ok('run', '-d', '--net', en, 'img', 'sleep', '120').trim();
+    const b = e2.ok('run', '-d', '--net', en, 'img', 'sleep', '120').trim();
+    const ipOf = (e: EngineFixture, id: string): string => e.inspect(id).NetworkSettings.Networks[en].IPAddress;
+    const [ipA, ipB] = [ipOf(e1, a), ipOf(e2, b)];
+    assert.match(ipA, /^10\.203\.0\./);
+    assert.notEqual(ipA, ipB);
+    assert.equal(addrOf(`tsnet-${b.slice(0, 12)}`), ipB, 'the kernel has the address inspect shows');
+    await eventually(`engine container on h1 → ${ipB} on h2`, () => e1.tsnet('exec', a, 'ping', '-c1', '-W1', ipB).status === 0);
+    await eventually(`engine container on h2 → ${ipA} on h1`, () => e2.tsnet('exec', b, 'ping', '-c1', '-W1', ipA).status === 0);
+    // network rm on host 2: refused while its container holds an address; then host 2 leaves, the network stays for host 1
+    const busy = e2.tsnet('network', 'rm', en);
+    assert.notEqual(busy.status, 0);
+    assert.match(busy.stderr, /address\(es\) in use on host h2/);
+    e2.ok('rm', '-f', b);
+    const left = e2.tsnet('network', 'rm', en);
+    assert.equal(left.status, 0, left.stderr);
+    assert.match(left.stderr, /host h2 left it; it stays in the store .* for host\(s\) h1/);
+    assert.ok(!links(c.hosts[1]!).includes(`tsvx${vni}`), 'h2: its vxlan device gone');
+    assert.ok(links(c.hosts[0]!).includes(`tsvx${vni}`), 'h1: its vxlan device stays');
+    assert.match(etcdctl('get', `/tsnet/v1/networks/${en}`), /10\.203\.0\.0\/24/);
+    assert.doesNotMatch(etcdctl('get', '--prefix', `/tsnet/v1/members/${en}/`), /members\/[^/]+\/h2/);
+    assert.doesNotMatch(etcdctl('get', '--prefix', `/tsnet/v1/blocks/${en}/`), /"host":"h2"/);
+    // host 1, the last to leave, removes it from the store
+    e1.ok('rm', '-f', a);
+    const last = e1.tsnet('network', 'rm', en);
+    assert.equal(last.status, 0, last.stderr);
+    assert.match(last.stderr, /host h1 was the last to use it: removed from the store/);
+    assert.equal(etcdctl('get', '--prefix', `/tsnet/v1/networks/${en}`).trim(), '');
+    assert.ok(!links(c.hosts[0]!).includes(`tsvx${vni}`), 'h1: its vxlan device gone');
   });
 });

@@ -199,15 +199,22 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
   cmd
     .command('rm')
     .alias('remove')
-    .description('remove networks; refuses while addresses are allocated unless --force')
+    .description(
+      'remove networks; refuses while addresses are allocated unless --force. An overlay network: this host leaves it ' +
+        '(its blocks go back to the store, its bridge and vxlan device go), and the last host to leave removes it ' +
+        'from the cluster store; while other hosts use it, it stays there for them',
+    )
     .argument('<name...>', 'network names')
-    .option('-f, --force', 'remove even if addresses are allocated (drops the allocations)')
+    .option('-f, --force', 'remove even if addresses are allocated (drops the allocations; overlay: this host leaves, other hosts keep it)')
     .action(
       guard(async (names: string[], o: { force?: boolean }) => {
         const reg = registry();
         let failed = false;
         for (const name of names) {
           try {
+            const overlay = reg.get(name);
+            // an overlay network: this host leaves the store first (refused while its containers hold addresses)
+            const notes = overlay?.driver === 'overlay' ? await (await import('../network/overlay.js')).leaveOverlay(overlay, o) : [];
             const rec = await reg.remove(name, { force: !!o.force });
             let note: string | undefined | void;
             try {
@@ -216,6 +223,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
               throw new Error(`network ${name} removed, but tidying up after it failed: ${(e as Error).message}`, { cause: e });
             }
             out(name);
+            for (const n of notes) err(n);
             if (note) err(`Warning: network ${name} removed; ${note}`);
           } catch (e) {
             err(`Error: ${(e as Error).message}`);

@@ -303,15 +303,15 @@ export class ClusterStore {
    * hosts that did not leave), unless `force` — their blocks and membership go too.
    */
   async removeNetwork(name: string, opts: { force?: boolean } = {}): Promise<void> {
-    const holders = [...new Set((await this.blocks(name)).map((b) => b.host))];
-    const members = (await this.members(name)).map((m) => m.host);
-    const still = [...new Set([...holders, ...members])].sort();
+    const still = await this.users(name);
     if (still.length && !opts.force) {
       throw new ClusterStoreError(
         `overlay network "${name}"`,
         `is still used by host(s) ${still.join(', ')} in ${this.url}`,
-        'run tsnet network rm NAME on those hosts first (or --remove-from-store --force to take it from every host)',
-        { exitCode: 1 },
+        `run 'tsnet network rm ${name}' on those hosts first`,
+        {
+          exitCode: 1,
+        },
       );
     }
     await this.call(async () => {
@@ -319,6 +319,12 @@ export class ClusterStore {
       await this.client.delete().prefix(this.key('members', name, ''));
       await this.client.delete().prefix(this.key('blocks', name, ''));
     });
+  }
+
+  /** The hosts that use the network: its members and the holders of its blocks. */
+  async users(name: string): Promise<string[]> {
+    const [blocks, members] = await Promise.all([this.blocks(name), this.members(name)]);
+    return [...new Set([...blocks.map((b) => b.host), ...members.map((m) => m.host)])].sort();
   }
 
   // ---- hosts and their leases

@@ -204,3 +204,21 @@ export async function syncFromStore(host: Netns, store: ClusterStore, net: Overl
   const [members, blocks] = await Promise.all([store.members(net.name), store.blocks(net.name)]);
   return syncOverlay(host, net, me, members, blocks);
 }
+
+/**
+ * When this host leaves an overlay network: its bridge and vxlan device go, unless containers still have ports
+ * on the bridge (then both stay, and the answer says why and what to do).
+ */
+export async function removeOverlayDevices(host: Netns, net: Pick<OverlayNetwork, 'vni'>): Promise<string | undefined> {
+  const br = await host.rtnl.findLink(bridgeName(net));
+  const vx = await host.rtnl.findLink(vxlanName(net));
+  if (br && br.kind === 'bridge') {
+    const ports = (await host.rtnl.links()).filter((l) => l.masterIndex === br.index && l.index !== vx?.index);
+    if (ports.length) {
+      return `its bridge ${br.name} and ${vxlanName(net)} are kept: containers still have ports on it (${ports.map((p) => p.name).join(', ')}); remove them, then 'ip link del ${br.name}' and 'ip link del ${vxlanName(net)}'`;
+    }
+  }
+  if (vx && vx.kind === 'vxlan') await host.rtnl.deleteLinkIfExists(vx.index);
+  if (br && br.kind === 'bridge') await host.rtnl.deleteLinkIfExists(br.index);
+  return undefined;
+}

@@ -235,6 +235,14 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
       'host 2 stays',
     );
 
+    // the engine on hosts 1 and 2 (each with its tsnetd's root): network create joins (before etcd stops), run --net, network rm leaves
+    const en = `${net}e`;
+    const engines = [1, 2].map((h) => new EngineFixture(c.roots[h - 1]!, c.hosts[h - 1]!));
+    for (const [i, e] of engines.entries()) {
+      w.defer(() => e.removeAll());
+      e.ok('image', 'from-host', 'img', '--bin', 'sh,ping,sleep,true');
+      e.ok('network', 'create', '--driver', 'overlay', '--store', c.store, '--host-name', `h${i + 1}`, '--subnet', '10.203.0.0/24', en);
+    }
     // etcd stopped: cross-host traffic goes on; a container that fits in a block its host holds starts anyway (no
     // etcd round trip) and is reachable at once; one that needs etcd (a network this host has not joined) fails
     // fast naming the store, and works once etcd is back
@@ -254,7 +262,19 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
       ['lo'],
       'nothing left in the container',
     );
+    // the engine's first container on a network needs etcd (this host joins it): refused at once, saying why and what to do
+    const down = engines[0]!.tsnet('run', '--rm', '--net', `${net}e`, 'img', 'true');
+    assert.notEqual(down.status, 0);
+    assert.match(down.stderr, /cluster store etcd:\/\/198\.18\.0\.100:2379: unreachable/);
+    assert.match(down.stderr, /check that etcd runs there/);
     await c.etcd.restart();
+    // tsnetd noticed the outage, and resynchronises when etcd is back
+    await eventually(
+      'tsnetd on h1 resynchronised',
+      () => c.logs.get(h1)!().includes('is back: resynchronised'),
+      100,
+      () => c.logs.get(h1)!(),
+    );
     const ok = await cni(1, 'ADD', fresh.id, fresh.ns, `${net}b`);
     assert.equal(ok.status, 0, ok.stderr);
     assert.match(addrOf(fresh.ns)!, /^10\.202\.0\./);
@@ -263,14 +283,6 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
     assert.equal(ok2.status, 0, ok2.stderr);
     await eventually(`h2 → h1 on ${net}b, made after etcd came back`, () => pings(peer, addrOf(fresh.ns)!));
 
-    // the engine on hosts 1 and 2 (each with its tsnetd's root): network create joins, run --net, network rm leaves
-    const en = `${net}e`;
-    const engines = [1, 2].map((h) => new EngineFixture(c.roots[h - 1]!, c.hosts[h - 1]!));
-    for (const [i, e] of engines.entries()) {
-      w.defer(() => e.removeAll());
-      e.ok('image', 'from-host', 'img', '--bin', 'sh,ping,sleep,true');
-      e.ok('network', 'create', '--driver', 'overlay', '--store', c.store, '--host-name', `h${i + 1}`, '--subnet', '10.203.0.0/24', en);
-    }
     const [e1, e2] = engines as [EngineFixture, EngineFixture];
     const vni = JSON.parse(e1.ok('network', 'inspect', en))[0].options.vni as number;
     const links = (ns: string): string[] => ipj(ns, 'link', 'show').map((l: any) => l.ifname);

@@ -216,6 +216,42 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
     assert.notEqual((await blockOf(b.endpoint.address, 'ov'))?.block, (await blockOf(other.endpoint.address, 'ov'))?.block);
   });
 
+  it("tsnetd's refreshHost renews the lease into the host's record, and after it expired registers again and claims back the blocks in use", async () => {
+    const s = open();
+    const req = (id: string) => ({
+      network: { name: 'ov', subnet: '10.66.0.0/24', blockPrefix: 28 },
+      host: 'h1',
+      vtep: '192.0.2.1',
+      routes: [],
+      leaseTtl: 2,
+      containerId: id,
+      ifname: 'eth0',
+    });
+    const a = await s.acquire(req('c0'));
+    const before = s.cache('h1').read().lease!;
+    assert.deepEqual(await s.refreshHost('h1', 2), { renewed: true, reregistered: false, lost: [] });
+    assert.ok(BigInt(s.cache('h1').read().lease!.validUntilNs) > BigInt(before.validUntilNs), 'the bound moved on');
+    for (let i = 0; i < 200 && (await s.blocks('ov')).length > 0; i++) await sleep(100);
+    assert.deepEqual(await s.blocks('ov'), [], 'expired: the block went with the lease');
+    const r = await s.refreshHost('h1', 600);
+    assert.equal(r.reregistered, true);
+    const lease = (await s.host('h1'))!.lease;
+    assert.notEqual(lease, before.id);
+    assert.deepEqual(
+      (await s.blocks('ov')).map((b) => [b.host, b.lease]),
+      [['h1', lease]],
+      'the block of the running container, claimed back under the new lease',
+    );
+    assert.deepEqual(
+      (await s.members('ov')).map((m) => m.host),
+      ['h1'],
+      'joined again',
+    );
+    const next = await s.acquire({ ...req('c1'), leaseTtl: 600 });
+    assert.equal(next.fromCache, true, 'and the record is good for the next start');
+    assert.notEqual(next.endpoint.address, a.endpoint.address);
+  });
+
   it('fails fast, naming the store, when etcd cannot be reached', async () => {
     const s = new ClusterStore({ url: 'etcd://127.0.0.1:1', timeoutMs: 500 });
     try {

@@ -387,7 +387,8 @@ export class ClusterStore {
         throw new ClusterStoreError(`host ${host}`, 'its registration in the store vanished while being made', 'try again', {
           cniCode: STORE_UNAVAILABLE,
         });
-      return { rec: won, validUntilNs: '0' }; // asked again next time
+      const left = await this.client.leaseClient.leaseTimeToLive({ ID: won.lease });
+      return { rec: won, validUntilNs: validUntil(sent, Math.max(0, Number(left.TTL))) };
     });
   }
 
@@ -482,7 +483,10 @@ export class ClusterStore {
     const { rec, validUntilNs } = await this.registerHost(req.host, req.vtep, req.routes, req.leaseTtl);
     if (req.vtep !== undefined) await this.join(network.name, req.host, rec);
     const endpoint = await cache.update(async (s) => {
-      s.lease = { id: rec.lease, vtep: rec.vtep, routes: rec.routes, boot: currentBoot(), validUntilNs };
+      // concurrent ADDs write what they learnt in turn: a later write never shortens the same lease's bound
+      const kept = s.lease?.id === rec.lease && s.lease.boot === currentBoot() ? BigInt(s.lease.validUntilNs) : 0n;
+      const until = BigInt(validUntilNs) > kept ? validUntilNs : String(kept);
+      s.lease = { id: rec.lease, vtep: rec.vtep, routes: rec.routes, boot: currentBoot(), validUntilNs: until };
       const ln = this.localNetwork(s, network);
       if (req.vtep !== undefined) ln.joined = rec.lease;
       return this.allocateIn(ln, req.host, rec, req.containerId, req.ifname);
@@ -715,11 +719,18 @@ export class ClusterStore {
   }
 
   /** Watches everything under the prefix (networks, members, addresses); `onChange` gets the changed key. */
-  async watch(onChange: (key: string) => void, onError: (e: Error) => void): Promise<Watcher> {
+  async watch(
+    onChange: (key: string) => void,
+    onError: (e: Error) => void,
+    link: { disconnected?: (e: Error) => void; connected?: () => void } = {},
+  ): Promise<Watcher> {
     const w = await this.client.watch().prefix(this.prefix).create();
     w.on('put', (kv) => onChange(kv.key.toString()));
     w.on('delete', (kv) => onChange(kv.key.toString()));
     w.on('error', onError);
+    // the client reconnects by itself, and resumes from the last revision it saw
+    if (link.disconnected) w.on('disconnected', link.disconnected);
+    if (link.connected) w.on('connected', () => link.connected!());
     return w;
   }
 

@@ -11,6 +11,7 @@ import { hostname } from 'node:os';
 import { Netns } from '../../native/netns.js';
 import type { ClusterStore, StoreTls } from '../../ipam/cluster/store.js';
 import { syncFromStore } from '../shared/overlay-dataplane.js';
+import { unavailable } from '../../ipam/cluster/url.js';
 
 export interface StoreWatchOptions {
   url: string;
@@ -105,6 +106,14 @@ export async function startStoreWatch(opts: StoreWatchOptions): Promise<StoreWat
       (e) => {
         opts.log(`store watch: ${e.message}`);
         void kick();
+      },
+      {
+        // etcd gone: said once; the kernel keeps its entries. Back: a full resync (kick logs that it is back).
+        disconnected: (e) => {
+          if (!down) opts.log(`store: ${unavailable(opts.url, e).message}; the kernel keeps its entries, retrying`);
+          down = true;
+        },
+        connected: () => void kick(),
       },
     );
   };

@@ -188,20 +188,31 @@ async function main(): Promise<void> {
     );
     console.log(`  overlay / bare VXLAN = ${(median(over) / median(bare)).toFixed(3)}  (goal ≥ 0.95)`);
 
-    // container start: store local vs remote (netem on etcd's link)
-    const time = (tag: string): number[] => Array.from({ length: adds }, (_, k) => add(h[0]!, conf(1), `${tag}${k}`, ns(`${tag}${k}`)));
+    // container start: one in a block the host holds (answered from the host's record, no etcd) and one that
+    // asks etcd (the host's first on a new network: created, joined, a block claimed, the entries synced), each
+    // with the store local and --rtt ms away (netem on etcd's link)
+    const join_ = (tag: string, k: number) => ({
+      ...conf(1),
+      name: `bj${tag}${k}`,
+      subnet: `10.${tag === 'l' ? 252 : 253}.${k}.0/24`,
+      vni: 4600 + (tag === 'l' ? 0 : 100) + k,
+    });
+    const time = (tag: string): { held: number[]; first: number[] } => ({
+      held: Array.from({ length: adds }, (_, k) => add(h[0]!, conf(1), `${tag}${k}`, ns(`${tag}${k}`))),
+      first: Array.from({ length: adds }, (_, k) => add(h[0]!, join_(tag, k), `${tag}f${k}`, ns(`${tag}f${k}`))),
+    });
     const local = time('l');
+    const line = (what: string, r: { held: number[]; first: number[] }) =>
+      `${what}: in a held block ${median(r.held).toFixed(1)} ms, first on a network (asks etcd) ${median(r.first).toFixed(1)} ms`;
     const tc = spawnSync('tc', ['-n', e, 'qdisc', 'add', 'dev', 'u0', 'root', 'netem', 'delay', `${rtt}ms`], { encoding: 'utf8' });
     if (tc.status !== 0) {
       console.log(
-        `overlay ADD (exec'd), median of ${adds}: store local ${median(local).toFixed(1)} ms; remote not measured (netem: ${tc.stderr.trim()})`,
+        `overlay ADD (exec'd), median of ${adds}; ${line('store local', local)}; remote not measured (netem: ${tc.stderr.trim()})`,
       );
       return;
     }
     const remote = time('r');
-    console.log(
-      `overlay ADD (exec'd), median of ${adds}: store local ${median(local).toFixed(1)} ms, store ${rtt} ms away ${median(remote).toFixed(1)} ms`,
-    );
+    console.log(`overlay ADD (exec'd), median of ${adds}; ${line('store local', local)}; ${line(`store ${rtt} ms away`, remote)}`);
   } finally {
     await cleanup();
   }

@@ -7,6 +7,10 @@ import type { NetConf } from '../../plugins/cni/types.js';
 import { networkCommands } from './network-commands.js';
 import { conflistFor } from '../network/conflists.js';
 import { needsEtcd, startEtcd } from '../../ipam/cluster/testing/etcd.js';
+import { hasOpenssl, makeCerts } from '../../ipam/cluster/testing/certs.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { args, noAddon, withRoot } from '../../plugins/shared/fixtures/ipam-calls.js';
 
 test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are allocated', { skip: noAddon }, () =>
@@ -100,6 +104,40 @@ test(
       );
     } finally {
       await etcd.dispose();
+    }
+  },
+);
+
+test(
+  'network create --driver overlay over TLS: --store-ca/--store-cert/--store-key reach an etcd that requires client certificates, and the conflist carries them',
+  { skip: noAddon || needsEtcd || (hasOpenssl ? false : 'needs openssl') },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsnet-cli-tls-'));
+    makeCerts(dir);
+    const etcd = await startEtcd({ tls: { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt') } });
+    try {
+      await withRoot(async (root) => {
+        const errs: string[] = [];
+        const cli = (argv: string[]) =>
+          networkCommands({ root, hostUsage: async () => [], out: () => undefined, err: (s) => errs.push(s) })
+            .exitOverride()
+            .parseAsync(argv, { from: 'user' });
+        const tls = ['--store-ca', join(dir, 'ca.crt'), '--store-cert', join(dir, 'client.crt'), '--store-key', join(dir, 'client.key')];
+        await cli(['create', '--driver', 'overlay', '--store', etcd.url, ...tls, '--subnet', '10.71.0.0/24', 'sec']);
+        assert.equal(errs.length, 0, errs.join('\n'));
+        const rec = new NetworkRegistry(root).require('sec');
+        assert.equal(rec.subnet, '10.71.0.0/24');
+        const plugin = conflistFor(rec).plugins[0]!;
+        assert.deepEqual(plugin.tls, { ca: join(dir, 'ca.crt'), cert: join(dir, 'client.crt'), key: join(dir, 'client.key') });
+        // without the client certificate: refused by etcd, and the error names the store
+        await cli(['create', '--driver', 'overlay', '--store', etcd.url, '--store-ca', join(dir, 'ca.crt'), 'other']);
+        assert.match(errs.pop() ?? '', new RegExp(`cluster store ${etcd.url}: unreachable: .*certificate`));
+        assert.equal(new NetworkRegistry(root).get('other'), undefined);
+        process.exitCode = 0;
+      });
+    } finally {
+      await etcd.dispose();
+      rmSync(dir, { recursive: true, force: true });
     }
   },
 );

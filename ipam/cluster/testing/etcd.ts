@@ -46,22 +46,37 @@ async function waitPort(address: string, port: number, netns: string | undefined
   throw new Error(`etcd did not listen on ${address}:${port}: ${log()}`);
 }
 
-/** Starts etcd on address:port (default 127.0.0.1 and a port from `port`), inside `netns` when given. */
-export async function startEtcd(opts: { address?: string; port?: number; netns?: string } = {}): Promise<EtcdServer> {
+export interface EtcdTls {
+  /** PEM files: the server's certificate and key, and the CA its clients' certificates must chain to. */
+  cert: string;
+  key: string;
+  ca: string;
+}
+
+/**
+ * Starts etcd on address:port (default 127.0.0.1 and a port from `port`), inside `netns` when given; with `tls`,
+ * clients speak TLS and must show a certificate from `tls.ca` (the URL is then etcds://).
+ */
+export async function startEtcd(opts: { address?: string; port?: number; netns?: string; tls?: EtcdTls } = {}): Promise<EtcdServer> {
   const address = opts.address ?? '127.0.0.1';
   const port = opts.port ?? 20000 + Math.floor(Math.random() * 20000);
   const dataDir = mkdtempSync(join(tmpdir(), 'tsnet-etcd-'));
   let out = '';
+  const scheme = opts.tls ? 'https' : 'http';
+  const tlsArgs = opts.tls
+    ? ['--cert-file', opts.tls.cert, '--key-file', opts.tls.key, '--trusted-ca-file', opts.tls.ca, '--client-cert-auth']
+    : [];
   const launch = (): ChildProcess => {
     const args = [
+      ...tlsArgs,
       '--name',
       'tsnet-test',
       '--data-dir',
       join(dataDir, 'data'),
       '--listen-client-urls',
-      `http://${address}:${port}`,
+      `${scheme}://${address}:${port}`,
       '--advertise-client-urls',
-      `http://${address}:${port}`,
+      `${scheme}://${address}:${port}`,
       '--listen-peer-urls',
       `http://${address}:${port + 1}`,
       '--initial-advertise-peer-urls',
@@ -77,7 +92,7 @@ export async function startEtcd(opts: { address?: string; port?: number; netns?:
     return p;
   };
   const server: EtcdServer = {
-    url: `etcd://${address}:${port}`,
+    url: `${opts.tls ? 'etcds' : 'etcd'}://${address}:${port}`,
     address,
     port,
     dataDir,

@@ -15,6 +15,9 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from '../durable.js';
 import { withLock } from '../lock.js';
+import { stateRoot } from '../../common/paths.js';
+import { first, formatAddr, formatPrefix, last, parseCidr, type Prefix } from '../cidr.js';
+import { macForAddress } from './url.js';
 
 /** An overlay network as the store keeps it (store.ts's OverlayNetwork). */
 export interface CachedNetwork {
@@ -23,6 +26,47 @@ export interface CachedNetwork {
   vni: number;
   port: number;
   blockPrefix: number;
+}
+
+export interface HostRecord {
+  vtep: string;
+  lease: string;
+  routes: string[];
+}
+
+export interface Endpoint {
+  network: string;
+  address: string;
+  host: string;
+  vtep: string;
+  mac: string;
+  containerId: string;
+  ifname: string;
+}
+
+/** What answerFromRecord needs of an acquire request (store.ts's AcquireRequest has it). */
+export interface RecordRequest {
+  network: { name: string; subnet?: string; vni?: number; port?: number };
+  host: string;
+  vtep?: string;
+  containerId: string;
+  ifname: string;
+}
+
+export const DEFAULT_PREFIX = '/tsnet/v1/';
+
+/** Where hosts keep their records unless told: `<root>/cluster`. */
+export const defaultCacheDir = (): string => join(stateRoot(), 'cluster');
+
+/** What names one store (its URL and key prefix) in the records' directory. */
+export const storeId = (url: string, prefix = DEFAULT_PREFIX): string => `${url}\n${prefix}`;
+
+/**
+ * The host's record of the store `url` (without loading the etcd client: a start answered from the record never
+ * does).
+ */
+export function recordOf(opts: { url: string; prefix?: string; cacheDir?: string }, host: string): HostCache {
+  return new HostCache(opts.cacheDir ?? defaultCacheDir(), storeId(opts.url, opts.prefix), host);
 }
 
 export interface LocalLease {
@@ -110,4 +154,89 @@ export class HostCache {
       },
     );
   }
+}
+
+/**
+ * The answer to an acquire from the host's record alone (no etcd), or undefined when etcd must be asked: the
+ * lease is known to live, the host joined the network, and a block it holds has room (or the owner holds one).
+ */
+export function answerFromRecord(s: LocalState, req: RecordRequest): { network: CachedNetwork; endpoint: Endpoint } | undefined {
+  const lease = s.lease;
+  if (!leaseFresh(lease)) return undefined;
+  if (req.vtep !== undefined && lease.vtep !== req.vtep) return undefined;
+  const ln = s.networks[req.network.name];
+  if (!ln) return undefined;
+  const n = ln.network;
+  const r = req.network;
+  if (
+    (r.subnet && formatPrefix(parseCidr(r.subnet).prefix) !== n.subnet) ||
+    (r.vni !== undefined && r.vni !== n.vni) ||
+    (r.port !== undefined && r.port !== n.port)
+  )
+    return undefined; // the store says what is right (and refuses a mismatch)
+  if (req.vtep !== undefined && ln.joined !== lease.id) return undefined;
+  const rec: HostRecord = { vtep: lease.vtep, lease: lease.id, routes: lease.routes };
+  const held = heldBy(ln, req.containerId, req.ifname);
+  if (held) return { network: n, endpoint: endpointOf(n.name, req.host, rec, held, req.containerId, req.ifname) };
+  const addr = freeInHeld(ln, lease.id);
+  if (!addr) return undefined;
+  ln.addrs[addr] = { containerId: req.containerId, ifname: req.ifname };
+  return { network: n, endpoint: endpointOf(n.name, req.host, rec, addr, req.containerId, req.ifname) };
+}
+
+/** A free address in a block held under `lease`, lowest block first. */
+export function freeInHeld(ln: LocalNetwork, lease: string): string | undefined {
+  const subnet = parseCidr(ln.network.subnet).prefix;
+  const taken = new Set(Object.keys(ln.addrs));
+  for (const [b, l] of Object.entries(ln.blocks).sort(([a], [b]) => compareCidr(a, b))) {
+    if (l !== lease) continue;
+    const a = freeIn(parseCidr(b).prefix, subnet, taken);
+    if (a) return a;
+  }
+  return undefined;
+}
+
+/** The lowest address of block that is not taken, not the subnet's network or broadcast address. */
+function freeIn(block: Prefix, subnet: Prefix, taken: Set<string>): string | undefined {
+  for (let v = first(block); v <= last(block); v++) {
+    if (v === first(subnet) || v === last(subnet)) continue;
+    const a = formatAddr({ family: block.family, value: v });
+    if (!taken.has(a)) return a;
+  }
+  return undefined;
+}
+
+export function heldBy(ln: LocalNetwork, containerId: string, ifname: string): string | undefined {
+  for (const [a, o] of Object.entries(ln.addrs)) if (o.containerId === containerId && o.ifname === ifname) return a;
+  return undefined;
+}
+
+export function endpointOf(network: string, host: string, rec: HostRecord, address: string, containerId: string, ifname: string): Endpoint {
+  return { network, address, host, vtep: rec.vtep, mac: macForAddress(address), containerId, ifname };
+}
+
+function compareCidr(a: string, b: string): number {
+  const x = first(parseCidr(a).prefix);
+  const y = first(parseCidr(b).prefix);
+  return x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The address (containerId, ifname) holds in `network` per the host's record (no etcd). */
+export function lookupInRecord(rec: HostCache, network: string, host: string, containerId: string, ifname: string): Endpoint | undefined {
+  const s = rec.read();
+  const ln = s.networks[network];
+  const held = ln && heldBy(ln, containerId, ifname);
+  if (!ln || !held) return undefined;
+  return endpointOf(network, host, { vtep: s.lease?.vtep ?? '', lease: s.lease?.id ?? '', routes: [] }, held, containerId, ifname);
+}
+
+/** Releases what (containerId, ifname) holds in `network` in the host's record (no etcd); false when nothing. */
+export async function releaseInRecord(rec: HostCache, network: string, containerId: string, ifname: string): Promise<boolean> {
+  return rec.update((s) => {
+    const ln = s.networks[network];
+    const held = ln && heldBy(ln, containerId, ifname);
+    if (!ln || !held) return false;
+    delete ln.addrs[held];
+    return true;
+  });
 }

@@ -19,14 +19,30 @@ import { readFileSync } from 'node:fs';
 import { CniCode, TsnetError } from '../../common/errors.js';
 import { ClusterStoreError, STORE_UNAVAILABLE, unavailable, parseStoreUrl } from './url.js';
 export { ClusterStoreError, STORE_UNAVAILABLE, unavailable, parseStoreUrl, macForAddress } from './url.js';
-import { macForAddress } from './url.js';
 import { IpamErrorCode } from '../errors.js';
-import { containsAddr, first, formatAddr, formatPrefix, last, overlaps, parseAddr, parseCidr, subnets, type Prefix } from '../cidr.js';
+import { containsAddr, formatPrefix, overlaps, parseAddr, parseCidr, subnets } from '../cidr.js';
 import { pickSubnet, type Occupied } from '../picker.js';
 import type { PoolSpec } from '../pools.js';
-import { stateRoot } from '../../common/paths.js';
-import { HostCache, currentBoot, leaseFresh, nowNs, validUntil, type LocalNetwork, type LocalState } from './local.js';
-import { join } from 'node:path';
+import {
+  DEFAULT_PREFIX,
+  HostCache,
+  answerFromRecord,
+  currentBoot,
+  defaultCacheDir,
+  endpointOf,
+  freeInHeld,
+  heldBy,
+  lookupInRecord,
+  nowNs,
+  releaseInRecord,
+  storeId,
+  validUntil,
+  type Endpoint,
+  type HostRecord,
+  type LocalNetwork,
+  type LocalState,
+} from './local.js';
+export type { Endpoint, HostRecord } from './local.js';
 
 export interface StoreTls {
   /** PEM files. */
@@ -68,22 +84,6 @@ export interface NetworkRequest {
   prefixLength?: number;
   /** The calling host's own usage (routes, addresses), added to what every registered host published. */
   occupied?: readonly Occupied[];
-}
-
-export interface HostRecord {
-  vtep: string;
-  lease: string;
-  routes: string[];
-}
-
-export interface Endpoint {
-  network: string;
-  address: string;
-  host: string;
-  vtep: string;
-  mac: string;
-  containerId: string;
-  ifname: string;
 }
 
 export interface Member {
@@ -134,8 +134,8 @@ export class ClusterStore {
 
   constructor(opts: ClusterStoreOptions) {
     this.url = opts.url;
-    this.prefix = opts.prefix ?? '/tsnet/v1/';
-    this.cacheDir = opts.cacheDir ?? join(stateRoot(), 'cluster');
+    this.prefix = opts.prefix ?? DEFAULT_PREFIX;
+    this.cacheDir = opts.cacheDir ?? defaultCacheDir();
     this.timeoutMs =
       opts.timeoutMs ?? (Number(process.env.TSNET_STORE_TIMEOUT_MS) > 0 ? Number(process.env.TSNET_STORE_TIMEOUT_MS) : 10_000);
     const { hosts, tls } = parseStoreUrl(opts.url);
@@ -465,7 +465,7 @@ export class ClusterStore {
 
   /** This host's durable record of its lease, blocks and addresses (one per store and host). */
   cache(host: string): HostCache {
-    return new HostCache(this.cacheDir, `${this.url}\n${this.prefix}`, host);
+    return new HostCache(this.cacheDir, storeId(this.url, this.prefix), host);
   }
 
   /**
@@ -477,7 +477,7 @@ export class ClusterStore {
    */
   async acquire(req: AcquireRequest): Promise<Acquired> {
     const cache = this.cache(req.host);
-    const fast = await cache.update((s) => this.fromCache(s, req));
+    const fast = await cache.update((s) => answerFromRecord(s, req));
     if (fast) return { ...fast, fromCache: true };
     const { network } = await this.ensureNetwork(req.network);
     const { rec, validUntilNs } = await this.registerHost(req.host, req.vtep, req.routes, req.leaseTtl);
@@ -494,48 +494,12 @@ export class ClusterStore {
     return { network, endpoint, fromCache: false };
   }
 
-  /** The answer from the host's record alone, or undefined when etcd must be asked. */
-  private fromCache(s: LocalState, req: AcquireRequest): Omit<Acquired, 'fromCache'> | undefined {
-    const lease = s.lease;
-    if (!leaseFresh(lease)) return undefined;
-    if (req.vtep !== undefined && lease.vtep !== req.vtep) return undefined;
-    const ln = s.networks[req.network.name];
-    if (!ln) return undefined;
-    const n = ln.network;
-    const r = req.network;
-    if (
-      (r.subnet && formatPrefix(parseCidr(r.subnet).prefix) !== n.subnet) ||
-      (r.vni !== undefined && r.vni !== n.vni) ||
-      (r.port !== undefined && r.port !== n.port)
-    )
-      return undefined; // the store says what is right (and refuses a mismatch)
-    if (req.vtep !== undefined && ln.joined !== lease.id) return undefined;
-    const rec: HostRecord = { vtep: lease.vtep, lease: lease.id, routes: lease.routes };
-    const held = heldBy(ln, req.containerId, req.ifname);
-    if (held) return { network: n, endpoint: endpointOf(n.name, req.host, rec, held, req.containerId, req.ifname) };
-    const addr = this.freeInHeld(ln, lease.id);
-    if (!addr) return undefined;
-    ln.addrs[addr] = { containerId: req.containerId, ifname: req.ifname };
-    return { network: n, endpoint: endpointOf(n.name, req.host, rec, addr, req.containerId, req.ifname) };
-  }
-
   private localNetwork(s: LocalState, network: OverlayNetwork): LocalNetwork {
     const cur = s.networks[network.name];
     // the same name in the store with another subnet: a network removed and made again; what was held is moot
     if (!cur || cur.network.subnet !== network.subnet) return (s.networks[network.name] = { network, blocks: {}, addrs: {} });
     cur.network = network;
     return cur;
-  }
-
-  private freeInHeld(ln: LocalNetwork, lease: string): string | undefined {
-    const subnet = parseCidr(ln.network.subnet).prefix;
-    const taken = new Set(Object.keys(ln.addrs));
-    for (const [b, l] of Object.entries(ln.blocks).sort(([a], [b]) => compareCidr(a, b))) {
-      if (l !== lease) continue;
-      const a = freeIn(parseCidr(b).prefix, subnet, taken);
-      if (a) return a;
-    }
-    return undefined;
   }
 
   /**
@@ -586,7 +550,7 @@ export class ClusterStore {
     if (held) return endpointOf(net.name, host, rec, held, containerId, ifname);
     await this.reconcile(ln, host, rec);
     for (let attempt = 0; attempt < 20; attempt++) {
-      const addr = this.freeInHeld(ln, rec.lease);
+      const addr = freeInHeld(ln, rec.lease);
       if (addr) {
         ln.addrs[addr] = { containerId, ifname };
         return endpointOf(net.name, host, rec, addr, containerId, ifname);
@@ -624,12 +588,7 @@ export class ClusterStore {
 
   /** The address (containerId, ifname) holds in `network` on `host`, if any (the host's record; no etcd). */
   async lookup(network: string, host: string, containerId: string, ifname: string): Promise<Endpoint | undefined> {
-    const s = this.cache(host).read();
-    const ln = s.networks[network];
-    const held = ln && heldBy(ln, containerId, ifname);
-    if (!ln || !held) return undefined;
-    const rec: HostRecord = { vtep: s.lease?.vtep ?? '', lease: s.lease?.id ?? '', routes: [] };
-    return endpointOf(network, host, rec, held, containerId, ifname);
+    return lookupInRecord(this.cache(host), network, host, containerId, ifname);
   }
 
   /**
@@ -638,13 +597,7 @@ export class ClusterStore {
    * or its lease ends.
    */
   async release(network: string, host: string, containerId: string, ifname: string): Promise<boolean> {
-    return this.cache(host).update((s) => {
-      const ln = s.networks[network];
-      const held = ln && heldBy(ln, containerId, ifname);
-      if (!ln || !held) return false;
-      delete ln.addrs[held];
-      return true;
-    });
+    return releaseInRecord(this.cache(host), network, containerId, ifname);
   }
 
   /**
@@ -740,32 +693,7 @@ export class ClusterStore {
   }
 }
 
-/** The lowest address of block that is not taken, not the subnet's network or broadcast address. */
-function freeIn(block: Prefix, subnet: Prefix, taken: Set<string>): string | undefined {
-  for (let v = first(block); v <= last(block); v++) {
-    if (v === first(subnet) || v === last(subnet)) continue;
-    const a = formatAddr({ family: block.family, value: v });
-    if (!taken.has(a)) return a;
-  }
-  return undefined;
-}
-
-function heldBy(ln: LocalNetwork, containerId: string, ifname: string): string | undefined {
-  for (const [a, o] of Object.entries(ln.addrs)) if (o.containerId === containerId && o.ifname === ifname) return a;
-  return undefined;
-}
-
 function addrsIn(ln: LocalNetwork, block: string): string[] {
   const b = parseCidr(block).prefix;
   return Object.keys(ln.addrs).filter((a) => containsAddr(b, parseAddr(a)));
-}
-
-function compareCidr(a: string, b: string): number {
-  const x = first(parseCidr(a).prefix);
-  const y = first(parseCidr(b).prefix);
-  return x < y ? -1 : x > y ? 1 : 0;
-}
-
-function endpointOf(network: string, host: string, rec: HostRecord, address: string, containerId: string, ifname: string): Endpoint {
-  return { network, address, host, vtep: rec.vtep, mac: macForAddress(address), containerId, ifname };
 }

@@ -6,9 +6,9 @@
 //   "host": this host's name in the store (default: the hostname); "vtep": its underlay address (default: its
 //   address on the link that routes to the store); "leaseTtl": seconds (default 60; tsnetd keeps it alive);
 //   "dataDir": where the host records its lease, blocks and addresses (default `<root>/cluster`)
-// ADD: an address from one of the host's blocks — from the host's own record, without asking etcd, when its
-// lease is known to live and a block it holds has room; else the network is created or joined, the host
-// registered under its lease and a block claimed in etcd — then bridge + vxlan made, a veth into the container
+// ADD: an address from one of the host's blocks — from the host's own record, without asking etcd (or loading
+// its client), when its lease is known to live and a block it holds has room; else the network is created or
+// joined, the host registered under its lease and a block claimed in etcd — then bridge + vxlan made, a veth into the container
 // (MAC fixed by the address, MTU lowered by VXLAN's overhead), and, when etcd was asked anyway or the devices are
 // new, the FDB/neighbour entries of the other hosts' blocks synced from the store. DEL: the veth goes, the
 // address is released in the host's record (no etcd). tsnetd (`tsnet daemon --store …`) renews the lease and
@@ -24,6 +24,7 @@ import { ensureOverlayDevices, localVtep, syncFromStore } from '../shared/overla
 import { hostUsage } from '../../ipam/host-usage.js';
 import { parseCidr } from '../../ipam/cidr.js';
 import type { ClusterStore, StoreTls } from '../../ipam/cluster/store.js';
+import { answerFromRecord, lookupInRecord, recordOf, releaseInRecord } from '../../ipam/cluster/local.js';
 
 export interface OverlayConf extends NetConf {
   store?: string;
@@ -73,36 +74,44 @@ const portErrors: PortErrors = {
 
 const networkName = (conf: OverlayConf): string => conf.network ?? conf.name;
 const hostName = (conf: OverlayConf): string => conf.host ?? hostname();
+const record = (conf: OverlayConf) => recordOf({ url: conf.store!, ...(conf.dataDir ? { cacheDir: conf.dataDir } : {}) }, hostName(conf));
 
 const overlayPlugin: Plugin<OverlayConf> = {
   async add(conf, args: CniArgs): Promise<Result> {
     check(conf);
-    const store = await openStore(conf as { store: string; tls?: StoreTls; dataDir?: string });
+    // the etcd client is loaded only when etcd must be asked: a start the host's record answers never loads it
+    let store: ClusterStore | undefined;
+    const etcd = async (): Promise<ClusterStore> =>
+      (store ??= await openStore(conf as { store: string; tls?: StoreTls; dataDir?: string }));
     const host = Netns.current();
     const ctr = Netns.open(args.netns);
     try {
       const me = hostName(conf);
-      const [{ vtep, mtu: underlayMtu }, usage] = await Promise.all([localVtep(host, conf.store!, conf.vtep), hostUsage(host)]);
-      const routes = usage.filter((u) => u.what.startsWith('route ')).map((u) => u.prefix);
-      const {
-        network,
-        endpoint: ep,
-        fromCache,
-      } = await store.acquire({
+      const { vtep, mtu: underlayMtu } = await localVtep(host, conf.store!, conf.vtep);
+      const req = {
         network: {
           name: networkName(conf),
           ...(conf.subnet ? { subnet: conf.subnet } : {}),
           ...(conf.vni ? { vni: conf.vni } : {}),
           ...(conf.port ? { port: conf.port } : {}),
-          occupied: usage,
         },
         host: me,
         vtep,
-        routes,
-        ...(conf.leaseTtl ? { leaseTtl: conf.leaseTtl } : {}),
         containerId: args.containerId,
         ifname: args.ifname,
-      });
+      };
+      const fast = await record(conf).update((s) => answerFromRecord(s, req));
+      const acquireFromStore = async () => {
+        const usage = await hostUsage(host);
+        const routes = usage.filter((u) => u.what.startsWith('route ')).map((u) => u.prefix);
+        return (await etcd()).acquire({
+          ...req,
+          network: { ...req.network, occupied: usage },
+          routes,
+          ...(conf.leaseTtl ? { leaseTtl: conf.leaseTtl } : {}),
+        });
+      };
+      const { network, endpoint: ep, fromCache } = fast ? { ...fast, fromCache: true } : await acquireFromStore();
       let made = false;
       try {
         const { bridge, mtu, created } = await ensureOverlayDevices(host, network, vtep, underlayMtu);
@@ -124,18 +133,18 @@ const overlayPlugin: Plugin<OverlayConf> = {
         };
         await configureInterface(ctr, args.ifname, result, { interfaceIndex: 1 });
         // the other hosts' entries: tsnetd keeps them; here only when etcd was asked anyway, or the devices are new
-        if (!fromCache) await syncFromStore(host, store, network, me);
-        else if (created) await syncFromStore(host, store, network, me).catch(() => undefined); // tsnetd fills them in
+        if (!fromCache) await syncFromStore(host, await etcd(), network, me);
+        else if (created) await syncFromStore(host, await etcd(), network, me).catch(() => undefined); // tsnetd fills them in
         return result;
       } catch (e) {
         if (made) await ctr.rtnl.deleteLinkIfExists(args.ifname).catch(() => undefined);
-        await store.release(network.name, me, args.containerId, args.ifname).catch(() => undefined);
+        await releaseInRecord(record(conf), network.name, args.containerId, args.ifname).catch(() => undefined);
         throw e;
       }
     } finally {
       ctr.close();
       host.close();
-      store.close();
+      store?.close();
     }
   },
 
@@ -157,20 +166,15 @@ const overlayPlugin: Plugin<OverlayConf> = {
         }
       }
     }
-    const store = await openStore(conf as { store: string; tls?: StoreTls; dataDir?: string });
-    try {
-      await store.release(networkName(conf), hostName(conf), args.containerId, args.ifname);
-    } finally {
-      store.close();
-    }
+    // the address goes back to the host's record (no etcd): the block stays this host's
+    await releaseInRecord(record(conf), networkName(conf), args.containerId, args.ifname);
   },
 
   async check(conf, args) {
     check(conf);
-    const store = await openStore(conf as { store: string; tls?: StoreTls; dataDir?: string });
     const ctr = Netns.open(args.netns);
     try {
-      const ep = await store.lookup(networkName(conf), hostName(conf), args.containerId, args.ifname);
+      const ep = lookupInRecord(record(conf), networkName(conf), hostName(conf), args.containerId, args.ifname);
       if (!ep)
         throw new CniError(
           ErrorCode.UnknownContainer,
@@ -182,7 +186,6 @@ const overlayPlugin: Plugin<OverlayConf> = {
       }
     } finally {
       ctr.close();
-      store.close();
     }
   },
 

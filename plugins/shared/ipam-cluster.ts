@@ -10,6 +10,7 @@ import { CniError, ErrorCode, type CniArgs, type NetConf, type Result } from '..
 import { toCniError } from '../cni/errors.js';
 import { parseCidr } from '../../ipam/cidr.js';
 import type { ClusterStore, StoreTls } from '../../ipam/cluster/store.js';
+import { answerFromRecord, lookupInRecord, recordOf, releaseInRecord } from '../../ipam/cluster/local.js';
 
 interface ClusterIpamConf {
   store: string;
@@ -69,33 +70,36 @@ const ownerOf = (args: CniArgs): void => {
 export async function clusterIpamAdd(conf: NetConf, args: CniArgs): Promise<Result> {
   ownerOf(args);
   const c = confOf(conf);
-  return withStore(c, async (s) => {
-    const { network, endpoint: ep } = await s.acquire({
-      network: { name: c.network ?? conf.name, ...(c.subnet ? { subnet: c.subnet } : {}) },
-      host: c.host ?? hostname(),
-      ...(c.leaseTtl ? { leaseTtl: c.leaseTtl } : {}),
-      containerId: args.containerId,
-      ifname: args.ifname,
-    });
-    const len = parseCidr(network.subnet).prefix.length;
-    return {
-      cniVersion: conf.cniVersion,
-      ips: [{ address: `${ep.address}/${len}`, ...(c.gateway ? { gateway: c.gateway } : {}) }],
-      ...(c.routes ? { routes: c.routes } : {}),
-    };
-  });
+  const req = {
+    network: { name: c.network ?? conf.name, ...(c.subnet ? { subnet: c.subnet } : {}) },
+    host: c.host ?? hostname(),
+    containerId: args.containerId,
+    ifname: args.ifname,
+  };
+  // the host's record first: etcd (and its client) only when it cannot answer
+  const got =
+    (await record(c).update((s) => answerFromRecord(s, req))) ??
+    (await withStore(c, (s) => s.acquire({ ...req, ...(c.leaseTtl ? { leaseTtl: c.leaseTtl } : {}) })));
+  const len = parseCidr(got.network.subnet).prefix.length;
+  return {
+    cniVersion: conf.cniVersion,
+    ips: [{ address: `${got.endpoint.address}/${len}`, ...(c.gateway ? { gateway: c.gateway } : {}) }],
+    ...(c.routes ? { routes: c.routes } : {}),
+  };
 }
+
+const record = (c: ClusterIpamConf) => recordOf({ url: c.store, ...(c.dataDir ? { cacheDir: c.dataDir } : {}) }, c.host ?? hostname());
 
 export async function clusterIpamDel(conf: NetConf, args: CniArgs): Promise<void> {
   ownerOf(args);
   const c = confOf(conf);
-  await withStore(c, (s) => s.release(c.network ?? conf.name, c.host ?? hostname(), args.containerId, args.ifname));
+  await releaseInRecord(record(c), c.network ?? conf.name, args.containerId, args.ifname);
 }
 
 export async function clusterIpamCheck(conf: NetConf, args: CniArgs): Promise<void> {
   ownerOf(args);
   const c = confOf(conf);
-  const held = await withStore(c, (s) => s.lookup(c.network ?? conf.name, c.host ?? hostname(), args.containerId, args.ifname));
+  const held = lookupInRecord(record(c), c.network ?? conf.name, c.host ?? hostname(), args.containerId, args.ifname);
   if (!held) throw new CniError(ErrorCode.UnknownContainer, `${args.containerId}/${args.ifname} holds no address in ${c.store}`);
 }
 

@@ -295,6 +295,11 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
     assert.equal(addrOf(`tsnet-${b.slice(0, 12)}`), ipB, 'the kernel has the address inspect shows');
     await eventually(`engine container on h1 → ${ipB} on h2`, () => e1.tsnet('exec', a, 'ping', '-c1', '-W1', ipB).status === 0);
     await eventually(`engine container on h2 → ${ipA} on h1`, () => e2.tsnet('exec', b, 'ping', '-c1', '-W1', ipA).status === 0);
+    const published = e1.tsnet('run', '--rm', '--net', en, '-p', '8080:80', 'img', 'true');
+    assert.notEqual(published.status, 0);
+    assert.match(published.stderr, /is an overlay: this host has no route into it, so it publishes no ports/);
+    // network reload (the firewall from state) on a host with an overlay network: nothing of the bridge kind for it
+    assert.match(e1.ok('network', 'reload'), new RegExp(`^${en}: overlay network, no firewall rules of its own$`, 'm'));
     // network rm on host 2: refused while its container holds an address; then host 2 leaves, the network stays for host 1
     const busy = e2.tsnet('network', 'rm', en);
     assert.notEqual(busy.status, 0);

@@ -62,7 +62,11 @@ export async function reloadFirewall(): Promise<string[]> {
   try {
     for (const rec of nets) {
       // The bridge plugin's conf of the network, as its containers' ADDs got it.
-      const conf = conflistFor(rec).plugins.find((p) => p.type === 'bridge') as FirewallKeys & { ipMasq?: boolean };
+      const conf = conflistFor(rec).plugins.find((p) => p.type === 'bridge') as (FirewallKeys & { ipMasq?: boolean }) | undefined;
+      if (!conf) {
+        lines.push(`${rec.name}: ${rec.driver} network, no firewall rules of its own`); // an overlay: VXLAN, no bridge rules
+        continue;
+      }
       const fw = firewallOf(conf, DEFAULT_BRIDGE);
       const on = ifs.filter((i) => i.network === rec.name);
       if (!on.length && !(await hasPorts(host, fw.bridge))) {

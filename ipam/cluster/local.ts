@@ -197,7 +197,7 @@ export function freeInHeld(ln: LocalNetwork, lease: string): string | undefined 
 }
 
 /** The lowest address of block that is not taken, not the subnet's network or broadcast address. */
-function freeIn(block: Prefix, subnet: Prefix, taken: Set<string>): string | undefined {
+export function freeIn(block: Prefix, subnet: Prefix, taken: Set<string>): string | undefined {
   for (let v = first(block); v <= last(block); v++) {
     if (v === first(subnet) || v === last(subnet)) continue;
     const a = formatAddr({ family: block.family, value: v });
@@ -215,7 +215,7 @@ export function endpointOf(network: string, host: string, rec: HostRecord, addre
   return { network, address, host, vtep: rec.vtep, mac: macForAddress(address), containerId, ifname };
 }
 
-function compareCidr(a: string, b: string): number {
+export function compareCidr(a: string, b: string): number {
   const x = first(parseCidr(a).prefix);
   const y = first(parseCidr(b).prefix);
   return x < y ? -1 : x > y ? 1 : 0;

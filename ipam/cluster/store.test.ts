@@ -229,7 +229,7 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
     });
     const a = await s.acquire(req('c0'));
     const before = s.cache('h1').read().lease!;
-    assert.deepEqual(await s.refreshHost('h1', 2), { renewed: true, reregistered: false, lost: [] });
+    assert.deepEqual(await s.refreshHost('h1', 2), { renewed: true, reregistered: false, lost: [], released: [] });
     assert.ok(BigInt(s.cache('h1').read().lease!.validUntilNs) > BigInt(before.validUntilNs), 'the bound moved on');
     for (let i = 0; i < 200 && (await s.blocks('ov')).length > 0; i++) await sleep(100);
     assert.deepEqual(await s.blocks('ov'), [], 'expired: the block went with the lease');
@@ -250,6 +250,37 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
     const next = await s.acquire({ ...req('c1'), leaseTtl: 600 });
     assert.equal(next.fromCache, true, 'and the record is good for the next start');
     assert.notEqual(next.endpoint.address, a.endpoint.address);
+  });
+
+  it("gives a host's empty blocks back on tsnetd's step, keeping one with room", async () => {
+    const s = open();
+    const req = (id: string) => ({
+      network: { name: 'ov', subnet: '10.67.0.0/24', blockPrefix: 28 },
+      host: 'h1',
+      vtep: '192.0.2.1',
+      routes: [],
+      leaseTtl: 600,
+      containerId: id,
+      ifname: 'eth0',
+    });
+    // 15 fill the first /28 (its 10.67.0.0 is never handed out), then 16 the second, 2 the third
+    const ids = Array.from({ length: 33 }, (_, i) => `c${i}`);
+    for (const id of ids) await s.acquire(req(id));
+    const mine = async () => (await s.blocks('ov')).filter((b) => b.host === 'h1').map((b) => b.block);
+    assert.deepEqual(await mine(), ['10.67.0.0/28', '10.67.0.16/28', '10.67.0.32/28']);
+    // the second and third emptied; the first stays full
+    for (const id of ids.slice(15)) assert.equal(await s.release('ov', 'h1', id, 'eth0'), true);
+    assert.equal((await mine()).length, 3, 'a DEL alone gives no block back');
+    const r = await s.refreshHost('h1', 600);
+    assert.deepEqual(r.released, ['ov 10.67.0.32/28'], 'one empty block kept: the full one has no room');
+    assert.deepEqual(await mine(), ['10.67.0.0/28', '10.67.0.16/28']);
+    assert.equal((await s.acquire(req('next'))).fromCache, true, 'the next start still needs no etcd');
+    // with room in a block in use, no empty one is kept
+    assert.deepEqual((await s.refreshHost('h1', 600)).released, []);
+    assert.equal(await s.release('ov', 'h1', 'c3', 'eth0'), true);
+    await s.release('ov', 'h1', 'next', 'eth0');
+    assert.deepEqual((await s.refreshHost('h1', 600)).released, ['ov 10.67.0.16/28']);
+    assert.deepEqual(await mine(), ['10.67.0.0/28']);
   });
 
   it('fails fast, naming the store, when etcd cannot be reached', async () => {

@@ -27,9 +27,11 @@ import {
   DEFAULT_PREFIX,
   HostCache,
   answerFromRecord,
+  compareCidr,
   currentBoot,
   defaultCacheDir,
   endpointOf,
+  freeIn,
   freeInHeld,
   heldBy,
   lookupInRecord,
@@ -606,14 +608,17 @@ export class ClusterStore {
    * running containers use (those another host took meanwhile are reported in `lost`). Also makes the host's
    * record agree with the store (a block it lost is no longer allocated from).
    */
-  async refreshHost(host: string, ttl = DEFAULT_LEASE_TTL): Promise<{ renewed: boolean; reregistered: boolean; lost: string[] }> {
+  async refreshHost(
+    host: string,
+    ttl = DEFAULT_LEASE_TTL,
+  ): Promise<{ renewed: boolean; reregistered: boolean; lost: string[]; released: string[] }> {
     const cache = this.cache(host);
     const s0 = cache.read();
-    if (!s0.lease) return { renewed: false, reregistered: false, lost: [] };
+    if (!s0.lease) return { renewed: false, reregistered: false, lost: [], released: [] };
     const sent = nowNs();
     const left = await this.renewLeaseTtl(s0.lease.id);
     return cache.update(async (s) => {
-      if (!s.lease) return { renewed: false, reregistered: false, lost: [] };
+      if (!s.lease) return { renewed: false, reregistered: false, lost: [], released: [] };
       let rec: HostRecord = { vtep: s.lease.vtep, lease: s.lease.id, routes: s.lease.routes };
       let reregistered = false;
       if (left > 0 && s.lease.id === s0.lease!.id) {
@@ -626,15 +631,44 @@ export class ClusterStore {
         s.lease = { id: rec.lease, vtep: rec.vtep, routes: rec.routes, boot: currentBoot(), validUntilNs: r.validUntilNs };
       }
       const lost: string[] = [];
+      const released: string[] = [];
       for (const ln of Object.values(s.networks)) {
         if (ln.joined !== undefined) {
           if (ln.joined !== rec.lease) await this.join(ln.network.name, host, rec);
           ln.joined = rec.lease;
         }
         lost.push(...(await this.reconcile(ln, host, rec)).lost.map((b) => `${ln.network.name} ${b}`));
+        released.push(...(await this.releaseEmptyBlocks(ln, host, rec)).map((b) => `${ln.network.name} ${b}`));
       }
-      return { renewed: left > 0, reregistered, lost };
+      return { renewed: left > 0, reregistered, lost, released };
     });
+  }
+
+  /**
+   * Gives back the blocks of `ln` this host holds with no address in use — batched, on tsnetd's step rather than at
+   * each DEL — keeping one empty block when no other held block has room (the next start then needs no etcd).
+   * Caller holds the host's lock. Returns the blocks released.
+   */
+  private async releaseEmptyBlocks(ln: LocalNetwork, host: string, rec: HostRecord): Promise<string[]> {
+    const subnet = parseCidr(ln.network.subnet).prefix;
+    const taken = new Set(Object.keys(ln.addrs));
+    const held = Object.keys(ln.blocks)
+      .filter((b) => ln.blocks[b] === rec.lease)
+      .sort(compareCidr);
+    const empty = held.filter((b) => addrsIn(ln, b).length === 0);
+    const roomy = held.some((b) => addrsIn(ln, b).length > 0 && freeIn(parseCidr(b).prefix, subnet, taken) !== undefined);
+    const release = roomy ? empty : empty.slice(1);
+    for (const b of release) {
+      delete ln.blocks[b]; // first here: no start of this host allocates in it any more
+      const bk = this.key('blocks', ln.network.name, b.replace('/', '_'));
+      await this.call(() =>
+        this.client
+          .if(bk, 'Value', '==', JSON.stringify({ host, lease: rec.lease }))
+          .then(this.client.delete().key(bk))
+          .commit(),
+      );
+    }
+    return release;
   }
 
   /**

@@ -57,6 +57,7 @@ export async function startStoreWatch(opts: StoreWatchOptions): Promise<StoreWat
       if (!r.renewed && !r.reregistered && host_ && !store.cache(me).read().lease) await store.renewLease(host_.lease);
       if (r.reregistered) opts.log(`the lease of host ${me} had expired: registered again, its blocks claimed back`);
       for (const l of r.lost) opts.log(`block ${l} of host ${me} was taken by another host while its lease was gone`);
+      if (r.released.length) opts.log(`empty block(s) given back: ${r.released.join(', ')}`);
       const lease = host_?.lease ?? store.cache(me).read().lease?.id;
       const ttl = lease
         ? await store.client.leaseClient.leaseTimeToLive({ ID: lease }).catch(() => ({ grantedTTL: '30' }))

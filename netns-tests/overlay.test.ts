@@ -298,6 +298,15 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
     const published = e1.tsnet('run', '--rm', '--net', en, '-p', '8080:80', 'img', 'true');
     assert.notEqual(published.status, 0);
     assert.match(published.stderr, /is an overlay: this host has no route into it, so it publishes no ports/);
+    // what the refusal suggests: run on a bridge network with -p, then connect the container to the overlay
+    const lab = `${net}l`;
+    e1.ok('network', 'create', lab, '--subnet', '10.205.0.0/24', '--bridge', `tsl${w.id}`, '--no-masquerade');
+    const pub = e1.ok('run', '-d', '--net', lab, '-p', '8080:80', 'img', 'sleep', '120').trim();
+    e1.ok('network', 'connect', en, pub);
+    const ipPub = ipOf(e1, pub);
+    assert.match(ipPub, /^10\.203\.0\./);
+    await eventually(`h2 → ${ipPub}, connected to the overlay on h1`, () => e2.tsnet('exec', b, 'ping', '-c1', '-W1', ipPub).status === 0);
+    e1.ok('rm', '-f', pub);
     // network reload (the firewall from state) on a host with an overlay network: nothing of the bridge kind for it
     assert.match(e1.ok('network', 'reload'), new RegExp(`^${en}: overlay network, no firewall rules of its own$`, 'm'));
     // network rm on host 2: refused while its container holds an address; then host 2 leaves, the network stays for host 1

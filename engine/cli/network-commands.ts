@@ -170,7 +170,11 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
           return;
         }
         const rows = [['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET', 'GATEWAY', 'IN USE']];
-        for (const n of nets) rows.push([n.id.slice(0, 12), n.name, n.driver, n.subnet, n.gateway ?? '-', String(await reg.held(n.name))]);
+        const held = async (n: NetworkRecord) =>
+          n.driver === 'overlay'
+            ? Object.keys((await import('../network/overlay.js')).overlayAllocations(n)).length
+            : await reg.held(n.name);
+        for (const n of nets) rows.push([n.id.slice(0, 12), n.name, n.driver, n.subnet, n.gateway ?? '-', String(await held(n))]);
         out(table(rows));
       }),
     );
@@ -190,6 +194,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             const { formatAddr } = await import('../../ipam/cidr.js');
             allocations[formatAddr(r)] = { containerID: r.containerID, ifname: r.ifname };
           }
+          if (rec.driver === 'overlay') Object.assign(allocations, (await import('../network/overlay.js')).overlayAllocations(rec)); // this host's
           shown.push({ ...rec, allocations, dns: await resolverOf(rec, reg.root) });
         }
         out(JSON.stringify(shown, null, 2));

@@ -8,9 +8,12 @@ import { bridgeNameOf } from './owners.js';
 import { DEFAULT_NETWORK, stateRoot } from '../../common/paths.js';
 import { join } from 'node:path';
 
-/** Whether containers on the network resolve each other's names: user networks unless --disable-dns (Docker: not the default bridge). */
+/**
+ * Whether containers on the network resolve each other's names: user networks unless --disable-dns (Docker: not the
+ * default bridge); not an overlay (its names would have to be cluster-wide: not done).
+ */
 export function dnsEnabled(rec: NetworkRecord): boolean {
-  return rec.name !== DEFAULT_NETWORK && rec.options?.dns !== false;
+  return rec.name !== DEFAULT_NETWORK && rec.driver !== 'overlay' && rec.options?.dns !== false;
 }
 
 /**

@@ -5,6 +5,7 @@ import { hostname } from 'node:os';
 import { Netns } from '../../native/netns.js';
 import type { NetworkRecord } from '../../ipam/networks.js';
 import { removeOverlayDevices } from '../../plugins/shared/overlay-dataplane.js';
+import { recordOf } from '../../ipam/cluster/local.js';
 
 /** Leaves the overlay network `rec` on this host; returns what happened to the network in the store (and the kernel). */
 export async function leaveOverlay(rec: NetworkRecord, opts: { force?: boolean } = {}): Promise<string[]> {
@@ -36,4 +37,15 @@ export async function leaveOverlay(rec: NetworkRecord, opts: { force?: boolean }
   } finally {
     store.close();
   }
+}
+
+/** The addresses this host handed out on the overlay network `rec` (its record; no etcd), as `network inspect` shows them. */
+export function overlayAllocations(rec: NetworkRecord): Record<string, { containerID: string; ifname: string }> {
+  const o = rec.options ?? {};
+  if (!o.store) return {};
+  const s = recordOf({ url: o.store }, o.host ?? hostname()).read();
+  const out: Record<string, { containerID: string; ifname: string }> = {};
+  for (const [a, owner] of Object.entries(s.networks[rec.name]?.addrs ?? {}))
+    out[a] = { containerID: owner.containerId, ifname: owner.ifname };
+  return out;
 }

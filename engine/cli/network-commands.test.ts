@@ -100,6 +100,10 @@ test(
           await cli(rootB, ['create', '--driver', 'overlay', 'nostore']);
           assert.match(errs.pop()!, /--store/);
           process.exitCode = 0;
+          await cli(rootB, ['create', '--driver', 'overlay', '--store', etcd.url, '--internal', '-o', 'icc=false', 'moot']);
+          assert.match(errs.pop()!, /--internal, -o: not options of an overlay network/);
+          assert.equal(new NetworkRegistry(rootB).get('moot'), undefined);
+          process.exitCode = 0;
         }),
       );
     } finally {

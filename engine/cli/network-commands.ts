@@ -272,11 +272,37 @@ async function createOverlay(
     storeCa?: string;
     storeCert?: string;
     storeKey?: string;
+    gateway?: string;
+    ipRange?: string;
+    bridge?: string;
+    masquerade?: boolean;
+    disableDns?: boolean;
+    mtu?: number;
+    internal?: boolean;
+    opt?: string[];
   },
   deps: NetworkCliDeps,
   registry: NetworkRegistry,
 ): Promise<NetworkRecord> {
   if (!o.store) throw new InvalidArgumentError('--driver overlay needs --store etcd://HOST:2379');
+  // what a bridge network has and an overlay does not: refused rather than ignored
+  const moot = Object.entries({
+    '--gateway': o.gateway,
+    '--ip-range': o.ipRange,
+    '--bridge': o.bridge,
+    '--no-masquerade': o.masquerade === false || undefined,
+    '--disable-dns': o.disableDns, // it has no resolver anyway
+    '--mtu': o.mtu, // the underlay's less VXLAN's 50 bytes
+    '--internal': o.internal, // no route out anyway
+    '-o': o.opt?.length || undefined,
+  })
+    .filter(([, v]) => v !== undefined && v !== false)
+    .map(([k]) => k);
+  if (moot.length) {
+    throw new InvalidArgumentError(
+      `${moot.join(', ')}: not options of an overlay network (no gateway, bridge or resolver of its own, no route out, its MTU the underlay's less 50); leave them out`,
+    );
+  }
   const tls = o.storeCa || o.storeCert || o.storeKey ? { ca: o.storeCa, cert: o.storeCert, key: o.storeKey } : undefined;
   const { ClusterStore } = await import('../../ipam/cluster/store.js');
   const store = new ClusterStore({ url: o.store, ...(tls ? { tls } : {}) });

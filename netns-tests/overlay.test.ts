@@ -11,7 +11,7 @@ import { OUR_CNI, REPO } from './cni-exec.js';
 import { needsEtcd, startEtcd, type EtcdServer } from '../ipam/cluster/testing/etcd.js';
 import { EngineFixture } from '../engine/testing/cli.js';
 
-const PER_HOST = 5;
+const PER_HOST = 10;
 const CLI = join(REPO, 'dist', 'engine', 'cli', 'main.js');
 
 interface Outcome {

@@ -48,6 +48,12 @@ export interface NetworkOptions {
   internal?: boolean;
   /** Containers on the network may talk to each other (default true; docker's com.docker.network.bridge.enable_icc). */
   icc?: boolean;
+  /** The overlay driver: the cluster store (etcd://…), the network's VNI, this host's name and VTEP, the store's TLS files. */
+  store?: string;
+  vni?: number;
+  host?: string;
+  vtep?: string;
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 export type NetworkErrorKind = 'invalid' | 'exists' | 'not-found' | 'in-use' | 'overlap' | 'no-subnet';

@@ -8,7 +8,7 @@ import { str, u32 } from './netlink/attrs.js';
 import * as C from './netlink/constants.js';
 import { NetlinkError, isNetlinkError } from './netlink/errors.js';
 import { decodeLink, encodeLinkChange, encodeLinkCreate, ifinfomsg, Link, LinkChange, LinkSpec } from './netlink/link.js';
-import { decodeNeighbour, encodeNeighbour, ndmsg, Neighbour, NeighbourSpec } from './netlink/neigh.js';
+import { decodeNeighbour, encodeFdb, encodeNeighbour, ndmsg, Neighbour, NeighbourSpec } from './netlink/neigh.js';
 import { decodeRoute, encodeRoute, RouteEntry, RouteSpec, rtmsg } from './netlink/route.js';
 import type { NlMsg } from './netlink/message.js';
 import { decodeNsid, encodeNsidQuery, RTM_GETNSID } from './netlink/nsid.js';
@@ -461,7 +461,8 @@ export class Rtnl {
 
   async neighbours(filter: { family?: number; link?: LinkRef } = {}): Promise<Neighbour[]> {
     const index = filter.link === undefined ? undefined : await this.index(filter.link);
-    const msgs = await this.sock.dump(C.RTM_GETNEIGH, ndmsg(filter.family ?? C.AF_UNSPEC, index ?? 0, 0), [], this.op('list neighbours'));
+    // strict dump checking refuses an ifindex in the header: filtered here
+    const msgs = await this.sock.dump(C.RTM_GETNEIGH, ndmsg(filter.family ?? C.AF_UNSPEC, 0, 0), [], this.op('list neighbours'));
     return msgs
       .filter((m) => m.type === C.RTM_NEWNEIGH)
       .map((m) => decodeNeighbour(m.payload))
@@ -479,6 +480,63 @@ export class Rtnl {
       attrs,
       this.op(`set neighbour ${spec.ip} lladdr ${spec.mac}`),
     );
+  }
+
+  /** Deletes a neighbour entry; false when there was none. */
+  async deleteNeighbour(spec: { link: LinkRef; ip: string }): Promise<boolean> {
+    const index = await this.index(spec.link);
+    const { fixed, attrs } = encodeNeighbour({ index, ip: spec.ip, mac: '00:00:00:00:00:00' });
+    try {
+      await this.sock.request(C.RTM_DELNEIGH, 0, fixed, attrs.slice(0, 1), this.op(`delete neighbour ${spec.ip}`));
+      return true;
+    } catch (e) {
+      if (e instanceof NetlinkError && (e.code === 'ENOENT' || e.code === 'ESRCH')) return false;
+      throw e;
+    }
+  }
+
+  // ---- forwarding database of a device (vxlan remotes)
+
+  /** The device's own FDB entries (NTF_SELF) that carry a remote: MAC → dst. */
+  async fdb(link: LinkRef): Promise<{ mac: string; dst: string }[]> {
+    const index = await this.index(link);
+    const msgs = await this.sock.dump(C.RTM_GETNEIGH, ndmsg(C.AF_BRIDGE, 0, 0), [], this.op('list fdb'));
+    return msgs
+      .filter((m) => m.type === C.RTM_NEWNEIGH)
+      .map((m) => decodeNeighbour(m.payload))
+      .filter((n) => n.index === index && n.ip !== undefined && n.mac !== undefined)
+      .map((n) => ({ mac: n.mac as string, dst: n.ip as string }));
+  }
+
+  /** Adds MAC → dst to the device's FDB (`bridge fdb append … self`); several dsts per MAC (all-zero MAC: flooding list). */
+  async appendFdb(spec: { link: LinkRef; mac: string; dst: string }): Promise<void> {
+    const index = await this.index(spec.link);
+    const { fixed, attrs } = encodeFdb({ index, mac: spec.mac, dst: spec.dst });
+    try {
+      await this.sock.request(
+        C.RTM_NEWNEIGH,
+        C.NLM_F_CREATE | C.NLM_F_APPEND,
+        fixed,
+        attrs,
+        this.op(`append fdb ${spec.mac} dst ${spec.dst}`),
+      );
+    } catch (e) {
+      if (e instanceof NetlinkError && e.code === 'EEXIST') return;
+      throw e;
+    }
+  }
+
+  /** Removes MAC → dst from the device's FDB; false when it was not there. */
+  async deleteFdb(spec: { link: LinkRef; mac: string; dst: string }): Promise<boolean> {
+    const index = await this.index(spec.link);
+    const { fixed, attrs } = encodeFdb({ index, mac: spec.mac, dst: spec.dst });
+    try {
+      await this.sock.request(C.RTM_DELNEIGH, 0, fixed, attrs, this.op(`delete fdb ${spec.mac} dst ${spec.dst}`));
+      return true;
+    } catch (e) {
+      if (e instanceof NetlinkError && (e.code === 'ENOENT' || e.code === 'ESRCH')) return false;
+      throw e;
+    }
   }
 }
 

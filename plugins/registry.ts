@@ -8,6 +8,7 @@ import { containerEntry } from './container/plugin.js';
 import { hostEntry } from './host/plugin.js';
 import { loopbackEntry } from './loopback/plugin.js';
 import { noneEntry } from './none/plugin.js';
+import { overlayEntry } from './overlay/plugin.js';
 import { routeEntry } from './route/plugin.js';
 import { tsnetDnsEntry } from './tsnet-dns/plugin.js';
 import { tsnetIpamEntry } from './tsnet-ipam/plugin.js';
@@ -23,5 +24,6 @@ export function inProcessPlugins(): InProcessRegistry {
     container: containerEntry,
     attach: attachEntry,
     route: routeEntry,
+    overlay: overlayEntry,
   };
 }

@@ -5,6 +5,12 @@ import { NetworkRegistry } from '../../ipam/networks.js';
 import { ipamAdd, ipamDel } from '../../plugins/shared/ipam-cni.js';
 import type { NetConf } from '../../plugins/cni/types.js';
 import { networkCommands } from './network-commands.js';
+import { conflistFor } from '../network/conflists.js';
+import { needsEtcd, startEtcd } from '../../ipam/cluster/testing/etcd.js';
+import { hasOpenssl, makeCerts } from '../../ipam/cluster/testing/certs.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { args, noAddon, withRoot } from '../../plugins/shared/fixtures/ipam-calls.js';
 
 test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are allocated', { skip: noAddon }, () =>
@@ -96,4 +102,91 @@ test('networks: create/ls/inspect/rm via the CLI; rm refuses while addresses are
     assert.equal(reg.list().length, 0);
     await ipamDel(conf, args('a')); // DEL after the network is gone: success
   }),
+);
+
+test(
+  'network create --driver overlay: the first host creates it in etcd, the next joins, a mismatch is refused',
+  { skip: noAddon || needsEtcd },
+  async () => {
+    const etcd = await startEtcd();
+    try {
+      await withRoot(async (rootA) =>
+        withRoot(async (rootB) => {
+          const errs: string[] = [];
+          const cli = (root: string, argv: string[]) =>
+            networkCommands({
+              root,
+              hostUsage: async () => [{ prefix: '10.128.0.0/16', what: 'route 10.128.0.0/16 dev eth9' }],
+              out: () => undefined,
+              err: (s) => errs.push(s),
+            })
+              .exitOverride()
+              .parseAsync(argv, { from: 'user' });
+          await cli(rootA, ['create', '--driver', 'overlay', '--store', etcd.url, '--host-name', 'a', 'ov']);
+          await cli(rootB, ['create', '--driver', 'overlay', '--store', etcd.url, '--host-name', 'b', 'ov']);
+          assert.equal(errs.length, 0, errs.join('\n'));
+          const a = new NetworkRegistry(rootA).require('ov');
+          const b = new NetworkRegistry(rootB).require('ov');
+          assert.equal(a.driver, 'overlay');
+          assert.equal(a.subnet, '10.129.0.0/16', 'picked avoiding the host route 10.128.0.0/16');
+          assert.equal(b.subnet, a.subnet);
+          assert.equal(b.options?.vni, a.options?.vni);
+          const plugin = conflistFor(b).plugins[0]!;
+          assert.deepEqual(
+            { type: plugin.type, store: plugin.store, network: plugin.network, host: plugin.host, vni: plugin.vni },
+            { type: 'overlay', store: etcd.url, network: 'ov', host: 'b', vni: a.options?.vni },
+          );
+          await cli(rootB, ['create', '--driver', 'overlay', '--store', etcd.url, '--subnet', '10.50.0.0/16', 'ov']);
+          assert.match(
+            errs.pop()!,
+            /exists in etcd:\/\/127\.0\.0\.1:\d+ with other parameters: subnet 10\.129\.0\.0\/16 \(asked 10\.50\.0\.0\/16\)/,
+          );
+          process.exitCode = 0;
+          await cli(rootB, ['create', '--driver', 'overlay', 'nostore']);
+          assert.match(errs.pop()!, /--store/);
+          process.exitCode = 0;
+          await cli(rootB, ['create', '--driver', 'overlay', '--store', etcd.url, '--internal', '-o', 'icc=false', 'moot']);
+          assert.match(errs.pop()!, /--internal, -o: not options of an overlay network/);
+          assert.equal(new NetworkRegistry(rootB).get('moot'), undefined);
+          process.exitCode = 0;
+        }),
+      );
+    } finally {
+      await etcd.dispose();
+    }
+  },
+);
+
+test(
+  'network create --driver overlay over TLS: --store-ca/--store-cert/--store-key reach an etcd that requires client certificates, and the conflist carries them',
+  { skip: noAddon || needsEtcd || (hasOpenssl ? false : 'needs openssl') },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tsnet-cli-tls-'));
+    makeCerts(dir);
+    const etcd = await startEtcd({ tls: { cert: join(dir, 'server.crt'), key: join(dir, 'server.key'), ca: join(dir, 'ca.crt') } });
+    try {
+      await withRoot(async (root) => {
+        const errs: string[] = [];
+        const cli = (argv: string[]) =>
+          networkCommands({ root, hostUsage: async () => [], out: () => undefined, err: (s) => errs.push(s) })
+            .exitOverride()
+            .parseAsync(argv, { from: 'user' });
+        const tls = ['--store-ca', join(dir, 'ca.crt'), '--store-cert', join(dir, 'client.crt'), '--store-key', join(dir, 'client.key')];
+        await cli(['create', '--driver', 'overlay', '--store', etcd.url, ...tls, '--subnet', '10.71.0.0/24', 'sec']);
+        assert.equal(errs.length, 0, errs.join('\n'));
+        const rec = new NetworkRegistry(root).require('sec');
+        assert.equal(rec.subnet, '10.71.0.0/24');
+        const plugin = conflistFor(rec).plugins[0]!;
+        assert.deepEqual(plugin.tls, { ca: join(dir, 'ca.crt'), cert: join(dir, 'client.crt'), key: join(dir, 'client.key') });
+        // without the client certificate: refused by etcd, and the error names the store
+        await cli(['create', '--driver', 'overlay', '--store', etcd.url, '--store-ca', join(dir, 'ca.crt'), 'other']);
+        assert.match(errs.pop() ?? '', new RegExp(`cluster store ${etcd.url}: unreachable: .*certificate`));
+        assert.equal(new NetworkRegistry(root).get('other'), undefined);
+        process.exitCode = 0;
+      });
+    } finally {
+      await etcd.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
 );

@@ -127,7 +127,18 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .option('--prefix <n>', 'prefix length for --subnet auto (default: the pool size, /16 for 172.17-31, /20 for 192.168)', prefixLen)
     .option('--gateway <ip>', 'gateway address (default: the first address of the subnet); one per family', collect)
     .option('--ip-range <cidr>', 'allocate container addresses only from this part of the subnet')
-    .option('-d, --driver <driver>', 'network driver', 'bridge')
+    .option('-d, --driver <driver>', 'network driver: bridge (this host), overlay (VXLAN across hosts, needs --store)', 'bridge')
+    .option('--store <url>', 'overlay: the cluster store, etcd://HOST:2379[,HOST:2379…] (etcds:// for TLS)')
+    .option('--vni <n>', 'overlay: the VXLAN network identifier (default: a free one from 4096)', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1 || n > 16777215) throw new InvalidArgumentError('expected a VNI between 1 and 16777215');
+      return n;
+    })
+    .option('--vtep <ip>', "overlay: this host's underlay address (default: its address on the link that routes to the store)")
+    .option('--host-name <name>', "overlay: this host's name in the store (default: the hostname)")
+    .option('--store-ca <file>', "overlay: CA certificate (PEM) of the store's TLS")
+    .option('--store-cert <file>', 'overlay: client certificate (PEM) for the store')
+    .option('--store-key <file>', 'overlay: client key (PEM) for the store')
     .option('--bridge <ifname>', 'name of the Linux bridge (default: br-<id prefix>)')
     .option('--no-masquerade', 'do not masquerade traffic that leaves the subnet')
     .option('--disable-dns', "no resolver for the containers' names on this network (user networks have one by default)")
@@ -161,8 +172,19 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             mtu?: number;
             internal?: boolean;
             opt?: string[];
+            store?: string;
+            vni?: number;
+            vtep?: string;
+            hostName?: string;
+            storeCa?: string;
+            storeCert?: string;
+            storeKey?: string;
           },
         ) => {
+          if (o.driver === 'overlay') {
+            out((await createOverlay(name, o, deps, registry())).id);
+            return;
+          }
           if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge))
             throw new Error(`--bridge ${JSON.stringify(o.bridge)}: an interface name has 1-15 characters without '/', ':' or spaces`);
           const fam = await byFamily(o.subnet, o.gateway, !!o.ipv6);
@@ -205,6 +227,11 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
           for (const n of nets) out(n.name);
           return;
         }
+        // an overlay's addresses are in the cluster store: this host's share of them
+        const held = async (n: NetworkRecord) =>
+          n.driver === 'overlay'
+            ? Object.keys((await import('../network/overlay.js')).overlayAllocations(n)).length
+            : await reg.held(n.name);
         const rows = [];
         for (const n of nets)
           rows.push({
@@ -216,7 +243,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             Gateway: n.gateway ?? '',
             IPv6: !!n.subnet6,
             ...(n.subnet6 ? { Subnet6: n.subnet6, Gateway6: n.gateway6 ?? '' } : {}),
-            InUse: await reg.held(n.name),
+            InUse: await held(n),
           });
         if (o.json) return out(JSON.stringify(rows, null, 2));
         if (o.format) {
@@ -246,6 +273,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             const { formatAddr } = await import('../../ipam/cidr.js');
             allocations[formatAddr(r)] = { containerID: r.containerID, ifname: r.ifname };
           }
+          if (rec.driver === 'overlay') Object.assign(allocations, (await import('../network/overlay.js')).overlayAllocations(rec)); // this host's
           // docker's EnableIPv6 and IPAM.Config: a subnet (and gateway, and ip range) per family
           const config = [
             { Subnet: rec.subnet, ...(rec.gateway ? { Gateway: rec.gateway } : {}), ...(rec.ipRange ? { IPRange: rec.ipRange } : {}) },
@@ -267,15 +295,22 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
   cmd
     .command('rm')
     .alias('remove')
-    .description('remove networks; refuses while addresses are allocated unless --force')
+    .description(
+      'remove networks; refuses while addresses are allocated unless --force. An overlay network: this host leaves it ' +
+        '(its blocks go back to the store, its bridge and vxlan device go), and the last host to leave removes it ' +
+        'from the cluster store; while other hosts use it, it stays there for them',
+    )
     .argument('<name...>', 'network names')
-    .option('-f, --force', 'remove even if addresses are allocated (drops the allocations)')
+    .option('-f, --force', 'remove even if addresses are allocated (drops the allocations; overlay: this host leaves, other hosts keep it)')
     .action(
       guard(async (names: string[], o: { force?: boolean }) => {
         const reg = registry();
         let failed = false;
         for (const name of names) {
           try {
+            const overlay = reg.get(name);
+            // an overlay network: this host leaves the store first (refused while its containers hold addresses)
+            const notes = overlay?.driver === 'overlay' ? await (await import('../network/overlay.js')).leaveOverlay(overlay, o) : [];
             const rec = await reg.remove(name, { force: !!o.force });
             let note: string | undefined | void;
             try {
@@ -284,6 +319,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
               throw new Error(`network ${name} removed, but tidying up after it failed: ${(e as Error).message}`, { cause: e });
             }
             out(name);
+            for (const n of notes) err(n);
             if (note) err(`Warning: network ${name} removed; ${note}`);
           } catch (e) {
             err(`Error: ${(e as Error).message}`);
@@ -309,14 +345,16 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
 
   cmd
     .command('prune')
-    .description('remove every network no container uses (no address allocated), as docker network prune')
+    .description(
+      "remove every network of this host no container uses (no address allocated), as docker network prune; overlay networks are left alone (leave one with 'network rm')",
+    )
     .option('-f, --force', 'accepted for docker compatibility (tsnet does not ask)')
     .action(
       guard(async () => {
         const reg = registry();
         const removed: string[] = [];
         for (const n of reg.list()) {
-          if ((await reg.held(n.name)) > 0) continue;
+          if (n.driver === 'overlay' || (await reg.held(n.name)) > 0) continue;
           const rec = await reg.remove(n.name, { force: false });
           await deps.onRemoved?.(rec);
           removed.push(n.name);
@@ -326,4 +364,85 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     );
 
   return cmd;
+}
+
+/**
+ * `network create --driver overlay`: the network is created in the cluster store, or joined when another host
+ * made it (same parameters; a mismatch is refused naming the stored values), then recorded here so that
+ * `tsnet run --net NAME` finds it. Its addresses live in the store, not in this host's registry.
+ */
+async function createOverlay(
+  name: string,
+  o: {
+    subnet?: string[];
+    ipv6?: boolean;
+    prefix?: number;
+    store?: string;
+    vni?: number;
+    vtep?: string;
+    hostName?: string;
+    storeCa?: string;
+    storeCert?: string;
+    storeKey?: string;
+    gateway?: string[];
+    ipRange?: string;
+    bridge?: string;
+    masquerade?: boolean;
+    disableDns?: boolean;
+    mtu?: number;
+    internal?: boolean;
+    opt?: string[];
+  },
+  deps: NetworkCliDeps,
+  registry: NetworkRegistry,
+): Promise<NetworkRecord> {
+  if (!o.store) throw new InvalidArgumentError('--driver overlay needs --store etcd://HOST:2379');
+  // what a bridge network has and an overlay does not: refused rather than ignored
+  const moot = Object.entries({
+    '--gateway': o.gateway,
+    '--ipv6': o.ipv6, // one IPv4 subnet across the cluster
+    '--subnet (twice)': (o.subnet?.length ?? 0) > 1 || undefined,
+    '--ip-range': o.ipRange,
+    '--bridge': o.bridge,
+    '--no-masquerade': o.masquerade === false || undefined,
+    '--disable-dns': o.disableDns, // it has no resolver anyway
+    '--mtu': o.mtu, // the underlay's less VXLAN's 50 bytes
+    '--internal': o.internal, // no route out anyway
+    '-o': o.opt?.length || undefined,
+  })
+    .filter(([, v]) => v !== undefined && v !== false)
+    .map(([k]) => k);
+  if (moot.length) {
+    throw new InvalidArgumentError(
+      `${moot.join(', ')}: not options of an overlay network (no gateway, bridge or resolver of its own, no route out, its MTU the underlay's less 50); leave them out`,
+    );
+  }
+  const tls = o.storeCa || o.storeCert || o.storeKey ? { ca: o.storeCa, cert: o.storeCert, key: o.storeKey } : undefined;
+  const { ClusterStore } = await import('../../ipam/cluster/store.js');
+  const store = new ClusterStore({ url: o.store, ...(tls ? { tls } : {}) });
+  try {
+    const { network } = await store.ensureNetwork({
+      name,
+      ...(o.subnet?.[0] && o.subnet[0] !== 'auto' ? { subnet: o.subnet[0] } : {}),
+      ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
+      ...(o.vni !== undefined ? { vni: o.vni } : {}),
+      ...(deps.hostUsage ? { occupied: await deps.hostUsage() } : {}),
+    });
+    const existing = registry.get(name);
+    if (existing?.driver === 'overlay' && existing.subnet === network.subnet) return existing;
+    return await registry.create({
+      name,
+      subnet: network.subnet,
+      driver: 'overlay',
+      options: {
+        store: o.store,
+        vni: network.vni,
+        ...(o.hostName ? { host: o.hostName } : {}),
+        ...(o.vtep ? { vtep: o.vtep } : {}),
+        ...(tls ? { tls } : {}),
+      },
+    });
+  } finally {
+    store.close();
+  }
 }

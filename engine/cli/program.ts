@@ -67,11 +67,36 @@ export function buildProgram(): Command {
     .description('run tsnetd in the foreground: the CNI fast path (dist/cni-fast plugins forward to it) on a root-only unix socket')
     .option('--socket <path>', 'socket path (default $TSNET_SOCKET or /run/tsnet/tsnetd.sock)')
     .option('--timeout <ms>', 'per-request timeout in ms (default $TSNETD_TIMEOUT_MS or 60000)', (v) => Number(v))
-    .action(async (o: { socket?: string; timeout?: number }) => {
-      process.env.UV_THREADPOOL_SIZE ??= '16'; // before the import can touch libuv's pool (see sizeWorkerPool)
-      const { runDaemon } = await import('../../plugins/daemon/tsnetd.js');
-      process.exitCode = await runDaemon({ ...(o.socket ? { socket: o.socket } : {}), ...(o.timeout ? { timeoutMs: o.timeout } : {}) });
-    });
+    .option(
+      '--store <url>',
+      "watch a cluster store (etcd://HOST:2379[,…]): keep this host's lease alive and its overlay networks' VXLAN entries in step",
+    )
+    .option('--host-name <name>', "this host's name in the store (default: the hostname)")
+    .option('--store-ca <file>', "CA certificate (PEM) of the store's TLS")
+    .option('--store-cert <file>', 'client certificate (PEM) for the store')
+    .option('--store-key <file>', 'client key (PEM) for the store')
+    .action(
+      async (o: {
+        socket?: string;
+        timeout?: number;
+        store?: string;
+        hostName?: string;
+        storeCa?: string;
+        storeCert?: string;
+        storeKey?: string;
+      }) => {
+        process.env.UV_THREADPOOL_SIZE ??= '16'; // before the import can touch libuv's pool (see sizeWorkerPool)
+        const { runDaemon } = await import('../../plugins/daemon/tsnetd.js');
+        const tls = o.storeCa || o.storeCert || o.storeKey ? { ca: o.storeCa, cert: o.storeCert, key: o.storeKey } : undefined;
+        process.exitCode = await runDaemon({
+          ...(o.socket ? { socket: o.socket } : {}),
+          ...(o.timeout ? { timeoutMs: o.timeout } : {}),
+          ...(o.store ? { store: o.store } : {}),
+          ...(o.hostName ? { storeHost: o.hostName } : {}),
+          ...(tls ? { storeTls: tls } : {}),
+        });
+      },
+    );
   program
     .command('docker-plugin')
     .description(

@@ -65,7 +65,11 @@ export async function reloadFirewall(): Promise<string[]> {
     for (const rec of nets) {
       if (rec.driver === 'docker') continue; // a pool of the Docker driver: its network is reloaded below
       // The bridge plugin's conf of the network, as its containers' ADDs got it.
-      const conf = conflistFor(rec).plugins.find((p) => p.type === 'bridge') as FirewallKeys & { ipMasq?: boolean };
+      const conf = conflistFor(rec).plugins.find((p) => p.type === 'bridge') as (FirewallKeys & { ipMasq?: boolean }) | undefined;
+      if (!conf) {
+        lines.push(`${rec.name}: ${rec.driver} network, no firewall rules of its own`); // an overlay: VXLAN, no bridge rules
+        continue;
+      }
       const fw = firewallOf(conf, DEFAULT_BRIDGE);
       const on = ifs.filter((i) => i.network === rec.name);
       if (!on.length && !(await hasPorts(host, fw.bridge))) {

@@ -139,6 +139,12 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
         `network "${rec.name}" is internal: nothing is forwarded into or out of it, so it publishes no ports`,
         'drop -p, or run the container on a network that is not --internal (and connect it to this one)',
       );
+    if (command === 'ADD' && req.ports.length && rec.driver === 'overlay')
+      throw new TsnetError(
+        `-p with --net ${rec.name}`,
+        `network "${rec.name}" is an overlay: this host has no route into it, so it publishes no ports`,
+        'drop -p, or run the container on a bridge network with -p and connect it to this one (tsnet network connect)',
+      );
     list = conflistFor(rec, req.ifname === 'eth0');
     key = rec.name;
     bridge = bridgeNameOf(rec);

@@ -8,9 +8,12 @@ import { bridgeNameOf } from './owners.js';
 import { DEFAULT_NETWORK, stateRoot } from '../../common/paths.js';
 import { join } from 'node:path';
 
-/** Whether containers on the network resolve each other's names: user networks unless --disable-dns (Docker: not the default bridge). */
+/**
+ * Whether containers on the network resolve each other's names: user networks unless --disable-dns (Docker: not the
+ * default bridge); not an overlay (its names would have to be cluster-wide: not done).
+ */
 export function dnsEnabled(rec: NetworkRecord): boolean {
-  return rec.name !== DEFAULT_NETWORK && rec.options?.dns !== false;
+  return rec.name !== DEFAULT_NETWORK && rec.driver !== 'overlay' && rec.options?.dns !== false;
 }
 
 /**
@@ -22,6 +25,7 @@ export function dnsEnabled(rec: NetworkRecord): boolean {
  * nothing in or out; icc=false isolates the containers' bridge ports from each other.
  */
 export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigList {
+  if (rec.driver === 'overlay') return overlayConflist(rec);
   const internal = rec.options?.internal ?? false;
   const conf = {
     cniVersion: '1.1.0',
@@ -41,6 +45,28 @@ export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigLi
         ipam: { type: 'tsnet-ipam', network: rec.name },
       },
       ...(dnsEnabled(rec) ? [{ type: 'tsnet-dns', dataDir: join(stateRoot(), 'dns'), capabilities: { aliases: true } }] : []),
+    ],
+  };
+  return configFromObject(conf, `network "${rec.name}"`);
+}
+
+/** An overlay network (`network create --driver overlay`): the overlay plugin, addresses from the cluster store. */
+function overlayConflist(rec: NetworkRecord): NetworkConfigList {
+  const o = rec.options ?? {};
+  const conf = {
+    cniVersion: '1.1.0',
+    name: rec.name,
+    plugins: [
+      {
+        type: 'overlay',
+        store: o.store,
+        network: rec.name,
+        subnet: rec.subnet,
+        ...(o.vni ? { vni: o.vni } : {}),
+        ...(o.host ? { host: o.host } : {}),
+        ...(o.vtep ? { vtep: o.vtep } : {}),
+        ...(o.tls ? { tls: o.tls } : {}),
+      },
     ],
   };
   return configFromObject(conf, `network "${rec.name}"`);

@@ -120,6 +120,8 @@ export const IFLA_VXLAN_LINK = 3;
 export const IFLA_VXLAN_LOCAL = 4;
 export const IFLA_VXLAN_TTL = 5;
 export const IFLA_VXLAN_LEARNING = 7;
+/** ARP/ND suppression: the device answers from its neighbour table instead of flooding. */
+export const IFLA_VXLAN_PROXY = 11;
 export const IFLA_VXLAN_PORT = 15;
 export const IFLA_VXLAN_GROUP6 = 16;
 export const IFLA_VXLAN_LOCAL6 = 17;
@@ -193,3 +195,5 @@ export const NUD_PROBE = 0x10;
 export const NUD_FAILED = 0x20;
 export const NUD_NOARP = 0x40;
 export const NUD_PERMANENT = 0x80;
+/** ndm_flags: NTF_SELF — an FDB entry of the device itself (a vxlan's remote), not of its bridge. */
+export const NTF_SELF = 0x02;

@@ -155,7 +155,16 @@ export type LinkSpec = LinkCommon &
   (
     | { kind: 'veth'; peer: VethPeer }
     | { kind: 'bridge'; stpState?: number; forwardDelay?: number; vlanFiltering?: boolean }
-    | { kind: 'vxlan'; vni: number; local?: string; group?: string; port?: number; parentIndex?: number; learning?: boolean }
+    | {
+        kind: 'vxlan';
+        vni: number;
+        local?: string;
+        group?: string;
+        port?: number;
+        parentIndex?: number;
+        learning?: boolean;
+        proxy?: boolean;
+      }
     | { kind: 'vlan'; parentIndex: number; vlanId: number }
     | { kind: 'macvlan'; parentIndex: number; mode?: 'bridge' }
     | { kind: 'dummy' }
@@ -206,6 +215,7 @@ export function encodeLinkCreate(spec: LinkSpec): { fixed: Buffer; attrs: Attr[]
       if (spec.parentIndex !== undefined) data.push(u32(C.IFLA_VXLAN_LINK, spec.parentIndex));
       data.push(u16be(C.IFLA_VXLAN_PORT, spec.port ?? 4789));
       if (spec.learning !== undefined) data.push(u8(C.IFLA_VXLAN_LEARNING, spec.learning ? 1 : 0));
+      if (spec.proxy !== undefined) data.push(u8(C.IFLA_VXLAN_PROXY, spec.proxy ? 1 : 0));
       break;
     }
     case 'vlan':

@@ -53,3 +53,19 @@ export function encodeNeighbour(spec: NeighbourSpec): { fixed: Buffer; attrs: At
     attrs: [bytes(C.NDA_DST, ip.bytes), bytes(C.NDA_LLADDR, macToBytes(spec.mac))],
   };
 }
+
+/** A forwarding-database entry of a device (a vxlan's: MAC → remote VTEP), like `bridge fdb append MAC dev D dst IP self`. */
+export interface FdbSpec {
+  index: number;
+  mac: string;
+  /** The remote VTEP (underlay address). */
+  dst: string;
+}
+
+export function encodeFdb(spec: FdbSpec): { fixed: Buffer; attrs: Attr[] } {
+  const ip = ipToBytes(spec.dst);
+  return {
+    fixed: ndmsg(C.AF_BRIDGE, spec.index, C.NUD_PERMANENT, C.NTF_SELF),
+    attrs: [bytes(C.NDA_LLADDR, macToBytes(spec.mac)), bytes(C.NDA_DST, ip.bytes)],
+  };
+}

@@ -50,7 +50,8 @@ const ESBUILD_BASE = {
   legalComments: 'none',
   sourcemap: false,
   logLevel: 'warning',
-  external: ['*.node'],
+  // etcd3 reads its .proto files next to its own code at load: it stays in node_modules (loaded only with a store)
+  external: ['*.node', 'etcd3'],
 };
 
 /** Lets ESM code `require()` (bundled CommonJS dependencies need it). */

@@ -13,6 +13,11 @@ export interface DaemonOptions {
   timeoutMs?: number;
   /** Log every request failure and lifecycle event to stderr (always on here; quiet only silences startup). */
   quiet?: boolean;
+  /** A cluster store to watch (overlay networks): `etcd://HOST:2379[,…]`; see store-watch.ts. */
+  store?: string;
+  /** This host's name in the store (default: the hostname). */
+  storeHost?: string;
+  storeTls?: { ca?: string; cert?: string; key?: string };
 }
 
 function envTimeout(): number | undefined {
@@ -48,6 +53,22 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<number> {
     return 1;
   }
   const s = server;
+  let watch: { close(): Promise<void> } | undefined;
+  if (opts.store) {
+    const { startStoreWatch } = await import('./store-watch.js');
+    try {
+      watch = await startStoreWatch({
+        url: opts.store,
+        ...(opts.storeHost ? { host: opts.storeHost } : {}),
+        ...(opts.storeTls ? { tls: opts.storeTls } : {}),
+        log,
+      });
+    } catch (e) {
+      log(`cannot watch the store: ${(e as Error).message}`);
+      await s.close();
+      return 1;
+    }
+  }
   return new Promise<number>((res) => {
     let stopping = false;
     const stop = (sig: string) => {
@@ -57,7 +78,7 @@ export async function runDaemon(opts: DaemonOptions = {}): Promise<number> {
       }
       stopping = true;
       log(`${sig}: stopping (${s.inflight()} request(s) in flight)`);
-      void s.close().then(() => {
+      void Promise.all([s.close(), watch?.close()]).then(() => {
         const st = s.stats();
         log(`stopped after ${st.served} answered, ${st.declined} declined, ${st.malformed} malformed, ${st.failed} failed request(s)`);
         process.off('SIGTERM', onTerm);

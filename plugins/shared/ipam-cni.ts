@@ -22,6 +22,7 @@ import { checkName, IpamStore } from '../../ipam/store.js';
 import { stateRoot } from '../../common/paths.js';
 import { isTsnetError } from '../../common/errors.js';
 import { IpamState, type Owner } from '../../ipam/state.js';
+import { clusterIpamAdd, clusterIpamCheck, clusterIpamDel, clusterIpamPrecheck, usesClusterStore } from './ipam-cluster.js';
 
 /** What the caller (CLI, engine, executable) provides besides the config. */
 export interface IpamRuntime {
@@ -238,6 +239,7 @@ function allocateAll(res: Resolved, state: IpamState, owner: Owner, requested: A
 }
 
 export async function ipamAdd(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}): Promise<Result> {
+  if (usesClusterStore(conf)) return clusterIpamAdd(conf, args); // "store": cluster-wide, in etcd
   const owner = ownerOf(args);
   const requested = requestedIps(conf, args);
   const routes = routesOf(conf);
@@ -263,6 +265,7 @@ export async function ipamAdd(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}
  * network not made yet has no ranges to check requests against.
  */
 export async function ipamPrecheck(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}): Promise<void> {
+  if (usesClusterStore(conf)) return clusterIpamPrecheck(conf, args);
   const owner = ownerOf(args);
   const requested = requestedIps(conf, args);
   routesOf(conf);
@@ -278,6 +281,7 @@ export async function ipamPrecheck(conf: NetConf, args: CniArgs, rt: IpamRuntime
 
 /** Release what (containerID, ifname) holds. Idempotent; a missing store or network is success. */
 export async function ipamDel(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}): Promise<void> {
+  if (usesClusterStore(conf)) return clusterIpamDel(conf, args);
   const owner = ownerOf(args);
   const res = await resolve(conf, rt, 'read');
   if (!res || !res.store.exists()) return;
@@ -290,6 +294,7 @@ export async function ipamDel(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}
 
 /** The owner must hold an address in every range set. */
 export async function ipamCheck(conf: NetConf, args: CniArgs, rt: IpamRuntime = {}): Promise<void> {
+  if (usesClusterStore(conf)) return clusterIpamCheck(conf, args);
   const owner = ownerOf(args);
   const res = await resolve(conf, rt, 'read');
   if (!res) throw new CniError(ErrorCode.InvalidNetworkConfig, `network of ${JSON.stringify(conf.name)} does not exist (anymore)`);
@@ -311,6 +316,7 @@ export async function ipamCheck(conf: NetConf, args: CniArgs, rt: IpamRuntime = 
 
 /** CNI 1.1 GC: release every allocation not owned by an attachment in conf["cni.dev/valid-attachments"]. */
 export async function ipamGc(conf: NetConf, _args?: CniArgs, rt: IpamRuntime = {}): Promise<{ released: string[] }> {
+  if (usesClusterStore(conf)) return { released: [] }; // a dead host's addresses go with its lease
   const valid = conf['cni.dev/valid-attachments'];
   if (!Array.isArray(valid)) throw invalid('GC needs "cni.dev/valid-attachments" (an array of {containerID, ifname})');
   for (const [i, v] of valid.entries()) {

@@ -10,6 +10,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { TsnetError } from '../common/errors.js';
+import { USER_CHAIN } from './nftables.js';
 
 const run = promisify(execFile);
 
@@ -54,11 +55,18 @@ export async function legacyForwardDrops(): Promise<LegacyFamily[]> {
   return out;
 }
 
-/** Puts each rule (iptables arguments after the chain) first in FORWARD unless it is there (`-C`). */
+/**
+ * Puts each rule (iptables arguments after the chain) in FORWARD unless it is there (`-C`): right after the jump
+ * to DOCKER-USER where there is one (a user's rules there filter tsnet's networks too, as they filter Docker's),
+ * else first.
+ */
 export async function legacyInsert(family: LegacyFamily, rules: string[][]): Promise<void> {
   for (const rule of rules) {
     if ((await iptables(family, ['-C', 'FORWARD', ...rule])).ok) continue;
-    const r = await iptables(family, ['-I', 'FORWARD', ...rule]);
+    const listed = await iptables(family, ['-S', 'FORWARD']);
+    const appended = listed.stdout.split('\n').filter((l) => l.startsWith('-A FORWARD '));
+    const jump = appended.indexOf(`-A FORWARD -j ${USER_CHAIN}`);
+    const r = await iptables(family, ['-I', 'FORWARD', ...(jump >= 0 ? [String(jump + 2)] : []), ...rule]);
     if (!r.ok)
       throw new TsnetError(
         `${PROGRAM[family]} -I FORWARD ${rule.join(' ')}`,

@@ -332,6 +332,13 @@ export async function forwardDropChains(): Promise<ForeignChain[]> {
   return foreignForwardChains(await listChains(nfSocket())).filter((c) => c.policy === 'drop');
 }
 
+/**
+ * The chain a firewall's users filter forwarded traffic in before anything else (dockerd jumps to it first in
+ * FORWARD): a group's accept rules go right after that jump, so the user's rules there filter tsnet's networks
+ * too, as they filter Docker's; where there is no such jump they go first.
+ */
+export const USER_CHAIN = 'DOCKER-USER';
+
 /** The tag of a group's rules in other tables (their comment): `tsnet:<owner>`. */
 export const foreignTag = (owner: string): string => `tsnet:${owner}`;
 
@@ -390,8 +397,15 @@ export async function putGroup(g: RuleGroup, opts: { ifAbsent?: boolean } = {}):
     ];
     if (g.foreign) {
       for (const c of forward.filter((f) => f.policy === 'drop')) {
+        const after = (await listChainRules(sock, c)).find((r) => r.jumps.includes(USER_CHAIN))?.handle;
         for (const exprs of g.foreign(c))
-          ops.push(newRule(c.table, c.chain, exprs, foreignTag(g.owner), { insert: true, family: FAMILIES[c.family] }));
+          ops.push(
+            newRule(c.table, c.chain, exprs, foreignTag(g.owner), {
+              insert: true,
+              ...(after === undefined ? {} : { after }),
+              family: FAMILIES[c.family],
+            }),
+          );
       }
     }
     await apply(sock, ops, `write the forwarding rules of ${tag}`);

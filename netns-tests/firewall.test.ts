@@ -200,7 +200,7 @@ describe('firewall: isolation, --internal, icc, and a host firewall that drops f
     await served(s, 8083, 'from-a2');
     assert.deepEqual(works(s, a2, 8083, 'from-a2'), ALL);
 
-    // iptables still reads its table (dockerd keeps working), with tsnet's accepts first in FORWARD.
+    // iptables still reads its table (dockerd keeps working), with tsnet's accepts in FORWARD.
     const fwd = s.ok('iptables', '-S', 'FORWARD');
     assert.match(fwd, /^-P FORWARD DROP$/m);
     assert.match(fwd, new RegExp(`^-A FORWARD -i ${br} -m comment --comment "?tsnet:fw:${br}"? -j ACCEPT$`, 'm'));
@@ -212,6 +212,14 @@ describe('firewall: isolation, --internal, icc, and a host firewall that drops f
       ),
     );
     assert.match(fwd, /^-A FORWARD -j DOCKER-USER$/m);
+    // tsnet's accepts come right after dockerd's jump to DOCKER-USER: a user's rules there filter tsnet's networks
+    // as they filter Docker's (a DROP there stops the network's egress; gone, egress is back)
+    const appended = fwd.split('\n').filter((l) => l.startsWith('-A FORWARD '));
+    assert.equal(appended[0], '-A FORWARD -j DOCKER-USER', "dockerd's jump stays first");
+    assert.match(appended[1] ?? '', new RegExp(`tsnet:fw:${br}`));
+    s.ok('iptables', '-I', 'DOCKER-USER', '-i', br, '-j', 'DROP');
+    assert.equal(works(s, a2, 8083, 'from-a2').egress, false, "a user's DROP in DOCKER-USER filters the tsnet network");
+    s.ok('iptables', '-D', 'DOCKER-USER', '-i', br, '-j', 'DROP');
     s.ok('iptables', '-I', 'DOCKER-USER', '-s', '192.0.2.0/24', '-j', 'DROP'); // dockerd can still change it
     assert.match(s.ok('ip6tables', '-S', 'FORWARD'), new RegExp(`-i ${br} .*tsnet:fw:${br}`));
 
@@ -253,6 +261,9 @@ describe('firewall: isolation, --internal, icc, and a host firewall that drops f
   it('a host on legacy iptables whose FORWARD drops: the accepts go in through iptables-legacy and leave with the last container', async (t) => {
     const s = await sim(t);
     s.ok('iptables-legacy', '-P', 'FORWARD', 'DROP');
+    s.ok('iptables-legacy', '-A', 'FORWARD', '-s', '192.0.2.0/24', '-j', 'DROP');
+    s.ok('iptables-legacy', '-N', 'DOCKER-USER');
+    s.ok('iptables-legacy', '-A', 'FORWARD', '-j', 'DOCKER-USER');
     const br = makeNetwork(s, 'A', '--subnet', '10.91.7.0/24');
     s.tsnet('run', '-d', '--name', 'a1', '--net', 'A', 'img', 'sleep', '300');
     s.tsnet('run', '-d', '--name', 'a2', '--net', 'A', '-p', '8084:80', 'img', 'sh', '-c', HTTPD('from-a2'));
@@ -268,6 +279,9 @@ describe('firewall: isolation, --internal, icc, and a host firewall that drops f
         'm',
       ),
     );
+    const appended = fwd.split('\n').filter((l) => l.startsWith('-A FORWARD '));
+    assert.equal(appended[1], '-A FORWARD -j DOCKER-USER');
+    assert.match(appended[2] ?? '', /tsnet:fw:/, 'right after the jump to DOCKER-USER');
     s.ok('iptables-legacy', '-F', 'FORWARD'); // a firewall reload, say
     assert.deepEqual(works(s, a2, 8084, 'from-a2'), NONE);
     s.tsnet('network', 'reload');

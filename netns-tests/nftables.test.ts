@@ -69,7 +69,7 @@ describe('nftables over netlink', { skip: needsRoot }, () => {
 });
 
 describe('rule groups and the forward chains of other tables', { skip: needsRoot }, () => {
-  it('a group is its chains and rules, first in every other forward chain that drops (as iptables reads them), and goes whole', (t) => {
+  it('a group is its chains and rules, first in every other forward chain that drops (after a jump to DOCKER-USER; as iptables reads them), and goes whole', (t) => {
     const ns = world(t).netns('nftg');
     // dockerd's iptables-nft FORWARD (policy DROP, DOCKER-USER), ip6tables likewise, a native firewall's inet
     // chain that drops, and one that accepts (left alone).
@@ -117,14 +117,15 @@ describe('rule groups and the forward chains of other tables', { skip: needsRoot
     );
     const open = text.slice(text.indexOf('table inet open {'));
     assert.doesNotMatch(open.slice(0, open.indexOf('\n}\n')), /br-t/, 'a chain that accepts is left alone');
-    // iptables reads its tables back, ours first, DOCKER-USER after.
+    // iptables reads its tables back: dockerd's jump to DOCKER-USER first (a user's rules there filter tsnet's
+    // networks too), ours right after it.
     const ipt = spawnSync('ip', ['netns', 'exec', ns, 'iptables', '-S', 'FORWARD'], { encoding: 'utf8' });
     assert.equal(ipt.status, 0, ipt.stderr);
     assert.deepEqual(ipt.stdout.trim().split('\n'), [
       '-P FORWARD DROP',
+      '-A FORWARD -j DOCKER-USER',
       '-A FORWARD -o br-t -m conntrack --ctstate RELATED,ESTABLISHED,DNAT -m comment --comment "tsnet:fw:br-t" -j ACCEPT',
       '-A FORWARD -i br-t -m comment --comment "tsnet:fw:br-t" -j ACCEPT',
-      '-A FORWARD -j DOCKER-USER',
     ]);
     const ip6 = spawnSync('ip', ['netns', 'exec', ns, 'ip6tables', '-S', 'FORWARD'], { encoding: 'utf8' });
     assert.match(ip6.stdout, /-A FORWARD -i br-t -m comment --comment "tsnet:fw:br-t" -j ACCEPT/);

@@ -6,10 +6,13 @@ import { describe, it } from 'node:test';
 import { AttrMap, attrsSize, encodeAttrs, type Attr } from './attrs.js';
 import {
   decodeChain,
+  decodeRule,
   encodeBatch,
   ifnameMatch,
   jump,
+  masquerade,
   newBaseChain,
+  newRule,
   NF_INET_FORWARD,
   NFPROTO_IPV4,
   xtConntrackMatch,
@@ -80,5 +83,26 @@ describe('nf_tables chains', () => {
       policy: 1,
       type: 'filter',
     });
+  });
+});
+
+describe('nf_tables rules', () => {
+  const ruleMsg = (op: ReturnType<typeof newRule>) => splitMessages(encodeBatch([op], 1))[1]!;
+
+  it("a rule decodes back with the chains its verdicts jump to (dockerd's -j DOCKER-USER)", () => {
+    const r = decodeRule(ruleMsg(newRule('filter', 'FORWARD', [jump('DOCKER-USER')], 'x')).payload);
+    assert.deepEqual(r.jumps, ['DOCKER-USER']);
+    assert.equal(r.comment, 'x');
+    assert.deepEqual(decodeRule(ruleMsg(newRule('t', 'c', [masquerade()], 'y')).payload).jumps, []);
+  });
+
+  it('insert puts a rule first; after puts it behind the rule of that handle (NLM_F_APPEND + NFTA_RULE_POSITION)', () => {
+    const NLM_F_APPEND = 0x800;
+    const first = ruleMsg(newRule('t', 'c', [masquerade()], 'y', { insert: true }));
+    assert.equal(first.flags & NLM_F_APPEND, 0);
+    assert.equal(AttrMap.parse(first.payload, 4).raw(6), undefined, 'no position');
+    const after = ruleMsg(newRule('t', 'c', [masquerade()], 'y', { insert: true, after: 42n }));
+    assert.equal(after.flags & NLM_F_APPEND, NLM_F_APPEND);
+    assert.equal(AttrMap.parse(after.payload, 4).raw(6)!.readBigUInt64BE(0), 42n, 'NFTA_RULE_POSITION');
   });
 });

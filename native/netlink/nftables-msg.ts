@@ -33,6 +33,7 @@ export const NFTA_RULE_TABLE = 1;
 export const NFTA_RULE_CHAIN = 2;
 export const NFTA_RULE_HANDLE = 3;
 const NFTA_RULE_EXPRESSIONS = 4;
+const NFTA_RULE_POSITION = 6;
 export const NFTA_RULE_USERDATA = 7;
 const NFTA_LIST_ELEM = 1;
 const NFTA_EXPR_NAME = 1;
@@ -160,24 +161,26 @@ export function delRule(table: string, chain: string, handle: bigint, family?: n
 
 /**
  * A rule with `comment` (libnftnl's user data: what `nft list` and iptables-nft show as its comment), appended
- * to the chain, or with `insert` put first in it (NEWRULE without NLM_F_APPEND and no position).
+ * to the chain, with `insert` put first in it (NEWRULE without NLM_F_APPEND and no position), or with `after`
+ * put right after the rule of that handle (NLM_F_APPEND with NFTA_RULE_POSITION).
  */
 export function newRule(
   table: string,
   chain: string,
   exprs: Attr[],
   comment: string,
-  opts: { insert?: boolean; family?: number } = {},
+  opts: { insert?: boolean; after?: bigint; family?: number } = {},
 ): NftOp {
   const text = Buffer.concat([Buffer.from(comment, 'utf8'), Buffer.from([0])]);
   if (text.length > 255) throw new RangeError(`nftables rule comment longer than 254 bytes: ${comment}`);
   const udata = Buffer.concat([Buffer.from([NFTNL_UDATA_RULE_COMMENT, text.length]), text]);
   return {
     msg: NFT_MSG_NEWRULE,
-    flags: NLM_F_CREATE | (opts.insert ? 0 : NLM_F_APPEND),
+    flags: NLM_F_CREATE | (opts.insert && opts.after === undefined ? 0 : NLM_F_APPEND),
     attrs: [
       str(NFTA_RULE_TABLE, table),
       str(NFTA_RULE_CHAIN, chain),
+      ...(opts.after === undefined ? [] : [be64(NFTA_RULE_POSITION, opts.after)]),
       nest(NFTA_RULE_EXPRESSIONS, exprs, true),
       bytes(NFTA_RULE_USERDATA, udata),
     ],
@@ -219,12 +222,31 @@ export interface RuleInfo {
   chain: string;
   handle: bigint;
   comment?: string;
+  /** The chains its verdicts jump or go to (`jump DOCKER-USER`, iptables' `-j DOCKER-USER`). */
+  jumps: string[];
+}
+
+/** The chain names of the jump/goto verdicts among a rule's expressions (immediate expressions only). */
+function verdictChains(exprs: AttrMap | undefined): string[] {
+  const out: string[] = [];
+  for (const el of exprs?.all ?? []) {
+    if (el.type !== NFTA_LIST_ELEM) continue;
+    const e = AttrMap.parse(el.value);
+    if (e.str(NFTA_EXPR_NAME) !== 'immediate') continue;
+    const chain = e.nested(NFTA_EXPR_DATA)?.nested(2 /* NFTA_IMMEDIATE_DATA */)?.nested(NFTA_DATA_VERDICT)?.str(NFTA_VERDICT_CHAIN);
+    if (chain) out.push(chain);
+  }
+  return out;
 }
 
 export function decodeRule(payload: Buffer): RuleInfo {
   const a = AttrMap.parse(payload, 4);
   const handle = a.raw(NFTA_RULE_HANDLE);
-  const info: RuleInfo = { chain: a.str(NFTA_RULE_CHAIN) ?? '', handle: handle && handle.length === 8 ? handle.readBigUInt64BE(0) : 0n };
+  const info: RuleInfo = {
+    chain: a.str(NFTA_RULE_CHAIN) ?? '',
+    handle: handle && handle.length === 8 ? handle.readBigUInt64BE(0) : 0n,
+    jumps: verdictChains(a.nested(NFTA_RULE_EXPRESSIONS)),
+  };
   const ud = a.raw(NFTA_RULE_USERDATA);
   for (let off = 0; ud && off + 2 <= ud.length;) {
     const type = ud[off]!;

@@ -25,7 +25,8 @@
 // needs nf_conntrack_bridge, which kernels such as this one lack.)
 //
 // An accept here does not override a drop in another table at the same hook (dockerd's FORWARD policy DROP,
-// a firewall's `policy drop`): the group also puts, first in each such chain, `iifname B accept` and
+// a firewall's `policy drop`): the group also puts, first in each such chain (right after dockerd's jump to
+// DOCKER-USER where there is one, so a user's rules there filter tsnet's networks too), `iifname B accept` and
 // `oifname B ctstate RELATED,ESTABLISHED,DNAT accept` (native/nftables.ts: in iptables-nft's own encoding), as
 // libvirt and netavark's iptables driver do with the FORWARD chain. Unsolicited traffic into the network stays
 // that firewall's call; what tsnet's table drops stays dropped. On a host on legacy iptables (x_tables, no

@@ -296,7 +296,12 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
     const shown = JSON.parse(e1.ok('network', 'inspect', en))[0];
     assert.deepEqual(shown.allocations, { [ipA]: { containerID: a, ifname: 'eth0' } }, "network inspect: this host's addresses");
     assert.equal(shown.dns.enabled, false);
-    assert.match(e1.ok('network', 'ls'), new RegExp(`${en}\\s+overlay\\s+10\\.203\\.0\\.0/24\\s+\\S+\\s+1$`, 'm'));
+    assert.match(e1.ok('network', 'ls'), new RegExp(`^\\S+\\s+${en}\\s+overlay\\s+global$`, 'm'), "docker's columns, an overlay's scope");
+    assert.match(
+      e1.ok('network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Subnet}} {{.InUse}}'),
+      new RegExp(`^${en} overlay 10\\.203\\.0\\.0/24 1$`, 'm'),
+      "this host's one address in use",
+    );
     await eventually(`engine container on h1 → ${ipB} on h2`, () => e1.tsnet('exec', a, 'ping', '-c1', '-W1', ipB).status === 0);
     await eventually(`engine container on h2 → ${ipA} on h1`, () => e2.tsnet('exec', b, 'ping', '-c1', '-W1', ipA).status === 0);
     const published = e1.tsnet('run', '--rm', '--net', en, '-p', '8080:80', 'img', 'true');

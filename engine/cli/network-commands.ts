@@ -238,7 +238,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             ID: n.id.slice(0, 12),
             Name: n.name,
             Driver: n.driver,
-            Scope: 'local',
+            Scope: n.driver === 'overlay' ? 'global' : 'local', // as Docker shows a multi-host driver's networks
             Subnet: n.subnet,
             Gateway: n.gateway ?? '',
             IPv6: !!n.subnet6,

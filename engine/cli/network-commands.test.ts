@@ -190,3 +190,42 @@ test(
     }
   },
 );
+
+test(
+  "network reclaim-host: a dead host's lease is revoked, its blocks and membership go at once; an unknown host is an error",
+  { skip: needsEtcd },
+  async () => {
+    const etcd = await startEtcd();
+    const cacheDir = mkdtempSync(join(tmpdir(), 'tsnet-cli-reclaim-'));
+    const { ClusterStore } = await import('../../ipam/cluster/store.js');
+    const store = new ClusterStore({ url: etcd.url, cacheDir });
+    try {
+      const { network } = await store.ensureNetwork({ name: 'ov', subnet: '10.62.0.0/24', blockPrefix: 28 });
+      const gone = await store.ensureHost('gone', '192.0.2.10', [], 600);
+      await store.join('ov', 'gone', gone);
+      await store.allocate(network, 'gone', gone, 'c1', 'eth0');
+      assert.deepEqual(
+        (await store.blocks('ov')).map((b) => b.host),
+        ['gone'],
+      );
+      const lines: string[] = [];
+      const errs: string[] = [];
+      const cli = (argv: string[]) =>
+        networkCommands({ out: (s) => lines.push(s), err: (s) => errs.push(s) })
+          .exitOverride()
+          .parseAsync(argv, { from: 'user' });
+      await cli(['reclaim-host', 'gone', '--store', etcd.url]);
+      assert.deepEqual([lines, errs], [['gone'], []]);
+      assert.deepEqual(await store.blocks('ov'), [], 'its block is free now, not after 600 s');
+      assert.deepEqual(await store.members('ov'), []);
+      await cli(['reclaim-host', 'gone', '--store', etcd.url]);
+      assert.match(errs.pop() ?? '', /host gone: not in the store/);
+      assert.equal(process.exitCode, 1);
+      process.exitCode = 0;
+    } finally {
+      store.close();
+      await etcd.dispose();
+      rmSync(cacheDir, { recursive: true, force: true });
+    }
+  },
+);

@@ -344,6 +344,35 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     );
 
   cmd
+    .command('reclaim-host')
+    .description(
+      "overlay: give a dead host's blocks, addresses and tunnel endpoint back now (revokes its lease in the cluster store) " +
+        'instead of when its lease runs out. Only for a host that is down: one still running keeps handing out addresses ' +
+        'from the blocks it holds until its own record of the lease runs out, so the same address could be given twice',
+    )
+    .argument('<host>', "the host's name in the store (its --host-name, or its hostname)")
+    .requiredOption('--store <url>', 'the cluster store, etcd://HOST:2379[,HOST:2379…] (etcds:// for TLS)')
+    .option('--store-ca <file>', "CA certificate (PEM) of the store's TLS")
+    .option('--store-cert <file>', 'client certificate (PEM) for the store')
+    .option('--store-key <file>', 'client key (PEM) for the store')
+    .action(
+      guard(async (host: string, o: { store: string; storeCa?: string; storeCert?: string; storeKey?: string }) => {
+        const { ClusterStore } = await import('../../ipam/cluster/store.js');
+        const tls = o.storeCa || o.storeCert || o.storeKey ? { ca: o.storeCa, cert: o.storeCert, key: o.storeKey } : undefined;
+        const store = new ClusterStore({ url: o.store, ...(tls ? { tls } : {}) });
+        try {
+          if (!(await store.reclaimHost(host)))
+            throw new Error(
+              `host ${host}: not in the store ${o.store} (its lease ran out already, or the name differs: see its --host-name)`,
+            );
+          out(host);
+        } finally {
+          store.close();
+        }
+      }),
+    );
+
+  cmd
     .command('prune')
     .description(
       "remove every network of this host no container uses (no address allocated), as docker network prune; overlay networks are left alone (leave one with 'network rm')",

@@ -19,7 +19,7 @@ const opt = (k: string, d: string) => (args.includes(k) ? args[args.indexOf(k) +
 const net = opt('--net', 'bridge');
 const n = Number(opt('-n', '20'));
 // The CLI as users run it: the bundle, through its interpreter line.
-const cli = fileURLToPath(new URL('../engine/cli/tsnet.mjs', import.meta.url));
+const cli = fileURLToPath(new URL('../engine/cli/tsnet.cjs', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsnet-bench-'));
 const id = Math.random().toString(16).slice(2, 8);
 const hostNs = `tsb-run-${id}`;
@@ -50,7 +50,7 @@ function helperAlone(rounds: number): void {
   const probe = tsnet('run', '-d', '--net', 'none', 'bench', 'sleep', '600').trim();
   const conf = readFileSync(join(dir, 'tsnet', 'containers', probe, 'init.conf'), 'utf8');
   tsnet('rm', '-f', probe);
-  const own = ['rootfs', 'upper', 'work', 'pidfile', 'exitfile', 'onexit', 'cgroup', 'netns', 'lo_up', 'arg', 'bind'];
+  const own = ['rootfs', 'upper', 'work', 'pidfile', 'exitfile', 'onexit', 'notify', 'cgroup', 'netns', 'lo_up', 'arg', 'bind'];
   const confinement = ['caps', 'no_new_privs', 'seccomp_default', 'seccomp_arch', 'seccomp', 'seccomp_cache', 'mask', 'ro'];
   const keep = (line: string, drop: string[]) => !drop.includes(line.split('=')[0]!);
   const lines = conf.split('\n').filter((l) => l && !l.startsWith('#') && keep(l, own));

@@ -18,6 +18,7 @@ import { reclaim, reclaimAll } from '../containers/reclaim.js';
 import { restartContainer, startExisting } from '../containers/restart.js';
 import { formatError } from './format-error.js';
 import { renderTemplate } from './go-template.js';
+import { trace } from '../../common/trace.js';
 import { collect, parseLimits, parsePorts, parseTimeout, securityOptions } from './options.js';
 
 interface RunFlags {
@@ -49,11 +50,14 @@ interface RunFlags {
 async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   // what dead containers (supervisor killed) still hold, published ports included, is reclaimed first
   await reclaimAll();
+  trace('reclaimed');
   // host ports are bound before the container exists: a refusal leaves no record, rule or address behind
   const held = await reservePorts([...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image) : [])]);
   let cfg: ContainerConfig;
   try {
+    trace('ports-reserved');
     cfg = create(image, cmd, f, held.ports);
+    trace('created');
   } catch (e) {
     releaseHeldPorts(held);
     throw e;
@@ -74,6 +78,7 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
   const code = await started.exited;
+  trace('done');
   for (const [s, h] of handlers) process.off(s, h);
   process.exitCode = code;
 }

@@ -57,12 +57,27 @@ export function saveConfig(c: ContainerConfig): void {
   writeJsonAtomic(files.config(c.id), c);
 }
 
+/**
+ * state.json is replaced atomically but not synced (a run writes it some seven times, and each fsync waits for
+ * the disk): it describes processes, namespaces, cgroups and rules, which a power loss ends anyway. After one it
+ * may be an older version — the cleanup it leads to is idempotent — or unreadable (readState).
+ */
 export function saveState(id: string, s: ContainerState): void {
-  writeJsonAtomic(files.state(id), s);
+  writeJsonAtomic(files.state(id), s, { sync: false });
+}
+
+/** The recorded state; an unreadable state.json (a power loss while it was replaced) reads as never started. */
+function readState(id: string): ContainerState | undefined {
+  try {
+    return readJsonIfExists<ContainerState>(files.state(id));
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    return { status: 'created', error: 'state.json was unreadable (a power loss?); cleaned up as a container that never started' };
+  }
 }
 
 export function updateState(id: string, patch: Partial<ContainerState>): ContainerState {
-  const s = { ...(readJsonIfExists<ContainerState>(files.state(id)) ?? { status: 'created' as const }), ...patch };
+  const s = { ...(readState(id) ?? { status: 'created' as const }), ...patch };
   saveState(id, s);
   return s;
 }
@@ -86,7 +101,7 @@ export function readPidFile(id: string): number | undefined {
 export function loadContainer(id: string): Container | undefined {
   const config = readJsonIfExists<ContainerConfig>(files.config(id));
   if (!config) return undefined;
-  const state: ContainerState = readJsonIfExists<ContainerState>(files.state(id)) ?? { status: 'created' };
+  const state: ContainerState = readState(id) ?? { status: 'created' };
   if (state.status === 'removing') return { config, state };
   const exit = readExit(id);
   if (exit) {

@@ -1,0 +1,97 @@
+// The path of a `tsnet run --rm` as users run it (the bundled CLI through its code-cache launcher), in a
+// namespace that plays the host: a foreground run cleans up in the CLI itself — no exit hook, no second Node
+// start — and keeps the container's exit code; a CLI killed meanwhile still gets its container cleaned up by
+// the supervisor's exit hook; a detached container is cleaned up by the hook. What is asserted comes from the
+// kernel (`ip -j`) and the CLI's TSNET_TRACE lines (which process did what), never from timing.
+import assert from 'node:assert/strict';
+import { spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test, type TestContext } from 'node:test';
+import { BUNDLED_CLI, EngineFixture, leftovers } from '../engine/testing/cli.js';
+import { ipj, needsRoot, world, type World } from './harness.js';
+
+const skip = needsRoot || (!existsSync(BUNDLED_CLI) ? `${BUNDLED_CLI} not built (npm run build:cni)` : false);
+
+interface Mark {
+  pid: number;
+  phase: string;
+}
+/** The TSNET_TRACE lines of a command's stderr. */
+function marks(stderr: string): Mark[] {
+  return stderr
+    .split('\n')
+    .map((l) => /^tsnet-trace (\d+) [\d.]+ (\S+)$/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ pid: Number(m[1]), phase: m[2]! }));
+}
+
+/** Waits (polling) until `ok()`; the deadline only stops a hung scenario, nothing is timed. */
+async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function engine(t: TestContext): { w: World; host: string; e: EngineFixture } {
+  const w = world(t);
+  const host = w.netns('runhost');
+  spawnSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
+  const e = new EngineFixture(w.tmpdir(), host, BUNDLED_CLI);
+  e.extraEnv = { TSNET_TRACE: '1' };
+  w.defer(() => e.removeAll());
+  e.ok('image', 'from-host', 'img', '--bin', 'sh,sleep,true');
+  return { w, host, e };
+}
+
+/** Nothing of the container is left: record, netns, cgroup, mounts, veth on the default bridge, address. */
+function nothingLeft(e: EngineFixture, host: string): void {
+  assert.deepEqual(e.ids(), [], 'no container record');
+  for (const l of ipj(host, 'link', 'show', 'type', 'veth')) assert.fail(`veth ${l.ifname} left in the host namespace`);
+  assert.deepEqual(JSON.parse(e.ok('network', 'inspect', 'bridge'))[0].allocations, {}, 'every address released');
+}
+
+test('a foreground run --rm cleans up in the CLI itself, with no exit hook, and keeps the exit code', { skip }, (t) => {
+  const { host, e } = engine(t);
+  const r = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'sh', '-c', 'echo out; exit 7');
+  assert.equal(r.status, 7, r.stderr);
+  assert.equal(r.stdout, 'out\n');
+  const m = marks(r.stderr);
+  const cli = m.find((x) => x.phase === 'cli-loaded')?.pid;
+  assert.ok(cli, `the CLI traced its start: ${r.stderr}`);
+  for (const phase of ['network-added', 'exited', 'cleaned-up', 'removed'])
+    assert.ok(
+      m.some((x) => x.pid === cli && x.phase === phase),
+      `${phase} done by the CLI (pid ${cli}): ${r.stderr}`,
+    );
+  assert.ok(!m.some((x) => x.phase === 'hook-start'), `no exit hook ran: ${r.stderr}`);
+  assert.equal(new Set(m.filter((x) => x.phase === 'node-start').map((x) => x.pid)).size, 1, 'one Node start');
+  nothingLeft(e, host);
+});
+
+test('a CLI killed while its foreground container runs: the exit hook cleans up', { skip }, async (t) => {
+  const { host, e } = engine(t);
+  const cli: ChildProcess = e.spawn('run', '--rm', '--net', 'bridge', 'img', 'sleep', '1');
+  let err = '';
+  cli.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  await until('the container to run', () => marks(err).some((x) => x.phase === 'running'));
+  assert.equal(ipj(host, 'link', 'show', 'type', 'veth').length, 1, 'attached');
+  cli.kill('SIGKILL'); // nsenter execs the CLI: this is the CLI
+  await new Promise((r) => cli.once('close', r));
+  await until('the exit hook to remove the container', () => e.ids().length === 0);
+  await until('the veth to go', () => ipj(host, 'link', 'show', 'type', 'veth').length === 0);
+  nothingLeft(e, host);
+});
+
+test('a detached run --rm is cleaned up by the exit hook when it ends', { skip }, async (t) => {
+  const { host, e } = engine(t);
+  const r = e.tsnet('run', '-d', '--rm', '--net', 'bridge', 'img', 'sleep', '1');
+  assert.equal(r.status, 0, r.stderr);
+  const id = r.stdout.trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  await until('the exit hook to remove the container', () => e.ids().length === 0);
+  assert.deepEqual(leftovers(e.root, id), []);
+  nothingLeft(e, host);
+});

@@ -1,11 +1,13 @@
 // The path of a `tsnet run --rm` as users run it (the bundled CLI through its code-cache launcher), in a
 // namespace that plays the host: a foreground run cleans up in the CLI itself — no exit hook, no second Node
 // start — and keeps the container's exit code; a CLI killed meanwhile still gets its container cleaned up by
-// the supervisor's exit hook; a detached container is cleaned up by the hook. What is asserted comes from the
-// kernel (`ip -j`) and the CLI's TSNET_TRACE lines (which process did what), never from timing.
+// the supervisor's exit hook; a detached container is cleaned up by the hook; with tsnetd running in that
+// namespace the network ADD and DEL go through it. What is asserted comes from the kernel (`ip -j`) and the
+// CLI's TSNET_TRACE lines (which process did what), never from timing.
 import assert from 'node:assert/strict';
-import { spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import { BUNDLED_CLI, EngineFixture, leftovers } from '../engine/testing/cli.js';
@@ -93,5 +95,44 @@ test('a detached run --rm is cleaned up by the exit hook when it ends', { skip }
   assert.match(id, /^[0-9a-f]{64}$/);
   await until('the exit hook to remove the container', () => e.ids().length === 0);
   assert.deepEqual(leftovers(e.root, id), []);
+  nothingLeft(e, host);
+});
+
+test("with tsnetd running, run's network ADD and DEL go through it; an untrusted socket is not used", { skip }, async (t) => {
+  const { w, host, e } = engine(t);
+  const dir = w.tmpdir(); // mkdtemp: root's, 0700
+  const socket = join(dir, 'tsnetd.sock');
+  const d = spawn('nsenter', [`--net=/run/netns/${host}`, process.execPath, BUNDLED_CLI, 'daemon', '--socket', socket], {
+    env: e.env(),
+    stdio: 'ignore',
+  });
+  w.defer(async () => {
+    if (d.exitCode === null && d.signalCode === null) {
+      d.kill('SIGKILL');
+      await new Promise((r) => d.once('close', r));
+    }
+  });
+  await until('tsnetd to listen', () => existsSync(socket));
+  e.extraEnv = { TSNET_TRACE: '1', TSNET_SOCKET: socket };
+  const r = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'sh', '-c', 'ip -4 -o addr show eth0');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /inet \d+\.\d+\.\d+\.\d+\//);
+  const m = marks(r.stderr).map((x) => x.phase);
+  assert.ok(m.includes('tsnetd-ADD-bridge'), `ADD through tsnetd: ${r.stderr}`);
+  assert.ok(m.includes('tsnetd-DEL-bridge'), `DEL through tsnetd: ${r.stderr}`);
+  nothingLeft(e, host);
+
+  // the same daemon behind a socket in a directory others can write: not believed, the plugins run in the CLI
+  const open = join(dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  const moved = join(open, 'tsnetd.sock');
+  spawnSync('mv', [socket, moved]); // still the daemon's listening socket, now where anyone could have put one
+  e.extraEnv = { TSNET_TRACE: '1', TSNET_SOCKET: moved };
+  const r2 = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'true');
+  assert.equal(r2.status, 0, r2.stderr);
+  const m2 = marks(r2.stderr).map((x) => x.phase);
+  assert.ok(!m2.some((p) => p.startsWith('tsnetd-')), `the untrusted socket was not used: ${r2.stderr}`);
+  assert.ok(m2.includes('network-added'));
   nothingLeft(e, host);
 });

@@ -1,7 +1,7 @@
 // Where the engine keeps its state: one root ($TSNET_ROOT, default /var/lib/tsnet).
 //   <root>/images/<id>/image.json        image record (name, layers, config)
 //   <root>/layers/<id>/                   an extracted layer (an overlay lower dir)
-//   <root>/containers/<id>/               config.json, state.json, pid, exit, init.conf, container.log,
+//   <root>/containers/<id>/               config.json, state.json, exit, init.conf, container.log,
 //                                         upper/, work/, rootfs/ (mount point), etc/ (hosts, resolv.conf, hostname)
 //   <root>/names/<name>                   holds the id of the container called <name> (created O_EXCL: unique)
 //   <root>/cache/seccomp/<hash>.bpf       seccomp filters the init helper compiled (written and read by it)

@@ -65,7 +65,7 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   if (f.detach) {
     await startContainer(cfg, undefined, held);
     process.stdout.write(`${cfg.id}\n`);
-    return;
+    exitNow(0);
   }
   const started = await startContainer(cfg, { stdout: process.stdout, stderr: process.stderr }, held);
   const forward = (sig: NodeJS.Signals) => () => {
@@ -80,7 +80,16 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   const code = await started.exited;
   trace('done');
   for (const [s, h] of handlers) process.off(s, h);
-  process.exitCode = code;
+  exitNow(code);
+}
+
+/**
+ * Ends the CLI once `run` is done, without the teardown of a natural exit (the heap, the isolate: a few ms):
+ * nothing is left to do — the supervisor and the output are done with, and stdout and stderr are synchronous on
+ * Linux (files, pipes, terminals). 'exit' handlers still run.
+ */
+function exitNow(code: number): never {
+  process.exit(code);
 }
 
 /** -P: the image's exposed ports, each on a free host port (none when the image records none). */

@@ -123,7 +123,6 @@ async function prepare(cfg: ContainerConfig, holdfds: number): Promise<void> {
       mode.kind === 'container'
         ? etcBinds(files.etc(getContainer(mode.ref).config.id))
         : writeEtcFiles(files.etc(id), cfg.hostname, network, { dns: cfg.dns, extraHosts: cfg.extraHosts });
-    rmSync(files.pid(id), { force: true });
     rmSync(files.exit(id), { force: true });
     writeFileSync(
       files.initConf(id),
@@ -141,7 +140,6 @@ async function prepare(cfg: ContainerConfig, holdfds: number): Promise<void> {
         bind: binds,
         env: cfg.env,
         cwd: cfg.workdir,
-        pidfile: files.pid(id),
         exitfile: files.exit(id),
         arg: cfg.cmd,
         onexit: exitHookArgv(id),

@@ -12,7 +12,6 @@ export const files = {
   dir: (id: string) => paths.container(id),
   config: (id: string) => join(paths.container(id), 'config.json'),
   state: (id: string) => join(paths.container(id), 'state.json'),
-  pid: (id: string) => join(paths.container(id), 'pid'),
   exit: (id: string) => join(paths.container(id), 'exit'),
   log: (id: string) => join(paths.container(id), 'container.log'),
   initConf: (id: string) => join(paths.container(id), 'init.conf'),
@@ -87,11 +86,6 @@ export function readExit(id: string): { code: number; at: string } | undefined {
   const t = readTextIfExists(files.exit(id));
   if (t === undefined || !t.trim()) return undefined;
   return { code: Number(t.trim()), at: statSync(files.exit(id)).mtime.toISOString() };
-}
-
-export function readPidFile(id: string): number | undefined {
-  const t = readTextIfExists(files.pid(id))?.trim();
-  return t ? Number(t) : undefined;
 }
 
 /**

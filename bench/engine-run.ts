@@ -81,6 +81,7 @@ const PHASES: [string, string, string][] = [
   ['CLI gone (supervisor answered, exit)', 'removed', 'end'],
 ];
 const splits: Record<string, number[]> = Object.fromEntries(PHASES.map(([l]) => [l, []]));
+let viaTsnetd = 0; // runs whose ADD went through tsnetd
 
 function tsnetRun(extra: string[]): number {
   const t0 = now();
@@ -92,8 +93,10 @@ function tsnetRun(extra: string[]): number {
     const m = /^tsnet-trace (\d+) ([\d.]+) (\S+)$/.exec(l);
     if (m) at[m[3]!] ??= Number(m[2]);
   }
-  if (!extra.length)
+  if (!extra.length) {
     for (const [label, from, to] of PHASES) if (at[from] !== undefined && at[to] !== undefined) splits[label]!.push(at[to]! - at[from]!);
+    if (at['tsnetd-ADD-bridge'] !== undefined) viaTsnetd++;
+  }
   return t1 - t0;
 }
 
@@ -292,6 +295,7 @@ async function main(): Promise<void> {
   }
   for (const e of engines) e.run(); // warm-up: the default network made, caches filled
   for (const s of Object.values(splits)) s.length = 0;
+  viaTsnetd = 0;
   for (let i = 0; i < n; i++) for (const e of engines) e.times.push(e.run());
 
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
@@ -310,6 +314,7 @@ async function main(): Promise<void> {
     console.log(`  ${label.padEnd(44)} ${median(xs).toFixed(1).padStart(6)} ms`);
   }
   console.log(`  ${'(sum of the medians)'.padEnd(44)} ${sum.toFixed(1).padStart(6)} ms`);
+  console.log(`  (network ADD through tsnetd in ${viaTsnetd} of ${splits[PHASES[0]![0]]!.length} runs)`);
   const nodeStart = Array.from({ length: 9 }, () => {
     const t0 = now();
     spawnSync(process.execPath, ['-e', '0'], { env });

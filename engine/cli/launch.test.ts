@@ -12,7 +12,11 @@ import { test } from 'node:test';
 const LAUNCHER = fileURLToPath(new URL('./tsnet.cjs', import.meta.url));
 
 function tsnet(root: string, ...args: string[]): string {
-  const r = spawnSync(process.execPath, [LAUNCHER, ...args], { env: { ...process.env, TSNET_ROOT: root }, encoding: 'utf8' });
+  return tsnetWith([], root, ...args);
+}
+
+function tsnetWith(nodeFlags: string[], root: string, ...args: string[]): string {
+  const r = spawnSync(process.execPath, [...nodeFlags, LAUNCHER, ...args], { env: { ...process.env, TSNET_ROOT: root }, encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
   return r.stdout;
 }
@@ -60,6 +64,19 @@ test(
     rmSync(file);
     tsnet(root, 'ps', '-a');
     assert.ok(!existsSync(join(dir, 'cli-ps-1-2-3-v0-x64.v8')), 'stale cache removed');
+
+    // Node started with other flags (the interpreter line's): a cache of its own, and neither replaces the other
+    tsnetWith(['--min-semi-space-size=16'], root, 'ps', '-a');
+    const both = readdirSync(dir).filter((f) => f.startsWith('cli-ps-'));
+    assert.equal(both.length, 2, both.join());
+    const inodes = both.map((f) => statSync(join(dir, f)).ino);
+    tsnet(root, 'ps', '-a');
+    tsnetWith(['--min-semi-space-size=16'], root, 'ps', '-a');
+    assert.deepEqual(
+      both.map((f) => statSync(join(dir, f)).ino),
+      inodes,
+      'both used, neither written again',
+    );
 
     // a state root others can write: no cache at all
     const open = mkdtempSync(join(tmpdir(), 'tsnet-launch-open-'));

@@ -6,7 +6,7 @@
 // The cache is bytecode that this process will execute as root, so it is read only from a directory no one
 // else can write: <state root>/cache/v8, made 0700, used only when it and the state root are owned by us and
 // writable by no group or other user (else the CLI runs without a cache). One file per command (what `run`
-// compiles differs from what `ps` does) and per bundle build (size, mtime, inode) and Node version; V8 checks
+// compiles differs from what `ps` does), per bundle build (size, mtime, inode), Node version and Node flags; V8 checks
 // the rest (its version, flags, a checksum) and rejects what does not match. A missing or rejected cache is
 // written at exit (temp file + rename) with everything the command compiled; files of other builds go then.
 import { closeSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
@@ -28,7 +28,7 @@ function isPrivate(path: string, uid: number, dir: boolean): boolean {
 }
 
 /** The cache file for this command and bundle build, in a private directory (made if missing); else undefined. */
-function cacheFile(build: string): string | undefined {
+function cacheFile(build: string, flags: string): string | undefined {
   const uid = process.getuid?.();
   if (uid === undefined) return undefined;
   const root = resolve(process.env.TSNET_ROOT || '/var/lib/tsnet');
@@ -41,10 +41,10 @@ function cacheFile(build: string): string | undefined {
     return undefined;
   }
   const cmd = process.argv.slice(2).find((a) => !a.startsWith('-'));
-  return join(dir, `cli-${cmd && CACHED.has(cmd) ? cmd : 'other'}-${build}.v8`);
+  return join(dir, `cli-${cmd && CACHED.has(cmd) ? cmd : 'other'}-${build}-${flags}.v8`);
 }
 
-/** Writes the cache atomically, and removes those of other builds. */
+/** Writes the cache atomically, and removes those of other bundle builds (or Node versions). */
 function writeCache(file: string, build: string, data: Buffer): void {
   const tmp = `${file}.${process.pid}.tmp`;
   try {
@@ -61,11 +61,21 @@ function writeCache(file: string, build: string, data: Buffer): void {
   }
 }
 
+/** FNV-1a, 32 bits: names a set of flags in a file name. */
+function fnv1a(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
 function main(): void {
   const source = readFileSync(bundle, 'utf8').replace(/^#!.*/, '');
   const st = statSync(bundle);
+  // V8 rejects a cache made under other flags: each way of starting Node (the interpreter line's flags, the exit
+  // hook's, `node tsnet.cjs`) keeps its own instead of replacing the other's at every call
+  const flags = fnv1a([...process.execArgv, process.env.NODE_OPTIONS ?? ''].join(' ')).toString(16);
   const build = `${st.size}-${Math.trunc(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}`;
-  const file = cacheFile(build);
+  const file = cacheFile(build, flags);
   const cachedData = file && isPrivate(file, process.getuid!(), false) ? readFileSync(file) : undefined;
   const script = new Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
     filename: bundle,

@@ -60,9 +60,12 @@ function tsnet(...a: string[]): string {
   return r.stdout;
 }
 const now = () => performance.timeOrigin + performance.now();
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const median = (xs: number[]) => {
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)]!;
+};
 function stats(xs: number[]): string {
-  const s = [...xs].sort((a, b) => a - b);
+  const s = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
   return `median ${median(xs).toFixed(1)} ms, min ${s[0]!.toFixed(1)} ms, max ${s[s.length - 1]!.toFixed(1)} ms`;
 }
 
@@ -129,11 +132,53 @@ function podmanSetup(tar: string): void {
   const r = inHost('podman', [...podmanBase, 'import', tar, 'localhost/tsnet-bench'], penv);
   if (r.status !== 0) throw new Error(`podman import: ${r.stderr}`);
 }
+/**
+ * A run that fails or hangs (docker 20.10 here once kept a container of `true` "Up" for minutes, its exit never
+ * reported) is not a time: it is removed by name, counted, reported, and left out of the medians.
+ */
+const RUN_TIMEOUT_MS = 60_000;
+const failures: Record<string, string[]> = {};
+let runNo = 0;
+function failed(engine: string, why: string, remove: (name: string) => void, name: string): number {
+  remove(name);
+  (failures[engine] ??= []).push(why.trim().split('\n')[0]!.slice(0, 200));
+  return Number.NaN;
+}
+
 function podmanRun(): number {
+  const name = `tsb-${id}-${runNo++}`;
   const t0 = now();
-  const r = inHost('podman', [...podmanBase, 'run', '--rm', '--net', 'bench', 'localhost/tsnet-bench', 'true'], penv);
-  if (r.status !== 0) throw new Error(`podman run: ${r.stderr}`);
-  return now() - t0;
+  const r = spawnSync(
+    'nsenter',
+    [
+      `--net=/run/netns/${hostNs}`,
+      'podman',
+      ...podmanBase,
+      'run',
+      '--rm',
+      '--name',
+      name,
+      '--net',
+      'bench',
+      'localhost/tsnet-bench',
+      'true',
+    ],
+    {
+      env: penv,
+      encoding: 'utf8',
+      timeout: RUN_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    },
+  );
+  const t = now() - t0;
+  if (r.status !== 0)
+    return failed(
+      'podman',
+      r.error ? `hung > ${RUN_TIMEOUT_MS / 1000} s` : r.stderr,
+      (n) => inHost('podman', [...podmanBase, 'rm', '-f', n], penv),
+      name,
+    );
+  return t;
 }
 
 // ── docker ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -142,7 +187,8 @@ const dockerPid = join(dir, 'docker.pid');
 const denv = { ...env, DOCKER_CONFIG: join(dir, 'docker-config') };
 let dockerd: ChildProcess | undefined;
 let dockerLog = '';
-const docker = (...a: string[]) => spawnSync(DOCKER, ['-H', `unix://${dockerSock}`, ...a], { env: denv, encoding: 'utf8' });
+const docker = (...a: string[]) =>
+  spawnSync(DOCKER, ['-H', `unix://${dockerSock}`, ...a], { env: denv, encoding: 'utf8', timeout: RUN_TIMEOUT_MS, killSignal: 'SIGKILL' });
 
 function sleepMs(ms: number): void {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
@@ -173,10 +219,12 @@ async function dockerSetup(tar: string): Promise<void> {
   if (r.status !== 0) throw new Error(`docker import: ${r.stderr}`);
 }
 function dockerRun(): number {
+  const name = `tsb-${id}-${runNo++}`;
   const t0 = now();
-  const r = docker('run', '--rm', '--net', 'bridge', 'tsnet-bench', 'true');
-  if (r.status !== 0) throw new Error(`docker run: ${r.stderr}\n--- dockerd ---\n${dockerLog.slice(-2000)}`);
-  return now() - t0;
+  const r = docker('run', '--rm', '--name', name, '--net', 'bridge', 'tsnet-bench', 'true');
+  const t = now() - t0;
+  if (r.status !== 0) return failed('docker', r.error ? `hung > ${RUN_TIMEOUT_MS / 1000} s` : r.stderr, (n) => docker('rm', '-f', n), name);
+  return t;
 }
 
 // ── tsnetd ─────────────────────────────────────────────────────────────────────────────────────────────
@@ -305,6 +353,8 @@ async function main(): Promise<void> {
   for (const e of engines) console.log(`${e.name.padEnd(30)} ${stats(e.times)}`);
   const ours = median(engines[0]!.times);
   for (const e of engines.slice(1)) console.log(`ratio tsnet/${e.name.split(' ')[0]} (medians): ${(ours / median(e.times)).toFixed(2)}`);
+  for (const [engine, whys] of Object.entries(failures))
+    console.log(`${engine}: ${whys.length} of ${n + 1} runs failed or hung, left out of its median: ${[...new Set(whys)].join('; ')}`);
   console.log('\nsplit of `tsnet run --rm bench true` (median of each phase over the rounds):');
   let sum = 0;
   for (const [label] of PHASES) {

@@ -66,6 +66,7 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
     await startContainer(cfg, undefined, held);
     process.stdout.write(`${cfg.id}\n`);
     exitNow(0);
+    return;
   }
   const started = await startContainer(cfg, { stdout: process.stdout, stderr: process.stderr }, held);
   const forward = (sig: NodeJS.Signals) => () => {
@@ -85,11 +86,12 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
 
 /**
  * Ends the CLI once `run` is done, without the teardown of a natural exit (the heap, the isolate: a few ms):
- * nothing is left to do — the supervisor and the output are done with, and stdout and stderr are synchronous on
- * Linux (files, pipes, terminals). 'exit' handlers still run.
+ * nothing is left to do but what stdout and stderr still hold (a write to a full pipe is queued), so the exit
+ * waits for them. 'exit' handlers still run.
  */
-function exitNow(code: number): never {
-  process.exit(code);
+function exitNow(code: number): void {
+  process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 
 /** -P: the image's exposed ports, each on a free host port (none when the image records none). */

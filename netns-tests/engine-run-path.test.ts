@@ -44,7 +44,7 @@ function engine(t: TestContext): { w: World; host: string; e: EngineFixture } {
   const e = new EngineFixture(w.tmpdir(), host, BUNDLED_CLI);
   e.extraEnv = { TSNET_TRACE: '1' };
   w.defer(() => e.removeAll());
-  e.ok('image', 'from-host', 'img', '--bin', 'sh,sleep,true');
+  e.ok('image', 'from-host', 'img', '--bin', 'sh,sleep,true,yes,head');
   return { w, host, e };
 }
 
@@ -71,6 +71,20 @@ test('a foreground run --rm cleans up in the CLI itself, with no exit hook, and 
   assert.ok(!m.some((x) => x.phase === 'hook-start'), `no exit hook ran: ${r.stderr}`);
   assert.equal(new Set(m.filter((x) => x.phase === 'node-start').map((x) => x.pid)).size, 1, 'one Node start');
   nothingLeft(e, host);
+});
+
+test("all of a foreground container's output reaches a reader that is slower than the container", { skip }, async (t) => {
+  const { e } = engine(t);
+  const cli = e.spawn('run', '--rm', '--net', 'none', 'img', 'sh', '-c', 'yes 0123456789 | head -c 3000000');
+  cli.stdout!.pause(); // the pipe fills; the CLI has to queue the rest
+  await sleep(1500);
+  let got = 0;
+  cli.stdout!.on('data', (d: Buffer) => (got += d.length));
+  cli.stdout!.resume();
+  const code = await new Promise((r) => cli.once('close', r));
+  assert.equal(code, 0);
+  assert.equal(got, 3_000_000, 'every byte, after the CLI is done');
+  assert.deepEqual(e.ids(), []);
 });
 
 test('a CLI killed while its foreground container runs: the exit hook cleans up', { skip }, async (t) => {

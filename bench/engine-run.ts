@@ -240,7 +240,7 @@ async function tsnetdStart(): Promise<void> {
 // ── the init helper alone ──────────────────────────────────────────────────────────────────────────────
 /** `tsnet-init run` of a `true` container, alone: the keys of a real container's init.conf, own dirs, no netns. */
 function helperAlone(rounds: number): void {
-  const probe = tsnet('run', '-d', '--net', 'none', 'bench', 'sleep', '600').trim();
+  const probe = tsnet('run', '-d', '--net', 'none', 'bench', 'sh', '-c', 'exec busybox sleep 600').trim();
   const conf = readFileSync(join(dir, 'tsnet', 'containers', probe, 'init.conf'), 'utf8');
   tsnet('rm', '-f', probe);
   const own = ['rootfs', 'upper', 'work', 'pidfile', 'exitfile', 'onexit', 'notify', 'cgroup', 'netns', 'lo_up', 'arg', 'bind'];

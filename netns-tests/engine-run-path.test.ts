@@ -112,6 +112,14 @@ test('a detached run --rm is cleaned up by the exit hook when it ends', { skip }
   nothingLeft(e, host);
 });
 
+test("a detached run whose command cannot be exec'd says so and exits 127", { skip }, (t) => {
+  const { e } = engine(t);
+  const r = e.tsnet('run', '-d', '--net', 'none', 'img', 'nosuchcmd');
+  assert.equal(r.status, 127, r.stderr);
+  assert.match(r.stderr, /did not start: exec nosuchcmd/);
+  assert.equal(r.stdout, '');
+});
+
 test("with tsnetd running, run's network ADD and DEL go through it; an untrusted socket is not used", { skip }, async (t) => {
   const { w, host, e } = engine(t);
   const dir = w.tmpdir(); // mkdtemp: root's, 0700

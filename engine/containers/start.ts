@@ -212,7 +212,8 @@ export async function startContainer(cfg: ContainerConfig, io?: ForegroundIo, he
   if (!pid || !io) {
     // detached, or not started: the exit hook cleans up when the container ends (or now)
     sock.destroy();
-    if (!io) child.unref();
+    // a detached container is let go; one that did not start is waited for (its error is read after it ends)
+    if (!io && pid) child.unref();
   }
   if (!pid) {
     // the exit file, or (after --rm removed it) the exit hook's status, which is the container's code

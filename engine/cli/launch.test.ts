@@ -65,7 +65,7 @@ test(
     tsnet(root, 'ps', '-a');
     assert.ok(!existsSync(join(dir, 'cli-ps-1-2-3-v0-x64.v8')), 'stale cache removed');
 
-    // Node started with other flags (the interpreter line's): a cache of its own, and neither replaces the other
+    // Node started with other flags: a cache of its own, and neither replaces the other
     tsnetWith(['--min-semi-space-size=16'], root, 'ps', '-a');
     const both = readdirSync(dir).filter((f) => f.startsWith('cli-ps-'));
     assert.equal(both.length, 2, both.join());

@@ -21,8 +21,7 @@ function cliMain(): string {
 
 /** The hook's argv, as the init helper's `onexit` config lines. */
 export function exitHookArgv(id: string): string[] {
-  // the interpreter line's flags of the bundled CLI (plugins/cni/build.mjs CLI_NODE_FLAGS)
-  return [process.execPath, '--min-semi-space-size=16', cliMain(), EXIT_HOOK_COMMAND, id];
+  return [process.execPath, cliMain(), EXIT_HOOK_COMMAND, id];
 }
 
 /**

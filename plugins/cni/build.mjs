@@ -42,14 +42,6 @@ export const REPO = resolve(here, '..', '..');
  */
 export const SHEBANG = '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node';
 
-/**
- * The CLI's: a young generation of 16 MB from the start, so a command (a `tsnet run` allocates ~6 MB) runs
- * without the two or three scavenges that growing it from 1 MB costs; the pages are touched only as used.
- * The exit hook starts Node with the same flag (engine/containers/exit-hook.ts).
- */
-export const CLI_NODE_FLAGS = ['--min-semi-space-size=16'];
-const CLI_SHEBANG = `${SHEBANG} ${CLI_NODE_FLAGS.join(' ')}`;
-
 /** What every bundle shares: one file for Node 20, minified, the native addon left external. */
 const ESBUILD_BASE = {
   bundle: true,
@@ -128,7 +120,7 @@ export async function bundleCli(root = REPO) {
     ...cjs,
     entryPoints: [join(root, 'engine', 'cli', 'launch.ts')],
     outfile,
-    banner: { js: `${CLI_SHEBANG}\n${cjs.banner.js}` },
+    banner: { js: `${SHEBANG}\n${cjs.banner.js}` },
   });
   chmodSync(outfile, 0o755);
   rmSync(join(dir, 'tsnet.mjs'), { force: true }); // the single ESM file of earlier builds

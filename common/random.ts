@@ -1,9 +1,10 @@
 // Randomness and hashing without node:crypto at start-up (loading it, with its OpenSSL bindings, ciphers and
 // streams, is a measurable share of a plugin's start: bench/README.md). Random bytes come from a pool filled
-// from the kernel's CSPRNG (/dev/urandom), one read per 256 bytes; node:crypto is loaded on first need (sha256,
-// or no /dev/urandom in a bare chroot).
+// from the kernel's CSPRNG (/dev/urandom), one read per 256 bytes; sha256 is ./sha256.ts; node:crypto is loaded
+// only when there is no /dev/urandom (a bare chroot) or for more than 256 bytes at once.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { sha256 } from './sha256.js';
 
 let cryptoModule: typeof import('node:crypto') | undefined;
 
@@ -13,8 +14,18 @@ export function nodeCrypto(): typeof import('node:crypto') {
   return cryptoModule;
 }
 
+/** SHA-256 of the UTF-8 of `text`, in hex. */
 export function sha256Hex(text: string): string {
-  return nodeCrypto().createHash('sha256').update(text).digest('hex');
+  return Buffer.from(sha256(Buffer.from(text, 'utf8'))).toString('hex');
+}
+
+/** A uniform random integer in [0, max) (max ≤ 2^32), from the pool. */
+export function randomInt(max: number): number {
+  const limit = Math.floor(0x100000000 / max) * max; // rejection sampling: no modulo bias
+  for (;;) {
+    const v = randomBytes(4).readUInt32BE(0);
+    if (v < limit) return v % max;
+  }
 }
 
 let pool: Buffer = Buffer.alloc(0);

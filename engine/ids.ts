@@ -1,9 +1,9 @@
 // Docker-style identifiers: 64-hex ids, 12-char short ids, adjective_noun names.
-import { randomBytes, randomInt } from 'node:crypto';
+import { randomHex, randomInt } from '../common/random.js';
 import { TsnetError } from '../common/errors.js';
 
 export function newId(): string {
-  return randomBytes(32).toString('hex');
+  return randomHex(32);
 }
 
 export function shortId(id: string): string {

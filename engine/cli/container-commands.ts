@@ -30,6 +30,7 @@ const PS_HEADERS: Record<string, string> = {
   Ports: 'PORTS',
   Names: 'NAMES',
 };
+import { trace } from '../../common/trace.js';
 import { collect, parseLimits, parsePorts, parseTimeout, securityOptions } from './options.js';
 
 interface RunFlags {
@@ -63,11 +64,14 @@ interface RunFlags {
 async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   // what dead containers (supervisor killed) still hold, published ports included, is reclaimed first
   await reclaimAll();
+  trace('reclaimed');
   // host ports are bound before the container exists: a refusal leaves no record, rule or address behind
   const held = await reservePorts(publishedPorts(image, f));
   let cfg: ContainerConfig;
   try {
+    trace('ports-reserved');
     cfg = create(image, cmd, f, held.ports);
+    trace('created');
   } catch (e) {
     releaseHeldPorts(held);
     throw e;
@@ -75,6 +79,7 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   if (f.detach) {
     await startContainer(cfg, undefined, held);
     process.stdout.write(`${cfg.id}\n`);
+    exitNow(0);
     return;
   }
   const started = await startContainer(cfg, { stdout: process.stdout, stderr: process.stderr }, held);
@@ -88,8 +93,19 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
   for (const [s, h] of handlers) process.on(s, h);
   const code = await started.exited;
+  trace('done');
   for (const [s, h] of handlers) process.off(s, h);
+  exitNow(code);
+}
+
+/**
+ * Ends the CLI once `run` is done, without the teardown of a natural exit (the heap, the isolate: a few ms):
+ * nothing is left to do but what stdout and stderr still hold (a write to a full pipe is queued), so the exit
+ * waits for them. 'exit' handlers still run.
+ */
+function exitNow(code: number): void {
   process.exitCode = code;
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
 }
 
 /**

@@ -9,6 +9,7 @@ import { NETNS_RUN_DIR } from '../../common/paths.js';
 import { readAttachments, type AttachmentRecord } from '../../plugins/attach/registry.js';
 import { listContainers } from '../containers/store.js';
 import { netnsOf } from '../network/netns.js';
+import { createRequire } from 'node:module';
 
 export interface GraphIface {
   name: string;
@@ -228,7 +229,8 @@ export function toText(m: GraphModel): string {
 }
 
 export async function toSvg(dot: string): Promise<string> {
-  const { instance } = await import('@viz-js/viz');
+  // required, not import()ed: the CLI runs as CommonJS through a code cache (launch.ts), where import() has no loader
+  const { instance } = createRequire(import.meta.url)('@viz-js/viz') as typeof import('@viz-js/viz');
   const viz = await instance();
   return viz.renderString(dot, { format: 'svg', engine: 'dot' });
 }

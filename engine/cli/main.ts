@@ -3,6 +3,10 @@
 //   tsnet: <thing>: <reason> (<fix>)
 import { exitCodeOf, formatError } from './format-error.js';
 import { buildProgram } from './program.js';
+import { trace } from '../../common/trace.js';
+
+trace('cli-loaded');
+process.once('exit', () => trace('exit'));
 
 async function main(): Promise<void> {
   try {

@@ -1,7 +1,7 @@
 // `tsnet exec CTR CMD…`: the init helper joins the container's ipc/uts/net/pid/cgroup/mnt namespaces and
 // cgroups and runs the command there, confined as the container is; its exit code is returned.
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomHex } from '../../common/random.js';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TsnetError } from '../../common/errors.js';
@@ -27,7 +27,7 @@ export async function execInContainer(ref: string, cmd: string[], opts: ExecOpti
     );
   }
   if (!cmd.length) throw new TsnetError('exec', 'no command given', 'write tsnet exec CONTAINER COMMAND [ARG…]');
-  const conf = join(files.dir(c.config.id), `exec-${randomBytes(4).toString('hex')}.conf`);
+  const conf = join(files.dir(c.config.id), `exec-${randomHex(4)}.conf`);
   writeFileSync(
     conf,
     encodeInitConfig({

@@ -3,6 +3,7 @@
 // when the CLI that started the container is gone. Here: that command line, its environment, and what it does.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { trace } from '../../common/trace.js';
 import { cleanupAfterExit } from './cleanup.js';
 import { removeContainer } from './rm.js';
 import { loadContainer, readExit } from './store.js';
@@ -14,7 +15,7 @@ export const EXIT_HOOK_COMMAND = '__container-exited';
  * faster to start), else the tsc output.
  */
 function cliMain(): string {
-  const bundle = fileURLToPath(new URL('../cli/tsnet.mjs', import.meta.url));
+  const bundle = fileURLToPath(new URL('../cli/tsnet.cjs', import.meta.url));
   return existsSync(bundle) ? bundle : fileURLToPath(new URL('../cli/main.js', import.meta.url));
 }
 
@@ -38,11 +39,14 @@ export function hookEnv(): NodeJS.ProcessEnv {
  */
 export async function containerExited(id: string): Promise<number> {
   const code = readExit(id)?.code ?? 125;
+  trace('hook-start');
   try {
     await cleanupAfterExit(id);
+    trace('cleaned-up');
   } finally {
     const c = loadContainer(id);
     if (c?.config.autoRemove) await removeContainer(id, { force: true, fromExitHook: true });
+    trace('removed');
   }
   return code;
 }

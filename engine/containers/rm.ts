@@ -8,6 +8,10 @@ import { signalPid, waitFor } from './stop.js';
 import { files, getContainer, loadContainer, releaseName, updateState } from './store.js';
 import { unmountLeftovers } from './unmount.js';
 
+/**
+ * `fromExitHook`: called by whoever cleans up for the supervisor (the exit hook, or a foreground CLI while the
+ * supervisor waits for it): no wait for the supervisor to go, and a cleanup it has just done is not redone.
+ */
 export async function removeContainer(ref: string, opts: { force?: boolean; fromExitHook?: boolean } = {}): Promise<string> {
   const c = /^[0-9a-f]{64}$/.test(ref) ? loadContainer(ref) : getContainer(ref);
   if (!c) return ref;
@@ -31,8 +35,9 @@ export async function removeContainer(ref: string, opts: { force?: boolean; from
     await waitFor(() => !sameProcessAlive(c.state.supervisorPid, c.state.supervisorStart), 5000);
   }
   if (!loadContainer(id)) return id; // the exit hook removed it (--rm)
+  const cleaned = opts.fromExitHook && loadContainer(id)?.state.cleanedUp === true; // just now, by the caller
   updateState(id, { status: 'removing' });
-  await cleanupAfterExit(id);
+  if (!cleaned) await cleanupAfterExit(id);
   unmountLeftovers(files.dir(id));
   rmSync(files.dir(id), { recursive: true, force: true });
   releaseName(c.config.name, id);

@@ -1,8 +1,13 @@
 // `tsnet run`, second half: cgroup, network, rootfs dirs and /etc files prepared, the init helper's config
-// written, the helper spawned in its own session, and the wait until it has exec'd the command.
+// written, the helper spawned in its own session, and the wait until it has exec'd the command — told by the
+// helper's supervisor on a socket (`notify=`), which also tells a foreground run when the container ended, so
+// the CLI cleans up itself instead of the exit hook (no second Node start); a detached container, or a CLI
+// that died, leaves it to the hook.
 import { spawn } from 'node:child_process';
+import type { Socket } from 'node:net';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { TsnetError } from '../../common/errors.js';
+import { trace } from '../../common/trace.js';
 import { imageById, lowerDirs } from '../images/store.js';
 import { createCgroup } from '../runtime/cgroups.js';
 import { initBinary } from '../runtime/init-binary.js';
@@ -11,7 +16,7 @@ import { procStartTime } from '../runtime/proc.js';
 import { confinementInitConfig, deviceAllowList, rootfsInitConfig } from '../runtime/security.js';
 import { paths } from '../paths.js';
 import { exitStatus } from '../util/exit-code.js';
-import { readTextIfExists, sleep } from '../util/files.js';
+import { readTextIfExists } from '../util/files.js';
 import { releaseHeldPorts, reservePorts, type HeldPorts } from '../network/ports.js';
 import { cleanupAfterExit } from './cleanup.js';
 import { driver, networkTarget } from './driver-instance.js';
@@ -20,15 +25,84 @@ import { parseNetMode } from '../network/modes.js';
 import { exitHookArgv, hookEnv } from './exit-hook.js';
 import type { ContainerConfig } from './model.js';
 import { HELPER_PREFIX, teeOutput, type ForegroundIo } from './output-tee.js';
+import { reclaim } from './reclaim.js';
 import { removeContainer } from './rm.js';
-import { files, getContainer, readExit, readPidFile, updateState } from './store.js';
+import { files, getContainer, loadContainer, readExit, updateState } from './store.js';
 
 export interface Started {
   config: ContainerConfig;
   pid: number;
-  /** Resolves with the container's exit code once the supervisor (and its exit hook) is done. */
-  exited: Promise<number>;
   supervisorPid: number;
+  /**
+   * Foreground only: resolves with the container's exit code when it ended, once cleanup is done (network
+   * detach, cgroup, --rm) — by this process, or, when that failed or the supervisor went without telling, by
+   * the exit hook or a reclaim — and the output is drained.
+   */
+  exited: Promise<number>;
+}
+
+/** What the supervisor says on the notify socket: `pid N` once the command is exec'd, `exit N` when it ended. */
+interface SupervisorNews {
+  pid: Promise<number | undefined>;
+  exit: Promise<number | undefined>;
+}
+
+/** Reads the supervisor's lines; both promises resolve with undefined if the socket ends first. */
+function supervisorNews(sock: Socket): SupervisorNews {
+  let buf = '';
+  let onPid!: (v: number | undefined) => void;
+  let onExit!: (v: number | undefined) => void;
+  const pid = new Promise<number | undefined>((r) => (onPid = r));
+  const exit = new Promise<number | undefined>((r) => (onExit = r));
+  sock.setEncoding('utf8');
+  sock.on('data', (d: string) => {
+    buf += d;
+    for (let i = buf.indexOf('\n'); i >= 0; i = buf.indexOf('\n')) {
+      const [what, n] = buf.slice(0, i).split(' ');
+      buf = buf.slice(i + 1);
+      if (what === 'pid') onPid(Number(n));
+      else if (what === 'exit') {
+        onPid(undefined);
+        onExit(Number(n));
+      }
+    }
+  });
+  const ended = () => (onPid(undefined), onExit(undefined));
+  sock.on('end', ended);
+  sock.on('close', ended);
+  sock.on('error', ended);
+  return { pid, exit };
+}
+
+/**
+ * A foreground container's end: the CLI does what the exit hook would (cleanup, --rm) while the supervisor
+ * waits, then answers it — a byte: done, it exits with the container's code; closing the socket instead
+ * (cleanup failed) makes it exec the hook, which tries again. A supervisor that went without telling (killed)
+ * is reclaimed here. Resolves with the container's exit code once the supervisor's output is drained.
+ */
+async function foregroundEnd(id: string, sock: Socket, news: SupervisorNews, closed: Promise<number>): Promise<number> {
+  const code = await news.exit;
+  if (code === undefined) {
+    const status = await closed;
+    const c = loadContainer(id);
+    if (c) await reclaim(c);
+    return readExit(id)?.code ?? status;
+  }
+  trace('exited');
+  let cleaned = false;
+  try {
+    await cleanupAfterExit(id);
+    trace('cleaned-up');
+    if (loadContainer(id)?.config.autoRemove) await removeContainer(id, { force: true, fromExitHook: true });
+    trace('removed');
+    cleaned = true;
+  } catch (e) {
+    if (process.env.TSNET_DEBUG) process.stderr.write(`tsnet: cleanup left to the exit hook: ${(e as Error).message}\n`);
+  }
+  if (cleaned) sock.end('d');
+  else sock.destroy();
+  await closed;
+  return code;
 }
 
 /** Cgroup, network, rootfs dirs, /etc files and the helper's init.conf; on failure, undoes them (and --rm). */
@@ -38,8 +112,10 @@ async function prepare(cfg: ContainerConfig, holdfds: number): Promise<void> {
   try {
     const cgroup = createCgroup(id, cfg.limits, cfg.security ? deviceAllowList(cfg.security) : undefined);
     updateState(id, { cgroup });
+    trace('cgroup');
     const network = await driver.attach(networkTarget(cfg));
     updateState(id, { network });
+    trace('network-added');
     for (const d of [files.upper(id), files.work(id), files.rootfs(id)]) mkdirSync(d, { recursive: true });
     const mode = parseNetMode(cfg.net);
     // container:X shares X's /etc/hosts, /etc/resolv.conf and /etc/hostname (its own are not written)
@@ -47,7 +123,6 @@ async function prepare(cfg: ContainerConfig, holdfds: number): Promise<void> {
       mode.kind === 'container'
         ? etcBinds(files.etc(getContainer(mode.ref).config.id))
         : writeEtcFiles(files.etc(id), cfg.hostname, network, { dns: cfg.dns, extraHosts: cfg.extraHosts });
-    rmSync(files.pid(id), { force: true });
     rmSync(files.exit(id), { force: true });
     writeFileSync(
       files.initConf(id),
@@ -59,12 +134,12 @@ async function prepare(cfg: ContainerConfig, holdfds: number): Promise<void> {
         netns: network.netnsPath === 'host' ? undefined : network.netnsPath,
         lo_up: network.loUp ? 1 : undefined,
         holdfds: holdfds || undefined,
+        notify: 3 + holdfds, // right after the held ports (startContainer's spawn)
         hostname: cfg.hostname,
         cgroup: cgroup.dirs,
         bind: binds,
         env: cfg.env,
         cwd: cfg.workdir,
-        pidfile: files.pid(id),
         exitfile: files.exit(id),
         arg: cfg.cmd,
         onexit: exitHookArgv(id),
@@ -72,6 +147,7 @@ async function prepare(cfg: ContainerConfig, holdfds: number): Promise<void> {
         ...confinementInitConfig(cfg.security, paths.seccompCache()),
       }),
     );
+    trace('prepared');
   } catch (e) {
     await cleanupAfterExit(id, { error: (e as Error).message }).catch(() => undefined);
     if (cfg.autoRemove) await removeContainer(id, { force: true }).catch(() => undefined);
@@ -109,37 +185,43 @@ export async function startContainer(cfg: ContainerConfig, io?: ForegroundIo, he
   }
 
   const logFd = openSync(files.log(id), 'a', 0o640);
+  const notifyFd = 3 + held.fds.length;
   const child = spawn(initBinary(), ['run', files.initConf(id)], {
     detached: true, // own session: the CLI's terminal signals and death do not reach it; the CLI forwards them
-    stdio: [...(io ? (['inherit', 'pipe', 'pipe'] as const) : (['ignore', logFd, logFd] as const)), ...held.fds],
+    // then the notify socket (fd 3 + held ports: a socketpair, as libuv makes a 'pipe')
+    stdio: [...(io ? (['inherit', 'pipe', 'pipe'] as const) : (['ignore', logFd, logFd] as const)), ...held.fds, 'pipe'],
     env: hookEnv(),
   });
   releaseHeldPorts(held); // the supervisor has its copies
   const supervisorPid = child.pid!;
+  trace('spawned');
+  const sock = child.stdio[notifyFd] as Socket;
+  const news = supervisorNews(sock);
   updateState(id, { supervisorPid, supervisorStart: procStartTime(supervisorPid), startedAt: new Date().toISOString() });
   const setupErr = io ? teeOutput(child, logFd, io) : () => '';
   const closed = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(exitStatus(code, signal))));
-  const exited = closed.then((supervisorCode) => {
+  void closed.then(() => {
     try {
       closeSync(logFd);
     } catch {
       /* closed */
     }
-    // the exit file, or (after --rm removed it) the exit hook's status, which is the container's code
-    return readExit(id)?.code ?? supervisorCode;
   });
-  if (!io) child.unref();
 
-  // wait for the pid file (command exec'd) or the end of the supervisor
-  let done = false;
-  void closed.then(() => (done = true));
-  for (;;) {
-    const pid = readPidFile(id);
-    if (pid) {
-      updateState(id, { status: 'running', pid, pidStart: procStartTime(pid) });
-      return { config: cfg, pid, exited, supervisorPid };
-    }
-    if (done || readExit(id)) throw await notStarted(cfg, exited, setupErr);
-    await sleep(5);
+  const pid = await news.pid;
+  if (!pid || !io) {
+    // detached, or not started: the exit hook cleans up when the container ends (or now)
+    sock.destroy();
+    // a detached container is let go; one that did not start is waited for (its error is read after it ends)
+    if (!io && pid) child.unref();
   }
+  if (!pid) {
+    // the exit file, or (after --rm removed it) the exit hook's status, which is the container's code
+    const exited = closed.then((supervisorCode) => readExit(id)?.code ?? supervisorCode);
+    throw await notStarted(cfg, exited, setupErr);
+  }
+  updateState(id, { status: 'running', pid, pidStart: procStartTime(pid) });
+  trace('running');
+  const exited = io ? foregroundEnd(id, sock, news, closed) : closed.then((s) => readExit(id)?.code ?? s);
+  return { config: cfg, pid, exited, supervisorPid };
 }

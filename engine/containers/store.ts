@@ -12,7 +12,6 @@ export const files = {
   dir: (id: string) => paths.container(id),
   config: (id: string) => join(paths.container(id), 'config.json'),
   state: (id: string) => join(paths.container(id), 'state.json'),
-  pid: (id: string) => join(paths.container(id), 'pid'),
   exit: (id: string) => join(paths.container(id), 'exit'),
   log: (id: string) => join(paths.container(id), 'container.log'),
   initConf: (id: string) => join(paths.container(id), 'init.conf'),
@@ -57,12 +56,27 @@ export function saveConfig(c: ContainerConfig): void {
   writeJsonAtomic(files.config(c.id), c);
 }
 
+/**
+ * state.json is replaced atomically but not synced (a run writes it some seven times, and each fsync waits for
+ * the disk): it describes processes, namespaces, cgroups and rules, which a power loss ends anyway. After one it
+ * may be an older version — the cleanup it leads to is idempotent — or unreadable (readState).
+ */
 export function saveState(id: string, s: ContainerState): void {
-  writeJsonAtomic(files.state(id), s);
+  writeJsonAtomic(files.state(id), s, { sync: false });
+}
+
+/** The recorded state; an unreadable state.json (a power loss while it was replaced) reads as never started. */
+function readState(id: string): ContainerState | undefined {
+  try {
+    return readJsonIfExists<ContainerState>(files.state(id));
+  } catch (e) {
+    if (!(e instanceof SyntaxError)) throw e;
+    return { status: 'created', error: 'state.json was unreadable (a power loss?); cleaned up as a container that never started' };
+  }
 }
 
 export function updateState(id: string, patch: Partial<ContainerState>): ContainerState {
-  const s = { ...(readJsonIfExists<ContainerState>(files.state(id)) ?? { status: 'created' as const }), ...patch };
+  const s = { ...(readState(id) ?? { status: 'created' as const }), ...patch };
   saveState(id, s);
   return s;
 }
@@ -74,11 +88,6 @@ export function readExit(id: string): { code: number; at: string } | undefined {
   return { code: Number(t.trim()), at: statSync(files.exit(id)).mtime.toISOString() };
 }
 
-export function readPidFile(id: string): number | undefined {
-  const t = readTextIfExists(files.pid(id))?.trim();
-  return t ? Number(t) : undefined;
-}
-
 /**
  * Loads a container and reconciles its recorded state with the kernel: the exit file wins, then a live pid 1;
  * a recorded pid that is gone without an exit file means the supervisor died too (exit code 137).
@@ -86,7 +95,7 @@ export function readPidFile(id: string): number | undefined {
 export function loadContainer(id: string): Container | undefined {
   const config = readJsonIfExists<ContainerConfig>(files.config(id));
   if (!config) return undefined;
-  const state: ContainerState = readJsonIfExists<ContainerState>(files.state(id)) ?? { status: 'created' };
+  const state: ContainerState = readState(id) ?? { status: 'created' };
   if (state.status === 'removing') return { config, state };
   const exit = readExit(id);
   if (exit) {

@@ -6,13 +6,21 @@
 //
 // Callers load this module with a dynamic import(), only when a container is networked: it loads the plugins,
 // and commands such as `ps` never need them.
+//
+// When tsnetd runs (a trusted socket at $TSNET_SOCKET or /run/tsnet/tsnetd.sock), tsnet's plugins run there —
+// the fast path, warm, as dist/cni-fast's shim uses it — and in this process otherwise, or when it declines.
+import { existsSync } from 'node:fs';
+import { trace } from '../../common/trace.js';
 import { removeRules } from '../../native/nftables.js';
 import { currentHostUsage } from '../../ipam/host-usage.js';
 import { NetworkRegistry, type NetworkRecord } from '../../ipam/networks.js';
 import { ResultCache, cacheDir } from '../../plugins/cni/cache.js';
 import { parseConfig, type NetworkConfigList } from '../../plugins/cni/conflist.js';
 import { toInternal } from '../../plugins/cni/convert.js';
-import { Invoker } from '../../plugins/cni/invoke.js';
+import { Invoker, type InvokerOptions } from '../../plugins/cni/invoke.js';
+import { CniError } from '../../plugins/cni/types.js';
+import { callDaemon } from '../../plugins/daemon/client.js';
+import { socketPath, untrustedSocket } from '../../plugins/daemon/endpoint.js';
 import { inProcessPlugins } from '../../plugins/registry.js';
 import { TsnetError } from '../../common/errors.js';
 import { attachConflist, conflistFor } from './conflists.js';
@@ -46,6 +54,36 @@ export interface CniNetworkResult {
   dns?: { nameservers?: string[]; search?: string[]; options?: string[] };
   /** Ports published (empty when none were asked). */
   ports: PortMapping[];
+}
+
+/**
+ * tsnetd's fast path, when a daemon listens on a socket only root could have made; else undefined (the plugins
+ * run in this process). tsnetd declines (and the plugin runs here) what it does not serve: another state
+ * root, a caller in other namespaces, a config too costly to parse.
+ */
+function viaDaemon(): InvokerOptions['via'] {
+  const socket = socketPath();
+  if (!existsSync(socket) || untrustedSocket(socket) !== undefined) return undefined;
+  const root = process.env.TSNET_ROOT ? { TSNET_ROOT: process.env.TSNET_ROOT } : {};
+  return async (type, vars, stdin) => {
+    const r = await callDaemon({ type, env: { ...vars, ...root }, stdin, socket });
+    if (!r || r.kind === 'fallback') return undefined;
+    const text = r.stdout.toString();
+    let out: { code?: number; msg?: string; details?: string } | undefined;
+    try {
+      out = text.trim() ? JSON.parse(text) : undefined;
+    } catch {
+      throw new CniError(999, `tsnetd's answer is not JSON: ${text.slice(0, 200)}`);
+    }
+    if (r.exitCode !== 0)
+      throw new CniError(out?.code ?? 999, out?.msg ?? (r.stderr.toString().trim() || `exit status ${r.exitCode}`), out?.details);
+    trace(`tsnetd-${vars.CNI_COMMAND}-${type}`);
+    return { output: out };
+  };
+}
+
+function invoker(cache: ResultCache): Invoker {
+  return new Invoker({ inProcess: inProcessPlugins(), cache, via: viaDaemon() });
 }
 
 /** The network a bridge/named mode means: `bridge` is the default network. */
@@ -102,7 +140,7 @@ async function delOnMissingNetwork(name: string, req: CniNetworkRequest): Promis
     list = undefined; // damaged or from another version: fall back as if there were none
   }
   if (list) {
-    await new Invoker({ inProcess: inProcessPlugins(), cache }).del(list, {
+    await invoker(cache).del(list, {
       containerId: req.containerId,
       netns: req.netnsPath,
       ifname: req.ifname,
@@ -149,7 +187,7 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
     key = rec.name;
     bridge = bridgeNameOf(rec);
   }
-  const invoker = new Invoker({ inProcess: inProcessPlugins(), cache: new ResultCache(cacheDir()) });
+  const inv = invoker(new ResultCache(cacheDir()));
   // The container's name as podman passes it (CNI_ARGS K8S_POD_NAME) and its aliases as the `aliases`
   // capability: what tsnet-dns registers on the network's resolver.
   const rt = {
@@ -165,17 +203,17 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
   };
   if (command === 'DEL') {
     await unpublishPorts(req.containerId, req.ifname);
-    await invoker.del(list, rt);
+    await inv.del(list, rt);
     return { networks: {}, ports: [] };
   }
-  const result = toInternal(await invoker.add(list, rt), `result of network "${key}"`);
+  const result = toInternal(await inv.add(list, rt), `result of network "${key}"`);
   try {
     const ep = { ...endpointOf(result, req.ifname), ...(req.aliases?.length ? { aliases: req.aliases } : {}) };
     if (bridge) await publishPorts(req.containerId, req.ifname, bridge, ep.ip, req.ports, { ...(ep.ip6 ? { cip6: ep.ip6 } : {}) });
     return { networks: { [key]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
   } catch (e) {
     await unpublishPorts(req.containerId, req.ifname);
-    await invoker.del(list, rt).catch(() => undefined);
+    await inv.del(list, rt).catch(() => undefined);
     throw e;
   }
 }

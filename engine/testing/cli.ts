@@ -5,6 +5,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const CLI = fileURLToPath(new URL('../cli/main.js', import.meta.url));
+/** The executable users run: the bundled CLI through its code-cache launcher (`npm run build:cni` builds it). */
+export const BUNDLED_CLI = fileURLToPath(new URL('../cli/tsnet.cjs', import.meta.url));
 
 export interface Out {
   status: number;
@@ -20,20 +22,25 @@ export class EngineFixture {
    */
   readonly wrap: string[];
 
+  /** Added to the CLI's environment (e.g. TSNET_TRACE, TSNET_SOCKET). */
+  extraEnv: NodeJS.ProcessEnv = {};
+
+  /** `cli`: the entry run with node (default: the tsc output, main.js; BUNDLED_CLI for the bundle). */
   constructor(
     readonly root: string,
     host?: string | string[],
+    readonly cli: string = CLI,
   ) {
     this.wrap = typeof host === 'string' ? ['nsenter', `--net=/run/netns/${host}`] : (host ?? []);
   }
 
   env(): NodeJS.ProcessEnv {
-    return { ...process.env, TSNET_ROOT: this.root };
+    return { ...process.env, TSNET_ROOT: this.root, ...this.extraEnv };
   }
 
   /** The argv that runs `tsnet ARGS` (in the namespace that plays the host, if there is one). */
   argv(...args: string[]): [string, string[]] {
-    const [cmd, ...argv] = [...this.wrap, process.execPath, CLI, ...args];
+    const [cmd, ...argv] = [...this.wrap, process.execPath, this.cli, ...args];
     return [cmd!, argv];
   }
 

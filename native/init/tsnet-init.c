@@ -27,6 +27,11 @@
  *     arg=WORD          the command and its arguments (repeated, at least one)
  *     holdfds=N         fds 3..3+N-1 are kept open by the supervisor (close-on-exec; not in the container)
  *     onexit=WORD       a command (repeated words) the supervisor execs after writing exitfile (engine cleanup hook)
+ *     notify=FD         a unix stream socket (fd >= 3+holdfds; close-on-exec, not in the container) on which the
+ *                       supervisor tells the engine "pid <pid>\n" once the command is exec'd and "exit <code>\n"
+ *                       once it ended (after writing exitfile), then reads one byte: an answer means the engine
+ *                       has done the cleanup itself (a foreground `tsnet run`) and the supervisor exits with the
+ *                       code, without the hook; end of file (the engine closed it, or died) means it execs onexit
  *     mask=PATH         a path (inside the container) hidden after pivot_root: /dev/null bound over a file, an
  *                       empty read-only tmpfs over a directory; absent paths are skipped (repeated)
  *     ro=PATH           a path made read-only (bound onto itself, remounted ro,nosuid,nodev,noexec) (repeated)
@@ -96,6 +101,7 @@
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -108,7 +114,7 @@ struct list {
 
 struct config {
   const char *rootfs, *upper, *work, *netns, *hostname, *cwd, *pidfile, *exitfile, *seccomp_default, *seccomp_cache;
-  int lo_up, sys_rw, no_new_privs, has_caps, holdfds;
+  int lo_up, sys_rw, no_new_privs, has_caps, holdfds, notify;
   uint64_t caps;
   long pid;
   struct list lower, cgroup, bind, env, arg, onexit, mask, ro, seccomp_arch, seccomp;
@@ -117,6 +123,29 @@ struct config {
 static int sync_fd = -1; /* write end of the setup-status pipe, in the reaper and the command */
 
 static void mkdirs(const char *path, mode_t mode);
+
+/* TSNET_TRACE set: a phase timestamp on stderr, in the engine's format (common/trace.ts):
+ * `tsnet-trace <pid> <epoch ms> <phase>` — the supervisor's side of a container's start and end. */
+static void trace(const char *phase) {
+  static int on = -1;
+  if (on < 0) on = getenv("TSNET_TRACE") && *getenv("TSNET_TRACE");
+  if (!on) return;
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  char buf[128];
+  int n = snprintf(buf, sizeof buf, "tsnet-trace %d %lld.%03ld %s\n", (int)getpid(),
+                   (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000, (ts.tv_nsec / 1000) % 1000, phase);
+  /* stderr may be the pipe of a CLI that is gone: that must not SIGPIPE the supervisor (its hook cleans up) */
+  sigset_t pipe_set, old;
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  sigprocmask(SIG_BLOCK, &pipe_set, &old);
+  if (n > 0 && write(2, buf, (size_t)n) < 0 && errno == EPIPE) {
+    struct timespec zero = {0, 0};
+    sigtimedwait(&pipe_set, NULL, &zero);
+  }
+  sigprocmask(SIG_SETMASK, &old, NULL);
+}
 
 static void die(const char *fmt, ...) {
   char buf[1024];
@@ -174,6 +203,7 @@ static void load_config(const char *path, struct config *c) {
     else if (!strcmp(k, "netns")) c->netns = *v ? v : NULL;
     else if (!strcmp(k, "lo_up")) c->lo_up = atoi(v);
     else if (!strcmp(k, "holdfds")) c->holdfds = atoi(v);
+    else if (!strcmp(k, "notify")) c->notify = atoi(v);
     else if (!strcmp(k, "hostname")) c->hostname = v;
     else if (!strcmp(k, "cwd")) c->cwd = v;
     else if (!strcmp(k, "pidfile")) c->pidfile = v;
@@ -207,6 +237,8 @@ static void load_config(const char *path, struct config *c) {
   if (!c->arg.n) { errno = 0; die("config %s: no command (arg=)", path); }
 }
 
+/* Replaces path (temp file + rename: never half a file), without fsync: the pid and exit files describe a
+ * process, which a power loss ends anyway (the engine then reads the container as killed). */
 static void write_atomic(const char *path, const char *text) {
   if (!path) return;
   char tmp[PATH_MAX];
@@ -214,7 +246,6 @@ static void write_atomic(const char *path, const char *text) {
   int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) { perror(tmp); return; }
   if (write(fd, text, strlen(text)) < 0) perror(tmp);
-  fsync(fd);
   close(fd);
   if (rename(tmp, path) < 0) perror(path);
 }
@@ -720,17 +751,48 @@ static void reaper(const struct config *c, const int *cgfds, int ncg, int netfd)
   }
 }
 
+/* A line to the engine on the notify socket (no SIGPIPE when it is gone). 0 when sent. */
+static int notify(int fd, const char *msg) {
+  if (!fd) return -1;
+  size_t len = strlen(msg), off = 0;
+  while (off < len) {
+    ssize_t n = send(fd, msg + off, len - off, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return -1;
+    off += (size_t)n;
+  }
+  return 0;
+}
+
+/* After "exit": the engine's answer. A byte = it cleaned up (no hook); end of file or an error = it did not. */
+static int engine_cleaned_up(int fd) {
+  char b;
+  for (;;) {
+    ssize_t n = read(fd, &b, 1);
+    if (n < 0 && errno == EINTR) continue;
+    return n == 1;
+  }
+}
+
 static int cmd_run(const char *path) {
+  trace("helper-start");
   struct config c;
   load_config(path, &c);
   /* whatever the engine's caller left open stays out of the container and the exit hook; the supervisor keeps
    * only fds 3 .. 3+holdfds-1 (the published ports' bound sockets: their reservation lasts as long as it does),
    * close-on-exec so the exit hook does not hold them, and the container's init closes them */
   if (c.holdfds < 0 || c.holdfds > 4096) { errno = 0; die("config %s: holdfds=%d out of range", path, c.holdfds); }
-  if (c.holdfds) {
-    if (syscall(SYS_close_range, 3U + (unsigned)c.holdfds, ~0U, 0) != 0) { errno = 0; die("close_range"); }
+  if (c.notify && (c.notify < 3 + c.holdfds || c.notify > 8192)) {
+    errno = 0;
+    die("config %s: notify=%d must follow the held fds (>= %d)", path, c.notify, 3 + c.holdfds);
+  }
+  if (c.holdfds || c.notify) {
+    unsigned keep = 3U + (unsigned)c.holdfds; /* fds 3 .. keep-1, and notify */
+    if (c.notify > (int)keep && syscall(SYS_close_range, keep, (unsigned)c.notify - 1, 0) != 0) { errno = 0; die("close_range"); }
+    if (syscall(SYS_close_range, c.notify ? (unsigned)c.notify + 1 : keep, ~0U, 0) != 0) { errno = 0; die("close_range"); }
     for (int fd = 3; fd < 3 + c.holdfds; fd++)
       if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) die("held fd %d", fd);
+    if (c.notify && fcntl(c.notify, F_SETFD, FD_CLOEXEC) < 0) die("notify fd %d", c.notify);
   } else close_from_3(0);
   if (!c.rootfs || !c.upper || !c.work) { errno = 0; die("config %s: rootfs, upper and work are required", path); }
   prepare_seccomp(&c); /* in the host's mount namespace, where the cache is */
@@ -791,6 +853,9 @@ static int cmd_run(const char *path) {
     char buf[32];
     snprintf(buf, sizeof buf, "%d\n", pid);
     write_atomic(c.pidfile, buf);
+    trace("helper-execd");
+    snprintf(buf, sizeof buf, "pid %d\n", pid);
+    notify(c.notify, buf);
   }
   sigprocmask(SIG_SETMASK, &old, NULL);
 
@@ -801,9 +866,12 @@ static int cmd_run(const char *path) {
     if (w < 0 && errno != EINTR) { st = 125 << 8; break; }
   }
   code = status_code(st);
+  trace("helper-exited");
   char buf[32];
   snprintf(buf, sizeof buf, "%d\n", code);
   write_atomic(c.exitfile, buf);
+  snprintf(buf, sizeof buf, "exit %d\n", code);
+  if (notify(c.notify, buf) == 0 && engine_cleaned_up(c.notify)) return code;
   if (c.onexit.n) {
     fflush(NULL);
     int devnull = open("/dev/null", O_RDWR);

@@ -6,7 +6,7 @@ import { CidrError, containsAddr, formatAddr, formatPrefix, parseAddr, parseCidr
 import { PluginError } from '../shared/errors.js';
 import { checkIfname } from '../shared/ifname.js';
 import { DHCP_FORM_RE } from './dhcp.js';
-import { createHash } from 'node:crypto';
+import { nodeCrypto } from '../../common/random.js';
 
 export const DEFAULT_IFNAME = 'eth1';
 export const DEFAULT_BRIDGE = 'br0';
@@ -64,7 +64,7 @@ export interface AttachOptions {
 
 /** pipework's U:<string> MAC: 02: and the first five bytes of the md5 of the string as `echo` prints it (with its newline). */
 export function uniqueMac(text: string): string {
-  const h = createHash('md5').update(`${text}\n`).digest('hex');
+  const h = nodeCrypto().createHash('md5').update(`${text}\n`).digest('hex');
   return `02:${h.slice(0, 10).match(/../g)!.join(':')}`;
 }
 

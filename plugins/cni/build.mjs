@@ -5,7 +5,8 @@
 //   cni       dist/cni/<type>: every plugins/<type>/main.ts bundled into one CommonJS file with a node shebang,
 //             mode 755; plus dist/cni/package.json and a copy of the native addon, so the directory can be copied
 //             elsewhere (e.g. /opt/cni/bin) as a whole.
-//   cli       dist/engine/cli/tsnet.mjs: the tsnet CLI as one ESM file.
+//   cli       dist/engine/cli/tsnet.cjs (the executable: engine/cli/launch.ts) and tsnet-cli.cjs (the CLI, one
+//             CommonJS file, which the executable runs through V8's code cache).
 //   cni-fast  dist/cni-fast/<type> for every standalone plugin in dist/cni: a hardlink (or a copy, across file
 //             systems) of the native shim native/build/Release/tsnet-cni-shim (`npm run build:native` builds it),
 //             which forwards to tsnetd and falls back to ../cni/<type> when no daemon answers.
@@ -93,22 +94,38 @@ export async function bundlePlugin({ entry, outfile, format = 'cjs', minify = tr
 }
 
 /**
- * The tsnet CLI as one ESM file next to its tsc output (dist/engine/cli/tsnet.mjs), so the relative lookups
- * of the addon, the init helper and the exit hook resolve the same way; one file loads ~70 ms faster than
- * the module graph, and a `tsnet run` starts Node twice (the CLI and the exit hook).
+ * The tsnet CLI next to its tsc output (dist/engine/cli/), so the relative lookups of the addon, the init helper
+ * and the exit hook resolve the same way: `tsnet-cli.cjs`, main.ts as one CommonJS file (one file loads ~70 ms
+ * faster than the module graph; CommonJS ~15 ms faster than ESM, whose loader Node then needs at start), and
+ * `tsnet.cjs`, the executable (engine/cli/launch.ts), which runs it through V8's code cache. @viz-js/viz (1.5 MB,
+ * only `tsnet graph --svg` needs it) stays out of the bundle and is imported from node_modules when used.
  */
 export async function bundleCli(root = REPO) {
-  const outfile = join(root, 'dist', 'engine', 'cli', 'tsnet.mjs');
-  mkdirSync(dirname(outfile), { recursive: true });
-  await build({
+  const dir = join(root, 'dist', 'engine', 'cli');
+  mkdirSync(dir, { recursive: true });
+  const cjs = {
     ...ESBUILD_BASE,
+    format: 'cjs',
+    define: { 'import.meta.url': '__tsnetMetaUrl' },
+    banner: { js: 'const __tsnetMetaUrl = require("url").pathToFileURL(__filename).href;' },
+  };
+  const cli = join(dir, 'tsnet-cli.cjs');
+  await build({
+    ...cjs,
     entryPoints: [join(root, 'engine', 'cli', 'main.ts')],
+    outfile: cli,
+    external: [...ESBUILD_BASE.external, '@viz-js/viz'],
+  });
+  const outfile = join(dir, 'tsnet.cjs');
+  await build({
+    ...cjs,
+    entryPoints: [join(root, 'engine', 'cli', 'launch.ts')],
     outfile,
-    format: 'esm',
-    banner: { js: ESM_REQUIRE },
+    banner: { js: `${SHEBANG}\n${cjs.banner.js}` },
   });
   chmodSync(outfile, 0o755);
-  return { outfile, bytes: statSync(outfile).size };
+  rmSync(join(dir, 'tsnet.mjs'), { force: true }); // the single ESM file of earlier builds
+  return { outfile, bytes: statSync(outfile).size + statSync(cli).size };
 }
 
 /** Every plugin into `outDir` (target `cni`), the addon copied next to them; with `cli`, the CLI bundle too. */

@@ -1,0 +1,160 @@
+// The path of a `tsnet run --rm` as users run it (the bundled CLI through its code-cache launcher), in a
+// namespace that plays the host: a foreground run cleans up in the CLI itself — no exit hook, no second Node
+// start — and keeps the container's exit code; a CLI killed meanwhile still gets its container cleaned up by
+// the supervisor's exit hook; a detached container is cleaned up by the hook; with tsnetd running in that
+// namespace the network ADD and DEL go through it. What is asserted comes from the kernel (`ip -j`) and the
+// CLI's TSNET_TRACE lines (which process did what), never from timing.
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { test, type TestContext } from 'node:test';
+import { BUNDLED_CLI, EngineFixture, leftovers } from '../engine/testing/cli.js';
+import { ipj, needsRoot, world, type World } from './harness.js';
+
+const skip = needsRoot || (!existsSync(BUNDLED_CLI) ? `${BUNDLED_CLI} not built (npm run build:cni)` : false);
+
+interface Mark {
+  pid: number;
+  phase: string;
+}
+/** The TSNET_TRACE lines of a command's stderr. */
+function marks(stderr: string): Mark[] {
+  return stderr
+    .split('\n')
+    .map((l) => /^tsnet-trace (\d+) [\d.]+ (\S+)$/.exec(l))
+    .filter((m): m is RegExpExecArray => !!m)
+    .map((m) => ({ pid: Number(m[1]), phase: m[2]! }));
+}
+
+/** Waits (polling) until `ok()`; the deadline only stops a hung scenario, nothing is timed. */
+async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+function engine(t: TestContext): { w: World; host: string; e: EngineFixture } {
+  const w = world(t);
+  const host = w.netns('runhost');
+  spawnSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
+  const e = new EngineFixture(w.tmpdir(), host, BUNDLED_CLI);
+  e.extraEnv = { TSNET_TRACE: '1' };
+  w.defer(() => e.removeAll());
+  e.ok('image', 'from-host', 'img', '--bin', 'sh,sleep,true,yes,head');
+  return { w, host, e };
+}
+
+/** Nothing of the container is left: record, netns, cgroup, mounts, veth on the default bridge, address. */
+function nothingLeft(e: EngineFixture, host: string): void {
+  assert.deepEqual(e.ids(), [], 'no container record');
+  for (const l of ipj(host, 'link', 'show', 'type', 'veth')) assert.fail(`veth ${l.ifname} left in the host namespace`);
+  assert.deepEqual(JSON.parse(e.ok('network', 'inspect', 'bridge'))[0].allocations, {}, 'every address released');
+}
+
+test('a foreground run --rm cleans up in the CLI itself, with no exit hook, and keeps the exit code', { skip }, (t) => {
+  const { host, e } = engine(t);
+  const r = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'sh', '-c', 'echo out; exit 7');
+  assert.equal(r.status, 7, r.stderr);
+  assert.equal(r.stdout, 'out\n');
+  const m = marks(r.stderr);
+  const cli = m.find((x) => x.phase === 'cli-loaded')?.pid;
+  assert.ok(cli, `the CLI traced its start: ${r.stderr}`);
+  for (const phase of ['network-added', 'exited', 'cleaned-up', 'removed'])
+    assert.ok(
+      m.some((x) => x.pid === cli && x.phase === phase),
+      `${phase} done by the CLI (pid ${cli}): ${r.stderr}`,
+    );
+  assert.ok(!m.some((x) => x.phase === 'hook-start'), `no exit hook ran: ${r.stderr}`);
+  assert.equal(new Set(m.filter((x) => x.phase === 'node-start').map((x) => x.pid)).size, 1, 'one Node start');
+  nothingLeft(e, host);
+});
+
+test("all of a foreground container's output reaches a reader that is slower than the container", { skip }, async (t) => {
+  const { e } = engine(t);
+  const cli = e.spawn('run', '--rm', '--net', 'none', 'img', 'sh', '-c', 'yes 0123456789 | head -c 3000000');
+  cli.stdout!.pause(); // the pipe fills; the CLI has to queue the rest
+  await sleep(1500);
+  let got = 0;
+  cli.stdout!.on('data', (d: Buffer) => (got += d.length));
+  cli.stdout!.resume();
+  const code = await new Promise((r) => cli.once('close', r));
+  assert.equal(code, 0);
+  assert.equal(got, 3_000_000, 'every byte, after the CLI is done');
+  assert.deepEqual(e.ids(), []);
+});
+
+test('a CLI killed while its foreground container runs: the exit hook cleans up', { skip }, async (t) => {
+  const { host, e } = engine(t);
+  const cli: ChildProcess = e.spawn('run', '--rm', '--net', 'bridge', 'img', 'sleep', '1');
+  let err = '';
+  cli.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  await until('the container to run', () => marks(err).some((x) => x.phase === 'running'));
+  assert.equal(ipj(host, 'link', 'show', 'type', 'veth').length, 1, 'attached');
+  cli.kill('SIGKILL'); // nsenter execs the CLI: this is the CLI
+  await new Promise((r) => cli.once('close', r));
+  await until('the exit hook to remove the container', () => e.ids().length === 0);
+  await until('the veth to go', () => ipj(host, 'link', 'show', 'type', 'veth').length === 0);
+  nothingLeft(e, host);
+});
+
+test('a detached run --rm is cleaned up by the exit hook when it ends', { skip }, async (t) => {
+  const { host, e } = engine(t);
+  const r = e.tsnet('run', '-d', '--rm', '--net', 'bridge', 'img', 'sleep', '1');
+  assert.equal(r.status, 0, r.stderr);
+  const id = r.stdout.trim();
+  assert.match(id, /^[0-9a-f]{64}$/);
+  await until('the exit hook to remove the container', () => e.ids().length === 0);
+  assert.deepEqual(leftovers(e.root, id), []);
+  nothingLeft(e, host);
+});
+
+test("a detached run whose command cannot be exec'd says so and exits 127", { skip }, (t) => {
+  const { e } = engine(t);
+  const r = e.tsnet('run', '-d', '--net', 'none', 'img', 'nosuchcmd');
+  assert.equal(r.status, 127, r.stderr);
+  assert.match(r.stderr, /did not start: exec nosuchcmd/);
+  assert.equal(r.stdout, '');
+});
+
+test("with tsnetd running, run's network ADD and DEL go through it; an untrusted socket is not used", { skip }, async (t) => {
+  const { w, host, e } = engine(t);
+  const dir = w.tmpdir(); // mkdtemp: root's, 0700
+  const socket = join(dir, 'tsnetd.sock');
+  const d = spawn('nsenter', [`--net=/run/netns/${host}`, process.execPath, BUNDLED_CLI, 'daemon', '--socket', socket], {
+    env: e.env(),
+    stdio: 'ignore',
+  });
+  w.defer(async () => {
+    if (d.exitCode === null && d.signalCode === null) {
+      d.kill('SIGKILL');
+      await new Promise((r) => d.once('close', r));
+    }
+  });
+  await until('tsnetd to listen', () => existsSync(socket));
+  e.extraEnv = { TSNET_TRACE: '1', TSNET_SOCKET: socket };
+  const r = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'sh', '-c', 'ip -4 -o addr show eth0');
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /inet \d+\.\d+\.\d+\.\d+\//);
+  const m = marks(r.stderr).map((x) => x.phase);
+  assert.ok(m.includes('tsnetd-ADD-bridge'), `ADD through tsnetd: ${r.stderr}`);
+  assert.ok(m.includes('tsnetd-DEL-bridge'), `DEL through tsnetd: ${r.stderr}`);
+  nothingLeft(e, host);
+
+  // the same daemon behind a socket in a directory others can write: not believed, the plugins run in the CLI
+  const open = join(dir, 'open');
+  mkdirSync(open);
+  chmodSync(open, 0o777);
+  const moved = join(open, 'tsnetd.sock');
+  spawnSync('mv', [socket, moved]); // still the daemon's listening socket, now where anyone could have put one
+  e.extraEnv = { TSNET_TRACE: '1', TSNET_SOCKET: moved };
+  const r2 = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'true');
+  assert.equal(r2.status, 0, r2.stderr);
+  const m2 = marks(r2.stderr).map((x) => x.phase);
+  assert.ok(!m2.some((p) => p.startsWith('tsnetd-')), `the untrusted socket was not used: ${r2.stderr}`);
+  assert.ok(m2.includes('network-added'));
+  nothingLeft(e, host);
+});

@@ -1,10 +1,11 @@
 // Randomness and hashing without node:crypto at start-up (loading it, with its OpenSSL bindings, ciphers and
 // streams, is a measurable share of a plugin's start: bench/README.md). Random bytes come from a pool filled
-// from the kernel's CSPRNG (/dev/urandom), one read per 256 bytes; sha256 is ./sha256.ts; node:crypto is loaded
+// from the kernel's CSPRNG (/dev/urandom), one read per 256 bytes; SHA-256 is @noble/hashes' (audited, plain
+// JavaScript, nothing to load but itself); node:crypto is loaded
 // only when there is no /dev/urandom (a bare chroot) or for more than 256 bytes at once.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { sha256 } from './sha256.js';
+import { sha256 } from '@noble/hashes/sha2.js';
 
 let cryptoModule: typeof import('node:crypto') | undefined;
 

@@ -97,6 +97,15 @@ function prefixLen(v: string): number {
   return n;
 }
 
+/** An option parser for an integer from `min` to `max` ("expected WHAT between MIN and MAX" otherwise). */
+function intIn(min: number, max: number, what: string): (v: string) => number {
+  return (v) => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min || n > max) throw new InvalidArgumentError(`expected ${what} between ${min} and ${max}`);
+    return n;
+  };
+}
+
 export function networkCommands(deps: NetworkCliDeps = {}): Command {
   const out = deps.out ?? ((s: string) => process.stdout.write(s + '\n'));
   const err = deps.err ?? ((s: string) => process.stderr.write(s + '\n'));
@@ -129,11 +138,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .option('--ip-range <cidr>', 'allocate container addresses only from this part of the subnet')
     .option('-d, --driver <driver>', 'network driver: bridge (this host), overlay (VXLAN across hosts, needs --store)', 'bridge')
     .option('--store <url>', 'overlay: the cluster store, etcd://HOST:2379[,HOST:2379…] (etcds:// for TLS)')
-    .option('--vni <n>', 'overlay: the VXLAN network identifier (default: a free one from 4096)', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 1 || n > 16777215) throw new InvalidArgumentError('expected a VNI between 1 and 16777215');
-      return n;
-    })
+    .option('--vni <n>', 'overlay: the VXLAN network identifier (default: a free one from 4096)', intIn(1, 16777215, 'a VNI'))
     .option('--vtep <ip>', "overlay: this host's underlay address (default: its address on the link that routes to the store)")
     .option('--host-name <name>', "overlay: this host's name in the store (default: the hostname)")
     .option('--store-ca <file>', "overlay: CA certificate (PEM) of the store's TLS")
@@ -142,11 +147,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .option('--bridge <ifname>', 'name of the Linux bridge (default: br-<id prefix>)')
     .option('--no-masquerade', 'do not masquerade traffic that leaves the subnet')
     .option('--disable-dns', "no resolver for the containers' names on this network (user networks have one by default)")
-    .option('--mtu <n>', 'MTU of the bridge and the container interfaces', (v) => {
-      const n = Number(v);
-      if (!Number.isInteger(n) || n < 68 || n > 65535) throw new InvalidArgumentError('expected an MTU between 68 and 65535');
-      return n;
-    })
+    .option('--mtu <n>', 'MTU of the bridge and the container interfaces', intIn(68, 65535, 'an MTU'))
     .option('--internal', 'no route out: no masquerade, no published ports; containers on it still talk to each other')
     .option(
       '-o, --opt <key=value>',

@@ -185,6 +185,17 @@ export async function takeUplink(host: Netns, bridge: Link, nic: Link, move: Upl
   }
 }
 
+/** A step that may fail: its failure is noted in `failed` (not thrown), unless its netlink code is benign. */
+function stepInto(failed: string[]) {
+  return async (what: string, fn: () => Promise<unknown>, benign: string[] = []): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      if (!benign.some((code) => isNetlinkError(e, code))) failed.push(`${what}: ${(e as Error).message}`);
+    }
+  };
+}
+
 /**
  * Undoes takeUplink: the NIC out of the bridge, its addresses and routes back on it, down again if it was.
  * Tolerates what is already undone (so it can be replayed after a crash). Returns what could not be done.
@@ -192,13 +203,7 @@ export async function takeUplink(host: Netns, bridge: Link, nic: Link, move: Upl
 export async function giveBackUplink(host: Netns, bridgeIndex: number, move: UplinkMove): Promise<string[]> {
   const rt = host.rtnl;
   const failed: string[] = [];
-  const step = async (what: string, fn: () => Promise<unknown>, benign: string[] = []) => {
-    try {
-      await fn();
-    } catch (e) {
-      if (!benign.some((code) => isNetlinkError(e, code))) failed.push(`${what}: ${(e as Error).message}`);
-    }
-  };
+  const step = stepInto(failed);
   // The bridge's copies go first (routes, then addresses); whatever of them is already gone, or goes with a
   // bridge about to be deleted, is no loss to the NIC.
   for (const r of move.routes) await rt.deleteRoute(routeSpec(r, bridgeIndex)).catch(() => undefined);
@@ -223,13 +228,7 @@ export async function giveBackUplink(host: Netns, bridgeIndex: number, move: Upl
 export async function restoreNic(host: Netns, nicIndex: number, move: UplinkMove): Promise<string[]> {
   const rt = host.rtnl;
   const failed: string[] = [];
-  const step = async (what: string, fn: () => Promise<unknown>, benign: string[] = []) => {
-    try {
-      await fn();
-    } catch (e) {
-      if (!benign.some((code) => isNetlinkError(e, code))) failed.push(`${what}: ${(e as Error).message}`);
-    }
-  };
+  const step = stepInto(failed);
   if (move.nicWasUp) await step(`bring ${move.nic} up`, () => rt.setLink(nicIndex, { up: true }));
   for (const cidr of move.addresses)
     await step(`put ${cidr} back on ${move.nic}`, () => rt.addAddress(nicIndex, cidr, { noDad: isV6(cidr) }), ['EEXIST']);

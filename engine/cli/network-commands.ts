@@ -97,6 +97,29 @@ function prefixLen(v: string): number {
   return n;
 }
 
+/** `network create`'s flags, as commander hands them over. */
+interface CreateFlags {
+  subnet?: string[];
+  ipv6?: boolean;
+  prefix?: number;
+  gateway?: string[];
+  ipRange?: string;
+  driver: string;
+  bridge?: string;
+  masquerade: boolean;
+  disableDns?: boolean;
+  mtu?: number;
+  internal?: boolean;
+  opt?: string[];
+  store?: string;
+  vni?: number;
+  vtep?: string;
+  hostName?: string;
+  storeCa?: string;
+  storeCert?: string;
+  storeKey?: string;
+}
+
 /** An option parser for an integer from `min` to `max` ("expected WHAT between MIN and MAX" otherwise). */
 function intIn(min: number, max: number, what: string): (v: string) => number {
   return (v) => {
@@ -157,60 +180,35 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
       collect,
     )
     .action(
-      guard(
-        async (
-          name: string,
-          o: {
-            subnet?: string[];
-            ipv6?: boolean;
-            prefix?: number;
-            gateway?: string[];
-            ipRange?: string;
-            driver: string;
-            bridge?: string;
-            masquerade: boolean;
-            disableDns?: boolean;
-            mtu?: number;
-            internal?: boolean;
-            opt?: string[];
-            store?: string;
-            vni?: number;
-            vtep?: string;
-            hostName?: string;
-            storeCa?: string;
-            storeCert?: string;
-            storeKey?: string;
+      guard(async (name: string, o: CreateFlags) => {
+        if (o.driver === 'overlay') {
+          out((await createOverlay(name, o, deps, registry())).id);
+          return;
+        }
+        if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge))
+          throw new Error(`--bridge ${JSON.stringify(o.bridge)}: an interface name has 1-15 characters without '/', ':' or spaces`);
+        const fam = await byFamily(o.subnet, o.gateway, !!o.ipv6);
+        const rec = await registry().create({
+          name,
+          subnet: fam.subnet ?? 'auto',
+          ...(fam.subnet6 ? { subnet6: fam.subnet6 } : {}),
+          ...(fam.gateway6 ? { gateway6: fam.gateway6 } : {}),
+          driver: o.driver,
+          options: {
+            ...parseDriverOpts(o.opt),
+            ...(o.bridge ? { bridge: o.bridge } : {}),
+            ...(o.masquerade === false ? { ipMasq: false } : {}),
+            ...(o.mtu ? { mtu: o.mtu } : {}),
+            ...(o.disableDns ? { dns: false } : {}),
+            ...(o.internal ? { internal: true } : {}),
           },
-        ) => {
-          if (o.driver === 'overlay') {
-            out((await createOverlay(name, o, deps, registry())).id);
-            return;
-          }
-          if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge))
-            throw new Error(`--bridge ${JSON.stringify(o.bridge)}: an interface name has 1-15 characters without '/', ':' or spaces`);
-          const fam = await byFamily(o.subnet, o.gateway, !!o.ipv6);
-          const rec = await registry().create({
-            name,
-            subnet: fam.subnet ?? 'auto',
-            ...(fam.subnet6 ? { subnet6: fam.subnet6 } : {}),
-            ...(fam.gateway6 ? { gateway6: fam.gateway6 } : {}),
-            driver: o.driver,
-            options: {
-              ...parseDriverOpts(o.opt),
-              ...(o.bridge ? { bridge: o.bridge } : {}),
-              ...(o.masquerade === false ? { ipMasq: false } : {}),
-              ...(o.mtu ? { mtu: o.mtu } : {}),
-              ...(o.disableDns ? { dns: false } : {}),
-              ...(o.internal ? { internal: true } : {}),
-            },
-            ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
-            ...(fam.gateway ? { gateway: fam.gateway } : {}),
-            ...(o.ipRange ? { ipRange: o.ipRange } : {}),
-            ...(deps.hostUsage ? { hostUsage: deps.hostUsage } : {}),
-          });
-          out(rec.id);
-        },
-      ),
+          ...(o.prefix !== undefined ? { prefixLength: o.prefix } : {}),
+          ...(fam.gateway ? { gateway: fam.gateway } : {}),
+          ...(o.ipRange ? { ipRange: o.ipRange } : {}),
+          ...(deps.hostUsage ? { hostUsage: deps.hostUsage } : {}),
+        });
+        out(rec.id);
+      }),
     );
 
   cmd
@@ -401,31 +399,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
  * made it (same parameters; a mismatch is refused naming the stored values), then recorded here so that
  * `tsnet run --net NAME` finds it. Its addresses live in the store, not in this host's registry.
  */
-async function createOverlay(
-  name: string,
-  o: {
-    subnet?: string[];
-    ipv6?: boolean;
-    prefix?: number;
-    store?: string;
-    vni?: number;
-    vtep?: string;
-    hostName?: string;
-    storeCa?: string;
-    storeCert?: string;
-    storeKey?: string;
-    gateway?: string[];
-    ipRange?: string;
-    bridge?: string;
-    masquerade?: boolean;
-    disableDns?: boolean;
-    mtu?: number;
-    internal?: boolean;
-    opt?: string[];
-  },
-  deps: NetworkCliDeps,
-  registry: NetworkRegistry,
-): Promise<NetworkRecord> {
+async function createOverlay(name: string, o: CreateFlags, deps: NetworkCliDeps, registry: NetworkRegistry): Promise<NetworkRecord> {
   if (!o.store) throw new InvalidArgumentError('--driver overlay needs --store etcd://HOST:2379');
   // what a bridge network has and an overlay does not: refused rather than ignored
   const moot = Object.entries({

@@ -9,6 +9,7 @@ import { NETNS_RUN_DIR } from '../../common/paths.js';
 import { readAttachments, type AttachmentRecord } from '../../plugins/attach/registry.js';
 import { listContainers } from '../containers/store.js';
 import { netnsOf } from '../network/netns.js';
+import { hostFamily, type PortMapping } from '../network/ports.js';
 import { createRequire } from 'node:module';
 
 export interface GraphIface {
@@ -69,6 +70,12 @@ async function readNs(ns: Netns, label: string, kind: GraphNs['kind']): Promise<
   return { label, kind, id: ns.id(), ifaces, gateways, ports: [] };
 }
 
+/** A published port as the picture shows it: [HOST-IP:]PORT→CONTAINER-PORT/PROTO, an IPv6 host IP in brackets. */
+export function portLabel(p: PortMapping): string {
+  const ip = p.hostIp ? (hostFamily(p) === 6 ? `[${p.hostIp}]:` : `${p.hostIp}:`) : '';
+  return `${ip}${p.hostPort}→${p.containerPort}/${p.protocol}`;
+}
+
 /** Reads the picture's model from the kernel and tsnet's state. */
 export async function collectGraph(): Promise<GraphModel> {
   const hostNs = Netns.current();
@@ -95,7 +102,7 @@ export async function collectGraph(): Promise<GraphModel> {
       if (c.state.status !== 'running' || !c.state.pid) continue;
       const path = netnsOf(c.state.network, c.state.pid);
       if (path === 'host') continue;
-      const ports = c.config.ports.map((p) => `${p.hostIp ? `${p.hostIp}:` : ''}${p.hostPort}→${p.containerPort}/${p.protocol}`);
+      const ports = c.config.ports.map(portLabel);
       await visit(path, `container ${c.config.name}`, 'container', ports);
     }
     let names: string[] = [];

@@ -3,13 +3,14 @@
 // same run, rounds alternating. Traffic only between the bench's own namespaces.
 // Needs iperf3: apt-get install -y iperf3.  Target (issue 6): ≥ 0.98× the reference.
 //   node dist/bench/cni-iperf.js [--seconds S] [--rounds R]     (default 5 s × 3 rounds; root)
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import {
   callSync,
   FLAVOR_LABEL,
   fmt,
   innerContext,
   INSIDE,
+  iperf,
   makeContainers,
   mustOk,
   Outer,
@@ -24,27 +25,6 @@ const FLAVORS: Flavor[] = ['ref', 'ours'];
 interface Out {
   gbps: Record<string, number[]>;
   mtu: Record<string, number>;
-}
-
-function iperf(server: string, client: string, addr: string, seconds: number): number {
-  const srv = spawn('ip', ['netns', 'exec', server, 'iperf3', '-s', '-1', '-B', addr], { stdio: 'ignore' });
-  try {
-    for (let i = 0; i < 50; i++) {
-      const r = spawnSync('ip', ['netns', 'exec', client, 'iperf3', '-c', addr, '-t', String(seconds), '-J'], { encoding: 'utf8' });
-      let j: { error?: string; end?: { sum_received?: { bits_per_second?: number } } } = {};
-      try {
-        j = JSON.parse(r.stdout);
-      } catch {
-        /* not started yet */
-      }
-      const bps = j.end?.sum_received?.bits_per_second;
-      if (!j.error && bps) return bps / 1e9;
-      spawnSync('sleep', ['0.1']); // server not listening yet
-    }
-    throw new Error(`iperf3 from ${client} to ${addr} kept failing`);
-  } finally {
-    srv.kill('SIGKILL');
-  }
 }
 
 async function inner(): Promise<void> {

@@ -308,3 +308,25 @@ export function stats(xs: number[]): { n: number; median: number; mean: number; 
 }
 
 export const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+
+/** TCP throughput in Gbit/s from `client` to an iperf3 server bound to `addr` in `server` (namespaces), retried until the server listens. */
+export function iperf(server: string, client: string, addr: string, seconds: number): number {
+  const srv = spawn('ip', ['netns', 'exec', server, 'iperf3', '-s', '-1', '-B', addr], { stdio: 'ignore' });
+  try {
+    for (let i = 0; i < 50; i++) {
+      const r = spawnSync('ip', ['netns', 'exec', client, 'iperf3', '-c', addr, '-t', String(seconds), '-J'], { encoding: 'utf8' });
+      let j: { error?: string; end?: { sum_received?: { bits_per_second?: number } } } = {};
+      try {
+        j = JSON.parse(r.stdout);
+      } catch {
+        /* not started yet */
+      }
+      const bps = j.end?.sum_received?.bits_per_second;
+      if (!j.error && bps) return bps / 1e9;
+      spawnSync('sleep', ['0.1']); // server not listening yet
+    }
+    throw new Error(`iperf3 from ${client} to ${addr} kept failing`);
+  } finally {
+    srv.kill('SIGKILL');
+  }
+}

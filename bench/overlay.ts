@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startEtcd, type EtcdServer } from '../ipam/cluster/testing/etcd.js';
+import { iperf, sh } from './cni-lab.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OVERLAY = join(REPO, 'dist', 'cni', 'overlay');
@@ -23,33 +24,7 @@ function opt(name: string, dflt: number): number {
   return i > 0 ? Number(process.argv[i + 1]) : dflt;
 }
 
-function sh(cmd: string, ...args: string[]): string {
-  const r = spawnSync(cmd, args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')}: ${r.stderr || r.stdout}`);
-  return r.stdout;
-}
 const ipn = (ns: string, ...a: string[]) => sh('ip', '-n', ns, ...a);
-
-function iperf(server: string, client: string, addr: string, seconds: number): number {
-  const srv = spawn('ip', ['netns', 'exec', server, 'iperf3', '-s', '-1', '-B', addr], { stdio: 'ignore' });
-  try {
-    for (let i = 0; i < 50; i++) {
-      const r = spawnSync('ip', ['netns', 'exec', client, 'iperf3', '-c', addr, '-t', String(seconds), '-J'], { encoding: 'utf8' });
-      let j: { error?: string; end?: { sum_received?: { bits_per_second?: number } } } = {};
-      try {
-        j = JSON.parse(r.stdout);
-      } catch {
-        /* not started yet */
-      }
-      const bps = j.end?.sum_received?.bits_per_second;
-      if (!j.error && bps) return bps / 1e9;
-      spawnSync('sleep', ['0.1']);
-    }
-    throw new Error(`iperf3 from ${client} to ${addr} kept failing`);
-  } finally {
-    srv.kill('SIGKILL');
-  }
-}
 
 function add(hostNs: string, conf: object, id: string, netns: string): number {
   const t0 = process.hrtime.bigint();

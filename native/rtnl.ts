@@ -369,14 +369,7 @@ export class Rtnl {
 
   /** replaceRoute as a request for inOneTrip. */
   replaceRouteRequest(spec: RouteSpec): NetlinkRequest {
-    const { fixed, attrs } = encodeRoute(spec);
-    return {
-      type: C.RTM_NEWROUTE,
-      flags: C.NLM_F_CREATE | C.NLM_F_REPLACE,
-      fixed,
-      attrs,
-      operation: this.op(`replace route ${describeRoute(spec)}`),
-    };
+    return this.newRouteRequest(spec, C.NLM_F_REPLACE, 'replace');
   }
 
   /**
@@ -385,14 +378,13 @@ export class Rtnl {
    * replaced. The very same route present already answers EEXIST. As a request for inOneTrip.
    */
   appendRouteRequest(spec: RouteSpec): NetlinkRequest {
+    return this.newRouteRequest(spec, C.NLM_F_APPEND, 'append');
+  }
+
+  /** RTM_NEWROUTE with NLM_F_CREATE and `flag` (replace or append). */
+  private newRouteRequest(spec: RouteSpec, flag: number, verb: string): NetlinkRequest {
     const { fixed, attrs } = encodeRoute(spec);
-    return {
-      type: C.RTM_NEWROUTE,
-      flags: C.NLM_F_CREATE | C.NLM_F_APPEND,
-      fixed,
-      attrs,
-      operation: this.op(`append route ${describeRoute(spec)}`),
-    };
+    return { type: C.RTM_NEWROUTE, flags: C.NLM_F_CREATE | flag, fixed, attrs, operation: this.op(`${verb} route ${describeRoute(spec)}`) };
   }
 
   async deleteRoute(spec: RouteSpec): Promise<void> {

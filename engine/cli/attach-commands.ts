@@ -1,4 +1,5 @@
 // `tsnet attach` and `tsnet detach`: pipework's command line over the attach library.
+import { CONTAINER_ARG } from './options.js';
 import { Command } from 'commander';
 import { attach, detach, type AttachResult } from '../../plugins/attach/attach.js';
 import { readAttachments, type AttachmentRecord } from '../../plugins/attach/registry.js';
@@ -314,10 +315,7 @@ export function detachCommand(): Command {
         '(--take-uplink, --uplink), the NIC is given back with its addresses and routes, and a bridge tsnet made goes; ' +
         'a NIC moved in with --direct-phys goes back to the host under its name, with its addresses, routes and up state',
     )
-    .argument(
-      '<container>',
-      'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
-    )
+    .argument('<container>', CONTAINER_ARG)
     .option('-i, --ifname <name>', `interface name inside the container (default ${DEFAULT_IFNAME})`)
     .option('--force', "delete the interface even if tsnet attach did not make it (the engine's eth0, a foreign one)")
     .option('--save <file>', 'take the attachment out of FILE (written by attach --save)')

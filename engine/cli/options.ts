@@ -89,3 +89,7 @@ export function parseDriverOpts(specs: string[] = []): NetworkOptions {
   }
   return out;
 }
+
+/** How the commands that reach into a container (attach, route, rule, tc) take it: every form containerRef accepts. */
+export const CONTAINER_ARG =
+  'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id';

@@ -1,4 +1,5 @@
 // `tsnet route add|del|ls <container> …`: routes edited inside a container's netns from outside.
+import { CONTAINER_ARG } from './options.js';
 import { Command } from 'commander';
 import { Netns } from '../../native/netns.js';
 import { refuseHostNetns, resolveContainer } from '../../plugins/shared/container-ref.js';
@@ -64,10 +65,7 @@ export function routeCommand(): Command {
     .command('add')
     .description('add a route in the container')
     .usage(`<container> ${WORDS}`)
-    .argument(
-      '<container>',
-      'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
-    )
+    .argument('<container>', CONTAINER_ARG)
     .argument('[route...]', WORDS)
     .option('--host', "the container is the host's own network namespace: edit the host's routes")
     .option('--save <file>', 'also append the route to FILE, replayed by tsnet attach --restore FILE')
@@ -81,10 +79,7 @@ export function routeCommand(): Command {
     .command('replace')
     .description('add a route in the container, or replace the one to the same destination')
     .usage(`<container> ${WORDS}`)
-    .argument(
-      '<container>',
-      'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
-    )
+    .argument('<container>', CONTAINER_ARG)
     .argument('[route...]', WORDS)
     .option('--host', "the container is the host's own network namespace: edit the host's routes")
     .action(async (container: string, words: string[], f: { host?: boolean }) => {

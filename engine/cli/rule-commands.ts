@@ -1,4 +1,5 @@
 // `tsnet rule add|del|ls <container> …`: policy routing rules inside a container's netns, set from outside.
+import { CONTAINER_ARG } from './options.js';
 import { Command } from 'commander';
 import { addRule, deleteRule, formatRule, listRules, parseRuleWords } from '../../plugins/route/rule.js';
 import { PluginError } from '../../plugins/shared/errors.js';
@@ -22,10 +23,7 @@ export function ruleCommand(): Command {
       .command(verb)
       .description(verb === 'add' ? 'add a rule in the container' : 'delete a rule in the container')
       .usage(`<container> ${WORDS}`)
-      .argument(
-        '<container>',
-        'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
-      )
+      .argument('<container>', CONTAINER_ARG)
       .argument('[rule...]', WORDS)
       .option('-a, --family <4|6>', 'IPv4 (default) or IPv6 rule, when no prefix says it')
       .option('--host', "the container is the host's own network namespace: edit the host's rules")

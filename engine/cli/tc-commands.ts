@@ -1,5 +1,6 @@
 // `tsnet tc <container> qdisc add|replace|del|ls …`: root queueing disciplines (rate limits, delay, priority
 // bands) inside a container's netns, set from outside over netlink.
+import { CONTAINER_ARG } from './options.js';
 import { Command } from 'commander';
 import { deleteRootQdisc, listQdiscs, parseQdiscWords, setRootQdisc } from '../../plugins/route/tc.js';
 import { PluginError } from '../../plugins/shared/errors.js';
@@ -18,10 +19,7 @@ export function tcCommand(): Command {
   return new Command('tc')
     .description("set a container's root qdisc from outside (tc qdisc): rate limits (tbf), delay and loss (netem), priority bands (prio)")
     .usage(USAGE)
-    .argument(
-      '<container>',
-      'tsnet container id or name, pid, /proc/PID/ns/net, /run/netns/NAME, netns name, LXC container name, Docker container name or id',
-    )
+    .argument('<container>', CONTAINER_ARG)
     .argument('<words...>', 'qdisc add|replace|del|ls …')
     .option('--json', 'with ls: print JSON')
     .option('--host', "the container is the host's own network namespace: change the host's qdiscs")

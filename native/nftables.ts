@@ -365,14 +365,19 @@ export async function hasChain(chain: string): Promise<boolean> {
   return m !== undefined;
 }
 
+/** Each chain with its rules (one dump per chain). */
+async function withRules(sock: NetlinkSocket, chains: ForeignChain[]): Promise<[ForeignChain, RuleInfo[]][]> {
+  const out: [ForeignChain, RuleInfo[]][] = [];
+  for (const c of chains) out.push([c, await listChainRules(sock, c)]);
+  return out;
+}
+
 /** The group's rules in other tables' forward chains: delete operations for each. */
-async function foreignRulesOf(sock: NetlinkSocket, owner: string, chains: ForeignChain[]): Promise<NftOp[]> {
+function foreignRulesOf(owner: string, listed: [ForeignChain, RuleInfo[]][]): NftOp[] {
   const tag = foreignTag(owner);
-  const ops: NftOp[] = [];
-  for (const c of chains) {
-    for (const r of await listChainRules(sock, c)) if (r.comment === tag) ops.push(delRule(c.table, c.chain, r.handle, FAMILIES[c.family]));
-  }
-  return ops;
+  return listed.flatMap(([c, rules]) =>
+    rules.filter((r) => r.comment === tag).map((r) => delRule(c.table, c.chain, r.handle, FAMILIES[c.family])),
+  );
 }
 
 /**
@@ -386,18 +391,18 @@ export async function putGroup(g: RuleGroup, opts: { ifAbsent?: boolean } = {}):
   safeComment(foreignTag(g.owner));
   return locked(async (sock) => {
     if (opts.ifAbsent && (await hasChain(g.chains[0]!))) return false;
-    const forward = foreignForwardChains(await listChains(sock));
+    const forward = await withRules(sock, foreignForwardChains(await listChains(sock)));
     const old = (await listRules(sock)).filter((r) => ownerOf(r.comment) === tag).map(delOurRule);
     const ops: NftOp[] = [
       ...tableAndChains(),
       ...[...(g.shared ?? []), ...g.chains].map((c) => newChain(TABLE, c)),
       ...old, // every rule of the group's own chains is the group's: they are left empty
       ...g.rules.map((r) => ruleOp(tag, r)),
-      ...(await foreignRulesOf(sock, g.owner, forward)),
+      ...foreignRulesOf(g.owner, forward),
     ];
     if (g.foreign) {
-      for (const c of forward.filter((f) => f.policy === 'drop')) {
-        const after = (await listChainRules(sock, c)).find((r) => r.jumps.includes(USER_CHAIN))?.handle;
+      for (const [c, rules] of forward.filter(([f]) => f.policy === 'drop')) {
+        const after = rules.find((r) => r.jumps.includes(USER_CHAIN))?.handle;
         for (const exprs of g.foreign(c))
           ops.push(
             newRule(c.table, c.chain, exprs, foreignTag(g.owner), {
@@ -422,7 +427,7 @@ export async function removeGroup(owner: string, chains: string[]): Promise<numb
   return locked(async (sock) => {
     const all = await listChains(sock);
     const present = new Set(all.filter((c) => c.family === NFPROTO_INET && c.table === TABLE).map((c) => c.name));
-    const foreign = await foreignRulesOf(sock, owner, foreignForwardChains(all));
+    const foreign = foreignRulesOf(owner, await withRules(sock, foreignForwardChains(all)));
     const removed = await removeWhere(sock, (r) => r.owner === tag, `the forwarding rules of ${tag}`, {
       chains: chains.filter((c) => present.has(c)),
       foreign,

@@ -3,149 +3,13 @@
 // host, containers added through the overlay CNI executable. Traffic flows only between these namespaces.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { ip, ipj, needsRoot, pings, sh, world, type World } from './harness.js';
-import { OUR_CNI, REPO } from './cni-exec.js';
-import { needsEtcd, startEtcd, type EtcdServer } from '../ipam/cluster/testing/etcd.js';
+import { spawnSync } from 'node:child_process';
+import { ipj, needsRoot, pings, sh, world } from './harness.js';
+import { needsEtcd } from '../ipam/cluster/testing/etcd.js';
 import { EngineFixture } from '../engine/testing/cli.js';
+import { addrOf, cluster, eventually, fdb, overlay } from './overlay-world.js';
 
 const PER_HOST = 10;
-const CLI = join(REPO, 'dist', 'engine', 'cli', 'main.js');
-
-interface Outcome {
-  status: number;
-  json: any;
-  stderr: string;
-}
-
-/** One CNI call of the overlay executable inside hostNs, without blocking the test (calls run in parallel). */
-function overlay(hostNs: string, command: 'ADD' | 'DEL', conf: object, containerId: string, netns: string, root: string): Promise<Outcome> {
-  return new Promise((resolve) => {
-    const p = spawn('ip', ['netns', 'exec', hostNs, join(OUR_CNI, 'overlay')], {
-      env: {
-        PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
-        TSNET_ROOT: root, // the host's state root, as its tsnetd's: its record of its lease, blocks and addresses
-        CNI_COMMAND: command,
-        CNI_CONTAINERID: containerId,
-        CNI_NETNS: `/run/netns/${netns}`,
-        CNI_IFNAME: 'eth0',
-        CNI_PATH: OUR_CNI,
-      },
-    });
-    let out = '';
-    let err = '';
-    p.stdout.on('data', (d) => (out += d));
-    p.stderr.on('data', (d) => (err += d));
-    p.stdin.end(JSON.stringify(conf));
-    p.on('close', (status) => {
-      let json: any;
-      try {
-        json = out.trim() ? JSON.parse(out) : undefined;
-      } catch {
-        json = undefined;
-      }
-      resolve({ status: status ?? -1, json, stderr: err });
-    });
-  });
-}
-
-/** Polls until fn() holds (each try bounded by the kernel/ping timeouts, not by a guess at speed). */
-async function eventually(what: string, fn: () => boolean, tries = 60, debug: () => string = () => ''): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (fn()) return;
-    await sleep(200);
-  }
-  assert.fail(`never happened: ${what}\n${debug()}`);
-}
-
-interface Cluster {
-  hosts: string[];
-  /** Each host's state root (its tsnetd's and its plugins'). */
-  roots: string[];
-  etcd: EtcdServer;
-  daemons: Map<string, ChildProcess>;
-  logs: Map<string, () => string>;
-  store: string;
-}
-
-async function cluster(w: World, n: number): Promise<Cluster> {
-  const sw = w.netns('ovsw');
-  ip(sw, 'link', 'add', 'br0', 'type', 'bridge');
-  ip(sw, 'link', 'set', 'br0', 'up');
-  const plug = (ns: string, i: number, addr: string) => {
-    ip(sw, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'u0', 'netns', ns);
-    ip(sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up');
-    ip(ns, 'addr', 'add', `${addr}/24`, 'dev', 'u0');
-    ip(ns, 'link', 'set', 'u0', 'up');
-    ip(ns, 'link', 'set', 'lo', 'up');
-  };
-  const etcdNs = w.netns('ovetcd');
-  plug(etcdNs, 0, '198.18.0.100');
-  const etcd = await startEtcd({ address: '198.18.0.100', port: 2379, netns: etcdNs });
-  w.defer(() => etcd.dispose());
-  const hosts: string[] = [];
-  for (let i = 1; i <= n; i++) {
-    const h = w.netns(`ovh${i}`);
-    plug(h, i, `198.18.0.${i}`);
-    hosts.push(h);
-  }
-  const dir = w.tmpdir();
-  const c: Cluster = {
-    hosts,
-    roots: hosts.map((_, i) => join(dir, `root${i}`)),
-    etcd,
-    daemons: new Map(),
-    logs: new Map(),
-    store: etcd.url,
-  };
-  for (const [i, h] of hosts.entries()) {
-    const d = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        h,
-        process.execPath,
-        CLI,
-        'daemon',
-        '--store',
-        c.store,
-        '--host-name',
-        `h${i + 1}`,
-        '--socket',
-        join(dir, `h${i}.sock`),
-      ],
-      {
-        stdio: ['ignore', 'ignore', 'pipe'],
-        env: { ...process.env, TSNET_ROOT: c.roots[i]! },
-      },
-    );
-    let log = '';
-    d.stderr?.on('data', (b) => (log = (log + b).slice(-3000)));
-    c.logs.set(h, () => log);
-    c.daemons.set(h, d);
-    w.defer(async () => {
-      if (d.exitCode === null && d.signalCode === null) {
-        const gone = new Promise((r) => d.once('exit', r));
-        d.kill('SIGKILL');
-        await gone;
-      }
-    });
-  }
-  return c;
-}
-
-function addrOf(ns: string): string | undefined {
-  const links = ipj(ns, 'addr', 'show', 'dev', 'eth0');
-  return links[0]?.addr_info?.find((a: any) => a.family === 'inet')?.local;
-}
-
-function fdb(hostNs: string, dev: string): { mac: string; dst?: string }[] {
-  const out = sh('bridge', '-n', hostNs, '-j', 'fdb', 'show', 'dev', dev);
-  return (out.trim() ? JSON.parse(out) : []) as { mac: string; dst?: string }[];
-}
 
 describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
   it('gives containers on three hosts distinct addresses and one L2 network; survives a dead host and a stopped etcd', async (t) => {
@@ -295,7 +159,7 @@ describe('overlay across three hosts', { skip: needsRoot || needsEtcd }, () => {
     assert.equal(addrOf(`tsnet-${b.slice(0, 12)}`), ipB, 'the kernel has the address inspect shows');
     const shown = JSON.parse(e1.ok('network', 'inspect', en))[0];
     assert.deepEqual(shown.allocations, { [ipA]: { containerID: a, ifname: 'eth0' } }, "network inspect: this host's addresses");
-    assert.equal(shown.dns.enabled, false);
+    assert.equal(shown.dns.enabled, true, 'names on the overlay too');
     assert.match(e1.ok('network', 'ls'), new RegExp(`^\\S+\\s+${en}\\s+overlay\\s+global$`, 'm'), "docker's columns, an overlay's scope");
     assert.match(
       e1.ok('network', 'ls', '--format', '{{.Name}} {{.Driver}} {{.Subnet}} {{.InUse}}'),

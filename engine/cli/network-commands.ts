@@ -43,6 +43,11 @@ async function resolverOf(rec: NetworkRecord, root: string): Promise<Record<stri
   const { request } = await import('../../plugins/tsnet-dns/control.js');
   const { join } = await import('node:path');
   const status = await request(join(root, 'dns'), 'status', 2000).catch(() => undefined);
+  if (rec.driver === 'overlay') {
+    // on this host: the resolver addresses of its blocks (one per block its containers' addresses are in)
+    const here = (status?.listening ?? []).filter((l) => l.network === rec.name).map((l) => l.address);
+    return { enabled: true, resolver: here.length ? here.sort() : null, domain: DEFAULT_DOMAIN, listening: here.length > 0 };
+  }
   const listening = !!status?.listening.some((l) => l.network === rec.name && l.address === rec.gateway);
   return { enabled: true, resolver: rec.gateway ?? null, domain: DEFAULT_DOMAIN, listening };
 }
@@ -409,7 +414,6 @@ async function createOverlay(name: string, o: CreateFlags, deps: NetworkCliDeps,
     '--ip-range': o.ipRange,
     '--bridge': o.bridge,
     '--no-masquerade': o.masquerade === false || undefined,
-    '--disable-dns': o.disableDns, // it has no resolver anyway
     '--mtu': o.mtu, // the underlay's less VXLAN's 50 bytes
     '--internal': o.internal, // no route out anyway
     '-o': o.opt?.length || undefined,
@@ -418,7 +422,7 @@ async function createOverlay(name: string, o: CreateFlags, deps: NetworkCliDeps,
     .map(([k]) => k);
   if (moot.length) {
     throw new InvalidArgumentError(
-      `${moot.join(', ')}: not options of an overlay network (no gateway, bridge or resolver of its own, no route out, its MTU the underlay's less 50); leave them out`,
+      `${moot.join(', ')}: not options of an overlay network (no gateway or bridge of its own, no route out, its MTU the underlay's less 50); leave them out`,
     );
   }
   const tls = o.storeCa || o.storeCert || o.storeKey ? { ca: o.storeCa, cert: o.storeCert, key: o.storeKey } : undefined;
@@ -444,6 +448,7 @@ async function createOverlay(name: string, o: CreateFlags, deps: NetworkCliDeps,
         ...(o.hostName ? { host: o.hostName } : {}),
         ...(o.vtep ? { vtep: o.vtep } : {}),
         ...(tls ? { tls } : {}),
+        ...(o.disableDns ? { dns: false } : {}),
       },
     });
   } finally {

@@ -69,7 +69,7 @@ export function buildProgram(): Command {
     .option('--timeout <ms>', 'per-request timeout in ms (default $TSNETD_TIMEOUT_MS or 60000)', (v) => Number(v))
     .option(
       '--store <url>',
-      "watch a cluster store (etcd://HOST:2379[,…]): keep this host's lease alive and its overlay networks' VXLAN entries in step",
+      "watch a cluster store (etcd://HOST:2379[,…]): keep this host's lease alive, its overlay networks' VXLAN entries in step, and their container names shared with the other hosts",
     )
     .option('--host-name <name>', "this host's name in the store (default: the hostname)")
     .option('--store-ca <file>', "CA certificate (PEM) of the store's TLS")

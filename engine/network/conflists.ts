@@ -10,11 +10,14 @@ import { join } from 'node:path';
 
 /**
  * Whether containers on the network resolve each other's names: user networks unless --disable-dns (Docker: not the
- * default bridge); not an overlay (its names would have to be cluster-wide: not done).
+ * default bridge). On an overlay the names are cluster-wide (tsnetd shares them through the store).
  */
 export function dnsEnabled(rec: NetworkRecord): boolean {
-  return rec.name !== DEFAULT_NETWORK && rec.driver !== 'overlay' && rec.options?.dns !== false;
+  return rec.name !== DEFAULT_NETWORK && rec.options?.dns !== false;
 }
+
+/** tsnet-dns in an engine conflist: the state under the engine's root, named so that a DEL replayed from the cache finds it. */
+const dnsPlugin = (): object => ({ type: 'tsnet-dns', dataDir: join(stateRoot(), 'dns'), capabilities: { aliases: true } });
 
 /**
  * The conflist of a network: tsnet's bridge plugin over tsnet-ipam, then tsnet-dns where the network has DNS
@@ -44,13 +47,17 @@ export function conflistFor(rec: NetworkRecord, primary = true): NetworkConfigLi
         ...(rec.options?.icc === false ? { portIsolation: true } : {}),
         ipam: { type: 'tsnet-ipam', network: rec.name },
       },
-      ...(dnsEnabled(rec) ? [{ type: 'tsnet-dns', dataDir: join(stateRoot(), 'dns'), capabilities: { aliases: true } }] : []),
+      ...(dnsEnabled(rec) ? [dnsPlugin()] : []),
     ],
   };
   return configFromObject(conf, `network "${rec.name}"`);
 }
 
-/** An overlay network (`network create --driver overlay`): the overlay plugin, addresses from the cluster store. */
+/**
+ * An overlay network (`network create --driver overlay`): the overlay plugin, addresses from the cluster store; with
+ * DNS, a resolver address on this host's bridge (`resolver`) that tsnet-dns serves — the names of the network's
+ * containers on every host (tsnetd copies the other hosts' from the store).
+ */
 function overlayConflist(rec: NetworkRecord): NetworkConfigList {
   const o = rec.options ?? {};
   const conf = {
@@ -66,7 +73,9 @@ function overlayConflist(rec: NetworkRecord): NetworkConfigList {
         ...(o.host ? { host: o.host } : {}),
         ...(o.vtep ? { vtep: o.vtep } : {}),
         ...(o.tls ? { tls: o.tls } : {}),
+        ...(dnsEnabled(rec) ? { resolver: true } : {}),
       },
+      ...(dnsEnabled(rec) ? [dnsPlugin()] : []),
     ],
   };
   return configFromObject(conf, `network "${rec.name}"`);

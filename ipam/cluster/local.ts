@@ -196,12 +196,31 @@ export function freeInHeld(ln: LocalNetwork, lease: string): string | undefined 
   return undefined;
 }
 
-/** The lowest address of block that is not taken, not the subnet's network or broadcast address. */
+/**
+ * The block's resolver address: its first address (the second in the subnet's first block, whose first is the
+ * subnet's own), never handed to a container. The host holding the block puts it on its overlay bridge for the
+ * containers whose addresses are in the block (their nameserver): unique in the cluster, since one host holds a
+ * block, and held as long as a container of the block runs.
+ */
+export function resolverAddress(block: Prefix, subnet: Prefix): string {
+  const v = first(block) === first(subnet) ? first(block) + 1n : first(block);
+  return formatAddr({ family: block.family, value: v });
+}
+
+/** The resolver address of the block of `blockPrefix` that holds `address` in `subnet`. */
+export function resolverFor(address: string, subnet: string, blockPrefix: number): string {
+  const sub = parseCidr(subnet).prefix;
+  const block = parseCidr(`${address}/${blockPrefix}`).prefix;
+  return resolverAddress(block, sub);
+}
+
+/** The lowest address of block that is not taken, not the subnet's network or broadcast address, nor the block's resolver's. */
 export function freeIn(block: Prefix, subnet: Prefix, taken: Set<string>): string | undefined {
+  const resolver = resolverAddress(block, subnet);
   for (let v = first(block); v <= last(block); v++) {
     if (v === first(subnet) || v === last(subnet)) continue;
     const a = formatAddr({ family: block.family, value: v });
-    if (!taken.has(a)) return a;
+    if (a !== resolver && !taken.has(a)) return a;
   }
   return undefined;
 }

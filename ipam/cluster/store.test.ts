@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { ClusterStore, ClusterStoreError, macForAddress, parseStoreUrl, type HostRecord } from './store.js';
 import { startEtcd, needsEtcd, type EtcdServer } from './testing/etcd.js';
 import { containsAddr, parseAddr, parseCidr } from '../cidr.js';
+import { freeIn, resolverAddress, resolverFor } from './local.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -112,6 +113,37 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
     assert.equal(again.address, eps[0]!.address);
   });
 
+  it("keeps each host's container names under its lease: replaced, removed, gone with the host", async () => {
+    const s = open();
+    await s.ensureNetwork({ name: 'ov', subnet: '10.68.0.0/24', blockPrefix: 28 });
+    const a = await s.ensureHost('a', '192.0.2.1', [], 600);
+    const b = await s.ensureHost('b', '192.0.2.2', [], 600);
+    const web = { containerId: 'c1', ifname: 'eth0', name: 'web', aliases: ['www'], ips: ['10.68.0.2'] };
+    const db = { containerId: 'c2', ifname: 'eth0', name: 'db', aliases: [], ips: ['10.68.0.18'] };
+    await s.publishNames('ov', 'a', a.lease, [web]);
+    await s.publishNames('ov', 'b', b.lease, [db]);
+    assert.deepEqual([...(await s.names('ov'))].sort(), [
+      ['a', [web]],
+      ['b', [db]],
+    ]);
+    await s.publishNames('ov', 'a', a.lease, []);
+    assert.deepEqual([...(await s.names('ov')).keys()], ['b'], "a host's last name gone: its key too");
+    assert.equal(await s.reclaimHost('b'), true);
+    assert.deepEqual([...(await s.names('ov')).keys()], [], "the host's lease revoked: its names go with it");
+    await s.publishNames('ov', 'a', a.lease, [web]);
+    await s.leave('ov', 'a');
+    assert.deepEqual([...(await s.names('ov')).keys()], [], 'a host that leaves the network takes its names');
+  });
+
+  it("never hands out a block's resolver address", () => {
+    const sub = parseCidr('10.69.0.0/24').prefix;
+    assert.equal(resolverAddress(parseCidr('10.69.0.0/26').prefix, sub), '10.69.0.1', "the subnet's first block: its second address");
+    assert.equal(resolverAddress(parseCidr('10.69.0.64/26').prefix, sub), '10.69.0.64');
+    assert.equal(resolverFor('10.69.0.100', '10.69.0.0/24', 26), '10.69.0.64');
+    assert.equal(freeIn(parseCidr('10.69.0.64/26').prefix, sub, new Set()), '10.69.0.65');
+    assert.equal(freeIn(parseCidr('10.69.0.0/26').prefix, sub, new Set()), '10.69.0.2');
+  });
+
   it("gives a dead host's blocks and addresses back: after its lease expires, or at once on reclaim", async () => {
     const s = open();
     const { network } = await s.ensureNetwork({ name: 'ov', subnet: '10.61.0.0/24', blockPrefix: 28 });
@@ -155,16 +187,18 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
       const second = await s.acquire(req('c1'));
       assert.equal(second.fromCache, true, 'the next start in the held block is answered by the host');
       await own.stop();
-      // 13 more: the /28 has 16 addresses, the subnet's first (10.62.0.0) is never handed out, c0 and c1 hold two
+      // 12 more: the /28 has 16 addresses, the subnet's first (10.62.0.0) and the block's resolver address
+      // (10.62.0.1) are never handed out, c0 and c1 hold two
       const more = [];
-      for (let i = 2; i < 15; i++) more.push(await s.acquire(req(`c${i}`)));
+      for (let i = 2; i < 14; i++) more.push(await s.acquire(req(`c${i}`)));
       assert.ok(more.every((m) => m.fromCache));
       const addrs = [first, second, ...more].map((m) => m.endpoint.address);
-      assert.equal(new Set(addrs).size, 15, addrs.join(' '));
+      assert.equal(new Set(addrs).size, 14, addrs.join(' '));
+      assert.ok(!addrs.includes('10.62.0.1'), "the resolver address is no container's");
       assert.equal(await s.release('ov', 'h1', 'c3', 'eth0'), true, 'DEL needs no etcd either');
       assert.equal((await s.acquire(req('c3b'))).endpoint.address, more[1]!.endpoint.address);
       // the block is full now, and another network was never joined here: both need etcd, which is down
-      for (const r of [req('c15'), req('x', 'other')]) {
+      for (const r of [req('c14'), req('x', 'other')]) {
         await assert.rejects(s.acquire(r), (e: Error) => {
           assert.ok(e instanceof ClusterStoreError, String(e));
           assert.match(e.message, new RegExp(`cluster store ${own.url}: unreachable`));
@@ -263,13 +297,14 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
       containerId: id,
       ifname: 'eth0',
     });
-    // 15 fill the first /28 (its 10.67.0.0 is never handed out), then 16 the second, 2 the third
-    const ids = Array.from({ length: 33 }, (_, i) => `c${i}`);
+    // 14 fill the first /28 (its 10.67.0.0 and resolver address 10.67.0.1 are never handed out), then 15 the
+    // second (its resolver address 10.67.0.16 neither), 2 the third
+    const ids = Array.from({ length: 31 }, (_, i) => `c${i}`);
     for (const id of ids) await s.acquire(req(id));
     const mine = async () => (await s.blocks('ov')).filter((b) => b.host === 'h1').map((b) => b.block);
     assert.deepEqual(await mine(), ['10.67.0.0/28', '10.67.0.16/28', '10.67.0.32/28']);
     // the second and third emptied; the first stays full
-    for (const id of ids.slice(15)) assert.equal(await s.release('ov', 'h1', id, 'eth0'), true);
+    for (const id of ids.slice(14)) assert.equal(await s.release('ov', 'h1', id, 'eth0'), true);
     assert.equal((await mine()).length, 3, 'a DEL alone gives no block back');
     const r = await s.refreshHost('h1', 600);
     assert.deepEqual(r.released, ['ov 10.67.0.32/28'], 'one empty block kept: the full one has no room');

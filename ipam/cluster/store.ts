@@ -7,12 +7,14 @@
 //   hosts/<host>                {vtep, lease, routes}                                the host's lease
 //   members/<net>/<host>        {vtep}                                               the host's lease
 //   blocks/<net>/<base>_<len>   {host, lease}                                        the host's lease
+//   names/<net>/<host>          [{containerId, ifname, name, aliases, ips}]          the host's lease
 // Blocks (like Calico's IPAM): a host claims a /blockPrefix of the subnet, and only that host hands out its
 // addresses, recording them durably on its own disk (./local.ts) — so a container start needs etcd only to
 // claim a block, to join, or when the host's lease is not known to live; only a block claim contends with other
 // hosts. Remote hosts program a block's addresses as a whole (its MACs follow from its addresses). Everything a
 // host holds is tied to its lease: when the host dies (its daemon stops renewing), etcd deletes it all after the
-// lease's TTL, and `reclaimHost` revokes it at once.
+// lease's TTL, and `reclaimHost` revokes it at once. Container names (DNS on the overlay) are published by each
+// host's tsnetd from its resolver's records, one key per network and host, and go with the host's lease too.
 import { Etcd3, GRPCDeadlineExceededError, GRPCUnavailableError, isRecoverableError, type IOptions, type Lease, type Watcher } from 'etcd3';
 import { noop } from 'cockatiel';
 import { readFileSync } from 'node:fs';
@@ -98,6 +100,15 @@ export interface BlockHolder {
   block: string;
   host: string;
   lease?: string;
+}
+
+/** A container's name on an overlay network, as its host publishes it. */
+export interface PublishedName {
+  containerId: string;
+  ifname: string;
+  name: string;
+  aliases: string[];
+  ips: string[];
 }
 
 export interface AcquireRequest {
@@ -320,6 +331,7 @@ export class ClusterStore {
       await this.client.delete().key(this.key('networks', name));
       await this.client.delete().prefix(this.key('members', name, ''));
       await this.client.delete().prefix(this.key('blocks', name, ''));
+      await this.client.delete().prefix(this.key('names', name, ''));
     });
   }
 
@@ -446,6 +458,38 @@ export class ClusterStore {
     );
     const p = this.key('members', network, '').length;
     return Object.entries(all).map(([k, v]) => ({ host: k.slice(p), vtep: (JSON.parse(v) as { vtep: string }).vtep }));
+  }
+
+  // ---- container names (DNS on the overlay): one key per network and host, under the host's lease
+
+  /** Every host's published names on `network`. */
+  async names(network: string): Promise<Map<string, PublishedName[]>> {
+    const all = await this.call(() =>
+      this.client
+        .getAll()
+        .prefix(this.key('names', network, ''))
+        .strings(),
+    );
+    const p = this.key('names', network, '').length;
+    const out = new Map<string, PublishedName[]>();
+    for (const [k, v] of Object.entries(all)) {
+      try {
+        const list = JSON.parse(v) as PublishedName[];
+        if (Array.isArray(list)) out.set(k.slice(p), list);
+      } catch {
+        /* not ours to read: skipped */
+      }
+    }
+    return out;
+  }
+
+  /** Publishes this host's names on `network` under its lease (none: its key goes). */
+  async publishNames(network: string, host: string, lease: string, names: PublishedName[]): Promise<void> {
+    const k = this.key('names', network, host);
+    await this.call(async () => {
+      if (names.length) await this.client.put(k).value(JSON.stringify(names)).lease(lease);
+      else await this.client.delete().key(k);
+    });
   }
 
   // ---- addresses: blocks in etcd, the addresses in them on the host that holds them (./local.ts)
@@ -691,6 +735,7 @@ export class ClusterStore {
       }
       await this.call(async () => {
         await this.client.delete().key(this.key('members', network, host));
+        await this.client.delete().key(this.key('names', network, host));
         for (const b of await this.blocks(network)) {
           if (b.host !== host) continue;
           const bk = this.key('blocks', network, b.block.replace('/', '_'));

@@ -7,10 +7,23 @@
 // and neighbour entries synced (plugins/shared/overlay-dataplane.ts). While etcd is unreachable nothing is
 // changed — the kernel keeps what it has, so running containers keep their connectivity — and the watcher says
 // so once, retries, and resynchronises when etcd is back.
+//
+// Container names on overlay networks (tsnet-dns): the watcher publishes this host's records of each overlay
+// network it uses (its resolver's names.json, written by the tsnet-dns plugin) in the store under the host's
+// lease (ClusterStore.publishNames), and copies the other hosts' into names.json as remote records, which the
+// resolver here answers too. It does so on every change of the store and of names.json (watched), so a name
+// appears and goes on every host within a round trip or two of its container's ADD or DEL; a host that dies
+// takes its names with its lease. With etcd down the remote records stay as they were (names already known
+// keep resolving); the next sync, when it is back, publishes and copies what changed meanwhile.
+import { mkdirSync, watch, type FSWatcher } from 'node:fs';
 import { hostname } from 'node:os';
+import { containsAddr, parseAddr, parseCidr } from '../../ipam/cidr.js';
+import { dnsDir, readNames, setRemote, withNames, type NameEntry } from '../shared/dns-names.js';
+import type { OverlayNetwork, PublishedName } from '../../ipam/cluster/store.js';
 import { Netns } from '../../native/netns.js';
 import type { ClusterStore, StoreTls } from '../../ipam/cluster/store.js';
-import { syncFromStore } from '../shared/overlay-dataplane.js';
+import { removeOverlayResolvers, syncFromStore } from '../shared/overlay-dataplane.js';
+import { resolverAddress } from '../../ipam/cluster/local.js';
 import { unavailable } from '../../ipam/cluster/url.js';
 
 export interface StoreWatchOptions {
@@ -20,6 +33,8 @@ export interface StoreWatchOptions {
   cacheDir?: string;
   /** This host's name in the store (default: the hostname). */
   host?: string;
+  /** The DNS records of this host's containers (default `<root>/dns`, as the engine's). */
+  dnsDir?: string;
   /** A full resync at least this often, ms (default 10 s); also the retry period while etcd is down. */
   resyncMs?: number;
   log(line: string): void;
@@ -64,10 +79,69 @@ export async function startStoreWatch(opts: StoreWatchOptions): Promise<StoreWat
         : { grantedTTL: '30' };
       renewAt = Date.now() + Math.min(10_000, Math.max(500, (Number(ttl.grantedTTL) * 1000) / 3));
     }
-    for (const net of await store.networks()) {
+    const nets = await store.networks();
+    for (const net of nets) {
       const r = await syncFromStore(host, store, net, me);
       if (r && r.added + r.removed > 0) opts.log(`overlay ${net.name}: ${r.added} entr(ies) added, ${r.removed} removed`);
     }
+    await syncResolvers(nets);
+    await syncNames(nets);
+  };
+
+  // the resolver addresses of blocks this host no longer holds leave its bridges (under the host's lock: an ADD
+  // claims a block before it puts the block's resolver address on the bridge)
+  const syncResolvers = async (nets: OverlayNetwork[]): Promise<void> => {
+    if (!Object.keys(store.cache(me).read().networks).length) return;
+    await store.cache(me).update(async (s) => {
+      for (const net of nets) {
+        const ln = s.networks[net.name];
+        if (!ln) continue;
+        const sub = parseCidr(net.subnet).prefix;
+        const keep = new Set(Object.keys(ln.blocks).map((b) => resolverAddress(parseCidr(b).prefix, sub)));
+        const gone = await removeOverlayResolvers(host, net, keep);
+        if (gone.length) opts.log(`overlay ${net.name}: resolver address(es) ${gone.join(', ')} removed (their blocks were given back)`);
+      }
+    });
+  };
+
+  const names = opts.dnsDir ?? dnsDir();
+  mkdirSync(names, { recursive: true, mode: 0o700 });
+  const syncNames = async (nets: OverlayNetwork[]): Promise<void> => {
+    let local;
+    try {
+      local = readNames(names);
+    } catch (e) {
+      opts.log(`DNS records ${names}: ${(e as Error).message}; names not synced`);
+      return;
+    }
+    const rec = store.cache(me).read();
+    const remote: Record<string, NameEntry[]> = {};
+    for (const net of nets) {
+      if (!rec.networks[net.name]) continue; // a network this host does not use
+      const sub = parseCidr(net.subnet).prefix;
+      const inNet = (ip: string): boolean => {
+        try {
+          return containsAddr(sub, parseAddr(ip));
+        } catch {
+          return false;
+        }
+      };
+      const mine: PublishedName[] = (local.networks[net.name]?.entries ?? [])
+        .map((e) => ({ containerId: e.containerId, ifname: e.ifname, name: e.name, aliases: e.aliases, ips: e.ips.filter(inNet) }))
+        .filter((e) => e.ips.length);
+      const all = await store.names(net.name);
+      const lease = rec.lease?.id;
+      if (lease && JSON.stringify(all.get(me) ?? []) !== JSON.stringify(mine)) {
+        await store.publishNames(net.name, me, lease, mine);
+        opts.log(`overlay ${net.name}: ${mine.length} name record(s) of host ${me} published`);
+      }
+      remote[net.name] = [...all]
+        .filter(([h]) => h !== me)
+        .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+        .flatMap(([h, list]) => list.map((e) => ({ ...e, host: h })));
+    }
+    if (!setRemote(structuredClone(local), remote)) return; // nothing new: no write, no lock
+    await withNames(names, (n) => ({ changed: setRemote(n, remote), value: undefined }));
   };
 
   const kick = (): Promise<void> => {
@@ -119,6 +193,17 @@ export async function startStoreWatch(opts: StoreWatchOptions): Promise<StoreWat
     );
   };
 
+  // this host's records changed (a container's ADD or DEL): publish them now
+  let dnsWatch: FSWatcher | undefined;
+  try {
+    dnsWatch = watch(names, (_ev, file) => {
+      if (file === 'names.json') void kick();
+    });
+    dnsWatch.on('error', (e) => opts.log(`watching ${names}: ${e.message}`));
+  } catch (e) {
+    opts.log(`cannot watch ${names} (${(e as Error).message}): names are published every ${resyncMs} ms`);
+  }
+
   let last = 0;
   const tick = setInterval(
     () => {
@@ -136,6 +221,7 @@ export async function startStoreWatch(opts: StoreWatchOptions): Promise<StoreWat
     async close() {
       closed = true;
       clearInterval(tick);
+      dnsWatch?.close();
       await running;
       await watcher?.cancel().catch(() => undefined);
       store.close();

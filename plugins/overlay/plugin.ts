@@ -6,6 +6,9 @@
 //   "host": this host's name in the store (default: the hostname); "vtep": its underlay address (default: its
 //   address on the link that routes to the store); "leaseTtl": seconds (default 60; tsnetd keeps it alive);
 //   "dataDir": where the host records its lease, blocks and addresses (default `<root>/cluster`)
+//   "resolver": true — give the container a nameserver on this host's bridge for tsnet-dns, chained after this
+//      plugin, to serve (the resolver address of the container's address block, a /32 on the bridge; the result's
+//      `dns.nameservers` names it): the container's name and those of the network's containers on every host
 // ADD: an address from one of the host's blocks — from the host's own record, without asking etcd (or loading
 // its client), when its lease is known to live and a block it holds has room; else the network is created or
 // joined, the host registered under its lease and a block claimed in etcd — then bridge + vxlan made, a veth into the container
@@ -20,11 +23,11 @@ import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Resu
 import { createVethPort, type PortErrors } from '../shared/bridge-port.js';
 import { configureInterface } from '../shared/configure-iface.js';
 import { PluginError } from '../shared/errors.js';
-import { ensureOverlayDevices, localVtep, syncFromStore } from '../shared/overlay-dataplane.js';
+import { ensureOverlayDevices, ensureOverlayResolver, localVtep, syncFromStore } from '../shared/overlay-dataplane.js';
 import { hostUsage } from '../../ipam/host-usage.js';
 import { parseCidr } from '../../ipam/cidr.js';
 import type { ClusterStore, StoreTls } from '../../ipam/cluster/store.js';
-import { answerFromRecord, lookupInRecord, recordOf, releaseInRecord } from '../../ipam/cluster/local.js';
+import { answerFromRecord, lookupInRecord, recordOf, releaseInRecord, resolverFor } from '../../ipam/cluster/local.js';
 
 export interface OverlayConf extends NetConf {
   store?: string;
@@ -37,6 +40,7 @@ export interface OverlayConf extends NetConf {
   leaseTtl?: number;
   tls?: StoreTls;
   dataDir?: string;
+  resolver?: boolean;
 }
 
 const invalid = (msg: string, fix = ''): CniError => new CniError(ErrorCode.InvalidNetworkConfig, msg, fix);
@@ -50,6 +54,7 @@ function check(conf: OverlayConf): void {
     if (conf[k] !== undefined && (!Number.isInteger(conf[k]) || (conf[k] as number) <= 0))
       throw invalid(`overlay: "${k}" must be a positive integer`);
   }
+  if (conf.resolver !== undefined && typeof conf.resolver !== 'boolean') throw invalid('overlay: "resolver" must be true or false');
   if (conf.vni !== undefined && conf.vni > 16777215) throw invalid('overlay: "vni" must be at most 16777215 (24 bits)');
   if (conf.subnet !== undefined) {
     try {
@@ -132,6 +137,12 @@ const overlayPlugin: Plugin<OverlayConf> = {
           ips: [{ address: `${ep.address}/${prefix}`, interface: 1 }],
         };
         await configureInterface(ctr, args.ifname, result, { interfaceIndex: 1 });
+        if (conf.resolver) {
+          // the nameserver tsnet-dns (chained next) listens on: this host's address in the container's block
+          const nameserver = resolverFor(ep.address, network.subnet, network.blockPrefix);
+          await ensureOverlayResolver(host, network, bridge, nameserver);
+          result.dns = { nameservers: [nameserver] };
+        }
         // the other hosts' entries: tsnetd keeps them; here only when etcd was asked anyway, or the devices are new
         if (!fromCache) await syncFromStore(host, await etcd(), network, me);
         else if (created) await syncFromStore(host, await etcd(), network, me).catch(() => undefined); // tsnetd fills them in

@@ -16,6 +16,65 @@ import { first, formatAddr, last, parseCidr } from '../../ipam/cidr.js';
 import { kernelError, PluginError } from './errors.js';
 import { CniCode } from '../../common/errors.js';
 
+/**
+ * The resolver of an overlay network on this host (tsnet-dns): the resolver address of each block the host holds
+ * (ipam/cluster/local.ts resolverAddress), a /32 on the network's bridge — so no route from the host into the
+ * overlay — and, so that answers from it find their way back to the bridge, one policy rule per address
+ * (`from ADDR lookup RESOLVER_TABLE`) and in that table one route per network (its subnet on its bridge): only
+ * what the host sends from a resolver address is routed into the overlay.
+ */
+export const RESOLVER_TABLE = 29811; // 0x7473, "ts"
+export const RESOLVER_RULE_PRIORITY = 90;
+const AF_INET = 2;
+const RT_SCOPE_LINK = 253;
+
+/** `address` (a block's resolver address) on the network's bridge, with its rule and the network's route. */
+export async function ensureOverlayResolver(host: Netns, net: OverlayNetwork, bridge: Link, address: string): Promise<void> {
+  const have = await host.rtnl.addresses({ family: AF_INET, link: bridge.index });
+  try {
+    if (!have.some((a) => a.cidr === `${address}/32`)) await host.rtnl.addAddress(bridge.index, `${address}/32`);
+    await host.rtnl.addRule({ family: AF_INET, from: `${address}/32`, table: RESOLVER_TABLE, priority: RESOLVER_RULE_PRIORITY });
+  } catch (e) {
+    if (!isNetlinkError(e, 'EEXIST'))
+      kernelError(e, `give overlay network "${net.name}" its resolver address ${address} on ${bridge.name}`, CODES);
+  }
+  try {
+    await host.rtnl.replaceRoute({ dst: net.subnet, oif: bridge.index, table: RESOLVER_TABLE, scope: RT_SCOPE_LINK });
+  } catch (e) {
+    kernelError(e, `route the answers of overlay network "${net.name}"'s resolver (table ${RESOLVER_TABLE})`, CODES);
+  }
+}
+
+/**
+ * Removes the resolver addresses (and their rules) on the network's bridge that `keep` does not list — those of
+ * blocks this host no longer holds; all of them with no `keep`. Returns the addresses removed.
+ */
+export async function removeOverlayResolvers(host: Netns, net: Pick<OverlayNetwork, 'vni'>, keep?: Set<string>): Promise<string[]> {
+  const br = await host.rtnl.findLink(bridgeName(net));
+  if (!br || br.kind !== 'bridge') return [];
+  const gone: string[] = [];
+  for (const a of await host.rtnl.addresses({ family: AF_INET, link: br.index })) {
+    if (a.prefixLen !== 32 || keep?.has(a.address)) continue;
+    await host.rtnl.deleteAddress(br.index, a.cidr).catch((e) => {
+      if (!isNetlinkError(e, 'EADDRNOTAVAIL')) throw e;
+    });
+    await deleteResolverRule(host, a.address);
+    gone.push(a.address);
+  }
+  return gone;
+}
+
+async function deleteResolverRule(host: Netns, address: string): Promise<void> {
+  for (const r of await host.rtnl.rules(AF_INET)) {
+    if (r.table !== RESOLVER_TABLE || r.from !== `${address}/32`) continue;
+    await host.rtnl
+      .deleteRule({ family: AF_INET, from: r.from, table: RESOLVER_TABLE, priority: r.priority ?? RESOLVER_RULE_PRIORITY })
+      .catch((e) => {
+        if (!isNetlinkError(e, 'ENOENT')) throw e;
+      });
+  }
+}
+
 /** VXLAN over IPv4 adds 50 bytes (outer Ethernet 14 + IPv4 20 + UDP 8 + VXLAN 8). */
 export const VXLAN_OVERHEAD = 50;
 export const ZERO_MAC = '00:00:00:00:00:00';
@@ -218,6 +277,7 @@ export async function removeOverlayDevices(host: Netns, net: Pick<OverlayNetwork
       return `its bridge ${br.name} and ${vxlanName(net)} are kept: containers still have ports on it (${ports.map((p) => p.name).join(', ')}); remove them, then 'ip link del ${br.name}' and 'ip link del ${vxlanName(net)}'`;
     }
   }
+  await removeOverlayResolvers(host, net); // the rules would outlive the bridge
   if (vx && vx.kind === 'vxlan') await host.rtnl.deleteLinkIfExists(vx.index);
   if (br && br.kind === 'bridge') await host.rtnl.deleteLinkIfExists(br.index);
   return undefined;

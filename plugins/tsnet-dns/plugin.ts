@@ -14,6 +14,7 @@ import type { PluginEntry } from '../cni/skel.js';
 import { CniError, ErrorCode, type CniArgs, type NetConf, type Plugin, type Result } from '../cni/types.js';
 import { PluginError } from '../shared/errors.js';
 import { existsSync } from 'node:fs';
+import { containsAddr, parseAddr, parseCidr } from '../../ipam/cidr.js';
 import { findServerExecutable, request, stopServer, syncServer, type ServerStatus } from './control.js';
 import {
   DEFAULT_DOMAIN,
@@ -96,14 +97,28 @@ function namesOf(conf: DnsConf, args: CniArgs): { name: string; aliases: string[
   return { name, aliases };
 }
 
-/** This interface's addresses and gateways in the previous result. */
+/**
+ * This interface's addresses in the previous result, and where the resolver listens for it: the gateways — or,
+ * on a network without one (the overlay with "resolver": true), the nameservers the interface plugin named in
+ * the interface's own subnets (addresses of this host it made for the purpose).
+ */
 function addressesOf(prev: Result, ifname: string): { ips: string[]; gateways: string[] } {
   const idx = prev.interfaces?.findIndex((i) => i.name === ifname && i.sandbox) ?? -1;
   const mine = (prev.ips ?? []).filter((ip) => ip.interface === undefined || ip.interface === idx);
-  return {
-    ips: [...new Set(mine.map((ip) => ip.address.split('/')[0]!))],
-    gateways: [...new Set(mine.map((ip) => ip.gateway).filter((g): g is string => !!g))],
-  };
+  const gateways = [...new Set(mine.map((ip) => ip.gateway).filter((g): g is string => !!g))];
+  if (!gateways.length) {
+    const subnets = mine.map((ip) => parseCidr(ip.address).prefix);
+    for (const ns of prev.dns?.nameservers ?? []) {
+      let a;
+      try {
+        a = parseAddr(ns);
+      } catch {
+        continue;
+      }
+      if (subnets.some((p) => containsAddr(p, a)) && !gateways.includes(ns)) gateways.push(ns);
+    }
+  }
+  return { ips: [...new Set(mine.map((ip) => ip.address.split('/')[0]!))], gateways };
 }
 
 function needPrev(conf: DnsConf): Result {
@@ -139,8 +154,8 @@ async function add(conf: DnsConf, args: CniArgs): Promise<Result> {
   if (!gateways.length)
     throw new CniError(
       ErrorCode.InvalidNetworkConfig,
-      `network "${conf.name}": the previous result has no gateway for ${args.ifname}, and the resolver listens on the network's gateway address`,
-      'set "isGateway": true on the bridge plugin (its IPAM then hands out a gateway)',
+      `network "${conf.name}": the previous result has no gateway for ${args.ifname}, nor a nameserver in its subnet, and the resolver listens on one of those`,
+      'set "isGateway": true on the bridge plugin (its IPAM then hands out a gateway), or "resolver": true on the overlay plugin',
     );
   findServerExecutable(args.path); // fail before recording anything when the resolver cannot be started
   const dir = dnsDir(conf.dataDir);

@@ -5,7 +5,7 @@ import { describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket } from 'dns-packet';
 import type { NamesFile } from './names.js';
-import { dropEntriesExcept, dropEntry, putEntry } from './names.js';
+import { dropEntriesExcept, dropEntry, putEntry, setRemote } from './names.js';
 import { handleQuery, NameIndex, reverseToIp } from './resolver.js';
 import { nextTcpMessage, parseUpstreams, tcpFrame } from './upstream.js';
 
@@ -178,6 +178,33 @@ describe('tsnet-dns name records', () => {
       1,
     );
     assert.deepEqual(n.networks, {});
+  });
+});
+
+describe('tsnet-dns on an overlay network: resolvers per block, names of other hosts', () => {
+  it('listens on the resolver address of every record, and stops listening on one whose last record went', () => {
+    const n: NamesFile = { generation: 0, networks: {} };
+    const at = (r: string) => ({ resolvers: [r], domain: 'dns.tsnet' });
+    putEntry(n, 'ov', at('10.9.0.1'), { containerId: 'a', ifname: 'eth0', name: 'a', aliases: [], ips: ['10.9.0.2'] });
+    putEntry(n, 'ov', at('10.9.0.64'), { containerId: 'b', ifname: 'eth0', name: 'b', aliases: [], ips: ['10.9.0.65'] });
+    assert.deepEqual(n.networks.ov!.resolvers.sort(), ['10.9.0.1', '10.9.0.64'], 'two blocks, two resolver addresses');
+    dropEntry(n, 'ov', 'a', 'eth0');
+    assert.deepEqual(n.networks.ov!.resolvers, ['10.9.0.64']);
+  });
+
+  it("answers the other hosts' names (and their reverse) like local ones, on a network with a resolver here", () => {
+    const n: NamesFile = structuredClone(names);
+    const remote = { containerId: 'r1', ifname: 'eth0', name: 'far', aliases: ['faraway'], ips: ['10.1.0.70'], host: 'h2' };
+    assert.equal(setRemote(n, { front: [remote], elsewhere: [] }), true);
+    assert.equal(setRemote(n, { front: [remote] }), false, 'the same again: no change');
+    const idx = new NameIndex(n);
+    assert.deepEqual(data(ask(idx, 'far', 'A', 'front', '10.1.0.2')), ['10.1.0.70']);
+    assert.deepEqual(data(ask(idx, 'faraway.dns.tsnet', 'A', 'front', '10.1.0.2')), ['10.1.0.70']);
+    assert.deepEqual(data(ask(idx, '70.0.1.10.in-addr.arpa', 'PTR', 'front', '10.1.0.2')), ['far.dns.tsnet']);
+    assert.deepEqual(data(ask(idx, 'far', 'A', 'back', '10.2.0.2')), 'forward', 'not on the network asked');
+    assert.equal(setRemote(n, {}), true);
+    assert.equal(n.remote, undefined);
+    assert.deepEqual(data(ask(new NameIndex(n), 'far', 'A', 'front', '10.1.0.2')), 'forward', 'gone with its record');
   });
 });
 

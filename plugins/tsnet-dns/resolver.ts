@@ -9,7 +9,8 @@
 // Names answer bare (`web`) and under the network's domain (`web.dns.tsnet`); a miss under the domain is
 // NXDOMAIN from here (the domain is ours), any other miss goes to the host's resolvers. Reverse lookups of a
 // container address in scope answer its name. TTL 0, as dnsmasq answers names it knows locally (podman's
-// dnsname): a name is gone the moment its container is.
+// dnsname): a name is gone the moment its container is. An overlay network's names of other hosts (the records'
+// `remote`) answer as local ones do.
 import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, Packet, Question } from 'dns-packet';
 import ipaddr from 'ipaddr.js';
@@ -90,6 +91,18 @@ export class NameIndex {
         const nets = this.containerNets.get(e.containerId) ?? [];
         if (!nets.includes(network)) nets.push(network);
         this.containerNets.set(e.containerId, nets);
+      }
+      // an overlay network's containers on other hosts (tsnetd's copy): answered like local ones, never clients here
+      for (const e of names.remote?.[network] ?? []) {
+        for (const n of new Set([e.name, ...e.aliases].filter(Boolean).map(normalize))) {
+          const list = idx.byName.get(n) ?? [];
+          list.push(e);
+          idx.byName.set(n, list);
+        }
+        for (const ip of e.ips) {
+          const c = canonicalIp(ip);
+          if (c && !idx.byIp.has(c)) idx.byIp.set(c, e);
+        }
       }
       this.nets.set(network, idx);
       for (const r of net.resolvers) {

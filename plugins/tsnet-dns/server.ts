@@ -9,12 +9,13 @@
 // worker (`tsnet-dns serve-worker DIR`): reads DIR/names.json, listens on UDP and TCP port 53 of every
 //   resolver address in it, answers from the records and forwards the rest (resolver.ts, upstream.ts); its
 //   control socket (DIR/control.sock) takes `sync` (read the records again, listen where they say now, answer
-//   with what it listens on) and `status`. With no records left it closes everything, tells the supervisor,
+//   with what it listens on) and `status`. It also reads names.json again when it is replaced on disk (tsnetd
+//   writes an overlay network's names of other hosts there without telling it). With no records left it closes everything, tells the supervisor,
 //   and exits. If its supervisor dies (SIGKILL), it closes its sockets, starts a new supervisor — which starts
 //   a new worker — and exits, so the service comes back whichever of the two was killed.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { closeSync, mkdirSync, openSync, rmSync, statSync, truncateSync, writeSync, ftruncateSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, rmSync, statSync, truncateSync, writeSync, ftruncateSync, watch, type FSWatcher } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { LOCK_EX, LOCK_NB, native } from '../../native/addon.js';
@@ -50,6 +51,8 @@ class Worker {
   private forwards = 0;
   private readonly tcpClients = new Set<Socket>();
   private retryTimer?: NodeJS.Timeout;
+  private reloadTimer?: NodeJS.Timeout;
+  private watcher?: FSWatcher;
   private stopping = false;
   /** The last bind error logged per address (a retry every second logs only a new one). */
   private readonly logged = new Map<string, string>();
@@ -69,6 +72,15 @@ class Worker {
       this.control!.listen(path, () => res());
     });
     this.control.on('error', (e) => log(`control socket: ${e.message}`));
+    // tsnetd writes an overlay network's remote names without telling us: a new names.json is read when it lands
+    this.watcher = watch(this.dir, (_ev, file) => {
+      if (file !== 'names.json' || this.stopping || this.reloadTimer) return;
+      this.reloadTimer = setTimeout(() => {
+        this.reloadTimer = undefined;
+        if (!this.stopping) void this.reload(true);
+      }, 20);
+    });
+    this.watcher.on('error', (e) => log(`watching ${this.dir}: ${e.message}`));
     log(`serving ${this.listeners.size} address(es), control ${path}`);
   }
 
@@ -90,8 +102,11 @@ class Worker {
     };
   }
 
-  /** Reads the records again and listens where they say; with none left, leaves. */
-  async reload(): Promise<void> {
+  /**
+   * Reads the records again and listens where they say; with none left, leaves (`watched`: a change seen on disk
+   * — the last record's DEL stops us through the control socket, so none left is not acted on here).
+   */
+  async reload(watched = false): Promise<void> {
     let names;
     try {
       names = readNames(this.dir);
@@ -99,6 +114,7 @@ class Worker {
       log(`cannot read the records: ${(e as Error).message}; keeping the previous ones`);
       return;
     }
+    if (watched && entryCount(names) === 0) return;
     this.index = new NameIndex(names);
     if (entryCount(names) === 0) {
       this.stopping = true;
@@ -265,7 +281,9 @@ class Worker {
     this.listeners.clear();
     for (const c of this.tcpClients) c.destroy();
     this.control?.close();
+    this.watcher?.close();
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.reloadTimer) clearTimeout(this.reloadTimer);
   }
 
   /** Records empty: close, tell the supervisor not to start another worker, exit. */

@@ -70,3 +70,20 @@ test('user networks chain tsnet-dns after the bridge; the default network and --
   assert.deepEqual(dns.capabilities, { aliases: true }, 'aliases arrive as runtimeConfig');
   assert.match(String(dns.dataDir), /\/dns$/);
 });
+
+test('an overlay network chains tsnet-dns after the overlay plugin, which gives the container a resolver; not with --disable-dns', () => {
+  const ov = (options: NetworkRecord['options']): NetworkRecord => ({ ...rec('ov', options), driver: 'overlay' });
+  const list = conflistFor(ov({ store: 'etcd://10.0.0.1:2379', vni: 4096 }));
+  assert.deepEqual(
+    list.plugins.map((p) => p.type),
+    ['overlay', 'tsnet-dns'],
+  );
+  assert.equal(list.plugins[0]!.resolver, true);
+  assert.deepEqual(list.plugins[1]!.capabilities, { aliases: true });
+  const quiet = conflistFor(ov({ store: 'etcd://10.0.0.1:2379', vni: 4096, dns: false }));
+  assert.deepEqual(
+    quiet.plugins.map((p) => p.type),
+    ['overlay'],
+  );
+  assert.equal(quiet.plugins[0]!.resolver, undefined);
+});

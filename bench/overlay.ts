@@ -1,9 +1,10 @@
 // Benchmark (not a test): the overlay between two "hosts" (namespaces on one underlay switch, etcd in a third).
 //  1. cross-host TCP throughput (iperf3) container → container over the overlay, against a bare VXLAN pair
 //     between the same two hosts in the same run (goal ≥ 0.95×);
-//  2. container start (overlay ADD, exec'd) with the store local (no delay) and remote (netem delay on etcd's
-//     link: --rtt ms round trip).
-//   node dist/bench/overlay.js [--seconds 5] [--rounds 3] [--adds 10] [--rtt 10]     (root; iperf3, etcd-server)
+//  2. container start (overlay ADD, exec'd) with the store local (etcd on the switch) and remote: more hosts on
+//     the same switch whose store address is a relay (./tcp-delay.ts, in a namespace of its own) that holds
+//     every chunk for RTT/2 each way in front of the same etcd — --rtt ms round trip, one host per value.
+//   node dist/bench/overlay.js [--seconds 5] [--rounds 3] [--adds 10] [--rtt 10,50]     (root; iperf3, etcd-server)
 // Everything is made under the prefix tsbo<id> and removed at the end, also on failure or Ctrl-C.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -13,11 +14,12 @@ import { fileURLToPath } from 'node:url';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startEtcd, type EtcdServer } from '../ipam/cluster/testing/etcd.js';
-import { iperf, sh } from './cni-lab.js';
+import { iperf, settle, sh } from './cni-lab.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const OVERLAY = join(REPO, 'dist', 'cni', 'overlay');
 const CLI = join(REPO, 'dist', 'engine', 'cli', 'main.js');
+const RELAY = join(REPO, 'dist', 'bench', 'tcp-delay.js');
 
 function opt(name: string, dflt: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -51,7 +53,12 @@ async function main(): Promise<void> {
   const seconds = opt('seconds', 5);
   const rounds = opt('rounds', 3);
   const adds = opt('adds', 10);
-  const rtt = opt('rtt', 10);
+  const rttArg = process.argv.indexOf('--rtt');
+  const rtts = (rttArg > 0 ? process.argv[rttArg + 1]! : '10,50')
+    .split(',')
+    .map(Number)
+    .sort((a, b) => a - b);
+  if (rtts.some((r) => !(r > 0))) throw new Error('--rtt: give round-trip times in ms, comma-separated (e.g. 10,50)');
   const prefix = `tsbo${randomBytes(2).toString('hex')}`;
   const tmp = mkdtempSync(join(tmpdir(), 'tsnet-bench-overlay-'));
   const namespaces: string[] = [];
@@ -74,20 +81,23 @@ async function main(): Promise<void> {
     const sw = ns('sw');
     ipn(sw, 'link', 'add', 'br0', 'type', 'bridge');
     ipn(sw, 'link', 'set', 'br0', 'up');
-    const plug = (n: string, i: number, addr: string) => {
-      ipn(sw, 'link', 'add', `p${i}`, 'type', 'veth', 'peer', 'name', 'u0', 'netns', n);
-      ipn(sw, 'link', 'set', `p${i}`, 'master', 'br0', 'up');
+    let ports = 0;
+    const plug = (n: string, addr: string) => {
+      const p = `p${ports++}`;
+      ipn(sw, 'link', 'add', p, 'type', 'veth', 'peer', 'name', 'u0', 'netns', n);
+      ipn(sw, 'link', 'set', p, 'master', 'br0', 'up');
       ipn(n, 'addr', 'add', `${addr}/24`, 'dev', 'u0');
       ipn(n, 'link', 'set', 'u0', 'up');
       ipn(n, 'link', 'set', 'lo', 'up');
     };
     const e = ns('etcd');
-    plug(e, 0, '198.18.0.100');
-    const h = [ns('h1'), ns('h2')];
-    plug(h[0]!, 1, '198.18.0.1');
-    plug(h[1]!, 2, '198.18.0.2');
+    plug(e, '198.18.0.100');
     etcd = await startEtcd({ address: '198.18.0.100', port: 2379, netns: e });
-    for (const [i, hn] of h.entries()) {
+    // a host: its namespace on the switch, its tsnetd (lease, entries) on `store`, its record under its root
+    const host = (label: string, addr: string, store: string) => {
+      const hn = ns(label);
+      plug(hn, addr);
+      const root = join(tmp, `root-${label}`);
       procs.push(
         spawn(
           'ip',
@@ -99,24 +109,27 @@ async function main(): Promise<void> {
             CLI,
             'daemon',
             '--store',
-            etcd.url,
+            store,
             '--host-name',
-            `h${i + 1}`,
+            label,
             '--socket',
-            join(tmp, `h${i}.sock`),
+            join(tmp, `${label}.sock`),
           ],
           {
             stdio: 'ignore',
-            env: { ...process.env, TSNET_ROOT: join(tmp, `root${i}`) },
+            env: { ...process.env, TSNET_ROOT: root },
           },
         ),
       );
-    }
+      return { ns: hn, name: label, store, root };
+    };
+    type Host = ReturnType<typeof host>;
+    const h = [host('h1', '198.18.0.1', etcd.url), host('h2', '198.18.0.2', etcd.url)];
 
     // bare VXLAN pair between the two hosts (another VNI and port), MTU as the overlay's
     for (const [i, hn] of h.entries()) {
       ipn(
-        hn,
+        hn.ns,
         'link',
         'add',
         'bvx',
@@ -131,23 +144,23 @@ async function main(): Promise<void> {
         'dstport',
         '4790',
       );
-      ipn(hn, 'link', 'set', 'bvx', 'mtu', '1450', 'up');
-      ipn(hn, 'addr', 'add', `10.250.0.${i + 1}/24`, 'dev', 'bvx');
+      ipn(hn.ns, 'link', 'set', 'bvx', 'mtu', '1450', 'up');
+      ipn(hn.ns, 'addr', 'add', `10.250.0.${i + 1}/24`, 'dev', 'bvx');
     }
     // overlay: one container per host
-    const conf = (i: number) => ({
+    const conf = (hs: Host) => ({
       cniVersion: '1.0.0',
       name: 'bench',
       type: 'overlay',
-      store: etcd!.url,
-      subnet: '10.251.0.0/24',
+      store: hs.store,
+      subnet: '10.251.0.0/16', // a /26 block per host: room for many
       vni: 4500,
-      host: `h${i}`,
-      dataDir: join(tmp, `root${i - 1}`, 'cluster'), // the host's record, where its tsnetd keeps it
+      host: hs.name,
+      dataDir: join(hs.root, 'cluster'), // the host's record, where its tsnetd keeps it
     });
     const c = [ns('c1'), ns('c2')];
-    add(h[0]!, conf(1), 'c1', c[0]!);
-    add(h[1]!, conf(2), 'c2', c[1]!);
+    add(h[0]!.ns, conf(h[0]!), 'c1', c[0]!);
+    add(h[1]!.ns, conf(h[1]!), 'c2', c[1]!);
     const target = JSON.parse(ipn(c[1]!, '-j', 'addr', 'show', 'eth0'))[0].addr_info.find((a: { family: string }) => a.family === 'inet')
       .local as string;
     for (let i = 0; i < 100 && spawnSync('ip', ['netns', 'exec', c[0]!, 'ping', '-c1', '-W1', target]).status !== 0; i++) await sleep(100);
@@ -155,7 +168,7 @@ async function main(): Promise<void> {
     const bare: number[] = [];
     const over: number[] = [];
     for (let r = 0; r < rounds; r++) {
-      bare.push(iperf(h[1]!, h[0]!, '10.250.0.2', seconds));
+      bare.push(iperf(h[1]!.ns, h[0]!.ns, '10.250.0.2', seconds));
       over.push(iperf(c[1]!, c[0]!, target, seconds));
     }
     console.log(
@@ -163,31 +176,77 @@ async function main(): Promise<void> {
     );
     console.log(`  overlay / bare VXLAN = ${(median(over) / median(bare)).toFixed(3)}  (goal ≥ 0.95)`);
 
-    // container start: one in a block the host holds (answered from the host's record, no etcd) and one that
-    // asks etcd (the host's first on a new network: created, joined, a block claimed, the entries synced), each
-    // with the store local and --rtt ms away (netem on etcd's link)
-    const join_ = (tag: string, k: number) => ({
-      ...conf(1),
-      name: `bj${tag}${k}`,
-      subnet: `10.${tag === 'l' ? 252 : 253}.${k}.0/24`,
-      vni: 4600 + (tag === 'l' ? 0 : 100) + k,
+    // container start with the store local (h1: etcd on its switch) and RTT ms away (one host per RTT, whose store
+    // address is the relay's port for that RTT, it and its tsnetd alike). Two kinds of ADD: one in a block the host
+    // holds (answered from the host's record: no store call, so the distance should not show) and a host's first
+    // on a network (created, joined, a block claimed, the entries synced: each sequential store call costs an RTT).
+    const relayNs = ns('rly');
+    plug(relayNs, '198.18.0.50');
+    const relay = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        relayNs,
+        process.execPath,
+        RELAY,
+        ...rtts.flatMap((r, i) => [`198.18.0.50:${2379 + i}`, '198.18.0.100:2379', String(r)]),
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    procs.push(relay);
+    await new Promise<void>((resolve, reject) => {
+      relay.stdout!.once('data', () => resolve());
+      relay.once('exit', (code) => reject(new Error(`the relay exited (${code})`)));
     });
-    const time = (tag: string): { held: number[]; first: number[] } => ({
-      held: Array.from({ length: adds }, (_, k) => add(h[0]!, conf(1), `${tag}${k}`, ns(`${tag}${k}`))),
-      first: Array.from({ length: adds }, (_, k) => add(h[0]!, join_(tag, k), `${tag}f${k}`, ns(`${tag}f${k}`))),
-    });
-    const local = time('l');
-    const line = (what: string, r: { held: number[]; first: number[] }) =>
-      `${what}: in a held block ${median(r.held).toFixed(1)} ms, first on a network (asks etcd) ${median(r.first).toFixed(1)} ms`;
-    const tc = spawnSync('tc', ['-n', e, 'qdisc', 'add', 'dev', 'u0', 'root', 'netem', 'delay', `${rtt}ms`], { encoding: 'utf8' });
-    if (tc.status !== 0) {
-      console.log(
-        `overlay ADD (exec'd), median of ${adds}; ${line('store local', local)}; remote not measured (netem: ${tc.stderr.trim()})`,
-      );
-      return;
+    const remote = rtts.map((r, i) => host(`r${r}`, `198.18.0.${10 + i}`, `etcd://198.18.0.50:${2379 + i}`));
+    for (const hs of remote) add(hs.ns, conf(hs), `w${hs.name}`, ns(`w${hs.name}`)); // joins "bench", claims a block
+    const setups = [
+      { what: 'store local (on the switch)', rtt: 0, hs: h[0]! },
+      ...remote.map((hs, i) => ({ what: `store ${rtts[i]} ms away (relay)`, rtt: rtts[i]!, hs })),
+    ];
+    const times = setups.map(() => ({ held: [] as number[], first: [] as number[] }));
+    for (let k = 0; k < adds; k++) {
+      // rounds interleave the setups, so the machine's load falls on all of them alike
+      // before each ADD the machine settles (≤ 2 s): a first ADD wakes every host's tsnetd (a new network, member
+      // and block in the store), and an ADD timed while they sync would carry their work
+      for (const [j, { hs }] of setups.entries()) {
+        const ctr = ns(`${j}h${k}`);
+        settle(2000);
+        times[j]!.held.push(add(hs.ns, conf(hs), `${hs.name}h${k}`, ctr));
+        const fresh = { ...conf(hs), name: `bj${j}n${k}`, subnet: `10.${200 + j}.${k}.0/24`, vni: 4600 + 100 * j + k };
+        const ctr2 = ns(`${j}f${k}`);
+        settle(2000);
+        times[j]!.first.push(add(hs.ns, fresh, `${hs.name}f${k}`, ctr2));
+      }
     }
-    const remote = time('r');
-    console.log(`overlay ADD (exec'd), median of ${adds}; ${line('store local', local)}; ${line(`store ${rtt} ms away`, remote)}`);
+    const held0 = median(times[0]!.held);
+    const first0 = median(times[0]!.first);
+    const span = (xs: number[]) => `${Math.min(...xs).toFixed(0)}–${Math.max(...xs).toFixed(0)}`;
+    console.log(`overlay ADD (exec'd), median of ${adds} (min–max), rounds interleaved:`);
+    for (const [j, { what, rtt }] of setups.entries()) {
+      const held = median(times[j]!.held);
+      const first = median(times[j]!.first);
+      // what the distance adds: the median of the rounds' differences to the local store (a round's ADDs ran
+      // seconds apart, so a busy spell of the machine falls on both)
+      const more = median(times[j]!.first.map((x, k) => x - times[0]!.first[k]!));
+      const extra =
+        rtt > 0
+          ? `; ×local: held ${(held / held0).toFixed(2)}, first ${(first / first0).toFixed(2)} (+${more.toFixed(0)} ms ≈ ${(more / rtt).toFixed(1)} round trips)`
+          : '';
+      console.log(
+        `  ${what}: in a held block ${held.toFixed(1)} ms (${span(times[j]!.held)}), first on a network (asks etcd) ${first.toFixed(1)} ms (${span(times[j]!.first)})${extra}`,
+      );
+    }
+    // the slope between two distances counts the sequential round trips alone (a constant cost of the remote
+    // setups — the relay's own work, say — cancels out)
+    for (let j = 2; j < setups.length; j++) {
+      const [a, b] = [setups[j - 1]!, setups[j]!];
+      const d = median(times[j]!.first.map((x, k) => x - times[j - 1]!.first[k]!));
+      console.log(
+        `  first on a network, ${a.rtt} → ${b.rtt} ms: +${d.toFixed(0)} ms ≈ ${(d / (b.rtt - a.rtt)).toFixed(1)} sequential round trips`,
+      );
+    }
   } finally {
     await cleanup();
   }

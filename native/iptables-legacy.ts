@@ -28,9 +28,18 @@ function hasLegacyFilter(family: LegacyFamily): boolean {
   }
 }
 
-async function iptables(family: LegacyFamily, args: string[]): Promise<{ ok: boolean; stdout: string; stderr: string }> {
+/** Runs a program with arguments; rejects as execFile does (code ENOENT when missing, stdout/stderr on failure). */
+export type Runner = (program: string, args: string[]) => Promise<{ stdout: string; stderr: string }>;
+
+const execRunner: Runner = (program, args) => run(program, args, { encoding: 'utf8' });
+
+async function iptables(
+  family: LegacyFamily,
+  args: string[],
+  exec: Runner = execRunner,
+): Promise<{ ok: boolean; stdout: string; stderr: string }> {
   try {
-    const r = await run(PROGRAM[family], ['-w', ...args], { encoding: 'utf8' });
+    const r = await exec(PROGRAM[family], ['-w', ...args]);
     return { ok: true, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as NodeJS.ErrnoException & { stdout?: string; stderr?: string };
@@ -58,15 +67,20 @@ export async function legacyForwardDrops(): Promise<LegacyFamily[]> {
 /**
  * Puts each rule (iptables arguments after the chain) in FORWARD unless it is there (`-C`): right after the jump
  * to DOCKER-USER where there is one (a user's rules there filter tsnet's networks too, as they filter Docker's),
- * else first.
+ * else first. FORWARD is listed once per call, when the first rule is missing: an insert goes after the jump, so
+ * the jump keeps its position for the next one. `exec` runs the program (tests count the calls).
  */
-export async function legacyInsert(family: LegacyFamily, rules: string[][]): Promise<void> {
+export async function legacyInsert(family: LegacyFamily, rules: string[][], exec: Runner = execRunner): Promise<void> {
+  let at: string[] | undefined; // where the inserts go: after the jump ([position]) or first ([])
   for (const rule of rules) {
-    if ((await iptables(family, ['-C', 'FORWARD', ...rule])).ok) continue;
-    const listed = await iptables(family, ['-S', 'FORWARD']);
-    const appended = listed.stdout.split('\n').filter((l) => l.startsWith('-A FORWARD '));
-    const jump = appended.indexOf(`-A FORWARD -j ${USER_CHAIN}`);
-    const r = await iptables(family, ['-I', 'FORWARD', ...(jump >= 0 ? [String(jump + 2)] : []), ...rule]);
+    if ((await iptables(family, ['-C', 'FORWARD', ...rule], exec)).ok) continue;
+    if (!at) {
+      const listed = await iptables(family, ['-S', 'FORWARD'], exec);
+      const appended = listed.stdout.split('\n').filter((l) => l.startsWith('-A FORWARD '));
+      const jump = appended.indexOf(`-A FORWARD -j ${USER_CHAIN}`);
+      at = jump >= 0 ? [String(jump + 2)] : [];
+    }
+    const r = await iptables(family, ['-I', 'FORWARD', ...at, ...rule], exec);
     if (!r.ok)
       throw new TsnetError(
         `${PROGRAM[family]} -I FORWARD ${rule.join(' ')}`,

@@ -4,10 +4,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { REPO } from './cni-exec.js';
+import { CLI } from '../engine/testing/cli.js';
 import { ipj } from './harness.js';
 
-export const CLI = join(REPO, 'dist', 'engine', 'cli', 'main.js');
+export { CLI };
 
 let root: string | undefined;
 /**

@@ -16,13 +16,12 @@ import { describe, it } from 'node:test';
 import { request } from 'node:http';
 import { NetworkRegistry } from '../ipam/networks.js';
 import { formatAddr } from '../ipam/cidr.js';
-import { REPO } from './cni-exec.js';
+import { CLI } from '../engine/testing/cli.js';
 import { ip, ipj, needsRoot, sh, world, type World } from './harness.js';
 
 const DOCKERD = '/usr/sbin/dockerd';
 const DOCKER = '/usr/bin/docker';
 const skip = needsRoot || (!existsSync(DOCKERD) || !existsSync(DOCKER) ? 'docker.io is not installed (apt-get install docker.io)' : false);
-const CLI = join(REPO, 'dist', 'engine', 'cli', 'main.js');
 
 /** Waits (polling) until `ok()`; the deadline only stops a hung scenario, nothing is timed. */
 async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {

@@ -5,26 +5,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
-import { EngineFixture } from '../engine/testing/cli.js';
-import { ipj, needsRoot, world } from './harness.js';
-
-function hostBind(ns: string, port: number): number {
-  const py = `import socket,sys,errno\ns=socket.socket()\ntry:\n  s.bind(("0.0.0.0", ${port}))\nexcept OSError as e:\n  sys.exit(98 if e.errno == errno.EADDRINUSE else 1)`;
-  return spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', py]).status ?? -1;
-}
+import { ipj, needsRoot } from './harness.js';
+import { bridgeNetwork, engineHost, hostBind } from './engine-host.js';
 
 test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext) => {
-  const w = world(t);
-  const host = w.netns('flaghost');
-  spawnSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
-  const e = new EngineFixture(w.tmpdir(), host);
-  const net = `tf${w.id}`;
-  w.defer(() => {
-    e.removeAll();
-    e.tsnet('network', 'rm', '-f', net);
-  });
-  e.ok('image', 'from-host', 'img', '--bin', 'sh,cat,hostname,sleep');
-  e.ok('network', 'create', net, '--subnet', '10.96.0.0/24', '--bridge', `tbf${w.id}`, '--no-masquerade');
+  const h = engineHost(t, 'flaghost', { bins: 'sh,cat,hostname,sleep' });
+  const { w, host, e } = h;
+  const { net } = bridgeNetwork(h, 'f', ['10.96.0.0/24']);
 
   await t.test('--dns, --dns-search, --dns-option, --add-host write resolv.conf and hosts', () => {
     const out = e.ok(

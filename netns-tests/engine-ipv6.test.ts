@@ -6,42 +6,14 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
-import { EngineFixture } from '../engine/testing/cli.js';
-import { ipj, needsRoot, world } from './harness.js';
-
-/** The body of http://URLHOST:PORT/ fetched from netns NS (curl), or '' when it fails. */
-function curl(ns: string, host: string, port: number): string {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-s', '-g', '-m', '3', `http://${host}:${port}/`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : '';
-}
-
-/** Exit status of a python3 bind of [::]:PORT (IPv6 only) in netns NS: 0 bound, 98 in use. */
-function bind6(ns: string, port: number): number {
-  const py = [
-    'import socket,sys,errno',
-    's=socket.socket(socket.AF_INET6, socket.SOCK_STREAM)',
-    's.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)',
-    'try:',
-    `  s.bind(("::", ${port}))`,
-    'except OSError as e:',
-    '  sys.exit(98 if e.errno == errno.EADDRINUSE else 1)',
-  ].join('\n');
-  return spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', py]).status ?? -1;
-}
-
-function nftTable(ns: string): string {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', 'tsnet'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout : '';
-}
-
-const HTTPD = (body: string) => `mkdir -p /www && echo ${body} > /www/index.html && exec busybox httpd -f -p 80 -h /www`;
+import { ipj, needsRoot } from './harness.js';
+import { bridgeNetwork, engineHost, hostBind, httpBody, HTTPD, nftTable } from './engine-host.js';
 
 test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRoot }, async (t: TestContext) => {
-  const w = world(t);
-  const host = w.netns('v6host');
+  const h = engineHost(t, 'v6host', { bins: 'sh,busybox,sleep,mkdir' });
+  const { w, host, e } = h;
   const client = w.netns('v6cli');
   const sh = (...a: string[]) => assert.equal(spawnSync('ip', a).status, 0, `ip ${a.join(' ')}`);
-  sh('-n', host, 'link', 'set', 'lo', 'up');
   // the host's link to a client: IPv4 and IPv6 addresses on both ends
   sh('-n', host, 'link', 'add', 'up0', 'type', 'veth', 'peer', 'name', 'down0', 'netns', client);
   sh('-n', host, 'addr', 'add', '192.0.2.1/24', 'dev', 'up0');
@@ -54,19 +26,11 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
     [client, 'lo'],
   ])
     sh('-n', ns!, 'link', 'set', dev!, 'up');
-  const e = new EngineFixture(w.tmpdir(), host);
-  const net = `t6${w.id}`;
-  const net4 = `t4${w.id}`;
+  const { net, bridge } = bridgeNetwork(h, '6', ['10.97.0.0/24', 'fd5e:10::/64'], { ipv6: true });
+  h.links.push(bridge);
+  const { net: net4 } = bridgeNetwork(h, '4', ['10.98.0.0/24']);
   const auto = `ta${w.id}`;
-  const bridge = `tb6${w.id}`;
-  w.defer(() => {
-    e.removeAll();
-    for (const n of [net, net4, auto]) e.tsnet('network', 'rm', '-f', n);
-    spawnSync('ip', ['-n', host, 'link', 'del', bridge]);
-  });
-  e.ok('image', 'from-host', 'img', '--bin', 'sh,busybox,sleep,mkdir');
-  e.ok('network', 'create', net, '--ipv6', '--subnet', '10.97.0.0/24', '--subnet', 'fd5e:10::/64', '--bridge', bridge, '--no-masquerade');
-  e.ok('network', 'create', net4, '--subnet', '10.98.0.0/24', '--bridge', `tb4${w.id}`, '--no-masquerade');
+  h.networks.push(auto);
 
   await t.test('network create --ipv6: a picked IPv4 subnet beside the IPv6 one; both in network inspect', () => {
     e.ok('network', 'create', auto, '--ipv6', '--subnet', 'fd5e:11::/64');
@@ -122,13 +86,13 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
   await t.test('-p answers on the host IPv4 and IPv6 addresses, -p [::]:P:C on IPv6 only; the ports are held', () => {
     assert.deepEqual(e.ok('port', 'web').trim().split('\n'), ['80/tcp -> 0.0.0.0:18300', '80/tcp -> :::18300', '80/tcp -> :::18301']);
     let body = '';
-    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = curl(client, '[fd5e:1::1]', 18300);
+    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = httpBody(client, '[fd5e:1::1]', 18300);
     assert.equal(body, 'dual', '-p 18300:80 over IPv6 from the client');
-    assert.equal(curl(client, '192.0.2.1', 18300), 'dual', 'and over IPv4');
-    assert.equal(curl(client, '[fd5e:1::1]', 18301), 'dual', '-p [::]:18301:80 over IPv6');
-    assert.equal(curl(client, '192.0.2.1', 18301), '', '-p [::]:… is not published on IPv4');
-    assert.equal(bind6(host, 18300), 98, 'the IPv6 side of -p 18300:80 is held');
-    assert.equal(bind6(host, 18301), 98, '[::]:18301 is held');
+    assert.equal(httpBody(client, '192.0.2.1', 18300), 'dual', 'and over IPv4');
+    assert.equal(httpBody(client, '[fd5e:1::1]', 18301), 'dual', '-p [::]:18301:80 over IPv6');
+    assert.equal(httpBody(client, '192.0.2.1', 18301), '', '-p [::]:… is not published on IPv4');
+    assert.equal(hostBind(host, 18300, { family: 6 }), 98, 'the IPv6 side of -p 18300:80 is held');
+    assert.equal(hostBind(host, 18301, { family: 6 }), 98, '[::]:18301 is held');
     assert.match(nftTable(host), /dnat ip6 to \[fd5e:10::2\]:80/);
     // hairpin over IPv6: the container reaches its own published port through a host IPv6 address
     let hair = '';
@@ -157,7 +121,7 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
     assert.ok(p4, lines[0]);
     assert.equal(lines[1], `80/tcp -> :::${p4}`);
     body = '';
-    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = curl(client, '[fd5e:1::1]', Number(p4));
+    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = httpBody(client, '[fd5e:1::1]', Number(p4));
     assert.equal(body, 'random');
     e.ok('rm', '-f', 'rnd');
   });
@@ -181,7 +145,7 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
       assert.match(r.stderr, why);
       assert.deepEqual(e.ids().sort(), before, `${args.join(' ')}: no container record`);
     }
-    assert.equal(bind6(host, 18302), 0, 'the refused -p [::]:18302 left nothing bound');
+    assert.equal(hostBind(host, 18302, { family: 6 }), 0, 'the refused -p [::]:18302 left nothing bound');
     // an address another container holds: refused when the network is attached (Docker: at start, too)
     const dup = e.tsnet('run', '-d', '--name', 'dup', '--net', net, '--ip6', 'fd5e:10::99', 'img', 'sleep', '30');
     assert.notEqual(dup.status, 0);
@@ -200,16 +164,16 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
       ['', 0, ''],
       'a stopped container holds no IPv6 address',
     );
-    assert.equal(bind6(host, 18301), 0, 'nor its IPv6 port');
+    assert.equal(hostBind(host, 18301, { family: 6 }), 0, 'nor its IPv6 port');
     e.ok('start', 'web');
     e.ok('restart', '-t', '1', 'web');
     const ip6 = e.inspect('web').NetworkSettings.Networks[net].GlobalIPv6Address;
     assert.notEqual(ip6, 'fd5e:10::2', 'a new address (none was pinned)');
     let body = '';
-    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = curl(client, '[fd5e:1::1]', 18300);
+    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = httpBody(client, '[fd5e:1::1]', 18300);
     assert.equal(body, 'dual', 'published over IPv6 after restart');
     assert.match(nftTable(host), new RegExp(`dnat ip6 to \\[${ip6}\\]:80`));
-    assert.equal(bind6(host, 18301), 98, '[::]:18301 held again');
+    assert.equal(hostBind(host, 18301, { family: 6 }), 98, '[::]:18301 held again');
     // network connect --ip6: a second, dual-stack interface on a container of an IPv4-only network
     const c4 = e.ok('run', '-d', '--name', 'c4', '--net', net4, 'img', 'sleep', '120').trim();
     assert.equal(e.ok('network', 'connect', '--ip6', 'fd5e:10::77', net, 'c4').trim(), 'eth1');
@@ -219,14 +183,14 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
     e.ok('rm', '-f', 'c4');
     // network reload makes the IPv6 DNAT again from state (after the table is gone)
     assert.equal(spawnSync('ip', ['netns', 'exec', host, 'nft', 'delete', 'table', 'inet', 'tsnet']).status, 0);
-    assert.equal(curl(client, '[fd5e:1::1]', 18301), '', 'no DNAT without the table');
+    assert.equal(httpBody(client, '[fd5e:1::1]', 18301), '', 'no DNAT without the table');
     e.ok('network', 'reload');
     body = '';
-    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = curl(client, '[fd5e:1::1]', 18301);
+    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = httpBody(client, '[fd5e:1::1]', 18301);
     assert.equal(body, 'dual', 'published over IPv6 after network reload');
     e.ok('rm', '-f', 'web', 'pinned');
-    assert.equal(bind6(host, 18300), 0);
-    assert.equal(bind6(host, 18301), 0);
+    assert.equal(hostBind(host, 18300, { family: 6 }), 0);
+    assert.equal(hostBind(host, 18301, { family: 6 }), 0);
     assert.doesNotMatch(nftTable(host), /ports:/);
     assert.deepEqual(JSON.parse(e.ok('network', 'inspect', net))[0].allocations, {});
   });

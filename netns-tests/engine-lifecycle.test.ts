@@ -8,25 +8,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { EngineFixture } from '../engine/testing/cli.js';
-import { ipj, needsRoot, world } from './harness.js';
-
-function nftTable(ns: string): string {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', 'tsnet'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout : '';
-}
-
-/** Exit status of a python3 bind of tcp PORT in netns NS: 0 bound, 98 in use. */
-function hostBind(ns: string, port: number): number {
-  const py = `import socket,sys,errno\ns=socket.socket()\ntry:\n  s.bind(("0.0.0.0", ${port}))\nexcept OSError as e:\n  sys.exit(98 if e.errno == errno.EADDRINUSE else 1)`;
-  return spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', py]).status ?? -1;
-}
-
-/** The body of http://127.0.0.1:PORT/ from inside netns NS, or '' when it fails. */
-function curl(ns: string, port: number): string {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-s', '-m', '3', `http://127.0.0.1:${port}/`], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : '';
-}
+import { needsRoot } from './harness.js';
+import { bridgeNetwork, engineHost, hostBind, httpBody, nftTable } from './engine-host.js';
 
 function waitGone(pid: number): void {
   for (let i = 0; i < 500 && existsSync(`/proc/${pid}`); i++) spawnSync('sleep', ['0.02']);
@@ -34,22 +17,9 @@ function waitGone(pid: number): void {
 }
 
 test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: TestContext) => {
-  const w = world(t);
-  const host = w.netns('lifehost');
-  spawnSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
-  const e = new EngineFixture(w.tmpdir(), host);
-  const net = `tl${w.id}`;
-  const bridge = `tbl${w.id}`;
-  w.defer(() => {
-    e.removeAll();
-    e.tsnet('network', 'rm', '-f', net);
-  });
-  e.ok('image', 'from-host', 'img', '--bin', 'sh,sleep,echo,busybox,mkdir');
-  e.ok('network', 'create', net, '--subnet', '10.93.0.0/24', '--bridge', bridge, '--no-masquerade');
-  const veths = () =>
-    ipj(host, 'link', 'show', 'type', 'veth')
-      .filter((l: any) => l.master === bridge)
-      .map((l: any) => l.ifname);
+  const h = engineHost(t, 'lifehost', { bins: 'sh,sleep,echo,busybox,mkdir' });
+  const { host, e } = h;
+  const { net, veths } = bridgeNetwork(h, 'l', ['10.93.0.0/24']);
   const allocations = () => JSON.parse(e.ok('network', 'inspect', net))[0].allocations;
   const state = (id: string) => JSON.parse(readFileSync(join(e.root, 'containers', id, 'state.json'), 'utf8'));
 
@@ -88,7 +58,7 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
     const id = e.ok('run', '-d', '--name', 's', '--net', net, '--ip', '10.93.0.50', '-p', '18211:80', 'img', 'sh', '-c', httpd).trim();
     const serving = () => {
       let body = '';
-      for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = curl(host, 18211);
+      for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = httpBody(host, '127.0.0.1', 18211);
       return body;
     };
     const up = () => {

@@ -8,55 +8,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { EngineFixture } from '../engine/testing/cli.js';
-import { ipj, needsRoot, world } from './harness.js';
-
-/** Exit status of a python3 bind (and listen, for tcp) of PORT in netns NS: 0 bound, 98 in use. */
-function hostBind(ns: string, proto: 'tcp' | 'udp', port: number): number {
-  const py = [
-    'import socket,sys,errno',
-    `s=socket.socket(socket.AF_INET, socket.SOCK_${proto === 'tcp' ? 'STREAM' : 'DGRAM'})`,
-    's.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)',
-    'try:',
-    `  s.bind(("0.0.0.0", ${port}))`,
-    'except OSError as e:',
-    '  sys.exit(98 if e.errno == errno.EADDRINUSE else 1)',
-  ].join('\n');
-  return spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', py]).status ?? -1;
-}
-
-/** The body of http://HOST:PORT/ fetched from inside netns NS (curl), or '' when it fails. */
-function wget(ns: string, host: string, port: number): string {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'curl', '-s', '-m', '3', `http://${host}:${port}/`], {
-    encoding: 'utf8',
-  });
-  return r.status === 0 ? r.stdout.trim() : '';
-}
-
-function nftTable(ns: string): string {
-  const r = spawnSync('ip', ['netns', 'exec', ns, 'nft', 'list', 'table', 'inet', 'tsnet'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout : '';
-}
-
-const HTTPD = (body: string) => `mkdir -p /www && echo ${body} > /www/index.html && exec busybox httpd -f -p 80 -h /www`;
+import { needsRoot } from './harness.js';
+import { bridgeNetwork, engineHost, hostBind, httpBody, HTTPD, nftTable } from './engine-host.js';
 
 test('published ports are reserved and refused as Docker does', { skip: needsRoot }, async (t: TestContext) => {
-  const w = world(t);
-  const host = w.netns('porthost');
-  spawnSync('ip', ['-n', host, 'link', 'set', 'lo', 'up']);
-  const e = new EngineFixture(w.tmpdir(), host);
-  const net = `tp${w.id}`;
-  const bridge = `tbp${w.id}`;
-  w.defer(() => {
-    e.removeAll();
-    e.tsnet('network', 'rm', '-f', net);
-  });
-  e.ok('image', 'from-host', 'img', '--bin', 'sh,busybox,sleep,mkdir');
-  e.ok('network', 'create', net, '--subnet', '10.91.0.0/24', '--bridge', bridge, '--no-masquerade');
-  const veths = () =>
-    ipj(host, 'link', 'show', 'type', 'veth')
-      .filter((l: any) => l.master === bridge)
-      .map((l: any) => l.ifname);
+  const h = engineHost(t, 'porthost', { bins: 'sh,busybox,sleep,mkdir' });
+  const { w, host, e } = h;
+  const { net, veths } = bridgeNetwork(h, 'p', ['10.91.0.0/24']);
   const nothingMade = (what: string) => {
     assert.deepEqual(e.ids(), [], `${what}: no container record`);
     assert.doesNotMatch(nftTable(host), /ports:/, `${what}: no published-port rule`);
@@ -100,18 +58,18 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
 
   await t.test('a published port is held: a later host process cannot bind it; it is free again after rm', () => {
     e.ok('run', '-d', '--name', 'web', '--net', net, '-p', '18183:80', '-p', '18184:53/udp', 'img', 'sh', '-c', HTTPD('held'));
-    assert.equal(hostBind(host, 'tcp', 18183), 98, 'tcp port taken by the container');
-    assert.equal(hostBind(host, 'udp', 18184), 98, 'udp port taken by the container');
+    assert.equal(hostBind(host, 18183, { reuseAddr: true }), 98, 'tcp port taken by the container');
+    assert.equal(hostBind(host, 18184, { proto: 'udp', reuseAddr: true }), 98, 'udp port taken by the container');
     let body = '';
-    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = wget(host, '127.0.0.1', 18183);
+    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = httpBody(host, '127.0.0.1', 18183);
     assert.equal(body, 'held');
     // a second container asking for it is told who has it
     const clash = e.tsnet('run', '-d', '--net', net, '-p', '18183:81', 'img', 'sleep', '30');
     assert.notEqual(clash.status, 0);
     assert.match(clash.stderr, /18183\/tcp is already published by container/);
     e.ok('rm', '-f', 'web');
-    assert.equal(hostBind(host, 'tcp', 18183), 0, 'tcp port free after rm');
-    assert.equal(hostBind(host, 'udp', 18184), 0, 'udp port free after rm');
+    assert.equal(hostBind(host, 18183, { reuseAddr: true }), 0, 'tcp port free after rm');
+    assert.equal(hostBind(host, 18184, { proto: 'udp', reuseAddr: true }), 0, 'udp port free after rm');
     nothingMade('after rm -f');
   });
 
@@ -129,11 +87,11 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
     assert.ok(rnd >= lo! && rnd <= hi!, `${rnd} in ${lo}-${hi}`);
     assert.deepEqual(lines.slice(1), ['80/tcp -> 0.0.0.0:18190', '81/tcp -> 0.0.0.0:18191']);
     assert.equal(e.ok('port', 'rnd', '81').trim(), '0.0.0.0:18191');
-    assert.equal(hostBind(host, 'tcp', rnd), 98, 'the random port is held');
+    assert.equal(hostBind(host, rnd, { reuseAddr: true }), 98, 'the random port is held');
     let body = '';
-    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = wget(host, '127.0.0.1', rnd);
+    for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = httpBody(host, '127.0.0.1', rnd);
     assert.equal(body, 'random');
-    assert.equal(wget(host, '127.0.0.1', 18190), 'random');
+    assert.equal(httpBody(host, '127.0.0.1', 18190), 'random');
     const rules = nftTable(host);
     for (const p of [rnd, 18190, 18191]) assert.match(rules, new RegExp(`tcp dport ${p} `), `a DNAT rule for ${p}`);
     const bad = e.tsnet('port', 'rnd', '82');
@@ -181,7 +139,7 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
     assert.match(lines[0]!, /^53\/udp -> 0\.0\.0\.0:\d+$/);
     assert.match(lines[1]!, /^80\/tcp -> 0\.0\.0\.0:\d+$/);
     const tcp = Number(lines[1]!.split(':').pop());
-    assert.equal(hostBind(host, 'tcp', tcp), 98, 'the exposed port is held');
+    assert.equal(hostBind(host, tcp, { reuseAddr: true }), 98, 'the exposed port is held');
     assert.match(nftTable(host), new RegExp(`tcp dport ${tcp} `));
     e.ok('rm', '-f', 'pall');
     // an image that records no exposed ports: -P publishes nothing

@@ -72,6 +72,34 @@ describe('cluster store on etcd', { skip: needsEtcd }, () => {
     assert.notEqual(network.vni, (await s.getNetwork('first'))!.vni);
   });
 
+  it("a host's first start on a network reads the networks once and the blocks once (each read a round trip)", async () => {
+    const s = open();
+    const reads: string[] = [];
+    const kv = s.client.kv;
+    const range = kv.range.bind(kv);
+    kv.range = (req, opts) => {
+      reads.push(
+        Buffer.from(req.key ?? '')
+          .toString()
+          .slice(s.key('').length),
+      );
+      return range(req, opts);
+    };
+    const req = { host: 'h1', vtep: '192.0.2.1', routes: [], ifname: 'eth0' };
+    const created = await s.acquire({ ...req, network: { name: 'ov', subnet: '10.81.0.0/24' }, containerId: 'c1' });
+    assert.equal(created.fromCache, false);
+    const count = (what: string) => reads.filter((k) => k.startsWith(what)).length;
+    assert.equal(count('networks/'), 1, `networks read ${count('networks/')} times: ${reads.join(', ')}`);
+    assert.equal(count('blocks/'), 1, `blocks read ${count('blocks/')} times: ${reads.join(', ')}`);
+    // another host joining it: the same
+    reads.length = 0;
+    const joined = await s.acquire({ ...req, host: 'h2', vtep: '192.0.2.2', network: { name: 'ov' }, containerId: 'c2' });
+    assert.equal(joined.network.subnet, '10.81.0.0/24');
+    assert.notEqual(joined.endpoint.address, created.endpoint.address);
+    assert.equal(count('networks/'), 1, `networks read ${count('networks/')} times: ${reads.join(', ')}`);
+    assert.equal(count('blocks/'), 1, `blocks read ${count('blocks/')} times: ${reads.join(', ')}`);
+  });
+
   it('registers a host once when its ADDs run at once: they all share one lease', async () => {
     const s = open();
     const recs = await Promise.all(Array.from({ length: 10 }, () => s.ensureHost('busy', '192.0.2.7', [], 30)));

@@ -226,13 +226,13 @@ export class ClusterStore {
    */
   async ensureNetwork(req: NetworkRequest): Promise<{ network: OverlayNetwork; created: boolean }> {
     for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await this.getNetwork(req.name);
+      // one listing (one round trip) answers both: the network itself to join, or the others a new one must avoid
+      const others = await this.networks();
+      const existing = others.find((n) => n.name === req.name);
       if (existing) {
         this.checkSame(existing, req);
         return { network: existing, created: false };
       }
-      const others = await this.networks();
-      if (others.some((n) => n.name === req.name)) continue; // made by another host just now: join it
       const subnet = req.subnet ? formatPrefix(parseCidr(req.subnet).prefix) : await this.pickSubnet(req, others);
       const sub = parseCidr(subnet).prefix;
       for (const n of others) {
@@ -553,8 +553,9 @@ export class ClusterStore {
    * is kept; one the store lost (the lease expired) that still has addresses here is claimed again under `rec`'s
    * lease when no other host took it; anything else is dropped. Caller holds the host's lock.
    */
-  private async reconcile(ln: LocalNetwork, host: string, rec: HostRecord): Promise<{ lost: string[] }> {
-    const inStore = new Map((await this.blocks(ln.network.name)).map((b) => [b.block, b]));
+  private async reconcile(ln: LocalNetwork, host: string, rec: HostRecord): Promise<{ lost: string[]; listed: BlockHolder[] }> {
+    const listed = await this.blocks(ln.network.name);
+    const inStore = new Map(listed.map((b) => [b.block, b]));
     const lost: string[] = [];
     for (const b of Object.keys(ln.blocks)) {
       const cur = inStore.get(b);
@@ -570,7 +571,7 @@ export class ClusterStore {
       delete ln.blocks[b];
       if (used) lost.push(b);
     }
-    return { lost };
+    return { lost, listed };
   }
 
   private async claimBlock(net: OverlayNetwork, block: string, host: string, rec: HostRecord): Promise<boolean> {
@@ -594,7 +595,9 @@ export class ClusterStore {
     const net = ln.network;
     const held = heldBy(ln, containerId, ifname);
     if (held) return endpointOf(net.name, host, rec, held, containerId, ifname);
-    await this.reconcile(ln, host, rec);
+    // the blocks as reconcile listed them pick the first block to claim (no second round trip): one another host
+    // took since fails its claim's transaction, and the next attempt lists again
+    let listed: BlockHolder[] | undefined = (await this.reconcile(ln, host, rec)).listed;
     for (let attempt = 0; attempt < 20; attempt++) {
       const addr = freeInHeld(ln, rec.lease);
       if (addr) {
@@ -602,7 +605,8 @@ export class ClusterStore {
         return endpointOf(net.name, host, rec, addr, containerId, ifname);
       }
       const subnet = parseCidr(net.subnet).prefix;
-      const owned = new Set((await this.blocks(net.name)).map((b) => b.block));
+      const owned = new Set((listed ?? (await this.blocks(net.name))).map((b) => b.block));
+      listed = undefined;
       const free = [...subnets(subnet, net.blockPrefix)].map(formatPrefix).find((b) => !owned.has(b) && !(b in ln.blocks));
       if (!free) {
         throw new ClusterStoreError(

@@ -39,7 +39,7 @@ function table(rows: string[][]): string {
 async function resolverOf(rec: NetworkRecord, root: string): Promise<Record<string, unknown>> {
   const { dnsEnabled } = await import('../network/conflists.js');
   if (!dnsEnabled(rec)) return { enabled: false };
-  const { DEFAULT_DOMAIN } = await import('../../plugins/tsnet-dns/names.js');
+  const { DEFAULT_DOMAIN } = await import('../../plugins/shared/dns-names.js');
   const { request } = await import('../../plugins/tsnet-dns/control.js');
   const { join } = await import('node:path');
   const status = await request(join(root, 'dns'), 'status', 2000).catch(() => undefined);

@@ -1,7 +1,7 @@
 // The plugin's side of the resolver's life: start it when the first record appears, tell it about every
 // change and wait until it listens where the records say, stop it with the last record and wait until no
-// process of it is left. Always called under the names lock (names.ts), so two plugin calls never interleave
-// their starts and stops.
+// process of it is left. Always called under the names lock (plugins/shared/dns-names.ts), so two plugin
+// calls never interleave their starts and stops.
 //
 // The resolver is two processes of the tsnet-dns executable: `tsnet-dns serve DIR` (the supervisor: holds
 // `DIR/supervisor.lock` with flock for its whole life, so "is it running" is a lock test that pid reuse cannot

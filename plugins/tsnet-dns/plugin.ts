@@ -27,7 +27,7 @@ import {
   withNames,
   type NameEntry,
   type NamesFile,
-} from './names.js';
+} from '../shared/dns-names.js';
 
 export interface DnsConf extends NetConf {
   domainName?: string;

@@ -4,8 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import dnsPacket from 'dns-packet';
 import type { DecodedPacket } from 'dns-packet';
-import type { NamesFile } from './names.js';
-import { dropEntriesExcept, dropEntry, putEntry, setRemote } from './names.js';
+import type { NamesFile } from '../shared/dns-names.js';
+import { dropEntriesExcept, dropEntry, putEntry, setRemote } from '../shared/dns-names.js';
 import { handleQuery, NameIndex, reverseToIp } from './resolver.js';
 import { nextTcpMessage, parseUpstreams, tcpFrame } from './upstream.js';
 

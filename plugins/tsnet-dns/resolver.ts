@@ -15,7 +15,7 @@ import dnsPacket from 'dns-packet';
 import type { Answer, DecodedPacket, Packet, Question } from 'dns-packet';
 import ipaddr from 'ipaddr.js';
 import { isIPv4, isIPv6 } from 'node:net';
-import type { NamesFile, NameEntry } from './names.js';
+import type { NamesFile, NameEntry } from '../shared/dns-names.js';
 
 export const ANSWER_TTL = 0;
 

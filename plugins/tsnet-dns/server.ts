@@ -20,7 +20,7 @@ import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
 import { LOCK_EX, LOCK_NB, native } from '../../native/addon.js';
 import { controlPath, SERVER_LOG, SUPERVISOR_LOCK, type ServerStatus } from './control.js';
-import { entryCount, readNames } from './names.js';
+import { entryCount, readNames } from '../shared/dns-names.js';
 import { handleQuery, NameIndex, servfail } from './resolver.js';
 import { forward, HostResolvConf, nextTcpMessage, tcpFrame } from './upstream.js';
 

@@ -437,6 +437,13 @@ export class ClusterStore {
     return true;
   }
 
+  /** The keys under `<kind>/<network>/` (their last part: a host, a block) with their values. */
+  private async listUnder(kind: 'members' | 'names' | 'blocks', network: string): Promise<[string, string][]> {
+    const prefix = this.key(kind, network, '');
+    const all = await this.call(() => this.client.getAll().prefix(prefix).strings());
+    return Object.entries(all).map(([k, v]) => [k.slice(prefix.length), v]);
+  }
+
   // ---- membership (the VTEPs of a network)
 
   async join(network: string, host: string, rec: HostRecord): Promise<void> {
@@ -450,32 +457,19 @@ export class ClusterStore {
   }
 
   async members(network: string): Promise<Member[]> {
-    const all = await this.call(() =>
-      this.client
-        .getAll()
-        .prefix(this.key('members', network, ''))
-        .strings(),
-    );
-    const p = this.key('members', network, '').length;
-    return Object.entries(all).map(([k, v]) => ({ host: k.slice(p), vtep: (JSON.parse(v) as { vtep: string }).vtep }));
+    const all = await this.listUnder('members', network);
+    return all.map(([host, v]) => ({ host, vtep: (JSON.parse(v) as { vtep: string }).vtep }));
   }
 
   // ---- container names (DNS on the overlay): one key per network and host, under the host's lease
 
   /** Every host's published names on `network`. */
   async names(network: string): Promise<Map<string, PublishedName[]>> {
-    const all = await this.call(() =>
-      this.client
-        .getAll()
-        .prefix(this.key('names', network, ''))
-        .strings(),
-    );
-    const p = this.key('names', network, '').length;
     const out = new Map<string, PublishedName[]>();
-    for (const [k, v] of Object.entries(all)) {
+    for (const [host, v] of await this.listUnder('names', network)) {
       try {
         const list = JSON.parse(v) as PublishedName[];
-        if (Array.isArray(list)) out.set(k.slice(p), list);
+        if (Array.isArray(list)) out.set(host, list);
       } catch {
         /* not ours to read: skipped */
       }
@@ -496,15 +490,9 @@ export class ClusterStore {
 
   /** The blocks of `network` in the store, with the host (and lease) holding each. */
   async blocks(network: string): Promise<BlockHolder[]> {
-    const all = await this.call(() =>
-      this.client
-        .getAll()
-        .prefix(this.key('blocks', network, ''))
-        .strings(),
-    );
-    const p = this.key('blocks', network, '').length;
-    return Object.entries(all).map(([k, v]) => ({
-      block: k.slice(p).replace('_', '/'),
+    const all = await this.listUnder('blocks', network);
+    return all.map(([k, v]) => ({
+      block: k.replace('_', '/'),
       ...(JSON.parse(v) as { host: string; lease?: string }),
     }));
   }

@@ -67,6 +67,19 @@ export function reverseToIp(name: string): string | undefined {
 
 export type Resolution = { rcode: number; answers: Answer[]; authoritative: boolean } | 'forward';
 
+/** Indexes one record by its names and aliases and, unless `replaceIp` is false and one is there, by its addresses. */
+function indexEntry(idx: NetIndex, e: NameEntry, replaceIp: boolean): void {
+  for (const n of new Set([e.name, ...e.aliases].filter(Boolean).map(normalize))) {
+    const list = idx.byName.get(n) ?? [];
+    list.push(e);
+    idx.byName.set(n, list);
+  }
+  for (const ip of e.ips) {
+    const c = canonicalIp(ip);
+    if (c && (replaceIp || !idx.byIp.has(c))) idx.byIp.set(c, e);
+  }
+}
+
 /** The records, indexed for answering; rebuilt whenever the names file changes. */
 export class NameIndex {
   private readonly nets = new Map<string, NetIndex>();
@@ -79,31 +92,14 @@ export class NameIndex {
     for (const [network, net] of Object.entries(names.networks)) {
       const idx: NetIndex = { domain: normalize(net.domain), byName: new Map(), byIp: new Map() };
       for (const e of net.entries) {
-        for (const n of new Set([e.name, ...e.aliases].filter(Boolean).map(normalize))) {
-          const list = idx.byName.get(n) ?? [];
-          list.push(e);
-          idx.byName.set(n, list);
-        }
-        for (const ip of e.ips) {
-          const c = canonicalIp(ip);
-          if (c) idx.byIp.set(c, e);
-        }
+        indexEntry(idx, e, true);
         const nets = this.containerNets.get(e.containerId) ?? [];
         if (!nets.includes(network)) nets.push(network);
         this.containerNets.set(e.containerId, nets);
       }
-      // an overlay network's containers on other hosts (tsnetd's copy): answered like local ones, never clients here
-      for (const e of names.remote?.[network] ?? []) {
-        for (const n of new Set([e.name, ...e.aliases].filter(Boolean).map(normalize))) {
-          const list = idx.byName.get(n) ?? [];
-          list.push(e);
-          idx.byName.set(n, list);
-        }
-        for (const ip of e.ips) {
-          const c = canonicalIp(ip);
-          if (c && !idx.byIp.has(c)) idx.byIp.set(c, e);
-        }
-      }
+      // an overlay network's containers on other hosts (tsnetd's copy): answered like local ones, never clients
+      // here, and a local record keeps its address's reverse name
+      for (const e of names.remote?.[network] ?? []) indexEntry(idx, e, false);
       this.nets.set(network, idx);
       for (const r of net.resolvers) {
         const c = canonicalIp(r);

@@ -1,9 +1,10 @@
-// `tsnet run`, second half: cgroup, network, rootfs dirs and /etc files prepared, the init helper's config
-// written, the helper spawned in its own session, and the wait until it has exec'd the command — told by the
-// helper's supervisor on a socket (`notify=`), which also tells a foreground run when the container ended, so
-// the CLI cleans up itself instead of the exit hook (no second Node start); a detached container, or a CLI
-// that died, leaves it to the hook.
-import { spawn } from 'node:child_process';
+// `tsnet run`, second half: cgroup; the init helper's config written and the helper spawned in its own session as
+// soon as the container's netns exists, so its pid 1 joins the namespaces and cgroups while the network is added;
+// /etc files; "go" to the helper; and the wait until it has exec'd the command — told by the helper's supervisor
+// on a socket (`notify=`), which also tells a foreground run when the container ended, so the CLI cleans up
+// itself instead of the exit hook (no second Node start); a detached container, or a CLI that died, leaves it
+// to the hook.
+import { spawn, type ChildProcess } from 'node:child_process';
 import type { Socket } from 'node:net';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { TsnetError } from '../../common/errors.js';
@@ -105,50 +106,110 @@ async function foregroundEnd(id: string, sock: Socket, news: SupervisorNews, clo
   return code;
 }
 
-/** Cgroup, network, rootfs dirs, /etc files and the helper's init.conf; on failure, undoes them (and --rm). */
-async function prepare(cfg: ContainerConfig, holdfds: number): Promise<void> {
+/** The init helper, spawned: its supervisor's pid, its news on the notify socket, its end. */
+interface Helper {
+  child: ChildProcess;
+  sock: Socket;
+  news: SupervisorNews;
+  /** The supervisor's exit status, once it exited and its output is drained. */
+  closed: Promise<number>;
+  /** The helper's own lines (a foreground start that failed). */
+  setupErr: () => string;
+}
+
+/**
+ * Spawns the init helper (init.conf written) in its own session, with the held ports' sockets at 3.. and the
+ * notify socket after them; a foreground container's output is teed into its log and onto `io`.
+ */
+function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | undefined): Helper {
+  const id = cfg.id;
+  const logFd = openSync(files.log(id), 'a', 0o640);
+  const notifyFd = 3 + held.fds.length;
+  const child = spawn(initBinary(), ['run', files.initConf(id)], {
+    detached: true, // own session: the CLI's terminal signals and death do not reach it; the CLI forwards them
+    // then the notify socket (fd 3 + held ports: a socketpair, as libuv makes a 'pipe')
+    stdio: [...(io ? (['inherit', 'pipe', 'pipe'] as const) : (['ignore', logFd, logFd] as const)), ...held.fds, 'pipe'],
+    env: hookEnv(),
+  });
+  releaseHeldPorts(held); // the supervisor has its copies
+  const supervisorPid = child.pid!;
+  const sock = child.stdio[notifyFd] as Socket;
+  const news = supervisorNews(sock);
+  updateState(id, { supervisorPid, supervisorStart: procStartTime(supervisorPid), startedAt: new Date().toISOString() });
+  const setupErr = io ? teeOutput(child, logFd, io) : () => '';
+  const closed = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(exitStatus(code, signal))));
+  void closed.then(() => {
+    try {
+      closeSync(logFd);
+    } catch {
+      /* closed */
+    }
+  });
+  return { child, sock, news, closed, setupErr };
+}
+
+/**
+ * Cgroup, network, rootfs dirs, /etc files, and the init helper: spawned as soon as the container's netns
+ * exists, before the network is added — its pid 1 joins the namespaces and cgroups meanwhile (a v1 cgroup join
+ * waits out an RCU grace period) — and told "go" once the network and the /etc files are there. On failure the
+ * helper is told "no" and waited for, and what was made is undone (and --rm).
+ */
+async function prepare(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | undefined): Promise<Helper> {
   const id = cfg.id;
   const img = imageById(cfg.imageId);
+  let helper: Helper | undefined;
   try {
     const cgroup = createCgroup(id, cfg.limits, cfg.security ? deviceAllowList(cfg.security) : undefined);
     updateState(id, { cgroup });
     trace('cgroup');
-    const network = await driver.attach(networkTarget(cfg));
-    updateState(id, { network });
-    trace('network-added');
-    for (const d of [files.upper(id), files.work(id), files.rootfs(id)]) mkdirSync(d, { recursive: true });
     const mode = parseNetMode(cfg.net);
     // container:X shares X's /etc/hosts, /etc/resolv.conf and /etc/hostname (its own are not written)
-    const binds =
-      mode.kind === 'container'
-        ? etcBinds(files.etc(getContainer(mode.ref).config.id))
-        : writeEtcFiles(files.etc(id), cfg.hostname, network, { dns: cfg.dns, extraHosts: cfg.extraHosts });
-    rmSync(files.exit(id), { force: true });
-    writeFileSync(
-      files.initConf(id),
-      encodeInitConfig({
-        rootfs: files.rootfs(id),
-        lower: lowerDirs(img),
-        upper: files.upper(id),
-        work: files.work(id),
-        netns: network.netnsPath === 'host' ? undefined : network.netnsPath,
-        lo_up: network.loUp ? 1 : undefined,
-        holdfds: holdfds || undefined,
-        notify: 3 + holdfds, // right after the held ports (startContainer's spawn)
-        hostname: cfg.hostname,
-        cgroup: cgroup.dirs,
-        bind: binds,
-        env: cfg.env,
-        cwd: cfg.workdir,
-        exitfile: files.exit(id),
-        arg: cfg.cmd,
-        onexit: exitHookArgv(id),
-        ...rootfsInitConfig(cfg.security),
-        ...confinementInitConfig(cfg.security, paths.seccompCache()),
-      }),
-    );
-    trace('prepared');
+    const etcDir = files.etc(mode.kind === 'container' ? getContainer(mode.ref).config.id : id);
+    const network = await driver.attach(networkTarget(cfg), {
+      netnsReady(netnsPath, loUp) {
+        for (const d of [files.upper(id), files.work(id), files.rootfs(id)]) mkdirSync(d, { recursive: true });
+        rmSync(files.exit(id), { force: true });
+        writeFileSync(
+          files.initConf(id),
+          encodeInitConfig({
+            rootfs: files.rootfs(id),
+            lower: lowerDirs(img),
+            upper: files.upper(id),
+            work: files.work(id),
+            netns: netnsPath === 'host' ? undefined : netnsPath,
+            lo_up: loUp ? 1 : undefined,
+            holdfds: held.fds.length || undefined,
+            notify: 3 + held.fds.length, // right after the held ports (spawnHelper)
+            go: 1,
+            hostname: cfg.hostname,
+            cgroup: cgroup.dirs,
+            bind: etcBinds(etcDir), // written below, before the go
+            env: cfg.env,
+            cwd: cfg.workdir,
+            exitfile: files.exit(id),
+            arg: cfg.cmd,
+            onexit: exitHookArgv(id),
+            ...rootfsInitConfig(cfg.security),
+            ...confinementInitConfig(cfg.security, paths.seccompCache()),
+          }),
+        );
+        trace('prepared');
+        helper = spawnHelper(cfg, held, io);
+        trace('spawned');
+      },
+    });
+    updateState(id, { network });
+    trace('network-added');
+    if (mode.kind !== 'container') writeEtcFiles(etcDir, cfg.hostname, network, { dns: cfg.dns, extraHosts: cfg.extraHosts });
+    trace('go');
+    helper!.sock.write('go\n');
+    return helper!;
   } catch (e) {
+    releaseHeldPorts(held);
+    if (helper) {
+      helper.sock.end('no\n'); // the helper gives up, without the exit hook: the cleanup is done here
+      await helper.closed;
+    }
     await cleanupAfterExit(id, { error: (e as Error).message }).catch(() => undefined);
     if (cfg.autoRemove) await removeContainer(id, { force: true }).catch(() => undefined);
     throw e;
@@ -177,36 +238,8 @@ export async function startContainer(cfg: ContainerConfig, io?: ForegroundIo, he
   // the published host ports are bound first (refused, before anything is made, when they are taken); the
   // supervisor holds the sockets for as long as the container runs
   held ??= await reservePorts(cfg.ports);
-  try {
-    await prepare(cfg, held.fds.length);
-  } catch (e) {
-    releaseHeldPorts(held);
-    throw e;
-  }
-
-  const logFd = openSync(files.log(id), 'a', 0o640);
-  const notifyFd = 3 + held.fds.length;
-  const child = spawn(initBinary(), ['run', files.initConf(id)], {
-    detached: true, // own session: the CLI's terminal signals and death do not reach it; the CLI forwards them
-    // then the notify socket (fd 3 + held ports: a socketpair, as libuv makes a 'pipe')
-    stdio: [...(io ? (['inherit', 'pipe', 'pipe'] as const) : (['ignore', logFd, logFd] as const)), ...held.fds, 'pipe'],
-    env: hookEnv(),
-  });
-  releaseHeldPorts(held); // the supervisor has its copies
+  const { child, sock, news, closed, setupErr } = await prepare(cfg, held, io);
   const supervisorPid = child.pid!;
-  trace('spawned');
-  const sock = child.stdio[notifyFd] as Socket;
-  const news = supervisorNews(sock);
-  updateState(id, { supervisorPid, supervisorStart: procStartTime(supervisorPid), startedAt: new Date().toISOString() });
-  const setupErr = io ? teeOutput(child, logFd, io) : () => '';
-  const closed = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(exitStatus(code, signal))));
-  void closed.then(() => {
-    try {
-      closeSync(logFd);
-    } catch {
-      /* closed */
-    }
-  });
 
   const pid = await news.pid;
   if (!pid || !io) {

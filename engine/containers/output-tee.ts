@@ -1,6 +1,6 @@
 // A foreground container's output: the CLI pipes the init helper's stdout/stderr into the container's log and
 // onto its own. (A detached container's output goes straight to the log.)
-import type { ChildProcess } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { writeFileSync } from 'node:fs';
 
 /** Where a foreground container's output goes besides its log. */
@@ -13,17 +13,17 @@ export interface ForegroundIo {
 export const HELPER_PREFIX = 'tsnet-init:';
 
 /**
- * Tees the child's stdout and stderr into `logFd` and onto `io`. The init helper's own lines on stderr
+ * Tees the helper's stdout and stderr into `logFd` and onto `io`. The init helper's own lines on stderr
  * (`tsnet-init: …`, its setup failures) are kept back, not passed through: the returned function gives them,
  * for the one-line error of a start that failed.
  */
-export function teeOutput(child: ChildProcess, logFd: number, io: ForegroundIo): () => string {
+export function teeOutput(stdout: Readable, stderr: Readable, logFd: number, io: ForegroundIo): () => string {
   let setupErr = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  stdout.on('data', (d: Buffer) => {
     writeFileSync(logFd, d);
     io.stdout.write(d);
   });
-  child.stderr!.on('data', (d: Buffer) => {
+  stderr.on('data', (d: Buffer) => {
     writeFileSync(logFd, d);
     const s = d.toString();
     if (s.includes(HELPER_PREFIX)) {

@@ -4,11 +4,12 @@
 // on a socket (`notify=`), which also tells a foreground run when the container ended, so the CLI cleans up
 // itself instead of the exit hook (no second Node start); a detached container, or a CLI that died, leaves it
 // to the hook.
-import { spawn, type ChildProcess } from 'node:child_process';
-import type { Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { TsnetError } from '../../common/errors.js';
 import { trace } from '../../common/trace.js';
+import { native } from '../../native/addon.js';
+import { spawnInSession } from '../../native/spawn.js';
 import { imageById, lowerDirs } from '../images/store.js';
 import { createCgroup } from '../runtime/cgroups.js';
 import { initBinary } from '../runtime/init-binary.js';
@@ -16,7 +17,6 @@ import { encodeInitConfig } from '../runtime/init-config.js';
 import { procStartTime } from '../runtime/proc.js';
 import { confinementInitConfig, deviceAllowList, rootfsInitConfig } from '../runtime/security.js';
 import { paths } from '../paths.js';
-import { exitStatus } from '../util/exit-code.js';
 import { readTextIfExists } from '../util/files.js';
 import { releaseHeldPorts, reservePorts, type HeldPorts } from '../network/ports.js';
 import { cleanupAfterExit } from './cleanup.js';
@@ -108,7 +108,7 @@ async function foregroundEnd(id: string, sock: Socket, news: SupervisorNews, clo
 
 /** The init helper, spawned: its supervisor's pid, its news on the notify socket, its end. */
 interface Helper {
-  child: ChildProcess;
+  pid: number;
   sock: Socket;
   news: SupervisorNews;
   /** The supervisor's exit status, once it exited and its output is drained. */
@@ -117,35 +117,78 @@ interface Helper {
   setupErr: () => string;
 }
 
+/** The end of a stream (its last data read), or of a stream that errs. */
+const ended = (r: Socket): Promise<void> => new Promise((resolve) => (r.once('close', () => resolve()), r.once('error', () => resolve())));
+
 /**
- * Spawns the init helper (init.conf written) in its own session, with the held ports' sockets at 3.. and the
- * notify socket after them; a foreground container's output is teed into its log and onto `io`.
+ * Spawns the init helper (init.conf written) in its own session, through the addon (posix_spawn: this process
+ * is not copied), with the held ports' sockets at 3.. and the notify socket after them; a foreground
+ * container's output comes through pipes, teed into its log and onto `io`, a detached one's goes to the log.
  */
 function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | undefined): Helper {
   const id = cfg.id;
+  const n = native();
   const logFd = openSync(files.log(id), 'a', 0o640);
-  const notifyFd = 3 + held.fds.length;
-  const child = spawn(initBinary(), ['run', files.initConf(id)], {
-    detached: true, // own session: the CLI's terminal signals and death do not reach it; the CLI forwards them
-    // then the notify socket (fd 3 + held ports: a socketpair, as libuv makes a 'pipe')
-    stdio: [...(io ? (['inherit', 'pipe', 'pipe'] as const) : (['ignore', logFd, logFd] as const)), ...held.fds, 'pipe'],
-    env: hookEnv(),
-  });
-  releaseHeldPorts(held); // the supervisor has its copies
-  const supervisorPid = child.pid!;
-  const sock = child.stdio[notifyFd] as Socket;
-  const news = supervisorNews(sock);
-  updateState(id, { supervisorPid, supervisorStart: procStartTime(supervisorPid), startedAt: new Date().toISOString() });
-  const setupErr = io ? teeOutput(child, logFd, io) : () => '';
-  const closed = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(exitStatus(code, signal))));
-  void closed.then(() => {
-    try {
-      closeSync(logFd);
-    } catch {
-      /* closed */
+  const opened: number[] = [logFd];
+  const closeAll = (fds: (number | undefined)[]) => {
+    for (const fd of fds)
+      if (fd !== undefined)
+        try {
+          closeSync(fd);
+        } catch {
+          /* closed */
+        }
+  };
+  let child: ReturnType<typeof spawnInSession>;
+  let notify: [number, number], out: [number, number] | undefined, err: [number, number] | undefined;
+  try {
+    notify = n.socketPair();
+    opened.push(...notify);
+    if (io) {
+      out = n.pipe();
+      opened.push(...out);
+      err = n.pipe();
+      opened.push(...err);
     }
-  });
-  return { child, sock, news, closed, setupErr };
+    child = spawnInSession(initBinary(), ['run', files.initConf(id)], hookEnv(), [
+      io ? 0 : 'null',
+      out ? out[1] : logFd,
+      err ? err[1] : logFd,
+      ...held.fds,
+      notify[1], // fd 3 + held ports: notify= in init.conf
+    ]);
+  } catch (e) {
+    closeAll(opened);
+    throw e;
+  }
+  closeAll([notify[1], out?.[1], err?.[1]]); // the helper has its copies
+  releaseHeldPorts(held);
+  const pid = child.pid;
+  const sock = new Socket({ fd: notify[0], readable: true, writable: true });
+  const news = supervisorNews(sock);
+  updateState(id, { supervisorPid: pid, supervisorStart: procStartTime(pid), startedAt: new Date().toISOString() });
+  let setupErr = () => '';
+  const drained: Promise<void>[] = [];
+  if (out && err) {
+    const stdout = new Socket({ fd: out[0], readable: true, writable: false });
+    const stderr = new Socket({ fd: err[0], readable: true, writable: false });
+    setupErr = teeOutput(stdout, stderr, logFd, io!);
+    drained.push(ended(stdout), ended(stderr));
+  }
+  let closed: Promise<number> | undefined;
+  return {
+    pid,
+    sock,
+    news,
+    // asked for only when the CLI waits for the helper to end (a detached container's is let go)
+    get closed() {
+      return (closed ??= Promise.all([child.exited(), ...drained]).then(([code]) => {
+        closeAll([logFd]);
+        return code;
+      }));
+    },
+    setupErr,
+  };
 }
 
 /**
@@ -238,23 +281,32 @@ export async function startContainer(cfg: ContainerConfig, io?: ForegroundIo, he
   // the published host ports are bound first (refused, before anything is made, when they are taken); the
   // supervisor holds the sockets for as long as the container runs
   held ??= await reservePorts(cfg.ports);
-  const { child, sock, news, closed, setupErr } = await prepare(cfg, held, io);
-  const supervisorPid = child.pid!;
+  const helper = await prepare(cfg, held, io);
+  const { sock, news, setupErr } = helper;
+  const supervisorPid = helper.pid;
 
   const pid = await news.pid;
   if (!pid || !io) {
     // detached, or not started: the exit hook cleans up when the container ends (or now)
     sock.destroy();
-    // a detached container is let go; one that did not start is waited for (its error is read after it ends)
-    if (!io && pid) child.unref();
+    // a detached container is let go (never waited for); one that did not start is (its error is read after it ends)
   }
   if (!pid) {
     // the exit file, or (after --rm removed it) the exit hook's status, which is the container's code
-    const exited = closed.then((supervisorCode) => readExit(id)?.code ?? supervisorCode);
+    const exited = helper.closed.then((supervisorCode) => readExit(id)?.code ?? supervisorCode);
     throw await notStarted(cfg, exited, setupErr);
   }
   updateState(id, { status: 'running', pid, pidStart: procStartTime(pid) });
   trace('running');
-  const exited = io ? foregroundEnd(id, sock, news, closed) : closed.then((s) => readExit(id)?.code ?? s);
-  return { config: cfg, pid, exited, supervisorPid };
+  if (io) return { config: cfg, pid, exited: foregroundEnd(id, sock, news, helper.closed), supervisorPid };
+  let exited: Promise<number> | undefined;
+  return {
+    config: cfg,
+    pid,
+    supervisorPid,
+    // a detached container is waited for only when asked (waiting keeps this process alive)
+    get exited() {
+      return (exited ??= helper.closed.then((s) => readExit(id)?.code ?? s));
+    },
+  };
 }

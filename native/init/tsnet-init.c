@@ -1036,7 +1036,16 @@ static int cmd_whiteouts(const char *dir) {
   return whiteout_errors ? 1 : 0;
 }
 
+/* The engine starts the helper with posix_spawn, which leaves the C library's internal signals (32 and 33 with
+ * glibc: below SIGRTMIN, which its sigaction() refuses to touch) ignored in the child; ignored they would stay in
+ * the container's processes, whose own C library may use them. Set to default with the raw system call. */
+static void internal_signals_default(void) {
+  struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); uint64_t mask; } ksa = {SIG_DFL, 0, NULL, 0};
+  for (int sig = 32; sig < SIGRTMIN; sig++) syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
+}
+
 int main(int argc, char **argv) {
+  internal_signals_default();
   if (argc == 3 && !strcmp(argv[1], "run")) return cmd_run(argv[2]);
   if (argc == 3 && !strcmp(argv[1], "exec")) return cmd_exec(argv[2]);
   if (argc == 3 && !strcmp(argv[1], "whiteouts")) return cmd_whiteouts(argv[2]);

@@ -24,6 +24,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -32,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <stdio.h>
@@ -860,6 +863,98 @@ Napi::Value Strerror(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// spawnProcess(file, argv[], env[] ("K=V"), fds[]): pid — posix_spawn (vfork semantics: the Node process is not
+// copied, as libuv's fork() does) in a session of its own, every signal at its default and none blocked. The
+// child's fd i is fds[i] (-1: /dev/null); every other fd of ours is close-on-exec already (Node's, the addon's).
+Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 4, "spawnProcess(file, argv[], env[], fds[])");
+  Napi::Env env = info.Env();
+  std::string file = info[0].As<Napi::String>().Utf8Value();
+  auto strings = [](Napi::Array a) {
+    std::vector<std::string> v;
+    for (uint32_t i = 0; i < a.Length(); i++) v.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    return v;
+  };
+  std::vector<std::string> args = strings(info[1].As<Napi::Array>()), envs = strings(info[2].As<Napi::Array>());
+  Napi::Array fa = info[3].As<Napi::Array>();
+  std::vector<char*> argv, envp;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : envs) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  const int n = static_cast<int>(fa.Length());
+  // each source first copied above every target (so a dup2 never clobbers a source not yet placed)
+  std::vector<int> tmp(n, -1);
+  auto closeTmp = [&]() {
+    for (int fd : tmp)
+      if (fd >= 0) close(fd);
+  };
+  posix_spawn_file_actions_t fact;
+  posix_spawn_file_actions_init(&fact);
+  SysFailure f;
+  for (int i = 0; i < n && f.err == 0; i++) {
+    int src = fa.Get(i).As<Napi::Number>().Int32Value();
+    if (src < 0) {
+      posix_spawn_file_actions_addopen(&fact, i, "/dev/null", O_RDWR, 0);
+      continue;
+    }
+    tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, n < 3 ? 3 : n);
+    if (tmp[i] < 0) f = {errno, "fcntl(F_DUPFD_CLOEXEC)", ""};
+    else posix_spawn_file_actions_adddup2(&fact, tmp[i], i);
+  }
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t all, none;
+  sigfillset(&all);
+  sigemptyset(&none);
+  posix_spawnattr_setsigdefault(&attr, &all);
+  posix_spawnattr_setsigmask(&attr, &none);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+  pid_t pid = -1;
+  if (f.err == 0) {
+    int r = posix_spawn(&pid, file.c_str(), &fact, &attr, argv.data(), envp.data());
+    if (r != 0) f = {r, "posix_spawn", file};
+  }
+  posix_spawnattr_destroy(&attr);
+  posix_spawn_file_actions_destroy(&fact);
+  closeTmp();
+  if (f.err != 0) Throw(env, f);
+  return Napi::Number::New(env, pid);
+}
+
+// reap(pid): number | null — waitpid(pid, WNOHANG) of a child of ours (spawnProcess): its exit code, or 128 + the
+// signal that ended it; null while it runs. Never waits (a thread blocked in waitpid would hold up process.exit).
+Napi::Value Reap(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "reap(pid)");
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int st = 0;
+  pid_t r;
+  do r = waitpid(pid, &st, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) Throw(info.Env(), {errno, "waitpid", ""});
+  if (r == 0) return info.Env().Null();
+  return Napi::Number::New(info.Env(), WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 125);
+}
+
+// pipe(): [read, write] and socketPair(): [a, b] (a unix stream pair), all close-on-exec.
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) Throw(info.Env(), {errno, "pipe2", ""});
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, fds[0]);
+  a.Set(1u, fds[1]);
+  return a;
+}
+
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) Throw(info.Env(), {errno, "socketpair", ""});
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, fds[0]);
+  a.Set(1u, fds[1]);
+  return a;
+}
+
 Napi::Value Gettid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
 }
@@ -892,6 +987,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("strerror", Napi::Function::New(env, Strerror));
   exports.Set("gettid", Napi::Function::New(env, Gettid));
+  exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcess));
+  exports.Set("reap", Napi::Function::New(env, Reap));
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair));
   return exports;
 }
 

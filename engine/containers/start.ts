@@ -27,7 +27,7 @@ import { exitHookArgv, hookEnv } from './exit-hook.js';
 import type { ContainerConfig } from './model.js';
 import { HELPER_PREFIX, teeOutput, type ForegroundIo } from './output-tee.js';
 import { reclaim } from './reclaim.js';
-import { removeContainer } from './rm.js';
+import { removeContainer, removeFilesystemAhead } from './rm.js';
 import { files, getContainer, loadContainer, readExit, updateState } from './store.js';
 
 export interface Started {
@@ -91,13 +91,18 @@ async function foregroundEnd(id: string, sock: Socket, news: SupervisorNews, clo
   }
   trace('exited');
   let cleaned = false;
+  const autoRemove = !!loadContainer(id)?.config.autoRemove;
+  // --rm: the container's filesystem goes meanwhile (settled before anything else touches the directory)
+  const filesystem = autoRemove ? removeFilesystemAhead(id) : undefined;
   try {
     await cleanupAfterExit(id);
     trace('cleaned-up');
-    if (loadContainer(id)?.config.autoRemove) await removeContainer(id, { force: true, fromExitHook: true });
+    await filesystem;
+    if (autoRemove) await removeContainer(id, { force: true, fromExitHook: true });
     trace('removed');
     cleaned = true;
   } catch (e) {
+    await filesystem;
     if (process.env.TSNET_DEBUG) process.stderr.write(`tsnet: cleanup left to the exit hook: ${(e as Error).message}\n`);
   }
   if (cleaned) sock.end('d');

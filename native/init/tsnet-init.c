@@ -866,6 +866,9 @@ static int cmd_run(const char *path) {
     reaper(&c, cgfds, ncg, netfd);
     _exit(125);
   }
+  /* the supervisor's stderr may be the pipe of a CLI that died: a write there must fail (EPIPE), not end it before
+   * its exit hook (which inherits this; Node ignores SIGPIPE anyway) */
+  signal(SIGPIPE, SIG_IGN);
   if (setns(ownpid, CLONE_NEWPID) < 0) perror("tsnet-init: return to own pid namespace");
   close(ownpid);
   close(pfd[1]);

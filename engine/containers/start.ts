@@ -21,7 +21,7 @@ import { readTextIfExists } from '../util/files.js';
 import { releaseHeldPorts, reservePorts, type HeldPorts } from '../network/ports.js';
 import { cleanupAfterExit } from './cleanup.js';
 import { driver, networkTarget } from './driver-instance.js';
-import { etcBinds, writeEtcFiles } from './etc-files.js';
+import { createEtcFiles, etcBinds, writeEtcFiles } from './etc-files.js';
 import { parseNetMode } from '../network/modes.js';
 import { exitHookArgv, hookEnv } from './exit-hook.js';
 import type { ContainerConfig } from './model.js';
@@ -216,6 +216,7 @@ async function prepare(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo |
     const network = await driver.attach(networkTarget(cfg), {
       netnsReady(netnsPath, loUp) {
         for (const d of [files.upper(id), files.work(id), files.rootfs(id)]) mkdirSync(d, { recursive: true });
+        if (mode.kind !== 'container') createEtcFiles(etcDir);
         rmSync(files.exit(id), { force: true });
         writeFileSync(
           files.initConf(id),
@@ -231,7 +232,7 @@ async function prepare(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo |
             go: 1,
             hostname: cfg.hostname,
             cgroup: cgroup.dirs,
-            bind: etcBinds(etcDir), // written below, before the go
+            bind: etcBinds(etcDir), // bound now, written in place below, before the go
             env: cfg.env,
             cwd: cfg.workdir,
             exitfile: files.exit(id),

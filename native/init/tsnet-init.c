@@ -34,9 +34,10 @@
  *                       code, without the hook; end of file (the engine closed it, or died) means it execs onexit
  *     go=1              (with notify) the engine starts the helper before the container's network is ready: the
  *                       container's pid 1 joins its namespaces and cgroups (joining a v1 cgroup waits for an RCU
- *                       grace period, ~10-20 ms here, spent so while the engine adds the network) and then waits
- *                       for the engine's word on notify: "go\n" (network added, /etc files written: the rootfs is
- *                       built and the command exec'd) or "no\n" (the engine gave up and cleans up itself: the
+ *                       grace period, ~10-20 ms here, spent so while the engine adds the network), builds the
+ *                       rootfs (the bind= sources must exist: the engine fills them in place later), confines
+ *                       itself, and then waits for the engine's word on notify: "go\n" (network added, /etc files
+ *                       written: the command is exec'd) or "no\n" (the engine gave up and cleans up itself: the
  *                       helper exits 125, with no exitfile and no hook). End of file first (the engine died) is a
  *                       setup failure like any other: exitfile, then onexit
  *     mask=PATH         a path (inside the container) hidden after pivot_root: /dev/null bound over a file, an
@@ -719,16 +720,6 @@ static void reaper(const struct config *c, const int *cgfds, int ncg, int netfd)
   /* after joining: the container's cgroup is the root of what it sees (and of any cgroupfs it could mount) */
   if (unshare(CLONE_NEWCGROUP) < 0) die("unshare cgroup namespace");
   if (c->hostname && sethostname(c->hostname, strlen(c->hostname)) < 0) die("sethostname %s", c->hostname);
-  if (go_fd >= 0) {
-    /* go=1: the rest needs the network and the /etc files: wait for the engine (a byte: go; end of file: not) */
-    char b;
-    ssize_t n;
-    do n = read(go_fd, &b, 1);
-    while (n < 0 && errno == EINTR);
-    close(go_fd);
-    go_fd = -1;
-    if (n != 1) { errno = 0; die("the engine gave up before the container's network was ready"); }
-  }
   setup_rootfs(c);
 
   sigset_t all, old;
@@ -737,6 +728,17 @@ static void reaper(const struct config *c, const int *cgfds, int ncg, int netfd)
   /* nothing but 0, 1, 2 and the setup-status pipe (close-on-exec) reaches the command; pid 1 keeps only 0-2 */
   close_from_3(CLOSE_RANGE_CLOEXEC);
   confine(c);
+  if (go_fd >= 0) {
+    /* go=1: all set up (the /etc files are bound already: the engine writes them in place), but the command needs
+     * the network and those files' content: wait for the engine (a byte: go; end of file: not) */
+    char b;
+    ssize_t n;
+    do n = read(go_fd, &b, 1);
+    while (n < 0 && errno == EINTR);
+    close(go_fd);
+    go_fd = -1;
+    if (n != 1) { errno = 0; die("the engine gave up before the container's network was ready"); }
+  }
   child_pid = fork();
   if (child_pid < 0) die("fork command");
   if (child_pid == 0) {

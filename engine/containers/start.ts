@@ -215,6 +215,7 @@ async function prepare(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo |
     const etcDir = files.etc(mode.kind === 'container' ? getContainer(mode.ref).config.id : id);
     const network = await driver.attach(networkTarget(cfg), {
       netnsReady(netnsPath, loUp) {
+        trace('netns');
         for (const d of [files.upper(id), files.work(id), files.rootfs(id)]) mkdirSync(d, { recursive: true });
         if (mode.kind !== 'container') createEtcFiles(etcDir);
         rmSync(files.exit(id), { force: true });

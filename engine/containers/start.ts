@@ -25,7 +25,7 @@ import { createEtcFiles, etcBinds, writeEtcFiles } from './etc-files.js';
 import { parseNetMode } from '../network/modes.js';
 import { exitHookArgv, hookEnv } from './exit-hook.js';
 import type { ContainerConfig } from './model.js';
-import { HELPER_PREFIX, teeOutput, type ForegroundIo } from './output-tee.js';
+import { HELPER_PREFIX, teeOutput, type ForegroundIo, type Tee } from './output-tee.js';
 import { reclaim } from './reclaim.js';
 import { removeContainer, removeFilesystemAhead } from './rm.js';
 import { files, getContainer, loadContainer, readExit, updateState } from './store.js';
@@ -79,12 +79,15 @@ function supervisorNews(sock: Socket): SupervisorNews {
  * A foreground container's end: the CLI does what the exit hook would (cleanup, --rm) while the supervisor
  * waits, then answers it — a byte: done, it exits with the container's code; closing the socket instead
  * (cleanup failed) makes it exec the hook, which tries again. A supervisor that went without telling (killed)
- * is reclaimed here. Resolves with the container's exit code once the supervisor's output is drained.
+ * is reclaimed here. Resolves with the container's exit code once the container's output is passed on: after an
+ * answer, at once — its processes are gone, so all they wrote is in the pipes (the supervisor, which exits on its
+ * own, writes nothing more); otherwise once the supervisor (or its hook) ended.
  */
-async function foregroundEnd(id: string, sock: Socket, news: SupervisorNews, closed: Promise<number>): Promise<number> {
+async function foregroundEnd(id: string, helper: Helper): Promise<number> {
+  const { sock, news } = helper;
   const code = await news.exit;
   if (code === undefined) {
-    const status = await closed;
+    const status = await helper.closed;
     const c = loadContainer(id);
     if (c) await reclaim(c);
     return readExit(id)?.code ?? status;
@@ -105,9 +108,16 @@ async function foregroundEnd(id: string, sock: Socket, news: SupervisorNews, clo
     await filesystem;
     if (process.env.TSNET_DEBUG) process.stderr.write(`tsnet: cleanup left to the exit hook: ${(e as Error).message}\n`);
   }
-  if (cleaned) sock.end('d');
-  else sock.destroy();
-  await closed;
+  if (cleaned) {
+    // once written the supervisor will read it (or, gone meanwhile, never will: then its hook or a reclaim cleans)
+    await new Promise<void>(
+      (resolve) => (sock.once('error', () => resolve()), sock.once('close', () => resolve()), sock.end('d', resolve)),
+    );
+    helper.drainNow();
+    return code;
+  }
+  sock.destroy();
+  await helper.closed;
   return code;
 }
 
@@ -120,6 +130,8 @@ interface Helper {
   closed: Promise<number>;
   /** The helper's own lines (a foreground start that failed). */
   setupErr: () => string;
+  /** Foreground: what the helper's output pipes still hold, passed on now (no wait for their end). */
+  drainNow: () => void;
 }
 
 /** The end of a stream (its last data read), or of a stream that errs. */
@@ -172,12 +184,12 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
   const sock = new Socket({ fd: notify[0], readable: true, writable: true });
   const news = supervisorNews(sock);
   updateState(id, { supervisorPid: pid, supervisorStart: procStartTime(pid), startedAt: new Date().toISOString() });
-  let setupErr = () => '';
+  let tee: Tee | undefined;
   const drained: Promise<void>[] = [];
   if (out && err) {
     const stdout = new Socket({ fd: out[0], readable: true, writable: false });
     const stderr = new Socket({ fd: err[0], readable: true, writable: false });
-    setupErr = teeOutput(stdout, stderr, logFd, io!);
+    tee = teeOutput(stdout, stderr, { stdout: out[0], stderr: err[0] }, logFd, io!);
     drained.push(ended(stdout), ended(stderr));
   }
   let closed: Promise<number> | undefined;
@@ -192,7 +204,8 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
         return code;
       }));
     },
-    setupErr,
+    setupErr: () => tee?.setupErr() ?? '',
+    drainNow: () => tee?.drainNow(),
   };
 }
 
@@ -305,7 +318,7 @@ export async function startContainer(cfg: ContainerConfig, io?: ForegroundIo, he
   }
   updateState(id, { status: 'running', pid, pidStart: procStartTime(pid) });
   trace('running');
-  if (io) return { config: cfg, pid, exited: foregroundEnd(id, sock, news, helper.closed), supervisorPid };
+  if (io) return { config: cfg, pid, exited: foregroundEnd(id, helper), supervisorPid };
   let exited: Promise<number> | undefined;
   return {
     config: cfg,

@@ -124,6 +124,8 @@ async function foregroundEnd(id: string, helper: Helper): Promise<number> {
 /** The init helper, spawned: its supervisor's pid, its news on the notify socket, its end. */
 interface Helper {
   pid: number;
+  /** Its pid and start time, and the container's start, for state.json. */
+  record: { supervisorPid: number; supervisorStart?: string; startedAt: string };
   sock: Socket;
   news: SupervisorNews;
   /** The supervisor's exit status, once it exited and its output is drained. */
@@ -183,7 +185,8 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
   const pid = child.pid;
   const sock = new Socket({ fd: notify[0], readable: true, writable: true });
   const news = supervisorNews(sock);
-  updateState(id, { supervisorPid: pid, supervisorStart: procStartTime(pid), startedAt: new Date().toISOString() });
+  // recorded with the network, after the ADD (one state write, not three, before the command starts)
+  const record = { supervisorPid: pid, supervisorStart: procStartTime(pid), startedAt: new Date().toISOString() };
   let tee: Tee | undefined;
   const drained: Promise<void>[] = [];
   if (out && err) {
@@ -195,6 +198,7 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
   let closed: Promise<number> | undefined;
   return {
     pid,
+    record,
     sock,
     news,
     // asked for only when the CLI waits for the helper to end (a detached container's is let go)
@@ -221,7 +225,7 @@ async function prepare(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo |
   let helper: Helper | undefined;
   try {
     const cgroup = createCgroup(id, cfg.limits, cfg.security ? deviceAllowList(cfg.security) : undefined);
-    updateState(id, { cgroup });
+    // recorded with the network below (a cleanup before that finds the dirs by id: cgroupFor)
     trace('cgroup');
     const mode = parseNetMode(cfg.net);
     // container:X shares X's /etc/hosts, /etc/resolv.conf and /etc/hostname (its own are not written)
@@ -261,7 +265,7 @@ async function prepare(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo |
         trace('spawned');
       },
     });
-    updateState(id, { network });
+    updateState(id, { cgroup, network, ...helper!.record });
     trace('network-added');
     if (mode.kind !== 'container') writeEtcFiles(etcDir, cfg.hostname, network, { dns: cfg.dns, extraHosts: cfg.extraHosts });
     trace('go');

@@ -15,8 +15,9 @@ import { spawnInSession } from './spawn.js';
 /** Runs `sh -c script` with fds [/dev/null, pipe, pipe, ...extra]; returns its output and exit code. */
 async function sh(script: string, extra: number[] = []): Promise<{ out: string; code: number }> {
   const [r, w] = native().pipe();
-  const child = spawnInSession('/bin/sh', ['-c', script], { PATH: '/usr/bin:/bin' }, ['null', w, w, ...extra]);
-  closeSync(w);
+  const spawning = spawnInSession('/bin/sh', ['-c', script], { PATH: '/usr/bin:/bin' }, ['null', w, w, ...extra]);
+  closeSync(w); // at once: the child's copy was taken before spawnInSession returned
+  const child = await spawning;
   const code = await child.exited();
   const out = readFileSync(r, 'utf8'); // the child is gone: everything it wrote is there, then end of file
   closeSync(r);
@@ -65,8 +66,8 @@ test("the child's end: its exit code, or 128 + the signal that ended it", async 
 
 test('a process that spawned a child can exit while the child runs: nothing waits for it', (t) => {
   const spawnJs = fileURLToPath(new URL('./spawn.js', import.meta.url));
-  const script = `import(${JSON.stringify(spawnJs)}).then(({ spawnInSession }) => {
-    const c = spawnInSession('/bin/sleep', ['30'], {}, ['null', 'null', 'null']);
+  const script = `import(${JSON.stringify(spawnJs)}).then(async ({ spawnInSession }) => {
+    const c = await spawnInSession('/bin/sleep', ['30'], {}, ['null', 'null', 'null']);
     void c.exited();
     process.stdout.write(String(c.pid));
     process.exit(0);

@@ -11,15 +11,17 @@ export interface Spawned {
 }
 
 /**
- * Spawns `file` with `args` (argv[1..]) and `env`; the child's fd i is fds[i] ('null': /dev/null). The fds stay
- * open here: the caller closes its copies.
+ * Spawns `file` with `args` (argv[1..]) and `env`; the child's fd i is fds[i] ('null': /dev/null). The fds are
+ * duplicated before this returns: the caller may close its copies at once. posix_spawn runs on a worker thread
+ * (it returns once the child has exec'd: on a busy machine, the child's wait for a CPU); the promise resolves
+ * then.
  */
-export function spawnInSession(file: string, args: string[], env: NodeJS.ProcessEnv, fds: (number | 'null')[]): Spawned {
+export async function spawnInSession(file: string, args: string[], env: NodeJS.ProcessEnv, fds: (number | 'null')[]): Promise<Spawned> {
   const n = native();
   const envp = Object.entries(env)
     .filter((e): e is [string, string] => e[1] !== undefined)
     .map(([k, v]) => `${k}=${v}`);
-  const pid = n.spawnProcess(
+  const pid = await n.spawnProcess(
     file,
     [file, ...args],
     envp,

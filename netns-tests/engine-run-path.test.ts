@@ -6,7 +6,7 @@
 // CLI's TSNET_TRACE lines (which process did what), never from timing.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
@@ -128,6 +128,21 @@ test(
     assert.deepEqual(e.ids(), []);
   },
 );
+
+test('an init helper that cannot be spawned: the run says why, and nothing of the container is left', { skip }, (t) => {
+  const { w, host, e } = engine(t);
+  const notExecutable = join(w.tmpdir(), 'tsnet-init');
+  writeFileSync(notExecutable, '#!/bin/sh\n', { mode: 0o644 }); // there, but not executable: posix_spawn fails
+  e.extraEnv = { TSNET_TRACE: '1', TSNET_INIT: notExecutable };
+  const r = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'true');
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /EACCES.*posix_spawn/, r.stderr);
+  assert.ok(
+    marks(r.stderr).some((x) => x.phase === 'spawned'),
+    `the spawn was issued before the ADD: ${r.stderr}`,
+  );
+  nothingLeft(e, host);
+});
 
 test("a container's processes start with no signal ignored on the engine's account", { skip }, (t) => {
   const { e } = engine(t);

@@ -123,6 +123,8 @@ async function foregroundEnd(id: string, helper: Helper): Promise<number> {
 
 /** The init helper, spawned: its supervisor's pid, its news on the notify socket, its end. */
 interface Helper {
+  /** Resolves once posix_spawn returned (on a worker thread: the CLI goes on meanwhile); then pid and record are set. */
+  spawned: Promise<void>;
   pid: number;
   /** Its pid and start time, and the container's start, for state.json. */
   record: { supervisorPid: number; supervisorStart?: string; startedAt: string };
@@ -158,7 +160,7 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
           /* closed */
         }
   };
-  let child: ReturnType<typeof spawnInSession>;
+  let spawning: ReturnType<typeof spawnInSession>;
   let notify: [number, number], out: [number, number] | undefined, err: [number, number] | undefined;
   try {
     notify = n.socketPair();
@@ -169,7 +171,7 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
       err = n.pipe();
       opened.push(...err);
     }
-    child = spawnInSession(initBinary(), ['run', files.initConf(id)], hookEnv(), [
+    spawning = spawnInSession(initBinary(), ['run', files.initConf(id)], hookEnv(), [
       io ? 0 : 'null',
       out ? out[1] : logFd,
       err ? err[1] : logFd,
@@ -180,13 +182,10 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
     closeAll(opened);
     throw e;
   }
-  closeAll([notify[1], out?.[1], err?.[1]]); // the helper has its copies
+  closeAll([notify[1], out?.[1], err?.[1]]); // the spawn took its copies
   releaseHeldPorts(held);
-  const pid = child.pid;
   const sock = new Socket({ fd: notify[0], readable: true, writable: true });
   const news = supervisorNews(sock);
-  // recorded with the network, after the ADD (one state write, not three, before the command starts)
-  const record = { supervisorPid: pid, supervisorStart: procStartTime(pid), startedAt: new Date().toISOString() };
   let tee: Tee | undefined;
   const drained: Promise<void>[] = [];
   if (out && err) {
@@ -196,14 +195,19 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
     drained.push(ended(stdout), ended(stderr));
   }
   let closed: Promise<number> | undefined;
-  return {
-    pid,
-    record,
+  const helper: Helper = {
+    pid: 0,
+    record: { supervisorPid: 0, startedAt: '' },
+    // recorded with the network, after the ADD (one state write, not three, before the command starts)
+    spawned: spawning.then((child) => {
+      helper.pid = child.pid;
+      helper.record = { supervisorPid: child.pid, supervisorStart: procStartTime(child.pid), startedAt: new Date().toISOString() };
+    }),
     sock,
     news,
     // asked for only when the CLI waits for the helper to end (a detached container's is let go)
     get closed() {
-      return (closed ??= Promise.all([child.exited(), ...drained]).then(([code]) => {
+      return (closed ??= Promise.all([spawning.then((child) => child.exited()), ...drained]).then(([code]) => {
         closeAll([logFd]);
         return code;
       }));
@@ -211,6 +215,8 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
     setupErr: () => tee?.setupErr() ?? '',
     drainNow: () => tee?.drainNow(),
   };
+  helper.spawned.catch(() => undefined); // awaited after the ADD; a failure meanwhile must not end the CLI first
+  return helper;
 }
 
 /**
@@ -265,6 +271,7 @@ async function prepare(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo |
         trace('spawned');
       },
     });
+    await helper!.spawned;
     updateState(id, { cgroup, network, ...helper!.record });
     trace('network-added');
     if (mode.kind !== 'container') writeEtcFiles(etcDir, cfg.hostname, network, { dns: cfg.dns, extraHosts: cfg.extraHosts });
@@ -275,7 +282,7 @@ async function prepare(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo |
     releaseHeldPorts(held);
     if (helper) {
       helper.sock.end('no\n'); // the helper gives up, without the exit hook: the cleanup is done here
-      await helper.closed;
+      await helper.closed.catch(() => undefined); // (rejects when the spawn itself failed)
     }
     await cleanupAfterExit(id, { error: (e as Error).message }).catch(() => undefined);
     if (cfg.autoRemove) await removeContainer(id, { force: true }).catch(() => undefined);

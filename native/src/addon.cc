@@ -863,63 +863,91 @@ Napi::Value Strerror(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// spawnProcess(file, argv[], env[] ("K=V"), fds[]): pid — posix_spawn (vfork semantics: the Node process is not
-// copied, as libuv's fork() does) in a session of its own, every signal at its default and none blocked. The
-// child's fd i is fds[i] (-1: /dev/null); every other fd of ours is close-on-exec already (Node's, the addon's).
+// spawnProcess(file, argv[], env[] ("K=V"), fds[]): Promise<pid> — posix_spawn (vfork semantics: the Node process
+// is not copied, as libuv's fork() copies it) in a session of its own, every signal at its default and none
+// blocked, issued from a libuv worker thread: posix_spawn returns only once the child has exec'd, and on a busy
+// machine that wait (the child's turn on a CPU) is the caller's time otherwise. The child's fd i is fds[i] (-1:
+// /dev/null): each is duplicated before this returns, so the caller may close its own at once. Every other fd of
+// ours is close-on-exec already (Node's, the addon's).
+class SpawnWorker : public Napi::AsyncWorker {
+ public:
+  SpawnWorker(Napi::Env env, std::string file, std::vector<std::string> args, std::vector<std::string> envs,
+              std::vector<int> tmp)
+      : Napi::AsyncWorker(env), file_(std::move(file)), args_(std::move(args)), envs_(std::move(envs)),
+        tmp_(std::move(tmp)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  ~SpawnWorker() override {
+    for (int fd : tmp_)
+      if (fd >= 0) close(fd);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    std::vector<char*> argv, envp;
+    for (auto& a : args_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : envs_) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fact;
+    posix_spawn_file_actions_init(&fact);
+    for (size_t i = 0; i < tmp_.size(); i++) {
+      if (tmp_[i] < 0) posix_spawn_file_actions_addopen(&fact, static_cast<int>(i), "/dev/null", O_RDWR, 0);
+      else posix_spawn_file_actions_adddup2(&fact, tmp_[i], static_cast<int>(i));
+    }
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    int r = posix_spawn(&pid_, file_.c_str(), &fact, &attr, argv.data(), envp.data());
+    if (r != 0) failure_ = {r, "posix_spawn", file_};
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fact);
+  }
+  void OnOK() override {
+    if (failure_.err) deferred_.Reject(MakeError(Env(), failure_).Value());
+    else deferred_.Resolve(Napi::Number::New(Env(), pid_));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::string file_;
+  std::vector<std::string> args_, envs_;
+  std::vector<int> tmp_;
+  pid_t pid_ = -1;
+  SysFailure failure_;
+  Napi::Promise::Deferred deferred_;
+};
+
 Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
   RequireArgs(info, 4, "spawnProcess(file, argv[], env[], fds[])");
   Napi::Env env = info.Env();
-  std::string file = info[0].As<Napi::String>().Utf8Value();
   auto strings = [](Napi::Array a) {
     std::vector<std::string> v;
     for (uint32_t i = 0; i < a.Length(); i++) v.push_back(a.Get(i).As<Napi::String>().Utf8Value());
     return v;
   };
-  std::vector<std::string> args = strings(info[1].As<Napi::Array>()), envs = strings(info[2].As<Napi::Array>());
   Napi::Array fa = info[3].As<Napi::Array>();
-  std::vector<char*> argv, envp;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  for (auto& e : envs) envp.push_back(e.data());
-  envp.push_back(nullptr);
   const int n = static_cast<int>(fa.Length());
-  // each source first copied above every target (so a dup2 never clobbers a source not yet placed)
+  // each source copied above every target (so a dup2 in the child never clobbers a source not yet placed)
   std::vector<int> tmp(n, -1);
-  auto closeTmp = [&]() {
-    for (int fd : tmp)
-      if (fd >= 0) close(fd);
-  };
-  posix_spawn_file_actions_t fact;
-  posix_spawn_file_actions_init(&fact);
-  SysFailure f;
-  for (int i = 0; i < n && f.err == 0; i++) {
+  for (int i = 0; i < n; i++) {
     int src = fa.Get(i).As<Napi::Number>().Int32Value();
-    if (src < 0) {
-      posix_spawn_file_actions_addopen(&fact, i, "/dev/null", O_RDWR, 0);
-      continue;
-    }
+    if (src < 0) continue;
     tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, n < 3 ? 3 : n);
-    if (tmp[i] < 0) f = {errno, "fcntl(F_DUPFD_CLOEXEC)", ""};
-    else posix_spawn_file_actions_adddup2(&fact, tmp[i], i);
+    if (tmp[i] < 0) {
+      SysFailure f{errno, "fcntl(F_DUPFD_CLOEXEC)", ""};
+      for (int fd : tmp)
+        if (fd >= 0) close(fd);
+      Throw(env, f);
+    }
   }
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t all, none;
-  sigfillset(&all);
-  sigemptyset(&none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
-  pid_t pid = -1;
-  if (f.err == 0) {
-    int r = posix_spawn(&pid, file.c_str(), &fact, &attr, argv.data(), envp.data());
-    if (r != 0) f = {r, "posix_spawn", file};
-  }
-  posix_spawnattr_destroy(&attr);
-  posix_spawn_file_actions_destroy(&fact);
-  closeTmp();
-  if (f.err != 0) Throw(env, f);
-  return Napi::Number::New(env, pid);
+  auto* w = new SpawnWorker(env, info[0].As<Napi::String>().Utf8Value(), strings(info[1].As<Napi::Array>()),
+                            strings(info[2].As<Napi::Array>()), std::move(tmp));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
 }
 
 // reap(pid): number | null — waitpid(pid, WNOHANG) of a child of ours (spawnProcess): its exit code, or 128 + the

@@ -75,9 +75,11 @@ const PHASES: [string, string, string][] = [
   ['CLI start (Node up, CLI loaded)', 'start', 'cli-loaded'],
   ['image, rootfs, config (reclaim, ports, record)', 'cli-loaded', 'created'],
   ['cgroup', 'created', 'cgroup'],
-  ['network ADD', 'cgroup', 'network-added'],
-  ['/etc files, init.conf', 'network-added', 'prepared'],
-  ['init: spawn → command exec’d', 'prepared', 'helper-execd'],
+  ['netns made', 'cgroup', 'netns'],
+  ['init.conf, spawn of the init helper', 'netns', 'spawned'],
+  ['network ADD (the helper joins netns, cgroups)', 'spawned', 'network-added'],
+  ['/etc files, go', 'network-added', 'go'],
+  ['init: go → command exec’d', 'go', 'helper-execd'],
   ['the command (true) → exit seen', 'helper-execd', 'exited'],
   ['exit: network DEL, cgroup', 'exited', 'cleaned-up'],
   ['exit: --rm (record, rootfs dirs)', 'cleaned-up', 'removed'],
@@ -243,7 +245,7 @@ function helperAlone(rounds: number): void {
   const probe = tsnet('run', '-d', '--net', 'none', 'bench', 'sh', '-c', 'exec busybox sleep 600').trim();
   const conf = readFileSync(join(dir, 'tsnet', 'containers', probe, 'init.conf'), 'utf8');
   tsnet('rm', '-f', probe);
-  const own = ['rootfs', 'upper', 'work', 'pidfile', 'exitfile', 'onexit', 'notify', 'cgroup', 'netns', 'lo_up', 'arg', 'bind'];
+  const own = ['rootfs', 'upper', 'work', 'pidfile', 'exitfile', 'onexit', 'notify', 'go', 'cgroup', 'netns', 'lo_up', 'arg', 'bind'];
   const keep = (line: string, drop: string[]) => !drop.includes(line.split('=')[0]!);
   const lines = conf.split('\n').filter((l) => l && !l.startsWith('#') && keep(l, own));
   const h = mkdtempSync(join(dir, 'helper-'));

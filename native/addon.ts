@@ -44,6 +44,22 @@ export interface NativeAddon {
   flock(fd: number, operation: number): boolean;
   strerror(errno: number): { code: string; message: string };
   gettid(): number;
+  /**
+   * posix_spawn (vfork semantics: no copy of this process, unlike child_process's fork) of `file` in a session of
+   * its own, signals at their defaults and unblocked, from a worker thread (posix_spawn returns once the child has
+   * exec'd: that wait is not this thread's); the child's fd i is fds[i] (-1: /dev/null), each duplicated before
+   * this returns (close yours at once). Resolves with its pid; reap it with reap.
+   */
+  spawnProcess(file: string, argv: string[], env: string[], fds: number[]): Promise<number>;
+  /**
+   * waitpid(WNOHANG) of a child of ours: its exit code, or 128 + the signal that ended it; null while it runs.
+   * Never waits: call it on SIGCHLD.
+   */
+  reap(pid: number): number | null;
+  /** [read end, write end], close-on-exec. */
+  pipe(): [number, number];
+  /** A connected pair of unix stream sockets, close-on-exec. */
+  socketPair(): [number, number];
   /** A non-blocking unix stream socket bound at path (born 0600) and listening. */
   frameListen(path: string, backlog: number): number;
   /**

@@ -6,7 +6,7 @@
 // CLI's TSNET_TRACE lines (which process did what), never from timing.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
@@ -17,15 +17,17 @@ const skip = needsRoot || (!existsSync(BUNDLED_CLI) ? `${BUNDLED_CLI} not built 
 
 interface Mark {
   pid: number;
+  /** Epoch ms (CLOCK_REALTIME, the same clock in every process). */
+  at: number;
   phase: string;
 }
 /** The TSNET_TRACE lines of a command's stderr. */
 function marks(stderr: string): Mark[] {
   return stderr
     .split('\n')
-    .map((l) => /^tsnet-trace (\d+) [\d.]+ (\S+)$/.exec(l))
+    .map((l) => /^tsnet-trace (\d+) ([\d.]+) (\S+)$/.exec(l))
     .filter((m): m is RegExpExecArray => !!m)
-    .map((m) => ({ pid: Number(m[1]), phase: m[2]! }));
+    .map((m) => ({ pid: Number(m[1]), at: Number(m[2]), phase: m[3]! }));
 }
 
 /** Waits (polling) until `ok()`; the deadline only stops a hung scenario, nothing is timed. */
@@ -71,6 +73,95 @@ test('a foreground run --rm cleans up in the CLI itself, with no exit hook, and 
   assert.ok(!m.some((x) => x.phase === 'hook-start'), `no exit hook ran: ${r.stderr}`);
   assert.equal(new Set(m.filter((x) => x.phase === 'node-start').map((x) => x.pid)).size, 1, 'one Node start');
   nothingLeft(e, host);
+});
+
+test('the init helper is started before the network ADD and runs the command once the network and /etc are there', { skip }, (t) => {
+  const { e } = engine(t);
+  const r = e.tsnet('run', '--rm', '--hostname', 'early', '--net', 'bridge', 'img', 'sh', '-c', 'ip -4 -o addr show eth0; cat /etc/hosts');
+  assert.equal(r.status, 0, r.stderr);
+  const m = marks(r.stderr);
+  const cli = m.find((x) => x.phase === 'cli-loaded')!.pid;
+  const order = m.filter((x) => x.pid === cli).map((x) => x.phase);
+  // the CLI's own lines, in the order it wrote them: the helper spawned, then the network added, then the go
+  assert.ok(order.indexOf('spawned') >= 0 && order.indexOf('spawned') < order.indexOf('network-added'), `spawn before the ADD: ${order}`);
+  assert.ok(order.indexOf('network-added') < order.indexOf('go'), `the go after the ADD: ${order}`);
+  // the supervisor waited for that go (its mark cannot precede the CLI's: it reads what the CLI wrote)
+  const go = m.find((x) => x.pid !== cli && x.phase === 'helper-go');
+  assert.ok(go, `the helper waited for the go: ${r.stderr}`);
+  assert.ok(go.at >= m.find((x) => x.pid === cli && x.phase === 'go')!.at);
+  // and the command saw the network's address on eth0 and it in its /etc/hosts, written after the ADD
+  const ip = /inet (\d+\.\d+\.\d+\.\d+)\//.exec(r.stdout)?.[1];
+  assert.ok(ip, `eth0 has its address when the command starts: ${r.stdout}`);
+  assert.match(r.stdout, new RegExp(`^${ip.replace(/\./g, '\\.')}\\s+early`, 'm'), '/etc/hosts names the container at its address');
+});
+
+test(
+  'a network ADD that fails after the helper started: the helper gives up without the exit hook, nothing is left',
+  { skip },
+  async (t) => {
+    const { w, host, e } = engine(t);
+    const net = `rp${w.id}`;
+    e.ok('network', 'create', net, '--subnet', '10.93.7.0/24', '--bridge', `trp${w.id}`, '--no-masquerade');
+    const first = e.ok('run', '-d', '--net', net, '--ip', '10.93.7.50', 'img', 'sleep', '30').trim();
+    // the same address again: refused by IPAM inside the ADD, after the netns was made and the helper spawned
+    const r = e.tsnet('run', '--name', 'clash', '--net', net, '--ip', '10.93.7.50', 'img', 'true');
+    assert.equal(r.status, 125, r.stderr);
+    assert.match(r.stderr, /10\.93\.7\.50 is not available/);
+    const m = marks(r.stderr);
+    const cli = m.find((x) => x.phase === 'cli-loaded')!.pid;
+    assert.ok(
+      m.some((x) => x.pid === cli && x.phase === 'spawned'),
+      `the helper was spawned: ${r.stderr}`,
+    );
+    assert.ok(
+      m.some((x) => x.pid !== cli && x.phase === 'helper-no-go'),
+      `the helper was told no: ${r.stderr}`,
+    );
+    assert.ok(!m.some((x) => x.phase === 'helper-execd' || x.phase === 'hook-start'), `no command, no exit hook: ${r.stderr}`);
+    const id = e.ok('inspect', '-f', '{{.Id}}', 'clash').trim();
+    // the record stays (no --rm), stopped; its netns, cgroups and mounts are gone, as is its helper
+    assert.deepEqual(leftovers(e.root, id), [`state dir ${join(e.root, 'containers', id)}`]);
+    const helpers = spawnSync('pgrep', ['-f', join(e.root, 'containers', id)], { encoding: 'utf8' }).stdout.trim();
+    assert.equal(helpers, '', 'no helper process left');
+    assert.equal(ipj(host, 'link', 'show', 'type', 'veth').length, 1, "only the first container's veth");
+    e.ok('rm', '-f', first, 'clash');
+    assert.deepEqual(e.ids(), []);
+  },
+);
+
+test('an init helper that cannot be spawned: the run says why, and nothing of the container is left', { skip }, (t) => {
+  const { w, host, e } = engine(t);
+  const notExecutable = join(w.tmpdir(), 'tsnet-init');
+  writeFileSync(notExecutable, '#!/bin/sh\n', { mode: 0o644 }); // there, but not executable: posix_spawn fails
+  e.extraEnv = { TSNET_TRACE: '1', TSNET_INIT: notExecutable };
+  const r = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'true');
+  assert.notEqual(r.status, 0);
+  assert.match(r.stderr, /EACCES.*posix_spawn/, r.stderr);
+  assert.ok(
+    marks(r.stderr).some((x) => x.phase === 'spawned'),
+    `the spawn was issued before the ADD: ${r.stderr}`,
+  );
+  nothingLeft(e, host);
+});
+
+test("a container's processes start with no signal ignored on the engine's account", { skip }, (t) => {
+  const { e } = engine(t);
+  // busybox sh ignores SIGQUIT itself; nothing above the standard 31 may be (the helper's posix_spawn by the CLI
+  // leaves the C library's internal 32 and 33 ignored: the helper sets them back to default)
+  const r = e.tsnet(
+    'run',
+    '--rm',
+    '--net',
+    'none',
+    'img',
+    'sh',
+    '-c',
+    'while read l; do case $l in SigIgn*) echo $l;; esac; done </proc/self/status',
+  );
+  assert.equal(r.status, 0, r.stderr);
+  const ign = BigInt(`0x${/^SigIgn: (\S+)$/m.exec(r.stdout)?.[1]}`);
+  assert.equal(ign >> 31n, 0n, r.stdout);
+  assert.equal(ign & ~(1n << 2n), 0n, `only SIGQUIT, by sh: ${r.stdout}`);
 });
 
 test("all of a foreground container's output reaches a reader that is slower than the container", { skip }, async (t) => {

@@ -3,7 +3,7 @@
 // it, and written again when missing, not private, or rejected by V8 — the command working the same every time.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,5 +84,15 @@ test(
     chmodSync(open, 0o777);
     assert.match(tsnet(open, 'ps', '-a'), /CONTAINER ID/);
     assert.ok(!existsSync(join(open, 'cache')), 'nothing cached under a root others can write');
+  },
+);
+
+test(
+  'the CLI bundle has no import() left: the launcher runs it through vm.Script, where V8 refuses a dynamic import',
+  { skip: !existsSync(LAUNCHER) && 'launcher not built' },
+  () => {
+    const bundle = readFileSync(fileURLToPath(new URL('./tsnet-cli.cjs', import.meta.url)), 'utf8');
+    // `tsnet network create --subnet …` imported node:net so, and failed: "A dynamic import callback was not specified"
+    assert.deepEqual(bundle.match(/\bimport\(\s*["'`][^"'`]*["'`]\s*\)/g) ?? [], []);
   },
 );

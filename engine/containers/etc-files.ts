@@ -1,9 +1,11 @@
 // The /etc/hosts, /etc/resolv.conf and /etc/hostname the engine writes for a container (bind-mounted by the
 // init helper). Loopback nameservers (systemd-resolved's 127.0.0.53) are useless in a separate netns, so
 // they are dropped there, falling back to public resolvers like docker does.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Attachment } from '../network/driver.js';
+
+const ETC_FILES = ['hosts', 'resolv.conf', 'hostname'];
 
 export function hostsFile(hostname: string, att: Attachment): string {
   const lines = [
@@ -68,7 +70,16 @@ export function withExtraHosts(hosts: string, extra: string[] = []): string {
   return extra.length ? `${hosts}${extra.map((h) => `${h.slice(h.indexOf(':') + 1)}\t${h.slice(0, h.indexOf(':'))}\n`).join('')}` : hosts;
 }
 
-/** Writes the three files into dir; returns bind specs for the init helper (DST<TAB>SRC). */
+/** The three files, made empty where missing: what the init helper binds before their content is known. */
+export function createEtcFiles(dir: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const f of ETC_FILES) closeSync(openSync(join(dir, f), 'a'));
+}
+
+/**
+ * Writes the three files into dir — in place (same inodes: the init helper may have bound them already);
+ * returns bind specs for the init helper (DST<TAB>SRC).
+ */
 export function writeEtcFiles(dir: string, hostname: string, att: Attachment, over: EtcOverrides = {}): string[] {
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'hosts'), withExtraHosts(hostsFile(hostname, att), over.extraHosts));
@@ -79,5 +90,5 @@ export function writeEtcFiles(dir: string, hostname: string, att: Attachment, ov
 
 /** The init helper's bind specs (DST<TAB>SRC) of the three files written into dir. */
 export function etcBinds(dir: string): string[] {
-  return ['hosts', 'resolv.conf', 'hostname'].map((f) => `/etc/${f}\t${join(dir, f)}`);
+  return ETC_FILES.map((f) => `/etc/${f}\t${join(dir, f)}`);
 }

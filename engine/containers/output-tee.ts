@@ -1,7 +1,7 @@
 // A foreground container's output: the CLI pipes the init helper's stdout/stderr into the container's log and
 // onto its own. (A detached container's output goes straight to the log.)
-import type { ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import type { Readable } from 'node:stream';
+import { readSync, writeFileSync } from 'node:fs';
 
 /** Where a foreground container's output goes besides its log. */
 export interface ForegroundIo {
@@ -12,18 +12,50 @@ export interface ForegroundIo {
 /** How the init helper's own lines start. */
 export const HELPER_PREFIX = 'tsnet-init:';
 
+/** A tee of the helper's output. */
+export interface Tee {
+  /** The init helper's own lines, for the one-line error of a start that failed. */
+  setupErr(): string;
+  /**
+   * Passes on, now, whatever the pipes still hold (read until they are empty, not until end of file): once the
+   * container's processes are gone, all they wrote is there, while the supervisor still holds the pipes.
+   */
+  drainNow(): void;
+}
+
+/** Reads a non-blocking fd until it is empty (or at its end). */
+function readAvailable(fd: number, each: (d: Buffer) => void): void {
+  const buf = Buffer.allocUnsafe(65536);
+  for (;;) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch {
+      return; // EAGAIN: empty (or the fd is gone)
+    }
+    if (n <= 0) return;
+    each(Buffer.from(buf.subarray(0, n)));
+  }
+}
+
 /**
- * Tees the child's stdout and stderr into `logFd` and onto `io`. The init helper's own lines on stderr
- * (`tsnet-init: …`, its setup failures) are kept back, not passed through: the returned function gives them,
- * for the one-line error of a start that failed.
+ * Tees the helper's stdout and stderr (non-blocking pipes: `stdoutFd`, `stderrFd`, read as `stdout`, `stderr`)
+ * into `logFd` and onto `io`. The init helper's own lines on stderr (`tsnet-init: …`, its setup failures) are
+ * kept back, not passed through.
  */
-export function teeOutput(child: ChildProcess, logFd: number, io: ForegroundIo): () => string {
+export function teeOutput(
+  stdout: Readable,
+  stderr: Readable,
+  fds: { stdout: number; stderr: number },
+  logFd: number,
+  io: ForegroundIo,
+): Tee {
   let setupErr = '';
-  child.stdout!.on('data', (d: Buffer) => {
+  const out = (d: Buffer) => {
     writeFileSync(logFd, d);
     io.stdout.write(d);
-  });
-  child.stderr!.on('data', (d: Buffer) => {
+  };
+  const err = (d: Buffer) => {
     writeFileSync(logFd, d);
     const s = d.toString();
     if (s.includes(HELPER_PREFIX)) {
@@ -32,6 +64,16 @@ export function teeOutput(child: ChildProcess, logFd: number, io: ForegroundIo):
       const rest = lines.filter((l) => !l.startsWith(HELPER_PREFIX)).join('\n');
       if (rest.trim()) io.stderr.write(rest);
     } else io.stderr.write(d);
-  });
-  return () => setupErr;
+  };
+  stdout.on('data', out);
+  stderr.on('data', err);
+  return {
+    setupErr: () => setupErr,
+    drainNow() {
+      readAvailable(fds.stdout, out);
+      readAvailable(fds.stderr, err);
+      stdout.destroy();
+      stderr.destroy();
+    },
+  };
 }

@@ -1,6 +1,7 @@
 // `tsnet rm [-f]` (and --rm, from the exit hook): a running container is killed only with force; whatever a
 // crashed run left (netns, cgroup, mounts, files, the name) is cleaned up.
 import { existsSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { TsnetError } from '../../common/errors.js';
 import { sameProcessAlive } from '../runtime/proc.js';
 import { cleanupAfterExit } from './cleanup.js';
@@ -44,4 +45,15 @@ export async function removeContainer(ref: string, opts: { force?: boolean; from
   if (existsSync(files.dir(id)))
     throw new TsnetError(`container ${c.config.name}`, `could not remove ${files.dir(id)}`, 'check for mounts under it');
   return id;
+}
+
+/**
+ * The filesystem of a --rm container that has ended — its writable layer, the overlay's work dir, the rootfs
+ * mount point (its mounts died with its mount namespace), its /etc files — removed ahead on the thread pool,
+ * while the CLI detaches its network (the unlinks wait on the disk's journal; the detach on the kernel).
+ * Never fails: removeContainer removes whatever is left, and reports it.
+ */
+export async function removeFilesystemAhead(id: string): Promise<void> {
+  const dirs = [files.upper(id), files.work(id), files.rootfs(id), files.etc(id)];
+  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }).catch(() => undefined)));
 }

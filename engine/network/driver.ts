@@ -64,8 +64,18 @@ export interface Attachment {
   ports: PortMapping[];
 }
 
+/** What attach() tells its caller before it is done. */
+export interface AttachHooks {
+  /**
+   * The netns the container will join ('host': none) and whether `lo` must be brought up in it: known before
+   * the network is added (the netns is made first), so the container's init can start joining it meanwhile. A
+   * hook that throws fails the attach, which undoes what it made.
+   */
+  netnsReady?(netnsPath: string | 'host', loUp: boolean): void | Promise<void>;
+}
+
 export interface NetworkDriver {
-  attach(target: NetworkTarget): Promise<Attachment>;
+  attach(target: NetworkTarget, hooks?: AttachHooks): Promise<Attachment>;
   /** Undoes attach; `att` is what attach returned, or undefined when attach never finished (crash). */
   detach(target: NetworkTarget, att: Attachment | undefined): Promise<void>;
 }

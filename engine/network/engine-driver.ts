@@ -2,7 +2,7 @@
 // netns with only lo, brought up by the init helper), and bridge / <network> / attach:… through ./cni-networks.ts.
 import { TsnetError } from '../../common/errors.js';
 import type { CniNetworkRequest, CniNetworkResult } from './cni-networks.js';
-import type { Attachment, NetworkDriver, NetworkTarget } from './driver.js';
+import type { AttachHooks, Attachment, NetworkDriver, NetworkTarget } from './driver.js';
 import { networkMode } from './modes.js';
 import { createNetns, deleteNetns, netnsOf, netnsPathFor } from './netns.js';
 
@@ -27,7 +27,7 @@ export interface DriverDeps {
 
 export function createEngineDriver(deps: DriverDeps): NetworkDriver {
   return {
-    async attach(t: NetworkTarget): Promise<Attachment> {
+    async attach(t: NetworkTarget, hooks: AttachHooks = {}): Promise<Attachment> {
       const m = t.mode;
       if (m.kind !== 'bridge' && m.kind !== 'network' && m.kind !== 'attach' && t.ports.length) {
         throw new TsnetError(
@@ -45,6 +45,7 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
       }
       switch (m.kind) {
         case 'host':
+          await hooks.netnsReady?.('host', false);
           return { netnsPath: 'host', ownsNetns: false, loUp: false, networks: {}, ports: [] };
         case 'container': {
           const peer = deps.resolveContainer(m.ref);
@@ -56,15 +57,25 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
             );
           const pa = peer.attachment;
           const netnsPath = netnsOf(pa, peer.pid);
+          await hooks.netnsReady?.(netnsPath, false);
           return { netnsPath, ownsNetns: false, loUp: false, networks: { ...(pa?.networks ?? {}) }, dns: pa?.dns, ports: [] };
         }
-        case 'none':
-          return { netnsPath: createNetns(t.id), ownsNetns: true, loUp: true, networks: {}, ports: [] };
+        case 'none': {
+          const netnsPath = createNetns(t.id);
+          try {
+            await hooks.netnsReady?.(netnsPath, true);
+          } catch (e) {
+            deleteNetns(netnsPath);
+            throw e;
+          }
+          return { netnsPath, ownsNetns: true, loUp: true, networks: {}, ports: [] };
+        }
         case 'bridge':
         case 'network':
         case 'attach': {
           const netnsPath = createNetns(t.id);
           try {
+            await hooks.netnsReady?.(netnsPath, true);
             const r = await cniNetworks('ADD', {
               containerId: t.id,
               containerName: t.name,

@@ -32,6 +32,14 @@
  *                       once it ended (after writing exitfile), then reads one byte: an answer means the engine
  *                       has done the cleanup itself (a foreground `tsnet run`) and the supervisor exits with the
  *                       code, without the hook; end of file (the engine closed it, or died) means it execs onexit
+ *     go=1              (with notify) the engine starts the helper before the container's network is ready: the
+ *                       container's pid 1 joins its namespaces and cgroups (joining a v1 cgroup waits for an RCU
+ *                       grace period, ~10-20 ms here, spent so while the engine adds the network), builds the
+ *                       rootfs (the bind= sources must exist: the engine fills them in place later), confines
+ *                       itself, and then waits for the engine's word on notify: "go\n" (network added, /etc files
+ *                       written: the command is exec'd) or "no\n" (the engine gave up and cleans up itself: the
+ *                       helper exits 125, with no exitfile and no hook). End of file first (the engine died) is a
+ *                       setup failure like any other: exitfile, then onexit
  *     mask=PATH         a path (inside the container) hidden after pivot_root: /dev/null bound over a file, an
  *                       empty read-only tmpfs over a directory; absent paths are skipped (repeated)
  *     ro=PATH           a path made read-only (bound onto itself, remounted ro,nosuid,nodev,noexec) (repeated)
@@ -114,13 +122,14 @@ struct list {
 
 struct config {
   const char *rootfs, *upper, *work, *netns, *hostname, *cwd, *pidfile, *exitfile, *seccomp_default, *seccomp_cache;
-  int lo_up, sys_rw, no_new_privs, has_caps, holdfds, notify;
+  int lo_up, sys_rw, no_new_privs, has_caps, holdfds, notify, go;
   uint64_t caps;
   long pid;
   struct list lower, cgroup, bind, env, arg, onexit, mask, ro, seccomp_arch, seccomp;
 };
 
 static int sync_fd = -1; /* write end of the setup-status pipe, in the reaper and the command */
+static int go_fd = -1;   /* go=1: the reaper's end of the supervisor's go socket, in the reaper until the engine's word */
 
 static void mkdirs(const char *path, mode_t mode);
 
@@ -204,6 +213,7 @@ static void load_config(const char *path, struct config *c) {
     else if (!strcmp(k, "lo_up")) c->lo_up = atoi(v);
     else if (!strcmp(k, "holdfds")) c->holdfds = atoi(v);
     else if (!strcmp(k, "notify")) c->notify = atoi(v);
+    else if (!strcmp(k, "go")) c->go = atoi(v);
     else if (!strcmp(k, "hostname")) c->hostname = v;
     else if (!strcmp(k, "cwd")) c->cwd = v;
     else if (!strcmp(k, "pidfile")) c->pidfile = v;
@@ -718,6 +728,17 @@ static void reaper(const struct config *c, const int *cgfds, int ncg, int netfd)
   /* nothing but 0, 1, 2 and the setup-status pipe (close-on-exec) reaches the command; pid 1 keeps only 0-2 */
   close_from_3(CLOSE_RANGE_CLOEXEC);
   confine(c);
+  if (go_fd >= 0) {
+    /* go=1: all set up (the /etc files are bound already: the engine writes them in place), but the command needs
+     * the network and those files' content: wait for the engine (a byte: go; end of file: not) */
+    char b;
+    ssize_t n;
+    do n = read(go_fd, &b, 1);
+    while (n < 0 && errno == EINTR);
+    close(go_fd);
+    go_fd = -1;
+    if (n != 1) { errno = 0; die("the engine gave up before the container's network was ready"); }
+  }
   child_pid = fork();
   if (child_pid < 0) die("fork command");
   if (child_pid == 0) {
@@ -764,6 +785,22 @@ static int notify(int fd, const char *msg) {
   return 0;
 }
 
+/* go=1: the engine's word before the command starts: 1 = "go", -1 = "no" (it cleans up itself), 0 = end of file
+ * or anything else (it died). */
+static int engine_word(int fd) {
+  char line[8];
+  size_t got = 0;
+  while (got < sizeof line) {
+    ssize_t n = read(fd, line + got, 1);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return 0;
+    if (line[got++] == '\n') break;
+  }
+  if (got == 3 && !memcmp(line, "go\n", 3)) return 1;
+  if (got == 3 && !memcmp(line, "no\n", 3)) return -1;
+  return 0;
+}
+
 /* After "exit": the engine's answer. A byte = it cleaned up (no hook); end of file or an error = it did not. */
 static int engine_cleaned_up(int fd) {
   char b;
@@ -786,6 +823,7 @@ static int cmd_run(const char *path) {
     errno = 0;
     die("config %s: notify=%d must follow the held fds (>= %d)", path, c.notify, 3 + c.holdfds);
   }
+  if (c.go && !c.notify) { errno = 0; die("config %s: go=1 needs notify=", path); }
   if (c.holdfds || c.notify) {
     unsigned keep = 3U + (unsigned)c.holdfds; /* fds 3 .. keep-1, and notify */
     if (c.notify > (int)keep && syscall(SYS_close_range, keep, (unsigned)c.notify - 1, 0) != 0) { errno = 0; die("close_range"); }
@@ -803,8 +841,10 @@ static int cmd_run(const char *path) {
     netfd = open(c.netns, O_RDONLY | O_CLOEXEC);
     if (netfd < 0) die("network namespace %s", c.netns);
   }
-  int pfd[2];
+  int pfd[2], gop[2] = {-1, -1};
   if (pipe2(pfd, O_CLOEXEC) < 0) die("pipe");
+  /* a socket, not a pipe: a send to a reaper that died must not SIGPIPE the supervisor (MSG_NOSIGNAL) */
+  if (c.go && socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, gop) < 0) die("socketpair");
   /* unshare(CLONE_NEWPID) only changes where children go; the supervisor returns to its own pid ns right
    * after the fork, or the exit hook it execs could not even create threads once the container's ns died */
   int ownpid = open("/proc/self/ns/pid", O_RDONLY | O_CLOEXEC);
@@ -821,11 +861,16 @@ static int cmd_run(const char *path) {
   if (pid == 0) {
     close(pfd[0]);
     sync_fd = pfd[1];
+    if (gop[1] >= 0) close(gop[1]);
+    go_fd = gop[0];
     prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
     sigprocmask(SIG_SETMASK, &old, NULL);
     reaper(&c, cgfds, ncg, netfd);
     _exit(125);
   }
+  /* the supervisor's stderr may be the pipe of a CLI that died: a write there must fail (EPIPE), not end it before
+   * its exit hook (which inherits this; Node ignores SIGPIPE anyway) */
+  signal(SIGPIPE, SIG_IGN);
   if (setns(ownpid, CLONE_NEWPID) < 0) perror("tsnet-init: return to own pid namespace");
   close(ownpid);
   close(pfd[1]);
@@ -833,6 +878,21 @@ static int cmd_run(const char *path) {
   if (netfd >= 0) close(netfd);
   child_pid = pid;
   forward_signals();
+
+  if (c.go) {
+    /* the container's pid 1 joins its namespaces and cgroups meanwhile; it goes on on a byte, gives up on EOF */
+    close(gop[0]);
+    int word = engine_word(c.notify);
+    trace(word > 0 ? "helper-go" : "helper-no-go");
+    if (word > 0 && send(gop[1], "g", 1, MSG_NOSIGNAL) != 1) { /* the reaper died: its error is on the status pipe */ }
+    close(gop[1]);
+    if (word < 0) {
+      /* the engine gave up (its network setup failed) and undoes what it made itself: no exitfile, no hook */
+      int st;
+      while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
+      return 125;
+    }
+  }
 
   /* setup status: EOF = the command was exec'd; text = why not */
   char msg[1100];
@@ -981,7 +1041,16 @@ static int cmd_whiteouts(const char *dir) {
   return whiteout_errors ? 1 : 0;
 }
 
+/* The engine starts the helper with posix_spawn, which leaves the C library's internal signals (32 and 33 with
+ * glibc: below SIGRTMIN, which its sigaction() refuses to touch) ignored in the child; ignored they would stay in
+ * the container's processes, whose own C library may use them. Set to default with the raw system call. */
+static void internal_signals_default(void) {
+  struct { void (*handler)(int); unsigned long flags; void (*restorer)(void); uint64_t mask; } ksa = {SIG_DFL, 0, NULL, 0};
+  for (int sig = 32; sig < SIGRTMIN; sig++) syscall(SYS_rt_sigaction, sig, &ksa, NULL, sizeof ksa.mask);
+}
+
 int main(int argc, char **argv) {
+  internal_signals_default();
   if (argc == 3 && !strcmp(argv[1], "run")) return cmd_run(argv[2]);
   if (argc == 3 && !strcmp(argv[1], "exec")) return cmd_exec(argv[2]);
   if (argc == 3 && !strcmp(argv[1], "whiteouts")) return cmd_whiteouts(argv[2]);

@@ -24,6 +24,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sched.h>
+#include <signal.h>
+#include <spawn.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
@@ -32,6 +34,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <stdio.h>
@@ -860,6 +863,126 @@ Napi::Value Strerror(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// spawnProcess(file, argv[], env[] ("K=V"), fds[]): Promise<pid> — posix_spawn (vfork semantics: the Node process
+// is not copied, as libuv's fork() copies it) in a session of its own, every signal at its default and none
+// blocked, issued from a libuv worker thread: posix_spawn returns only once the child has exec'd, and on a busy
+// machine that wait (the child's turn on a CPU) is the caller's time otherwise. The child's fd i is fds[i] (-1:
+// /dev/null): each is duplicated before this returns, so the caller may close its own at once. Every other fd of
+// ours is close-on-exec already (Node's, the addon's).
+class SpawnWorker : public Napi::AsyncWorker {
+ public:
+  SpawnWorker(Napi::Env env, std::string file, std::vector<std::string> args, std::vector<std::string> envs,
+              std::vector<int> tmp)
+      : Napi::AsyncWorker(env), file_(std::move(file)), args_(std::move(args)), envs_(std::move(envs)),
+        tmp_(std::move(tmp)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  ~SpawnWorker() override {
+    for (int fd : tmp_)
+      if (fd >= 0) close(fd);
+  }
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override {
+    std::vector<char*> argv, envp;
+    for (auto& a : args_) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : envs_) envp.push_back(e.data());
+    envp.push_back(nullptr);
+    posix_spawn_file_actions_t fact;
+    posix_spawn_file_actions_init(&fact);
+    for (size_t i = 0; i < tmp_.size(); i++) {
+      if (tmp_[i] < 0) posix_spawn_file_actions_addopen(&fact, static_cast<int>(i), "/dev/null", O_RDWR, 0);
+      else posix_spawn_file_actions_adddup2(&fact, tmp_[i], static_cast<int>(i));
+    }
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t all, none;
+    sigfillset(&all);
+    sigemptyset(&none);
+    posix_spawnattr_setsigdefault(&attr, &all);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+    int r = posix_spawn(&pid_, file_.c_str(), &fact, &attr, argv.data(), envp.data());
+    if (r != 0) failure_ = {r, "posix_spawn", file_};
+    posix_spawnattr_destroy(&attr);
+    posix_spawn_file_actions_destroy(&fact);
+  }
+  void OnOK() override {
+    if (failure_.err) deferred_.Reject(MakeError(Env(), failure_).Value());
+    else deferred_.Resolve(Napi::Number::New(Env(), pid_));
+  }
+  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+
+ private:
+  std::string file_;
+  std::vector<std::string> args_, envs_;
+  std::vector<int> tmp_;
+  pid_t pid_ = -1;
+  SysFailure failure_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value SpawnProcess(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 4, "spawnProcess(file, argv[], env[], fds[])");
+  Napi::Env env = info.Env();
+  auto strings = [](Napi::Array a) {
+    std::vector<std::string> v;
+    for (uint32_t i = 0; i < a.Length(); i++) v.push_back(a.Get(i).As<Napi::String>().Utf8Value());
+    return v;
+  };
+  Napi::Array fa = info[3].As<Napi::Array>();
+  const int n = static_cast<int>(fa.Length());
+  // each source copied above every target (so a dup2 in the child never clobbers a source not yet placed)
+  std::vector<int> tmp(n, -1);
+  for (int i = 0; i < n; i++) {
+    int src = fa.Get(i).As<Napi::Number>().Int32Value();
+    if (src < 0) continue;
+    tmp[i] = fcntl(src, F_DUPFD_CLOEXEC, n < 3 ? 3 : n);
+    if (tmp[i] < 0) {
+      SysFailure f{errno, "fcntl(F_DUPFD_CLOEXEC)", ""};
+      for (int fd : tmp)
+        if (fd >= 0) close(fd);
+      Throw(env, f);
+    }
+  }
+  auto* w = new SpawnWorker(env, info[0].As<Napi::String>().Utf8Value(), strings(info[1].As<Napi::Array>()),
+                            strings(info[2].As<Napi::Array>()), std::move(tmp));
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
+
+// reap(pid): number | null — waitpid(pid, WNOHANG) of a child of ours (spawnProcess): its exit code, or 128 + the
+// signal that ended it; null while it runs. Never waits (a thread blocked in waitpid would hold up process.exit).
+Napi::Value Reap(const Napi::CallbackInfo& info) {
+  RequireArgs(info, 1, "reap(pid)");
+  pid_t pid = info[0].As<Napi::Number>().Int32Value();
+  int st = 0;
+  pid_t r;
+  do r = waitpid(pid, &st, WNOHANG);
+  while (r < 0 && errno == EINTR);
+  if (r < 0) Throw(info.Env(), {errno, "waitpid", ""});
+  if (r == 0) return info.Env().Null();
+  return Napi::Number::New(info.Env(), WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : 125);
+}
+
+// pipe(): [read, write] and socketPair(): [a, b] (a unix stream pair), all close-on-exec.
+Napi::Value Pipe(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) Throw(info.Env(), {errno, "pipe2", ""});
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, fds[0]);
+  a.Set(1u, fds[1]);
+  return a;
+}
+
+Napi::Value SocketPair(const Napi::CallbackInfo& info) {
+  int fds[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) Throw(info.Env(), {errno, "socketpair", ""});
+  Napi::Array a = Napi::Array::New(info.Env(), 2);
+  a.Set(0u, fds[0]);
+  a.Set(1u, fds[1]);
+  return a;
+}
+
 Napi::Value Gettid(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(syscall(SYS_gettid)));
 }
@@ -892,6 +1015,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock));
   exports.Set("strerror", Napi::Function::New(env, Strerror));
   exports.Set("gettid", Napi::Function::New(env, Gettid));
+  exports.Set("spawnProcess", Napi::Function::New(env, SpawnProcess));
+  exports.Set("reap", Napi::Function::New(env, Reap));
+  exports.Set("pipe", Napi::Function::New(env, Pipe));
+  exports.Set("socketPair", Napi::Function::New(env, SocketPair));
   return exports;
 }
 

@@ -108,6 +108,9 @@ export async function bundleCli(root = REPO) {
     format: 'cjs',
     define: { 'import.meta.url': '__tsnetMetaUrl' },
     banner: { js: 'const __tsnetMetaUrl = require("url").pathToFileURL(__filename).href;' },
+    // `import()` of what stays outside the bundle (Node's builtins) becomes require(): the launcher runs the CLI
+    // through vm.Script, where V8 refuses a dynamic import ("A dynamic import callback was not specified")
+    supported: { 'dynamic-import': false },
   };
   const cli = join(dir, 'tsnet-cli.cjs');
   await build({

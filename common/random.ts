@@ -2,7 +2,7 @@
 // streams, is a measurable share of a plugin's start: bench/README.md). Random bytes come from a pool filled
 // from the kernel's CSPRNG (/dev/urandom), one read per 256 bytes; SHA-256 is @noble/hashes' (audited, plain
 // JavaScript, nothing to load but itself); node:crypto is loaded
-// only when there is no /dev/urandom (a bare chroot) or for more than 256 bytes at once.
+// only when there is no /dev/urandom (a bare chroot). More than 256 bytes at once are read fresh, not pooled.
 import { closeSync, openSync, readSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { sha256 } from '@noble/hashes/sha2.js';
@@ -32,26 +32,33 @@ export function randomInt(max: number): number {
 let pool: Buffer = Buffer.alloc(0);
 let used = 0;
 
-function refill(): Buffer {
-  const buf = Buffer.alloc(256);
+/** n fresh bytes from the kernel's CSPRNG (/dev/urandom), else from node:crypto. */
+function fromKernel(n: number): Buffer {
+  const buf = Buffer.alloc(n);
   try {
     const fd = openSync('/dev/urandom', 'r');
     try {
-      if (readSync(fd, buf, 0, buf.length, null) === buf.length) return buf;
+      let got = 0;
+      while (got < n) {
+        const r = readSync(fd, buf, got, n - got, null);
+        if (r <= 0) break;
+        got += r;
+      }
+      if (got === n) return buf;
     } finally {
       closeSync(fd);
     }
   } catch {
     /* no /dev/urandom (a bare chroot): node:crypto below */
   }
-  return nodeCrypto().randomBytes(256);
+  return nodeCrypto().randomBytes(n);
 }
 
-/** n random bytes (n ≤ 256), a view into the pool: copy them if they must outlive the next call. */
+/** n random bytes: up to 256 a view into the pool (copy them if they must outlive the next call), more fresh. */
 export function randomBytes(n: number): Buffer {
-  if (n > 256) return nodeCrypto().randomBytes(n);
+  if (n > 256) return fromKernel(n);
   if (used + n > pool.length) {
-    pool = refill();
+    pool = fromKernel(256);
     used = 0;
   }
   used += n;

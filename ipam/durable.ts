@@ -18,7 +18,7 @@ import {
   writeSync,
   constants,
 } from 'node:fs';
-import { nodeCrypto } from '../common/random.js';
+import { randomBytes } from '../common/random.js';
 import { dirname } from 'node:path';
 import { promisify } from 'node:util';
 
@@ -111,7 +111,7 @@ export function ensureReserve(path: string, bytes: number): void {
   }
   const fd = openSync(path, constants.O_WRONLY | constants.O_CREAT, FILE_MODE);
   try {
-    const piece = nodeCrypto().randomFillSync(Buffer.alloc(Math.min(bytes, 64 * 1024)));
+    const piece = randomBytes(Math.min(bytes, 64 * 1024));
     for (let off = 0; off < bytes; off += piece.length) {
       const n = Math.min(piece.length, bytes - off);
       let done = 0;

@@ -6,7 +6,7 @@
 // CLI's TSNET_TRACE lines (which process did what), never from timing.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
@@ -73,6 +73,26 @@ test('a foreground run --rm cleans up in the CLI itself, with no exit hook, and 
   assert.ok(!m.some((x) => x.phase === 'hook-start'), `no exit hook ran: ${r.stderr}`);
   assert.equal(new Set(m.filter((x) => x.phase === 'node-start').map((x) => x.pid)).size, 1, 'one Node start');
   nothingLeft(e, host);
+});
+
+test("a run loads no node:crypto (OpenSSL's bindings: a few ms of every start)", { skip }, (t) => {
+  const { w, e } = engine(t);
+  const dir = w.tmpdir();
+  const preload = join(dir, 'modules.cjs');
+  writeFileSync(
+    preload,
+    `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'modules.txt'))}, process.moduleLoadList.join('\\n')));\n`,
+  );
+  e.extraEnv = { NODE_OPTIONS: `-r ${preload}` };
+  const r = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'true');
+  assert.equal(r.status, 0, r.stderr);
+  const loaded = readFileSync(join(dir, 'modules.txt'), 'utf8').split('\n');
+  assert.ok(loaded.includes('NativeModule fs'), `the list is Node's: ${loaded.slice(0, 5).join(', ')}`);
+  assert.deepEqual(
+    loaded.filter((m) => /^NativeModule (internal\/)?crypto\b/.test(m)),
+    [],
+    'node:crypto loaded by the run',
+  );
 });
 
 test('the init helper is started before the network ADD and runs the command once the network and /etc are there', { skip }, (t) => {

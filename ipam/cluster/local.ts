@@ -11,11 +11,11 @@
 // stopped renewing, etcd unreachable for longer, a reboot) the next ADD asks etcd again, and the blocks the
 // lease lost are claimed again or dropped.
 import { mkdirSync, readFileSync } from 'node:fs';
-import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from '../durable.js';
 import { withLock } from '../lock.js';
 import { stateRoot } from '../../common/paths.js';
+import { sha256Hex } from '../../common/random.js';
 import { first, formatAddr, formatPrefix, last, parseCidr, type Prefix } from '../cidr.js';
 import { macForAddress } from './url.js';
 
@@ -121,7 +121,7 @@ export class HostCache {
   private readonly dir: string;
 
   constructor(baseDir: string, storeId: string, host: string) {
-    this.dir = join(baseDir, createHash('sha256').update(storeId).digest('hex').slice(0, 16));
+    this.dir = join(baseDir, sha256Hex(storeId).slice(0, 16));
     this.file = join(this.dir, `${encodeURIComponent(host)}.json`);
   }
 

@@ -5,17 +5,14 @@
 // runs with nsenter --net (not `ip netns exec`, whose fresh /sys hides the cgroup mounts).
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { CLI, cliRoot } from './attach-cli.js';
-import { ip, ipj, needsRoot, sh, world, type World } from './harness.js';
+import { ip, ipj, needsRoot, until, world, type World } from './harness.js';
+import { noDocker, startDockerd } from './dockerd.js';
 import { cgroupMounts } from '../plugins/shared/foreign-guests.js';
-
-const DOCKERD = '/usr/sbin/dockerd';
-const DOCKER = '/usr/bin/docker';
-const noDocker = !existsSync(DOCKERD) || !existsSync(DOCKER) ? 'docker.io is not installed (apt-get install docker.io)' : false;
 
 /** `tsnet ARGS` in the host namespace `host` (network only: the mount namespace, with its cgroups, stays). */
 function tsnet(host: string, env: NodeJS.ProcessEnv, ...args: string[]) {
@@ -25,14 +22,6 @@ function tsnet(host: string, env: NodeJS.ProcessEnv, ...args: string[]) {
     env: { ...process.env, TSNET_ROOT: cliRoot(), ...env },
   });
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
-}
-
-async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(100);
-  }
 }
 
 /** A process in netns `ns` (the test's), killed at the end. */
@@ -111,52 +100,10 @@ describe('guests named as pipework names them', { skip: needsRoot }, () => {
       );
       assert.match(down.stderr, /start Docker/);
 
-      const sock = join(dir, 'docker.sock');
-      const env = { DOCKER_HOST: `unix://${sock}` };
-      const run = join(dir, 'run-docker');
-      mkdirSync(run, { recursive: true });
-      mkdirSync('/run/docker', { recursive: true }); // the mount point (Docker's own run directory)
-      const pidfile = join(dir, 'docker.pid');
-      const cgroupParent = `tsnet-dk-${w.id}`;
-      writeFileSync(join(dir, 'daemon.json'), '{}');
-      const script = [
-        `mount --bind ${run} /run/docker`,
-        `exec ${DOCKERD} --config-file ${dir}/daemon.json --data-root ${dir}/data --exec-root ${dir}/exec -H unix://${sock} ` +
-          `--pidfile ${pidfile} --bridge=none --iptables=false --storage-driver=vfs --cgroup-parent=${cgroupParent}`,
-      ].join('\n');
-      let log = '';
-      const dockerd = spawn('nsenter', [`--net=/run/netns/${h}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script], {
-        stdio: ['ignore', 'ignore', 'pipe'],
-      });
-      dockerd.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-20_000)));
-      const exited = new Promise<void>((r) => dockerd.once('exit', () => r()));
-      const docker = (...args: string[]) => spawnSync(DOCKER, ['-H', `unix://${sock}`, ...args], { encoding: 'utf8', timeout: 120_000 });
-      const ok = (...args: string[]) => {
-        const r = docker(...args);
-        assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}\n--- dockerd (tail) ---\n${log.slice(-3000)}`);
-        return r.stdout;
-      };
-      w.defer(async () => {
-        if (dockerd.exitCode === null) {
-          const ids = docker('ps', '-aq').stdout.split('\n').filter(Boolean);
-          if (ids.length) docker('rm', '-f', ...ids);
-          dockerd.kill('SIGTERM');
-          await Promise.race([exited, sleep(30_000, undefined, { ref: false })]);
-          if (dockerd.exitCode === null && dockerd.signalCode === null) {
-            const pid = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0;
-            if (pid) process.kill(pid, 'SIGKILL');
-            await exited;
-          }
-        }
-        for (const m of cgroupMounts()) if (existsSync(join(m, cgroupParent))) spawnSync('rmdir', [join(m, cgroupParent)]);
-      });
-      await until('dockerd to answer', () => dockerd.exitCode === null && docker('version').status === 0);
-      const rootfs = join(dir, 'rootfs');
-      mkdirSync(join(rootfs, 'bin'), { recursive: true });
-      copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
-      for (const b of ['sh', 'ip', 'sleep', 'cat']) symlinkSync('busybox', join(rootfs, 'bin', b));
-      sh('tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.');
-      ok('import', join(dir, 'rootfs.tar'), 'tsnet-bb');
+      const dk = await startDockerd(w, h, ['--bridge=none', '--iptables=false']);
+      const env = { DOCKER_HOST: `unix://${dk.sock}` };
+      const ok = dk.ok;
+      dk.importBusybox('tsnet-bb', ['sh', 'ip', 'sleep', 'cat']);
       const name = `dk${w.id}`;
       const id = ok('run', '-d', '--name', name, '--network', 'none', 'tsnet-bb', 'sleep', '1000').trim();
 

@@ -9,28 +9,19 @@
 // work through all of it.
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { request } from 'node:http';
 import { NetworkRegistry } from '../ipam/networks.js';
 import { formatAddr } from '../ipam/cidr.js';
 import { CLI } from '../engine/testing/cli.js';
-import { ip, ipj, needsRoot, sh, world, type World } from './harness.js';
+import { ip, ipj, needsRoot, sh, until, world, type World } from './harness.js';
+import { DOCKER, noDocker, startDockerd } from './dockerd.js';
 
-const DOCKERD = '/usr/sbin/dockerd';
-const DOCKER = '/usr/bin/docker';
-const skip = needsRoot || (!existsSync(DOCKERD) || !existsSync(DOCKER) ? 'docker.io is not installed (apt-get install docker.io)' : false);
+const skip = needsRoot || noDocker;
 
 /** Waits (polling) until `ok()`; the deadline only stops a hung scenario, nothing is timed. */
-async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 interface Docker {
   run(...args: string[]): { status: number | null; stdout: string; stderr: string };
@@ -47,86 +38,34 @@ interface Docker {
   socket: string;
 }
 
-function busyboxTar(dir: string): string {
-  const rootfs = join(dir, 'rootfs');
-  mkdirSync(join(rootfs, 'bin'), { recursive: true });
-  copyFileSync('/bin/busybox', join(rootfs, 'bin', 'busybox'));
-  for (const b of ['sh', 'ip', 'ping', 'nc', 'cat', 'sleep', 'httpd', 'echo', 'nslookup']) symlinkSync('busybox', join(rootfs, 'bin', b));
-  sh('tar', '-C', rootfs, '-cf', join(dir, 'rootfs.tar'), '.');
-  return join(dir, 'rootfs.tar');
-}
-
 async function startDocker(w: World, host: string): Promise<Docker> {
-  const dir = w.tmpdir();
-  const run = join(dir, 'run-docker');
-  mkdirSync(join(run, 'plugins'), { recursive: true });
-  mkdirSync('/run/docker', { recursive: true }); // the mount point (Docker's own run directory)
-  const sock = join(dir, 'docker.sock');
-  const pidfile = join(dir, 'docker.pid');
-  const root = join(dir, 'tsnet');
-  const cgroupParent = `tsnet-dk-${w.id}`;
-  writeFileSync(join(dir, 'daemon.json'), '{}');
-  const script = [
-    `mount --bind ${run} /run/docker`,
-    `exec ${DOCKERD} --config-file ${dir}/daemon.json --data-root ${dir}/data --exec-root ${dir}/exec -H unix://${sock} ` +
-      `--pidfile ${pidfile} --storage-driver=vfs --cgroup-parent=${cgroupParent}`,
-  ].join('\n');
-  let log = '';
-  let dockerd!: ChildProcess;
-  let exited!: Promise<void>;
-  const startDockerd = () => {
-    dockerd = spawn('nsenter', [`--net=/run/netns/${host}`, 'unshare', '--mount', '--propagation', 'private', 'sh', '-c', script], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    dockerd.stderr!.on('data', (c: Buffer) => (log = (log + c.toString()).slice(-20_000)));
-    const p = dockerd;
-    exited = new Promise<void>((r) => p.once('exit', () => r()));
-  };
-  /** SIGTERM (dockerd stops its containers and containerd), SIGKILL if it has not gone within 30 s. */
-  const stopDockerd = async () => {
-    if (dockerd.exitCode !== null || dockerd.signalCode !== null) return;
-    dockerd.kill('SIGTERM');
-    await Promise.race([exited, sleep(30_000, undefined, { ref: false })]);
-    if (dockerd.exitCode === null && dockerd.signalCode === null) {
-      const pid = existsSync(pidfile) ? Number(readFileSync(pidfile, 'utf8')) : 0;
-      if (pid) process.kill(pid, 'SIGKILL');
-      await exited;
-    }
-  };
-  const answers = () => until('dockerd to answer', () => dockerd.exitCode === null && d.run('version').status === 0);
+  const dk = await startDockerd(w, host);
+  const root = join(w.tmpdir(), 'tsnet');
+  const socket = join(dk.runDir, 'plugins', 'tsnet.sock');
   let driver: ChildProcess | undefined;
   const d: Docker = {
     root,
-    socket: join(run, 'plugins', 'tsnet.sock'),
-    run: (...args) => spawnSync(DOCKER, ['-H', `unix://${sock}`, ...args], { encoding: 'utf8', timeout: 120_000 }),
-    ok(...args) {
-      const r = d.run(...args);
-      assert.equal(r.status, 0, `docker ${args.join(' ')}: ${r.stderr}\n--- dockerd (tail) ---\n${log.slice(-3000)}`);
-      return r.stdout;
-    },
+    socket,
+    run: dk.run,
+    ok: dk.ok,
     runAsync(...args) {
-      const p = spawn(DOCKER, ['-H', `unix://${sock}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+      const p = spawn(DOCKER, ['-H', `unix://${dk.sock}`, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
       let stderr = '';
       p.stderr!.on('data', (c: Buffer) => (stderr += c.toString()));
       return new Promise((resolve) => p.once('exit', (status) => resolve({ status, stderr })));
     },
     startDriver(env = {}) {
-      const p = spawn(
-        'nsenter',
-        [`--net=/run/netns/${host}`, process.execPath, CLI, 'docker-plugin', '--socket', join(run, 'plugins', 'tsnet.sock')],
-        {
-          env: { ...process.env, TSNET_ROOT: root, ...env },
-          stdio: 'ignore',
-        },
-      );
+      const p = spawn('nsenter', [`--net=/run/netns/${host}`, process.execPath, CLI, 'docker-plugin', '--socket', socket], {
+        env: { ...process.env, TSNET_ROOT: root, ...env },
+        stdio: 'ignore',
+      });
       driver = p;
       return new Promise<void>((r) => p.once('exit', () => r()));
     },
     async restartDockerd(meanwhile) {
-      await stopDockerd();
+      await dk.stop();
       meanwhile?.();
-      startDockerd();
-      await answers();
+      await dk.start();
     },
     async killDriver() {
       const p = driver;
@@ -136,25 +75,15 @@ async function startDocker(w: World, host: string): Promise<Docker> {
       await gone;
     },
   };
-  // Stopped on every path: containers first (their shims), then dockerd (and its containerd), the driver, the
-  // cgroup directories dockerd made under its own parent.
+  // Run before dockerd's own cleanup (registered earlier): its containers go while the driver still serves their
+  // networks, then dockerd, then the driver.
   w.defer(async () => {
-    if (dockerd.exitCode === null) {
-      const ids = d.run('ps', '-aq').stdout.split('\n').filter(Boolean);
-      if (ids.length) d.run('rm', '-f', ...ids);
-    }
-    await stopDockerd();
+    await dk.shutdown();
     await d.killDriver();
-    for (const c of readdirSync('/sys/fs/cgroup')) {
-      const p = join('/sys/fs/cgroup', c, cgroupParent);
-      if (existsSync(p)) spawnSync('rmdir', [p]);
-    }
   });
-  startDockerd();
   void d.startDriver();
-  await answers();
-  await until('the driver to listen', () => existsSync(join(run, 'plugins', 'tsnet.sock')));
-  d.ok('import', busyboxTar(dir), 'tsnet-bb');
+  await until('the driver to listen', () => existsSync(socket));
+  dk.importBusybox('tsnet-bb', ['sh', 'ip', 'ping', 'nc', 'cat', 'sleep', 'httpd', 'echo', 'nslookup']);
   return d;
 }
 

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { test, type TestContext } from 'node:test';
 import { BUNDLED_CLI, EngineFixture, leftovers } from '../engine/testing/cli.js';
-import { ipj, needsRoot, world, type World } from './harness.js';
+import { ipj, needsRoot, until, world, type World } from './harness.js';
 
 const skip = needsRoot || (!existsSync(BUNDLED_CLI) ? `${BUNDLED_CLI} not built (npm run build:cni)` : false);
 
@@ -28,15 +28,6 @@ function marks(stderr: string): Mark[] {
     .map((l) => /^tsnet-trace (\d+) ([\d.]+) (\S+)$/.exec(l))
     .filter((m): m is RegExpExecArray => !!m)
     .map((m) => ({ pid: Number(m[1]), at: Number(m[2]), phase: m[3]! }));
-}
-
-/** Waits (polling) until `ok()`; the deadline only stops a hung scenario, nothing is timed. */
-async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 function engine(t: TestContext): { w: World; host: string; e: EngineFixture } {

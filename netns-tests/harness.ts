@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestContext } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 export const isRoot = process.getuid?.() === 0;
 /** Pass as `{ skip }` to tests that need root. */
@@ -44,6 +45,15 @@ export function inNs(ns: string, cmd: string, ...args: string[]): string {
 export function pings(ns: string, addr: string, count = 1): boolean {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'ping', '-c', String(count), '-W', '1', '-i', '0.2', addr], { encoding: 'utf8' });
   return r.status === 0;
+}
+
+/** Polls `ok` every 100 ms until it holds; throws naming `what` after `ms`. */
+export async function until(what: string, ok: () => boolean, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`gave up waiting for ${what}`);
+    await sleep(100);
+  }
 }
 
 export interface World {

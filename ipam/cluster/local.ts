@@ -10,7 +10,7 @@
 // this boot (`/proc/sys/kernel/random/boot_id`). etcd cannot expire the lease before then; after it (tsnetd
 // stopped renewing, etcd unreachable for longer, a reboot) the next ADD asks etcd again, and the blocks the
 // lease lost are claimed again or dropped.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureDir, writeFileAtomic } from '../durable.js';
 import { withLock } from '../lock.js';
@@ -148,10 +148,7 @@ export class HostCache {
         return r;
       },
       undefined,
-      () => {
-        ensureDir(this.dir);
-        mkdirSync(this.dir, { recursive: true });
-      },
+      () => ensureDir(this.dir),
     );
   }
 }

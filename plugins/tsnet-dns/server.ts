@@ -10,9 +10,10 @@
 //   resolver address in it, answers from the records and forwards the rest (resolver.ts, upstream.ts); its
 //   control socket (DIR/control.sock) takes `sync` (read the records again, listen where they say now, answer
 //   with what it listens on) and `status`. It also reads names.json again when it is replaced on disk (tsnetd
-//   writes an overlay network's names of other hosts there without telling it). With no records left it closes everything, tells the supervisor,
-//   and exits. If its supervisor dies (SIGKILL), it closes its sockets, starts a new supervisor — which starts
-//   a new worker — and exits, so the service comes back whichever of the two was killed.
+//   writes an overlay network's names of other hosts there without telling it). With no records left it
+//   closes everything, tells the supervisor, and exits. If its supervisor dies (SIGKILL), it closes its
+//   sockets, starts a new supervisor — which starts a new worker — and exits, so the service comes back
+//   whichever of the two was killed.
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { closeSync, mkdirSync, openSync, rmSync, statSync, truncateSync, writeSync, ftruncateSync, watch, type FSWatcher } from 'node:fs';

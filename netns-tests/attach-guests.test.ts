@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import { CLI, cliRoot } from './attach-cli.js';
-import { ip, ipj, needsRoot, until, world, type World } from './harness.js';
+import { ip, ipj, killAtEnd, needsRoot, until, world, type World } from './harness.js';
 import { noDocker, startDockerd } from './dockerd.js';
 import { cgroupMounts } from '../plugins/shared/foreign-guests.js';
 
@@ -27,13 +27,7 @@ function tsnet(host: string, env: NodeJS.ProcessEnv, ...args: string[]) {
 /** A process in netns `ns` (the test's), killed at the end. */
 function sleeper(w: World, ns: string): ChildProcess {
   const p = spawn('ip', ['netns', 'exec', ns, 'sleep', '1000'], { stdio: 'ignore' });
-  w.defer(async () => {
-    if (p.exitCode === null && p.signalCode === null) {
-      const gone = new Promise((r) => p.once('exit', r));
-      p.kill('SIGKILL');
-      await gone;
-    }
-  });
+  killAtEnd(w, p);
   return p;
 }
 

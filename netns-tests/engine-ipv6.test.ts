@@ -95,23 +95,20 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
     assert.equal(hostBind(host, 18301, { family: 6 }), 98, '[::]:18301 is held');
     assert.match(nftTable(host), /dnat ip6 to \[fd5e:10::2\]:80/);
     // hairpin over IPv6: the container reaches its own published port through a host IPv6 address
-    let hair = '';
-    for (let i = 0; i < 20 && hair !== 'dual'; i++)
-      hair = e
-        .tsnet('exec', 'web', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 fd5e:1::1 18300`)
-        .stdout.trim()
-        .split('\n')
-        .pop()!;
-    assert.equal(hair, 'dual', 'hairpin over IPv6');
+    /** The body `ctr` gets from port 18300 of the host's IPv6 address (tried up to 20 times). */
+    const hairpin = (ctr: string): string => {
+      let hair = '';
+      for (let i = 0; i < 20 && hair !== 'dual'; i++)
+        hair = e
+          .tsnet('exec', ctr, 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 fd5e:1::1 18300`)
+          .stdout.trim()
+          .split('\n')
+          .pop()!;
+      return hair;
+    };
+    assert.equal(hairpin('web'), 'dual', 'hairpin over IPv6');
     e.ok('run', '-d', '--name', 'peer', '--net', net, 'img', 'sleep', '120');
-    hair = '';
-    for (let i = 0; i < 20 && hair !== 'dual'; i++)
-      hair = e
-        .tsnet('exec', 'peer', 'sh', '-c', `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | busybox nc -w 2 fd5e:1::1 18300`)
-        .stdout.trim()
-        .split('\n')
-        .pop()!;
-    assert.equal(hair, 'dual', 'another container reaches it through the host IPv6 address too');
+    assert.equal(hairpin('peer'), 'dual', 'another container reaches it through the host IPv6 address too');
     e.ok('rm', '-f', 'peer');
     // -p 80: one free port, the same on both families
     e.ok('run', '-d', '--name', 'rnd', '--net', net, '-p', '80', 'img', 'sh', '-c', HTTPD('random'));

@@ -1,7 +1,7 @@
 // Test fixtures for the real kernel. Every namespace and host link a test makes gets a unique name and is
 // removed when the test ends, whether it passed or failed. Observation goes through iproute2 (`ip -j`), so
 // tests never grade tsnet's netlink code with tsnet's netlink code.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -45,6 +45,16 @@ export function inNs(ns: string, cmd: string, ...args: string[]): string {
 export function pings(ns: string, addr: string, count = 1): boolean {
   const r = spawnSync('ip', ['netns', 'exec', ns, 'ping', '-c', String(count), '-W', '1', '-i', '0.2', addr], { encoding: 'utf8' });
   return r.status === 0;
+}
+
+/** Kills `p` (SIGKILL) at the end of the test, if it still runs, and waits until it has gone. */
+export function killAtEnd(w: World, p: ChildProcess): void {
+  w.defer(async () => {
+    if (p.exitCode !== null || p.signalCode !== null) return;
+    const gone = new Promise((r) => p.once('exit', r));
+    p.kill('SIGKILL');
+    await gone;
+  });
 }
 
 /** Polls `ok` every 100 ms until it holds; throws naming `what` after `ms`. */

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ip, ipj, sh, type World } from './harness.js';
+import { ip, ipj, killAtEnd, sh, type World } from './harness.js';
 import { OUR_CNI, REPO } from './cni-exec.js';
 import { startEtcd, type EtcdServer } from '../ipam/cluster/testing/etcd.js';
 
@@ -131,13 +131,7 @@ export async function cluster(w: World, n: number): Promise<Cluster> {
     d.stderr?.on('data', (b) => (log = (log + b).slice(-3000)));
     c.logs.set(h, () => log);
     c.daemons.set(h, d);
-    w.defer(async () => {
-      if (d.exitCode === null && d.signalCode === null) {
-        const gone = new Promise((r) => d.once('exit', r));
-        d.kill('SIGKILL');
-        await gone;
-      }
-    });
+    killAtEnd(w, d);
   }
   return c;
 }

@@ -25,6 +25,13 @@
       "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
     },
     {
+      "target_name": "tsnet-linger",
+      "type": "executable",
+      "sources": ["linger/tsnet-linger.c"],
+      "defines": ["_GNU_SOURCE"],
+      "cflags": ["-std=gnu11", "-Wall", "-Wextra", "-O2"]
+    },
+    {
       "target_name": "tsnet-cni-shim",
       "type": "executable",
       "sources": ["shim/tsnet-cni-shim.c"],

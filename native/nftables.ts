@@ -15,6 +15,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { constants } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { LOCK_EX, LOCK_NB, native } from './addon.js';
+import { holdUntilExit } from './linger.js';
 import { str, type Attr } from './netlink/attrs.js';
 import { isNetlinkError } from './netlink/errors.js';
 import {
@@ -135,11 +136,23 @@ let socket: NetlinkSocket | undefined;
 /**
  * One NETLINK_NETFILTER socket per process, kept open: the kernel finishes releasing deleted rules when the
  * socket that deleted them closes (bench/README.md), which a long-lived process (tsnetd, the engine) then never waits
- * for; a one-shot plugin pays it once, at exit.
+ * for; a one-shot process pays it once, at exit — unless it hands the socket off (handOffNfSocket).
  */
 function nfSocket(): NetlinkSocket {
   socket ??= new NetlinkSocket(null, { protocol: NETLINK_NETFILTER });
   return socket;
+}
+
+/**
+ * For a one-shot process whose last nftables change is done: the socket's last reference goes to a process of its
+ * own (native/linger.ts) — its release waits for the last commit's clean-up, an RCU grace period, which this process
+ * then waits for neither now nor in its exit. A later call opens another socket. Resolves once handed over.
+ */
+export async function handOffNfSocket(): Promise<void> {
+  const s = socket;
+  socket = undefined;
+  const fd = s ? await s.takeFd() : -1;
+  if (fd >= 0) await holdUntilExit(fd);
 }
 
 /** A comment is the rule's owner tag: letters, digits and ._:-/ only. */

@@ -230,7 +230,7 @@ export class Rtnl {
       monitors.set(new NetlinkSocket(this.nsPath, { ...this.opts, groups: C.RTMGRP_LINK }), link.index);
       monitors.set(new NetlinkSocket(peerNs, { ...this.opts, groups: C.RTMGRP_LINK }), peer.index);
       req = new NetlinkSocket(this.nsPath, this.opts);
-      const r = req.sendDetached(C.RTM_DELLINK, 0, ifinfomsg(link.index), []);
+      const r = await req.sendDetached(C.RTM_DELLINK, 0, ifinfomsg(link.index), []);
       sent = r.sent;
       let watching = true;
       for (;;) {

@@ -8,6 +8,8 @@ export interface Spawned {
   pid: number;
   /** Resolves with the child's exit code (128 + N when signal N ended it) once it ended; reaps it. */
   exited(): Promise<number>;
+  /** Reaps it once it ended, without keeping this process alive for it (exiting first, this process leaves it to init). */
+  letGo(): void;
 }
 
 /**
@@ -28,8 +30,22 @@ export async function spawnInSession(file: string, args: string[], env: NodeJS.P
     fds.map((fd) => (fd === 'null' ? -1 : fd)),
   );
   let exit: Promise<number> | undefined;
+  const letGo = (): void => {
+    const check = (): void => {
+      let code: number | null;
+      try {
+        code = n.reap(pid);
+      } catch {
+        code = -1; // not ours to reap (any more)
+      }
+      if (code !== null) process.off('SIGCHLD', check);
+    };
+    process.on('SIGCHLD', check);
+    check(); // it may have ended before the listener was there
+  };
   return {
     pid,
+    letGo,
     exited: () =>
       (exit ??= new Promise<number>((resolve, reject) => {
         // Node's signal listeners do not keep the process alive: the interval does (and checks now and then)

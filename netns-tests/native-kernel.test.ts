@@ -208,45 +208,46 @@ describe('native kernel layer', { skip: needsRoot }, () => {
     assert.equal(ours.filter((l) => l.kind === 'ifb').length, 2000);
   });
 
-  it('deleteVeth answers once both ends are gone from the kernel, and leaks no descriptor', async (t) => {
-    const w = world(t);
-    const host = w.netns('dh');
-    const ctrName = w.netns('dc');
-    const h = Netns.open(host);
-    const c = Netns.open(ctrName);
-    t.after(() => (h.close(), c.close()));
-    const br = await h.rtnl.createLink({ kind: 'bridge', name: 'br0', up: true });
-    const fds = () => readdirSync('/proc/self/fd').length;
-    await c.rtnl.links(); // the handles' own socket and namespace fd, opened before counting
-    c.fd();
-    const before = fds();
-    for (let i = 0; i < 5; i++) {
-      await h.rtnl.createLink({ kind: 'veth', name: `vh${i}`, masterIndex: br.index, up: true, peer: { name: 'eth0', netnsFd: c.fd() } });
-      await c.rtnl.setLink('eth0', { up: true });
-      assert.equal(await c.rtnl.deleteVeth('eth0', `/run/netns/${host}`), true);
-      // At once, as ip sees it: neither end listed, no port left on the bridge.
-      assert.deepEqual(
-        ipj(ctrName, 'link', 'show').map((l: any) => l.ifname),
-        ['lo'],
-      );
+  for (const from of ['thread', 'process'] as const)
+    it(`deleteVeth answers once both ends are gone from the kernel, and leaks no descriptor (sent from a ${from})`, async (t) => {
+      const w = world(t);
+      const host = w.netns('dh');
+      const ctrName = w.netns('dc');
+      const h = Netns.open(host);
+      const c = Netns.open(ctrName, { detachedSendsFrom: from });
+      t.after(() => (h.close(), c.close()));
+      const br = await h.rtnl.createLink({ kind: 'bridge', name: 'br0', up: true });
+      const fds = () => readdirSync('/proc/self/fd').length;
+      await c.rtnl.links(); // the handles' own socket and namespace fd, opened before counting
+      c.fd();
+      const before = fds();
+      for (let i = 0; i < 5; i++) {
+        await h.rtnl.createLink({ kind: 'veth', name: `vh${i}`, masterIndex: br.index, up: true, peer: { name: 'eth0', netnsFd: c.fd() } });
+        await c.rtnl.setLink('eth0', { up: true });
+        assert.equal(await c.rtnl.deleteVeth('eth0', `/run/netns/${host}`), true);
+        // At once, as ip sees it: neither end listed, no port left on the bridge.
+        assert.deepEqual(
+          ipj(ctrName, 'link', 'show').map((l: any) => l.ifname),
+          ['lo'],
+        );
+        assert.equal(
+          ipj(host, 'link', 'show').some((l: any) => l.ifname === `vh${i}`),
+          false,
+        );
+        assert.deepEqual(ipj(host, 'link', 'show', 'master', 'br0'), []);
+      }
+      assert.equal(await c.rtnl.deleteVeth('eth0', `/run/netns/${host}`), false, 'a missing link: false');
+      // Not a veth: a plain delete.
+      await c.rtnl.createLink({ kind: 'bridge', name: 'notveth' });
+      assert.equal(await c.rtnl.deleteVeth('notveth', null), true);
       assert.equal(
-        ipj(host, 'link', 'show').some((l: any) => l.ifname === `vh${i}`),
+        ipj(ctrName, 'link', 'show').some((l: any) => l.ifname === 'notveth'),
         false,
       );
-      assert.deepEqual(ipj(host, 'link', 'show', 'master', 'br0'), []);
-    }
-    assert.equal(await c.rtnl.deleteVeth('eth0', `/run/netns/${host}`), false, 'a missing link: false');
-    // Not a veth: a plain delete.
-    await c.rtnl.createLink({ kind: 'bridge', name: 'notveth' });
-    assert.equal(await c.rtnl.deleteVeth('notveth', null), true);
-    assert.equal(
-      ipj(ctrName, 'link', 'show').some((l: any) => l.ifname === 'notveth'),
-      false,
-    );
-    // The kernel finishes each delete on a thread of its own, which then closes its copies of the descriptors.
-    for (let i = 0; i < 100 && fds() > before; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(fds() <= before, `descriptors: ${before} before, ${fds()} after`);
-  });
+      // The kernel finishes each delete on a thread of its own, which then closes its copies of the descriptors.
+      for (let i = 0; i < 100 && fds() > before; i++) await new Promise((r) => setTimeout(r, 20));
+      assert.ok(fds() <= before, `descriptors: ${before} before, ${fds()} after`);
+    });
 
   it('works in another netns without /proc (no way back for the calling thread: a thread of its own instead)', (t) => {
     const w = world(t);

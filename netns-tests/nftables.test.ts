@@ -68,6 +68,35 @@ describe('nftables over netlink', { skip: needsRoot }, () => {
   });
 });
 
+describe('handing the nf_tables socket off (one-shot processes)', { skip: needsRoot }, () => {
+  it("the socket's last reference goes to a tsnet-linger; a later change opens another socket", (t) => {
+    const ns = world(t).netns('nfth');
+    const out = inNs(
+      ns,
+      `const { readFileSync, readdirSync, readlinkSync } = await import('node:fs');
+      // the inodes of NETLINK_NETFILTER (12) sockets, and those among a process's fds
+      const nfInodes = () => new Set(readFileSync('/proc/net/netlink', 'utf8').trim().split('\\n').slice(1).map((l) => l.trim().split(/\\s+/)).filter((f) => f[1] === '12').map((f) => f[9]));
+      const socketsOf = (pid) => readdirSync('/proc/' + pid + '/fd').map((fd) => { try { return readlinkSync('/proc/' + pid + '/fd/' + fd); } catch { return ''; } }).map((l) => /^socket:\\[(\\d+)\\]$/.exec(l)?.[1]).filter(Boolean);
+      await n.addRules('net:h', [{ chain: 'postrouting', exprs: n.masqueradeRule({ saddr: '10.71.0.2', notDaddr: '10.71.0.0/24' }) }]);
+      const mine = socketsOf('self').filter((i) => nfInodes().has(i));
+      await n.handOffNfSocket();
+      // (spawned from a worker thread: a child of that thread's task)
+      const kids = readdirSync('/proc/self/task').flatMap((tid) => readFileSync('/proc/self/task/' + tid + '/children', 'utf8').trim().split(' ').filter(Boolean));
+      const linger = kids.filter((k) => readFileSync('/proc/' + k + '/comm', 'utf8').trim() === 'tsnet-linger');
+      console.log(JSON.stringify({ mine, after: socketsOf('self').filter((i) => nfInodes().has(i)), held: linger.flatMap(socketsOf).filter((i) => nfInodes().has(i)) }));
+      await n.removeRules('net:h');
+      await n.addRules('net:h2', [{ chain: 'postrouting', exprs: n.masqueradeRule({ saddr: '10.71.0.3', notDaddr: '10.71.0.0/24' }) }])`,
+    );
+    const { mine, after, held } = JSON.parse(out) as { mine: string[]; after: string[]; held: string[] };
+    assert.equal(mine.length, 1, 'one nf_tables socket while changing rules');
+    assert.deepEqual(after, [], 'none left in the process after the hand-off');
+    assert.deepEqual(held, mine, 'the very socket, held by its tsnet-linger');
+    const text = nftList(ns);
+    assert.doesNotMatch(text, /net:h"/, 'changed through a new socket after the hand-off');
+    assert.match(text, /ip saddr 10\.71\.0\.3 .* masquerade comment "net:h2"/);
+  });
+});
+
 describe('rule groups and the forward chains of other tables', { skip: needsRoot }, () => {
   it('a group is its chains and rules, first in every other forward chain that drops (after a jump to DOCKER-USER; as iptables reads them), and goes whole', (t) => {
     const ns = world(t).netns('nftg');

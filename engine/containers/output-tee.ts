@@ -21,6 +21,12 @@ export interface Tee {
    * container's processes are gone, all they wrote is there, while the supervisor still holds the pipes.
    */
   drainNow(): void;
+  /**
+   * Passes on what the pipes hold now (as drainNow) and closes the log: later output (an exit hook's) goes to
+   * `io` only. For a log about to be removed (--rm): removed while this process still held it, the file would
+   * be freed — its blocks discarded, on this disk synchronously — only at this process's exit.
+   */
+  closeLog(): void;
 }
 
 /** Reads a non-blocking fd until it is empty (or at its end). */
@@ -40,23 +46,27 @@ function readAvailable(fd: number, each: (d: Buffer) => void): void {
 
 /**
  * Tees the helper's stdout and stderr (non-blocking pipes: `stdoutFd`, `stderrFd`, read as `stdout`, `stderr`)
- * into `logFd` and onto `io`. The init helper's own lines on stderr (`tsnet-init: …`, its setup failures) are
+ * into the log (`log.fd`, closed with `log.close`) and onto `io`. The init helper's own lines on stderr (`tsnet-init: …`, its setup failures) are
  * kept back, not passed through.
  */
 export function teeOutput(
   stdout: Readable,
   stderr: Readable,
   fds: { stdout: number; stderr: number },
-  logFd: number,
+  log: { fd: number; close: () => void },
   io: ForegroundIo,
 ): Tee {
   let setupErr = '';
+  let logOpen = true;
+  const toLog = (d: Buffer) => {
+    if (logOpen) writeFileSync(log.fd, d);
+  };
   const out = (d: Buffer) => {
-    writeFileSync(logFd, d);
+    toLog(d);
     io.stdout.write(d);
   };
   const err = (d: Buffer) => {
-    writeFileSync(logFd, d);
+    toLog(d);
     const s = d.toString();
     if (s.includes(HELPER_PREFIX)) {
       const lines = s.split('\n');
@@ -74,6 +84,12 @@ export function teeOutput(
       readAvailable(fds.stderr, err);
       stdout.destroy();
       stderr.destroy();
+    },
+    closeLog() {
+      readAvailable(fds.stdout, out);
+      readAvailable(fds.stderr, err);
+      logOpen = false;
+      log.close();
     },
   };
 }

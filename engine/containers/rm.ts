@@ -49,11 +49,12 @@ export async function removeContainer(ref: string, opts: { force?: boolean; from
 
 /**
  * The filesystem of a --rm container that has ended — its writable layer, the overlay's work dir, the rootfs
- * mount point (its mounts died with its mount namespace), its /etc files — removed ahead on the thread pool,
- * while the CLI detaches its network (the unlinks wait on the disk's journal; the detach on the kernel).
+ * mount point (its mounts died with its mount namespace), its /etc files, its log (closed by now) — removed
+ * ahead on the thread pool, while the CLI detaches its network (the unlinks wait on the disk's journal, and
+ * freeing a file's blocks on its discard; the detach on the kernel).
  * Never fails: removeContainer removes whatever is left, and reports it.
  */
 export async function removeFilesystemAhead(id: string): Promise<void> {
-  const dirs = [files.upper(id), files.work(id), files.rootfs(id), files.etc(id)];
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true }).catch(() => undefined)));
+  const parts = [files.upper(id), files.work(id), files.rootfs(id), files.etc(id), files.log(id)];
+  await Promise.all(parts.map((p) => rm(p, { recursive: true, force: true }).catch(() => undefined)));
 }

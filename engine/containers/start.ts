@@ -9,6 +9,7 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { TsnetError } from '../../common/errors.js';
 import { trace } from '../../common/trace.js';
 import { native } from '../../native/addon.js';
+import { handOffNfSocket } from '../../native/nftables.js';
 import { spawnInSession } from '../../native/spawn.js';
 import { imageById, lowerDirs } from '../images/store.js';
 import { createCgroup } from '../runtime/cgroups.js';
@@ -95,13 +96,17 @@ async function foregroundEnd(id: string, helper: Helper): Promise<number> {
   trace('exited');
   let cleaned = false;
   const autoRemove = !!loadContainer(id)?.config.autoRemove;
-  // --rm: the container's filesystem goes meanwhile (settled before anything else touches the directory)
+  // --rm: the container's filesystem and log go meanwhile (settled before anything else touches the directory)
+  if (autoRemove) helper.closeLog();
   const filesystem = autoRemove ? removeFilesystemAhead(id) : undefined;
   try {
     await cleanupAfterExit(id);
     trace('cleaned-up');
+    // the network's rules are gone: the kernel's clean-up at their socket's release is not this CLI's to wait for
+    const handedOff = handOffNfSocket();
     await filesystem;
     if (autoRemove) await removeContainer(id, { force: true, fromExitHook: true });
+    await handedOff;
     trace('removed');
     cleaned = true;
   } catch (e) {
@@ -136,6 +141,8 @@ interface Helper {
   setupErr: () => string;
   /** Foreground: what the helper's output pipes still hold, passed on now (no wait for their end). */
   drainNow: () => void;
+  /** The container's log written up to now and closed (--rm: before it is removed); later output is passed on only. */
+  closeLog: () => void;
 }
 
 /** The end of a stream (its last data read), or of a stream that errs. */
@@ -183,6 +190,11 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
     throw e;
   }
   closeAll([notify[1], out?.[1], err?.[1]]); // the spawn took its copies
+  let logOpen = true;
+  const closeLog = () => {
+    if (logOpen) closeAll([logFd]);
+    logOpen = false;
+  };
   releaseHeldPorts(held);
   const sock = new Socket({ fd: notify[0], readable: true, writable: true });
   const news = supervisorNews(sock);
@@ -191,7 +203,7 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
   if (out && err) {
     const stdout = new Socket({ fd: out[0], readable: true, writable: false });
     const stderr = new Socket({ fd: err[0], readable: true, writable: false });
-    tee = teeOutput(stdout, stderr, { stdout: out[0], stderr: err[0] }, logFd, io!);
+    tee = teeOutput(stdout, stderr, { stdout: out[0], stderr: err[0] }, { fd: logFd, close: closeLog }, io!);
     drained.push(ended(stdout), ended(stderr));
   }
   let closed: Promise<number> | undefined;
@@ -208,12 +220,13 @@ function spawnHelper(cfg: ContainerConfig, held: HeldPorts, io: ForegroundIo | u
     // asked for only when the CLI waits for the helper to end (a detached container's is let go)
     get closed() {
       return (closed ??= Promise.all([spawning.then((child) => child.exited()), ...drained]).then(([code]) => {
-        closeAll([logFd]);
+        closeLog();
         return code;
       }));
     },
     setupErr: () => tee?.setupErr() ?? '',
     drainNow: () => tee?.drainNow(),
+    closeLog: () => (tee ? tee.closeLog() : closeLog()),
   };
   helper.spawned.catch(() => undefined); // awaited after the ADD; a failure meanwhile must not end the CLI first
   return helper;

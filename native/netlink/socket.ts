@@ -4,6 +4,7 @@
 import { constants } from 'node:os';
 import { closeSync } from 'node:fs';
 import { native } from '../addon.js';
+import { sendFromOwnProcess } from '../linger.js';
 import { Attr, NetlinkDecodeError } from './attrs.js';
 import {
   NETLINK_ROUTE,
@@ -34,6 +35,11 @@ export interface SocketOptions {
   protocol?: number;
   /** Multicast groups to join (RTMGRP_* bits): the socket then also receives the namespace's change notifications. */
   groups?: number;
+  /**
+   * Where sendDetached sends from: a thread of this process (default), or a process of its own (tsnet-linger) —
+   * for a process that exits soon after, whose exit would otherwise wait for the kernel's tail of the request.
+   */
+  detachedSendsFrom?: 'thread' | 'process';
 }
 
 /** One request for requestAll: message type and flags (NLM_F_REQUEST and NLM_F_ACK are added), body, and what it does (for errors). */
@@ -52,12 +58,14 @@ export class NetlinkSocket {
   private pending = 0;
   private readonly blocking: boolean;
   private readonly dumpRetries: number;
+  private readonly detachedSendsFrom: 'thread' | 'process';
 
   /** Opens a socket in the netns at nsPath (null: the netns this process runs in). */
   constructor(nsPath: string | null, opts: SocketOptions = {}) {
     this.fd = native().netlinkOpen(nsPath, opts.protocol ?? NETLINK_ROUTE, opts.groups ?? 0);
     this.blocking = opts.blocking ?? false;
     this.dumpRetries = opts.dumpRetries ?? 10;
+    this.detachedSendsFrom = opts.detachedSendsFrom ?? 'thread';
   }
 
   get closed(): boolean {
@@ -74,6 +82,14 @@ export class NetlinkSocket {
       closeSync(this.fd);
       this.fd = -1;
     }
+  }
+
+  /** Once the requests under way have settled, gives the fd up to the caller (who closes it): this socket is closed then. */
+  async takeFd(): Promise<number> {
+    await this.queue;
+    const fd = this.fd;
+    this.fd = -1;
+    return fd;
   }
 
   /** Sends a request with NLM_F_ACK and resolves on the kernel's ACK; rejects with NetlinkError. */
@@ -236,15 +252,18 @@ export class NetlinkSocket {
   }
 
   /**
-   * Sends one request with NLM_F_ACK from a thread of its own and returns at once, for a request the kernel
-   * works on long inside sendmsg(). `sent` is an eventfd (see native netlinkSendDetached) to poll with the
-   * socket; take the answer with takeAck(seq) once the socket is readable. The caller owns and closes `sent`.
+   * Sends one request with NLM_F_ACK from a thread of its own (or a process: detachedSendsFrom) and resolves once
+   * it is on its way, for a request the kernel works on long inside sendmsg(). `sent` is an fd that becomes
+   * readable with a 64-bit 1 once sendmsg() returned (1 + errno if it failed; see native netlinkSendDetached) to
+   * poll with the socket; take the answer with takeAck(seq) once the socket is readable. The caller owns and
+   * closes `sent`.
    */
-  sendDetached(type: number, flags: number, fixed: Buffer, attrs: Attr[]): { seq: number; sent: number } {
+  async sendDetached(type: number, flags: number, fixed: Buffer, attrs: Attr[]): Promise<{ seq: number; sent: number }> {
     if (this.fd < 0) throw new Error('netlink socket is closed');
     const seq = this.nextSeq();
-    const sent = native().netlinkSendDetached(this.fd, encodeMessage(type, flags | NLM_F_REQUEST | NLM_F_ACK, seq, fixed, attrs));
-    return { seq, sent };
+    const msg = encodeMessage(type, flags | NLM_F_REQUEST | NLM_F_ACK, seq, fixed, attrs);
+    const fromProcess = this.detachedSendsFrom === 'process' ? await sendFromOwnProcess(this.fd, msg) : null;
+    return { seq, sent: fromProcess ?? native().netlinkSendDetached(this.fd, msg) };
   }
 
   /**

@@ -4,16 +4,8 @@
 // JavaScript, nothing to load but itself); node:crypto is loaded
 // only when there is no /dev/urandom (a bare chroot). More than 256 bytes at once are read fresh, not pooled.
 import { closeSync, openSync, readSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { nodeCrypto } from './builtins.js';
 import { sha256 } from '@noble/hashes/sha2.js';
-
-let cryptoModule: typeof import('node:crypto') | undefined;
-
-/** node:crypto, loaded on first use. */
-export function nodeCrypto(): typeof import('node:crypto') {
-  cryptoModule ??= createRequire(import.meta.url)('node:crypto') as typeof import('node:crypto');
-  return cryptoModule;
-}
 
 /** SHA-256 of the UTF-8 of `text`, in hex. */
 export function sha256Hex(text: string): string {

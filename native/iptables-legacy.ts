@@ -6,13 +6,11 @@
 // inserted and deleted with iptables-legacy / ip6tables-legacy (`-w`: waiting for the xtables lock), as
 // libvirt and netavark's iptables driver did. Where no legacy filter table exists (the usual case, and every
 // iptables-nft host), nothing is run: /proc/net/ip{,6}_tables_names says so.
-import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { childProcess } from '../common/builtins.js';
 import { TsnetError } from '../common/errors.js';
 import { USER_CHAIN } from './nftables.js';
-
-const run = promisify(execFile);
 
 export type LegacyFamily = 'ip' | 'ip6';
 
@@ -31,7 +29,7 @@ function hasLegacyFilter(family: LegacyFamily): boolean {
 /** Runs a program with arguments; rejects as execFile does (code ENOENT when missing, stdout/stderr on failure). */
 export type Runner = (program: string, args: string[]) => Promise<{ stdout: string; stderr: string }>;
 
-const execRunner: Runner = (program, args) => run(program, args, { encoding: 'utf8' });
+const execRunner: Runner = (program, args) => promisify(childProcess().execFile)(program, args, { encoding: 'utf8' });
 
 async function iptables(
   family: LegacyFamily,

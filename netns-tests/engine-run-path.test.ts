@@ -66,25 +66,29 @@ test('a foreground run --rm cleans up in the CLI itself, with no exit hook, and 
   nothingLeft(e, host);
 });
 
-test("a run loads no node:crypto (OpenSSL's bindings: a few ms of every start)", { skip }, (t) => {
-  const { w, e } = engine(t);
-  const dir = w.tmpdir();
-  const preload = join(dir, 'modules.cjs');
-  writeFileSync(
-    preload,
-    `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'modules.txt'))}, process.moduleLoadList.join('\\n')));\n`,
-  );
-  e.extraEnv = { NODE_OPTIONS: `-r ${preload}` };
-  const r = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'true');
-  assert.equal(r.status, 0, r.stderr);
-  const loaded = readFileSync(join(dir, 'modules.txt'), 'utf8').split('\n');
-  assert.ok(loaded.includes('NativeModule fs'), `the list is Node's: ${loaded.slice(0, 5).join(', ')}`);
-  assert.deepEqual(
-    loaded.filter((m) => /^NativeModule (internal\/)?crypto\b/.test(m)),
-    [],
-    'node:crypto loaded by the run',
-  );
-});
+test(
+  "a run loads none of the heavy builtins it does not use: node:crypto (OpenSSL's bindings), child_process, http, dgram, fs/promises",
+  { skip },
+  (t) => {
+    const { w, e } = engine(t);
+    const dir = w.tmpdir();
+    const preload = join(dir, 'modules.cjs');
+    writeFileSync(
+      preload,
+      `process.on('exit', () => require('fs').writeFileSync(${JSON.stringify(join(dir, 'modules.txt'))}, process.moduleLoadList.join('\\n')));\n`,
+    );
+    e.extraEnv = { NODE_OPTIONS: `-r ${preload}` };
+    const r = e.tsnet('run', '--rm', '--net', 'bridge', 'img', 'true');
+    assert.equal(r.status, 0, r.stderr);
+    const loaded = readFileSync(join(dir, 'modules.txt'), 'utf8').split('\n');
+    assert.ok(loaded.includes('NativeModule fs'), `the list is Node's: ${loaded.slice(0, 5).join(', ')}`);
+    assert.deepEqual(
+      loaded.filter((m) => /^NativeModule ((internal\/)?crypto\b|child_process$|http$|_http_|dgram$|fs\/promises$)/.test(m)),
+      [],
+      'loaded by the run',
+    );
+  },
+);
 
 test('the init helper is started before the network ADD and runs the command once the network and /etc are there', { skip }, (t) => {
   const { e } = engine(t);

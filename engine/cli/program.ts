@@ -13,8 +13,14 @@ import { tcCommand } from './tc-commands.js';
 import { graphCommand } from './graph-commands.js';
 import { setContainerResolver } from '../../plugins/shared/container-ref.js';
 import { collect } from './options.js';
+import { EXIT_HOOK_COMMAND } from '../containers/exit-hook.js';
 
-export function buildProgram(): Command {
+/**
+ * The tsnet command tree. Only the group of the command invoked (argv[2]) is built when it names one — building
+ * every command's options and help costs each start ~1–2 ms (bench/README.md) —, all of them otherwise (help, a
+ * mistyped name and its suggestion, no command).
+ */
+export function buildProgram(argv: string[] = process.argv): Command {
   setContainerResolver(engineContainerNetns);
   const program = new Command('tsnet')
     .description('container networking for Linux: CNI plugins, IPAM and a minimal engine')
@@ -22,10 +28,13 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .configureOutput({ outputError: (str, write) => write(`tsnet: ${str.replace(/^error: /, '')}`) });
-  containerCommands(program);
-  program.addCommand(imageCommands());
+  const only = COMMAND_GROUPS.find(([names]) => names.includes(argv[2] ?? ''));
+  for (const [, add] of only ? [only] : COMMAND_GROUPS) add(program);
+  return program;
+}
 
-  // ── Commands of the other areas: network (ipam/), cni (plugins/cni/), attach/detach and route (plugins/) ──
+/** `network` (ipam/'s commands), with connect/disconnect of the engine's containers. */
+function addNetworkCommand(program: Command): void {
   const network = networkCommands({
     hostUsage: currentHostUsage,
     onRemoved: async (rec) => (await import('../network/remove-bridge.js')).removeNetworkBridge(rec),
@@ -56,12 +65,9 @@ export function buildProgram(): Command {
       await disconnectNetwork(net, ctr);
     });
   program.addCommand(network);
-  program.addCommand(cniCommands({ inProcess: async () => (await import('../../plugins/registry.js')).inProcessPlugins() }));
-  for (const c of attachCommands()) program.addCommand(c);
-  program.addCommand(routeCommand());
-  program.addCommand(ruleCommand());
-  program.addCommand(tcCommand());
-  program.addCommand(graphCommand());
+}
+
+function addDaemonCommand(program: Command): void {
   program
     .command('daemon')
     .description('run tsnetd in the foreground: the CNI fast path (dist/cni-fast plugins forward to it) on a root-only unix socket')
@@ -97,6 +103,9 @@ export function buildProgram(): Command {
         });
       },
     );
+}
+
+function addDockerPluginCommand(program: Command): void {
   program
     .command('docker-plugin')
     .description(
@@ -108,6 +117,19 @@ export function buildProgram(): Command {
       const { currentHostUsage: hostUsage } = await import('../../ipam/host-usage.js');
       process.exitCode = await runDockerPlugin({ ...(o.socket ? { socket: o.socket } : {}), hostUsage });
     });
-  // ────────────────────────────────────────────────────────────────────────────────────────────────────
-  return program;
 }
+
+/** Each group of top-level commands: the names it adds (engine/cli/program.test.ts checks them), and how. */
+export const COMMAND_GROUPS: readonly [names: string[], add: (program: Command) => void][] = [
+  [['run', 'ps', 'stop', 'start', 'restart', 'kill', 'rm', 'exec', 'logs', 'inspect', 'port', EXIT_HOOK_COMMAND], containerCommands],
+  [['image'], (p) => p.addCommand(imageCommands())],
+  [['network'], addNetworkCommand],
+  [['cni'], (p) => p.addCommand(cniCommands({ inProcess: async () => (await import('../../plugins/registry.js')).inProcessPlugins() }))],
+  [['attach', 'detach'], (p) => attachCommands().forEach((c) => p.addCommand(c))],
+  [['route'], (p) => p.addCommand(routeCommand())],
+  [['rule'], (p) => p.addCommand(ruleCommand())],
+  [['tc'], (p) => p.addCommand(tcCommand())],
+  [['graph'], (p) => p.addCommand(graphCommand())],
+  [['daemon'], addDaemonCommand],
+  [['docker-plugin'], addDockerPluginCommand],
+];

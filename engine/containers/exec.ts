@@ -1,9 +1,9 @@
 // `tsnet exec CTR CMD…`: the init helper joins the container's ipc/uts/net/pid/cgroup/mnt namespaces and
 // cgroups and runs the command there, confined as the container is; its exit code is returned.
-import { spawn } from 'node:child_process';
 import { randomHex } from '../../common/random.js';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { childProcess } from '../../common/builtins.js';
 import { TsnetError } from '../../common/errors.js';
 import { paths } from '../paths.js';
 import { initBinary } from '../runtime/init-binary.js';
@@ -40,7 +40,7 @@ export async function execInContainer(ref: string, cmd: string[], opts: ExecOpti
     }),
   );
   try {
-    const child = spawn(initBinary(), ['exec', conf], { stdio: 'inherit' });
+    const child = childProcess().spawn(initBinary(), ['exec', conf], { stdio: 'inherit' });
     const forward = (sig: NodeJS.Signals) => () => child.kill(sig);
     const handlers = (['SIGINT', 'SIGTERM', 'SIGHUP'] as const).map((s) => [s, forward(s)] as const);
     for (const [s, h] of handlers) process.on(s, h);

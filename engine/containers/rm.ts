@@ -1,7 +1,6 @@
 // `tsnet rm [-f]` (and --rm, from the exit hook): a running container is killed only with force; whatever a
 // crashed run left (netns, cgroup, mounts, files, the name) is cleaned up.
-import { existsSync, rmSync } from 'node:fs';
-import { rm } from 'node:fs/promises';
+import { existsSync, rm, rmSync } from 'node:fs';
 import { TsnetError } from '../../common/errors.js';
 import { sameProcessAlive } from '../runtime/proc.js';
 import { cleanupAfterExit } from './cleanup.js';
@@ -56,5 +55,6 @@ export async function removeContainer(ref: string, opts: { force?: boolean; from
  */
 export async function removeFilesystemAhead(id: string): Promise<void> {
   const parts = [files.upper(id), files.work(id), files.rootfs(id), files.etc(id), files.log(id)];
-  await Promise.all(parts.map((p) => rm(p, { recursive: true, force: true }).catch(() => undefined)));
+  // (node:fs's callback form: node:fs/promises would be loaded for this alone, at every command's start)
+  await Promise.all(parts.map((p) => new Promise<void>((resolve) => rm(p, { recursive: true, force: true }, () => resolve()))));
 }

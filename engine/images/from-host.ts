@@ -1,7 +1,6 @@
 // `tsnet image from-host NAME [--bin sh,ip,ping,…]`: a small image made of host binaries and the shared
 // libraries they need (found with ldd), plus busybox (if installed) for every applet the host did not
 // provide. Needs no download, so a fresh machine can run a networked container right away.
-import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -15,6 +14,7 @@ import {
   statSync,
 } from 'node:fs';
 import { delimiter, dirname, join, relative } from 'node:path';
+import { childProcess } from '../../common/builtins.js';
 import { TsnetError } from '../../common/errors.js';
 import { dirSize } from './size.js';
 import { type ImageRecord, newLayerDir, saveImage, validateImageName } from './store.js';
@@ -93,7 +93,7 @@ export function parseLdd(out: string): string[] {
 }
 
 function libsOf(bin: string): string[] {
-  const r = spawnSync('ldd', [bin], { encoding: 'utf8' });
+  const r = childProcess().spawnSync('ldd', [bin], { encoding: 'utf8' });
   if (r.status !== 0) return []; // static binaries: "not a dynamic executable"
   return parseLdd(r.stdout);
 }
@@ -195,7 +195,7 @@ export function buildFromHost(root: string, opts: FromHostOptions = {}): { missi
   if (bb) {
     fs.copy(bb, '/usr/bin/busybox');
     for (const lib of libsOf(bb)) fs.copy(lib);
-    const list = spawnSync(bb, ['--list-full'], { encoding: 'utf8' });
+    const list = childProcess().spawnSync(bb, ['--list-full'], { encoding: 'utf8' });
     for (const applet of (list.stdout ?? '').split('\n').filter(Boolean)) {
       const p = `/${applet}`;
       if (!fs.exists(p)) fs.link(p, '/usr/bin/busybox');

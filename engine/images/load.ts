@@ -1,9 +1,9 @@
 // `tsnet image load <tar>`: a `docker save` archive. manifest.json lists, per image, its config file and its
 // layer tars (bottom first); each layer tar is extracted into its own overlay lower dir and docker's
 // whiteouts (.wh.NAME, .wh..wh..opq) are converted to overlayfs form by the init helper.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join, normalize } from 'node:path';
+import { childProcess } from '../../common/builtins.js';
 import { TsnetError } from '../../common/errors.js';
 import { paths } from '../paths.js';
 import { initBinary } from '../runtime/init-binary.js';
@@ -23,7 +23,7 @@ interface DockerConfig {
 
 /** Converts whiteouts in an extracted layer (needs root: mknod + trusted.* xattrs). */
 export function convertWhiteouts(dir: string): void {
-  const r = spawnSync(initBinary(), ['whiteouts', dir], { encoding: 'utf8' });
+  const r = childProcess().spawnSync(initBinary(), ['whiteouts', dir], { encoding: 'utf8' });
   if (r.status !== 0)
     throw new TsnetError(
       `layer ${dir}`,

@@ -1,8 +1,8 @@
 // Extracts tar archives with the system `tar` (GNU tar), feeding it through a byte counter so long imports
 // can show progress on a terminal. Compression is detected from the magic bytes.
-import { spawn } from 'node:child_process';
 import { createReadStream, openSync, readSync, closeSync, statSync } from 'node:fs';
 import { Transform } from 'node:stream';
+import { childProcess } from '../../common/builtins.js';
 import { TsnetError } from '../../common/errors.js';
 
 function compressionFlag(file: string): string[] {
@@ -52,7 +52,7 @@ export async function extractTar(file: string, dir: string, opts: ExtractOptions
     '--xattrs-include=*',
     ...(opts.extra ?? []),
   ];
-  const child = spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
+  const child = childProcess().spawn('tar', args, { stdio: ['pipe', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   const showProgress = !!process.stderr.isTTY && total > 8 << 20 && !!opts.label;

@@ -6,7 +6,7 @@ import { CidrError, containsAddr, formatAddr, formatPrefix, parseAddr, parseCidr
 import { PluginError } from '../shared/errors.js';
 import { checkIfname } from '../shared/ifname.js';
 import { DHCP_FORM_RE } from './dhcp.js';
-import { nodeCrypto } from '../../common/random.js';
+import { nodeCrypto } from '../../common/builtins.js';
 
 export const DEFAULT_IFNAME = 'eth1';
 export const DEFAULT_BRIDGE = 'br0';

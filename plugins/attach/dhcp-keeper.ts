@@ -13,10 +13,11 @@
 // with it — on SIGTERM (detach), when the interface goes, and when the container goes (its /run/netns/NAME is
 // removed or replaced, or its pid exits). Its process group holds only it and its client, so `kill(-pid)`
 // leaves nothing behind.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { childProcess } from '../../common/builtins.js';
 import { Netns } from '../../native/netns.js';
 
 export type DhcpClientKind = 'udhcpc' | 'dhcpcd' | 'dhclient';
@@ -325,7 +326,7 @@ export async function runKeeper(spec: KeeperSpec): Promise<void> {
   let chain = Promise.resolve();
   const start = () => {
     const argv = [spec.nsexec, ...clientMounts(dir), spec.netnsPath, '--', ...spec.argv, ...clientArgs(spec, script, dir)];
-    const c = spawn(argv[0]!, argv.slice(1), {
+    const c = childProcess().spawn(argv[0]!, argv.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
     });
@@ -377,7 +378,10 @@ export async function runKeeper(spec: KeeperSpec): Promise<void> {
       if (spec.kind === 'dhclient') {
         // dhclient releases only when told to by a second invocation (-r), which stops the running one.
         const argv = [spec.nsexec, ...clientMounts(dir), spec.netnsPath, '--', ...spec.argv, ...clientArgs(spec, script, dir, true)];
-        const rel = spawn(argv[0]!, argv.slice(1), { stdio: 'ignore', env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
+        const rel = childProcess().spawn(argv[0]!, argv.slice(1), {
+          stdio: 'ignore',
+          env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' },
+        });
         await new Promise<void>((r) => {
           const t = setTimeout(() => {
             rel.kill('SIGKILL');

@@ -1,10 +1,10 @@
 // `tsnet attach … dhcp`: which client (pipework's forms), and the lease keeper that holds the lease for the
 // life of the attachment (dhcp-keeper.ts): started here, its first lease awaited with a progress line, and
 // stopped by detach (the client releases the lease).
-import { spawn } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { childProcess } from '../../common/builtins.js';
 import type { Netns } from '../../native/netns.js';
 import { PluginError, AttachErrorCode } from '../shared/errors.js';
 import { nsexecBinary } from './nsexec.js';
@@ -141,7 +141,7 @@ export async function startLeaseKeeper(ctr: Netns, ifname: string, ifindex: numb
     timeoutMs,
   };
   const what = `${ifname} in ${ctr.label}`;
-  const child = spawn(process.execPath, [keeperScript(), JSON.stringify(spec)], {
+  const child = childProcess().spawn(process.execPath, [keeperScript(), JSON.stringify(spec)], {
     detached: true,
     stdio: ['ignore', 'pipe', 'ignore'],
   });

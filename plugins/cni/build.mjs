@@ -42,8 +42,27 @@ export const REPO = resolve(here, '..', '..');
  */
 export const SHEBANG = '#!/usr/bin/env -S -u NODE_EXTRA_CA_CERTS node';
 
+/**
+ * commander requires node:child_process at its top, for executable subcommands, which tsnet has none of: loading
+ * it (with dgram, and more of net) would cost every command ~1 ms at start. commander's require of it is served
+ * by a proxy that loads the module on first use.
+ */
+const lazyChildProcessForCommander = {
+  name: 'lazy-child-process-for-commander',
+  setup(b) {
+    b.onResolve({ filter: /^(node:)?child_process$/ }, (args) =>
+      /[\\/]node_modules[\\/]commander[\\/]/.test(args.importer) ? { path: 'child_process', namespace: 'tsnet-lazy' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'tsnet-lazy' }, () => ({
+      contents: "let m; module.exports = new Proxy({}, { get: (_, k) => (m ??= require('node:child_process'))[k] });",
+      loader: 'js',
+    }));
+  },
+};
+
 /** What every bundle shares: one file for Node 20, minified, the native addon left external. */
 const ESBUILD_BASE = {
+  plugins: [lazyChildProcessForCommander],
   bundle: true,
   platform: 'node',
   target: 'node20',

@@ -2,11 +2,12 @@
 // POST /Plugin.Activate, /NetworkDriver.*, /IpamDriver.*; an unknown method is a 404, a failure is a 200 with
 // {"Err": "…"} (what libnetwork reads), whose text names the thing, the reason and the fix. The driver keeps no
 // state in memory: every request reads and writes the records on disk (state.ts) and the IPAM store (ipam/).
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { chmodSync, existsSync, lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { NetworkRegistry, type HostUsage } from '../../ipam/networks.js';
+import { http } from '../../common/builtins.js';
 import { stateRoot } from '../../common/paths.js';
 import { IpamDriver } from './ipam.js';
 import { NetworkDriver } from './network.js';
@@ -111,7 +112,7 @@ export function createDockerPluginServer(o: DockerPluginOptions = {}): Server {
   const table = handlers(o);
   const queue = serialize();
   const log = o.log ?? (() => undefined);
-  const server = createServer((req, res) => {
+  const server = http().createServer((req, res) => {
     const method = (req.url ?? '').replace(/^\//, '').split('?')[0]!;
     const h = table.get(method);
     if (req.method !== 'POST' || !h) {

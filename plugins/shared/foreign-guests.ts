@@ -3,9 +3,9 @@
 // older), and a Docker container by name or id through Docker's API socket ($DOCKER_HOST when it is unix://…,
 // else /var/run/docker.sock): GET /containers/NAME/json → State.Pid. Either gives a pid, whose
 // /proc/PID/ns/net is the guest's network namespace.
-import { request } from 'node:http';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { http } from '../../common/builtins.js';
 
 /** Where the cgroup hierarchies are mounted (cgroup v1 controllers and the v2 unified one), from mountinfo. */
 export function cgroupMounts(mountinfo = '/proc/self/mountinfo'): string[] {
@@ -77,7 +77,7 @@ export function dockerContainer(ref: string, env: NodeJS.ProcessEnv = process.en
   const socketPath = sock.path;
   if (!existsSync(socketPath)) return Promise.resolve({ found: false, why: `Docker is not running (no socket at ${socketPath})` });
   return new Promise((resolve) => {
-    const req = request(
+    const req = http().request(
       { socketPath, path: `/containers/${encodeURIComponent(ref)}/json`, method: 'GET', headers: { Host: 'docker' }, timeout: timeoutMs },
       (res) => {
         let body = '';

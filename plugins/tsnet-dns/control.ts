@@ -7,7 +7,6 @@
 // `DIR/supervisor.lock` with flock for its whole life, so "is it running" is a lock test that pid reuse cannot
 // fool, and restarts the worker when it dies) and `tsnet-dns serve-worker DIR` (the worker: binds port 53 on
 // the gateways and `DIR/control.sock`, and answers). See server.ts.
-import { spawn } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync, readSync, statSync } from 'node:fs';
 import { connect } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
@@ -15,6 +14,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { LOCK_EX, LOCK_NB, LOCK_UN, native } from '../../native/addon.js';
 import { PluginError } from '../shared/errors.js';
+import { childProcess } from '../../common/builtins.js';
 import { CniCode } from '../../common/errors.js';
 import { sha256Hex } from '../../common/random.js';
 
@@ -144,7 +144,11 @@ export function spawnSupervisor(dir: string, executable: string): void {
   try {
     const env = { ...process.env };
     delete env.NODE_EXTRA_CA_CERTS; // read at every Node start; the resolver never speaks TLS
-    const child = spawn(process.execPath, [executable, 'serve', resolve(dir)], { detached: true, stdio: ['ignore', log, log], env });
+    const child = childProcess().spawn(process.execPath, [executable, 'serve', resolve(dir)], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env,
+    });
     child.unref();
   } finally {
     closeSync(log);

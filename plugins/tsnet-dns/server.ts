@@ -14,11 +14,12 @@
 //   closes everything, tells the supervisor, and exits. If its supervisor dies (SIGKILL), it closes its
 //   sockets, starts a new supervisor — which starts a new worker — and exits, so the service comes back
 //   whichever of the two was killed.
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import type { ChildProcess } from 'node:child_process';
+import type { Socket as UdpSocket } from 'node:dgram';
 import { closeSync, mkdirSync, openSync, rmSync, statSync, truncateSync, writeSync, ftruncateSync, watch, type FSWatcher } from 'node:fs';
 import { createServer, isIPv6, type Server, type Socket } from 'node:net';
 import { dirname, join } from 'node:path';
+import { childProcess, dgram } from '../../common/builtins.js';
 import { LOCK_EX, LOCK_NB, native } from '../../native/addon.js';
 import { controlPath, SERVER_LOG, SUPERVISOR_LOCK, type ServerStatus } from './control.js';
 import { entryCount, readNames } from '../shared/dns-names.js';
@@ -167,7 +168,7 @@ class Worker {
     const l: Listener = { network };
     try {
       l.udp = await new Promise<UdpSocket>((res, rej) => {
-        const s = createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', reuseAddr: true });
+        const s = dgram().createSocket({ type: isIPv6(address) ? 'udp6' : 'udp4', reuseAddr: true });
         s.once('error', rej);
         s.bind(53, address, () => {
           s.off('error', rej);
@@ -317,7 +318,9 @@ export async function runWorker(dir: string, self: string): Promise<void> {
 function startSupervisor(dir: string, self: string): void {
   const out = openSync(join(dir, SERVER_LOG), 'a', 0o600);
   try {
-    spawn(process.execPath, [self, 'serve', dir], { detached: true, stdio: ['ignore', out, out] }).unref();
+    childProcess()
+      .spawn(process.execPath, [self, 'serve', dir], { detached: true, stdio: ['ignore', out, out] })
+      .unref();
   } finally {
     closeSync(out);
   }
@@ -356,7 +359,7 @@ export async function runSupervisor(dir: string, self: string): Promise<void> {
   let pause = 0;
   const run = () => {
     const startedAt = Date.now();
-    const child = fork(self, ['serve-worker', dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
+    const child = childProcess().fork(self, ['serve-worker', dir], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
     worker = child;
     child.on('message', (m: { type?: string }) => {
       if (m?.type === 'done') stopping = true;

@@ -6,10 +6,10 @@
 // (NetworkManager, resolvconf, DHCP). Queries are relayed as they came (same id, same EDNS): each one on a
 // fresh socket of its own, and only a reply from that upstream with the query's id is taken.
 import ipaddr from 'ipaddr.js';
-import { createSocket } from 'node:dgram';
 import { connect } from 'node:net';
 import { readFileSync, statSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
+import { dgram } from '../../common/builtins.js';
 
 export interface Upstreams {
   servers: string[];
@@ -85,7 +85,7 @@ function sameId(a: Buffer, b: Buffer): boolean {
 
 function udpOnce(server: string, query: Buffer, timeoutMs: number): Promise<Buffer | undefined> {
   return new Promise((resolve) => {
-    const sock = createSocket(isIPv6(server) ? 'udp6' : 'udp4');
+    const sock = dgram().createSocket(isIPv6(server) ? 'udp6' : 'udp4');
     let done = false;
     const finish = (r: Buffer | undefined) => {
       if (done) return;

@@ -4,7 +4,7 @@
 // while it runs (nothing waits for it). What is asserted comes from the child's /proc entries.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -84,4 +84,29 @@ test('a process that spawned a child can exit while the child runs: nothing wait
   assert.equal(r.status, 0, r.stderr);
   assert.ok(pid > 0);
   process.kill(pid, 0); // still there: the spawner's exit did not wait for it (throws ESRCH if it did)
+});
+
+test('letGo: the child is reaped once it ends, and nothing waits for it', async (t) => {
+  const c = await spawnInSession('/bin/sh', ['-c', 'exit 3'], {}, ['null', 'null', 'null']);
+  c.letGo();
+  // reaped: its /proc entry goes (a zombie would keep it)
+  for (let i = 0; i < 250 && existsSync(`/proc/${c.pid}`); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(`/proc/${c.pid}`), false, 'reaped');
+
+  const spawnJs = fileURLToPath(new URL('./spawn.js', import.meta.url));
+  const script = `import(${JSON.stringify(spawnJs)}).then(async ({ spawnInSession }) => {
+    const c = await spawnInSession('/bin/sleep', ['30'], {}, ['null', 'null', 'null']);
+    c.letGo();
+    process.stdout.write(String(c.pid)); // then nothing is left to do: the event loop ends
+  });`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+  const pid = Number(r.stdout);
+  t.after(() => {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  });
+  assert.equal(r.status, 0, `ended on its own, without waiting for the child: ${r.signal ?? ''} ${r.stderr}`);
 });

@@ -29,46 +29,35 @@ export async function spawnInSession(file: string, args: string[], env: NodeJS.P
     envp,
     fds.map((fd) => (fd === 'null' ? -1 : fd)),
   );
+  /** Reaps the child on SIGCHLD (and at once: it may have ended already); the interval, if any, keeps this process alive meanwhile. */
+  const whenReaped = (keepAlive: boolean): Promise<number> =>
+    new Promise<number>((resolve, reject) => {
+      // Node's signal listeners do not keep the process alive: the interval does (and checks now and then)
+      const keep = keepAlive ? setInterval(() => check(), 1000) : undefined;
+      const stop = (): void => {
+        clearInterval(keep);
+        process.off('SIGCHLD', check);
+      };
+      const check = (): void => {
+        let code: number | null;
+        try {
+          code = n.reap(pid);
+        } catch (e) {
+          stop();
+          reject(e);
+          return;
+        }
+        if (code === null) return;
+        stop();
+        resolve(code);
+      };
+      process.on('SIGCHLD', check);
+      check();
+    });
   let exit: Promise<number> | undefined;
-  const letGo = (): void => {
-    const check = (): void => {
-      let code: number | null;
-      try {
-        code = n.reap(pid);
-      } catch {
-        code = -1; // not ours to reap (any more)
-      }
-      if (code !== null) process.off('SIGCHLD', check);
-    };
-    process.on('SIGCHLD', check);
-    check(); // it may have ended before the listener was there
-  };
   return {
     pid,
-    letGo,
-    exited: () =>
-      (exit ??= new Promise<number>((resolve, reject) => {
-        // Node's signal listeners do not keep the process alive: the interval does (and checks now and then)
-        const keep = setInterval(() => check(), 1000);
-        const done = (): void => {
-          clearInterval(keep);
-          process.off('SIGCHLD', check);
-        };
-        const check = (): void => {
-          let code: number | null;
-          try {
-            code = n.reap(pid);
-          } catch (e) {
-            done();
-            reject(e);
-            return;
-          }
-          if (code === null) return;
-          done();
-          resolve(code);
-        };
-        process.on('SIGCHLD', check);
-        check(); // it may have ended before the listener was there
-      })),
+    exited: () => (exit ??= whenReaped(true)),
+    letGo: () => void whenReaped(false).catch(() => undefined), // (an error: not ours to reap any more)
   };
 }

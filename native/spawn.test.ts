@@ -8,7 +8,7 @@ import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, readlinkSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import { native } from './addon.js';
 import { spawnInSession } from './spawn.js';
 
@@ -64,13 +64,16 @@ test("the child's end: its exit code, or 128 + the signal that ended it", async 
   assert.equal((await sh('kill -TERM $$')).code, 128 + 15);
 });
 
-test('a process that spawned a child can exit while the child runs: nothing waits for it', (t) => {
+/**
+ * Runs a Node process that spawns `sleep 30` and then runs `then` (with `c`, the child); returns its result and the
+ * sleeping child's pid (killed after the test).
+ */
+function spawnerRun(t: TestContext, then: string): { r: ReturnType<typeof spawnSync>; pid: number } {
   const spawnJs = fileURLToPath(new URL('./spawn.js', import.meta.url));
   const script = `import(${JSON.stringify(spawnJs)}).then(async ({ spawnInSession }) => {
     const c = await spawnInSession('/bin/sleep', ['30'], {}, ['null', 'null', 'null']);
-    void c.exited();
     process.stdout.write(String(c.pid));
-    process.exit(0);
+    ${then}
   });`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
   const pid = Number(r.stdout);
@@ -81,7 +84,12 @@ test('a process that spawned a child can exit while the child runs: nothing wait
       /* gone */
     }
   });
-  assert.equal(r.status, 0, r.stderr);
+  return { r, pid };
+}
+
+test('a process that spawned a child can exit while the child runs: nothing waits for it', (t) => {
+  const { r, pid } = spawnerRun(t, 'void c.exited(); process.exit(0);');
+  assert.equal(r.status, 0, String(r.stderr));
   assert.ok(pid > 0);
   process.kill(pid, 0); // still there: the spawner's exit did not wait for it (throws ESRCH if it did)
 });
@@ -92,21 +100,7 @@ test('letGo: the child is reaped once it ends, and nothing waits for it', async 
   // reaped: its /proc entry goes (a zombie would keep it)
   for (let i = 0; i < 250 && existsSync(`/proc/${c.pid}`); i++) await new Promise((r) => setTimeout(r, 20));
   assert.equal(existsSync(`/proc/${c.pid}`), false, 'reaped');
-
-  const spawnJs = fileURLToPath(new URL('./spawn.js', import.meta.url));
-  const script = `import(${JSON.stringify(spawnJs)}).then(async ({ spawnInSession }) => {
-    const c = await spawnInSession('/bin/sleep', ['30'], {}, ['null', 'null', 'null']);
-    c.letGo();
-    process.stdout.write(String(c.pid)); // then nothing is left to do: the event loop ends
-  });`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
-  const pid = Number(r.stdout);
-  t.after(() => {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  });
-  assert.equal(r.status, 0, `ended on its own, without waiting for the child: ${r.signal ?? ''} ${r.stderr}`);
+  // then nothing is left for the spawner to do: its event loop ends, the child still sleeping
+  const { r } = spawnerRun(t, 'c.letGo();');
+  assert.equal(r.status, 0, `ended on its own, without waiting for the child: ${r.signal ?? ''} ${String(r.stderr)}`);
 });

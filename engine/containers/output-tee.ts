@@ -45,9 +45,9 @@ function readAvailable(fd: number, each: (d: Buffer) => void): void {
 }
 
 /**
- * Tees the helper's stdout and stderr (non-blocking pipes: `stdoutFd`, `stderrFd`, read as `stdout`, `stderr`)
- * into the log (`log.fd`, closed with `log.close`) and onto `io`. The init helper's own lines on stderr (`tsnet-init: …`, its setup failures) are
- * kept back, not passed through.
+ * Tees the helper's stdout and stderr (non-blocking pipes: `fds.stdout`, `fds.stderr`, read as `stdout`, `stderr`)
+ * into the log (`log.fd`, closed with `log.close`) and onto `io`. The init helper's own lines on stderr
+ * (`tsnet-init: …`, its setup failures) are kept back, not passed through.
  */
 export function teeOutput(
   stdout: Readable,
@@ -77,17 +77,19 @@ export function teeOutput(
   };
   stdout.on('data', out);
   stderr.on('data', err);
+  const passOnAvailable = () => {
+    readAvailable(fds.stdout, out);
+    readAvailable(fds.stderr, err);
+  };
   return {
     setupErr: () => setupErr,
     drainNow() {
-      readAvailable(fds.stdout, out);
-      readAvailable(fds.stderr, err);
+      passOnAvailable();
       stdout.destroy();
       stderr.destroy();
     },
     closeLog() {
-      readAvailable(fds.stdout, out);
-      readAvailable(fds.stderr, err);
+      passOnAvailable();
       logOpen = false;
       log.close();
     },

@@ -280,9 +280,11 @@ export class Rtnl {
           });
         if (sent >= 0 && ready.includes(sent)) {
           const v = Buffer.alloc(8);
-          readSync(sent, v, 0, 8, null);
+          const got = readSync(sent, v, 0, 8, null);
           closeSync(sent);
           sent = -1;
+          // nothing to read: the sender (a tsnet-linger) ended without a word — killed before it sent the request
+          if (got < 8) throw new NetlinkError(constants.errno.EIO, operation, 'the process sending the request ended before sending it');
           const errno = Number(v.readBigUInt64LE(0)) - 1;
           if (errno > 0) throw new NetlinkError(errno, operation, 'sendmsg failed');
         }

@@ -1,6 +1,7 @@
 // The kernel layer against the real kernel, in namespaces each test creates and removes. Every assertion
 // reads the kernel through iproute2 (`ip -j`), not through tsnet's own netlink code.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { closeSync, fstatSync, readdirSync, readFileSync, readlinkSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -189,6 +190,31 @@ describe('native kernel layer', { skip: needsRoot }, () => {
     native().writeFilesAt(`/run/netns/${ns}`, ['/proc/sys/net/ipv6/conf/lo/disable_ipv6'], ['1'], { '/proc/sys/net/ipv6': fd });
     assert.equal(inNs(ns, 'cat', '/proc/sys/net/ipv6/conf/lo/disable_ipv6').trim(), '1', 'written in the namespace');
     assert.equal(readFileSync('/proc/sys/net/ipv6/conf/lo/disable_ipv6', 'utf8'), ours, 'not in ours');
+  });
+
+  it('deleteVeth from a process that ends without sending: an error at once, the link left as it was', (t) => {
+    const w = world(t);
+    const host = w.netns('lh');
+    const ctr = w.netns('lc');
+    sh('ip', '-n', ctr, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'vh0', 'netns', host);
+    const netnsJs = join(dirname(fileURLToPath(import.meta.url)), '..', 'native', 'netns.js');
+    const script = `const { Netns } = await import(${JSON.stringify(netnsJs)});
+      const c = Netns.open(${JSON.stringify(ctr)}, { detachedSendsFrom: 'process' });
+      try { await c.rtnl.deleteVeth('eth0', '/run/netns/${host}'); console.log('deleted'); } catch (e) { console.log(e.message); }
+      c.close();`;
+    // the sender is /bin/true: it reads nothing, sends nothing, says nothing
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env: { ...process.env, TSNET_LINGER: '/bin/true' },
+      timeout: 20_000,
+    });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, /delete link "eth0".*ended before sending it/);
+    assert.deepEqual(
+      ipj(ctr, 'link', 'show').map((l: any) => l.ifname),
+      ['lo', 'eth0'],
+      'nothing deleted',
+    );
   });
 
   it('dumps 2,000 links in one netns completely and correctly', async (t) => {

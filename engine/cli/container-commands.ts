@@ -1,7 +1,6 @@
 // run, ps, stop, kill, rm, exec, logs, inspect (+ the hidden exit hook the init helper runs).
 import { Command } from 'commander';
 import { TsnetError } from '../../common/errors.js';
-import { Netns } from '../../native/netns.js';
 import { execInContainer } from '../containers/exec.js';
 import { inspectJson } from '../containers/inspect.js';
 import { createContainer, userNetwork } from '../containers/create.js';
@@ -83,9 +82,6 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
     exitNow(0);
     return;
   }
-  // this CLI exits once the container ended and its network is gone: the kernel's tail of a link's delete (an RCU
-  // barrier) is left to a process of its own rather than waited for in this one's exit
-  Netns.defaults = { ...Netns.defaults, detachedSendsFrom: 'process' };
   const started = await startContainer(cfg, { stdout: process.stdout, stderr: process.stderr }, held);
   const forward = (sig: NodeJS.Signals) => () => {
     try {

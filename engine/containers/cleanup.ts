@@ -1,6 +1,8 @@
 // What has to happen once a container has ended, whoever notices first (the exit hook, stop, kill, rm):
 // network detach and cgroup removal, and the end recorded in state.json.
 import { TsnetError } from '../../common/errors.js';
+import { Netns } from '../../native/netns.js';
+import { handOffNfSocket } from '../../native/nftables.js';
 import { cgroupFor, oomKilled, removeCgroup } from '../runtime/cgroups.js';
 import { driver, networkTarget } from './driver-instance.js';
 import { loadContainer, readExit, updateState } from './store.js';
@@ -38,4 +40,16 @@ export async function cleanupAfterExit(id: string, extra: { error?: string } = {
       `retry with 'tsnet rm -f ${c.config.name}'`,
     );
   }
+}
+
+/**
+ * cleanupAfterExit for a process that exits right after it (a foreground `run`, the exit hook, whose end `stop`
+ * waits for): the kernel's tails of the network detach — a link delete's RCU barrier, the nf_tables socket's
+ * release, 10–20 ms each — are left to tsnet-linger, processes of their own (native/linger.ts), instead of being
+ * waited for in this process's exit. `handedOff` settles once the socket is handed over: await it before exiting.
+ */
+export async function cleanupBeforeExit(id: string): Promise<{ handedOff: Promise<void> }> {
+  Netns.defaults = { ...Netns.defaults, detachedSendsFrom: 'process' };
+  await cleanupAfterExit(id);
+  return { handedOff: handOffNfSocket() };
 }

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { trace } from '../../common/trace.js';
-import { cleanupAfterExit } from './cleanup.js';
+import { cleanupBeforeExit } from './cleanup.js';
 import { removeContainer } from './rm.js';
 import { loadContainer, readExit } from './store.js';
 
@@ -40,12 +40,14 @@ export function hookEnv(): NodeJS.ProcessEnv {
 export async function containerExited(id: string): Promise<number> {
   const code = readExit(id)?.code ?? 125;
   trace('hook-start');
+  let handedOff: Promise<void> | undefined;
   try {
-    await cleanupAfterExit(id);
+    ({ handedOff } = await cleanupBeforeExit(id));
     trace('cleaned-up');
   } finally {
     const c = loadContainer(id);
     if (c?.config.autoRemove) await removeContainer(id, { force: true, fromExitHook: true });
+    await handedOff;
     trace('removed');
   }
   return code;

@@ -9,7 +9,6 @@ import { closeSync, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { TsnetError } from '../../common/errors.js';
 import { trace } from '../../common/trace.js';
 import { native } from '../../native/addon.js';
-import { handOffNfSocket } from '../../native/nftables.js';
 import { spawnInSession } from '../../native/spawn.js';
 import { imageById, lowerDirs } from '../images/store.js';
 import { createCgroup } from '../runtime/cgroups.js';
@@ -20,7 +19,7 @@ import { confinementInitConfig, deviceAllowList, rootfsInitConfig } from '../run
 import { paths } from '../paths.js';
 import { readTextIfExists } from '../util/files.js';
 import { releaseHeldPorts, reservePorts, type HeldPorts } from '../network/ports.js';
-import { cleanupAfterExit } from './cleanup.js';
+import { cleanupAfterExit, cleanupBeforeExit } from './cleanup.js';
 import { driver, networkTarget } from './driver-instance.js';
 import { createEtcFiles, etcBinds, writeEtcFiles } from './etc-files.js';
 import { parseNetMode } from '../network/modes.js';
@@ -100,10 +99,8 @@ async function foregroundEnd(id: string, helper: Helper): Promise<number> {
   if (autoRemove) helper.closeLog();
   const filesystem = autoRemove ? removeFilesystemAhead(id) : undefined;
   try {
-    await cleanupAfterExit(id);
+    const { handedOff } = await cleanupBeforeExit(id);
     trace('cleaned-up');
-    // the network's rules are gone: the kernel's clean-up at their socket's release is not this CLI's to wait for
-    const handedOff = handOffNfSocket();
     await filesystem;
     if (autoRemove) await removeContainer(id, { force: true, fromExitHook: true });
     await handedOff;

@@ -11,7 +11,7 @@ import { startContainer } from '../containers/start.js';
 import { killContainer, signalName, stopContainer } from '../containers/stop.js';
 import { streamLogs } from '../containers/logs.js';
 import { psRow, psTable } from '../containers/ps.js';
-import { getContainer } from '../containers/store.js';
+import { findContainer, getContainer } from '../containers/store.js';
 import { dualStackPorts, parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
 import { parseNetMode } from '../network/modes.js';
 import { getImage } from '../images/store.js';
@@ -153,9 +153,18 @@ function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[])
   });
 }
 
-/** As docker: every container named is tried and printed when done; each failure is reported, and the exit status is 1. */
-async function eachRef(refs: string[], fn: (ref: string) => Promise<unknown>): Promise<void> {
+/**
+ * As docker: every container named is tried and printed when done; each failure is reported, and the exit status
+ * is 1. `missingOk` (rm -f, as Docker 20.10's): a container that does not exist is reported but fails nothing.
+ */
+async function eachRef(refs: string[], fn: (ref: string) => Promise<unknown>, opts: { missingOk?: boolean } = {}): Promise<void> {
   for (const r of refs) {
+    if (opts.missingOk && !findContainer(r)) {
+      process.stderr.write(
+        `${formatError(new TsnetError(`container '${r}'`, 'not found', "nothing to remove; list containers with 'tsnet ps -a'"))}\n`,
+      );
+      continue;
+    }
     try {
       await fn(r);
       process.stdout.write(`${r}\n`);
@@ -267,9 +276,9 @@ export function containerCommands(program: Command): void {
     .command('rm')
     .description('remove containers (their netns, cgroup, mounts and files)')
     .argument('<container...>')
-    .option('-f, --force', 'kill running containers first')
+    .option('-f, --force', 'kill running containers first; a container that does not exist is reported, not an error')
     .action(async (refs: string[], o: { force?: boolean }) => {
-      await eachRef(refs, (r) => removeContainer(r, { force: o.force }));
+      await eachRef(refs, (r) => removeContainer(r, { force: o.force }), { missingOk: o.force });
     });
 
   program

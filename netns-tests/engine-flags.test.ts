@@ -1,6 +1,6 @@
 // docker run's resolver and hosts flags as the container sees them (--dns, --dns-search, --dns-option,
 // --add-host), and --net container:X as Docker has it: the joiner shares X's hostname and /etc files, and what
-// would change them (--hostname, --dns, --add-host, -p, --ip) is refused with nothing made. The engine runs
+// would change them (--hostname, --dns, --add-host, -p, -P, --ip) is refused with nothing made. The engine runs
 // in a namespace that plays the host (entered with nsenter).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -75,6 +75,7 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
       ['--dns', '192.0.2.1'],
       ['--add-host', 'a:10.0.0.1'],
       ['-p', '18230:80'],
+      ['-P'], // the image exposes no port: refused all the same, as Docker does
     ]) {
       const r = e.tsnet('run', '-d', '--net', 'container:x', ...bad, 'img', 'sleep', '30');
       assert.notEqual(r.status, 0, bad.join(' '));

@@ -140,6 +140,7 @@ function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[])
     mac: f.macAddress,
     aliases: f.networkAlias,
     ports,
+    publishAll: f.publishAll,
     env: f.env,
     workdir: f.workdir,
     limits: parseLimits(f),

@@ -27,6 +27,8 @@ export interface RunOptions {
   mac?: string;
   aliases?: string[];
   ports?: PortMapping[];
+  /** -P was given (its ports, the image's exposed ones, are in `ports`). */
+  publishAll?: boolean;
   env?: string[];
   workdir?: string;
   limits?: Limits;
@@ -67,7 +69,8 @@ function checkContainerMode(o: RunOptions): void {
     ['--dns-search', !!o.dnsSearch?.length],
     ['--dns-option', !!o.dnsOptions?.length],
     ['--add-host', !!o.extraHosts?.length],
-    ['-p', !!o.ports?.length],
+    ['-p', !!o.ports?.length && !o.publishAll],
+    ['-P', !!o.publishAll], // refused even when the image exposes nothing, as Docker does
     ['--ip', o.ip !== undefined],
     ['--ip6', o.ip6 !== undefined],
     ['--mac-address', o.mac !== undefined],

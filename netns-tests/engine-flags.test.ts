@@ -195,6 +195,29 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
     assert.doesNotMatch(rules, /ip saddr 10\.94\.0\.\d+ .*masquerade/, 'enable_ip_masquerade=false: no masquerade');
     assert.match(rules, /ip saddr 10\.94\.1\.\d+ .*masquerade/, 'masquerade by default');
     e.ok('rm', '-f', a, b);
+    // a bridge another network has is refused, whichever way it is named, as Docker refuses it, and nothing is
+    // recorded; the default network's tsnet0 counts even before its first use
+    const before = e.ok('network', 'ls', '--format', '{{.Name}} {{.Subnet}}');
+    const addrs = () =>
+      ipj(host, 'addr', 'show', 'dev', br)[0]
+        .addr_info.filter((a: any) => a.family === 'inet')
+        .map((a: any) => `${a.local}/${a.prefixlen}`);
+    const brAddrs = addrs();
+    const dup = `td${w.id}`;
+    w.defer(() => void e.tsnet('network', 'rm', '-f', dup));
+    for (const opt of [
+      ['-o', `com.docker.network.bridge.name=${br}`],
+      ['-o', `bridge=${br}b`],
+      ['--bridge', br],
+      ['-o', 'bridge=tsnet0'],
+    ]) {
+      const r = e.tsnet('network', 'create', dup, ...opt);
+      assert.notEqual(r.status, 0, opt.join(' '));
+      assert.match(r.stderr, /networks have the same bridge name/, opt.join(' '));
+    }
+    assert.equal(e.ok('network', 'ls', '--format', '{{.Name}} {{.Subnet}}'), before, 'no network recorded');
+    assert.deepEqual(addrs(), brAddrs, "the other network's bridge keeps its gateway, and has no other address");
+    assert.deepEqual(brAddrs, ['10.94.0.1/24']);
   });
   await t.test('--format and --json on ps, inspect, network ls, network inspect and port', () => {
     const id = e.ok('run', '-d', '--name', 'fmt', '--net', net, '-p', '18240:80', 'img', 'sleep', '120').trim();

@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { NetworkRegistry, type HostUsage, type NetworkRecord } from '../../ipam/networks.js';
 import { collect, parseDriverOpts } from './options.js';
 import { TsnetError } from '../../common/errors.js';
+import { DEFAULT_BRIDGE, DEFAULT_NETWORK } from '../../common/paths.js';
 
 export interface NetworkCliDeps {
   /** Host routes and addresses, for --subnet auto. Without it only other tsnet networks are avoided. */
@@ -134,6 +135,26 @@ function intIn(min: number, max: number, what: string): (v: string) => number {
   };
 }
 
+/**
+ * A bridge another network of this engine has (the default network's `tsnet0` included) is refused, as Docker
+ * refuses it ("networks have same bridge name"): two subnets, their rules and their removal on one bridge would
+ * be tangled. A bridge of the user's, no network's, is fine.
+ */
+async function refuseSharedBridge(name: string, bridge: string | undefined, reg: NetworkRegistry): Promise<void> {
+  if (bridge === undefined) return;
+  const { bridgeNameOf } = await import('../network/owners.js');
+  const other =
+    bridge === DEFAULT_BRIDGE
+      ? DEFAULT_NETWORK
+      : reg.list().find((n) => n.driver === 'bridge' && n.name !== name && bridgeNameOf(n) === bridge)?.name;
+  if (other !== undefined)
+    throw new TsnetError(
+      `network ${name}`,
+      `bridge ${bridge} is network ${other}'s (networks have the same bridge name)`,
+      `give another name with -o com.docker.network.bridge.name=NAME, or leave it out for br-<id>`,
+    );
+}
+
 export function networkCommands(deps: NetworkCliDeps = {}): Command {
   const out = deps.out ?? ((s: string) => process.stdout.write(s + '\n'));
   const err = deps.err ?? ((s: string) => process.stderr.write(s + '\n'));
@@ -193,6 +214,8 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge))
           throw new Error(`--bridge ${JSON.stringify(o.bridge)}: an interface name has 1-15 characters without '/', ':' or spaces`);
         const fam = await byFamily(o.subnet, o.gateway, !!o.ipv6);
+        const driverOpts = parseDriverOpts(o.opt);
+        await refuseSharedBridge(name, o.bridge ?? driverOpts.bridge, registry());
         const rec = await registry().create({
           name,
           subnet: fam.subnet ?? 'auto',
@@ -200,7 +223,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
           ...(fam.gateway6 ? { gateway6: fam.gateway6 } : {}),
           driver: o.driver,
           options: {
-            ...parseDriverOpts(o.opt),
+            ...driverOpts,
             ...(o.bridge ? { bridge: o.bridge } : {}),
             ...(o.masquerade === false ? { ipMasq: false } : {}),
             ...(o.mtu ? { mtu: o.mtu } : {}),

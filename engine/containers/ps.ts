@@ -3,18 +3,36 @@ import { shortId } from '../ids.js';
 import { formatPort } from '../network/ports.js';
 import type { Container } from './model.js';
 
+/**
+ * A duration as Docker words it (go-units' HumanDuration, which `docker ps` uses for Status and CREATED):
+ * "Less than a second", "1 second", "5 seconds", "About a minute", "3 minutes", "About an hour", "5 hours",
+ * "3 days", "2 weeks", "3 months", "2 years".
+ */
+export function humanDuration(ms: number): string {
+  const seconds = Math.trunc(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.trunc(ms / 60_000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.trunc(ms / 3_600_000 + 0.5);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
+  return `${Math.trunc(ms / 3_600_000 / 24 / 365)} years`;
+}
+
 export function ago(iso: string | undefined, now = Date.now()): string {
   if (!iso) return '';
-  const s = Math.max(0, Math.round((now - Date.parse(iso)) / 1000));
-  if (s < 60) return `${s} seconds ago`;
-  if (s < 3600) return `${Math.round(s / 60)} minutes ago`;
-  if (s < 86400) return `${Math.round(s / 3600)} hours ago`;
-  return `${Math.round(s / 86400)} days ago`;
+  return `${humanDuration(Math.max(0, now - Date.parse(iso)))} ago`;
 }
 
 export function statusText(c: Container, now = Date.now()): string {
   const st = c.state;
-  if (st.status === 'running') return `Up ${ago(st.startedAt, now).replace(' ago', '')}`;
+  if (st.status === 'running') return st.startedAt ? `Up ${humanDuration(Math.max(0, now - Date.parse(st.startedAt)))}` : 'Up';
   if (st.status === 'exited') return `Exited (${st.exitCode ?? -1}) ${ago(st.finishedAt, now)}${st.oomKilled ? ' (OOM killed)' : ''}`;
   return st.status[0].toUpperCase() + st.status.slice(1);
 }

@@ -67,6 +67,10 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
       assert.equal(e.inspect(id).NetworkSettings.Networks[net].IPAddress, '10.93.0.50', 'the pinned address');
       assert.equal(hostBind(host, 18211), 98, 'host port held');
       assert.equal(e.ok('port', 's').trim(), '80/tcp -> 0.0.0.0:18211');
+      assert.equal(e.ok('port', 's', '80').trim(), '0.0.0.0:18211');
+      assert.equal(e.ok('port', 's', '80/tcp').trim(), '0.0.0.0:18211');
+      const ep = JSON.parse(e.ok('inspect', '-f', '{{json .NetworkSettings.Networks}}', 's'))[net];
+      assert.deepEqual(ep.IPAMConfig, { IPv4Address: '10.93.0.50' }, 'the --ip asked for, as Docker shows it');
     };
     up();
     e.ok('stop', '-t', '1', 's');
@@ -76,7 +80,15 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
     assert.deepEqual(allocations(), {});
     assert.equal(hostBind(host, 18211), 0, 'host port free while stopped');
     assert.equal(e.inspect(id).NetworkSettings.Networks[net].IPAddress, '');
+    // Docker's fields of the endpoint: the --ip asked for (kept while stopped), the network's id
+    const ep = JSON.parse(e.ok('inspect', '-f', '{{json .NetworkSettings.Networks}}', 's'))[net];
+    assert.deepEqual(ep.IPAMConfig, { IPv4Address: '10.93.0.50' });
+    assert.equal(ep.NetworkID, JSON.parse(e.ok('network', 'inspect', net))[0].id);
     assert.equal(e.ok('port', 's'), '');
+    // as docker port: a port given without its protocol is named with /tcp, on a stopped container too
+    const none = e.tsnet('port', 's', '80');
+    assert.notEqual(none.status, 0);
+    assert.match(none.stderr, /no public port '80\/tcp' published/);
     assert.equal(e.ok('start', 's'), 's\n');
     up();
     const pid = e.inspect(id).State.Pid;

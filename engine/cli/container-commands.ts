@@ -336,7 +336,11 @@ export function containerCommands(program: Command): void {
         (p) => which === undefined || (String(p.containerPort) === num && p.protocol === proto),
       );
       if (which !== undefined && !ports.length)
-        throw new TsnetError(`container ${c.config.name}`, `no public port '${which}' published`, `see 'tsnet port ${c.config.name}'`);
+        throw new TsnetError(
+          `container ${c.config.name}`,
+          `no public port '${num}/${proto}' published`,
+          `see 'tsnet port ${c.config.name}'`,
+        );
       const rows = ports.map((p) => ({
         ContainerPort: p.containerPort,
         Protocol: p.protocol,

@@ -3,6 +3,7 @@ import { formatNetMode, parseNetMode } from '../network/modes.js';
 import { CPU_PERIOD_US } from '../runtime/cgroups.js';
 import type { Container } from './model.js';
 import { files } from './store.js';
+import { NetworkRegistry } from '../../ipam/networks.js';
 import { readAttachments, type AttachmentRecord } from '../../plugins/attach/registry.js';
 
 /** The `tsnet attach` interfaces of a container, from the attachment registry (as inspect shows them). */
@@ -30,9 +31,21 @@ export function inspectJson(c: Container): Record<string, unknown> {
   const networks: Record<string, unknown> = {};
   // a container that is not running holds no address (Docker: the network is listed, its address empty)
   const up = st.status === 'running';
+  const mode = parseNetMode(cfg.net);
+  const first = mode.kind === 'network' ? mode.name : mode.kind === 'bridge' ? 'bridge' : undefined;
+  const registry = new NetworkRegistry();
   for (const [name, ep] of Object.entries(st.network?.networks ?? {})) {
+    // Docker's first fields: the address asked for with --ip/--ip6 (kept while stopped), no links, the network's id
+    const pinned = name === first && (cfg.ip || cfg.ip6);
+    const head = {
+      IPAMConfig: pinned ? { ...(cfg.ip ? { IPv4Address: cfg.ip } : {}), ...(cfg.ip6 ? { IPv6Address: cfg.ip6 } : {}) } : null,
+      Links: null,
+      Aliases: ep.aliases ?? null,
+      NetworkID: registry.get(name)?.id ?? '',
+    };
     networks[name] = up
       ? {
+          ...head,
           IPAddress: ep.ip,
           IPPrefixLen: ep.prefixLen,
           Gateway: ep.gateway,
@@ -41,9 +54,10 @@ export function inspectJson(c: Container): Record<string, unknown> {
           GlobalIPv6PrefixLen: ep.prefixLen6 ?? 0,
           IPv6Gateway: ep.gateway6 ?? '',
           InterfaceName: ep.iface,
-          Aliases: ep.aliases ?? null,
+          DriverOpts: null,
         }
       : {
+          ...head,
           IPAddress: '',
           IPPrefixLen: 0,
           Gateway: '',
@@ -52,7 +66,7 @@ export function inspectJson(c: Container): Record<string, unknown> {
           GlobalIPv6PrefixLen: 0,
           IPv6Gateway: '',
           InterfaceName: '',
-          Aliases: ep.aliases ?? null,
+          DriverOpts: null,
         };
   }
   if (netMode === 'host' || netMode === 'none') networks[netMode] ??= { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };

@@ -243,7 +243,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .command('ls')
     .alias('list')
     .description('list networks')
-    .option('-q, --quiet', 'only show network names')
+    .option('-q, --quiet', "only show network ids (as Docker; 'network rm' and 'inspect' take them)")
     .option('--format <template>', "a Go template per network, e.g. '{{.ID}} {{.Name}} {{.Driver}} {{.Scope}} {{.Subnet}}'")
     .option('--json', 'JSON array')
     .action(
@@ -251,7 +251,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         const reg = registry();
         const nets = reg.list();
         if (o.quiet) {
-          for (const n of nets) out(n.name);
+          for (const n of nets) out(n.id.slice(0, 12));
           return;
         }
         // an overlay's addresses are in the cluster store: this host's share of them
@@ -285,7 +285,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
   cmd
     .command('inspect')
     .description('show networks as JSON, with their allocations and their resolver')
-    .argument('<name...>', 'network names')
+    .argument('<network...>', 'network names or ids (an id prefix no other id has will do)')
     .option('-f, --format <template>', "a Go template per network, e.g. '{{range .IPAM.Config}}{{.Subnet}} {{end}}'")
     .option('--json', 'a JSON array (the default output)')
     .action(
@@ -293,7 +293,8 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         if (o.format && o.json) throw new TsnetError('network inspect', '--format and --json are two outputs', 'give one of them');
         const reg = registry();
         const shown: (NetworkRecord & Record<string, unknown>)[] = [];
-        for (const name of names) {
+        for (const ref of names) {
+          const name = reg.resolve(ref);
           const rec = reg.require(name);
           const allocations: Record<string, { containerID: string; ifname: string }> = {};
           for (const r of (await reg.store(name).read()).all()) {
@@ -327,14 +328,15 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         '(its blocks go back to the store, its bridge and vxlan device go), and the last host to leave removes it ' +
         'from the cluster store; while other hosts use it, it stays there for them',
     )
-    .argument('<name...>', 'network names')
+    .argument('<network...>', 'network names or ids (an id prefix no other id has will do)')
     .option('-f, --force', 'remove even if addresses are allocated (drops the allocations; overlay: this host leaves, other hosts keep it)')
     .action(
       guard(async (names: string[], o: { force?: boolean }) => {
         const reg = registry();
         let failed = false;
-        for (const name of names) {
+        for (const ref of names) {
           try {
+            const name = reg.resolve(ref);
             const overlay = reg.get(name);
             // an overlay network: this host leaves the store first (refused while its containers hold addresses)
             const notes = overlay?.driver === 'overlay' ? await (await import('../network/overlay.js')).leaveOverlay(overlay, o) : [];
@@ -345,7 +347,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             } catch (e) {
               throw new Error(`network ${name} removed, but tidying up after it failed: ${(e as Error).message}`, { cause: e });
             }
-            out(name);
+            out(ref); // as docker network rm: what was given
             for (const n of notes) err(n);
             if (note) err(`Warning: network ${name} removed; ${note}`);
           } catch (e) {

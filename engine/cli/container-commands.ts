@@ -12,7 +12,7 @@ import { killContainer, signalName, stopContainer } from '../containers/stop.js'
 import { streamLogs } from '../containers/logs.js';
 import { psRow, psTable } from '../containers/ps.js';
 import { findContainer, getContainer } from '../containers/store.js';
-import { dualStackPorts, parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
+import { dualStackPorts, parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping, type PortRequest } from '../network/ports.js';
 import { parseNetMode } from '../network/modes.js';
 import { getImage } from '../images/store.js';
 import type { ContainerConfig } from '../containers/model.js';
@@ -116,7 +116,7 @@ function exitNow(code: number): void {
  * -p and -P: on a dual-stack network each port without a host IP is published on IPv6 too (as Docker with
  * ip6tables); an IPv6 host IP needs such a network. Other modes refuse -p later, with their own reasons.
  */
-function publishedPorts(image: string, f: RunFlags): PortMapping[] {
+function publishedPorts(image: string, f: RunFlags): PortRequest[] {
   const ports = [...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image) : [])];
   const mode = parseNetMode(f.net ?? f.network);
   if (mode.kind !== 'bridge' && mode.kind !== 'network') return ports;
@@ -124,7 +124,7 @@ function publishedPorts(image: string, f: RunFlags): PortMapping[] {
 }
 
 /** -P: the image's exposed ports, each on a free host port (none when the image records none). */
-function exposedPorts(image: string): PortMapping[] {
+function exposedPorts(image: string): PortRequest[] {
   return (getImage(image).config.exposedPorts ?? []).flatMap((p) => parsePortSpec(p));
 }
 

@@ -8,7 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { needsRoot } from './harness.js';
+import { ipj, needsRoot } from './harness.js';
 import { bridgeNetwork, engineHost, hostBind, httpBody, nftTable } from './engine-host.js';
 
 function waitGone(pid: number): void {
@@ -100,6 +100,46 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
     e.ok('start', 's');
     assert.equal(e.inspect(id).State.Pid, pid2);
     e.ok('rm', '-f', 's');
+  });
+
+  await t.test('networks added with network connect come back on start and restart, with their --ip, as Docker keeps them', () => {
+    const { net: net2 } = bridgeNetwork(h, 'c', ['10.93.5.0/24']);
+    const { net: net3 } = bridgeNetwork(h, 'g', ['10.93.6.0/24']);
+    const id = e.ok('run', '-d', '--name', 'cn', '--net', net, 'img', 'sleep', '300').trim();
+    e.ok('network', 'connect', '--ip', '10.93.5.40', net2, 'cn');
+    const nets = () => JSON.parse(e.ok('inspect', '-f', '{{json .NetworkSettings.Networks}}', 'cn'));
+    const eth1 = () =>
+      ipj(`tsnet-${id.slice(0, 12)}`, '-4', 'addr', 'show')
+        .filter((l: any) => l.ifname === 'eth1')
+        .flatMap((l: any) => l.addr_info.map((a: any) => a.local));
+    const connected = (what: string) => {
+      assert.equal(nets()[net2].IPAddress, '10.93.5.40', what);
+      assert.deepEqual(nets()[net2].IPAMConfig, { IPv4Address: '10.93.5.40' }, `${what}: the --ip connect asked for`);
+      assert.deepEqual(eth1(), ['10.93.5.40'], `${what}: in the kernel`);
+    };
+    connected('connected');
+    e.ok('restart', '-t', '1', 'cn');
+    connected('after restart');
+    e.ok('stop', '-t', '1', 'cn');
+    assert.deepEqual(Object.keys(nets()).sort(), [net, net2].sort(), 'a stopped container lists both networks');
+    e.ok('start', 'cn');
+    connected('after stop and start');
+    // disconnected while stopped: it stays off at the next start
+    e.ok('stop', '-t', '1', 'cn');
+    e.ok('network', 'disconnect', net2, 'cn');
+    e.ok('start', 'cn');
+    assert.deepEqual(Object.keys(nets()), [net]);
+    assert.deepEqual(eth1(), []);
+    // a connected network removed while the container is stopped: the start is refused, nothing runs
+    e.ok('network', 'connect', net3, 'cn');
+    e.ok('stop', '-t', '1', 'cn');
+    e.ok('network', 'rm', net3);
+    const r = e.tsnet('start', 'cn');
+    assert.notEqual(r.status, 0);
+    assert.match(r.stderr, new RegExp(`network "${net3}" it is connected to no longer exists`));
+    assert.equal(e.inspect('cn').State.Status, 'exited');
+    assert.deepEqual(veths(), []);
+    e.ok('rm', '-f', 'cn');
   });
 
   // Docker 20.10's CLI: with -f a missing container is printed on stderr but is no failure (`docker rm -f x` is a

@@ -1,6 +1,6 @@
 // `tsnet network connect|disconnect`: another network on a running container, on its own interface (eth1,
 // eth2, …), through the same CNI path as the container's first network; recorded in its state so `inspect`
-// shows it and stop/rm detach it.
+// shows it, stop/rm detach it and start/restart connect it again.
 import { Netns } from '../../native/netns.js';
 import { TsnetError } from '../../common/errors.js';
 import { networkMode } from '../network/modes.js';
@@ -55,7 +55,20 @@ export async function connectNetwork(
   try {
     const fresh = getContainer(c.config.id).state.network ?? att;
     updateState(c.config.id, {
-      network: { ...fresh, networks: { ...fresh.networks, ...r.networks }, connected: [...(fresh.connected ?? []), { network, ifname }] },
+      network: {
+        ...fresh,
+        networks: { ...fresh.networks, ...r.networks },
+        connected: [
+          ...(fresh.connected ?? []),
+          {
+            network,
+            ifname,
+            ...(req.ip ? { ip: req.ip } : {}),
+            ...(req.ip6 ? { ip6: req.ip6 } : {}),
+            ...(req.aliases ? { aliases: req.aliases } : {}),
+          },
+        ],
+      },
     });
   } catch (e) {
     await cniNetworks('DEL', req).catch(() => undefined);

@@ -35,10 +35,13 @@ export function inspectJson(c: Container): Record<string, unknown> {
   const first = mode.kind === 'network' ? mode.name : mode.kind === 'bridge' ? 'bridge' : undefined;
   const registry = new NetworkRegistry();
   for (const [name, ep] of Object.entries(st.network?.networks ?? {})) {
-    // Docker's first fields: the address asked for with --ip/--ip6 (kept while stopped), no links, the network's id
-    const pinned = name === first && (cfg.ip || cfg.ip6);
+    // Docker's first fields: the address asked for with --ip/--ip6 of run or connect (kept while stopped), no links, the network's id
+    const asked = name === first ? cfg : st.network?.connected?.find((x) => x.network === name); // run's, or connect's
     const head = {
-      IPAMConfig: pinned ? { ...(cfg.ip ? { IPv4Address: cfg.ip } : {}), ...(cfg.ip6 ? { IPv6Address: cfg.ip6 } : {}) } : null,
+      IPAMConfig:
+        asked?.ip || asked?.ip6
+          ? { ...(asked.ip ? { IPv4Address: asked.ip } : {}), ...(asked.ip6 ? { IPv6Address: asked.ip6 } : {}) }
+          : null,
       Links: null,
       Aliases: ep.aliases ?? null,
       NetworkID: registry.get(name)?.id ?? '',

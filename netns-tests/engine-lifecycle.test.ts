@@ -142,6 +142,20 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
     e.ok('rm', '-f', 'cn');
   });
 
+  await t.test('a start refused because its network is gone leaves the container as it was, its exit status kept', () => {
+    const { net: gone } = bridgeNetwork(h, 'x', ['10.93.7.0/24']);
+    assert.equal(e.tsnet('run', '--name', 'ng', '--net', gone, 'img', 'sh', '-c', 'exit 7').status, 7);
+    const before = e.inspect('ng').State;
+    assert.equal(before.ExitCode, 7);
+    e.ok('network', 'rm', gone);
+    const r = e.tsnet('start', 'ng');
+    assert.notEqual(r.status, 0);
+    assert.deepEqual(e.inspect('ng').State, before, 'state as it was');
+    assert.match(e.ok('ps', '-a', '--format', '{{.Names}} {{.Status}}'), /^ng Exited \(7\) /m);
+    assert.match(r.stderr, new RegExp(`network "${gone}" no longer exists`));
+    e.ok('rm', 'ng');
+  });
+
   // Docker 20.10's CLI: with -f a missing container is printed on stderr but is no failure (`docker rm -f x` is a
   // cleanup that succeeds whether or not x exists); without -f it is, and so is any other failure
   await t.test('rm -f a nosuch b removes a and b, reports nosuch, exits 0 as Docker does; rm without -f exits 1', () => {

@@ -8,6 +8,7 @@ import type { ContainerState } from './model.js';
 import { startContainer } from './start.js';
 import { connectNetwork } from './connect.js';
 import { NetworkRegistry } from '../../ipam/networks.js';
+import { parseNetMode } from '../network/modes.js';
 import { stopContainer, waitFor } from './stop.js';
 import { getContainer, saveState } from './store.js';
 
@@ -25,6 +26,14 @@ export async function startExisting(ref: string): Promise<string> {
   // gone is refused before anything runs, as Docker refuses the start
   const again = getContainer(id).state.network?.connected ?? [];
   const registry = new NetworkRegistry();
+  // so is a first network that is gone: the container stays as it was (its exit status kept), as Docker's
+  const mode = parseNetMode(c.config.net);
+  if (mode.kind === 'network' && !registry.get(mode.name))
+    throw new TsnetError(
+      `container ${c.config.name}`,
+      `its network "${mode.name}" no longer exists`,
+      `create it again with 'tsnet network create ${mode.name}', or run a new container`,
+    );
   for (const x of again)
     if (!registry.get(x.network))
       throw new TsnetError(

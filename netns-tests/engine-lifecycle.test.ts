@@ -156,6 +156,29 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
     e.ok('rm', 'ng');
   });
 
+  await t.test('stop, kill and inspect of several containers with one missing act on the others and exit 1, as Docker', () => {
+    e.ok('run', '-d', '--name', 'm1', '--net', net, 'img', 'sleep', '300');
+    e.ok('run', '-d', '--name', 'm2', '--net', net, 'img', 'sleep', '300');
+    const ins = e.tsnet('inspect', '-f', '{{.Name}} {{.State.Status}}', 'm1', 'nosuch', 'm2');
+    assert.equal(ins.status, 1);
+    assert.equal(ins.stdout, '/m1 running\n/m2 running\n');
+    assert.match(ins.stderr, /container 'nosuch': not found/);
+    const none = e.tsnet('inspect', 'nosuch');
+    assert.equal(none.status, 1);
+    assert.deepEqual(JSON.parse(none.stdout), []);
+    const stop = e.tsnet('stop', '-t', '1', 'nosuch', 'm1');
+    assert.equal(stop.status, 1);
+    assert.equal(stop.stdout, 'm1\n');
+    assert.match(stop.stderr, /container 'nosuch': not found/);
+    assert.equal(e.inspect('m1').State.Status, 'exited');
+    const kill = e.tsnet('kill', 'm1', 'm2');
+    assert.equal(kill.status, 1, 'm1 is not running');
+    assert.equal(kill.stdout, 'm2\n');
+    assert.match(kill.stderr, /container m1: is not running/);
+    assert.equal(e.inspect('m2').State.Status, 'exited');
+    e.ok('rm', 'm1', 'm2');
+  });
+
   // Docker 20.10's CLI: with -f a missing container is printed on stderr but is no failure (`docker rm -f x` is a
   // cleanup that succeeds whether or not x exists); without -f it is, and so is any other failure
   await t.test('rm -f a nosuch b removes a and b, reports nosuch, exits 0 as Docker does; rm without -f exits 1', () => {

@@ -238,10 +238,7 @@ export function containerCommands(program: Command): void {
     .option('-t, --time <secs>', 'seconds to wait before SIGKILL', '10')
     .action(async (refs: string[], o: { time?: string }) => {
       const t = parseTimeout(o.time);
-      for (const r of refs) {
-        await stopContainer(r, t);
-        process.stdout.write(`${r}\n`);
-      }
+      await eachRef(refs, (r) => stopContainer(r, t));
     });
 
   program
@@ -267,10 +264,7 @@ export function containerCommands(program: Command): void {
     .option('-s, --signal <sig>', 'signal name or number', 'KILL')
     .action(async (refs: string[], o: { signal: string }) => {
       const sig = signalName(o.signal);
-      for (const r of refs) {
-        await killContainer(r, sig);
-        process.stdout.write(`${r}\n`);
-      }
+      await eachRef(refs, (r) => killContainer(r, sig));
     });
 
   program
@@ -311,10 +305,19 @@ export function containerCommands(program: Command): void {
     )
     .option('--json', 'a JSON array (the default output)')
     .action(async (refs: string[], o: { format?: string; json?: boolean }) => {
-      const cs = refs.map((r) => getContainer(r));
+      if (o.format && o.json) throw new TsnetError('inspect', '--format and --json are two outputs', 'give one of them');
+      // as docker inspect: the containers found are shown, each one not found reported, and the exit status is 1
+      const cs = [];
+      for (const r of refs) {
+        try {
+          cs.push(getContainer(r));
+        } catch (e) {
+          process.stderr.write(`${formatError(e)}\n`);
+          process.exitCode = 1;
+        }
+      }
       for (const c of cs) await reclaim(c);
       const docs = cs.map((c) => inspectJson(getContainer(c.config.id)));
-      if (o.format && o.json) throw new TsnetError('inspect', '--format and --json are two outputs', 'give one of them');
       if (o.format) {
         // a bare path (State.Pid) is read as {{.State.Pid}}
         const tpl = o.format.includes('{{') ? o.format : `{{.${o.format.replace(/^\./, '')}}}`;

@@ -171,6 +171,10 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
     assert.equal(stop.stdout, 'm1\n');
     assert.match(stop.stderr, /container 'nosuch': not found/);
     assert.equal(e.inspect('m1').State.Status, 'exited');
+    // ps --filter as scripts use it: a status filter lists stopped containers without -a
+    assert.equal(e.ok('ps', '--format', '{{.Names}}', '-f', 'status=exited', '-f', 'name=^m'), 'm1\n');
+    assert.equal(e.ok('ps', '-q', '--filter', 'name=^m2$'), `${e.inspect('m2').Id.slice(0, 12)}\n`);
+    assert.notEqual(e.tsnet('ps', '-f', 'bogus=1').status, 0);
     const kill = e.tsnet('kill', 'm1', 'm2');
     assert.equal(kill.status, 1, 'm1 is not running');
     assert.equal(kill.stdout, 'm2\n');

@@ -10,7 +10,7 @@ import { removeContainer } from '../containers/rm.js';
 import { startContainer } from '../containers/start.js';
 import { killContainer, signalName, stopContainer } from '../containers/stop.js';
 import { streamLogs } from '../containers/logs.js';
-import { psRow, psTable } from '../containers/ps.js';
+import { ago, psFilter, psRow, psTable } from '../containers/ps.js';
 import { findContainer, getContainer } from '../containers/store.js';
 import { dualStackPorts, parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping, type PortRequest } from '../network/ports.js';
 import { parseNetMode } from '../network/modes.js';
@@ -27,6 +27,7 @@ const PS_HEADERS: Record<string, string> = {
   Image: 'IMAGE',
   Command: 'COMMAND',
   CreatedAt: 'CREATED AT',
+  RunningFor: 'CREATED',
   Status: 'STATUS',
   Ports: 'PORTS',
   Names: 'NAMES',
@@ -221,10 +222,23 @@ export function containerCommands(program: Command): void {
     .option('-q, --quiet', 'only ids')
     .option('--json', 'JSON array')
     .option('--format <template>', "a Go template per container, e.g. '{{.ID}} {{.Names}} {{.Status}}'")
-    .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean; format?: string }) => {
-      const cs = (await reclaimAll()).filter((c) => o.all || c.state.status === 'running');
+    .option(
+      '-f, --filter <key=value>',
+      'only the containers that match, as docker ps: id=PREFIX, name=REGEXP, status=running|exited|created…, exited=CODE, ' +
+        'network=NAME, ancestor=IMAGE (repeatable: one key any of its values, several keys all)',
+      collect,
+    )
+    .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean; format?: string; filter?: string[] }) => {
+      const filter = psFilter(o.filter);
+      const cs = (await reclaimAll()).filter((c) => (o.all || filter.all || c.state.status === 'running') && filter.match(c));
       if (o.format) {
-        const rows = cs.map((c) => ({ ...psRow(c), ID: c.config.id.slice(0, 12), Names: c.config.name, CreatedAt: c.config.created }));
+        const rows = cs.map((c) => ({
+          ...psRow(c),
+          ID: c.config.id.slice(0, 12),
+          Names: c.config.name,
+          CreatedAt: c.config.created,
+          RunningFor: ago(c.config.created),
+        }));
         for (const line of renderRows(o.format, rows, PS_HEADERS)) process.stdout.write(`${line}\n`);
       } else if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
       else if (o.quiet) process.stdout.write(cs.map((c) => `${c.config.id.slice(0, 12)}\n`).join(''));

@@ -1,6 +1,7 @@
 // `tsnet ps`: the table and the --json rows.
 import { shortId } from '../ids.js';
 import { formatPort } from '../network/ports.js';
+import { TsnetError } from '../../common/errors.js';
 import type { Container } from './model.js';
 
 /**
@@ -74,4 +75,53 @@ export function psTable(cs: Container[]): string {
     rows.push([r.ShortId, r.Image, `"${cmd}"`, ago(r.Created), r.Status, r.Ports, r.Name]);
   }
   return table(rows);
+}
+
+const STATUSES = ['created', 'restarting', 'running', 'removing', 'paused', 'exited', 'dead'];
+const FILTER_KEYS = ['id', 'name', 'status', 'exited', 'network', 'ancestor'];
+
+/**
+ * `ps --filter KEY=VALUE` as Docker reads it: values of one key are alternatives, keys must all match. `id` (a
+ * prefix of the id), `name` (a regular expression, matched against the name with and without its leading '/'),
+ * `status` (Docker's states; shows stopped containers without -a), `exited` (an exit status), `network` (a
+ * network the container is on, by name), `ancestor` (the image, by name[:tag] or id prefix).
+ */
+export function psFilter(specs: string[] = []): { all: boolean; match: (c: Container) => boolean } {
+  const by = new Map<string, string[]>();
+  for (const spec of specs) {
+    const eq = spec.indexOf('=');
+    const [key, value] = eq < 0 ? [spec, ''] : [spec.slice(0, eq), spec.slice(eq + 1)];
+    if (!FILTER_KEYS.includes(key))
+      throw new TsnetError(`--filter ${spec}`, `invalid filter '${key}'`, `filter by ${FILTER_KEYS.join(', ')}, e.g. --filter name=web`);
+    if (key === 'status' && !STATUSES.includes(value))
+      throw new TsnetError(`--filter ${spec}`, `invalid filter 'status=${value}'`, `a status is one of ${STATUSES.join(', ')}`);
+    if (key === 'exited' && !/^-?\d+$/.test(value))
+      throw new TsnetError(`--filter ${spec}`, `'${value}' is not an exit status`, 'e.g. --filter exited=0');
+    if (key === 'name')
+      try {
+        new RegExp(value);
+      } catch {
+        throw new TsnetError(`--filter ${spec}`, `'${value}' is not a regular expression`, 'e.g. --filter name=^web$');
+      }
+    by.set(key, [...(by.get(key) ?? []), value]);
+  }
+  const tests: Record<string, (c: Container, v: string) => boolean> = {
+    id: (c, v) => c.config.id.startsWith(v),
+    name: (c, v) => new RegExp(v).test(c.config.name) || new RegExp(v).test(`/${c.config.name}`),
+    status: (c, v) => c.state.status === v,
+    exited: (c, v) => c.state.status === 'exited' && c.state.exitCode === Number(v),
+    network: (c, v) => Object.keys(c.state.network?.networks ?? {}).includes(v),
+    ancestor: (c, v) => {
+      const image = c.config.image;
+      return (
+        image === v ||
+        image === `${v}:latest` ||
+        (/^(sha256:)?[0-9a-f]+$/.test(v) && c.config.imageId.startsWith(v.replace(/^sha256:/, '')))
+      );
+    },
+  };
+  return {
+    all: by.has('status'),
+    match: (c) => [...by].every(([key, values]) => values.some((v) => tests[key]!(c, v))),
+  };
 }

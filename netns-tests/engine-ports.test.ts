@@ -195,10 +195,17 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
     const tcp = Number(lines[1]!.split(':').pop());
     assert.equal(hostBind(host, tcp, { reuseAddr: true }), 98, 'the exposed port is held');
     assert.match(nftTable(host), new RegExp(`tcp dport ${tcp} `));
+    // Docker's Config.ExposedPorts: the image's (and any -p's) container ports
+    assert.equal(e.ok('inspect', '-f', '{{json .Config.ExposedPorts}}', 'pall').trim(), '{"53/udp":{},"80/tcp":{}}');
     e.ok('rm', '-f', 'pall');
-    // an image that records no exposed ports: -P publishes nothing
-    e.ok('run', '-d', '--name', 'none', '--net', net, '-P', 'img', 'sleep', '60');
-    assert.equal(e.ok('port', 'none'), '');
+    // an image that records no exposed ports: -P publishes nothing (only the -p given)
+    e.ok('run', '-d', '--name', 'none', '--net', net, '-P', '-p', '18199:8080', 'img', 'sleep', '60');
+    assert.equal(e.ok('port', 'none'), '8080/tcp -> 0.0.0.0:18199\n');
+    assert.equal(
+      e.ok('inspect', '-f', '{{json .Config.ExposedPorts}}', 'none').trim(),
+      '{"8080/tcp":{}}',
+      "a published port is exposed, as Docker's",
+    );
     e.ok('rm', '-f', 'none');
     nothingMade('after -P');
   });

@@ -3,6 +3,7 @@ import { formatNetMode, parseNetMode } from '../network/modes.js';
 import { CPU_PERIOD_US } from '../runtime/cgroups.js';
 import type { Container } from './model.js';
 import { files } from './store.js';
+import { findImage } from '../images/store.js';
 import { NetworkRegistry } from '../../ipam/networks.js';
 import { readAttachments, type AttachmentRecord } from '../../plugins/attach/registry.js';
 
@@ -123,6 +124,7 @@ export function inspectJson(c: Container): Record<string, unknown> {
       Image: cfg.image,
       WorkingDir: cfg.workdir,
       ...(cfg.mac ? { MacAddress: cfg.mac } : {}),
+      ExposedPorts: exposedPorts(cfg),
     },
     NetworkSettings: {
       SandboxKey: st.network && st.network.netnsPath !== 'host' ? st.network.netnsPath : '',
@@ -139,4 +141,16 @@ export function inspectJson(c: Container): Record<string, unknown> {
       Attachments: attachmentsOf(c, readAttachments()),
     },
   };
+}
+
+/**
+ * Docker's Config.ExposedPorts: the image's exposed ports and every published container port, as
+ * {"80/tcp": {}}; null when there are none (the image gone: the published ones only).
+ */
+function exposedPorts(cfg: Container['config']): Record<string, object> | null {
+  const keys = new Set([
+    ...(findImage(cfg.imageId)?.config.exposedPorts ?? []).map((k) => (k.includes('/') ? k : `${k}/tcp`)),
+    ...cfg.ports.map((p) => `${p.containerPort}/${p.protocol}`),
+  ]);
+  return keys.size ? Object.fromEntries([...keys].sort().map((k) => [k, {}])) : null;
 }

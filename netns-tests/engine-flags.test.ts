@@ -251,6 +251,20 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
       `10.96.0.0/24 false ${id}`,
     );
     assert.equal(JSON.parse(e.ok('network', 'inspect', '--json', net))[0].name, net);
+    // Docker's field names, as scripts give docker network inspect -f
+    const netId = JSON.parse(e.ok('network', 'inspect', net))[0].id;
+    assert.equal(
+      e.ok('network', 'inspect', '-f', '{{.Name}} {{.Id}} {{.Driver}} {{.Scope}} {{.Internal}}', net).trim(),
+      `${net} ${netId} bridge local false`,
+    );
+    const mac = e.inspect('fmt').NetworkSettings.Networks[net].MacAddress;
+    assert.deepEqual(JSON.parse(e.ok('network', 'inspect', '-f', '{{json .Containers}}', net))[id], {
+      Name: 'fmt',
+      EndpointID: '',
+      MacAddress: mac,
+      IPv4Address: `${ip}/24`,
+      IPv6Address: '',
+    });
     assert.equal(
       e.ok('port', '--format', '{{.ContainerPort}}/{{.Protocol}} {{.HostIp}}:{{.HostPort}}', 'fmt').trim(),
       '80/tcp 0.0.0.0:18240',

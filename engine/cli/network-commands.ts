@@ -155,6 +155,44 @@ async function refuseSharedBridge(name: string, bridge: string | undefined, reg:
     );
 }
 
+/** Docker's `Options` of a network: the `-o` keys its options stand for. */
+function dockerOptions(o: NetworkRecord['options']): Record<string, string> {
+  return {
+    ...(o?.bridge ? { 'com.docker.network.bridge.name': o.bridge } : {}),
+    ...(o?.icc === false ? { 'com.docker.network.bridge.enable_icc': 'false' } : {}),
+    ...(o?.ipMasq === false ? { 'com.docker.network.bridge.enable_ip_masquerade': 'false' } : {}),
+    ...(o?.mtu ? { 'com.docker.network.driver.mtu': String(o.mtu) } : {}),
+  };
+}
+
+/**
+ * Docker's `Containers` of a network: per container holding an address on it, its name, MAC and addresses
+ * (with the prefix length). An address whose owner is no engine container (a CNI or Docker caller's) is listed
+ * under its owner's id with no name.
+ */
+async function containersOn(
+  rec: NetworkRecord,
+  allocations: Record<string, { containerID: string; ifname: string }>,
+): Promise<Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }>> {
+  const { findContainer } = await import('../containers/store.js');
+  const len = (s: string | undefined) => s?.split('/')[1] ?? '';
+  const out: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }> = {};
+  for (const [addr, { containerID }] of Object.entries(allocations)) {
+    const c = /^[0-9a-f]{64}$/.test(containerID) ? findContainer(containerID) : undefined;
+    const ep = c?.state.network?.networks[rec.name];
+    const e = (out[containerID] ??= {
+      Name: c?.config.name ?? '',
+      EndpointID: '',
+      MacAddress: ep?.mac ?? '',
+      IPv4Address: '',
+      IPv6Address: '',
+    });
+    if (addr.includes(':')) e.IPv6Address = `${addr}/${len(rec.subnet6)}`;
+    else e.IPv4Address = `${addr}/${len(rec.subnet)}`;
+  }
+  return out;
+}
+
 export function networkCommands(deps: NetworkCliDeps = {}): Command {
   const out = deps.out ?? ((s: string) => process.stdout.write(s + '\n'));
   const err = deps.err ?? ((s: string) => process.stderr.write(s + '\n'));
@@ -308,9 +346,18 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             ...(rec.subnet6 ? [{ Subnet: rec.subnet6, ...(rec.gateway6 ? { Gateway: rec.gateway6 } : {}) }] : []),
           ];
           shown.push({
-            ...rec,
+            // Docker's fields first (Name, Id, Containers, Options … as `docker network inspect -f` reads them)
+            Name: rec.name,
+            Id: rec.id,
+            Created: rec.created,
+            Scope: rec.driver === 'overlay' ? 'global' : 'local',
+            Driver: rec.driver,
             EnableIPv6: !!rec.subnet6,
             IPAM: { Driver: 'default', Config: config },
+            Internal: !!rec.options?.internal,
+            Containers: await containersOn(rec, allocations),
+            Options: dockerOptions(rec.options),
+            ...rec,
             allocations,
             dns: await resolverOf(rec, reg.root),
           });

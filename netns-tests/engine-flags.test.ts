@@ -76,6 +76,7 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
       ['--add-host', 'a:10.0.0.1'],
       ['-p', '18230:80'],
       ['-P'], // the image exposes no port: refused all the same, as Docker does
+      ['--expose', '80'],
     ]) {
       const r = e.tsnet('run', '-d', '--net', 'container:x', ...bad, 'img', 'sleep', '30');
       assert.notEqual(r.status, 0, bad.join(' '));

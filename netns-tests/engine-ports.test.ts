@@ -207,6 +207,23 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
       "a published port is exposed, as Docker's",
     );
     e.ok('rm', '-f', 'none');
+    // --expose adds ports -P publishes (a range one by one; one the image exposes too, once), as Docker
+    e.ok('run', '-d', '--name', 'exp', '--net', net, '-P', '--expose', '80', '--expose', '9000-9001/udp', 'exposing:1');
+    const exp = e
+      .ok('port', 'exp')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' -> ')[0])
+      .sort();
+    assert.deepEqual(exp, ['53/udp', '80/tcp', '9000/udp', '9001/udp']);
+    assert.equal(
+      e.ok('inspect', '-f', '{{json .Config.ExposedPorts}}', 'exp').trim(),
+      '{"53/udp":{},"80/tcp":{},"9000/udp":{},"9001/udp":{}}',
+    );
+    e.ok('rm', '-f', 'exp');
+    const bad = e.tsnet('run', '-d', '--net', net, '--expose', '8080:80', 'img', 'sleep', '60');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--expose 8080:80: expected PORT/);
     nothingMade('after -P');
   });
 });

@@ -61,6 +61,7 @@ interface RunFlags {
   dnsOption?: string[];
   addHost?: string[];
   publishAll?: boolean;
+  expose?: string[];
 }
 
 async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
@@ -118,15 +119,29 @@ function exitNow(code: number): void {
  * ip6tables); an IPv6 host IP needs such a network. Other modes refuse -p later, with their own reasons.
  */
 function publishedPorts(image: string, f: RunFlags): PortRequest[] {
-  const ports = [...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image) : [])];
+  const ports = [...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image, exposeFlags(f.expose)) : [])];
   const mode = parseNetMode(f.net ?? f.network);
   if (mode.kind !== 'bridge' && mode.kind !== 'network') return ports;
   return dualStackPorts(ports, !!userNetwork(f.net ?? f.network)?.subnet6, mode.kind === 'network' ? mode.name : 'bridge');
 }
 
 /** -P: the image's exposed ports, each on a free host port (none when the image records none). */
-function exposedPorts(image: string): PortRequest[] {
-  return (getImage(image).config.exposedPorts ?? []).flatMap((p) => parsePortSpec(p));
+function exposedPorts(image: string, extra: string[]): PortRequest[] {
+  const all = [...(getImage(image).config.exposedPorts ?? []), ...extra].map((p) => (p.includes('/') ? p : `${p}/tcp`));
+  return [...new Set(all)].flatMap((p) => parsePortSpec(p));
+}
+
+/** --expose PORT[-LAST][/tcp|udp], as Docker takes it: each port as 'N/proto' (a range one by one). */
+function exposeFlags(specs: string[] = []): string[] {
+  return specs.flatMap((spec) => {
+    if (!/^\d+(-\d+)?(\/(tcp|udp))?$/.test(spec))
+      throw new TsnetError(
+        `--expose ${spec}`,
+        'expected PORT[-LAST][/tcp|udp]',
+        'write e.g. --expose 80, --expose 8000-8010 or --expose 53/udp',
+      );
+    return parsePortSpec(spec).map((p) => `${p.containerPort}/${p.protocol}`);
+  });
 }
 
 function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[]): ContainerConfig {
@@ -142,6 +157,7 @@ function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[])
     aliases: f.networkAlias,
     ports,
     publishAll: f.publishAll,
+    exposed: exposeFlags(f.expose),
     env: f.env,
     workdir: f.workdir,
     limits: parseLimits(f),
@@ -194,7 +210,8 @@ export function containerCommands(program: Command): void {
     .option('--mac-address <mac>', "eth0's MAC address, e.g. 02:42:ac:11:00:02")
     .option('--network-alias <name>', "another name for the container on its network's resolver (repeatable)", collect)
     .option('-p, --publish <[ip:][host:]ctr[/proto]>', 'publish a port or range; no host port: a free one (repeatable)', collect)
-    .option('-P, --publish-all', "publish the image's exposed ports on free host ports")
+    .option('-P, --publish-all', "publish the image's exposed ports (and --expose's) on free host ports")
+    .option('--expose <port>', 'expose a port or range, e.g. 80, 8000-8010, 53/udp: -P publishes it (repeatable)', collect)
     .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
     .option('--dns <ip>', "a nameserver for the container's /etc/resolv.conf (repeatable; replaces the default ones)", collect)
     .option('--dns-search <domain>', "a search domain for /etc/resolv.conf (repeatable; '.' for none)", collect)

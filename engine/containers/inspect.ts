@@ -144,12 +144,13 @@ export function inspectJson(c: Container): Record<string, unknown> {
 }
 
 /**
- * Docker's Config.ExposedPorts: the image's exposed ports and every published container port, as
+ * Docker's Config.ExposedPorts: the image's exposed ports, --expose's and every published container port, as
  * {"80/tcp": {}}; null when there are none (the image gone: the published ones only).
  */
 function exposedPorts(cfg: Container['config']): Record<string, object> | null {
   const keys = new Set([
     ...(findImage(cfg.imageId)?.config.exposedPorts ?? []).map((k) => (k.includes('/') ? k : `${k}/tcp`)),
+    ...(cfg.exposed ?? []),
     ...cfg.ports.map((p) => `${p.containerPort}/${p.protocol}`),
   ]);
   return keys.size ? Object.fromEntries([...keys].sort().map((k) => [k, {}])) : null;

@@ -130,6 +130,15 @@ test('container lifecycle as Docker has it', { skip: needsRoot }, async (t: Test
     e.ok('start', 'cn');
     assert.deepEqual(Object.keys(nets()), [net]);
     assert.deepEqual(eth1(), []);
+    // connected while stopped: recorded and listed (no address), connected at the next start, as Docker's
+    e.ok('stop', '-t', '1', 'cn');
+    assert.equal(e.ok('network', 'connect', '--ip', '10.93.5.41', net2, 'cn'), 'eth1\n');
+    assert.deepEqual(Object.keys(nets()).sort(), [net, net2].sort());
+    assert.equal(nets()[net2].IPAddress, '');
+    assert.match(e.ok('ps', '-a', '--format', '{{.Names}} {{.Networks}}'), new RegExp(`^cn ${net},${net2}$`, 'm'));
+    e.ok('start', 'cn');
+    assert.deepEqual(eth1(), ['10.93.5.41']);
+    e.ok('network', 'disconnect', net2, 'cn');
     // a connected network removed while the container is stopped: the start is refused, nothing runs
     e.ok('network', 'connect', net3, 'cn');
     e.ok('stop', '-t', '1', 'cn');

@@ -129,6 +129,27 @@ export class NetworkRegistry {
     return existsSync(f) ? this.readFile(f) : undefined;
   }
 
+  /**
+   * The name of the network REF names, as Docker looks a network up: its name, else its full id, else an id
+   * prefix no other network's id has (`network ls` shows 12 characters). Not found or ambiguous: a NetworkError.
+   */
+  resolve(ref: string): string {
+    if (this.get(ref)) return ref;
+    if (/^[0-9a-f]{1,64}$/.test(ref)) {
+      const all = this.list();
+      const full = all.find((n) => n.id === ref);
+      if (full) return full.name;
+      const matches = all.filter((n) => n.id.startsWith(ref));
+      if (matches.length === 1) return matches[0]!.name;
+      if (matches.length > 1)
+        throw new NetworkError(
+          'invalid',
+          `network id prefix "${ref}" is ambiguous: it starts the ids of ${matches.map((n) => n.name).join(', ')}; give more of the id, or the name`,
+        );
+    }
+    return this.require(ref).name;
+  }
+
   /** The network, or a NetworkError naming the known ones. */
   require(name: string): NetworkRecord {
     const n = this.get(name);

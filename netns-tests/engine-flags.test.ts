@@ -1,6 +1,6 @@
 // docker run's resolver and hosts flags as the container sees them (--dns, --dns-search, --dns-option,
 // --add-host), and --net container:X as Docker has it: the joiner shares X's hostname and /etc files, and what
-// would change them (--hostname, --dns, --add-host, -p, --ip) is refused with nothing made. The engine runs
+// would change them (--hostname, --dns, --add-host, -p, -P, --ip) is refused with nothing made. The engine runs
 // in a namespace that plays the host (entered with nsenter).
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -75,6 +75,8 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
       ['--dns', '192.0.2.1'],
       ['--add-host', 'a:10.0.0.1'],
       ['-p', '18230:80'],
+      ['-P'], // the image exposes no port: refused all the same, as Docker does
+      ['--expose', '80'],
     ]) {
       const r = e.tsnet('run', '-d', '--net', 'container:x', ...bad, 'img', 'sleep', '30');
       assert.notEqual(r.status, 0, bad.join(' '));
@@ -194,6 +196,29 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
     assert.doesNotMatch(rules, /ip saddr 10\.94\.0\.\d+ .*masquerade/, 'enable_ip_masquerade=false: no masquerade');
     assert.match(rules, /ip saddr 10\.94\.1\.\d+ .*masquerade/, 'masquerade by default');
     e.ok('rm', '-f', a, b);
+    // a bridge another network has is refused, whichever way it is named, as Docker refuses it, and nothing is
+    // recorded; the default network's tsnet0 counts even before its first use
+    const before = e.ok('network', 'ls', '--format', '{{.Name}} {{.Subnet}}');
+    const addrs = () =>
+      ipj(host, 'addr', 'show', 'dev', br)[0]
+        .addr_info.filter((a: any) => a.family === 'inet')
+        .map((a: any) => `${a.local}/${a.prefixlen}`);
+    const brAddrs = addrs();
+    const dup = `td${w.id}`;
+    w.defer(() => void e.tsnet('network', 'rm', '-f', dup));
+    for (const opt of [
+      ['-o', `com.docker.network.bridge.name=${br}`],
+      ['-o', `bridge=${br}b`],
+      ['--bridge', br],
+      ['-o', 'bridge=tsnet0'],
+    ]) {
+      const r = e.tsnet('network', 'create', dup, ...opt);
+      assert.notEqual(r.status, 0, opt.join(' '));
+      assert.match(r.stderr, /networks have the same bridge name/, opt.join(' '));
+    }
+    assert.equal(e.ok('network', 'ls', '--format', '{{.Name}} {{.Subnet}}'), before, 'no network recorded');
+    assert.deepEqual(addrs(), brAddrs, "the other network's bridge keeps its gateway, and has no other address");
+    assert.deepEqual(brAddrs, ['10.94.0.1/24']);
   });
   await t.test('--format and --json on ps, inspect, network ls, network inspect and port', () => {
     const id = e.ok('run', '-d', '--name', 'fmt', '--net', net, '-p', '18240:80', 'img', 'sleep', '120').trim();
@@ -227,6 +252,20 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
       `10.96.0.0/24 false ${id}`,
     );
     assert.equal(JSON.parse(e.ok('network', 'inspect', '--json', net))[0].name, net);
+    // Docker's field names, as scripts give docker network inspect -f
+    const netId = JSON.parse(e.ok('network', 'inspect', net))[0].id;
+    assert.equal(
+      e.ok('network', 'inspect', '-f', '{{.Name}} {{.Id}} {{.Driver}} {{.Scope}} {{.Internal}}', net).trim(),
+      `${net} ${netId} bridge local false`,
+    );
+    const mac = e.inspect('fmt').NetworkSettings.Networks[net].MacAddress;
+    assert.deepEqual(JSON.parse(e.ok('network', 'inspect', '-f', '{{json .Containers}}', net))[id], {
+      Name: 'fmt',
+      EndpointID: '',
+      MacAddress: mac,
+      IPv4Address: `${ip}/24`,
+      IPv6Address: '',
+    });
     assert.equal(
       e.ok('port', '--format', '{{.ContainerPort}}/{{.Protocol}} {{.HostIp}}:{{.HostPort}}', 'fmt').trim(),
       '80/tcp 0.0.0.0:18240',

@@ -4,7 +4,7 @@
 // [::]:P:C` on IPv6 alone, and the IPv6 port is held as the IPv4 one is. Refusals leave nothing behind. The
 // engine runs in a namespace that plays the host; a second namespace plays a client on the host's link.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { ipj, needsRoot } from './harness.js';
 import { bridgeNetwork, engineHost, hostBind, httpBody, HTTPD, nftTable } from './engine-host.js';
@@ -83,7 +83,7 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
     assert.equal(JSON.parse(e.ok('network', 'inspect', net))[0].allocations['fd5e:10::2'].containerID, id);
   });
 
-  await t.test('-p answers on the host IPv4 and IPv6 addresses, -p [::]:P:C on IPv6 only; the ports are held', () => {
+  await t.test('-p answers on the host IPv4 and IPv6 addresses, -p [::]:P:C on IPv6 only; the ports are held', async () => {
     assert.deepEqual(e.ok('port', 'web').trim().split('\n'), ['80/tcp -> 0.0.0.0:18300', '80/tcp -> :::18300', '80/tcp -> :::18301']);
     let body = '';
     for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = httpBody(client, '[fd5e:1::1]', 18300);
@@ -121,6 +121,30 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
     for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = httpBody(client, '[fd5e:1::1]', Number(p4));
     assert.equal(body, 'random');
     e.ok('rm', '-f', 'rnd');
+    // a host range for one container port: the first port of it free on both families (18310 is taken on IPv6 only)
+    const v6only = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        host,
+        'python3',
+        '-c',
+        'import socket,time\ns=socket.socket(socket.AF_INET6)\ns.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\ns.bind(("::",18310))\ns.listen()\nprint("up",flush=True)\ntime.sleep(60)',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        v6only.stdout.once('data', () => resolve());
+        v6only.once('exit', () => reject(new Error('the IPv6 listener did not start')));
+      });
+      e.ok('run', '-d', '--name', 'rng', '--net', net, '-p', '18310-18312:80', 'img', 'sleep', '120');
+      assert.deepEqual(e.ok('port', 'rng').trim().split('\n'), ['80/tcp -> 0.0.0.0:18311', '80/tcp -> :::18311']);
+    } finally {
+      v6only.kill('SIGKILL');
+    }
+    e.ok('rm', '-f', 'rng');
   });
 
   await t.test('--ip6 pins the IPv6 address; --ip6 and IPv6 host IPs are refused where there is no IPv6, leaving nothing', () => {

@@ -100,6 +100,60 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
     nothingMade('after rm -f of the random-port container');
   });
 
+  await t.test('a host range for one container port takes its first free port, as Docker; a range with none free is refused', async () => {
+    // 18195 published by a container, 18196 held by a host process: the range 18195-18198 gives 18197
+    e.ok('run', '-d', '--name', 'ra', '--net', net, '-p', '18195:80', 'img', 'sleep', '300');
+    const listener = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        host,
+        'python3',
+        '-c',
+        'import socket,sys,time\ns=socket.socket()\ns.bind(("0.0.0.0",18196))\ns.listen()\nprint("up",flush=True)\ntime.sleep(60)',
+      ],
+      { stdio: ['ignore', 'pipe', 'ignore'] },
+    );
+    try {
+      await new Promise<void>((resolve, reject) => {
+        listener.stdout.once('data', () => resolve());
+        listener.once('exit', () => reject(new Error('the host listener did not start')));
+      });
+      e.ok(
+        'run',
+        '-d',
+        '--name',
+        'rb',
+        '--net',
+        net,
+        '-p',
+        '18195-18198:80',
+        '-p',
+        '18195-18196:53/udp',
+        'img',
+        'sh',
+        '-c',
+        HTTPD('ranged'),
+      );
+      assert.deepEqual(e.ok('port', 'rb').trim().split('\n'), ['80/tcp -> 0.0.0.0:18197', '53/udp -> 0.0.0.0:18195']);
+      assert.equal(hostBind(host, 18197), 98, 'the port taken from the range is held');
+      let body = '';
+      for (let i = 0; i < 50 && !body; i++, spawnSync('sleep', ['0.1'])) body = httpBody(host, '127.0.0.1', 18197);
+      assert.equal(body, 'ranged');
+      // none free in 18195-18196: refused, nothing made for it
+      const r = e.tsnet('run', '-d', '--name', 'rc', '--net', net, '-p', '18195-18196:80', 'img', 'sleep', '30');
+      assert.notEqual(r.status, 0, r.stdout);
+      assert.match(r.stderr, /no host port from 18195 to 18196 is free/);
+      assert.equal(e.ids().length, 2, 'no record for the refused container');
+      assert.equal(veths().length, 2);
+    } finally {
+      listener.kill('SIGKILL');
+    }
+    e.ok('rm', '-f', 'ra', 'rb');
+    nothingMade('after rm -f of the range containers');
+  });
+
   await t.test('hairpin: a container reaches its own published port, and so do others, through host addresses', () => {
     spawnSync('ip', ['-n', host, 'addr', 'add', '192.0.2.10/24', 'dev', 'lo']); // an address of the "host"
     e.ok('run', '-d', '--name', 'hp', '--net', net, '-p', '18195:80', 'img', 'sh', '-c', HTTPD('hairpin'));
@@ -141,11 +195,35 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
     const tcp = Number(lines[1]!.split(':').pop());
     assert.equal(hostBind(host, tcp, { reuseAddr: true }), 98, 'the exposed port is held');
     assert.match(nftTable(host), new RegExp(`tcp dport ${tcp} `));
+    // Docker's Config.ExposedPorts: the image's (and any -p's) container ports
+    assert.equal(e.ok('inspect', '-f', '{{json .Config.ExposedPorts}}', 'pall').trim(), '{"53/udp":{},"80/tcp":{}}');
     e.ok('rm', '-f', 'pall');
-    // an image that records no exposed ports: -P publishes nothing
-    e.ok('run', '-d', '--name', 'none', '--net', net, '-P', 'img', 'sleep', '60');
-    assert.equal(e.ok('port', 'none'), '');
+    // an image that records no exposed ports: -P publishes nothing (only the -p given)
+    e.ok('run', '-d', '--name', 'none', '--net', net, '-P', '-p', '18199:8080', 'img', 'sleep', '60');
+    assert.equal(e.ok('port', 'none'), '8080/tcp -> 0.0.0.0:18199\n');
+    assert.equal(
+      e.ok('inspect', '-f', '{{json .Config.ExposedPorts}}', 'none').trim(),
+      '{"8080/tcp":{}}',
+      "a published port is exposed, as Docker's",
+    );
     e.ok('rm', '-f', 'none');
+    // --expose adds ports -P publishes (a range one by one; one the image exposes too, once), as Docker
+    e.ok('run', '-d', '--name', 'exp', '--net', net, '-P', '--expose', '80', '--expose', '9000-9001/udp', 'exposing:1');
+    const exp = e
+      .ok('port', 'exp')
+      .trim()
+      .split('\n')
+      .map((l) => l.split(' -> ')[0])
+      .sort();
+    assert.deepEqual(exp, ['53/udp', '80/tcp', '9000/udp', '9001/udp']);
+    assert.equal(
+      e.ok('inspect', '-f', '{{json .Config.ExposedPorts}}', 'exp').trim(),
+      '{"53/udp":{},"80/tcp":{},"9000/udp":{},"9001/udp":{}}',
+    );
+    e.ok('rm', '-f', 'exp');
+    const bad = e.tsnet('run', '-d', '--net', net, '--expose', '8080:80', 'img', 'sleep', '60');
+    assert.notEqual(bad.status, 0);
+    assert.match(bad.stderr, /--expose 8080:80: expected PORT/);
     nothingMade('after -P');
   });
 });

@@ -9,9 +9,9 @@ import { removeContainer } from '../containers/rm.js';
 import { startContainer } from '../containers/start.js';
 import { killContainer, signalName, stopContainer } from '../containers/stop.js';
 import { streamLogs } from '../containers/logs.js';
-import { psRow, psTable } from '../containers/ps.js';
-import { getContainer } from '../containers/store.js';
-import { dualStackPorts, parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping } from '../network/ports.js';
+import { ago, psFilter, psRow, psTable } from '../containers/ps.js';
+import { findContainer, getContainer } from '../containers/store.js';
+import { dualStackPorts, parsePortSpec, releaseHeldPorts, reservePorts, type PortMapping, type PortRequest } from '../network/ports.js';
 import { parseNetMode } from '../network/modes.js';
 import { getImage } from '../images/store.js';
 import type { ContainerConfig } from '../containers/model.js';
@@ -26,6 +26,7 @@ const PS_HEADERS: Record<string, string> = {
   Image: 'IMAGE',
   Command: 'COMMAND',
   CreatedAt: 'CREATED AT',
+  RunningFor: 'CREATED',
   Status: 'STATUS',
   Ports: 'PORTS',
   Names: 'NAMES',
@@ -59,6 +60,7 @@ interface RunFlags {
   dnsOption?: string[];
   addHost?: string[];
   publishAll?: boolean;
+  expose?: string[];
 }
 
 async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
@@ -112,16 +114,30 @@ function exitNow(code: number): void {
  * -p and -P: on a dual-stack network each port without a host IP is published on IPv6 too (as Docker with
  * ip6tables); an IPv6 host IP needs such a network. Other modes refuse -p later, with their own reasons.
  */
-function publishedPorts(image: string, f: RunFlags): PortMapping[] {
-  const ports = [...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image) : [])];
+function publishedPorts(image: string, f: RunFlags): PortRequest[] {
+  const ports = [...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image, exposeFlags(f.expose)) : [])];
   const mode = parseNetMode(f.net ?? f.network);
   if (mode.kind !== 'bridge' && mode.kind !== 'network') return ports;
   return dualStackPorts(ports, !!userNetwork(f.net ?? f.network)?.subnet6, mode.kind === 'network' ? mode.name : 'bridge');
 }
 
 /** -P: the image's exposed ports, each on a free host port (none when the image records none). */
-function exposedPorts(image: string): PortMapping[] {
-  return (getImage(image).config.exposedPorts ?? []).flatMap((p) => parsePortSpec(p));
+function exposedPorts(image: string, extra: string[]): PortRequest[] {
+  const all = [...(getImage(image).config.exposedPorts ?? []), ...extra].map((p) => (p.includes('/') ? p : `${p}/tcp`));
+  return [...new Set(all)].flatMap((p) => parsePortSpec(p));
+}
+
+/** --expose PORT[-LAST][/tcp|udp], as Docker takes it: each port as 'N/proto' (a range one by one). */
+function exposeFlags(specs: string[] = []): string[] {
+  return specs.flatMap((spec) => {
+    if (!/^\d+(-\d+)?(\/(tcp|udp))?$/.test(spec))
+      throw new TsnetError(
+        `--expose ${spec}`,
+        'expected PORT[-LAST][/tcp|udp]',
+        'write e.g. --expose 80, --expose 8000-8010 or --expose 53/udp',
+      );
+    return parsePortSpec(spec).map((p) => `${p.containerPort}/${p.protocol}`);
+  });
 }
 
 function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[]): ContainerConfig {
@@ -136,6 +152,8 @@ function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[])
     mac: f.macAddress,
     aliases: f.networkAlias,
     ports,
+    publishAll: f.publishAll,
+    exposed: exposeFlags(f.expose),
     env: f.env,
     workdir: f.workdir,
     limits: parseLimits(f),
@@ -149,9 +167,18 @@ function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[])
   });
 }
 
-/** As docker: every container named is tried and printed when done; each failure is reported, and the exit status is 1. */
-async function eachRef(refs: string[], fn: (ref: string) => Promise<unknown>): Promise<void> {
+/**
+ * As docker: every container named is tried and printed when done; each failure is reported, and the exit status
+ * is 1. `missingOk` (rm -f, as Docker 20.10's): a container that does not exist is reported but fails nothing.
+ */
+async function eachRef(refs: string[], fn: (ref: string) => Promise<unknown>, opts: { missingOk?: boolean } = {}): Promise<void> {
   for (const r of refs) {
+    if (opts.missingOk && !findContainer(r)) {
+      process.stderr.write(
+        `${formatError(new TsnetError(`container '${r}'`, 'not found', "nothing to remove; list containers with 'tsnet ps -a'"))}\n`,
+      );
+      continue;
+    }
     try {
       await fn(r);
       process.stdout.write(`${r}\n`);
@@ -179,7 +206,8 @@ export function containerCommands(program: Command): void {
     .option('--mac-address <mac>', "eth0's MAC address, e.g. 02:42:ac:11:00:02")
     .option('--network-alias <name>', "another name for the container on its network's resolver (repeatable)", collect)
     .option('-p, --publish <[ip:][host:]ctr[/proto]>', 'publish a port or range; no host port: a free one (repeatable)', collect)
-    .option('-P, --publish-all', "publish the image's exposed ports on free host ports")
+    .option('-P, --publish-all', "publish the image's exposed ports (and --expose's) on free host ports")
+    .option('--expose <port>', 'expose a port or range, e.g. 80, 8000-8010, 53/udp: -P publishes it (repeatable)', collect)
     .option('-e, --env <K=V>', 'set an environment variable (repeatable)', collect)
     .option('--dns <ip>', "a nameserver for the container's /etc/resolv.conf (repeatable; replaces the default ones)", collect)
     .option('--dns-search <domain>', "a search domain for /etc/resolv.conf (repeatable; '.' for none)", collect)
@@ -207,10 +235,23 @@ export function containerCommands(program: Command): void {
     .option('-q, --quiet', 'only ids')
     .option('--json', 'JSON array')
     .option('--format <template>', "a Go template per container, e.g. '{{.ID}} {{.Names}} {{.Status}}'")
-    .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean; format?: string }) => {
-      const cs = (await reclaimAll()).filter((c) => o.all || c.state.status === 'running');
+    .option(
+      '-f, --filter <key=value>',
+      'only the containers that match, as docker ps: id=PREFIX, name=REGEXP, status=running|exited|created…, exited=CODE, ' +
+        'network=NAME, ancestor=IMAGE (repeatable: one key any of its values, several keys all)',
+      collect,
+    )
+    .action(async (o: { all?: boolean; quiet?: boolean; json?: boolean; format?: string; filter?: string[] }) => {
+      const filter = psFilter(o.filter);
+      const cs = (await reclaimAll()).filter((c) => (o.all || filter.all || c.state.status === 'running') && filter.match(c));
       if (o.format) {
-        const rows = cs.map((c) => ({ ...psRow(c), ID: c.config.id.slice(0, 12), Names: c.config.name, CreatedAt: c.config.created }));
+        const rows = cs.map((c) => ({
+          ...psRow(c),
+          ID: c.config.id.slice(0, 12),
+          Names: c.config.name,
+          CreatedAt: c.config.created,
+          RunningFor: ago(c.config.created),
+        }));
         for (const line of renderRows(o.format, rows, PS_HEADERS)) process.stdout.write(`${line}\n`);
       } else if (o.json) process.stdout.write(`${JSON.stringify(cs.map(psRow), null, 2)}\n`);
       else if (o.quiet) process.stdout.write(cs.map((c) => `${c.config.id.slice(0, 12)}\n`).join(''));
@@ -224,10 +265,7 @@ export function containerCommands(program: Command): void {
     .option('-t, --time <secs>', 'seconds to wait before SIGKILL', '10')
     .action(async (refs: string[], o: { time?: string }) => {
       const t = parseTimeout(o.time);
-      for (const r of refs) {
-        await stopContainer(r, t);
-        process.stdout.write(`${r}\n`);
-      }
+      await eachRef(refs, (r) => stopContainer(r, t));
     });
 
   program
@@ -253,19 +291,16 @@ export function containerCommands(program: Command): void {
     .option('-s, --signal <sig>', 'signal name or number', 'KILL')
     .action(async (refs: string[], o: { signal: string }) => {
       const sig = signalName(o.signal);
-      for (const r of refs) {
-        await killContainer(r, sig);
-        process.stdout.write(`${r}\n`);
-      }
+      await eachRef(refs, (r) => killContainer(r, sig));
     });
 
   program
     .command('rm')
     .description('remove containers (their netns, cgroup, mounts and files)')
     .argument('<container...>')
-    .option('-f, --force', 'kill running containers first')
+    .option('-f, --force', 'kill running containers first; a container that does not exist is reported, not an error')
     .action(async (refs: string[], o: { force?: boolean }) => {
-      await eachRef(refs, (r) => removeContainer(r, { force: o.force }));
+      await eachRef(refs, (r) => removeContainer(r, { force: o.force }), { missingOk: o.force });
     });
 
   program
@@ -297,10 +332,19 @@ export function containerCommands(program: Command): void {
     )
     .option('--json', 'a JSON array (the default output)')
     .action(async (refs: string[], o: { format?: string; json?: boolean }) => {
-      const cs = refs.map((r) => getContainer(r));
+      if (o.format && o.json) throw new TsnetError('inspect', '--format and --json are two outputs', 'give one of them');
+      // as docker inspect: the containers found are shown, each one not found reported, and the exit status is 1
+      const cs = [];
+      for (const r of refs) {
+        try {
+          cs.push(getContainer(r));
+        } catch (e) {
+          process.stderr.write(`${formatError(e)}\n`);
+          process.exitCode = 1;
+        }
+      }
       for (const c of cs) await reclaim(c);
       const docs = cs.map((c) => inspectJson(getContainer(c.config.id)));
-      if (o.format && o.json) throw new TsnetError('inspect', '--format and --json are two outputs', 'give one of them');
       if (o.format) {
         // a bare path (State.Pid) is read as {{.State.Pid}}
         const tpl = o.format.includes('{{') ? o.format : `{{.${o.format.replace(/^\./, '')}}}`;
@@ -322,7 +366,11 @@ export function containerCommands(program: Command): void {
         (p) => which === undefined || (String(p.containerPort) === num && p.protocol === proto),
       );
       if (which !== undefined && !ports.length)
-        throw new TsnetError(`container ${c.config.name}`, `no public port '${which}' published`, `see 'tsnet port ${c.config.name}'`);
+        throw new TsnetError(
+          `container ${c.config.name}`,
+          `no public port '${num}/${proto}' published`,
+          `see 'tsnet port ${c.config.name}'`,
+        );
       const rows = ports.map((p) => ({
         ContainerPort: p.containerPort,
         Protocol: p.protocol,

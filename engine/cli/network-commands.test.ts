@@ -8,7 +8,7 @@ import { networkCommands } from './network-commands.js';
 import { conflistFor } from '../network/conflists.js';
 import { needsEtcd, startEtcd } from '../../ipam/cluster/testing/etcd.js';
 import { hasOpenssl, makeCerts } from '../../ipam/cluster/testing/certs.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { args, noAddon, withRoot } from '../../plugins/shared/fixtures/ipam-calls.js';
@@ -228,4 +228,42 @@ test(
       rmSync(cacheDir, { recursive: true, force: true });
     }
   },
+);
+
+test('networks by id, as Docker: ls -q prints ids; inspect and rm take an id or a prefix no other id has', { skip: noAddon }, () =>
+  withRoot(async (root) => {
+    const lines: string[] = [];
+    const errs: string[] = [];
+    const cli = (argv: string[]) =>
+      networkCommands({ root, out: (s) => lines.push(s), err: (s) => errs.push(s) })
+        .exitOverride()
+        .parseAsync(argv, { from: 'user' });
+    const reg = new NetworkRegistry(root);
+    await cli(['create', 'one', '--subnet', '10.71.0.0/24']);
+    await cli(['create', 'two', '--subnet', '10.71.1.0/24']);
+    const id = (name: string) => reg.require(name).id;
+    lines.length = 0;
+    await cli(['ls', '-q']);
+    assert.deepEqual(lines, [id('one').slice(0, 12), id('two').slice(0, 12)], 'the ids as network ls shows them');
+    lines.length = 0;
+    await cli(['inspect', '--format', '{{.name}}', id('one').slice(0, 12), id('two')]);
+    assert.deepEqual(lines, ['one', 'two']);
+    const one = id('one');
+    // an id prefix two networks share is refused, naming both (a third record given an id that shares one's first 12)
+    await cli(['create', 'three', '--subnet', '10.71.2.0/24']);
+    const f3 = join(reg.dir, 'three.json');
+    writeFileSync(f3, JSON.stringify({ ...JSON.parse(readFileSync(f3, 'utf8')), id: `${one.slice(0, 12)}${'0'.repeat(52)}` }));
+    await cli(['rm', one.slice(0, 12)]);
+    assert.match(errs.pop()!, /id prefix "[0-9a-f]{12}" is ambiguous: it starts the ids of (one, three|three, one)/);
+    process.exitCode = 0;
+    await cli(['rm', 'three']);
+    lines.length = 0;
+    await cli(['rm', one.slice(0, 12), 'two']);
+    assert.deepEqual(lines, [one.slice(0, 12), 'two'], 'each printed as given, as docker network rm');
+    assert.deepEqual(reg.list(), [], 'both removed');
+    await cli(['rm', one.slice(0, 12)]);
+    assert.match(errs.pop()!, /not found/);
+    process.exitCode = 0;
+    assert.deepEqual(errs, []);
+  }),
 );

@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { NetworkRegistry, type HostUsage, type NetworkRecord } from '../../ipam/networks.js';
 import { collect, parseDriverOpts } from './options.js';
 import { TsnetError } from '../../common/errors.js';
+import { DEFAULT_BRIDGE, DEFAULT_NETWORK } from '../../common/paths.js';
 
 export interface NetworkCliDeps {
   /** Host routes and addresses, for --subnet auto. Without it only other tsnet networks are avoided. */
@@ -134,6 +135,64 @@ function intIn(min: number, max: number, what: string): (v: string) => number {
   };
 }
 
+/**
+ * A bridge another network of this engine has (the default network's `tsnet0` included) is refused, as Docker
+ * refuses it ("networks have same bridge name"): two subnets, their rules and their removal on one bridge would
+ * be tangled. A bridge of the user's, no network's, is fine.
+ */
+async function refuseSharedBridge(name: string, bridge: string | undefined, reg: NetworkRegistry): Promise<void> {
+  if (bridge === undefined) return;
+  const { bridgeNameOf } = await import('../network/owners.js');
+  const other =
+    bridge === DEFAULT_BRIDGE
+      ? DEFAULT_NETWORK
+      : reg.list().find((n) => n.driver === 'bridge' && n.name !== name && bridgeNameOf(n) === bridge)?.name;
+  if (other !== undefined)
+    throw new TsnetError(
+      `network ${name}`,
+      `bridge ${bridge} is network ${other}'s (networks have the same bridge name)`,
+      `give another name with -o com.docker.network.bridge.name=NAME, or leave it out for br-<id>`,
+    );
+}
+
+/** Docker's `Options` of a network: the `-o` keys its options stand for. */
+function dockerOptions(o: NetworkRecord['options']): Record<string, string> {
+  return {
+    ...(o?.bridge ? { 'com.docker.network.bridge.name': o.bridge } : {}),
+    ...(o?.icc === false ? { 'com.docker.network.bridge.enable_icc': 'false' } : {}),
+    ...(o?.ipMasq === false ? { 'com.docker.network.bridge.enable_ip_masquerade': 'false' } : {}),
+    ...(o?.mtu ? { 'com.docker.network.driver.mtu': String(o.mtu) } : {}),
+  };
+}
+
+/**
+ * Docker's `Containers` of a network: per container holding an address on it, its name, MAC and addresses
+ * (with the prefix length). An address whose owner is no engine container (a CNI or Docker caller's) is listed
+ * under its owner's id with no name.
+ */
+async function containersOn(
+  rec: NetworkRecord,
+  allocations: Record<string, { containerID: string; ifname: string }>,
+): Promise<Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }>> {
+  const { findContainer } = await import('../containers/store.js');
+  const len = (s: string | undefined) => s?.split('/')[1] ?? '';
+  const out: Record<string, { Name: string; EndpointID: string; MacAddress: string; IPv4Address: string; IPv6Address: string }> = {};
+  for (const [addr, { containerID }] of Object.entries(allocations)) {
+    const c = /^[0-9a-f]{64}$/.test(containerID) ? findContainer(containerID) : undefined;
+    const ep = c?.state.network?.networks[rec.name];
+    const e = (out[containerID] ??= {
+      Name: c?.config.name ?? '',
+      EndpointID: '',
+      MacAddress: ep?.mac ?? '',
+      IPv4Address: '',
+      IPv6Address: '',
+    });
+    if (addr.includes(':')) e.IPv6Address = `${addr}/${len(rec.subnet6)}`;
+    else e.IPv4Address = `${addr}/${len(rec.subnet)}`;
+  }
+  return out;
+}
+
 export function networkCommands(deps: NetworkCliDeps = {}): Command {
   const out = deps.out ?? ((s: string) => process.stdout.write(s + '\n'));
   const err = deps.err ?? ((s: string) => process.stderr.write(s + '\n'));
@@ -193,6 +252,8 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         if (o.bridge !== undefined && !/^[^/:\s]{1,15}$/.test(o.bridge))
           throw new Error(`--bridge ${JSON.stringify(o.bridge)}: an interface name has 1-15 characters without '/', ':' or spaces`);
         const fam = await byFamily(o.subnet, o.gateway, !!o.ipv6);
+        const driverOpts = parseDriverOpts(o.opt);
+        await refuseSharedBridge(name, o.bridge ?? driverOpts.bridge, registry());
         const rec = await registry().create({
           name,
           subnet: fam.subnet ?? 'auto',
@@ -200,7 +261,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
           ...(fam.gateway6 ? { gateway6: fam.gateway6 } : {}),
           driver: o.driver,
           options: {
-            ...parseDriverOpts(o.opt),
+            ...driverOpts,
             ...(o.bridge ? { bridge: o.bridge } : {}),
             ...(o.masquerade === false ? { ipMasq: false } : {}),
             ...(o.mtu ? { mtu: o.mtu } : {}),
@@ -220,7 +281,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
     .command('ls')
     .alias('list')
     .description('list networks')
-    .option('-q, --quiet', 'only show network names')
+    .option('-q, --quiet', "only show network ids (as Docker; 'network rm' and 'inspect' take them)")
     .option('--format <template>', "a Go template per network, e.g. '{{.ID}} {{.Name}} {{.Driver}} {{.Scope}} {{.Subnet}}'")
     .option('--json', 'JSON array')
     .action(
@@ -228,7 +289,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         const reg = registry();
         const nets = reg.list();
         if (o.quiet) {
-          for (const n of nets) out(n.name);
+          for (const n of nets) out(n.id.slice(0, 12));
           return;
         }
         // an overlay's addresses are in the cluster store: this host's share of them
@@ -262,7 +323,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
   cmd
     .command('inspect')
     .description('show networks as JSON, with their allocations and their resolver')
-    .argument('<name...>', 'network names')
+    .argument('<network...>', 'network names or ids (an id prefix no other id has will do)')
     .option('-f, --format <template>', "a Go template per network, e.g. '{{range .IPAM.Config}}{{.Subnet}} {{end}}'")
     .option('--json', 'a JSON array (the default output)')
     .action(
@@ -270,7 +331,8 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         if (o.format && o.json) throw new TsnetError('network inspect', '--format and --json are two outputs', 'give one of them');
         const reg = registry();
         const shown: (NetworkRecord & Record<string, unknown>)[] = [];
-        for (const name of names) {
+        for (const ref of names) {
+          const name = reg.resolve(ref);
           const rec = reg.require(name);
           const allocations: Record<string, { containerID: string; ifname: string }> = {};
           for (const r of (await reg.store(name).read()).all()) {
@@ -284,9 +346,18 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             ...(rec.subnet6 ? [{ Subnet: rec.subnet6, ...(rec.gateway6 ? { Gateway: rec.gateway6 } : {}) }] : []),
           ];
           shown.push({
-            ...rec,
+            // Docker's fields first (Name, Id, Containers, Options … as `docker network inspect -f` reads them)
+            Name: rec.name,
+            Id: rec.id,
+            Created: rec.created,
+            Scope: rec.driver === 'overlay' ? 'global' : 'local',
+            Driver: rec.driver,
             EnableIPv6: !!rec.subnet6,
             IPAM: { Driver: 'default', Config: config },
+            Internal: !!rec.options?.internal,
+            Containers: await containersOn(rec, allocations),
+            Options: dockerOptions(rec.options),
+            ...rec,
             allocations,
             dns: await resolverOf(rec, reg.root),
           });
@@ -304,14 +375,15 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
         '(its blocks go back to the store, its bridge and vxlan device go), and the last host to leave removes it ' +
         'from the cluster store; while other hosts use it, it stays there for them',
     )
-    .argument('<name...>', 'network names')
+    .argument('<network...>', 'network names or ids (an id prefix no other id has will do)')
     .option('-f, --force', 'remove even if addresses are allocated (drops the allocations; overlay: this host leaves, other hosts keep it)')
     .action(
       guard(async (names: string[], o: { force?: boolean }) => {
         const reg = registry();
         let failed = false;
-        for (const name of names) {
+        for (const ref of names) {
           try {
+            const name = reg.resolve(ref);
             const overlay = reg.get(name);
             // an overlay network: this host leaves the store first (refused while its containers hold addresses)
             const notes = overlay?.driver === 'overlay' ? await (await import('../network/overlay.js')).leaveOverlay(overlay, o) : [];
@@ -322,7 +394,7 @@ export function networkCommands(deps: NetworkCliDeps = {}): Command {
             } catch (e) {
               throw new Error(`network ${name} removed, but tidying up after it failed: ${(e as Error).message}`, { cause: e });
             }
-            out(name);
+            out(ref); // as docker network rm: what was given
             for (const n of notes) err(n);
             if (note) err(`Warning: network ${name} removed; ${note}`);
           } catch (e) {

@@ -1,7 +1,7 @@
 // Option parsers shared by the CLI commands (pure, unit-tested).
 import { TsnetError } from '../../common/errors.js';
 import type { NetworkOptions } from '../../ipam/networks.js';
-import { parsePortSpec, type PortMapping } from '../network/ports.js';
+import { parsePortSpec, type PortRequest } from '../network/ports.js';
 import { type Limits, parseSize } from '../runtime/cgroups.js';
 import type { SecurityOptions } from '../runtime/security.js';
 
@@ -37,7 +37,7 @@ export function securityOptions(o: {
   return { privileged: !!o.privileged, capAdd: split(o.capAdd), capDrop: split(o.capDrop), securityOpt: o.securityOpt ?? [] };
 }
 
-export function parsePorts(specs: string[] = []): PortMapping[] {
+export function parsePorts(specs: string[] = []): PortRequest[] {
   return specs.flatMap(parsePortSpec);
 }
 

@@ -1,9 +1,13 @@
 // `tsnet network connect|disconnect`: another network on a running container, on its own interface (eth1,
 // eth2, …), through the same CNI path as the container's first network; recorded in its state so `inspect`
-// shows it and stop/rm detach it.
+// shows it, stop/rm detach it and start/restart connect it again. A stopped container's connect is recorded and
+// done at its next start, as Docker's.
 import { Netns } from '../../native/netns.js';
 import { TsnetError } from '../../common/errors.js';
-import { networkMode } from '../network/modes.js';
+import { networkMode, parseNetMode } from '../network/modes.js';
+import type { Attachment } from '../network/driver.js';
+import { NetworkRegistry } from '../../ipam/networks.js';
+import type { Container } from './model.js';
 import { getContainer, updateState } from './store.js';
 
 async function nextIfname(netnsPath: string): Promise<string> {
@@ -24,8 +28,9 @@ export async function connectNetwork(
 ): Promise<string> {
   const c = getContainer(ref);
   const att = c.state.network;
+  if (c.state.status === 'exited' && att) return connectStopped(c, att, network, opts);
   if (c.state.status !== 'running' || !att)
-    throw new TsnetError(`container ${c.config.name}`, `is ${c.state.status}`, 'connect networks to a running container');
+    throw new TsnetError(`container ${c.config.name}`, `is ${c.state.status}`, 'connect networks to a running or stopped container');
   if (!att.ownsNetns || att.netnsPath === 'host')
     throw new TsnetError(
       `container ${c.config.name}`,
@@ -55,12 +60,66 @@ export async function connectNetwork(
   try {
     const fresh = getContainer(c.config.id).state.network ?? att;
     updateState(c.config.id, {
-      network: { ...fresh, networks: { ...fresh.networks, ...r.networks }, connected: [...(fresh.connected ?? []), { network, ifname }] },
+      network: {
+        ...fresh,
+        networks: { ...fresh.networks, ...r.networks },
+        connected: [
+          ...(fresh.connected ?? []),
+          {
+            network,
+            ifname,
+            ...(req.ip ? { ip: req.ip } : {}),
+            ...(req.ip6 ? { ip6: req.ip6 } : {}),
+            ...(req.aliases ? { aliases: req.aliases } : {}),
+          },
+        ],
+      },
     });
   } catch (e) {
     await cniNetworks('DEL', req).catch(() => undefined);
     throw e;
   }
+  return ifname;
+}
+
+/**
+ * `network connect` of a stopped container, as Docker takes it: recorded only (listed by inspect and ps, with no
+ * address), and connected when the container starts (restart.ts). Returns the interface it will get.
+ */
+function connectStopped(c: Container, att: Attachment, network: string, opts: { ip?: string; ip6?: string; aliases?: string[] }): string {
+  if (att.netnsPath === 'host' || !['bridge', 'network'].includes(parseNetMode(c.config.net).kind))
+    throw new TsnetError(
+      `container ${c.config.name}`,
+      `has no network of its own (--net ${c.config.net})`,
+      'connect a container on a bridge network',
+    );
+  if (!new NetworkRegistry().get(network))
+    throw new TsnetError(
+      `network "${network}"`,
+      'not found',
+      `create it with 'tsnet network create ${network}', or see 'tsnet network ls'`,
+    );
+  if (att.networks[network])
+    throw new TsnetError(
+      `container ${c.config.name}`,
+      `is already connected to network "${network}"`,
+      `disconnect it first with 'tsnet network disconnect ${network} ${c.config.name}'`,
+    );
+  const taken = new Set(['eth0', ...(att.connected ?? []).map((x) => x.ifname)]);
+  let ifname = 'eth1';
+  for (let i = 1; taken.has(ifname); i++) ifname = `eth${i}`;
+  const aliases = opts.aliases?.length ? [...new Set(opts.aliases)] : undefined;
+  const pending = { ip: '', prefixLen: 0, gateway: '', mac: '', iface: '', ...(aliases ? { aliases } : {}) };
+  updateState(c.config.id, {
+    network: {
+      ...att,
+      networks: { ...att.networks, [network]: pending },
+      connected: [
+        ...(att.connected ?? []),
+        { network, ifname, ...(opts.ip ? { ip: opts.ip } : {}), ...(opts.ip6 ? { ip6: opts.ip6 } : {}), ...(aliases ? { aliases } : {}) },
+      ],
+    },
+  });
   return ifname;
 }
 

@@ -27,6 +27,10 @@ export interface RunOptions {
   mac?: string;
   aliases?: string[];
   ports?: PortMapping[];
+  /** -P was given (its ports, the image's exposed ones, are in `ports`). */
+  publishAll?: boolean;
+  /** --expose: container ports ('80/tcp') exposed besides the image's. */
+  exposed?: string[];
   env?: string[];
   workdir?: string;
   limits?: Limits;
@@ -67,7 +71,9 @@ function checkContainerMode(o: RunOptions): void {
     ['--dns-search', !!o.dnsSearch?.length],
     ['--dns-option', !!o.dnsOptions?.length],
     ['--add-host', !!o.extraHosts?.length],
-    ['-p', !!o.ports?.length],
+    ['-p', !!o.ports?.length && !o.publishAll],
+    ['-P', !!o.publishAll], // refused even when the image exposes nothing, as Docker does
+    ['--expose', !!o.exposed?.length],
     ['--ip', o.ip !== undefined],
     ['--ip6', o.ip6 !== undefined],
     ['--mac-address', o.mac !== undefined],
@@ -220,6 +226,7 @@ export function createContainer(o: RunOptions): ContainerConfig {
     ...(o.mac ? { mac: o.mac.toLowerCase().replace(/-/g, ':') } : {}),
     ...(o.aliases?.length ? { aliases: [...new Set(o.aliases)] } : {}),
     ports: o.ports ?? [],
+    ...(o.exposed?.length ? { exposed: [...new Set(o.exposed)] } : {}),
     limits: o.limits ?? {},
     security,
     autoRemove: !!o.autoRemove,

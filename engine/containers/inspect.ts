@@ -3,6 +3,8 @@ import { formatNetMode, parseNetMode } from '../network/modes.js';
 import { CPU_PERIOD_US } from '../runtime/cgroups.js';
 import type { Container } from './model.js';
 import { files } from './store.js';
+import { findImage } from '../images/store.js';
+import { NetworkRegistry } from '../../ipam/networks.js';
 import { readAttachments, type AttachmentRecord } from '../../plugins/attach/registry.js';
 
 /** The `tsnet attach` interfaces of a container, from the attachment registry (as inspect shows them). */
@@ -30,9 +32,24 @@ export function inspectJson(c: Container): Record<string, unknown> {
   const networks: Record<string, unknown> = {};
   // a container that is not running holds no address (Docker: the network is listed, its address empty)
   const up = st.status === 'running';
+  const mode = parseNetMode(cfg.net);
+  const first = mode.kind === 'network' ? mode.name : mode.kind === 'bridge' ? 'bridge' : undefined;
+  const registry = new NetworkRegistry();
   for (const [name, ep] of Object.entries(st.network?.networks ?? {})) {
+    // Docker's first fields: the address asked for with --ip/--ip6 of run or connect (kept while stopped), no links, the network's id
+    const asked = name === first ? cfg : st.network?.connected?.find((x) => x.network === name); // run's, or connect's
+    const head = {
+      IPAMConfig:
+        asked?.ip || asked?.ip6
+          ? { ...(asked.ip ? { IPv4Address: asked.ip } : {}), ...(asked.ip6 ? { IPv6Address: asked.ip6 } : {}) }
+          : null,
+      Links: null,
+      Aliases: ep.aliases ?? null,
+      NetworkID: registry.get(name)?.id ?? '',
+    };
     networks[name] = up
       ? {
+          ...head,
           IPAddress: ep.ip,
           IPPrefixLen: ep.prefixLen,
           Gateway: ep.gateway,
@@ -41,9 +58,10 @@ export function inspectJson(c: Container): Record<string, unknown> {
           GlobalIPv6PrefixLen: ep.prefixLen6 ?? 0,
           IPv6Gateway: ep.gateway6 ?? '',
           InterfaceName: ep.iface,
-          Aliases: ep.aliases ?? null,
+          DriverOpts: null,
         }
       : {
+          ...head,
           IPAddress: '',
           IPPrefixLen: 0,
           Gateway: '',
@@ -52,7 +70,7 @@ export function inspectJson(c: Container): Record<string, unknown> {
           GlobalIPv6PrefixLen: 0,
           IPv6Gateway: '',
           InterfaceName: '',
-          Aliases: ep.aliases ?? null,
+          DriverOpts: null,
         };
   }
   if (netMode === 'host' || netMode === 'none') networks[netMode] ??= { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
@@ -106,6 +124,7 @@ export function inspectJson(c: Container): Record<string, unknown> {
       Image: cfg.image,
       WorkingDir: cfg.workdir,
       ...(cfg.mac ? { MacAddress: cfg.mac } : {}),
+      ExposedPorts: exposedPorts(cfg),
     },
     NetworkSettings: {
       SandboxKey: st.network && st.network.netnsPath !== 'host' ? st.network.netnsPath : '',
@@ -122,4 +141,17 @@ export function inspectJson(c: Container): Record<string, unknown> {
       Attachments: attachmentsOf(c, readAttachments()),
     },
   };
+}
+
+/**
+ * Docker's Config.ExposedPorts: the image's exposed ports, --expose's and every published container port, as
+ * {"80/tcp": {}}; null when there are none (the image gone: the published ones only).
+ */
+function exposedPorts(cfg: Container['config']): Record<string, object> | null {
+  const keys = new Set([
+    ...(findImage(cfg.imageId)?.config.exposedPorts ?? []).map((k) => (k.includes('/') ? k : `${k}/tcp`)),
+    ...(cfg.exposed ?? []),
+    ...cfg.ports.map((p) => `${p.containerPort}/${p.protocol}`),
+  ]);
+  return keys.size ? Object.fromEntries([...keys].sort().map((k) => [k, {}])) : null;
 }

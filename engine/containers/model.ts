@@ -25,6 +25,8 @@ export interface ContainerConfig {
   /** --network-alias (the first network). */
   aliases?: string[];
   ports: PortMapping[];
+  /** --expose: container ports ('80/tcp') exposed besides the image's (inspect's Config.ExposedPorts). */
+  exposed?: string[];
   limits: Limits;
   /** Capabilities, seccomp, no_new_privs, masked paths (absent in containers created before them: unconfined). */
   security?: Security;

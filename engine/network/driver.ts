@@ -56,8 +56,11 @@ export interface Attachment {
   /** The init helper brings `lo` up inside the netns (fresh namespaces have it down). */
   loUp: boolean;
   networks: Record<string, Endpoint>;
-  /** Networks added to the running container with `tsnet network connect` (each on its own interface). */
-  connected?: { network: string; ifname: string }[];
+  /**
+   * Networks added to the running container with `tsnet network connect` (each on its own interface), with what
+   * the connect asked for (`--ip`, `--ip6`, `--alias`): `start` and `restart` connect them again, as Docker.
+   */
+  connected?: { network: string; ifname: string; ip?: string; ip6?: string; aliases?: string[] }[];
   /** DNS the network wants in /etc/resolv.conf (CNI result dns); undefined = derive from the host. */
   dns?: { nameservers?: string[]; search?: string[]; options?: string[] };
   /** Ports actually published (inspect's NetworkSettings.Ports). */

@@ -29,6 +29,13 @@ test('-p as Docker reads it: no host port (a free one), ranges, an address with 
     ],
   );
   assert.throws(() => parsePort('80-81'), TsnetError);
+  // a host range for one container port: any free port of it, as Docker takes it; other length mismatches refused
+  assert.deepEqual(parsePortSpec('127.0.0.1:8000-8010:80/udp'), [
+    { hostIp: '127.0.0.1', hostPort: 8000, hostPortLast: 8010, containerPort: 80, protocol: 'udp' },
+  ]);
+  assert.throws(() => parsePort('8000-8010:80'), TsnetError);
+  assert.throws(() => parsePortSpec('8000-8010:80-81'), /differ in length/);
+  assert.throws(() => parsePortSpec('8000:80-81'), /differ in length/);
 });
 
 test("published-port rules' owner names the container", () => {

@@ -5,7 +5,7 @@ import { isIP } from 'node:net';
 import { isSysError, native } from '../../native/addon.js';
 import { removeRules, ruleTexts } from '../../native/nftables.js';
 import { hostFamily, portSpec, publish, refuseTaken, type PortMapping } from '../../plugins/shared/publish.js';
-import { TsnetError } from '../../common/errors.js';
+import { isTsnetError, TsnetError } from '../../common/errors.js';
 import { formatAddr, parseAddr } from '../../ipam/cidr.js';
 
 export { hostFamily, type PortMapping };
@@ -29,10 +29,19 @@ function portRange(s: string, spec: string): [number, number] {
 }
 
 /**
- * One -p as Docker reads it: [hostIp:][hostPort[-last]:]ctrPort[-last][/tcp|udp]. No host port (or an empty
- * one, `127.0.0.1::80`) means a free port from the ephemeral range: hostPort 0 until the port is bound.
+ * A mapping as -p asks for it: `hostPortLast` set when any free host port from `hostPort` to it will do
+ * (`-p 8000-8010:80`); reservePorts binds one and hands back plain mappings.
  */
-export function parsePortSpec(spec: string): PortMapping[] {
+export interface PortRequest extends PortMapping {
+  hostPortLast?: number;
+}
+
+/**
+ * One -p as Docker reads it: [hostIp:][hostPort[-last]:]ctrPort[-last][/tcp|udp]. No host port (or an empty
+ * one, `127.0.0.1::80`) means a free port from the ephemeral range: hostPort 0 until the port is bound. A host
+ * range with one container port (`8000-8010:80`) means a free port of that range, as Docker takes it.
+ */
+export function parsePortSpec(spec: string): PortRequest[] {
   const [main, proto = 'tcp', ...rest] = spec.split('/');
   if (rest.length || (proto !== 'tcp' && proto !== 'udp'))
     throw new TsnetError(`-p ${spec}`, `protocol '${proto}' is not tcp or udp`, 'write -p 8080:80/tcp or /udp');
@@ -53,6 +62,8 @@ export function parsePortSpec(spec: string): PortMapping[] {
   if (hostIp && v6) hostIp = formatAddr(parseAddr(hostIp)); // one spelling: '::', 'fd00::1'
   const [c0, c1] = portRange(ctrPart, spec);
   const [h0, h1] = hostPart ? portRange(hostPart, spec) : [0, 0];
+  if (hostPart && c0 === c1 && h1 > h0)
+    return [{ ...(hostIp ? { hostIp } : {}), hostPort: h0, hostPortLast: h1, containerPort: c0, protocol: proto }];
   if (hostPart && h1 - h0 !== c1 - c0)
     throw new TsnetError(`-p ${spec}`, `host range ${hostPart} and container range ${ctrPart} differ in length`, PORT_FIX);
   const out: PortMapping[] = [];
@@ -64,7 +75,7 @@ export function parsePortSpec(spec: string): PortMapping[] {
 /** One -p that names a single mapping (kept for callers that publish one port). */
 export function parsePort(spec: string): PortMapping {
   const all = parsePortSpec(spec);
-  if (all.length !== 1) throw new TsnetError(`-p ${spec}`, 'names more than one port', PORT_FIX);
+  if (all.length !== 1 || all[0]!.hostPortLast !== undefined) throw new TsnetError(`-p ${spec}`, 'names more than one port', PORT_FIX);
   return all[0]!;
 }
 
@@ -91,8 +102,8 @@ export function releaseHeldPorts(h: HeldPorts): void {
  * and every IPv6 address of the host (a second mapping, host IP '::', same host port). On an IPv4-only
  * network an IPv6 host IP is refused: the container has no IPv6 address to forward to.
  */
-export function dualStackPorts(ports: PortMapping[], ipv6: boolean, network: string): PortMapping[] {
-  const out: PortMapping[] = [];
+export function dualStackPorts<P extends PortMapping>(ports: P[], ipv6: boolean, network: string): P[] {
+  const out: P[] = [];
   for (const p of ports) {
     if (hostFamily(p) === 6 && !ipv6)
       throw new TsnetError(
@@ -112,12 +123,21 @@ export function dualStackPorts(ports: PortMapping[], ipv6: boolean, network: str
  * free port from the ephemeral range — the same one for the IPv6 twin dualStackPorts adds after it. On a
  * refusal nothing stays bound.
  */
-export async function reservePorts(ports: PortMapping[]): Promise<HeldPorts> {
+export async function reservePorts(ports: PortRequest[]): Promise<HeldPorts> {
   const held: HeldPorts = { ports: [], fds: [] };
   try {
     for (let i = 0; i < ports.length; i++) {
       const p = ports[i]!;
       const twin = ports[i + 1];
+      if (p.hostPortLast !== undefined) {
+        // a host range for one container port: the first port of it free (on both families for an IPv6 twin)
+        const pair = !p.hostIp && twin !== undefined && isTwin(p, twin) ? twin : undefined;
+        const got = await bindInRange(p, p.hostPortLast, pair);
+        held.fds.push(...got.fds);
+        held.ports.push(plain(p, got.port), ...(pair ? [plain(pair, got.port)] : []));
+        if (pair) i++;
+        continue;
+      }
       if (p.hostPort === 0 && !p.hostIp && twin && isTwin(p, twin)) {
         // a port free on both families: a free IPv4 one, then the same on IPv6 (another pair if that is taken)
         let pair: [number, number, number] | undefined;
@@ -149,8 +169,49 @@ export async function reservePorts(ports: PortMapping[]): Promise<HeldPorts> {
 }
 
 /** The IPv6 twin of an IPv4 mapping with no host IP (dualStackPorts). */
-function isTwin(p: PortMapping, twin: PortMapping): boolean {
-  return twin.hostIp === '::' && twin.hostPort === p.hostPort && twin.containerPort === p.containerPort && twin.protocol === p.protocol;
+function isTwin(p: PortRequest, twin: PortRequest): boolean {
+  return (
+    twin.hostIp === '::' &&
+    twin.hostPort === p.hostPort &&
+    twin.hostPortLast === p.hostPortLast &&
+    twin.containerPort === p.containerPort &&
+    twin.protocol === p.protocol
+  );
+}
+
+/** A request's mapping on host port PORT, without the range. */
+function plain(p: PortRequest, port: number): PortMapping {
+  const { hostPortLast: _, ...m } = p;
+  return { ...m, hostPort: port };
+}
+
+/**
+ * Binds the first port from p.hostPort to LAST that is free (and, with TWIN, free on IPv6 too); a port in use
+ * or published by another container is passed over, any other refusal (a foreign host IP) ends the search.
+ */
+async function bindInRange(p: PortRequest, last: number, twin: PortRequest | undefined): Promise<{ fds: number[]; port: number }> {
+  const taken = (e: unknown) => isTsnetError(e) && /address already in use|already published/.test(e.reason);
+  for (let port = p.hostPort; port <= last; port++) {
+    let fd4: number;
+    try {
+      [fd4] = await bindOne(plain(p, port));
+    } catch (e) {
+      if (taken(e)) continue;
+      throw e;
+    }
+    if (!twin) return { fds: [fd4], port };
+    try {
+      return { fds: [fd4, (await bindOne(plain(twin, port)))[0]], port };
+    } catch (e) {
+      closeSync(fd4);
+      if (!taken(e)) throw e;
+    }
+  }
+  throw new TsnetError(
+    `-p ${p.hostIp ? (hostFamily(p) === 6 ? `[${p.hostIp}]:` : `${p.hostIp}:`) : ''}${p.hostPort}-${last}:${p.containerPort}/${p.protocol}`,
+    `no host port from ${p.hostPort} to ${last} is free${twin ? ' on both IPv4 and IPv6' : ''}`,
+    'widen the range, or free one of its ports',
+  );
 }
 
 /** Binds one mapping's host port: [fd, port bound]; a refusal says why in Docker's words. */

@@ -42,7 +42,7 @@ function addNetworkCommand(program: Command): void {
   });
   network
     .command('connect')
-    .description('connect a running container to a network, on a new interface (eth1, eth2, …)')
+    .description('connect a container to a network, on a new interface (eth1, eth2, …): at once if it runs, at its next start if not')
     .argument('<network>', "network name ('bridge' is the default network)")
     .argument('<container>', 'container id or name')
     .option('--ip <address>', 'a static address from the network')

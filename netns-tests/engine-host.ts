@@ -2,7 +2,7 @@
 // engine with a state root of its own entered into it, the image, the test's bridge networks — all removed at the
 // end — and what those tests read in the host namespace: tsnet's nftables table, whether a port can be bound,
 // the body an HTTP server answers.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import type { TestContext } from 'node:test';
 import { EngineFixture } from '../engine/testing/cli.js';
 import { ipj, world, type World } from './harness.js';
@@ -91,6 +91,29 @@ export function hostBind(ns: string, port: number, opts: { proto?: 'tcp' | 'udp'
     '  sys.exit(98 if e.errno == errno.EADDRINUSE else 1)',
   ].join('\n');
   return spawnSync('ip', ['netns', 'exec', ns, 'python3', '-c', py]).status ?? -1;
+}
+
+/**
+ * A host process listening on TCP PORT (wildcard address) in netns NS, once it listens (python3; `family` 6: [::]
+ * with IPV6_V6ONLY). Kill it when done.
+ */
+export async function hostListener(ns: string, port: number, opts: { family?: 4 | 6 } = {}): Promise<ChildProcess> {
+  const v6 = opts.family === 6;
+  const py = [
+    'import socket,time',
+    `s=socket.socket(socket.AF_INET${v6 ? '6' : ''})`,
+    ...(v6 ? ['s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)'] : []),
+    `s.bind(("${v6 ? '::' : '0.0.0.0'}", ${port}))`,
+    's.listen()',
+    'print("up",flush=True)',
+    'time.sleep(60)',
+  ].join('\n');
+  const p = spawn('ip', ['netns', 'exec', ns, 'python3', '-c', py], { stdio: ['ignore', 'pipe', 'ignore'] });
+  await new Promise<void>((resolve, reject) => {
+    p.stdout!.once('data', () => resolve());
+    p.once('exit', () => reject(new Error(`the host listener on port ${port} did not start`)));
+  });
+  return p;
 }
 
 /** The body of http://HOST:PORT/ fetched from netns NS with curl (HOST may be an [IPv6] literal), or '' on failure. */

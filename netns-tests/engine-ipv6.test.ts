@@ -4,10 +4,10 @@
 // [::]:P:C` on IPv6 alone, and the IPv6 port is held as the IPv4 one is. Refusals leave nothing behind. The
 // engine runs in a namespace that plays the host; a second namespace plays a client on the host's link.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { test, type TestContext } from 'node:test';
 import { ipj, needsRoot } from './harness.js';
-import { bridgeNetwork, engineHost, hostBind, httpBody, HTTPD, nftTable } from './engine-host.js';
+import { bridgeNetwork, engineHost, hostBind, hostListener, httpBody, HTTPD, nftTable } from './engine-host.js';
 
 test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRoot }, async (t: TestContext) => {
   const h = engineHost(t, 'v6host', { bins: 'sh,busybox,sleep,mkdir' });
@@ -122,23 +122,8 @@ test('dual-stack networks, --ip6 and published ports over IPv6', { skip: needsRo
     assert.equal(body, 'random');
     e.ok('rm', '-f', 'rnd');
     // a host range for one container port: the first port of it free on both families (18310 is taken on IPv6 only)
-    const v6only = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        host,
-        'python3',
-        '-c',
-        'import socket,time\ns=socket.socket(socket.AF_INET6)\ns.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)\ns.bind(("::",18310))\ns.listen()\nprint("up",flush=True)\ntime.sleep(60)',
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
-    );
+    const v6only = await hostListener(host, 18310, { family: 6 });
     try {
-      await new Promise<void>((resolve, reject) => {
-        v6only.stdout.once('data', () => resolve());
-        v6only.once('exit', () => reject(new Error('the IPv6 listener did not start')));
-      });
       e.ok('run', '-d', '--name', 'rng', '--net', net, '-p', '18310-18312:80', 'img', 'sleep', '120');
       assert.deepEqual(e.ok('port', 'rng').trim().split('\n'), ['80/tcp -> 0.0.0.0:18311', '80/tcp -> :::18311']);
     } finally {

@@ -4,12 +4,12 @@
 // ranges publish one port each, udp is reserved too, and `tsnet port` prints what docker port prints. The
 // engine runs in a namespace that plays the host (entered with nsenter); traffic stays inside it.
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { needsRoot } from './harness.js';
-import { bridgeNetwork, engineHost, hostBind, httpBody, HTTPD, nftTable } from './engine-host.js';
+import { bridgeNetwork, engineHost, hostBind, hostListener, httpBody, HTTPD, nftTable } from './engine-host.js';
 
 test('published ports are reserved and refused as Docker does', { skip: needsRoot }, async (t: TestContext) => {
   const h = engineHost(t, 'porthost', { bins: 'sh,busybox,sleep,mkdir' });
@@ -23,23 +23,8 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
   };
 
   await t.test('a port a host process listens on is refused, and nothing is made', async () => {
-    const listener = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        host,
-        'python3',
-        '-c',
-        'import socket,sys,time\ns=socket.socket()\ns.bind(("0.0.0.0",18181))\ns.listen()\nprint("up",flush=True)\ntime.sleep(60)',
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
-    );
+    const listener = await hostListener(host, 18181);
     try {
-      await new Promise<void>((resolve, reject) => {
-        listener.stdout.once('data', () => resolve());
-        listener.once('exit', () => reject(new Error('the host listener did not start')));
-      });
       const r = e.tsnet('run', '-d', '--net', net, '-p', '18181:80', 'img', 'sleep', '30');
       assert.notEqual(r.status, 0, r.stdout);
       assert.match(r.stderr, /18181\/tcp on 0\.0\.0\.0: address already in use/);
@@ -103,23 +88,8 @@ test('published ports are reserved and refused as Docker does', { skip: needsRoo
   await t.test('a host range for one container port takes its first free port, as Docker; a range with none free is refused', async () => {
     // 18195 published by a container, 18196 held by a host process: the range 18195-18198 gives 18197
     e.ok('run', '-d', '--name', 'ra', '--net', net, '-p', '18195:80', 'img', 'sleep', '300');
-    const listener = spawn(
-      'ip',
-      [
-        'netns',
-        'exec',
-        host,
-        'python3',
-        '-c',
-        'import socket,sys,time\ns=socket.socket()\ns.bind(("0.0.0.0",18196))\ns.listen()\nprint("up",flush=True)\ntime.sleep(60)',
-      ],
-      { stdio: ['ignore', 'pipe', 'ignore'] },
-    );
+    const listener = await hostListener(host, 18196);
     try {
-      await new Promise<void>((resolve, reject) => {
-        listener.stdout.once('data', () => resolve());
-        listener.once('exit', () => reject(new Error('the host listener did not start')));
-      });
       e.ok(
         'run',
         '-d',

@@ -5,6 +5,7 @@
 import { Netns } from '../../native/netns.js';
 import { TsnetError } from '../../common/errors.js';
 import { networkMode, parseNetMode } from '../network/modes.js';
+import { endpointAliases } from '../network/endpoint.js';
 import type { Attachment } from '../network/driver.js';
 import { NetworkRegistry } from '../../ipam/networks.js';
 import type { Container } from './model.js';
@@ -109,7 +110,9 @@ function connectStopped(c: Container, att: Attachment, network: string, opts: { 
   let ifname = 'eth1';
   for (let i = 1; taken.has(ifname); i++) ifname = `eth${i}`;
   const aliases = opts.aliases?.length ? [...new Set(opts.aliases)] : undefined;
-  const pending = { ip: '', prefixLen: 0, gateway: '', mac: '', iface: '', ...(aliases ? { aliases } : {}) };
+  // listed with the short id it will have there, as Docker lists a stopped container's connect
+  const shown = endpointAliases(c.config.id, networkMode(network), aliases);
+  const pending = { ip: '', prefixLen: 0, gateway: '', mac: '', iface: '', ...(shown ? { aliases: shown } : {}) };
   updateState(c.config.id, {
     network: {
       ...att,

@@ -26,6 +26,7 @@ import { TsnetError } from '../../common/errors.js';
 import { attachConflist, conflistFor } from './conflists.js';
 import type { Endpoint, NetMode } from './driver.js';
 import { DEFAULT_BRIDGE, DEFAULT_NETWORK } from '../../common/paths.js';
+import { endpointAliases } from './endpoint.js';
 import { bridgeNameOf, masqOwner } from './owners.js';
 import { publishPorts, unpublishPorts, type PortMapping } from './ports.js';
 
@@ -189,7 +190,9 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
   }
   const inv = invoker(new ResultCache(cacheDir()));
   // The container's name as podman passes it (CNI_ARGS K8S_POD_NAME) and its aliases as the `aliases`
-  // capability: what tsnet-dns registers on the network's resolver.
+  // capability: what tsnet-dns registers on the network's resolver (on a user network its short id too, as
+  // Docker 20.10's embedded DNS answers it).
+  const aliases = endpointAliases(req.containerId, req.mode, req.aliases);
   const rt = {
     containerId: req.containerId,
     netns: req.netnsPath,
@@ -199,7 +202,7 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
       ...(req.ip || req.ip6 ? { IP: [req.ip, req.ip6].filter(Boolean).join(',') } : {}),
       ...(req.mac ? { MAC: req.mac } : {}),
     },
-    ...(req.aliases?.length ? { capabilityArgs: { aliases: { [key]: req.aliases } } } : {}),
+    ...(aliases ? { capabilityArgs: { aliases: { [key]: aliases } } } : {}),
   };
   if (command === 'DEL') {
     await unpublishPorts(req.containerId, req.ifname);
@@ -208,7 +211,7 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
   }
   const result = toInternal(await inv.add(list, rt), `result of network "${key}"`);
   try {
-    const ep = { ...endpointOf(result, req.ifname), ...(req.aliases?.length ? { aliases: req.aliases } : {}) };
+    const ep = { ...endpointOf(result, req.ifname), ...(aliases ? { aliases } : {}) };
     if (bridge) await publishPorts(req.containerId, req.ifname, bridge, ep.ip, req.ports, { ...(ep.ip6 ? { cip6: ep.ip6 } : {}) });
     return { networks: { [key]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
   } catch (e) {

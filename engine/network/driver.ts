@@ -26,7 +26,10 @@ export interface Endpoint {
   ip6?: string;
   prefixLen6?: number;
   gateway6?: string;
-  /** --network-alias / --alias: more names for the container on this network (its resolver answers them). */
+  /**
+   * More names for the container on this network (its resolver answers them): --network-alias / --alias, then,
+   * on a user network, its short id (network/endpoint.ts).
+   */
   aliases?: string[];
 }
 

@@ -1,7 +1,9 @@
 // Each endpoint as Docker 20.10 has it: on a user network a container's short id (the first 12 hex digits of
 // its id) is one of its aliases — inspect lists it after the --network-alias ones, and the others on the network
 // resolve and ping it through the network's resolver, on `network connect`ed networks too; not on the default
-// bridge (Aliases null). The engine runs in a namespace that plays the host (engine-host.ts; dns-world.ts for the
+// bridge (Aliases null). Each endpoint has an EndpointID: 64 hex digits, the same for every inspect while the
+// container runs (and in `network inspect`'s Containers), "" once it is stopped, a new one when it starts again.
+// The engine runs in a namespace that plays the host (engine-host.ts; dns-world.ts for the
 // DNS scenario, whose resolver forwards to a stub of the test's own); names are read from inside the containers
 // (busybox nslookup, ping).
 import assert from 'node:assert/strict';
@@ -10,7 +12,9 @@ import { needsRoot } from './harness.js';
 import { bridgeNetwork, engineHost } from './engine-host.js';
 import { dnsWorld, hasDnsmasq, lookup } from './dns-world.js';
 
-describe('endpoints: the short-id alias', { skip: needsRoot }, () => {
+const HEX64 = /^[0-9a-f]{64}$/;
+
+describe('endpoints: the short-id alias and EndpointID', { skip: needsRoot }, () => {
   it(
     'a container resolves and pings another by its short id, on its network and on one connected later',
     { skip: !hasDnsmasq && 'dnsmasq is not installed' },
@@ -85,5 +89,65 @@ describe('endpoints: the short-id alias', { skip: needsRoot }, () => {
     assert.deepEqual(nets('u2')[net2].Aliases, [short('u2')]);
     e.ok('start', 'u2');
     assert.deepEqual(nets('u2')[net2].Aliases, [short('u2')]);
+  });
+
+  it('EndpointID: 64 hex while running, one per endpoint, stable across inspects; "" stopped; new ones after a restart', (t) => {
+    const h = engineHost(t, 'ephost', { bins: 'sh,sleep' });
+    const { net } = bridgeNetwork(h, 'e', ['10.233.5.0/24']);
+    const { net: net2 } = bridgeNetwork(h, 'f', ['10.233.6.0/24']);
+    const e = h.e;
+    const nets = (c: string) => e.inspect(c).NetworkSettings.Networks;
+
+    e.ok('run', '-d', '--name', 'u1', '--net', net, 'img', 'sleep', '300');
+    e.ok('run', '-d', '--name', 'u2', '--net', net, 'img', 'sleep', '300');
+    e.ok('run', '-d', '--name', 'b1', 'img', 'sleep', '300'); // the default bridge
+    const ep1 = nets('u1')[net].EndpointID as string;
+    assert.match(ep1, HEX64);
+    assert.equal(nets('u1')[net].EndpointID, ep1, 'the same on a second inspect');
+    const ep2 = nets('u2')[net].EndpointID as string;
+    assert.match(ep2, HEX64);
+    assert.notEqual(ep2, ep1, 'one per endpoint');
+    // network inspect's Containers has the same
+    const on = JSON.parse(e.ok('network', 'inspect', '-f', '{{json .Containers}}', net));
+    assert.equal(on[e.inspect('u1').Id].EndpointID, ep1);
+    assert.equal(on[e.inspect('u2').Id].EndpointID, ep2);
+    // the default bridge's endpoint, at the top level too (empty there for a container on another network)
+    const b1 = e.inspect('b1').NetworkSettings;
+    assert.match(b1.Networks.bridge.EndpointID, HEX64);
+    assert.equal(b1.EndpointID, b1.Networks.bridge.EndpointID);
+    assert.equal(e.inspect('u1').NetworkSettings.EndpointID, '');
+
+    // network connect: an endpoint of its own; the first one unchanged
+    e.ok('network', 'connect', net2, 'u1');
+    const after = nets('u1');
+    assert.match(after[net2].EndpointID, HEX64);
+    assert.notEqual(after[net2].EndpointID, ep1);
+    assert.equal(after[net].EndpointID, ep1);
+
+    // stopped: "" on each network, as Docker shows it
+    e.ok('stop', '-t', '1', 'u1');
+    const stopped = nets('u1');
+    assert.equal(stopped[net].EndpointID, '');
+    assert.equal(stopped[net2].EndpointID, '');
+    // started again: new endpoints
+    e.ok('start', 'u1');
+    const again = nets('u1');
+    assert.match(again[net].EndpointID, HEX64);
+    assert.notEqual(again[net].EndpointID, ep1, 'a new endpoint after the restart');
+    assert.match(again[net2].EndpointID, HEX64);
+    assert.notEqual(again[net2].EndpointID, after[net2].EndpointID);
+    // restart of a running one: new too
+    const b1ep = b1.Networks.bridge.EndpointID;
+    e.ok('restart', '-t', '1', 'b1');
+    const b1again = e.inspect('b1').NetworkSettings.Networks.bridge.EndpointID;
+    assert.match(b1again, HEX64);
+    assert.notEqual(b1again, b1ep);
+
+    // a stopped container connected: no EndpointID until it starts
+    e.ok('stop', '-t', '1', 'u2');
+    e.ok('network', 'connect', net2, 'u2');
+    assert.equal(nets('u2')[net2].EndpointID, '');
+    e.ok('start', 'u2');
+    assert.match(nets('u2')[net2].EndpointID, HEX64);
   });
 });

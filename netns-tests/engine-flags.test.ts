@@ -258,10 +258,11 @@ test('run flags as Docker has them', { skip: needsRoot }, async (t: TestContext)
       e.ok('network', 'inspect', '-f', '{{.Name}} {{.Id}} {{.Driver}} {{.Scope}} {{.Internal}}', net).trim(),
       `${net} ${netId} bridge local false`,
     );
-    const mac = e.inspect('fmt').NetworkSettings.Networks[net].MacAddress;
+    const { MacAddress: mac, EndpointID: endpoint } = e.inspect('fmt').NetworkSettings.Networks[net];
+    assert.match(endpoint, /^[0-9a-f]{64}$/);
     assert.deepEqual(JSON.parse(e.ok('network', 'inspect', '-f', '{{json .Containers}}', net))[id], {
       Name: 'fmt',
-      EndpointID: '',
+      EndpointID: endpoint,
       MacAddress: mac,
       IPv4Address: `${ip}/24`,
       IPv6Address: '',

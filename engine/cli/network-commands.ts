@@ -166,7 +166,7 @@ function dockerOptions(o: NetworkRecord['options']): Record<string, string> {
 }
 
 /**
- * Docker's `Containers` of a network: per container holding an address on it, its name, MAC and addresses
+ * Docker's `Containers` of a network: per container holding an address on it, its name, EndpointID, MAC and addresses
  * (with the prefix length). An address whose owner is no engine container (a CNI or Docker caller's) is listed
  * under its owner's id with no name.
  */
@@ -182,7 +182,7 @@ async function containersOn(
     const ep = c?.state.network?.networks[rec.name];
     const e = (out[containerID] ??= {
       Name: c?.config.name ?? '',
-      EndpointID: '',
+      EndpointID: c?.state.status === 'running' ? (ep?.endpointId ?? '') : '',
       MacAddress: ep?.mac ?? '',
       IPv4Address: '',
       IPv6Address: '',

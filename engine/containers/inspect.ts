@@ -46,6 +46,8 @@ export function inspectJson(c: Container): Record<string, unknown> {
       Links: null,
       Aliases: ep.aliases ?? null,
       NetworkID: registry.get(name)?.id ?? '',
+      // made at the attach, one per endpoint; a stopped container has none (Docker: "")
+      EndpointID: up ? (ep.endpointId ?? '') : '',
     };
     networks[name] = up
       ? {
@@ -130,6 +132,7 @@ export function inspectJson(c: Container): Record<string, unknown> {
       SandboxKey: st.network && st.network.netnsPath !== 'host' ? st.network.netnsPath : '',
       Ports: up ? ports : {},
       // Docker's top-level fields: the default network's ('bridge') endpoint, empty on any other
+      EndpointID: bridge?.EndpointID ?? '',
       IPAddress: bridge?.IPAddress ?? '',
       IPPrefixLen: bridge?.IPPrefixLen ?? 0,
       Gateway: bridge?.Gateway ?? '',

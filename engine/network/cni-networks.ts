@@ -26,7 +26,7 @@ import { TsnetError } from '../../common/errors.js';
 import { attachConflist, conflistFor } from './conflists.js';
 import type { Endpoint, NetMode } from './driver.js';
 import { DEFAULT_BRIDGE, DEFAULT_NETWORK } from '../../common/paths.js';
-import { endpointAliases } from './endpoint.js';
+import { endpointAliases, newEndpointId } from './endpoint.js';
 import { bridgeNameOf, masqOwner } from './owners.js';
 import { publishPorts, unpublishPorts, type PortMapping } from './ports.js';
 
@@ -211,7 +211,7 @@ export async function cniNetworks(command: 'ADD' | 'DEL', req: CniNetworkRequest
   }
   const result = toInternal(await inv.add(list, rt), `result of network "${key}"`);
   try {
-    const ep = { ...endpointOf(result, req.ifname), ...(aliases ? { aliases } : {}) };
+    const ep = { ...endpointOf(result, req.ifname), ...(aliases ? { aliases } : {}), endpointId: newEndpointId() };
     if (bridge) await publishPorts(req.containerId, req.ifname, bridge, ep.ip, req.ports, { ...(ep.ip6 ? { cip6: ep.ip6 } : {}) });
     return { networks: { [key]: ep }, ...(result.dns && Object.keys(result.dns).length ? { dns: result.dns } : {}), ports: req.ports };
   } catch (e) {

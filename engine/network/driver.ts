@@ -31,6 +31,8 @@ export interface Endpoint {
    * on a user network, its short id (network/endpoint.ts).
    */
   aliases?: string[];
+  /** Docker's EndpointID: 64 hex digits, made at each attach (absent: recorded before tsnet had one). */
+  endpointId?: string;
 }
 
 /** What the driver knows about the container it networks. */

@@ -1,5 +1,6 @@
 // What an endpoint (one container interface on one network) is given when it is attached, as Docker 20.10
-// gives it: the names it has on the network besides the container's own.
+// gives it: the names it has on the network besides the container's own, and its EndpointID.
+import { randomHex } from '../../common/random.js';
 import { shortId } from '../ids.js';
 import type { NetMode } from './driver.js';
 
@@ -13,4 +14,9 @@ export function endpointAliases(containerId: string, mode: NetMode, aliases: str
   const out = [...new Set(aliases ?? [])];
   if (mode.kind === 'network' && !out.includes(shortId(containerId))) out.push(shortId(containerId));
   return out.length ? out : undefined;
+}
+
+/** A new EndpointID: 64 hex digits, made at each attach (a restart's endpoint is a new one, as Docker's). */
+export function newEndpointId(): string {
+  return randomHex(32);
 }

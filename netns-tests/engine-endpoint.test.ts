@@ -2,7 +2,8 @@
 // its id) is one of its aliases — inspect lists it after the --network-alias ones, and the others on the network
 // resolve and ping it through the network's resolver, on `network connect`ed networks too; not on the default
 // bridge (Aliases null). Each endpoint has an EndpointID: 64 hex digits, the same for every inspect while the
-// container runs (and in `network inspect`'s Containers), "" once it is stopped, a new one when it starts again.
+// container runs (and in `network inspect`'s Containers), "" once it is stopped, a new one when it starts again;
+// --net host and none have one too.
 // The engine runs in a namespace that plays the host (engine-host.ts; dns-world.ts for the
 // DNS scenario, whose resolver forwards to a stub of the test's own); names are read from inside the containers
 // (busybox nslookup, ping).
@@ -149,5 +150,24 @@ describe('endpoints: the short-id alias and EndpointID', { skip: needsRoot }, ()
     assert.equal(nets('u2')[net2].EndpointID, '');
     e.ok('start', 'u2');
     assert.match(nets('u2')[net2].EndpointID, HEX64);
+  });
+
+  it('EndpointID on --net host and --net none too, "" once stopped', (t) => {
+    const h = engineHost(t, 'hnhost', { bins: 'sh,sleep' });
+    const e = h.e;
+    e.ok('run', '-d', '--name', 'h1', '--net', 'host', 'img', 'sleep', '300');
+    e.ok('run', '-d', '--name', 'n1', '--net', 'none', 'img', 'sleep', '300');
+    const hostEp = e.inspect('h1').NetworkSettings.Networks.host.EndpointID;
+    const noneEp = e.inspect('n1').NetworkSettings.Networks.none.EndpointID;
+    assert.match(hostEp, HEX64);
+    assert.match(noneEp, HEX64);
+    assert.notEqual(hostEp, noneEp);
+    assert.equal(e.inspect('h1').NetworkSettings.Networks.host.EndpointID, hostEp, 'the same on a second inspect');
+    e.ok('stop', '-t', '1', 'h1');
+    assert.equal(e.inspect('h1').NetworkSettings.Networks.host.EndpointID, '');
+    e.ok('start', 'h1');
+    const again = e.inspect('h1').NetworkSettings.Networks.host.EndpointID;
+    assert.match(again, HEX64);
+    assert.notEqual(again, hostEp);
   });
 });

@@ -75,7 +75,14 @@ export function inspectJson(c: Container): Record<string, unknown> {
           DriverOpts: null,
         };
   }
-  if (netMode === 'host' || netMode === 'none') networks[netMode] ??= { IPAddress: '', IPPrefixLen: 0, Gateway: '', MacAddress: '' };
+  if (netMode === 'host' || netMode === 'none')
+    networks[netMode] ??= {
+      EndpointID: up ? (st.network?.endpointId ?? '') : '',
+      IPAddress: '',
+      IPPrefixLen: 0,
+      Gateway: '',
+      MacAddress: '',
+    };
   const bridge = networks.bridge as Record<string, unknown> | undefined;
   const ports: Record<string, { HostIp: string; HostPort: string }[]> = {};
   for (const p of cfg.ports)

@@ -61,6 +61,8 @@ export interface Attachment {
   /** The init helper brings `lo` up inside the netns (fresh namespaces have it down). */
   loUp: boolean;
   networks: Record<string, Endpoint>;
+  /** --net host / none: the EndpointID of the container's endpoint on Docker's `host` / `none` network. */
+  endpointId?: string;
   /**
    * Networks added to the running container with `tsnet network connect` (each on its own interface), with what
    * the connect asked for (`--ip`, `--ip6`, `--alias`): `start` and `restart` connect them again, as Docker.

@@ -3,6 +3,7 @@
 import { TsnetError } from '../../common/errors.js';
 import type { CniNetworkRequest, CniNetworkResult } from './cni-networks.js';
 import type { AttachHooks, Attachment, NetworkDriver, NetworkTarget } from './driver.js';
+import { newEndpointId } from './endpoint.js';
 import { networkMode } from './modes.js';
 import { createNetns, deleteNetns, netnsOf, netnsPathFor } from './netns.js';
 
@@ -46,7 +47,7 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
       switch (m.kind) {
         case 'host':
           await hooks.netnsReady?.('host', false);
-          return { netnsPath: 'host', ownsNetns: false, loUp: false, networks: {}, ports: [] };
+          return { netnsPath: 'host', ownsNetns: false, loUp: false, networks: {}, endpointId: newEndpointId(), ports: [] };
         case 'container': {
           const peer = deps.resolveContainer(m.ref);
           if (!peer.running || !peer.pid)
@@ -68,7 +69,7 @@ export function createEngineDriver(deps: DriverDeps): NetworkDriver {
             deleteNetns(netnsPath);
             throw e;
           }
-          return { netnsPath, ownsNetns: true, loUp: true, networks: {}, ports: [] };
+          return { netnsPath, ownsNetns: true, loUp: true, networks: {}, endpointId: newEndpointId(), ports: [] };
         }
         case 'bridge':
         case 'network':

@@ -146,7 +146,8 @@ function nfSocket(): NetlinkSocket {
 /**
  * For a one-shot process whose last nftables change is done: the socket's last reference goes to a process of its
  * own (native/linger.ts) — its release waits for the last commit's clean-up, an RCU grace period, which this process
- * then waits for neither now nor in its exit. A later call opens another socket. Resolves once handed over.
+ * then waits for neither now nor in its exit. A later call opens another socket. Resolves once handed over. Not for
+ * a long-lived process: the holder lives as long as its caller.
  */
 export async function handOffNfSocket(): Promise<void> {
   const s = socket;

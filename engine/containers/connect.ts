@@ -11,22 +11,35 @@ import { NetworkRegistry } from '../../ipam/networks.js';
 import type { Container } from './model.js';
 import { getContainer, updateState } from './store.js';
 
+type ConnectOptions = { ip?: string; ip6?: string; aliases?: string[] };
+
+/** The first of eth1 … eth99 not in `taken`. */
+function firstFreeEth(taken: Set<string>, where: string): string {
+  for (let i = 1; i < 100; i++) if (!taken.has(`eth${i}`)) return `eth${i}`;
+  throw new TsnetError(where, 'has eth1 … eth99 already', 'disconnect a network first');
+}
+
 async function nextIfname(netnsPath: string): Promise<string> {
   const ns = Netns.open(netnsPath);
   try {
-    const names = new Set((await ns.rtnl.links()).map((l) => l.name));
-    for (let i = 1; i < 100; i++) if (!names.has(`eth${i}`)) return `eth${i}`;
+    return firstFreeEth(new Set((await ns.rtnl.links()).map((l) => l.name)), `netns ${netnsPath}`);
   } finally {
     ns.close();
   }
-  throw new TsnetError(`netns ${netnsPath}`, 'has eth1 … eth99 already', 'disconnect a network first');
 }
 
-export async function connectNetwork(
-  network: string,
-  ref: string,
-  opts: { ip?: string; ip6?: string; aliases?: string[] } = {},
-): Promise<string> {
+/** What state.json keeps of a connect (start and restart connect it again with the same options). */
+function connectRecord(network: string, ifname: string, o: ConnectOptions): NonNullable<Attachment['connected']>[number] {
+  return {
+    network,
+    ifname,
+    ...(o.ip ? { ip: o.ip } : {}),
+    ...(o.ip6 ? { ip6: o.ip6 } : {}),
+    ...(o.aliases?.length ? { aliases: [...new Set(o.aliases)] } : {}),
+  };
+}
+
+export async function connectNetwork(network: string, ref: string, opts: ConnectOptions = {}): Promise<string> {
   const c = getContainer(ref);
   const att = c.state.network;
   if (c.state.status === 'exited' && att) return connectStopped(c, att, network, opts);
@@ -64,16 +77,7 @@ export async function connectNetwork(
       network: {
         ...fresh,
         networks: { ...fresh.networks, ...r.networks },
-        connected: [
-          ...(fresh.connected ?? []),
-          {
-            network,
-            ifname,
-            ...(req.ip ? { ip: req.ip } : {}),
-            ...(req.ip6 ? { ip6: req.ip6 } : {}),
-            ...(req.aliases ? { aliases: req.aliases } : {}),
-          },
-        ],
+        connected: [...(fresh.connected ?? []), connectRecord(network, ifname, opts)],
       },
     });
   } catch (e) {
@@ -87,7 +91,7 @@ export async function connectNetwork(
  * `network connect` of a stopped container, as Docker takes it: recorded only (listed by inspect and ps, with no
  * address), and connected when the container starts (restart.ts). Returns the interface it will get.
  */
-function connectStopped(c: Container, att: Attachment, network: string, opts: { ip?: string; ip6?: string; aliases?: string[] }): string {
+function connectStopped(c: Container, att: Attachment, network: string, opts: ConnectOptions): string {
   if (att.netnsPath === 'host' || !['bridge', 'network'].includes(parseNetMode(c.config.net).kind))
     throw new TsnetError(
       `container ${c.config.name}`,
@@ -106,21 +110,16 @@ function connectStopped(c: Container, att: Attachment, network: string, opts: { 
       `is already connected to network "${network}"`,
       `disconnect it first with 'tsnet network disconnect ${network} ${c.config.name}'`,
     );
-  const taken = new Set(['eth0', ...(att.connected ?? []).map((x) => x.ifname)]);
-  let ifname = 'eth1';
-  for (let i = 1; taken.has(ifname); i++) ifname = `eth${i}`;
-  const aliases = opts.aliases?.length ? [...new Set(opts.aliases)] : undefined;
+  const ifname = firstFreeEth(new Set((att.connected ?? []).map((x) => x.ifname)), `container ${c.config.name}`);
+  const record = connectRecord(network, ifname, opts);
   // listed with the short id it will have there, as Docker lists a stopped container's connect
-  const shown = endpointAliases(c.config.id, networkMode(network), aliases);
+  const shown = endpointAliases(c.config.id, networkMode(network), record.aliases);
   const pending = { ip: '', prefixLen: 0, gateway: '', mac: '', iface: '', ...(shown ? { aliases: shown } : {}) };
   updateState(c.config.id, {
     network: {
       ...att,
       networks: { ...att.networks, [network]: pending },
-      connected: [
-        ...(att.connected ?? []),
-        { network, ifname, ...(opts.ip ? { ip: opts.ip } : {}), ...(opts.ip6 ? { ip6: opts.ip6 } : {}), ...(aliases ? { aliases } : {}) },
-      ],
+      connected: [...(att.connected ?? []), record],
     },
   });
   return ifname;

@@ -44,12 +44,7 @@ export async function startExisting(ref: string): Promise<string> {
   const fresh: ContainerState = { status: 'created' };
   saveState(id, fresh);
   await startContainer(getContainer(id).config);
-  for (const x of again)
-    await connectNetwork(x.network, id, {
-      ...(x.ip ? { ip: x.ip } : {}),
-      ...(x.ip6 ? { ip6: x.ip6 } : {}),
-      ...(x.aliases ? { aliases: x.aliases } : {}),
-    });
+  for (const x of again) await connectNetwork(x.network, id, x); // with the --ip/--ip6/--alias it was given
   return id;
 }
 

@@ -67,12 +67,13 @@ async function run(image: string, cmd: string[], f: RunFlags): Promise<void> {
   // what dead containers (supervisor killed) still hold, published ports included, is reclaimed first
   await reclaimAll();
   trace('reclaimed');
+  const exposed = exposeFlags(f.expose);
   // host ports are bound before the container exists: a refusal leaves no record, rule or address behind
-  const held = await reservePorts(publishedPorts(image, f));
+  const held = await reservePorts(publishedPorts(image, f, exposed));
   let cfg: ContainerConfig;
   try {
     trace('ports-reserved');
-    cfg = create(image, cmd, f, held.ports);
+    cfg = create(image, cmd, f, held.ports, exposed);
     trace('created');
   } catch (e) {
     releaseHeldPorts(held);
@@ -114,8 +115,8 @@ function exitNow(code: number): void {
  * -p and -P: on a dual-stack network each port without a host IP is published on IPv6 too (as Docker with
  * ip6tables); an IPv6 host IP needs such a network. Other modes refuse -p later, with their own reasons.
  */
-function publishedPorts(image: string, f: RunFlags): PortRequest[] {
-  const ports = [...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image, exposeFlags(f.expose)) : [])];
+function publishedPorts(image: string, f: RunFlags, exposed: string[]): PortRequest[] {
+  const ports = [...parsePorts(f.publish), ...(f.publishAll ? exposedPorts(image, exposed) : [])];
   const mode = parseNetMode(f.net ?? f.network);
   if (mode.kind !== 'bridge' && mode.kind !== 'network') return ports;
   return dualStackPorts(ports, !!userNetwork(f.net ?? f.network)?.subnet6, mode.kind === 'network' ? mode.name : 'bridge');
@@ -140,7 +141,7 @@ function exposeFlags(specs: string[] = []): string[] {
   });
 }
 
-function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[]): ContainerConfig {
+function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[], exposed: string[]): ContainerConfig {
   return createContainer({
     image,
     cmd,
@@ -153,7 +154,7 @@ function create(image: string, cmd: string[], f: RunFlags, ports: PortMapping[])
     aliases: f.networkAlias,
     ports,
     publishAll: f.publishAll,
-    exposed: exposeFlags(f.expose),
+    exposed,
     env: f.env,
     workdir: f.workdir,
     limits: parseLimits(f),

@@ -140,20 +140,12 @@ export async function reservePorts(ports: PortRequest[]): Promise<HeldPorts> {
       }
       if (p.hostPort === 0 && !p.hostIp && twin && isTwin(p, twin)) {
         // a port free on both families: a free IPv4 one, then the same on IPv6 (another pair if that is taken)
-        let pair: [number, number, number] | undefined;
-        for (let tries = 0; tries < 20 && !pair; tries++) {
-          const [fd4, port] = await bindOne(p);
-          try {
-            pair = [fd4, (await bindOne({ ...twin, hostPort: port }))[0], port];
-          } catch (e) {
-            closeSync(fd4);
-            if (!(e instanceof TsnetError && /address already in use/.test(e.reason))) throw e;
-          }
-        }
-        if (!pair)
+        let got: { fds: number[]; port: number } | undefined;
+        for (let tries = 0; tries < 20 && !got; tries++) got = await bindWithTwin(p, twin, 0);
+        if (!got)
           throw new TsnetError(`-p ${p.containerPort}/${p.protocol}`, 'found no host port free on both IPv4 and IPv6', 'give a host port');
-        held.fds.push(pair[0], pair[1]);
-        held.ports.push({ ...p, hostPort: pair[2] }, { ...twin, hostPort: pair[2] });
+        held.fds.push(...got.fds);
+        held.ports.push(plain(p, got.port), plain(twin, got.port));
         i++;
         continue;
       }
@@ -190,28 +182,42 @@ function plain(p: PortRequest, port: number): PortMapping {
  * or published by another container is passed over, any other refusal (a foreign host IP) ends the search.
  */
 async function bindInRange(p: PortRequest, last: number, twin: PortRequest | undefined): Promise<{ fds: number[]; port: number }> {
-  const taken = (e: unknown) => isTsnetError(e) && /address already in use|already published/.test(e.reason);
   for (let port = p.hostPort; port <= last; port++) {
-    let fd4: number;
-    try {
-      [fd4] = await bindOne(plain(p, port));
-    } catch (e) {
-      if (taken(e)) continue;
-      throw e;
-    }
-    if (!twin) return { fds: [fd4], port };
-    try {
-      return { fds: [fd4, (await bindOne(plain(twin, port)))[0]], port };
-    } catch (e) {
-      closeSync(fd4);
-      if (!taken(e)) throw e;
-    }
+    const got = await bindWithTwin(p, twin, port);
+    if (got) return got;
   }
   throw new TsnetError(
     `-p ${p.hostIp ? (hostFamily(p) === 6 ? `[${p.hostIp}]:` : `${p.hostIp}:`) : ''}${p.hostPort}-${last}:${p.containerPort}/${p.protocol}`,
     `no host port from ${p.hostPort} to ${last} is free${twin ? ' on both IPv4 and IPv6' : ''}`,
     'widen the range, or free one of its ports',
   );
+}
+
+/**
+ * Binds P on host port PORT (0: one the kernel picks) and then TWIN, if any, on the same port; undefined when
+ * either is in use or published already (nothing stays bound then). Any other refusal is thrown.
+ */
+async function bindWithTwin(
+  p: PortRequest,
+  twin: PortRequest | undefined,
+  port: number,
+): Promise<{ fds: number[]; port: number } | undefined> {
+  const taken = (e: unknown) => isTsnetError(e) && /address already in use|already published/.test(e.reason);
+  let fd4: number, got: number;
+  try {
+    [fd4, got] = await bindOne(plain(p, port));
+  } catch (e) {
+    if (taken(e)) return undefined;
+    throw e;
+  }
+  if (!twin) return { fds: [fd4], port: got };
+  try {
+    return { fds: [fd4, (await bindOne(plain(twin, got)))[0]], port: got };
+  } catch (e) {
+    closeSync(fd4);
+    if (taken(e)) return undefined;
+    throw e;
+  }
 }
 
 /** Binds one mapping's host port: [fd, port bound]; a refusal says why in Docker's words. */

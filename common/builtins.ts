@@ -3,7 +3,8 @@
 // node:http, node:dgram, node:crypto: ~2 ms of a `tsnet run` that uses none of them (bench/README.md).
 import { createRequire } from 'node:module';
 
-const load = createRequire(import.meta.url);
+let req: NodeJS.Require | undefined;
+const load = (id: string): unknown => (req ??= createRequire(import.meta.url))(id);
 
 export const childProcess = (): typeof import('node:child_process') => load('node:child_process') as typeof import('node:child_process');
 export const http = (): typeof import('node:http') => load('node:http') as typeof import('node:http');
